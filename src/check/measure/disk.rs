@@ -1,0 +1,115 @@
+//! Filesystems from /proc/self/mountinfo, read with statvfs in a helper thread so a hung mount
+//! (stale NFS) makes that filesystem UNKNOWN instead of hanging the whole check.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Mount {
+    pub path: String,
+    pub fstype: String,
+    pub dev_id: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    pub total: u64,
+    pub used: u64,
+    pub avail: u64,
+    pub files: u64,
+    pub files_free: u64,
+}
+
+impl Usage {
+    /// Used percent as df shows it: used / (used + available to unprivileged users).
+    pub fn used_percent(&self) -> f64 {
+        let denom = self.used + self.avail;
+        if denom == 0 { 0.0 } else { self.used as f64 * 100.0 / denom as f64 }
+    }
+}
+
+/// Filesystems that hold no user data, or are always full by design.
+const PSEUDO: &[&str] = &[
+    "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "cgroup", "cgroup2", "securityfs", "pstore", "debugfs",
+    "tracefs", "mqueue", "hugetlbfs", "fusectl", "configfs", "binfmt_misc", "autofs", "bpf", "nsfs", "rpc_pipefs",
+    "squashfs", "efivarfs", "ramfs", "selinuxfs", "overlay_none", "fuse.lxcfs", "nfsd", "iso9660",
+];
+
+fn unescape(s: &str) -> String {
+    // mountinfo escapes space, tab, newline and backslash as \ooo.
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = u32::from(b[i + 1] - b'0') * 64 + u32::from(b[i + 2] - b'0') * 8 + u32::from(b[i + 3] - b'0');
+            out.push(u8::try_from(v).unwrap_or(b'?'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn mounts() -> Result<Vec<Mount>, String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("cannot read the mount table: {e}"))?;
+    Ok(text.lines().filter_map(parse_line).collect())
+}
+
+fn parse_line(line: &str) -> Option<Mount> {
+    let (left, right) = line.split_once(" - ")?;
+    let l: Vec<&str> = left.split(' ').collect();
+    let r: Vec<&str> = right.split(' ').collect();
+    Some(Mount {
+        dev_id: l.get(2)?.to_string(),
+        path: unescape(l.get(4)?),
+        fstype: r.first()?.to_string(),
+    })
+}
+
+/// Every real filesystem once: no pseudo filesystems, and a device mounted several times (bind
+/// mounts, container volumes) only at its first mount point.
+pub fn real_mounts() -> Result<Vec<Mount>, String> {
+    let mut seen = std::collections::HashSet::new();
+    Ok(mounts()?
+        .into_iter()
+        .filter(|m| !PSEUDO.contains(&m.fstype.as_str()) && !m.path.starts_with("/proc") && !m.path.starts_with("/sys"))
+        .filter(|m| seen.insert(m.dev_id.clone()))
+        .collect())
+}
+
+pub fn statvfs(path: &str, timeout: Duration) -> Result<Usage, String> {
+    let (tx, rx) = mpsc::channel();
+    let p = path.to_string();
+    // Detached on purpose: a thread stuck in the kernel on a dead NFS server cannot be joined.
+    std::thread::spawn(move || {
+        let _ = tx.send(rustix::fs::statvfs(p.as_str()));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(s)) => {
+            let frsize = if s.f_frsize > 0 { s.f_frsize } else { s.f_bsize };
+            Ok(Usage {
+                total: s.f_blocks * frsize,
+                used: s.f_blocks.saturating_sub(s.f_bfree) * frsize,
+                avail: s.f_bavail * frsize,
+                files: s.f_files,
+                files_free: s.f_ffree,
+            })
+        }
+        Ok(Err(e)) => Err(format!("cannot stat {path}: {}", crate::describe_io(&e.into()))),
+        Err(_) => Err(format!("{path} did not answer within {} (hung mount?)", humantime::format_duration(timeout))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parses_mountinfo_with_escapes() {
+        let m = super::parse_line("36 35 98:0 / /mnt/my\\040disk rw,noatime master:1 - ext4 /dev/sda1 rw").unwrap();
+        assert_eq!(m.path, "/mnt/my disk");
+        assert_eq!(m.fstype, "ext4");
+        assert_eq!(m.dev_id, "98:0");
+    }
+}

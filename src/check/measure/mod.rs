@@ -1,0 +1,6 @@
+//! Reading the machine: each reader returns plain numbers or a reason it could not.
+
+pub mod cpu;
+pub mod disk;
+pub mod memory;
+pub mod process;

@@ -1,0 +1,405 @@
+//! The `kind: check` playbook.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::threshold::{Direction, Levels, Raw, Unit};
+use crate::playbook::diagnostic::{at_key, with_hint};
+use crate::playbook::units::Duration;
+use crate::probe::ProbeSpec;
+
+crate::playbook!(
+    Check,
+    pub struct CheckPlaybook {
+        pub checks: Vec<CheckItem>,
+        #[serde(default)]
+        pub alert: AlertSpec,
+        pub runbook: Option<String>,
+        #[serde(default)]
+        pub first_steps: Vec<String>,
+    }
+);
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSpec {
+    /// Send again every `repeat` while a check stays bad; absent: only on changes.
+    pub repeat: Option<Duration>,
+}
+
+/// One entry of `checks:`: the check itself (`disk: {...}`) and, beside it, optional `name`,
+/// `runbook` and `first_steps` that alerts for this check carry.
+#[derive(Debug, Clone)]
+pub struct CheckItem {
+    pub spec: CheckSpec,
+    pub name: Option<String>,
+    pub runbook: Option<String>,
+    pub first_steps: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum CheckSpec {
+    Cpu(Cpu),
+    Memory(Usage),
+    Swap(Usage),
+    Disk(Disk),
+    Inodes(Disk),
+    Load(Load),
+    Process(Process),
+    FileAge(FileAge),
+    Probe(ProbeSpec),
+}
+
+pub const CHECK_KINDS: &[&str] = &["cpu", "memory", "swap", "disk", "inodes", "load", "process", "file_age", "probe"];
+const ITEM_KEYS: &[&str] = &[
+    "cpu", "memory", "swap", "disk", "inodes", "load", "process", "file_age", "probe", "name", "runbook",
+    "first_steps",
+];
+
+impl CheckSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CheckSpec::Cpu(_) => "cpu",
+            CheckSpec::Memory(_) => "memory",
+            CheckSpec::Swap(_) => "swap",
+            CheckSpec::Disk(_) => "disk",
+            CheckSpec::Inodes(_) => "inodes",
+            CheckSpec::Load(_) => "load",
+            CheckSpec::Process(_) => "process",
+            CheckSpec::FileAge(_) => "file_age",
+            CheckSpec::Probe(_) => "probe",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = CheckItem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a check, like `disk: { mount: /, warn: 80, crit: 90 }`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckItem, A::Error> {
+                let (mut spec, mut name, mut runbook, mut first_steps) = (None, None, None, vec![]);
+                while let Some(key) = map.next_key::<String>()? {
+                    let s = match key.as_str() {
+                        "cpu" => CheckSpec::Cpu(map.next_value()?),
+                        "memory" => CheckSpec::Memory(map.next_value::<UsageMemory>()?.0),
+                        "swap" => CheckSpec::Swap(map.next_value::<UsageSwap>()?.0),
+                        "disk" => CheckSpec::Disk(map.next_value::<DiskUsed>()?.0),
+                        "inodes" => CheckSpec::Inodes(map.next_value::<InodesUsed>()?.0),
+                        "load" => CheckSpec::Load(map.next_value()?),
+                        "process" => CheckSpec::Process(map.next_value()?),
+                        "file_age" => CheckSpec::FileAge(map.next_value()?),
+                        "probe" => CheckSpec::Probe(map.next_value()?),
+                        "name" => {
+                            name = Some(map.next_value()?);
+                            continue;
+                        }
+                        "runbook" => {
+                            runbook = Some(map.next_value()?);
+                            continue;
+                        }
+                        "first_steps" => {
+                            first_steps = map.next_value()?;
+                            continue;
+                        }
+                        other => return Err(de::Error::unknown_field(other, ITEM_KEYS)),
+                    };
+                    if let Some(prev) = &spec {
+                        let prev: &CheckSpec = prev;
+                        return Err(de::Error::custom(with_hint(
+                            format!("one entry holds both `{}` and `{}`", prev.kind(), s.kind()),
+                            "give each check its own list entry (`- disk: ...` then `- memory: ...`)",
+                        )));
+                    }
+                    spec = Some(s);
+                }
+                let spec = spec.ok_or_else(|| {
+                    de::Error::custom(with_hint("this entry names no check", format!("checks are: {}", CHECK_KINDS.join(", "))))
+                })?;
+                Ok(CheckItem { spec, name, runbook, first_steps })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Cpu {
+    pub levels: Levels,
+    pub sample: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCpu {
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+    sample: Option<Duration>,
+}
+
+impl<'de> Deserialize<'de> for Cpu {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawCpu::deserialize(d)?;
+        let levels = percent_levels(r.warn, r.crit, (80.0, 90.0)).map_err(de::Error::custom)?;
+        let sample = r.sample.unwrap_or(Duration::secs(1));
+        if sample.0 < std::time::Duration::from_millis(100) || sample.0 > std::time::Duration::from_secs(60) {
+            return Err(de::Error::custom(at_key("sample", "cpu `sample` must be between 100ms and 60s")));
+        }
+        Ok(Cpu { levels, sample })
+    }
+}
+
+fn percent_levels(warn: Option<Raw>, crit: Option<Raw>, default: (f64, f64)) -> Result<Levels, String> {
+    let (warn, crit) = match (warn, crit) {
+        (None, None) => (Some(Raw::Number(default.0)), Some(Raw::Number(default.1))),
+        other => other,
+    };
+    Levels::parse(warn.as_ref(), crit.as_ref(), Direction::Above, Unit::Percent, ("warn", "crit"))
+}
+
+/// memory and swap: percent used (memory judged on available memory).
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub levels: Levels,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUsage {
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+}
+
+macro_rules! usage_with_defaults {
+    ($name:ident, $warn:expr, $crit:expr) => {
+        struct $name(Usage);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let r = RawUsage::deserialize(d)?;
+                let levels = percent_levels(r.warn, r.crit, ($warn, $crit)).map_err(de::Error::custom)?;
+                Ok($name(Usage { levels }))
+            }
+        }
+    };
+}
+usage_with_defaults!(UsageMemory, 80.0, 90.0);
+usage_with_defaults!(UsageSwap, 50.0, 80.0);
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// disk and inodes: one mount, a list, or (absent) every real mounted filesystem.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    pub mounts: Option<Vec<String>>,
+    pub levels: Option<Levels>,
+    /// `free: { warn: 10GiB, crit: 2GiB }`: alert on bytes available instead of percent used.
+    pub free: Option<Levels>,
+    pub timeout: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDisk {
+    mount: Option<OneOrMany>,
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+    free: Option<RawFree>,
+    timeout: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFree {
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+}
+
+fn disk(r: RawDisk, inodes: bool) -> Result<Disk, String> {
+    let mounts = r.mount.map(|m| match m {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    });
+    if let Some(m) = &mounts
+        && let Some(bad) = m.iter().find(|m| !m.starts_with('/'))
+    {
+        return Err(at_key("mount", format!("mount '{bad}' is not an absolute path")));
+    }
+    let free = match r.free {
+        Some(_) if inodes => return Err(at_key("free", "`free` applies to disk checks, not inodes")),
+        Some(f) => Some(
+            Levels::parse(f.warn.as_ref(), f.crit.as_ref(), Direction::Below, Unit::Bytes, ("warn", "crit"))
+                .map_err(|e| e.replacen('\u{1}', "\u{1}free.", 1))?,
+        ),
+        None => None,
+    };
+    let levels = if free.is_some() && r.warn.is_none() && r.crit.is_none() {
+        None
+    } else {
+        Some(percent_levels(r.warn, r.crit, (80.0, 90.0))?)
+    };
+    Ok(Disk { mounts, levels, free, timeout: r.timeout.unwrap_or(Duration::secs(5)) })
+}
+
+struct DiskUsed(Disk);
+impl<'de> Deserialize<'de> for DiskUsed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        disk(RawDisk::deserialize(d)?, false).map(DiskUsed).map_err(de::Error::custom)
+    }
+}
+struct InodesUsed(Disk);
+impl<'de> Deserialize<'de> for InodesUsed {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        disk(RawDisk::deserialize(d)?, true).map(InodesUsed).map_err(de::Error::custom)
+    }
+}
+
+/// Load averages over 1, 5 and 15 minutes.
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub levels: [Levels; 3],
+    pub per_cpu: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTriple {
+    One(Raw),
+    Three(Vec<Raw>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoad {
+    warn: Option<RawTriple>,
+    crit: Option<RawTriple>,
+    per_cpu: Option<bool>,
+}
+
+fn triple(t: Option<RawTriple>, key: &str) -> Result<[Option<Raw>; 3], String> {
+    Ok(match t {
+        None => [None, None, None],
+        Some(RawTriple::One(r)) => [Some(r.clone()), Some(r.clone()), Some(r)],
+        Some(RawTriple::Three(v)) if v.len() == 3 => {
+            let mut it = v.into_iter().map(Some);
+            [it.next().flatten(), it.next().flatten(), it.next().flatten()]
+        }
+        Some(RawTriple::Three(v)) => {
+            return Err(at_key(
+                key,
+                with_hint(format!("load `{key}` has {} values", v.len()), "give one value, or three: [1min, 5min, 15min]"),
+            ));
+        }
+    })
+}
+
+impl<'de> Deserialize<'de> for Load {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawLoad::deserialize(d)?;
+        let defaults = r.warn.is_none() && r.crit.is_none();
+        let per_cpu = r.per_cpu.unwrap_or(defaults);
+        let (warn, crit) = if defaults {
+            let n = |v: [f64; 3]| v.map(|x| Some(Raw::Number(x)));
+            (n([3.0, 2.5, 2.0]), n([5.0, 4.0, 3.0]))
+        } else {
+            (triple(r.warn, "warn").map_err(de::Error::custom)?, triple(r.crit, "crit").map_err(de::Error::custom)?)
+        };
+        let mut levels = vec![];
+        for i in 0..3 {
+            levels.push(
+                Levels::parse(warn[i].as_ref(), crit[i].as_ref(), Direction::Above, Unit::Number, ("warn", "crit"))
+                    .map_err(de::Error::custom)?,
+            );
+        }
+        let levels: [Levels; 3] = levels.try_into().map_err(|_| de::Error::custom("three load levels"))?;
+        Ok(Load { levels, per_cpu })
+    }
+}
+
+/// How many processes with this name run; tend itself never counts.
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub name: String,
+    pub levels: Levels,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProcess {
+    name: String,
+    min: Option<u64>,
+    max: Option<u64>,
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+}
+
+impl<'de> Deserialize<'de> for Process {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawProcess::deserialize(d)?;
+        if r.name.trim().is_empty() {
+            return Err(de::Error::custom(at_key("name", "process `name` is empty")));
+        }
+        if r.crit.is_some() && (r.min.is_some() || r.max.is_some()) {
+            return Err(de::Error::custom(at_key("crit", "give either `min`/`max` or a `crit` range, not both")));
+        }
+        if let (Some(min), Some(max)) = (r.min, r.max)
+            && min > max
+        {
+            return Err(de::Error::custom(at_key("min", format!("min ({min}) is greater than max ({max})"))));
+        }
+        // min/max are the critical range: below min (it died) or above max (it forked away).
+        let crit = match (&r.crit, r.min, r.max) {
+            (Some(c), _, _) => Some(c.clone()),
+            (None, None, None) if r.warn.is_none() => Some(Raw::Text("1:".into())),
+            (None, None, None) => None,
+            (None, min, max) => Some(Raw::Text(format!(
+                "{}:{}",
+                min.unwrap_or(0),
+                max.map(|m| m.to_string()).unwrap_or_default()
+            ))),
+        };
+        let levels = Levels::parse(r.warn.as_ref(), crit.as_ref(), Direction::Below, Unit::Number, ("warn", "crit"))
+            .map_err(de::Error::custom)?;
+        Ok(Process { name: r.name, levels })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FileAge {
+    pub path: String,
+    pub levels: Levels,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFileAge {
+    path: String,
+    max_age: Option<Raw>,
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+}
+
+impl<'de> Deserialize<'de> for FileAge {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawFileAge::deserialize(d)?;
+        if r.max_age.is_some() && r.crit.is_some() {
+            return Err(de::Error::custom(at_key("max_age", "`max_age` is the critical age: give it or `crit`, not both")));
+        }
+        let crit = r.max_age.or(r.crit);
+        if crit.is_none() && r.warn.is_none() {
+            return Err(de::Error::custom(with_hint("file_age needs `max_age` (or `warn`/`crit`)", "e.g. max_age: 26h")));
+        }
+        let levels = Levels::parse(r.warn.as_ref(), crit.as_ref(), Direction::Above, Unit::Seconds, ("warn", "max_age"))
+            .map_err(de::Error::custom)?;
+        Ok(FileAge { path: r.path, levels })
+    }
+}

@@ -1,0 +1,152 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0   success
+  1   the job failed, but the system is in a verified state
+  2   the job failed and the system is NOT verified: a human is needed now
+  64  bad invocation or invalid playbook
+  75  another run holds the playbook's lock
+  tend check uses the Nagios plugin codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN";
+
+/// SRE toil automation: declarative playbooks for deploys, cleanup, failover and checks.
+#[derive(Parser, Debug)]
+#[command(name = "tend", version, about, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    /// How progress and results are shown: auto is human on a terminal, plain otherwise
+    #[arg(long, global = true, value_enum, default_value_t = Output::Auto)]
+    pub output: Output,
+
+    /// Print only problems (cron mails nothing on success)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Show each step's output lines
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Never use colour (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// Where run journals, locks and alert state live
+    /// [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]
+    #[arg(long, global = true, env = "TEND_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Auto,
+    Human,
+    Plain,
+    Json,
+    /// Monitoring Plugins format (tend check only)
+    Nagios,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts
+    #[command(after_help = "Exit codes (Nagios plugin codes): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n\
+                            With no playbook, checks this machine with a default set.")]
+    Check(CheckArgs),
+    /// Parse, type-check and template-check playbooks, with no side effects
+    Validate(ValidateArgs),
+    /// List past runs, or show one run's timeline
+    History(HistoryArgs),
+    /// Print a shell completion script
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    #[command(hide = true)]
+    Man,
+}
+
+/// Variables given on the command line, on every subcommand that reads a playbook.
+#[derive(Args, Debug, Clone, Default)]
+pub struct VarArgs {
+    /// Set a variable, overriding the playbook's vars (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+
+    /// Read variables from a YAML file (a mapping), overriding the playbook's vars
+    #[arg(long = "vars-file", value_name = "FILE")]
+    pub vars_files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct LockArgs {
+    /// Wait this long for another run's lock instead of exiting with 75 (e.g. 30s)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_lock: Option<std::time::Duration>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Playbook of kind: check (default: a built-in set for this machine)
+    pub playbook: Option<PathBuf>,
+
+    /// Also write the results as a node_exporter textfile, atomically
+    #[arg(long, value_name = "PATH")]
+    pub prom_file: Option<PathBuf>,
+
+    /// Evaluate and print, but send no alert and record no alert state
+    #[arg(long)]
+    pub no_notify: bool,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// Playbooks to validate
+    #[arg(required = true)]
+    pub playbooks: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HistoryArgs {
+    /// Only runs of this kind (deploy, cleanup, failover, check)
+    #[arg(long)]
+    pub kind: Option<String>,
+
+    /// How many runs to list, newest first
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+
+    #[command(subcommand)]
+    pub show: Option<HistoryCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HistoryCommand {
+    /// Print one run's timeline
+    Show { run_id: String },
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got '{s}'")),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 5m)"))
+}

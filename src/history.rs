@@ -1,0 +1,52 @@
+//! `tend history`: what ran, when, and how it ended; `tend history show RUN` for one timeline.
+
+use crate::cli::{Cli, HistoryArgs, HistoryCommand, Output};
+use crate::exit;
+use crate::journal;
+use crate::report::{format_ms, format_plain};
+
+pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
+    let state = crate::state_dir(cli);
+    if let Some(HistoryCommand::Show { run_id }) = &args.show {
+        return show(cli, &state, run_id);
+    }
+    let runs = journal::list(&state, args.kind.as_deref(), args.limit);
+    if cli.output == Output::Json {
+        for r in &runs {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        }
+        return exit::OK;
+    }
+    if runs.is_empty() {
+        eprintln!("no runs recorded in {}", state.join("journal").display());
+        return exit::OK;
+    }
+    let name_w = runs.iter().map(|r| r.name.chars().count()).max().unwrap_or(4).max(4);
+    println!("{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  STATUS", "RUN", "KIND", "NAME", "STARTED", "TOOK");
+    for r in &runs {
+        let took = r.elapsed_ms.map(format_ms).unwrap_or_else(|| "-".into());
+        let status = match r.exit_code {
+            Some(code) => format!("{} (exit {code})", r.status),
+            None => r.status.clone(),
+        };
+        let started = r.started.get(..19).unwrap_or(&r.started).replace('T', " ");
+        println!("{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  {status}", r.run, r.kind, r.name, started, took);
+    }
+    exit::OK
+}
+
+fn show(cli: &Cli, state: &std::path::Path, run_id: &str) -> i32 {
+    let Some(records) = journal::show(state, run_id) else {
+        eprintln!("tend: no run '{run_id}' in {}", state.join("journal").display());
+        eprintln!("  hint: `tend history` lists the runs it knows");
+        return exit::USAGE;
+    };
+    for r in &records {
+        if cli.output == Output::Json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+        } else {
+            println!("{}", format_plain(r));
+        }
+    }
+    exit::OK
+}

@@ -1,0 +1,172 @@
+//! The run journal: every event of every run, as JSON lines in one file per UTC day under
+//! `<state>/journal/`. `tend history` reads it back; it is the raw material of an incident review.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::report::{Event, Record};
+
+/// Days of journal kept; older day files are removed when a new day's file is started.
+const KEEP_DAYS: u64 = 90;
+
+pub struct Journal {
+    file: File,
+    broken: bool,
+}
+
+fn dir(state: &Path) -> PathBuf {
+    state.join("journal")
+}
+
+fn day(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()[..10].to_string()
+}
+
+/// Run ids sort by time and name their journal file: `20261126-052016-a3f9`.
+pub fn new_run_id() -> String {
+    let now = SystemTime::now();
+    let ts = humantime::format_rfc3339_seconds(now).to_string();
+    let digits: String = ts.chars().filter(|c| c.is_ascii_digit()).collect();
+    let nanos = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..14])
+}
+
+impl Journal {
+    pub fn open(state: &Path, run_id: &str) -> io::Result<Journal> {
+        let dir = dir(state);
+        crate::fsutil::ensure_dir(&dir)?;
+        let day = format!("{}-{}-{}", &run_id[..4], &run_id[4..6], &run_id[6..8]);
+        let path = dir.join(format!("{day}.jsonl"));
+        let new = !path.exists();
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        if new {
+            prune(&dir);
+        }
+        Ok(Journal { file, broken: false })
+    }
+
+    pub fn append(&mut self, record: &Record) {
+        if self.broken {
+            return;
+        }
+        if let Ok(mut line) = serde_json::to_vec(record) {
+            line.push(b'\n');
+            // One write per line with O_APPEND: concurrent runs never interleave inside a line.
+            if let Err(e) = self.file.write_all(&line) {
+                self.broken = true;
+                eprintln!("tend: warning: cannot write the run journal: {e}");
+            }
+        }
+    }
+
+    pub fn sync(&self) {
+        let _ = self.file.sync_data();
+    }
+}
+
+fn prune(dir: &Path) {
+    let cutoff = day(SystemTime::now() - Duration::from_secs(KEEP_DAYS * 86400));
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if let Some(d) = name.strip_suffix(".jsonl")
+            && d.len() == 10
+            && d < cutoff.as_str()
+        {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+fn day_files(state: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir(state))
+        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn read_records(path: &Path) -> Vec<Record> {
+    let Ok(f) = File::open(path) else { return vec![] };
+    BufReader::new(f).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect()
+}
+
+#[derive(Serialize, Debug)]
+pub struct RunSummary {
+    pub run: String,
+    pub kind: String,
+    pub name: String,
+    pub started: String,
+    pub host: String,
+    pub user: String,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub elapsed_ms: Option<u64>,
+    pub message: String,
+}
+
+/// Runs newest first.
+pub fn list(state: &Path, kind: Option<&str>, limit: usize) -> Vec<RunSummary> {
+    let mut out = vec![];
+    for file in day_files(state).iter().rev() {
+        let mut runs: Vec<RunSummary> = vec![];
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for r in read_records(file) {
+            match r.event {
+                Event::RunStarted { kind, name, host, user, pid, .. } => {
+                    index.insert(r.run.clone(), runs.len());
+                    let alive = crate::lock::pid_alive(pid);
+                    runs.push(RunSummary {
+                        run: r.run,
+                        kind,
+                        name,
+                        started: r.ts,
+                        host,
+                        user,
+                        status: if alive { "running".into() } else { "interrupted".into() },
+                        exit_code: None,
+                        elapsed_ms: None,
+                        message: String::new(),
+                    });
+                }
+                Event::RunFinished { status, exit_code, elapsed_ms, message } => {
+                    if let Some(&i) = index.get(&r.run) {
+                        let s = &mut runs[i];
+                        s.status = status.label().to_string();
+                        s.exit_code = Some(exit_code);
+                        s.elapsed_ms = Some(elapsed_ms);
+                        s.message = message;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for s in runs.into_iter().rev() {
+            if kind.is_none_or(|k| s.kind == k) {
+                out.push(s);
+                if out.len() >= limit {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every record of one run, in order. The run id names its day file; a run that crossed midnight
+/// kept writing to the file it started in.
+pub fn show(state: &Path, run: &str) -> Option<Vec<Record>> {
+    if run.len() < 8 || !run[..8].chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let day = format!("{}-{}-{}", &run[..4], &run[4..6], &run[6..8]);
+    let records: Vec<Record> =
+        read_records(&dir(state).join(format!("{day}.jsonl"))).into_iter().filter(|r| r.run == run).collect();
+    (!records.is_empty()).then_some(records)
+}

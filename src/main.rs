@@ -1,0 +1,143 @@
+mod check;
+mod cli;
+mod fsutil;
+mod history;
+mod journal;
+mod lock;
+mod notify;
+mod playbook;
+mod probe;
+mod redact;
+mod report;
+mod target;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command};
+use playbook::{Diagnostic, Kind};
+
+/// Exit codes: the interface cron jobs and CI depend on (DESIGN.md section 1).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const USAGE: i32 = 64;
+    pub const NAGIOS_UNKNOWN: i32 = 3;
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                // Nagios reads anything above 3 as UNKNOWN anyway, but say it properly.
+                _ if std::env::args().nth(1).as_deref() == Some("check") => exit::NAGIOS_UNKNOWN,
+                _ => exit::USAGE,
+            };
+            return ExitCode::from(code as u8);
+        }
+    };
+    ExitCode::from(run(&cli) as u8)
+}
+
+fn run(cli: &Cli) -> i32 {
+    if cli.output == cli::Output::Nagios && !matches!(cli.command, Command::Check(_)) {
+        eprintln!("tend: --output nagios is only for `tend check`");
+        return exit::USAGE;
+    }
+    match &cli.command {
+        Command::Check(args) => check::run(cli, args),
+        Command::Validate(args) => validate(cli, args),
+        Command::History(args) => history::run(cli, args),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "tend", &mut std::io::stdout());
+            exit::OK
+        }
+        Command::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("tend: {e}");
+                exit::FAILED
+            }
+        },
+    }
+}
+
+fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
+    let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
+    let mut code = exit::OK;
+    for path in &args.playbooks {
+        let result = playbook::kind_of(path).and_then(|(source, kind)| match kind {
+            Kind::Check => check::validate(source, &args.vars),
+            other => Err(Diagnostic::in_file(
+                &source,
+                format!("`{other}` playbooks are not supported by this version of tend yet"),
+            )),
+        });
+        match result {
+            Ok(what) => {
+                if !cli.quiet {
+                    println!("ok: {} ({what})", path.display());
+                }
+            }
+            Err(d) => {
+                eprint!("{}", d.render(color));
+                code = exit::USAGE;
+            }
+        }
+    }
+    code
+}
+
+/// `--state-dir`, `TEND_STATE_DIR`, /var/lib/tend for root, else $XDG_STATE_HOME/tend.
+pub fn state_dir(cli: &Cli) -> PathBuf {
+    if let Some(d) = &cli.state_dir {
+        return d.clone();
+    }
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from("/var/lib/tend");
+    }
+    match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(x) => PathBuf::from(x).join("tend"),
+        None => {
+            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+            home.join(".local/state/tend")
+        }
+    }
+}
+
+pub fn hostname() -> String {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| rustix::system::uname().nodename().to_string_lossy().into_owned()).clone()
+}
+
+pub fn username() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
+}
+
+/// An I/O error as a person reads it: "permission denied", not "Permission denied (os error 13)".
+pub fn describe_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "no such file or directory".into(),
+        PermissionDenied => "permission denied".into(),
+        ConnectionRefused => "connection refused".into(),
+        ConnectionReset => "connection reset".into(),
+        TimedOut => "timed out".into(),
+        HostUnreachable => "host unreachable".into(),
+        NetworkUnreachable => "network unreachable".into(),
+        StorageFull => "no space left on device".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_string()
+        }
+    }
+}

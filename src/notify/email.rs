@@ -1,0 +1,131 @@
+use std::path::Path;
+
+use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{Message, SmtpTransport, Transport};
+use serde::Deserialize;
+
+use super::{check_on, Alert};
+use crate::playbook::units::Duration;
+use crate::playbook::{Diagnostic, Mode, Scope, SecretValue};
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSpec {
+    pub to: Vec<String>,
+    pub from: String,
+    pub on: Option<Vec<String>>,
+    pub smtp: SmtpSpec,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    /// Plain connection upgraded with STARTTLS (port 587); refused if the server cannot.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on this machine or a trusted network.
+    None,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSpec {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: Option<Tls>,
+    pub username: Option<SecretValue>,
+    pub password: Option<SecretValue>,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Email {
+    to: Vec<Mailbox>,
+    from: Mailbox,
+    pub on: Vec<String>,
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<(String, String)>,
+    timeout: std::time::Duration,
+}
+
+fn mailbox(scope: &Scope, field: &str, text: &str) -> Result<Mailbox, Diagnostic> {
+    let rendered = scope.render(field, text, Mode::Text)?;
+    rendered.parse().map_err(|e| {
+        scope.error(field, format!("'{rendered}' is not an email address: {e}")).hint("e.g. oncall@example.com or \"On-call <oncall@example.com>\"")
+    })
+}
+
+impl EmailSpec {
+    pub fn resolve(&self, scope: &Scope, allowed: &[&str], real_secrets: bool) -> Result<Email, Diagnostic> {
+        if self.to.is_empty() {
+            return Err(scope.error("to", "`to` needs at least one address"));
+        }
+        let to = self
+            .to
+            .iter()
+            .enumerate()
+            .map(|(i, t)| mailbox(scope, &format!("to[{i}]"), t))
+            .collect::<Result<_, _>>()?;
+        let from = mailbox(scope, "from", &self.from)?;
+        let on = check_on(scope, &self.on, allowed)?;
+        let smtp = scope.at("smtp");
+        let tls = self.smtp.tls.unwrap_or(Tls::Starttls);
+        let port = self.smtp.port.unwrap_or(match tls {
+            Tls::Starttls => 587,
+            Tls::Tls => 465,
+            Tls::None => 25,
+        });
+        let host = smtp.render("host", &self.smtp.host, Mode::Text)?;
+        let secret = |field: &str, v: &Option<SecretValue>| -> Result<Option<String>, Diagnostic> {
+            match v {
+                None => Ok(None),
+                Some(SecretValue::Secret(_)) if !real_secrets => Ok(Some(crate::redact::MASK.into())),
+                Some(v) => v.resolve(Path::new(".")).map(Some).map_err(|e| smtp.error(field, format!("cannot read {field}: {e}"))),
+            }
+        };
+        let credentials = match (secret("username", &self.smtp.username)?, secret("password", &self.smtp.password)?) {
+            (Some(u), Some(p)) => Some((u, p)),
+            (None, None) => None,
+            _ => return Err(smtp.error("username", "SMTP auth needs both `username` and `password`")),
+        };
+        Ok(Email {
+            to,
+            from,
+            on,
+            host,
+            port,
+            tls,
+            credentials,
+            timeout: self.smtp.timeout.map_or(std::time::Duration::from_secs(15), |d| d.0),
+        })
+    }
+}
+
+impl Email {
+    pub fn send(&self, alert: &Alert) -> Result<String, String> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(crate::redact::redact(&alert.subject))
+            .header(lettre::message::header::ContentType::TEXT_PLAIN);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        let message = builder.body(crate::redact::redact(&alert.body)).map_err(|e| e.to_string())?;
+        let relay = match self.tls {
+            Tls::Starttls => SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?,
+            Tls::Tls => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
+            Tls::None => SmtpTransport::builder_dangerous(&self.host),
+        };
+        let mut relay = relay.port(self.port).timeout(Some(self.timeout));
+        if let Some((u, p)) = &self.credentials {
+            relay = relay.credentials(Credentials::new(u.clone(), p.clone()));
+        }
+        relay.build().send(&message).map_err(|e| format!("{}:{}: {e}", self.host, self.port))?;
+        let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
+        Ok(format!("email to {}", to.join(", ")))
+    }
+}

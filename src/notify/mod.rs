@@ -1,0 +1,98 @@
+//! Alerts by email (lettre, through a real SMTP server) and webhook (Slack-compatible JSON).
+
+mod email;
+mod webhook;
+
+use serde::Deserialize;
+
+pub use email::EmailSpec;
+pub use webhook::WebhookSpec;
+
+use crate::playbook::{Diagnostic, Scope};
+
+#[derive(Deserialize, Debug, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySpec {
+    pub email: Option<EmailSpec>,
+    pub webhook: Option<WebhookSpec>,
+}
+
+/// A rendered alert: what every channel sends.
+#[derive(Debug, Clone)]
+pub struct Alert {
+    pub subject: String,
+    pub body: String,
+    /// Why it is sent: critical, warning, recovery, unknown, failure, rollback, ...
+    pub reason: String,
+}
+
+/// Notify config with templates rendered and secrets read, ready to send.
+#[derive(Debug, Clone, Default)]
+pub struct Notifier {
+    email: Option<email::Email>,
+    webhook: Option<webhook::Webhook>,
+}
+
+impl NotifySpec {
+    /// `allowed` are the `on:` reasons this playbook kind emits; the first `defaults` are used
+    /// when `on:` is absent.
+    pub fn resolve(&self, scope: &Scope, allowed: &[&str], real_secrets: bool) -> Result<Notifier, Diagnostic> {
+        let scope = scope.at("notify");
+        let email = match &self.email {
+            Some(e) => Some(e.resolve(&scope.at("email"), allowed, real_secrets)?),
+            None => None,
+        };
+        let webhook = match &self.webhook {
+            Some(w) => Some(w.resolve(&scope.at("webhook"), allowed)?),
+            None => None,
+        };
+        Ok(Notifier { email, webhook })
+    }
+}
+
+pub fn check_on(scope: &Scope, on: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<String>, Diagnostic> {
+    match on {
+        None => Ok(allowed.iter().map(|s| s.to_string()).collect()),
+        Some(list) => {
+            for (i, item) in list.iter().enumerate() {
+                if !allowed.contains(&item.as_str()) {
+                    let d = scope.error(&format!("on[{i}]"), format!("unknown alert reason '{item}'"));
+                    return Err(match crate::playbook::diagnostic::did_you_mean(item, allowed.iter().copied()) {
+                        Some(m) => d.hint(format!("did you mean '{m}'?")),
+                        None => d.hint(format!("expected one of: {}", allowed.join(", "))),
+                    });
+                }
+            }
+            Ok(list.clone())
+        }
+    }
+}
+
+impl Notifier {
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none() && self.webhook.is_none()
+    }
+
+    /// Whether any channel wants alerts for this reason.
+    pub fn wants(&self, reason: &str) -> bool {
+        self.email.as_ref().is_some_and(|e| e.on.iter().any(|r| r == reason))
+            || self.webhook.as_ref().is_some_and(|w| w.on.iter().any(|r| r == reason))
+    }
+
+    /// Send through every channel that wants it. Returns a description of each delivery:
+    /// Ok("email to a@b") or Err("email: connection refused").
+    pub fn send(&self, alert: &Alert) -> Vec<Result<String, String>> {
+        let mut out = vec![];
+        if let Some(e) = &self.email
+            && e.on.iter().any(|r| r == &alert.reason)
+        {
+            out.push(e.send(alert).map_err(|err| crate::redact::redact(&format!("email: {err}"))));
+        }
+        if let Some(w) = &self.webhook
+            && w.on.iter().any(|r| r == &alert.reason)
+        {
+            out.push(w.send(alert).map_err(|err| crate::redact::redact(&format!("webhook: {err}"))));
+        }
+        out
+    }
+}

@@ -1,0 +1,252 @@
+//! Loading playbooks: strict YAML, `kind` matched to the subcommand, vars, secrets, templates.
+
+pub mod diagnostic;
+mod locate;
+pub mod secrets;
+pub mod template;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+pub use diagnostic::{Diagnostic, Source};
+pub use secrets::{SecretSource, SecretValue};
+pub use template::{Mode, Templater};
+
+use crate::cli::VarArgs;
+
+pub type Vars = BTreeMap<String, serde_yaml::Value>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Deploy,
+    Cleanup,
+    Failover,
+    Check,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Deploy => "deploy",
+            Kind::Cleanup => "cleanup",
+            Kind::Failover => "failover",
+            Kind::Check => "check",
+        })
+    }
+}
+
+/// What every playbook kind has: name, vars, secrets, notify.
+pub trait Playbook: DeserializeOwned {
+    const KIND: Kind;
+    fn name(&self) -> Option<&str>;
+    fn vars(&self) -> &Vars;
+    fn secrets(&self) -> &BTreeMap<String, SecretSource>;
+}
+
+/// Declares a playbook struct with the keys every kind shares, plus its own.
+/// (`#[serde(flatten)]` would lose `deny_unknown_fields`, hence a macro.)
+#[macro_export]
+macro_rules! playbook {
+    ($kind:ident, $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$m])*
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            #[allow(dead_code)]
+            pub kind: $crate::playbook::Kind,
+            #[serde(default)]
+            pub name: Option<String>,
+            #[serde(default)]
+            #[allow(dead_code)]
+            pub description: Option<String>,
+            #[serde(default)]
+            pub vars: $crate::playbook::Vars,
+            #[serde(default)]
+            pub secrets: std::collections::BTreeMap<String, $crate::playbook::SecretSource>,
+            #[serde(default)]
+            pub notify: $crate::notify::NotifySpec,
+            $($body)*
+        }
+        impl $crate::playbook::Playbook for $name {
+            const KIND: $crate::playbook::Kind = $crate::playbook::Kind::$kind;
+            fn name(&self) -> Option<&str> { self.name.as_deref() }
+            fn vars(&self) -> &$crate::playbook::Vars { &self.vars }
+            fn secrets(&self) -> &std::collections::BTreeMap<String, $crate::playbook::SecretSource> {
+                &self.secrets
+            }
+        }
+    };
+}
+
+/// A parsed playbook with its source (for error locations) and its final variables.
+pub struct Loaded<T> {
+    pub source: Arc<Source>,
+    pub body: T,
+    pub vars: Vars,
+}
+
+impl<T: Playbook> Loaded<T> {
+    pub fn name(&self) -> String {
+        match self.body.name() {
+            Some(n) => n.to_string(),
+            None => self.source.path.file_stem().map_or("playbook".into(), |s| s.to_string_lossy().into()),
+        }
+    }
+
+    /// A templater with real secrets (for a run) or placeholders (for validate and plan).
+    pub fn templater(&self, real_secrets: bool) -> Result<Templater, Diagnostic> {
+        let secrets = if real_secrets {
+            secrets::resolve_all(self.body.secrets(), &self.source)?
+        } else {
+            secrets::placeholders(self.body.secrets())
+        };
+        Ok(Templater::new(&self.vars, &secrets))
+    }
+
+    /// Where templated fields are rendered and errors located, starting at the top.
+    pub fn scope<'a>(&'a self, templater: &'a Templater) -> Scope<'a> {
+        Scope { source: &self.source, templater, path: String::new() }
+    }
+}
+
+/// A position in the playbook (`checks[2].probe`): renders the templates found there and
+/// points errors at them.
+pub struct Scope<'a> {
+    source: &'a Arc<Source>,
+    templater: &'a Templater,
+    path: String,
+}
+
+impl<'a> Scope<'a> {
+    pub fn at(&self, segment: &str) -> Scope<'a> {
+        Scope { source: self.source, templater: self.templater, path: self.join(segment) }
+    }
+
+    fn join(&self, field: &str) -> String {
+        if self.path.is_empty() || field.starts_with('[') {
+            format!("{}{field}", self.path)
+        } else {
+            format!("{}.{field}", self.path)
+        }
+    }
+
+    pub fn render(&self, field: &str, src: &str, mode: Mode) -> Result<String, Diagnostic> {
+        self.templater.render(src, mode).map_err(|e| {
+            let d = self.error(field, e);
+            if !d.message.starts_with("undefined") {
+                return d;
+            }
+            let known = self.templater.names();
+            if let Some(var) = d.message.split("'env.").nth(1).and_then(|r| r.split('\'').next()) {
+                let var = var.to_string();
+                d.hint(format!("the environment variable {var} is not set"))
+            } else if known.is_empty() {
+                d.hint("define it under `vars:` or pass --var NAME=VALUE")
+            } else {
+                d.hint(format!("defined: {}, env.NAME, host.name (add more under `vars:` or with --var)", known.join(", ")))
+            }
+        })
+    }
+
+    pub fn error(&self, field: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at_path(self.source, &self.join(field), message)
+    }
+}
+
+pub fn read_source(path: &Path) -> Result<Arc<Source>, Diagnostic> {
+    let text = std::fs::read(path).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            std::io::ErrorKind::IsADirectory => "it is a directory".to_string(),
+            _ if path.is_dir() => "it is a directory".to_string(),
+            _ => e.to_string(),
+        };
+        Diagnostic::new(format!("cannot read playbook {}: {why}", path.display()))
+    })?;
+    let text = String::from_utf8(text)
+        .map_err(|_| Diagnostic::new(format!("playbook {} is not UTF-8 text", path.display())))?;
+    Ok(Source::new(path, text))
+}
+
+/// Which kind a playbook declares, checked before the strict parse so a wrong subcommand gets
+/// a clear message rather than a pile of unknown keys.
+pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
+    if source.text.trim().is_empty() || source.text.lines().all(|l| l.trim().is_empty() || l.trim().starts_with('#')) {
+        return Err(Diagnostic::in_file(source, "the playbook is empty")
+            .hint("a playbook is a YAML mapping that starts with `kind: check` (or deploy, cleanup, failover)"));
+    }
+    #[derive(Deserialize)]
+    struct Peek {
+        kind: Option<serde_yaml::Value>,
+    }
+    let peek: Peek = serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(source, &e))?;
+    let kinds = ["deploy", "cleanup", "failover", "check"];
+    match peek.kind {
+        None => Err(Diagnostic::in_file(source, "missing key 'kind'")
+            .hint("a playbook starts with `kind: check` (or deploy, cleanup, failover)")),
+        Some(v) => serde_yaml::from_value::<Kind>(v.clone()).map_err(|_| {
+            let shown = match &v {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+            };
+            let d = Diagnostic::at_path(source, "kind", format!("unknown playbook kind '{shown}'"));
+            match diagnostic::did_you_mean(&shown, kinds.into_iter()) {
+                Some(k) => d.hint(format!("did you mean '{k}'?")),
+                None => d.hint("kind is one of: deploy, cleanup, failover, check"),
+            }
+        }),
+    }
+}
+
+/// Load a playbook for the subcommand of kind `T::KIND`.
+pub fn load<T: Playbook>(path: &Path, args: &VarArgs) -> Result<Loaded<T>, Diagnostic> {
+    let source = read_source(path)?;
+    load_source(source, args)
+}
+
+pub fn load_source<T: Playbook>(source: Arc<Source>, args: &VarArgs) -> Result<Loaded<T>, Diagnostic> {
+    let kind = peek_kind(&source)?;
+    if kind != T::KIND {
+        return Err(Diagnostic::at_path(
+            &source,
+            "kind",
+            format!("this is a {kind} playbook, but `tend {}` runs {} playbooks", T::KIND, T::KIND),
+        )
+        .hint(format!("run it with `tend {kind} {}`", source.path.display())));
+    }
+    let body: T = serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(&source, &e))?;
+    let vars = merge_vars(body.vars(), args)?;
+    Ok(Loaded { source, body, vars })
+}
+
+/// Playbook vars, then each --vars-file in order, then each --var: later wins.
+fn merge_vars(base: &Vars, args: &VarArgs) -> Result<Vars, Diagnostic> {
+    let mut vars = base.clone();
+    for file in &args.vars_files {
+        let source = read_source(file).map_err(|d| Diagnostic::new(d.message.replace("playbook", "vars file")))?;
+        let extra: Vars = serde_yaml::from_str(&source.text).map_err(|e| {
+            let mut d = diagnostic::from_yaml(&source, &e);
+            d.message = format!("in vars file: {}", d.message);
+            d.hint("a vars file is a mapping of names to values, like `version: v2`")
+        })?;
+        vars.extend(extra);
+    }
+    for (k, v) in &args.vars {
+        vars.insert(k.clone(), serde_yaml::Value::String(v.clone()));
+    }
+    Ok(vars)
+}
+
+pub fn kind_of(path: &Path) -> Result<(Arc<Source>, Kind), Diagnostic> {
+    let source = read_source(path)?;
+    let kind = peek_kind(&source)?;
+    Ok((source, kind))
+}

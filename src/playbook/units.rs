@@ -1,0 +1,125 @@
+//! Humane durations (`500ms`, `30s`, `5m`, `7d`) and sizes (`500MB`, `2GiB`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Duration(pub std::time::Duration);
+
+impl Duration {
+    pub const fn secs(s: u64) -> Self {
+        Duration(std::time::Duration::from_secs(s))
+    }
+}
+
+impl FromStr for Duration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Err(format!("duration '{s}' needs a unit, like {s}s or {s}ms"));
+        }
+        humantime::parse_duration(s)
+            .map(Duration)
+            .map_err(|e| format!("invalid duration '{s}': {e}; expected e.g. 500ms, 30s, 5m, 26h, 7d"))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration like 500ms, 30s, 5m or 7d")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Duration, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
+                Err(E::custom(format!("duration {n} needs a unit, like {n}s or {n}ms")))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
+                Err(E::custom(format!("duration {n} needs a unit, like {n}s, and cannot be negative")))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Duration, E> {
+                Err(E::custom(format!("duration {n} needs a unit, like {n}s")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A size in bytes; decimal (MB) and binary (MiB) units are both understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Size(pub u64);
+
+impl FromStr for Size {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if let Ok(n) = t.parse::<u64>() {
+            return Ok(Size(n));
+        }
+        t.parse::<bytesize::ByteSize>()
+            .map(|b| Size(b.as_u64()))
+            .map_err(|_| format!("invalid size '{t}': expected e.g. 500MB, 2GiB, 512KiB or a number of bytes"))
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", bytesize::ByteSize(self.0).display().iec())
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size like 500MB or 2GiB")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Size, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Size, E> {
+                Ok(Size(n))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Size, E> {
+                Err(E::custom(format!("size {n} cannot be negative")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!("500ms".parse::<Duration>().unwrap(), Duration(std::time::Duration::from_millis(500)));
+        assert_eq!("7d".parse::<Duration>().unwrap(), Duration::secs(7 * 86400));
+        assert!("30".parse::<Duration>().unwrap_err().contains("needs a unit"));
+        assert!("5 parsecs".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!("2GiB".parse::<Size>().unwrap(), Size(2 << 30));
+        assert_eq!("500MB".parse::<Size>().unwrap(), Size(500_000_000));
+        assert!("lots".parse::<Size>().is_err());
+    }
+}

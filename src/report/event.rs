@@ -1,0 +1,97 @@
+use serde::{Deserialize, Serialize};
+
+/// The outcome of a step, a check or a run.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Skipped,
+    Warning,
+    Unknown,
+    Critical,
+    Failed,
+}
+
+impl Status {
+    pub fn is_problem(self) -> bool {
+        !matches!(self, Status::Ok | Status::Skipped)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Skipped => "skipped",
+            Status::Warning => "warning",
+            Status::Unknown => "unknown",
+            Status::Critical => "critical",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// What jobs say about their progress. Reporters render these; the journal stores them.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted { kind: String, name: String, playbook: Option<String>, host: String, user: String, pid: u32 },
+    StepStarted { step: String, target: String },
+    Output { step: String, target: String, line: String },
+    StepFinished { step: String, target: String, status: Status, elapsed_ms: u64, message: String },
+    Notice { level: Level, message: String },
+    RunFinished { status: Status, exit_code: i32, elapsed_ms: u64, message: String },
+}
+
+impl Event {
+    /// Whether `-q` still shows it.
+    pub fn is_problem(&self) -> bool {
+        match self {
+            Event::StepFinished { status, .. } | Event::RunFinished { status, .. } => status.is_problem(),
+            Event::Notice { level, .. } => *level != Level::Info,
+            _ => false,
+        }
+    }
+
+    pub fn redact(&mut self) {
+        let fix = |s: &mut String| *s = crate::redact::redact(s);
+        match self {
+            Event::RunStarted { name, playbook, .. } => {
+                fix(name);
+                if let Some(p) = playbook {
+                    fix(p)
+                }
+            }
+            Event::StepStarted { step, target } => {
+                fix(step);
+                fix(target);
+            }
+            Event::Output { step, target, line } => {
+                fix(step);
+                fix(target);
+                fix(line);
+            }
+            Event::StepFinished { step, target, message, .. } => {
+                fix(step);
+                fix(target);
+                fix(message);
+            }
+            Event::Notice { message, .. } | Event::RunFinished { message, .. } => fix(message),
+        }
+    }
+}
+
+/// An event as emitted: when, by which run.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Record {
+    pub ts: String,
+    pub run: String,
+    #[serde(flatten)]
+    pub event: Event,
+}

@@ -1,0 +1,93 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{format_ms, Event, Level, Options, Record, Sink, Status};
+
+/// Live spinners on a terminal (one per running step), a permanent line per finished step.
+pub struct Human {
+    opts: Options,
+    multi: MultiProgress,
+    running: Mutex<HashMap<(String, String), ProgressBar>>,
+}
+
+impl Human {
+    pub fn new(opts: Options) -> Self {
+        Human { opts, multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), running: Mutex::default() }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.opts.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn line(&self, text: String) {
+        // Printed through the MultiProgress so the spinners are redrawn below it; when stderr is
+        // not a terminal indicatif draws nothing, so print directly.
+        if self.multi.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.multi.println(text);
+        }
+    }
+
+    fn mark(&self, status: Status) -> String {
+        match status {
+            Status::Ok => self.paint("32", "✓"),
+            Status::Skipped => self.paint("2", "-"),
+            Status::Warning => self.paint("33", "!"),
+            Status::Unknown => self.paint("35", "?"),
+            Status::Critical | Status::Failed => self.paint("31", "✗"),
+        }
+    }
+}
+
+impl Sink for Human {
+    fn record(&self, record: &Record) {
+        let on = |t: &str| if t.is_empty() { String::new() } else { format!(" · {t}") };
+        match &record.event {
+            Event::RunStarted { kind, name, .. } => {
+                self.line(format!("{} {kind} {name}", self.paint("1", "tend")));
+            }
+            Event::StepStarted { step, target } => {
+                if self.multi.is_hidden() {
+                    return;
+                }
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {elapsed:.dim}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_message(format!("{step}{}", on(target)));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                self.running.lock().unwrap_or_else(|e| e.into_inner()).insert((step.clone(), target.clone()), bar);
+            }
+            Event::Output { step, target, line } => {
+                self.line(format!("  {} {}", self.paint("2", &format!("{step}{}:", on(target))), line));
+            }
+            Event::StepFinished { step, target, status, elapsed_ms, message } => {
+                if let Some(bar) =
+                    self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&(step.clone(), target.clone()))
+                {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                let msg = if message.is_empty() { String::new() } else { format!(": {message}") };
+                let took = self.paint("2", &format!("({})", format_ms(*elapsed_ms)));
+                self.line(format!("{} {step}{}{msg} {took}", self.mark(*status), on(target)));
+            }
+            Event::Notice { level, message } => {
+                let tag = match level {
+                    Level::Info => self.paint("34", "info"),
+                    Level::Warn => self.paint("33", "warning"),
+                    Level::Error => self.paint("31", "error"),
+                };
+                self.line(format!("{tag}: {message}"));
+            }
+            Event::RunFinished { status, elapsed_ms, message, .. } => {
+                self.line(format!("{} {message} in {}", self.mark(*status), format_ms(*elapsed_ms)));
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Jobs emit events and never print; reporters turn them into human, plain or JSON output on
+//! stderr, and the journal records them. All three see the same events, so they carry the same
+//! content.
+
+mod event;
+mod human;
+mod json;
+mod plain;
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime};
+
+pub use event::{Event, Level, Record, Status};
+pub use plain::format_plain;
+
+use crate::journal::Journal;
+
+pub trait Sink: Send + Sync {
+    fn record(&self, record: &Record);
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Style {
+    Human,
+    Plain,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    pub style: Style,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub color: bool,
+    /// Whether finished steps are shown; `tend check` prints its own table instead.
+    pub steps: bool,
+}
+
+impl Options {
+    pub fn from_cli(cli: &crate::cli::Cli) -> Self {
+        use crate::cli::Output;
+        let tty = std::io::stderr().is_terminal();
+        let style = match cli.output {
+            Output::Human => Style::Human,
+            Output::Json => Style::Json,
+            Output::Plain | Output::Nagios => Style::Plain,
+            Output::Auto if tty => Style::Human,
+            Output::Auto => Style::Plain,
+        };
+        Options { style, quiet: cli.quiet, verbose: cli.verbose > 0, color: color_enabled(cli.no_color, tty), steps: true }
+    }
+}
+
+pub fn color_enabled(no_color: bool, tty: bool) -> bool {
+    tty && !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub struct Reporter {
+    sink: Box<dyn Sink>,
+    journal: Option<Mutex<Journal>>,
+    run: String,
+    opts: Options,
+    started: Instant,
+}
+
+impl Reporter {
+    pub fn new(opts: Options, run: String, journal: Option<Journal>) -> Self {
+        let sink: Box<dyn Sink> = match opts.style {
+            Style::Human => Box::new(human::Human::new(opts)),
+            Style::Plain => Box::new(plain::Plain),
+            Style::Json => Box::new(json::Json),
+        };
+        Reporter { sink, journal: journal.map(Mutex::new), run, opts, started: Instant::now() }
+    }
+
+    pub fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub fn emit(&self, mut event: Event) {
+        event.redact();
+        let record = Record { ts: now_rfc3339(), run: self.run.clone(), event };
+        if let Some(journal) = &self.journal {
+            journal.lock().unwrap_or_else(|e| e.into_inner()).append(&record);
+        }
+        if self.shows(&record.event) {
+            self.sink.record(&record);
+        }
+    }
+
+    fn shows(&self, event: &Event) -> bool {
+        if self.opts.quiet {
+            return event.is_problem();
+        }
+        match event {
+            Event::Output { .. } => self.opts.verbose,
+            Event::StepStarted { .. } | Event::StepFinished { .. } => self.opts.steps || self.opts.verbose,
+            Event::RunStarted { .. } | Event::RunFinished { .. } => self.opts.steps || self.opts.verbose,
+            Event::Notice { .. } => true,
+        }
+    }
+
+    pub fn notice(&self, level: Level, message: impl Into<String>) {
+        self.emit(Event::Notice { level, message: message.into() });
+    }
+
+    /// Flush the journal to disk: the run's record must survive a crash after we exit.
+    pub fn finish(&self) {
+        if let Some(journal) = &self.journal {
+            journal.lock().unwrap_or_else(|e| e.into_inner()).sync();
+        }
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+pub fn format_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}

@@ -1,0 +1,134 @@
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process_group, Pid, Signal};
+
+use super::{Outcome, Target};
+
+/// This machine: commands run as `sh -c` children in their own process group, so a timeout
+/// stops the whole pipeline, not just the shell.
+pub struct Local;
+
+enum Msg {
+    Line(String),
+    Eof,
+    Exit(Option<i32>),
+}
+
+fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<Child> {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    c.spawn().map_err(|e| io::Error::new(e.kind(), format!("cannot start sh: {e}")))
+}
+
+fn pump(r: impl Read + Send + 'static, tx: mpsc::Sender<Msg>) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(r);
+        let mut buf = Vec::new();
+        while let Ok(n) = reader.read_until(b'\n', &mut buf) {
+            if n == 0 {
+                break;
+            }
+            let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+            if tx.send(Msg::Line(line)).is_err() {
+                return;
+            }
+            buf.clear();
+        }
+        let _ = tx.send(Msg::Eof);
+    });
+}
+
+fn kill_group(pid: u32, sig: Signal) {
+    if let Some(p) = Pid::from_raw(pid as i32) {
+        let _ = kill_process_group(p, sig);
+    }
+}
+
+impl Target for Local {
+    fn run(&self, cmd: &str, timeout: Duration, on_line: &mut dyn FnMut(&str)) -> io::Result<Outcome> {
+        let mut child = spawn(cmd, None)?;
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        pump(child.stdout.take().expect("piped"), tx.clone());
+        pump(child.stderr.take().expect("piped"), tx.clone());
+        std::thread::spawn(move || {
+            let code = child.wait().ok().and_then(|s| s.code().or_else(|| s.signal().map(|s| 128 + s)));
+            let _ = tx.send(Msg::Exit(code));
+        });
+        let deadline = Instant::now() + timeout;
+        let mut timed_out = false;
+        let mut exit: Option<Option<i32>> = None;
+        let mut open_pipes = 2;
+        // After exit, output still in the pipes is drained; a background child that keeps them
+        // open (`app &`) must not hold the step, so draining stops shortly after.
+        let mut drain_until: Option<Instant> = None;
+        while exit.is_none() || open_pipes > 0 {
+            let until = drain_until.unwrap_or(deadline);
+            let wait = until.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok(Msg::Line(l)) => on_line(&l),
+                Ok(Msg::Eof) => open_pipes -= 1,
+                Ok(Msg::Exit(code)) => {
+                    exit = Some(code);
+                    drain_until = Some(Instant::now() + Duration::from_millis(200));
+                }
+                Err(_) if exit.is_some() => break,
+                Err(_) if !timed_out => {
+                    timed_out = true;
+                    kill_group(pid, Signal::TERM);
+                    let grace = Instant::now() + Duration::from_secs(2);
+                    drain_until = Some(grace);
+                }
+                Err(_) => {
+                    kill_group(pid, Signal::KILL);
+                    drain_until = Some(Instant::now() + Duration::from_secs(5));
+                }
+            }
+        }
+        let code = if timed_out { None } else { exit.flatten() };
+        Ok(Outcome { code, timed_out })
+    }
+}
+
+pub struct Captured {
+    pub success: bool,
+    pub status: String,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run a command for its output (secret commands): stdout and stderr kept apart.
+pub fn capture(cmd: &str, timeout: Duration, dir: &Path) -> io::Result<Captured> {
+    let mut child = spawn(cmd, Some(dir))?;
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let t_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let status = match wait_timeout::ChildExt::wait_timeout(&mut child, timeout)? {
+        Some(s) => s,
+        None => {
+            kill_group(child.id(), Signal::KILL);
+            let _ = child.wait();
+            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out after {timeout:?}")));
+        }
+    };
+    let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
+    Ok(Captured { success: status.success(), status: status.to_string(), stdout, stderr })
+}
