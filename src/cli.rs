@@ -53,8 +53,10 @@ pub enum Output {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts
-    #[command(after_help = "Exit codes (Nagios plugin codes): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n\
-                            With no playbook, checks this machine with a default set.")]
+    #[command(
+        after_help = "Exit codes (Nagios plugin codes): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n\
+                            With no playbook, checks this machine with a default set."
+    )]
     Check(CheckArgs),
     /// Parse, type-check and template-check playbooks, with no side effects
     Validate(ValidateArgs),

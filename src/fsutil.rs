@@ -7,12 +7,23 @@ use std::path::{Path, PathBuf};
 
 pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = parent(path);
-    let name = path.file_name().ok_or_else(|| io::Error::other("no file name"))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("no file name"))?;
     // A leading dot and a suffix that is not the target's: node_exporter's textfile collector
     // and similar readers skip it while it is being written.
-    let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -40,7 +51,10 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 use std::os::unix::fs::DirBuilderExt;

@@ -21,8 +21,16 @@ pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
         eprintln!("no runs recorded in {}", state.join("journal").display());
         return exit::OK;
     }
-    let name_w = runs.iter().map(|r| r.name.chars().count()).max().unwrap_or(4).max(4);
-    println!("{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  STATUS", "RUN", "KIND", "NAME", "STARTED", "TOOK");
+    let name_w = runs
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  STATUS",
+        "RUN", "KIND", "NAME", "STARTED", "TOOK"
+    );
     for r in &runs {
         let took = r.elapsed_ms.map(format_ms).unwrap_or_else(|| "-".into());
         let status = match r.exit_code {
@@ -30,14 +38,20 @@ pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
             None => r.status.clone(),
         };
         let started = r.started.get(..19).unwrap_or(&r.started).replace('T', " ");
-        println!("{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  {status}", r.run, r.kind, r.name, started, took);
+        println!(
+            "{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  {status}",
+            r.run, r.kind, r.name, started, took
+        );
     }
     exit::OK
 }
 
 fn show(cli: &Cli, state: &std::path::Path, run_id: &str) -> i32 {
     let Some(records) = journal::show(state, run_id) else {
-        eprintln!("tend: no run '{run_id}' in {}", state.join("journal").display());
+        eprintln!(
+            "tend: no run '{run_id}' in {}",
+            state.join("journal").display()
+        );
         eprintln!("  hint: `tend history` lists the runs it knows");
         return exit::USAGE;
     };

@@ -32,7 +32,9 @@ pub fn new_run_id() -> String {
     let now = SystemTime::now();
     let ts = humantime::format_rfc3339_seconds(now).to_string();
     let digits: String = ts.chars().filter(|c| c.is_ascii_digit()).collect();
-    let nanos = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
     format!("{}-{}-{salt:04x}", &digits[..8], &digits[8..14])
 }
@@ -48,7 +50,10 @@ impl Journal {
         if new {
             prune(&dir);
         }
-        Ok(Journal { file, broken: false })
+        Ok(Journal {
+            file,
+            broken: false,
+        })
     }
 
     pub fn append(&mut self, record: &Record) {
@@ -72,7 +77,9 @@ impl Journal {
 
 fn prune(dir: &Path) {
     let cutoff = day(SystemTime::now() - Duration::from_secs(KEEP_DAYS * 86400));
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         if let Some(d) = name.strip_suffix(".jsonl")
@@ -86,15 +93,26 @@ fn prune(dir: &Path) {
 
 fn day_files(state: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir(state))
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
 }
 
 fn read_records(path: &Path) -> Vec<Record> {
-    let Ok(f) = File::open(path) else { return vec![] };
-    BufReader::new(f).lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok()).collect()
+    let Ok(f) = File::open(path) else {
+        return vec![];
+    };
+    BufReader::new(f)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
 }
 
 #[derive(Serialize, Debug)]
@@ -119,7 +137,14 @@ pub fn list(state: &Path, kind: Option<&str>, limit: usize) -> Vec<RunSummary> {
         let mut index: HashMap<String, usize> = HashMap::new();
         for r in read_records(file) {
             match r.event {
-                Event::RunStarted { kind, name, host, user, pid, .. } => {
+                Event::RunStarted {
+                    kind,
+                    name,
+                    host,
+                    user,
+                    pid,
+                    ..
+                } => {
                     index.insert(r.run.clone(), runs.len());
                     let alive = crate::lock::pid_alive(pid);
                     runs.push(RunSummary {
@@ -129,13 +154,22 @@ pub fn list(state: &Path, kind: Option<&str>, limit: usize) -> Vec<RunSummary> {
                         started: r.ts,
                         host,
                         user,
-                        status: if alive { "running".into() } else { "interrupted".into() },
+                        status: if alive {
+                            "running".into()
+                        } else {
+                            "interrupted".into()
+                        },
                         exit_code: None,
                         elapsed_ms: None,
                         message: String::new(),
                     });
                 }
-                Event::RunFinished { status, exit_code, elapsed_ms, message } => {
+                Event::RunFinished {
+                    status,
+                    exit_code,
+                    elapsed_ms,
+                    message,
+                } => {
                     if let Some(&i) = index.get(&r.run) {
                         let s = &mut runs[i];
                         s.status = status.label().to_string();
@@ -166,7 +200,9 @@ pub fn show(state: &Path, run: &str) -> Option<Vec<Record>> {
         return None;
     }
     let day = format!("{}-{}-{}", &run[..4], &run[4..6], &run[6..8]);
-    let records: Vec<Record> =
-        read_records(&dir(state).join(format!("{day}.jsonl"))).into_iter().filter(|r| r.run == run).collect();
+    let records: Vec<Record> = read_records(&dir(state).join(format!("{day}.jsonl")))
+        .into_iter()
+        .filter(|r| r.run == run)
+        .collect();
     (!records.is_empty()).then_some(records)
 }

@@ -7,7 +7,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{flock, FlockOperation};
+use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -24,14 +24,21 @@ pub struct Holder {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another run holds the lock for {what}: {}", describe(.holder))]
-    Held { what: String, holder: Option<Holder>, path: PathBuf },
+    Held {
+        what: String,
+        holder: Option<Box<Holder>>,
+        path: PathBuf,
+    },
     #[error("cannot use lock file {}: {err}", .path.display())]
     Io { path: PathBuf, err: std::io::Error },
 }
 
-fn describe(h: &Option<Holder>) -> String {
+fn describe(h: &Option<Box<Holder>>) -> String {
     match h {
-        Some(h) => format!("pid {} on {} (user {}), run {}, since {}", h.pid, h.host, h.user, h.run, h.since),
+        Some(h) => format!(
+            "pid {} on {} (user {}), run {}, since {}",
+            h.pid, h.host, h.user, h.run, h.since
+        ),
         None => "holder unknown".into(),
     }
 }
@@ -50,19 +57,47 @@ pub fn key_for(playbook: Option<&Path>, kind: &str) -> String {
         Some(p) => {
             let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
             let hash = Sha256::digest(abs.as_os_str().as_encoded_bytes());
-            let stem = p.file_stem().map_or("playbook".into(), |s| s.to_string_lossy().to_string());
-            let stem: String = stem.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' }).collect();
-            format!("{kind}-{stem}-{:02x}{:02x}{:02x}{:02x}", hash[0], hash[1], hash[2], hash[3])
+            let stem = p
+                .file_stem()
+                .map_or("playbook".into(), |s| s.to_string_lossy().to_string());
+            let stem: String = stem
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!(
+                "{kind}-{stem}-{:02x}{:02x}{:02x}{:02x}",
+                hash[0], hash[1], hash[2], hash[3]
+            )
         }
     }
 }
 
-pub fn acquire(state: &Path, key: &str, holder: Holder, wait: Option<Duration>) -> Result<Lock, LockError> {
+pub fn acquire(
+    state: &Path,
+    key: &str,
+    holder: Holder,
+    wait: Option<Duration>,
+) -> Result<Lock, LockError> {
     let dir = state.join("locks");
     let path = dir.join(format!("{key}.lock"));
-    let io = |err| LockError::Io { path: path.clone(), err };
+    let io = |err| LockError::Io {
+        path: path.clone(),
+        err,
+    };
     crate::fsutil::ensure_dir(&dir).map_err(io)?;
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io)?;
     let deadline = wait.map(|w| Instant::now() + w);
     loop {
         match flock(&file, FlockOperation::NonBlockingLockExclusive) {
@@ -74,7 +109,11 @@ pub fn acquire(state: &Path, key: &str, holder: Holder, wait: Option<Duration>) 
                     std::thread::sleep(Duration::from_millis(50));
                     continue;
                 }
-                return Err(LockError::Held { what: holder.what, holder: read_holder(&mut file), path });
+                return Err(LockError::Held {
+                    what: holder.what,
+                    holder: read_holder(&mut file).map(Box::new),
+                    path,
+                });
             }
             Err(e) => return Err(io(e.into())),
         }
@@ -102,6 +141,8 @@ impl Drop for Lock {
 }
 
 pub fn pid_alive(pid: u32) -> bool {
-    rustix::process::Pid::from_raw(pid as i32)
-        .is_some_and(|p| rustix::process::test_kill_process(p).is_ok() || std::path::Path::new(&format!("/proc/{pid}")).exists())
+    rustix::process::Pid::from_raw(pid as i32).is_some_and(|p| {
+        rustix::process::test_kill_process(p).is_ok()
+            || std::path::Path::new(&format!("/proc/{pid}")).exists()
+    })
 }

@@ -35,7 +35,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             let code = match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
                 // Nagios reads anything above 3 as UNKNOWN anyway, but say it properly.
                 _ if std::env::args().nth(1).as_deref() == Some("check") => exit::NAGIOS_UNKNOWN,
                 _ => exit::USAGE,
@@ -59,13 +61,15 @@ fn run(cli: &Cli) -> i32 {
             clap_complete::generate(*shell, &mut Cli::command(), "tend", &mut std::io::stdout());
             exit::OK
         }
-        Command::Man => match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-            Ok(()) => exit::OK,
-            Err(e) => {
-                eprintln!("tend: {e}");
-                exit::FAILED
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => exit::OK,
+                Err(e) => {
+                    eprintln!("tend: {e}");
+                    exit::FAILED
+                }
             }
-        },
+        }
     }
 }
 
@@ -114,7 +118,13 @@ pub fn state_dir(cli: &Cli) -> PathBuf {
 
 pub fn hostname() -> String {
     static NAME: OnceLock<String> = OnceLock::new();
-    NAME.get_or_init(|| rustix::system::uname().nodename().to_string_lossy().into_owned()).clone()
+    NAME.get_or_init(|| {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    })
+    .clone()
 }
 
 pub fn username() -> String {

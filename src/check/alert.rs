@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::outcome::{nagios_word, severity, Outcome};
+use super::outcome::{Outcome, nagios_word, severity};
 use crate::notify::{Alert, Notifier};
 use crate::report::Status;
 
@@ -39,7 +39,9 @@ pub struct Context<'a> {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn rfc3339(secs: u64) -> String {
@@ -56,14 +58,24 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
     let mut state: State = match std::fs::read(&ctx.state_file) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-        Err(e) => return Err(format!("cannot read alert state {}: {e}", ctx.state_file.display())),
+        Err(e) => {
+            return Err(format!(
+                "cannot read alert state {}: {e}",
+                ctx.state_file.display()
+            ));
+        }
     };
     let mut dirty = false;
     let mut changed: Vec<usize> = vec![];
     for (i, o) in outcomes.iter().enumerate() {
         let e = state.checks.entry(o.name.clone()).or_insert_with(|| {
             dirty = true;
-            Entry { status: o.status, since: now, notified: Status::Ok, notified_at: None }
+            Entry {
+                status: o.status,
+                since: now,
+                notified: Status::Ok,
+                notified_at: None,
+            }
         });
         if e.status != o.status {
             e.status = o.status;
@@ -75,19 +87,31 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
         }
     }
     let before = state.checks.len();
-    state.checks.retain(|name, _| outcomes.iter().any(|o| &o.name == name));
+    state
+        .checks
+        .retain(|name, _| outcomes.iter().any(|o| &o.name == name));
     dirty |= state.checks.len() != before;
 
-    let bad: Vec<usize> = (0..outcomes.len()).filter(|&i| outcomes[i].status.is_problem()).collect();
+    let bad: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i].status.is_problem())
+        .collect();
     let reminder = changed.is_empty()
         && !bad.is_empty()
         && ctx.repeat.is_some_and(|r| {
-            bad.iter().all(|&i| state.checks[&outcomes[i].name].notified_at.is_none_or(|t| now >= t + r.as_secs()))
+            bad.iter().all(|&i| {
+                state.checks[&outcomes[i].name]
+                    .notified_at
+                    .is_none_or(|t| now >= t + r.as_secs())
+            })
         });
     let mut deliveries = vec![];
     if !changed.is_empty() || reminder {
         let about: &[usize] = if reminder { &bad } else { &changed };
-        let worst = about.iter().map(|&i| outcomes[i].status).max_by_key(|s| severity(*s)).unwrap_or(Status::Ok);
+        let worst = about
+            .iter()
+            .map(|&i| outcomes[i].status)
+            .max_by_key(|s| severity(*s))
+            .unwrap_or(Status::Ok);
         let reason = match worst {
             Status::Ok | Status::Skipped => "recovery",
             Status::Warning => "warning",
@@ -102,7 +126,10 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
         }
         if delivered {
             for &i in about {
-                let e = state.checks.get_mut(&outcomes[i].name).expect("entry added above");
+                let e = state
+                    .checks
+                    .get_mut(&outcomes[i].name)
+                    .expect("entry added above");
                 e.notified = outcomes[i].status;
                 e.notified_at = Some(now);
             }
@@ -112,7 +139,8 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
     if dirty {
         let json = serde_json::to_vec_pretty(&state).unwrap_or_default();
         if let Some(dir) = ctx.state_file.parent() {
-            crate::fsutil::ensure_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            crate::fsutil::ensure_dir(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
         crate::fsutil::atomic_write(&ctx.state_file, &json, 0o600)
             .map_err(|e| format!("cannot save alert state {}: {e}", ctx.state_file.display()))?;
@@ -133,21 +161,46 @@ fn compose(
     let mut about: Vec<usize> = about.to_vec();
     about.sort_by_key(|&i| std::cmp::Reverse(severity(outcomes[i].status)));
     let first = &outcomes[about[0]];
-    let word = |s: Status| if s.is_problem() { nagios_word(s) } else { "RECOVERED" };
-    let more = if about.len() > 1 { format!(" (+{} more)", about.len() - 1) } else { String::new() };
+    let word = |s: Status| {
+        if s.is_problem() {
+            nagios_word(s)
+        } else {
+            "RECOVERED"
+        }
+    };
+    let more = if about.len() > 1 {
+        format!(" (+{} more)", about.len() - 1)
+    } else {
+        String::new()
+    };
     let still = if reminder { "still " } else { "" };
-    let subject = format!("[tend] {host}: {still}{} {} {}{more}", word(first.status), first.name, first.summary);
+    let subject = format!(
+        "[tend] {host}: {still}{} {} {}{more}",
+        word(first.status),
+        first.name,
+        first.summary
+    );
 
     let mut body = String::new();
     for &i in &about {
         let o = &outcomes[i];
         let e = &state.checks[&o.name];
-        body += &format!("{}{} on {host}: {} {}\n", still.to_uppercase(), word(o.status), o.name, o.summary);
+        body += &format!(
+            "{}{} on {host}: {} {}\n",
+            still.to_uppercase(),
+            word(o.status),
+            o.name,
+            o.summary
+        );
         body += &format!("  value:      {}\n", o.detail);
         if !o.thresholds.is_empty() {
             body += &format!("  threshold:  {}\n", o.thresholds);
         }
-        body += &format!("  since:      {} ({} ago)\n", rfc3339(e.since), ago(e.since, now));
+        body += &format!(
+            "  since:      {} ({} ago)\n",
+            rfc3339(e.since),
+            ago(e.since, now)
+        );
         if !reminder && e.notified != o.status {
             body += &format!("  was:        {}\n", nagios_word(e.notified));
         }
@@ -162,7 +215,12 @@ fn compose(
     body += &format!("All checks on {host} ({}):\n", ctx.playbook);
     let w = outcomes.iter().map(|o| o.name.len()).max().unwrap_or(0);
     for o in outcomes {
-        body += &format!("  {:<8}  {:<w$}  {}\n", nagios_word(o.status), o.name, o.summary);
+        body += &format!(
+            "  {:<8}  {:<w$}  {}\n",
+            nagios_word(o.status),
+            o.name,
+            o.summary
+        );
     }
     if let Some(r) = &ctx.runbook {
         body += &format!("\nRunbook: {r}\n");
@@ -174,9 +232,21 @@ fn compose(
         }
     }
     let cadence = match ctx.repeat {
-        Some(r) => format!("repeated every {} while a check stays bad", humantime::format_duration(r)),
+        Some(r) => format!(
+            "repeated every {} while a check stays bad",
+            humantime::format_duration(r)
+        ),
         None => "sent when a check changes state".to_string(),
     };
-    body += &format!("\n-- \ntend check {} (run {}), {}; alerts are {cadence}.\n", ctx.playbook, ctx.run, rfc3339(now));
-    Alert { subject, body, reason: reason.to_string() }
+    body += &format!(
+        "\n-- \ntend check {} (run {}), {}; alerts are {cadence}.\n",
+        ctx.playbook,
+        ctx.run,
+        rfc3339(now)
+    );
+    Alert {
+        subject,
+        body,
+        reason: reason.to_string(),
+    }
 }

@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime};
 use super::measure::{cpu, disk, memory, process};
 use super::outcome::{Outcome, Perf};
 use super::spec::{CheckSpec, Disk, FileAge, Load, Process, Usage};
-use super::threshold::{num, show_value, Levels, Unit};
+use super::threshold::{Levels, Unit, num, show_value};
 use crate::playbook::units::Size;
 use crate::probe::Probe;
 use crate::report::{Event, Reporter, Status};
@@ -52,16 +52,24 @@ struct Machine {
 
 impl Machine {
     fn memory(&self) -> Result<&memory::Memory, String> {
-        self.memory.get_or_init(memory::read).as_ref().map_err(Clone::clone)
+        self.memory
+            .get_or_init(memory::read)
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
 pub fn run_all(checks: &[Resolved], reporter: &Reporter) -> Vec<Outcome> {
-    let machine = Machine { memory: OnceLock::new() };
+    let machine = Machine {
+        memory: OnceLock::new(),
+    };
     let run_one = |c: &Resolved| {
         let label = c.label();
         let started = Instant::now();
-        reporter.emit(Event::StepStarted { step: label.clone(), target: String::new() });
+        reporter.emit(Event::StepStarted {
+            step: label.clone(),
+            target: String::new(),
+        });
         let mut outs = evaluate(c, &machine);
         let single = outs.len() == 1;
         for o in &mut outs {
@@ -78,7 +86,11 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter) -> Vec<Outcome> {
             }
         }
         let status = super::outcome::overall(&outs);
-        let message = outs.iter().map(|o| format!("{} {}", o.name, o.summary)).collect::<Vec<_>>().join(", ");
+        let message = outs
+            .iter()
+            .map(|o| format!("{} {}", o.name, o.summary))
+            .collect::<Vec<_>>()
+            .join(", ");
         reporter.emit(Event::StepFinished {
             step: label,
             target: String::new(),
@@ -89,15 +101,23 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter) -> Vec<Outcome> {
         outs
     };
     std::thread::scope(|s| {
-        let slow: Vec<_> =
-            checks.iter().map(|c| c.is_slow().then(|| s.spawn(|| run_one(c)))).collect();
-        let mut results: Vec<Option<Vec<Outcome>>> =
-            checks.iter().map(|c| (!c.is_slow()).then(|| run_one(c))).collect();
+        let slow: Vec<_> = checks
+            .iter()
+            .map(|c| c.is_slow().then(|| s.spawn(|| run_one(c))))
+            .collect();
+        let mut results: Vec<Option<Vec<Outcome>>> = checks
+            .iter()
+            .map(|c| (!c.is_slow()).then(|| run_one(c)))
+            .collect();
         for (i, handle) in slow.into_iter().enumerate() {
             if let Some(h) = handle {
                 let label = checks[i].label();
                 results[i] = Some(h.join().unwrap_or_else(|_| {
-                    vec![Outcome::unknown(label, checks[i].spec.kind(), "the check crashed".into())]
+                    vec![Outcome::unknown(
+                        label,
+                        checks[i].spec.kind(),
+                        "the check crashed".into(),
+                    )]
                 }));
             }
         }
@@ -109,7 +129,15 @@ fn evaluate(c: &Resolved, m: &Machine) -> Vec<Outcome> {
     let label = c.label();
     match &c.spec {
         CheckSpec::Cpu(cpu) => vec![match cpu::busy_percent(cpu.sample.0) {
-            Ok(v) => percent(label, "cpu", "cpu", v, &cpu.levels, format!("{}% busy", num(v)), format!("{}% busy over {}", num(v), cpu.sample)),
+            Ok(v) => percent(
+                label,
+                "cpu",
+                "cpu",
+                v,
+                &cpu.levels,
+                format!("{}% busy", num(v)),
+                format!("{}% busy over {}", num(v), cpu.sample),
+            ),
             Err(e) => Outcome::unknown(label, "cpu", e),
         }],
         CheckSpec::Memory(u) => vec![mem(label, u, m)],
@@ -123,12 +151,35 @@ fn evaluate(c: &Resolved, m: &Machine) -> Vec<Outcome> {
     }
 }
 
-fn perf(label: &str, value: f64, uom: &'static str, levels: &Levels, min: Option<f64>, max: Option<f64>) -> Perf {
+fn perf(
+    label: &str,
+    value: f64,
+    uom: &'static str,
+    levels: &Levels,
+    min: Option<f64>,
+    max: Option<f64>,
+) -> Perf {
     let (warn, crit) = levels.perf();
-    Perf { label: label.to_string(), value, uom, warn, crit, min, max }
+    Perf {
+        label: label.to_string(),
+        value,
+        uom,
+        warn,
+        crit,
+        min,
+        max,
+    }
 }
 
-fn percent(name: String, kind: &'static str, perf_label: &str, v: f64, levels: &Levels, summary: String, detail: String) -> Outcome {
+fn percent(
+    name: String,
+    kind: &'static str,
+    perf_label: &str,
+    v: f64,
+    levels: &Levels,
+    summary: String,
+    detail: String,
+) -> Outcome {
     Outcome {
         name,
         kind,
@@ -136,7 +187,14 @@ fn percent(name: String, kind: &'static str, perf_label: &str, v: f64, levels: &
         summary,
         detail,
         thresholds: levels.describe(),
-        perf: vec![perf(perf_label, round2(v), "%", levels, Some(0.0), Some(100.0))],
+        perf: vec![perf(
+            perf_label,
+            round2(v),
+            "%",
+            levels,
+            Some(0.0),
+            Some(100.0),
+        )],
         runbook: None,
         first_steps: vec![],
     }
@@ -153,8 +211,21 @@ fn mem(name: String, u: &Usage, m: &Machine) -> Outcome {
             let used = mem.total.saturating_sub(mem.available);
             let pct = used as f64 * 100.0 / mem.total as f64;
             let scope = if mem.cgroup { " (container limit)" } else { "" };
-            let detail = format!("{} of {} in use{scope}, {} available", Size(used), Size(mem.total), Size(mem.available));
-            percent(name, "memory", "memory", pct, &u.levels, format!("{}% used", num(round2(pct))), detail)
+            let detail = format!(
+                "{} of {} in use{scope}, {} available",
+                Size(used),
+                Size(mem.total),
+                Size(mem.available)
+            );
+            percent(
+                name,
+                "memory",
+                "memory",
+                pct,
+                &u.levels,
+                format!("{}% used", num(round2(pct))),
+                detail,
+            )
         }
     }
 }
@@ -163,21 +234,45 @@ fn swap(name: String, u: &Usage, m: &Machine) -> Outcome {
     match m.memory() {
         Err(e) => Outcome::unknown(name, "swap", e),
         Ok(mem) if mem.swap_total == 0 => {
-            let mut o = percent(name, "swap", "swap", 0.0, &u.levels, "no swap configured".into(), "no swap configured".into());
+            let mut o = percent(
+                name,
+                "swap",
+                "swap",
+                0.0,
+                &u.levels,
+                "no swap configured".into(),
+                "no swap configured".into(),
+            );
             o.status = Status::Ok;
             o
         }
         Ok(mem) => {
             let pct = mem.swap_used as f64 * 100.0 / mem.swap_total as f64;
-            let detail = format!("{} of {} swap in use", Size(mem.swap_used), Size(mem.swap_total));
-            percent(name, "swap", "swap", pct, &u.levels, format!("{}% used", num(round2(pct))), detail)
+            let detail = format!(
+                "{} of {} swap in use",
+                Size(mem.swap_used),
+                Size(mem.swap_total)
+            );
+            percent(
+                name,
+                "swap",
+                "swap",
+                pct,
+                &u.levels,
+                format!("{}% used", num(round2(pct))),
+                detail,
+            )
         }
     }
 }
 
 fn normalize(path: &str) -> String {
     let t = path.trim_end_matches('/');
-    if t.is_empty() { "/".into() } else { t.to_string() }
+    if t.is_empty() {
+        "/".into()
+    } else {
+        t.to_string()
+    }
 }
 
 fn disks(d: &Disk, inodes: bool) -> Vec<Outcome> {
@@ -216,14 +311,26 @@ fn disks(d: &Disk, inodes: bool) -> Vec<Outcome> {
 
 fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome {
     let pct = u.used_percent();
-    let detail = format!("{} of {} used, {} free", Size(u.used), Size(u.total), Size(u.avail));
+    let detail = format!(
+        "{} of {} used, {} free",
+        Size(u.used),
+        Size(u.total),
+        Size(u.avail)
+    );
     let mut status = Status::Ok;
     let mut perfs = vec![];
     let mut thresholds = vec![];
     let mut summary = format!("{}% used", num(pct.ceil()));
     if let Some(levels) = &d.levels {
         status = levels.status(pct);
-        perfs.push(perf(&format!("disk_{path}"), pct.ceil(), "%", levels, Some(0.0), Some(100.0)));
+        perfs.push(perf(
+            &format!("disk_{path}"),
+            pct.ceil(),
+            "%",
+            levels,
+            Some(0.0),
+            Some(100.0),
+        ));
         thresholds.push(levels.describe());
     }
     if let Some(free) = &d.free {
@@ -232,26 +339,61 @@ fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome 
             status = s;
             summary = format!("{} free", Size(u.avail));
         }
-        perfs.push(perf(&format!("disk_free_{path}"), u.avail as f64, "B", free, Some(0.0), Some(u.total as f64)));
+        perfs.push(perf(
+            &format!("disk_free_{path}"),
+            u.avail as f64,
+            "B",
+            free,
+            Some(0.0),
+            Some(u.total as f64),
+        ));
         thresholds.push(format!("free: {}", free.describe()));
         if d.levels.is_none() {
             summary = format!("{} free", Size(u.avail));
         }
     }
-    Outcome { name, kind: "disk", status, summary, detail, thresholds: thresholds.join("; "), perf: perfs, runbook: None, first_steps: vec![] }
+    Outcome {
+        name,
+        kind: "disk",
+        status,
+        summary,
+        detail,
+        thresholds: thresholds.join("; "),
+        perf: perfs,
+        runbook: None,
+        first_steps: vec![],
+    }
 }
 
 fn inode_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome {
-    let Some(levels) = &d.levels else { return Outcome::unknown(name, "inodes", "no thresholds".into()) };
+    let Some(levels) = &d.levels else {
+        return Outcome::unknown(name, "inodes", "no thresholds".into());
+    };
     if u.files == 0 {
-        let mut o = percent(name, "inodes", &format!("inodes_{path}"), 0.0, levels, "no inode limit".into(), "this filesystem allocates inodes dynamically".into());
+        let mut o = percent(
+            name,
+            "inodes",
+            &format!("inodes_{path}"),
+            0.0,
+            levels,
+            "no inode limit".into(),
+            "this filesystem allocates inodes dynamically".into(),
+        );
         o.status = Status::Ok;
         return o;
     }
     let used = u.files.saturating_sub(u.files_free);
     let pct = used as f64 * 100.0 / u.files as f64;
     let detail = format!("{used} of {} inodes used", u.files);
-    percent(name, "inodes", &format!("inodes_{path}"), pct, levels, format!("{}% inodes used", num(round2(pct))), detail)
+    percent(
+        name,
+        "inodes",
+        &format!("inodes_{path}"),
+        pct,
+        levels,
+        format!("{}% inodes used", num(round2(pct))),
+        detail,
+    )
 }
 
 fn load(name: String, l: &Load) -> Outcome {
@@ -262,19 +404,44 @@ fn load(name: String, l: &Load) -> Outcome {
     let cpus = if l.per_cpu { cpu::count() } else { 1 };
     let vals = raw.map(|v| round2(v / cpus as f64));
     let statuses: Vec<Status> = (0..3).map(|i| l.levels[i].status(vals[i])).collect();
-    let status = statuses.iter().copied().max_by_key(|s| super::outcome::severity(*s)).unwrap_or(Status::Ok);
-    let per = if l.per_cpu { format!(" per CPU ({cpus} CPUs)") } else { String::new() };
+    let status = statuses
+        .iter()
+        .copied()
+        .max_by_key(|s| super::outcome::severity(*s))
+        .unwrap_or(Status::Ok);
+    let per = if l.per_cpu {
+        format!(" per CPU ({cpus} CPUs)")
+    } else {
+        String::new()
+    };
     let summary = format!("{}, {}, {}{per}", num(vals[0]), num(vals[1]), num(vals[2]));
-    let detail = format!("1, 5 and 15 minute load average {}, {}, {}", num(raw[0]), num(raw[1]), num(raw[2]));
+    let detail = format!(
+        "1, 5 and 15 minute load average {}, {}, {}",
+        num(raw[0]),
+        num(raw[1]),
+        num(raw[2])
+    );
     let labels = ["load1", "load5", "load15"];
-    let perfs = (0..3).map(|i| perf(labels[i], vals[i], "", &l.levels[i], Some(0.0), None)).collect();
+    let perfs = (0..3)
+        .map(|i| perf(labels[i], vals[i], "", &l.levels[i], Some(0.0), None))
+        .collect();
     let thresholds = ["1m", "5m", "15m"]
         .iter()
         .zip(&l.levels)
         .map(|(w, lv)| format!("{w}: {}", lv.describe()))
         .collect::<Vec<_>>()
         .join("; ");
-    Outcome { name, kind: "load", status, summary, detail, thresholds, perf: perfs, runbook: None, first_steps: vec![] }
+    Outcome {
+        name,
+        kind: "load",
+        status,
+        summary,
+        detail,
+        thresholds,
+        perf: perfs,
+        runbook: None,
+        first_steps: vec![],
+    }
 }
 
 fn procs(name: String, p: &Process) -> Outcome {
@@ -289,7 +456,14 @@ fn procs(name: String, p: &Process) -> Outcome {
                 summary: format!("{n} process{plural}"),
                 detail: format!("{n} process{plural} named {}", p.name),
                 thresholds: p.levels.describe(),
-                perf: vec![perf(&format!("procs_{}", p.name), n as f64, "", &p.levels, Some(0.0), None)],
+                perf: vec![perf(
+                    &format!("procs_{}", p.name),
+                    n as f64,
+                    "",
+                    &p.levels,
+                    Some(0.0),
+                    None,
+                )],
                 runbook: None,
                 first_steps: vec![],
             }
@@ -301,9 +475,20 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Outcome::failed(name, "file_age", Status::Critical, format!("{path} does not exist"));
+            return Outcome::failed(
+                name,
+                "file_age",
+                Status::Critical,
+                format!("{path} does not exist"),
+            );
         }
-        Err(e) => return Outcome::unknown(name, "file_age", format!("cannot stat {path}: {}", crate::describe_io(&e))),
+        Err(e) => {
+            return Outcome::unknown(
+                name,
+                "file_age",
+                format!("cannot stat {path}: {}", crate::describe_io(&e)),
+            );
+        }
     };
     let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let age = SystemTime::now().duration_since(mtime).unwrap_or_default();
@@ -314,24 +499,48 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
         kind: "file_age",
         status: f.levels.status(secs),
         summary: format!("modified {shown} ago"),
-        detail: format!("{path} last modified {} ({shown} ago)", humantime::format_rfc3339_seconds(mtime)),
+        detail: format!(
+            "{path} last modified {} ({shown} ago)",
+            humantime::format_rfc3339_seconds(mtime)
+        ),
         thresholds: f.levels.describe(),
-        perf: vec![perf(&format!("age_{path}"), secs, "s", &f.levels, Some(0.0), None)],
+        perf: vec![perf(
+            &format!("age_{path}"),
+            secs,
+            "s",
+            &f.levels,
+            Some(0.0),
+            None,
+        )],
         runbook: None,
         first_steps: vec![],
     }
 }
 
 fn probe(name: String, p: Option<&Probe>) -> Outcome {
-    let Some(p) = p else { return Outcome::unknown(name, "probe", "probe not resolved".into()) };
+    let Some(p) = p else {
+        return Outcome::unknown(name, "probe", "probe not resolved".into());
+    };
     let v = p.run(&Local);
-    let status = if v.healthy { Status::Ok } else { Status::Critical };
-    let attempts = if v.attempts > 1 { format!(" after {} attempts", v.attempts) } else { String::new() };
+    let status = if v.healthy {
+        Status::Ok
+    } else {
+        Status::Critical
+    };
+    let attempts = if v.attempts > 1 {
+        format!(" after {} attempts", v.attempts)
+    } else {
+        String::new()
+    };
     Outcome {
         kind: "probe",
         status,
         summary: v.detail.clone(),
-        detail: format!("{} in {}{attempts}", v.detail, crate::report::format_ms(v.latency.as_millis() as u64)),
+        detail: format!(
+            "{} in {}{attempts}",
+            v.detail,
+            crate::report::format_ms(v.latency.as_millis() as u64)
+        ),
         thresholds: "critical when the probe fails".into(),
         perf: vec![Perf {
             label: format!("time_{name}"),

@@ -82,5 +82,9 @@ pub fn nagios_word(s: Status) -> &'static str {
 }
 
 pub fn overall(outcomes: &[Outcome]) -> Status {
-    outcomes.iter().map(|o| o.status).max_by_key(|s| severity(*s)).unwrap_or(Status::Ok)
+    outcomes
+        .iter()
+        .map(|o| o.status)
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(Status::Ok)
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::outcome::{nagios_code, nagios_word, severity, Outcome, Perf};
+use super::outcome::{Outcome, Perf, nagios_code, nagios_word, severity};
 use crate::report::Status;
 
 /// Perfdata numbers: plain decimal, no exponent, no trailing zeros.
@@ -16,9 +16,21 @@ fn perf_num(v: f64) -> String {
 
 fn perf_item(p: &Perf) -> String {
     // Labels may hold anything but '=' and a single quote (which would end the quoting).
-    let label: String = p.label.chars().map(|c| if c == '=' || c == '\'' { '_' } else { c }).collect();
+    let label: String = p
+        .label
+        .chars()
+        .map(|c| if c == '=' || c == '\'' { '_' } else { c })
+        .collect();
     let opt = |v: Option<f64>| v.map(perf_num).unwrap_or_default();
-    let s = format!("'{label}'={}{};{};{};{};{}", perf_num(p.value), p.uom, p.warn, p.crit, opt(p.min), opt(p.max));
+    let s = format!(
+        "'{label}'={}{};{};{};{};{}",
+        perf_num(p.value),
+        p.uom,
+        p.warn,
+        p.crit,
+        opt(p.min),
+        opt(p.max)
+    );
     s.trim_end_matches(';').to_string()
 }
 
@@ -31,10 +43,27 @@ fn clean(s: &str) -> String {
 pub fn nagios(outcomes: &[Outcome], status: Status) -> String {
     let mut problems: Vec<&Outcome> = outcomes.iter().filter(|o| o.status.is_problem()).collect();
     problems.sort_by_key(|o| std::cmp::Reverse(severity(o.status)));
-    let shown: Vec<&Outcome> = if problems.is_empty() { outcomes.iter().collect() } else { problems };
-    let text = shown.iter().map(|o| clean(&format!("{} {}", o.name, o.summary))).collect::<Vec<_>>().join(", ");
-    let perf = outcomes.iter().flat_map(|o| &o.perf).map(perf_item).collect::<Vec<_>>().join(" ");
-    let text = if text.is_empty() { "no checks".to_string() } else { text };
+    let shown: Vec<&Outcome> = if problems.is_empty() {
+        outcomes.iter().collect()
+    } else {
+        problems
+    };
+    let text = shown
+        .iter()
+        .map(|o| clean(&format!("{} {}", o.name, o.summary)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let perf = outcomes
+        .iter()
+        .flat_map(|o| &o.perf)
+        .map(perf_item)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let text = if text.is_empty() {
+        "no checks".to_string()
+    } else {
+        text
+    };
     if perf.is_empty() {
         format!("TEND {} - {text}\n", nagios_word(status))
     } else {
@@ -54,7 +83,11 @@ fn both(o: &Outcome) -> String {
 pub fn plain(outcomes: &[Outcome]) -> String {
     let mut out = String::new();
     for o in outcomes {
-        let th = if o.thresholds.is_empty() || !o.status.is_problem() { String::new() } else { format!(" ({})", o.thresholds) };
+        let th = if o.thresholds.is_empty() || !o.status.is_problem() {
+            String::new()
+        } else {
+            format!(" ({})", o.thresholds)
+        };
         out += &format!("{:<8} {}: {}{th}\n", nagios_word(o.status), o.name, both(o));
     }
     out
@@ -73,21 +106,52 @@ pub fn human(outcomes: &[Outcome], status: Status, color: bool) -> String {
         };
         format!("\x1b[{code}m{text}\x1b[0m")
     };
-    let w = outcomes.iter().map(|o| o.name.chars().count()).max().unwrap_or(5).max(5);
+    let w = outcomes
+        .iter()
+        .map(|o| o.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
     let mut out = String::new();
     for o in outcomes {
         let word = format!("{:<8}", nagios_word(o.status));
-        let th = if o.thresholds.is_empty() { String::new() } else { format!("  [{}]", o.thresholds) };
-        let th = if color { format!("\x1b[2m{th}\x1b[0m") } else { th };
-        out += &format!("{} {:<w$}  {}{th}\n", paint(o.status, &word), o.name, both(o));
+        let th = if o.thresholds.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", o.thresholds)
+        };
+        let th = if color {
+            format!("\x1b[2m{th}\x1b[0m")
+        } else {
+            th
+        };
+        out += &format!(
+            "{} {:<w$}  {}{th}\n",
+            paint(o.status, &word),
+            o.name,
+            both(o)
+        );
     }
-    let counts = [Status::Critical, Status::Warning, Status::Unknown, Status::Ok]
-        .iter()
-        .map(|s| (nagios_word(*s), outcomes.iter().filter(|o| nagios_word(o.status) == nagios_word(*s)).count()))
-        .filter(|(_, n)| *n > 0)
-        .map(|(w, n)| format!("{n} {}", w.to_lowercase()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let counts = [
+        Status::Critical,
+        Status::Warning,
+        Status::Unknown,
+        Status::Ok,
+    ]
+    .iter()
+    .map(|s| {
+        (
+            nagios_word(*s),
+            outcomes
+                .iter()
+                .filter(|o| nagios_word(o.status) == nagios_word(*s))
+                .count(),
+        )
+    })
+    .filter(|(_, n)| *n > 0)
+    .map(|(w, n)| format!("{n} {}", w.to_lowercase()))
+    .collect::<Vec<_>>()
+    .join(", ");
     out += &format!("\n{} ({counts})\n", paint(status, nagios_word(status)));
     out
 }
@@ -116,12 +180,21 @@ pub fn json(outcomes: &[Outcome], status: Status, run: &str) -> String {
 
 /// node_exporter textfile collector format.
 pub fn prometheus(outcomes: &[Outcome]) -> String {
-    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    };
     let mut out = String::from(
         "# HELP tend_check_status Check state: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n# TYPE tend_check_status gauge\n",
     );
     for o in outcomes {
-        out += &format!("tend_check_status{{check=\"{}\",kind=\"{}\"}} {}\n", esc(&o.name), o.kind, nagios_code(o.status));
+        out += &format!(
+            "tend_check_status{{check=\"{}\",kind=\"{}\"}} {}\n",
+            esc(&o.name),
+            o.kind,
+            nagios_code(o.status)
+        );
     }
     out += "# HELP tend_check_value The measured value, as in the perfdata.\n# TYPE tend_check_value gauge\n";
     for o in outcomes {
@@ -135,7 +208,9 @@ pub fn prometheus(outcomes: &[Outcome]) -> String {
             );
         }
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     out += "# HELP tend_check_last_run_timestamp_seconds When tend check last ran.\n# TYPE tend_check_last_run_timestamp_seconds gauge\n";
     out += &format!("tend_check_last_run_timestamp_seconds {}\n", now.as_secs());
     out
@@ -147,9 +222,25 @@ mod tests {
 
     #[test]
     fn perfdata_is_the_plugin_format() {
-        let p = Perf { label: "disk_/".into(), value: 93.0, uom: "%", warn: "80".into(), crit: "90".into(), min: Some(0.0), max: Some(100.0) };
+        let p = Perf {
+            label: "disk_/".into(),
+            value: 93.0,
+            uom: "%",
+            warn: "80".into(),
+            crit: "90".into(),
+            min: Some(0.0),
+            max: Some(100.0),
+        };
         assert_eq!(perf_item(&p), "'disk_/'=93%;80;90;0;100");
-        let p = Perf { label: "load1".into(), value: 0.5, uom: "", warn: "5".into(), crit: "10".into(), min: Some(0.0), max: None };
+        let p = Perf {
+            label: "load1".into(),
+            value: 0.5,
+            uom: "",
+            warn: "5".into(),
+            crit: "10".into(),
+            min: Some(0.0),
+            max: None,
+        };
         assert_eq!(perf_item(&p), "'load1'=0.5;5;10;0");
     }
 }

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::threshold::{Direction, Levels, Raw, Unit};
 use crate::playbook::diagnostic::{at_key, with_hint};
@@ -52,9 +52,21 @@ pub enum CheckSpec {
     Probe(ProbeSpec),
 }
 
-pub const CHECK_KINDS: &[&str] = &["cpu", "memory", "swap", "disk", "inodes", "load", "process", "file_age", "probe"];
+pub const CHECK_KINDS: &[&str] = &[
+    "cpu", "memory", "swap", "disk", "inodes", "load", "process", "file_age", "probe",
+];
 const ITEM_KEYS: &[&str] = &[
-    "cpu", "memory", "swap", "disk", "inodes", "load", "process", "file_age", "probe", "name", "runbook",
+    "cpu",
+    "memory",
+    "swap",
+    "disk",
+    "inodes",
+    "load",
+    "process",
+    "file_age",
+    "probe",
+    "name",
+    "runbook",
     "first_steps",
 ];
 
@@ -119,9 +131,17 @@ impl<'de> Deserialize<'de> for CheckItem {
                     spec = Some(s);
                 }
                 let spec = spec.ok_or_else(|| {
-                    de::Error::custom(with_hint("this entry names no check", format!("checks are: {}", CHECK_KINDS.join(", "))))
+                    de::Error::custom(with_hint(
+                        "this entry names no check",
+                        format!("checks are: {}", CHECK_KINDS.join(", ")),
+                    ))
                 })?;
-                Ok(CheckItem { spec, name, runbook, first_steps })
+                Ok(CheckItem {
+                    spec,
+                    name,
+                    runbook,
+                    first_steps,
+                })
             }
         }
         d.deserialize_map(V)
@@ -147,19 +167,34 @@ impl<'de> Deserialize<'de> for Cpu {
         let r = RawCpu::deserialize(d)?;
         let levels = percent_levels(r.warn, r.crit, (80.0, 90.0)).map_err(de::Error::custom)?;
         let sample = r.sample.unwrap_or(Duration::secs(1));
-        if sample.0 < std::time::Duration::from_millis(100) || sample.0 > std::time::Duration::from_secs(60) {
-            return Err(de::Error::custom(at_key("sample", "cpu `sample` must be between 100ms and 60s")));
+        if sample.0 < std::time::Duration::from_millis(100)
+            || sample.0 > std::time::Duration::from_secs(60)
+        {
+            return Err(de::Error::custom(at_key(
+                "sample",
+                "cpu `sample` must be between 100ms and 60s",
+            )));
         }
         Ok(Cpu { levels, sample })
     }
 }
 
-fn percent_levels(warn: Option<Raw>, crit: Option<Raw>, default: (f64, f64)) -> Result<Levels, String> {
+fn percent_levels(
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+    default: (f64, f64),
+) -> Result<Levels, String> {
     let (warn, crit) = match (warn, crit) {
         (None, None) => (Some(Raw::Number(default.0)), Some(Raw::Number(default.1))),
         other => other,
     };
-    Levels::parse(warn.as_ref(), crit.as_ref(), Direction::Above, Unit::Percent, ("warn", "crit"))
+    Levels::parse(
+        warn.as_ref(),
+        crit.as_ref(),
+        Direction::Above,
+        Unit::Percent,
+        ("warn", "crit"),
+    )
 }
 
 /// memory and swap: percent used (memory judged on available memory).
@@ -181,7 +216,8 @@ macro_rules! usage_with_defaults {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let r = RawUsage::deserialize(d)?;
-                let levels = percent_levels(r.warn, r.crit, ($warn, $crit)).map_err(de::Error::custom)?;
+                let levels =
+                    percent_levels(r.warn, r.crit, ($warn, $crit)).map_err(de::Error::custom)?;
                 Ok($name(Usage { levels }))
             }
         }
@@ -232,13 +268,24 @@ fn disk(r: RawDisk, inodes: bool) -> Result<Disk, String> {
     if let Some(m) = &mounts
         && let Some(bad) = m.iter().find(|m| !m.starts_with('/'))
     {
-        return Err(at_key("mount", format!("mount '{bad}' is not an absolute path")));
+        return Err(at_key(
+            "mount",
+            format!("mount '{bad}' is not an absolute path"),
+        ));
     }
     let free = match r.free {
-        Some(_) if inodes => return Err(at_key("free", "`free` applies to disk checks, not inodes")),
+        Some(_) if inodes => {
+            return Err(at_key("free", "`free` applies to disk checks, not inodes"));
+        }
         Some(f) => Some(
-            Levels::parse(f.warn.as_ref(), f.crit.as_ref(), Direction::Below, Unit::Bytes, ("warn", "crit"))
-                .map_err(|e| e.replacen('\u{1}', "\u{1}free.", 1))?,
+            Levels::parse(
+                f.warn.as_ref(),
+                f.crit.as_ref(),
+                Direction::Below,
+                Unit::Bytes,
+                ("warn", "crit"),
+            )
+            .map_err(|e| e.replacen('\u{1}', "\u{1}free.", 1))?,
         ),
         None => None,
     };
@@ -247,19 +294,28 @@ fn disk(r: RawDisk, inodes: bool) -> Result<Disk, String> {
     } else {
         Some(percent_levels(r.warn, r.crit, (80.0, 90.0))?)
     };
-    Ok(Disk { mounts, levels, free, timeout: r.timeout.unwrap_or(Duration::secs(5)) })
+    Ok(Disk {
+        mounts,
+        levels,
+        free,
+        timeout: r.timeout.unwrap_or(Duration::secs(5)),
+    })
 }
 
 struct DiskUsed(Disk);
 impl<'de> Deserialize<'de> for DiskUsed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        disk(RawDisk::deserialize(d)?, false).map(DiskUsed).map_err(de::Error::custom)
+        disk(RawDisk::deserialize(d)?, false)
+            .map(DiskUsed)
+            .map_err(de::Error::custom)
     }
 }
 struct InodesUsed(Disk);
 impl<'de> Deserialize<'de> for InodesUsed {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        disk(RawDisk::deserialize(d)?, true).map(InodesUsed).map_err(de::Error::custom)
+        disk(RawDisk::deserialize(d)?, true)
+            .map(InodesUsed)
+            .map_err(de::Error::custom)
     }
 }
 
@@ -291,12 +347,19 @@ fn triple(t: Option<RawTriple>, key: &str) -> Result<[Option<Raw>; 3], String> {
         Some(RawTriple::One(r)) => [Some(r.clone()), Some(r.clone()), Some(r)],
         Some(RawTriple::Three(v)) if v.len() == 3 => {
             let mut it = v.into_iter().map(Some);
-            [it.next().flatten(), it.next().flatten(), it.next().flatten()]
+            [
+                it.next().flatten(),
+                it.next().flatten(),
+                it.next().flatten(),
+            ]
         }
         Some(RawTriple::Three(v)) => {
             return Err(at_key(
                 key,
-                with_hint(format!("load `{key}` has {} values", v.len()), "give one value, or three: [1min, 5min, 15min]"),
+                with_hint(
+                    format!("load `{key}` has {} values", v.len()),
+                    "give one value, or three: [1min, 5min, 15min]",
+                ),
             ));
         }
     })
@@ -311,16 +374,27 @@ impl<'de> Deserialize<'de> for Load {
             let n = |v: [f64; 3]| v.map(|x| Some(Raw::Number(x)));
             (n([3.0, 2.5, 2.0]), n([5.0, 4.0, 3.0]))
         } else {
-            (triple(r.warn, "warn").map_err(de::Error::custom)?, triple(r.crit, "crit").map_err(de::Error::custom)?)
+            (
+                triple(r.warn, "warn").map_err(de::Error::custom)?,
+                triple(r.crit, "crit").map_err(de::Error::custom)?,
+            )
         };
         let mut levels = vec![];
         for i in 0..3 {
             levels.push(
-                Levels::parse(warn[i].as_ref(), crit[i].as_ref(), Direction::Above, Unit::Number, ("warn", "crit"))
-                    .map_err(de::Error::custom)?,
+                Levels::parse(
+                    warn[i].as_ref(),
+                    crit[i].as_ref(),
+                    Direction::Above,
+                    Unit::Number,
+                    ("warn", "crit"),
+                )
+                .map_err(de::Error::custom)?,
             );
         }
-        let levels: [Levels; 3] = levels.try_into().map_err(|_| de::Error::custom("three load levels"))?;
+        let levels: [Levels; 3] = levels
+            .try_into()
+            .map_err(|_| de::Error::custom("three load levels"))?;
         Ok(Load { levels, per_cpu })
     }
 }
@@ -349,12 +423,18 @@ impl<'de> Deserialize<'de> for Process {
             return Err(de::Error::custom(at_key("name", "process `name` is empty")));
         }
         if r.crit.is_some() && (r.min.is_some() || r.max.is_some()) {
-            return Err(de::Error::custom(at_key("crit", "give either `min`/`max` or a `crit` range, not both")));
+            return Err(de::Error::custom(at_key(
+                "crit",
+                "give either `min`/`max` or a `crit` range, not both",
+            )));
         }
         if let (Some(min), Some(max)) = (r.min, r.max)
             && min > max
         {
-            return Err(de::Error::custom(at_key("min", format!("min ({min}) is greater than max ({max})"))));
+            return Err(de::Error::custom(at_key(
+                "min",
+                format!("min ({min}) is greater than max ({max})"),
+            )));
         }
         // min/max are the critical range: below min (it died) or above max (it forked away).
         let crit = match (&r.crit, r.min, r.max) {
@@ -367,9 +447,18 @@ impl<'de> Deserialize<'de> for Process {
                 max.map(|m| m.to_string()).unwrap_or_default()
             ))),
         };
-        let levels = Levels::parse(r.warn.as_ref(), crit.as_ref(), Direction::Below, Unit::Number, ("warn", "crit"))
-            .map_err(de::Error::custom)?;
-        Ok(Process { name: r.name, levels })
+        let levels = Levels::parse(
+            r.warn.as_ref(),
+            crit.as_ref(),
+            Direction::Below,
+            Unit::Number,
+            ("warn", "crit"),
+        )
+        .map_err(de::Error::custom)?;
+        Ok(Process {
+            name: r.name,
+            levels,
+        })
     }
 }
 
@@ -392,14 +481,29 @@ impl<'de> Deserialize<'de> for FileAge {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = RawFileAge::deserialize(d)?;
         if r.max_age.is_some() && r.crit.is_some() {
-            return Err(de::Error::custom(at_key("max_age", "`max_age` is the critical age: give it or `crit`, not both")));
+            return Err(de::Error::custom(at_key(
+                "max_age",
+                "`max_age` is the critical age: give it or `crit`, not both",
+            )));
         }
         let crit = r.max_age.or(r.crit);
         if crit.is_none() && r.warn.is_none() {
-            return Err(de::Error::custom(with_hint("file_age needs `max_age` (or `warn`/`crit`)", "e.g. max_age: 26h")));
+            return Err(de::Error::custom(with_hint(
+                "file_age needs `max_age` (or `warn`/`crit`)",
+                "e.g. max_age: 26h",
+            )));
         }
-        let levels = Levels::parse(r.warn.as_ref(), crit.as_ref(), Direction::Above, Unit::Seconds, ("warn", "max_age"))
-            .map_err(de::Error::custom)?;
-        Ok(FileAge { path: r.path, levels })
+        let levels = Levels::parse(
+            r.warn.as_ref(),
+            crit.as_ref(),
+            Direction::Above,
+            Unit::Seconds,
+            ("warn", "max_age"),
+        )
+        .map_err(de::Error::custom)?;
+        Ok(FileAge {
+            path: r.path,
+            levels,
+        })
     }
 }

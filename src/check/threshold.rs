@@ -58,8 +58,12 @@ impl Range {
     /// The perfdata form, in the base unit (bytes, seconds).
     pub fn perf(&self) -> String {
         let at = if self.inside { "@" } else { "" };
-        let start = if self.start == f64::NEG_INFINITY { "~".to_string() } else { num(self.start) };
-        match (self.start == 0.0, self.end == f64::INFINITY) {
+        let start = if self.start == f64::NEG_INFINITY {
+            "~".to_string()
+        } else {
+            num(self.start)
+        };
+        match (self.start == 0.0 && !self.inside, self.end == f64::INFINITY) {
             (true, false) => format!("{at}{}", num(self.end)),
             (_, true) => format!("{at}{start}:"),
             _ => format!("{at}{start}:{}", num(self.end)),
@@ -71,7 +75,9 @@ impl Range {
         match (self.plain, self.inside) {
             (Some(Direction::Above), _) => format!("above {}", self.show(self.end)),
             (Some(Direction::Below), _) => format!("below {}", self.show(self.start)),
-            (None, false) if self.end == f64::INFINITY => format!("below {}", self.show(self.start)),
+            (None, false) if self.end == f64::INFINITY => {
+                format!("below {}", self.show(self.start))
+            }
             (None, false) if self.start == 0.0 || self.start == f64::NEG_INFINITY => {
                 format!("above {}", self.show(self.end))
             }
@@ -108,9 +114,16 @@ pub fn num(v: f64) -> String {
 
 fn parse_value(s: &str, unit: Unit) -> Result<f64, String> {
     let s = s.trim();
-    let plain = s.strip_suffix('%').filter(|_| unit == Unit::Percent).unwrap_or(s);
+    let plain = s
+        .strip_suffix('%')
+        .filter(|_| unit == Unit::Percent)
+        .unwrap_or(s);
     if let Ok(n) = plain.parse::<f64>() {
-        return if n.is_finite() { Ok(n) } else { Err(format!("'{s}' is not a finite number")) };
+        return if n.is_finite() {
+            Ok(n)
+        } else {
+            Err(format!("'{s}' is not a finite number"))
+        };
     }
     match unit {
         Unit::Bytes => s.parse::<Size>().map(|b| b.0 as f64),
@@ -131,7 +144,8 @@ pub fn parse(raw: &Raw, dir: Direction, unit: Unit) -> Result<Range, String> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let bad = |why: String| format!("invalid range '{text}': {why}; expected N, N:, ~:N, N:M or @N:M");
+    let bad =
+        |why: String| format!("invalid range '{text}': {why}; expected N, N:, ~:N, N:M or @N:M");
     let (start, end) = match body.split_once(':') {
         Some((a, b)) => {
             let start = match a.trim() {
@@ -139,7 +153,11 @@ pub fn parse(raw: &Raw, dir: Direction, unit: Unit) -> Result<Range, String> {
                 "" => 0.0,
                 a => parse_value(a, unit).map_err(bad)?,
             };
-            let end = if b.trim().is_empty() { f64::INFINITY } else { parse_value(b, unit).map_err(bad)? };
+            let end = if b.trim().is_empty() {
+                f64::INFINITY
+            } else {
+                parse_value(b, unit).map_err(bad)?
+            };
             (start, end)
         }
         None => (0.0, parse_value(body, unit).map_err(bad)?),
@@ -147,13 +165,31 @@ pub fn parse(raw: &Raw, dir: Direction, unit: Unit) -> Result<Range, String> {
     if start > end {
         return Err(bad(format!("{} is greater than {}", num(start), num(end))));
     }
-    Ok(Range { start, end, inside, unit, plain: None })
+    Ok(Range {
+        start,
+        end,
+        inside,
+        unit,
+        plain: None,
+    })
 }
 
 fn plain(n: f64, dir: Direction, unit: Unit) -> Range {
     match dir {
-        Direction::Above => Range { start: 0.0_f64.min(n), end: n, inside: false, unit, plain: Some(dir) },
-        Direction::Below => Range { start: n, end: f64::INFINITY, inside: false, unit, plain: Some(dir) },
+        Direction::Above => Range {
+            start: 0.0_f64.min(n),
+            end: n,
+            inside: false,
+            unit,
+            plain: Some(dir),
+        },
+        Direction::Below => Range {
+            start: n,
+            end: f64::INFINITY,
+            inside: false,
+            unit,
+            plain: Some(dir),
+        },
     }
 }
 
@@ -173,8 +209,14 @@ impl Levels {
         names: (&str, &str),
     ) -> Result<Levels, String> {
         use crate::playbook::diagnostic::{at_key, with_hint};
-        let warn_r = warn.map(|w| parse(w, dir, unit)).transpose().map_err(|e| at_key(names.0, e))?;
-        let crit_r = crit.map(|c| parse(c, dir, unit)).transpose().map_err(|e| at_key(names.1, e))?;
+        let warn_r = warn
+            .map(|w| parse(w, dir, unit))
+            .transpose()
+            .map_err(|e| at_key(names.0, e))?;
+        let crit_r = crit
+            .map(|c| parse(c, dir, unit))
+            .transpose()
+            .map_err(|e| at_key(names.1, e))?;
         if let (Some(w), Some(c)) = (&warn_r, &crit_r)
             && w.plain.is_some()
             && c.plain.is_some()
@@ -202,12 +244,18 @@ impl Levels {
                             names.1,
                             show_value(cv, unit),
                         ),
-                        format!("{} must be reached first as the value {order}; swap the two?", names.0),
+                        format!(
+                            "{} must be reached first as the value {order}; swap the two?",
+                            names.0
+                        ),
                     ),
                 ));
             }
         }
-        Ok(Levels { warn: warn_r, crit: crit_r })
+        Ok(Levels {
+            warn: warn_r,
+            crit: crit_r,
+        })
     }
 
     pub fn status(&self, v: f64) -> crate::report::Status {
@@ -234,7 +282,10 @@ impl Levels {
     }
 
     pub fn perf(&self) -> (String, String) {
-        (self.warn.as_ref().map(Range::perf).unwrap_or_default(), self.crit.as_ref().map(Range::perf).unwrap_or_default())
+        (
+            self.warn.as_ref().map(Range::perf).unwrap_or_default(),
+            self.crit.as_ref().map(Range::perf).unwrap_or_default(),
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 use serde::Deserialize;
 
-use super::{check_on, Alert};
+use super::{Alert, check_on};
 use crate::playbook::units::Duration;
 use crate::playbook::{Diagnostic, Mode, Scope, SecretValue};
 
@@ -24,7 +24,8 @@ pub enum Tls {
     /// Plain connection upgraded with STARTTLS (port 587); refused if the server cannot.
     Starttls,
     /// TLS from the first byte (port 465).
-    Tls,
+    #[serde(rename = "tls")]
+    Implicit,
     /// No encryption: only for a relay on this machine or a trusted network.
     None,
 }
@@ -55,12 +56,19 @@ pub struct Email {
 fn mailbox(scope: &Scope, field: &str, text: &str) -> Result<Mailbox, Diagnostic> {
     let rendered = scope.render(field, text, Mode::Text)?;
     rendered.parse().map_err(|e| {
-        scope.error(field, format!("'{rendered}' is not an email address: {e}")).hint("e.g. oncall@example.com or \"On-call <oncall@example.com>\"")
+        scope
+            .error(field, format!("'{rendered}' is not an email address: {e}"))
+            .hint("e.g. oncall@example.com or \"On-call <oncall@example.com>\"")
     })
 }
 
 impl EmailSpec {
-    pub fn resolve(&self, scope: &Scope, allowed: &[&str], real_secrets: bool) -> Result<Email, Diagnostic> {
+    pub fn resolve(
+        &self,
+        scope: &Scope,
+        allowed: &[&str],
+        real_secrets: bool,
+    ) -> Result<Email, Diagnostic> {
         if self.to.is_empty() {
             return Err(scope.error("to", "`to` needs at least one address"));
         }
@@ -76,21 +84,33 @@ impl EmailSpec {
         let tls = self.smtp.tls.unwrap_or(Tls::Starttls);
         let port = self.smtp.port.unwrap_or(match tls {
             Tls::Starttls => 587,
-            Tls::Tls => 465,
+            Tls::Implicit => 465,
             Tls::None => 25,
         });
         let host = smtp.render("host", &self.smtp.host, Mode::Text)?;
         let secret = |field: &str, v: &Option<SecretValue>| -> Result<Option<String>, Diagnostic> {
             match v {
                 None => Ok(None),
-                Some(SecretValue::Secret(_)) if !real_secrets => Ok(Some(crate::redact::MASK.into())),
-                Some(v) => v.resolve(Path::new(".")).map(Some).map_err(|e| smtp.error(field, format!("cannot read {field}: {e}"))),
+                Some(SecretValue::Secret(_)) if !real_secrets => {
+                    Ok(Some(crate::redact::MASK.into()))
+                }
+                Some(v) => v
+                    .resolve(Path::new("."))
+                    .map(Some)
+                    .map_err(|e| smtp.error(field, format!("cannot read {field}: {e}"))),
             }
         };
-        let credentials = match (secret("username", &self.smtp.username)?, secret("password", &self.smtp.password)?) {
+        let credentials = match (
+            secret("username", &self.smtp.username)?,
+            secret("password", &self.smtp.password)?,
+        ) {
             (Some(u), Some(p)) => Some((u, p)),
             (None, None) => None,
-            _ => return Err(smtp.error("username", "SMTP auth needs both `username` and `password`")),
+            _ => {
+                return Err(
+                    smtp.error("username", "SMTP auth needs both `username` and `password`")
+                );
+            }
         };
         Ok(Email {
             to,
@@ -100,7 +120,10 @@ impl EmailSpec {
             port,
             tls,
             credentials,
-            timeout: self.smtp.timeout.map_or(std::time::Duration::from_secs(15), |d| d.0),
+            timeout: self
+                .smtp
+                .timeout
+                .map_or(std::time::Duration::from_secs(15), |d| d.0),
         })
     }
 }
@@ -114,17 +137,24 @@ impl Email {
         for to in &self.to {
             builder = builder.to(to.clone());
         }
-        let message = builder.body(crate::redact::redact(&alert.body)).map_err(|e| e.to_string())?;
+        let message = builder
+            .body(crate::redact::redact(&alert.body))
+            .map_err(|e| e.to_string())?;
         let relay = match self.tls {
-            Tls::Starttls => SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?,
-            Tls::Tls => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
+            Tls::Starttls => {
+                SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?
+            }
+            Tls::Implicit => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
             Tls::None => SmtpTransport::builder_dangerous(&self.host),
         };
         let mut relay = relay.port(self.port).timeout(Some(self.timeout));
         if let Some((u, p)) = &self.credentials {
             relay = relay.credentials(Credentials::new(u.clone(), p.clone()));
         }
-        relay.build().send(&message).map_err(|e| format!("{}:{}: {e}", self.host, self.port))?;
+        relay
+            .build()
+            .send(&message)
+            .map_err(|e| format!("{}:{}: {e}", self.host, self.port))?;
         let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
         Ok(format!("email to {}", to.join(", ")))
     }

@@ -36,7 +36,12 @@ pub struct Notifier {
 impl NotifySpec {
     /// `allowed` are the `on:` reasons this playbook kind emits; the first `defaults` are used
     /// when `on:` is absent.
-    pub fn resolve(&self, scope: &Scope, allowed: &[&str], real_secrets: bool) -> Result<Notifier, Diagnostic> {
+    pub fn resolve(
+        &self,
+        scope: &Scope,
+        allowed: &[&str],
+        real_secrets: bool,
+    ) -> Result<Notifier, Diagnostic> {
         let scope = scope.at("notify");
         let email = match &self.email {
             Some(e) => Some(e.resolve(&scope.at("email"), allowed, real_secrets)?),
@@ -50,17 +55,29 @@ impl NotifySpec {
     }
 }
 
-pub fn check_on(scope: &Scope, on: &Option<Vec<String>>, allowed: &[&str]) -> Result<Vec<String>, Diagnostic> {
+pub fn check_on(
+    scope: &Scope,
+    on: &Option<Vec<String>>,
+    allowed: &[&str],
+) -> Result<Vec<String>, Diagnostic> {
     match on {
         None => Ok(allowed.iter().map(|s| s.to_string()).collect()),
         Some(list) => {
             for (i, item) in list.iter().enumerate() {
                 if !allowed.contains(&item.as_str()) {
-                    let d = scope.error(&format!("on[{i}]"), format!("unknown alert reason '{item}'"));
-                    return Err(match crate::playbook::diagnostic::did_you_mean(item, allowed.iter().copied()) {
-                        Some(m) => d.hint(format!("did you mean '{m}'?")),
-                        None => d.hint(format!("expected one of: {}", allowed.join(", "))),
-                    });
+                    let d = scope.error(
+                        &format!("on[{i}]"),
+                        format!("unknown alert reason '{item}'"),
+                    );
+                    return Err(
+                        match crate::playbook::diagnostic::did_you_mean(
+                            item,
+                            allowed.iter().copied(),
+                        ) {
+                            Some(m) => d.hint(format!("did you mean '{m}'?")),
+                            None => d.hint(format!("expected one of: {}", allowed.join(", "))),
+                        },
+                    );
                 }
             }
             Ok(list.clone())
@@ -75,8 +92,13 @@ impl Notifier {
 
     /// Whether any channel wants alerts for this reason.
     pub fn wants(&self, reason: &str) -> bool {
-        self.email.as_ref().is_some_and(|e| e.on.iter().any(|r| r == reason))
-            || self.webhook.as_ref().is_some_and(|w| w.on.iter().any(|r| r == reason))
+        self.email
+            .as_ref()
+            .is_some_and(|e| e.on.iter().any(|r| r == reason))
+            || self
+                .webhook
+                .as_ref()
+                .is_some_and(|w| w.on.iter().any(|r| r == reason))
     }
 
     /// Send through every channel that wants it. Returns a description of each delivery:
@@ -86,12 +108,18 @@ impl Notifier {
         if let Some(e) = &self.email
             && e.on.iter().any(|r| r == &alert.reason)
         {
-            out.push(e.send(alert).map_err(|err| crate::redact::redact(&format!("email: {err}"))));
+            out.push(
+                e.send(alert)
+                    .map_err(|err| crate::redact::redact(&format!("email: {err}"))),
+            );
         }
         if let Some(w) = &self.webhook
             && w.on.iter().any(|r| r == &alert.reason)
         {
-            out.push(w.send(alert).map_err(|err| crate::redact::redact(&format!("webhook: {err}"))));
+            out.push(
+                w.send(alert)
+                    .map_err(|err| crate::redact::redact(&format!("webhook: {err}"))),
+            );
         }
         out
     }

@@ -1,6 +1,6 @@
 use serde::Deserialize;
 
-use super::{check_on, Alert};
+use super::{Alert, check_on};
 use crate::playbook::units::Duration;
 use crate::playbook::{Diagnostic, Mode, Scope};
 
@@ -26,7 +26,13 @@ impl WebhookSpec {
             return Err(scope.error("url", format!("'{url}' is not an http:// or https:// URL")));
         }
         let on = check_on(scope, &self.on, allowed)?;
-        Ok(Webhook { url, on, timeout: self.timeout.map_or(std::time::Duration::from_secs(10), |d| d.0) })
+        Ok(Webhook {
+            url,
+            on,
+            timeout: self
+                .timeout
+                .map_or(std::time::Duration::from_secs(10), |d| d.0),
+        })
     }
 }
 
@@ -49,7 +55,11 @@ impl Webhook {
         if status.is_success() {
             Ok(format!("webhook {}", redact_url(&self.url)))
         } else {
-            Err(format!("{} answered HTTP {}", redact_url(&self.url), status.as_u16()))
+            Err(format!(
+                "{} answered HTTP {}",
+                redact_url(&self.url),
+                status.as_u16()
+            ))
         }
     }
 }

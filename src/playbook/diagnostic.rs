@@ -15,7 +15,10 @@ pub struct Source {
 
 impl Source {
     pub fn new(path: &Path, text: String) -> Arc<Self> {
-        Arc::new(Source { path: path.to_path_buf(), text })
+        Arc::new(Source {
+            path: path.to_path_buf(),
+            text,
+        })
     }
 
     /// 1-based line and column of a byte offset.
@@ -48,25 +51,48 @@ impl std::error::Error for Diagnostic {}
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { message: message.into(), source: None, span: None, hints: vec![] }
+        Diagnostic {
+            message: message.into(),
+            source: None,
+            span: None,
+            hints: vec![],
+        }
     }
 
     pub fn in_file(source: &Arc<Source>, message: impl Into<String>) -> Self {
-        Diagnostic { source: Some(source.clone()), ..Diagnostic::new(message) }
+        Diagnostic {
+            source: Some(source.clone()),
+            ..Diagnostic::new(message)
+        }
     }
 
     /// An error about the value at `path` (e.g. `checks[2].disk.warn`), located in the source.
     pub fn at_path(source: &Arc<Source>, path: &str, message: impl Into<String>) -> Self {
         let span = locate::path(&source.text, path).map(|index| {
             let (line, col) = source.line_col(index);
-            Span { line, col, len: token_len(source, line, col) }
+            Span {
+                line,
+                col,
+                len: token_len(source, line, col),
+            }
         });
-        Diagnostic { span, ..Diagnostic::in_file(source, message) }
+        Diagnostic {
+            span,
+            ..Diagnostic::in_file(source, message)
+        }
     }
 
-    pub fn at_line_col(source: &Arc<Source>, line: usize, col: usize, message: impl Into<String>) -> Self {
+    pub fn at_line_col(
+        source: &Arc<Source>,
+        line: usize,
+        col: usize,
+        message: impl Into<String>,
+    ) -> Self {
         let len = token_len(source, line, col);
-        Diagnostic { span: Some(Span { line, col, len }), ..Diagnostic::in_file(source, message) }
+        Diagnostic {
+            span: Some(Span { line, col, len }),
+            ..Diagnostic::in_file(source, message)
+        }
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -84,8 +110,11 @@ impl Diagnostic {
 
     /// The full rendering: message, location, the source line with a caret, hints.
     pub fn render(&self, color: bool) -> String {
-        let (red, blue, bold, reset) =
-            if color { ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m") } else { ("", "", "", "") };
+        let (red, blue, bold, reset) = if color {
+            ("\x1b[1;31m", "\x1b[1;34m", "\x1b[1m", "\x1b[0m")
+        } else {
+            ("", "", "", "")
+        };
         let mut out = format!("{red}error{reset}{bold}: {}{reset}\n", self.message);
         let gutter = self.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter);
@@ -95,11 +124,17 @@ impl Diagnostic {
         if let (Some(source), Some(span)) = (&self.source, self.span)
             && let Some(text) = source.text.lines().nth(span.line - 1)
         {
-            let lead: String =
-                text.chars().take(span.col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let lead: String = text
+                .chars()
+                .take(span.col - 1)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             out += &format!("{pad} {blue}|{reset}\n");
             out += &format!("{blue}{}{reset} {blue}|{reset} {text}\n", span.line);
-            out += &format!("{pad} {blue}|{reset} {lead}{red}{}{reset}\n", "^".repeat(span.len.max(1)));
+            out += &format!(
+                "{pad} {blue}|{reset} {lead}{red}{}{reset}\n",
+                "^".repeat(span.len.max(1))
+            );
         }
         for hint in &self.hints {
             out += &format!("{pad} {blue}={reset} {bold}hint{reset}: {hint}\n");
@@ -124,7 +159,9 @@ impl fmt::Display for Diagnostic {
 
 /// Length of the YAML token starting at line:col, so the caret underlines all of it.
 fn token_len(source: &Source, line: usize, col: usize) -> usize {
-    let Some(text) = source.text.lines().nth(line.saturating_sub(1)) else { return 1 };
+    let Some(text) = source.text.lines().nth(line.saturating_sub(1)) else {
+        return 1;
+    };
     let rest: String = text.chars().skip(col.saturating_sub(1)).collect();
     let rest = rest.trim_end();
     let len = match rest.chars().next() {
@@ -154,21 +191,33 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
     if let Some(rest) = message.strip_prefix('\u{1}')
         && let Some((rel, msg)) = rest.split_once('\u{1}')
     {
-        let full = if path.is_empty() { rel.to_string() } else { format!("{path}.{rel}") };
+        let full = if path.is_empty() {
+            rel.to_string()
+        } else {
+            format!("{path}.{rel}")
+        };
         let mut d = Diagnostic::at_path(source, &full, msg);
         if d.span.is_none() {
             // serde_yaml's path stops at the list item when a custom visitor reads its keys.
             d.span = locate::key_below(&source.text, path, rel.rsplit('.').next().unwrap_or(rel))
                 .map(|index| {
                     let (line, col) = source.line_col(index);
-                    Span { line, col, len: token_len(source, line, col) }
+                    Span {
+                        line,
+                        col,
+                        len: token_len(source, line, col),
+                    }
                 })
                 .or(diag.span);
         }
         return split_hints(d);
     }
     diag.message = message.to_string();
-    let within = if path.is_empty() { String::new() } else { format!(" in {path}") };
+    let within = if path.is_empty() {
+        String::new()
+    } else {
+        format!(" in {path}")
+    };
 
     if let Some((name, expected)) = parse_unknown(message, "unknown field `") {
         diag.message = format!("unknown key '{name}'{within}");
@@ -178,25 +227,31 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
         diag.message = format!("unknown kind '{name}'{within}");
         return suggest(diag, &name, &expected, "expected one of");
     }
-    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
         diag.message = format!("missing key '{field}'{within}");
         return diag.hint(format!("add `{field}:` here"));
     }
-    if let Some(rest) = message.strip_prefix("invalid type: ") {
-        if let Some((found, expected)) = rest.split_once(", expected ") {
-            let found = found.split(" as ").next().unwrap_or(found);
-            diag.message = format!("expected {}{within}, found {found}", plain_type(expected));
-            if expected.contains("struct") && path.is_empty() {
-                diag.message = format!("expected a mapping at the top of the playbook, found {found}");
-                diag = diag.hint("a playbook is a mapping that starts with `kind: ...`");
-            }
-            return diag;
+    if let Some(rest) = message.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        let found = found.split(" as ").next().unwrap_or(found);
+        diag.message = format!("expected {}{within}, found {found}", plain_type(expected));
+        if expected.contains("struct") && path.is_empty() {
+            diag.message = format!("expected a mapping at the top of the playbook, found {found}");
+            diag = diag.hint("a playbook is a mapping that starts with `kind: ...`");
         }
+        return diag;
     }
     if let Some(rest) = message.strip_prefix("invalid value: ")
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
-        diag.message = format!("{found} is out of range{within}: expected {}", plain_type(expected));
+        diag.message = format!(
+            "{found} is out of range{within}: expected {}",
+            plain_type(expected)
+        );
         return diag;
     }
     if !within.is_empty() {
@@ -228,7 +283,9 @@ pub fn with_hint(message: impl fmt::Display, hint: impl fmt::Display) -> String 
 fn split_path(text: &str) -> (&str, &str) {
     if let Some((path, rest)) = text.split_once(": ")
         && !path.is_empty()
-        && path.chars().all(|c| c.is_alphanumeric() || "_-[].".contains(c))
+        && path
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-[].".contains(c))
     {
         return (path, rest);
     }
@@ -269,7 +326,9 @@ fn plain_type(expected: &str) -> String {
         "u8" | "u16" | "u32" | "u64" | "usize" => format!("a whole number from 0 to {}", max_of(t)),
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
         "f32" | "f64" => "a number".into(),
-        "a boolean" | "a string" | "a sequence" | "a map" => t.replace("sequence", "list").replace("map", "mapping"),
+        "a boolean" | "a string" | "a sequence" | "a map" => {
+            t.replace("sequence", "list").replace("map", "mapping")
+        }
         _ if t.starts_with("struct ") || t.starts_with("a map") => "a mapping".into(),
         _ => t.to_string(),
     }

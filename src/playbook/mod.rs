@@ -11,8 +11,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 pub use diagnostic::{Diagnostic, Source};
 pub use secrets::{SecretSource, SecretValue};
@@ -96,7 +96,11 @@ impl<T: Playbook> Loaded<T> {
     pub fn name(&self) -> String {
         match self.body.name() {
             Some(n) => n.to_string(),
-            None => self.source.path.file_stem().map_or("playbook".into(), |s| s.to_string_lossy().into()),
+            None => self
+                .source
+                .path
+                .file_stem()
+                .map_or("playbook".into(), |s| s.to_string_lossy().into()),
         }
     }
 
@@ -112,7 +116,11 @@ impl<T: Playbook> Loaded<T> {
 
     /// Where templated fields are rendered and errors located, starting at the top.
     pub fn scope<'a>(&'a self, templater: &'a Templater) -> Scope<'a> {
-        Scope { source: &self.source, templater, path: String::new() }
+        Scope {
+            source: &self.source,
+            templater,
+            path: String::new(),
+        }
     }
 }
 
@@ -126,7 +134,11 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     pub fn at(&self, segment: &str) -> Scope<'a> {
-        Scope { source: self.source, templater: self.templater, path: self.join(segment) }
+        Scope {
+            source: self.source,
+            templater: self.templater,
+            path: self.join(segment),
+        }
     }
 
     fn join(&self, field: &str) -> String {
@@ -144,13 +156,21 @@ impl<'a> Scope<'a> {
                 return d;
             }
             let known = self.templater.names();
-            if let Some(var) = d.message.split("'env.").nth(1).and_then(|r| r.split('\'').next()) {
+            if let Some(var) = d
+                .message
+                .split("'env.")
+                .nth(1)
+                .and_then(|r| r.split('\'').next())
+            {
                 let var = var.to_string();
                 d.hint(format!("the environment variable {var} is not set"))
             } else if known.is_empty() {
                 d.hint("define it under `vars:` or pass --var NAME=VALUE")
             } else {
-                d.hint(format!("defined: {}, env.NAME, host.name (add more under `vars:` or with --var)", known.join(", ")))
+                d.hint(format!(
+                    "defined: {}, env.NAME, host.name (add more under `vars:` or with --var)",
+                    known.join(", ")
+                ))
             }
         })
     }
@@ -179,7 +199,12 @@ pub fn read_source(path: &Path) -> Result<Arc<Source>, Diagnostic> {
 /// Which kind a playbook declares, checked before the strict parse so a wrong subcommand gets
 /// a clear message rather than a pile of unknown keys.
 pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
-    if source.text.trim().is_empty() || source.text.lines().all(|l| l.trim().is_empty() || l.trim().starts_with('#')) {
+    if source.text.trim().is_empty()
+        || source
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim().starts_with('#'))
+    {
         return Err(Diagnostic::in_file(source, "the playbook is empty")
             .hint("a playbook is a YAML mapping that starts with `kind: check` (or deploy, cleanup, failover)"));
     }
@@ -187,7 +212,8 @@ pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
     struct Peek {
         kind: Option<serde_yaml::Value>,
     }
-    let peek: Peek = serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(source, &e))?;
+    let peek: Peek =
+        serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(source, &e))?;
     let kinds = ["deploy", "cleanup", "failover", "check"];
     match peek.kind {
         None => Err(Diagnostic::in_file(source, "missing key 'kind'")
@@ -195,7 +221,10 @@ pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
         Some(v) => serde_yaml::from_value::<Kind>(v.clone()).map_err(|_| {
             let shown = match &v {
                 serde_yaml::Value::String(s) => s.clone(),
-                other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+                other => serde_yaml::to_string(other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
             };
             let d = Diagnostic::at_path(source, "kind", format!("unknown playbook kind '{shown}'"));
             match diagnostic::did_you_mean(&shown, kinds.into_iter()) {
@@ -212,17 +241,28 @@ pub fn load<T: Playbook>(path: &Path, args: &VarArgs) -> Result<Loaded<T>, Diagn
     load_source(source, args)
 }
 
-pub fn load_source<T: Playbook>(source: Arc<Source>, args: &VarArgs) -> Result<Loaded<T>, Diagnostic> {
+pub fn load_source<T: Playbook>(
+    source: Arc<Source>,
+    args: &VarArgs,
+) -> Result<Loaded<T>, Diagnostic> {
     let kind = peek_kind(&source)?;
     if kind != T::KIND {
         return Err(Diagnostic::at_path(
             &source,
             "kind",
-            format!("this is a {kind} playbook, but `tend {}` runs {} playbooks", T::KIND, T::KIND),
+            format!(
+                "this is a {kind} playbook, but `tend {}` runs {} playbooks",
+                T::KIND,
+                T::KIND
+            ),
         )
-        .hint(format!("run it with `tend {kind} {}`", source.path.display())));
+        .hint(format!(
+            "run it with `tend {kind} {}`",
+            source.path.display()
+        )));
     }
-    let body: T = serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(&source, &e))?;
+    let body: T =
+        serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(&source, &e))?;
     let vars = merge_vars(body.vars(), args)?;
     Ok(Loaded { source, body, vars })
 }
@@ -231,7 +271,8 @@ pub fn load_source<T: Playbook>(source: Arc<Source>, args: &VarArgs) -> Result<L
 fn merge_vars(base: &Vars, args: &VarArgs) -> Result<Vars, Diagnostic> {
     let mut vars = base.clone();
     for file in &args.vars_files {
-        let source = read_source(file).map_err(|d| Diagnostic::new(d.message.replace("playbook", "vars file")))?;
+        let source = read_source(file)
+            .map_err(|d| Diagnostic::new(d.message.replace("playbook", "vars file")))?;
         let extra: Vars = serde_yaml::from_str(&source.text).map_err(|e| {
             let mut d = diagnostic::from_yaml(&source, &e);
             d.message = format!("in vars file: {}", d.message);

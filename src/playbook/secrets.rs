@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::diagnostic::{Diagnostic, Source};
 
@@ -44,17 +44,23 @@ impl<'de> Deserialize<'de> for SecretSource {
 impl SecretSource {
     pub fn resolve(&self, dir: &Path) -> Result<String, String> {
         let value = match self {
-            SecretSource::Env(var) => std::env::var(var)
-                .map_err(|_| format!("environment variable {var} is not set"))?,
+            SecretSource::Env(var) => {
+                std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
+            }
             SecretSource::File(file) => {
                 let path = dir.join(file);
-                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                std::fs::read_to_string(&path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?
             }
             SecretSource::Command(cmd) => {
                 let out = crate::target::local::capture(cmd, Duration::from_secs(30), dir)
                     .map_err(|e| format!("command `{cmd}`: {e}"))?;
                 if !out.success {
-                    return Err(format!("command `{cmd}` failed ({}): {}", out.status, out.stderr.trim()));
+                    return Err(format!(
+                        "command `{cmd}` failed ({}): {}",
+                        out.status,
+                        out.stderr.trim()
+                    ));
                 }
                 out.stdout
             }
@@ -73,7 +79,11 @@ pub fn resolve_all(
     let mut out = BTreeMap::new();
     for (name, spec) in secrets {
         let value = spec.resolve(dir).map_err(|e| {
-            Diagnostic::at_path(source, &format!("secrets.{name}"), format!("cannot read secret '{name}': {e}"))
+            Diagnostic::at_path(
+                source,
+                &format!("secrets.{name}"),
+                format!("cannot read secret '{name}': {e}"),
+            )
         })?;
         crate::redact::register(&value);
         out.insert(name.clone(), value);
@@ -83,7 +93,10 @@ pub fn resolve_all(
 
 /// Placeholders for `validate`, which must not run secret commands.
 pub fn placeholders(secrets: &BTreeMap<String, SecretSource>) -> BTreeMap<String, String> {
-    secrets.keys().map(|k| (k.clone(), crate::redact::MASK.to_string())).collect()
+    secrets
+        .keys()
+        .map(|k| (k.clone(), crate::redact::MASK.to_string()))
+        .collect()
 }
 
 /// A value given inline or read like a secret (`password: { env: SMTP_PASS }`).
@@ -118,7 +131,8 @@ impl<'de> Deserialize<'de> for SecretValue {
                 Ok(SecretValue::Plain(s.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SecretValue, A::Error> {
-                SecretSource::deserialize(de::value::MapAccessDeserializer::new(map)).map(SecretValue::Secret)
+                SecretSource::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(SecretValue::Secret)
             }
         }
         d.deserialize_any(V)

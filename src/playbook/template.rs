@@ -30,14 +30,23 @@ pub enum Mode {
 }
 
 impl Templater {
-    pub fn new(vars: &BTreeMap<String, serde_yaml::Value>, secrets: &BTreeMap<String, String>) -> Self {
+    pub fn new(
+        vars: &BTreeMap<String, serde_yaml::Value>,
+        secrets: &BTreeMap<String, String>,
+    ) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
-            if name == "shell" { AutoEscape::Custom("shell".into()) } else { AutoEscape::None }
+            if name == "shell" {
+                AutoEscape::Custom("shell".into())
+            } else {
+                AutoEscape::None
+            }
         });
         env.set_formatter(|out, state, value| {
-            if matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell") && !value.is_safe() {
+            if matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell")
+                && !value.is_safe()
+            {
                 let text = value.to_string();
                 let quoted = shlex::try_quote(&text).map_err(|_| {
                     minijinja::Error::new(
@@ -52,19 +61,28 @@ impl Templater {
         });
         // `raw` reads better than Jinja's `safe` in a command: the value is spliced unquoted.
         env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
-        let mut ctx: BTreeMap<String, Value> =
-            vars.iter().map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v)))).collect();
+        let mut ctx: BTreeMap<String, Value> = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
+            .collect();
         for (k, v) in secrets {
             ctx.insert(k.clone(), Value::from(v.as_str()));
         }
         ctx.insert("env".into(), Value::from_object(EnvVars));
-        ctx.insert("host".into(), minijinja::context! { name => crate::hostname() });
+        ctx.insert(
+            "host".into(),
+            minijinja::context! { name => crate::hostname() },
+        );
         Templater { env, ctx }
     }
 
     /// The variable names a template can use, for hints.
     pub fn names(&self) -> Vec<&str> {
-        self.ctx.keys().map(String::as_str).filter(|k| *k != "env" && *k != "host").collect()
+        self.ctx
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != "env" && *k != "host")
+            .collect()
     }
 
     pub fn render(&self, src: &str, mode: Mode) -> Result<String, String> {
@@ -72,24 +90,30 @@ impl Templater {
             return Ok(src.to_string());
         }
         let name = if mode == Mode::Shell { "shell" } else { "text" };
-        self.env.render_named_str(name, src, Value::from(self.ctx.clone())).map_err(|e| {
-            if e.kind() == minijinja::ErrorKind::UndefinedError {
-                let mut missing: Vec<String> = self
-                    .env
-                    .template_from_str(src)
-                    .map(|t| t.undeclared_variables(true))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|v| !self.ctx.contains_key(v.split('.').next().unwrap_or(v)) || v.starts_with("env."))
-                    .collect();
-                missing.sort();
-                if !missing.is_empty() {
-                    let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
-                    return format!("undefined variable {} in template", quoted.join(", "));
+        self.env
+            .render_named_str(name, src, Value::from(self.ctx.clone()))
+            .map_err(|e| {
+                if e.kind() == minijinja::ErrorKind::UndefinedError {
+                    let mut missing: Vec<String> = self
+                        .env
+                        .template_from_str(src)
+                        .map(|t| t.undeclared_variables(true))
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|v| {
+                            !self.ctx.contains_key(v.split('.').next().unwrap_or(v))
+                                || v.starts_with("env.")
+                        })
+                        .collect();
+                    missing.sort();
+                    if !missing.is_empty() {
+                        let quoted: Vec<String> =
+                            missing.iter().map(|m| format!("'{m}'")).collect();
+                        return format!("undefined variable {} in template", quoted.join(", "));
+                    }
                 }
-            }
-            describe(e)
-        })
+                describe(e)
+            })
     }
 }
 
@@ -99,7 +123,11 @@ fn describe(err: minijinja::Error) -> String {
             Some(d) => format!("undefined variable in template: {d}"),
             None => "undefined variable in template".to_string(),
         },
-        _ => format!("template error: {}", err.detail().map_or_else(|| err.kind().to_string(), str::to_string)),
+        _ => format!(
+            "template error: {}",
+            err.detail()
+                .map_or_else(|| err.kind().to_string(), str::to_string)
+        ),
     }
 }
 
@@ -116,9 +144,18 @@ mod tests {
     #[test]
     fn shell_values_are_quoted() {
         let t = t();
-        assert_eq!(t.render("echo {{ version }}", Mode::Shell).unwrap(), "echo 'v2; rm -rf /'");
-        assert_eq!(t.render("echo {{ version | raw }}", Mode::Shell).unwrap(), "echo v2; rm -rf /");
-        assert_eq!(t.render("v={{ version }}", Mode::Text).unwrap(), "v=v2; rm -rf /");
+        assert_eq!(
+            t.render("echo {{ version }}", Mode::Shell).unwrap(),
+            "echo 'v2; rm -rf /'"
+        );
+        assert_eq!(
+            t.render("echo {{ version | raw }}", Mode::Shell).unwrap(),
+            "echo v2; rm -rf /"
+        );
+        assert_eq!(
+            t.render("v={{ version }}", Mode::Text).unwrap(),
+            "v=v2; rm -rf /"
+        );
     }
 
     #[test]

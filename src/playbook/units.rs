@@ -3,8 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Duration(pub std::time::Duration);
@@ -22,9 +22,9 @@ impl FromStr for Duration {
         if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
             return Err(format!("duration '{s}' needs a unit, like {s}s or {s}ms"));
         }
-        humantime::parse_duration(s)
-            .map(Duration)
-            .map_err(|e| format!("invalid duration '{s}': {e}; expected e.g. 500ms, 30s, 5m, 26h, 7d"))
+        humantime::parse_duration(s).map(Duration).map_err(|e| {
+            format!("invalid duration '{s}': {e}; expected e.g. 500ms, 30s, 5m, 26h, 7d")
+        })
     }
 }
 
@@ -46,10 +46,14 @@ impl<'de> Deserialize<'de> for Duration {
                 s.parse().map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, n: u64) -> Result<Duration, E> {
-                Err(E::custom(format!("duration {n} needs a unit, like {n}s or {n}ms")))
+                Err(E::custom(format!(
+                    "duration {n} needs a unit, like {n}s or {n}ms"
+                )))
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Duration, E> {
-                Err(E::custom(format!("duration {n} needs a unit, like {n}s, and cannot be negative")))
+                Err(E::custom(format!(
+                    "duration {n} needs a unit, like {n}s, and cannot be negative"
+                )))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Duration, E> {
                 Err(E::custom(format!("duration {n} needs a unit, like {n}s")))
@@ -72,7 +76,11 @@ impl FromStr for Size {
         }
         t.parse::<bytesize::ByteSize>()
             .map(|b| Size(b.as_u64()))
-            .map_err(|_| format!("invalid size '{t}': expected e.g. 500MB, 2GiB, 512KiB or a number of bytes"))
+            .map_err(|_| {
+                format!(
+                    "invalid size '{t}': expected e.g. 500MB, 2GiB, 512KiB or a number of bytes"
+                )
+            })
     }
 }
 
@@ -110,9 +118,16 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!("500ms".parse::<Duration>().unwrap(), Duration(std::time::Duration::from_millis(500)));
+        assert_eq!(
+            "500ms".parse::<Duration>().unwrap(),
+            Duration(std::time::Duration::from_millis(500))
+        );
         assert_eq!("7d".parse::<Duration>().unwrap(), Duration::secs(7 * 86400));
-        assert!("30".parse::<Duration>().unwrap_err().contains("needs a unit"));
+        assert!(
+            "30".parse::<Duration>()
+                .unwrap_err()
+                .contains("needs a unit")
+        );
         assert!("5 parsecs".parse::<Duration>().is_err());
     }
 

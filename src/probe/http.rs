@@ -4,7 +4,12 @@ use std::time::Duration;
 /// The most of a body read to look for `body_contains`: a health page, not a download.
 const BODY_LIMIT: u64 = 1 << 20;
 
-pub fn get(url: &str, timeout: Duration, want: Option<u16>, contains: Option<&str>) -> Result<String, String> {
+pub fn get(
+    url: &str,
+    timeout: Duration,
+    want: Option<u16>,
+    contains: Option<&str>,
+) -> Result<String, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -39,7 +44,9 @@ pub fn get(url: &str, timeout: Duration, want: Option<u16>, contains: Option<&st
 
 fn describe(e: &ureq::Error, timeout: Duration) -> String {
     match e {
-        ureq::Error::Timeout(_) => format!("no answer within {}", humantime::format_duration(timeout)),
+        ureq::Error::Timeout(_) => {
+            format!("no answer within {}", humantime::format_duration(timeout))
+        }
         ureq::Error::Io(io) => crate::describe_io(io),
         other => other.to_string(),
     }

@@ -12,9 +12,17 @@ use crate::target::Target;
 
 #[derive(Debug, Clone)]
 pub enum Kind {
-    Http { url: String, status: Option<u16>, body_contains: Option<String> },
-    Tcp { address: String },
-    Command { run: String },
+    Http {
+        url: String,
+        status: Option<u16>,
+        body_contains: Option<String>,
+    },
+    Tcp {
+        address: String,
+    },
+    Command {
+        run: String,
+    },
 }
 
 /// A probe with its templates rendered.
@@ -63,7 +71,12 @@ impl Probe {
             };
             streak = if last.0 { streak + 1 } else { 0 };
             if streak >= needed {
-                return Verdict { healthy: true, detail: last.1, latency, attempts: attempt };
+                return Verdict {
+                    healthy: true,
+                    detail: last.1,
+                    latency,
+                    attempts: attempt,
+                };
             }
             // Stop early once the remaining attempts cannot make up the streak.
             if budget - attempt < needed - streak {
@@ -73,14 +86,21 @@ impl Probe {
                 std::thread::sleep(self.interval);
             }
         }
-        Verdict { healthy: false, detail: last.1, latency: last.2, attempts: budget }
+        Verdict {
+            healthy: false,
+            detail: last.1,
+            latency: last.2,
+            attempts: budget,
+        }
     }
 
     fn once(&self, target: &dyn Target) -> Result<String, String> {
         match &self.kind {
-            Kind::Http { url, status, body_contains } => {
-                http::get(url, self.timeout, *status, body_contains.as_deref())
-            }
+            Kind::Http {
+                url,
+                status,
+                body_contains,
+            } => http::get(url, self.timeout, *status, body_contains.as_deref()),
             Kind::Tcp { address } => tcp(address, self.timeout),
             Kind::Command { run } => {
                 let mut last_line = String::new();
@@ -95,7 +115,11 @@ impl Probe {
                 if !last_line.is_empty() {
                     detail = format!("{detail}: {last_line}");
                 }
-                if outcome.success() { Ok(detail) } else { Err(detail) }
+                if outcome.success() {
+                    Ok(detail)
+                } else {
+                    Err(detail)
+                }
             }
         }
     }
@@ -110,8 +134,14 @@ fn tcp(address: &str, timeout: Duration) -> Result<String, String> {
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
             Ok(_) => return Ok(format!("connected to {addr}")),
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut || e.kind() == std::io::ErrorKind::WouldBlock => {
-                last = format!("{addr}: no answer within {}", humantime::format_duration(timeout))
+            Err(e)
+                if e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                last = format!(
+                    "{addr}: no answer within {}",
+                    humantime::format_duration(timeout)
+                )
             }
             Err(e) => last = format!("{addr}: {}", crate::describe_io(&e)),
         }

@@ -1,10 +1,10 @@
-use serde::de::{self, Deserializer};
 use serde::Deserialize;
+use serde::de::{self, Deserializer};
 
 use super::{Kind, Probe};
 use crate::playbook::diagnostic::with_hint;
-use crate::playbook::{Diagnostic, Mode, Scope};
 use crate::playbook::units::Duration;
+use crate::playbook::{Diagnostic, Mode, Scope};
 
 /// `{ http: URL, status: 200, body_contains: "ok" }`, `{ tcp: host:port }` or
 /// `{ command: "..." }`, with `timeout`, `retries`, `interval`, `successes`.
@@ -39,7 +39,10 @@ struct Raw {
 impl<'de> Deserialize<'de> for ProbeSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = Raw::deserialize(d)?;
-        let kinds = [r.http.is_some(), r.tcp.is_some(), r.command.is_some()].iter().filter(|b| **b).count();
+        let kinds = [r.http.is_some(), r.tcp.is_some(), r.command.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
         if kinds != 1 {
             return Err(de::Error::custom(with_hint(
                 "a probe needs exactly one of `http`, `tcp` or `command`",
@@ -47,7 +50,9 @@ impl<'de> Deserialize<'de> for ProbeSpec {
             )));
         }
         if r.http.is_none() && (r.status.is_some() || r.body_contains.is_some()) {
-            return Err(de::Error::custom("`status` and `body_contains` only apply to `http` probes"));
+            return Err(de::Error::custom(
+                "`status` and `body_contains` only apply to `http` probes",
+            ));
         }
         if r.successes == Some(0) {
             return Err(de::Error::custom("`successes` must be at least 1"));
@@ -72,18 +77,29 @@ impl ProbeSpec {
         let kind = if let Some(url) = &self.http {
             let url = scope.render("http", url, Mode::Text)?;
             if !url.starts_with("http://") && !url.starts_with("https://") {
-                return Err(scope.error("http", format!("'{url}' is not an http:// or https:// URL")));
+                return Err(
+                    scope.error("http", format!("'{url}' is not an http:// or https:// URL"))
+                );
             }
-            Kind::Http { url, status: self.status, body_contains: self.body_contains.clone() }
+            Kind::Http {
+                url,
+                status: self.status,
+                body_contains: self.body_contains.clone(),
+            }
         } else if let Some(address) = &self.tcp {
             let address = scope.render("tcp", address, Mode::Text)?;
             if !address.contains(':') {
-                return Err(scope.error("tcp", format!("tcp probe '{address}' needs a port, like {address}:443")));
+                return Err(scope.error(
+                    "tcp",
+                    format!("tcp probe '{address}' needs a port, like {address}:443"),
+                ));
             }
             Kind::Tcp { address }
         } else {
             let run = self.command.as_deref().unwrap_or_default();
-            Kind::Command { run: scope.render("command", run, Mode::Shell)? }
+            Kind::Command {
+                run: scope.render("command", run, Mode::Shell)?,
+            }
         };
         Ok(Probe {
             kind,

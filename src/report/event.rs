@@ -41,19 +41,49 @@ pub enum Level {
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    RunStarted { kind: String, name: String, playbook: Option<String>, host: String, user: String, pid: u32 },
-    StepStarted { step: String, target: String },
-    Output { step: String, target: String, line: String },
-    StepFinished { step: String, target: String, status: Status, elapsed_ms: u64, message: String },
-    Notice { level: Level, message: String },
-    RunFinished { status: Status, exit_code: i32, elapsed_ms: u64, message: String },
+    RunStarted {
+        kind: String,
+        name: String,
+        playbook: Option<String>,
+        host: String,
+        user: String,
+        pid: u32,
+    },
+    StepStarted {
+        step: String,
+        target: String,
+    },
+    Output {
+        step: String,
+        target: String,
+        line: String,
+    },
+    StepFinished {
+        step: String,
+        target: String,
+        status: Status,
+        elapsed_ms: u64,
+        message: String,
+    },
+    Notice {
+        level: Level,
+        message: String,
+    },
+    RunFinished {
+        status: Status,
+        exit_code: i32,
+        elapsed_ms: u64,
+        message: String,
+    },
 }
 
 impl Event {
     /// Whether `-q` still shows it.
     pub fn is_problem(&self) -> bool {
         match self {
-            Event::StepFinished { status, .. } | Event::RunFinished { status, .. } => status.is_problem(),
+            Event::StepFinished { status, .. } | Event::RunFinished { status, .. } => {
+                status.is_problem()
+            }
             Event::Notice { level, .. } => *level != Level::Info,
             _ => false,
         }
@@ -77,7 +107,12 @@ impl Event {
                 fix(target);
                 fix(line);
             }
-            Event::StepFinished { step, target, message, .. } => {
+            Event::StepFinished {
+                step,
+                target,
+                message,
+                ..
+            } => {
                 fix(step);
                 fix(target);
                 fix(message);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{format_ms, Event, Level, Options, Record, Sink, Status};
+use super::{Event, Level, Options, Record, Sink, Status, format_ms};
 
 /// Live spinners on a terminal (one per running step), a permanent line per finished step.
 pub struct Human {
@@ -15,11 +15,19 @@ pub struct Human {
 
 impl Human {
     pub fn new(opts: Options) -> Self {
-        Human { opts, multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), running: Mutex::default() }
+        Human {
+            opts,
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            running: Mutex::default(),
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.opts.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.opts.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     fn line(&self, text: String) {
@@ -45,7 +53,13 @@ impl Human {
 
 impl Sink for Human {
     fn record(&self, record: &Record) {
-        let on = |t: &str| if t.is_empty() { String::new() } else { format!(" · {t}") };
+        let on = |t: &str| {
+            if t.is_empty() {
+                String::new()
+            } else {
+                format!(" · {t}")
+            }
+        };
         match &record.event {
             Event::RunStarted { kind, name, .. } => {
                 self.line(format!("{} {kind} {name}", self.paint("1", "tend")));
@@ -61,21 +75,45 @@ impl Sink for Human {
                 );
                 bar.set_message(format!("{step}{}", on(target)));
                 bar.enable_steady_tick(Duration::from_millis(100));
-                self.running.lock().unwrap_or_else(|e| e.into_inner()).insert((step.clone(), target.clone()), bar);
+                self.running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((step.clone(), target.clone()), bar);
             }
             Event::Output { step, target, line } => {
-                self.line(format!("  {} {}", self.paint("2", &format!("{step}{}:", on(target))), line));
+                self.line(format!(
+                    "  {} {}",
+                    self.paint("2", &format!("{step}{}:", on(target))),
+                    line
+                ));
             }
-            Event::StepFinished { step, target, status, elapsed_ms, message } => {
-                if let Some(bar) =
-                    self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&(step.clone(), target.clone()))
+            Event::StepFinished {
+                step,
+                target,
+                status,
+                elapsed_ms,
+                message,
+            } => {
+                if let Some(bar) = self
+                    .running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&(step.clone(), target.clone()))
                 {
                     bar.finish_and_clear();
                     self.multi.remove(&bar);
                 }
-                let msg = if message.is_empty() { String::new() } else { format!(": {message}") };
+                let msg = if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {message}")
+                };
                 let took = self.paint("2", &format!("({})", format_ms(*elapsed_ms)));
-                self.line(format!("{} {step}{}{msg} {took}", self.mark(*status), on(target)));
+                self.line(format!(
+                    "{} {step}{}{msg} {took}",
+                    self.mark(*status),
+                    on(target)
+                ));
             }
             Event::Notice { level, message } => {
                 let tag = match level {
@@ -85,8 +123,17 @@ impl Sink for Human {
                 };
                 self.line(format!("{tag}: {message}"));
             }
-            Event::RunFinished { status, elapsed_ms, message, .. } => {
-                self.line(format!("{} {message} in {}", self.mark(*status), format_ms(*elapsed_ms)));
+            Event::RunFinished {
+                status,
+                elapsed_ms,
+                message,
+                ..
+            } => {
+                self.line(format!(
+                    "{} {message} in {}",
+                    self.mark(*status),
+                    format_ms(*elapsed_ms)
+                ));
             }
         }
     }

@@ -48,7 +48,13 @@ impl Options {
             Output::Auto if tty => Style::Human,
             Output::Auto => Style::Plain,
         };
-        Options { style, quiet: cli.quiet, verbose: cli.verbose > 0, color: color_enabled(cli.no_color, tty), steps: true }
+        Options {
+            style,
+            quiet: cli.quiet,
+            verbose: cli.verbose > 0,
+            color: color_enabled(cli.no_color, tty),
+            steps: true,
+        }
     }
 }
 
@@ -71,7 +77,13 @@ impl Reporter {
             Style::Plain => Box::new(plain::Plain),
             Style::Json => Box::new(json::Json),
         };
-        Reporter { sink, journal: journal.map(Mutex::new), run, opts, started: Instant::now() }
+        Reporter {
+            sink,
+            journal: journal.map(Mutex::new),
+            run,
+            opts,
+            started: Instant::now(),
+        }
     }
 
     pub fn elapsed_ms(&self) -> u64 {
@@ -80,9 +92,16 @@ impl Reporter {
 
     pub fn emit(&self, mut event: Event) {
         event.redact();
-        let record = Record { ts: now_rfc3339(), run: self.run.clone(), event };
+        let record = Record {
+            ts: now_rfc3339(),
+            run: self.run.clone(),
+            event,
+        };
         if let Some(journal) = &self.journal {
-            journal.lock().unwrap_or_else(|e| e.into_inner()).append(&record);
+            journal
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .append(&record);
         }
         if self.shows(&record.event) {
             self.sink.record(&record);
@@ -95,14 +114,21 @@ impl Reporter {
         }
         match event {
             Event::Output { .. } => self.opts.verbose,
-            Event::StepStarted { .. } | Event::StepFinished { .. } => self.opts.steps || self.opts.verbose,
-            Event::RunStarted { .. } | Event::RunFinished { .. } => self.opts.steps || self.opts.verbose,
+            Event::StepStarted { .. } | Event::StepFinished { .. } => {
+                self.opts.steps || self.opts.verbose
+            }
+            Event::RunStarted { .. } | Event::RunFinished { .. } => {
+                self.opts.steps || self.opts.verbose
+            }
             Event::Notice { .. } => true,
         }
     }
 
     pub fn notice(&self, level: Level, message: impl Into<String>) {
-        self.emit(Event::Notice { level, message: message.into() });
+        self.emit(Event::Notice {
+            level,
+            message: message.into(),
+        });
     }
 
     /// Flush the journal to disk: the run's record must survive a crash after we exit.

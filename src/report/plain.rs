@@ -1,6 +1,6 @@
 use std::io::Write;
 
-use super::{format_ms, Event, Level, Record, Sink};
+use super::{Event, Level, Record, Sink, format_ms};
 
 /// One timestamped line per event: what cron mails and CI logs show.
 pub struct Plain;
@@ -14,16 +14,46 @@ impl Sink for Plain {
 }
 
 pub fn format_plain(r: &Record) -> String {
-    let on = |target: &str| if target.is_empty() { String::new() } else { format!(" [{target}]") };
+    let on = |target: &str| {
+        if target.is_empty() {
+            String::new()
+        } else {
+            format!(" [{target}]")
+        }
+    };
     let body = match &r.event {
-        Event::RunStarted { kind, name, host, user, .. } => {
-            format!("run     {kind} '{name}' started by {user} on {host} (run {})", r.run)
+        Event::RunStarted {
+            kind,
+            name,
+            host,
+            user,
+            ..
+        } => {
+            format!(
+                "run     {kind} '{name}' started by {user} on {host} (run {})",
+                r.run
+            )
         }
         Event::StepStarted { step, target } => format!("start   {step}{}", on(target)),
         Event::Output { step, target, line } => format!("  |     {step}{}: {line}", on(target)),
-        Event::StepFinished { step, target, status, elapsed_ms, message } => {
-            let msg = if message.is_empty() { String::new() } else { format!(": {message}") };
-            format!("{:<7} {step}{}{msg} ({})", status.label(), on(target), format_ms(*elapsed_ms))
+        Event::StepFinished {
+            step,
+            target,
+            status,
+            elapsed_ms,
+            message,
+        } => {
+            let msg = if message.is_empty() {
+                String::new()
+            } else {
+                format!(": {message}")
+            };
+            format!(
+                "{:<7} {step}{}{msg} ({})",
+                status.label(),
+                on(target),
+                format_ms(*elapsed_ms)
+            )
         }
         Event::Notice { level, message } => {
             let l = match level {
@@ -33,8 +63,17 @@ pub fn format_plain(r: &Record) -> String {
             };
             format!("{l:<7} {message}")
         }
-        Event::RunFinished { status, exit_code, elapsed_ms, message } => {
-            format!("done    {}: {message} (exit {exit_code}, {})", status.label(), format_ms(*elapsed_ms))
+        Event::RunFinished {
+            status,
+            exit_code,
+            elapsed_ms,
+            message,
+        } => {
+            format!(
+                "done    {}: {message} (exit {exit_code}, {})",
+                status.label(),
+                format_ms(*elapsed_ms)
+            )
         }
     };
     format!("{} {body}", r.ts)

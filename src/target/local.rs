@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rustix::process::{kill_process_group, Pid, Signal};
+use rustix::process::{Pid, Signal, kill_process_group};
 
 use super::{Outcome, Target};
 
@@ -21,11 +21,17 @@ enum Msg {
 
 fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<Child> {
     let mut c = Command::new("sh");
-    c.arg("-c").arg(cmd).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    c.arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     if let Some(d) = dir {
         c.current_dir(d);
     }
-    c.spawn().map_err(|e| io::Error::new(e.kind(), format!("cannot start sh: {e}")))
+    c.spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start sh: {e}")))
 }
 
 fn pump(r: impl Read + Send + 'static, tx: mpsc::Sender<Msg>) {
@@ -36,7 +42,9 @@ fn pump(r: impl Read + Send + 'static, tx: mpsc::Sender<Msg>) {
             if n == 0 {
                 break;
             }
-            let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+            let line = String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\n', '\r'])
+                .to_string();
             if tx.send(Msg::Line(line)).is_err() {
                 return;
             }
@@ -53,14 +61,22 @@ fn kill_group(pid: u32, sig: Signal) {
 }
 
 impl Target for Local {
-    fn run(&self, cmd: &str, timeout: Duration, on_line: &mut dyn FnMut(&str)) -> io::Result<Outcome> {
+    fn run(
+        &self,
+        cmd: &str,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> io::Result<Outcome> {
         let mut child = spawn(cmd, None)?;
         let pid = child.id();
         let (tx, rx) = mpsc::channel();
         pump(child.stdout.take().expect("piped"), tx.clone());
         pump(child.stderr.take().expect("piped"), tx.clone());
         std::thread::spawn(move || {
-            let code = child.wait().ok().and_then(|s| s.code().or_else(|| s.signal().map(|s| 128 + s)));
+            let code = child
+                .wait()
+                .ok()
+                .and_then(|s| s.code().or_else(|| s.signal().map(|s| 128 + s)));
             let _ = tx.send(Msg::Exit(code));
         });
         let deadline = Instant::now() + timeout;
@@ -125,10 +141,18 @@ pub fn capture(cmd: &str, timeout: Duration, dir: &Path) -> io::Result<Captured>
         None => {
             kill_group(child.id(), Signal::KILL);
             let _ = child.wait();
-            return Err(io::Error::new(io::ErrorKind::TimedOut, format!("timed out after {timeout:?}")));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("timed out after {timeout:?}"),
+            ));
         }
     };
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap_or_default()).into_owned();
-    Ok(Captured { success: status.success(), status: status.to_string(), stdout, stderr })
+    Ok(Captured {
+        success: status.success(),
+        status: status.to_string(),
+        stdout,
+        stderr,
+    })
 }

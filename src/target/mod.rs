@@ -31,5 +31,10 @@ impl Outcome {
 
 pub trait Target: Send + Sync {
     /// Run `sh -c cmd`, calling `on_line` for each output line (stdout and stderr) as it comes.
-    fn run(&self, cmd: &str, timeout: Duration, on_line: &mut dyn FnMut(&str)) -> io::Result<Outcome>;
+    fn run(
+        &self,
+        cmd: &str,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> io::Result<Outcome>;
 }

@@ -4,8 +4,10 @@ use sysinfo::{CpuRefreshKind, RefreshKind, System};
 
 /// Percent of CPU time busy across all CPUs over `sample`.
 pub fn busy_percent(sample: Duration) -> Result<f64, String> {
-    let mut sys = System::new_with_specifics(RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_usage()))
-        .map_err(|e| format!("cannot read CPU statistics: {e}"))?;
+    let mut sys = System::new_with_specifics(
+        RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_usage()),
+    )
+    .map_err(|e| format!("cannot read CPU statistics: {e}"))?;
     sys.refresh_cpu_usage();
     std::thread::sleep(sample);
     sys.refresh_cpu_usage();

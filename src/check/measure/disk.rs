@@ -24,15 +24,44 @@ impl Usage {
     /// Used percent as df shows it: used / (used + available to unprivileged users).
     pub fn used_percent(&self) -> f64 {
         let denom = self.used + self.avail;
-        if denom == 0 { 0.0 } else { self.used as f64 * 100.0 / denom as f64 }
+        if denom == 0 {
+            0.0
+        } else {
+            self.used as f64 * 100.0 / denom as f64
+        }
     }
 }
 
 /// Filesystems that hold no user data, or are always full by design.
 const PSEUDO: &[&str] = &[
-    "proc", "sysfs", "devtmpfs", "devpts", "tmpfs", "cgroup", "cgroup2", "securityfs", "pstore", "debugfs",
-    "tracefs", "mqueue", "hugetlbfs", "fusectl", "configfs", "binfmt_misc", "autofs", "bpf", "nsfs", "rpc_pipefs",
-    "squashfs", "efivarfs", "ramfs", "selinuxfs", "overlay_none", "fuse.lxcfs", "nfsd", "iso9660",
+    "proc",
+    "sysfs",
+    "devtmpfs",
+    "devpts",
+    "tmpfs",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "pstore",
+    "debugfs",
+    "tracefs",
+    "mqueue",
+    "hugetlbfs",
+    "fusectl",
+    "configfs",
+    "binfmt_misc",
+    "autofs",
+    "bpf",
+    "nsfs",
+    "rpc_pipefs",
+    "squashfs",
+    "efivarfs",
+    "ramfs",
+    "selinuxfs",
+    "overlay_none",
+    "fuse.lxcfs",
+    "nfsd",
+    "iso9660",
 ];
 
 fn unescape(s: &str) -> String {
@@ -41,8 +70,13 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = u32::from(b[i + 1] - b'0') * 64 + u32::from(b[i + 2] - b'0') * 8 + u32::from(b[i + 3] - b'0');
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = u32::from(b[i + 1] - b'0') * 64
+                + u32::from(b[i + 2] - b'0') * 8
+                + u32::from(b[i + 3] - b'0');
             out.push(u8::try_from(v).unwrap_or(b'?'));
             i += 4;
         } else {
@@ -54,7 +88,8 @@ fn unescape(s: &str) -> String {
 }
 
 pub fn mounts() -> Result<Vec<Mount>, String> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("cannot read the mount table: {e}"))?;
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("cannot read the mount table: {e}"))?;
     Ok(text.lines().filter_map(parse_line).collect())
 }
 
@@ -75,7 +110,11 @@ pub fn real_mounts() -> Result<Vec<Mount>, String> {
     let mut seen = std::collections::HashSet::new();
     Ok(mounts()?
         .into_iter()
-        .filter(|m| !PSEUDO.contains(&m.fstype.as_str()) && !m.path.starts_with("/proc") && !m.path.starts_with("/sys"))
+        .filter(|m| {
+            !PSEUDO.contains(&m.fstype.as_str())
+                && !m.path.starts_with("/proc")
+                && !m.path.starts_with("/sys")
+        })
         .filter(|m| seen.insert(m.dev_id.clone()))
         .collect())
 }
@@ -89,7 +128,11 @@ pub fn statvfs(path: &str, timeout: Duration) -> Result<Usage, String> {
     });
     match rx.recv_timeout(timeout) {
         Ok(Ok(s)) => {
-            let frsize = if s.f_frsize > 0 { s.f_frsize } else { s.f_bsize };
+            let frsize = if s.f_frsize > 0 {
+                s.f_frsize
+            } else {
+                s.f_bsize
+            };
             Ok(Usage {
                 total: s.f_blocks * frsize,
                 used: s.f_blocks.saturating_sub(s.f_bfree) * frsize,
@@ -98,8 +141,14 @@ pub fn statvfs(path: &str, timeout: Duration) -> Result<Usage, String> {
                 files_free: s.f_ffree,
             })
         }
-        Ok(Err(e)) => Err(format!("cannot stat {path}: {}", crate::describe_io(&e.into()))),
-        Err(_) => Err(format!("{path} did not answer within {} (hung mount?)", humantime::format_duration(timeout))),
+        Ok(Err(e)) => Err(format!(
+            "cannot stat {path}: {}",
+            crate::describe_io(&e.into())
+        )),
+        Err(_) => Err(format!(
+            "{path} did not answer within {} (hung mount?)",
+            humantime::format_duration(timeout)
+        )),
     }
 }
 
@@ -107,7 +156,10 @@ pub fn statvfs(path: &str, timeout: Duration) -> Result<Usage, String> {
 mod tests {
     #[test]
     fn parses_mountinfo_with_escapes() {
-        let m = super::parse_line("36 35 98:0 / /mnt/my\\040disk rw,noatime master:1 - ext4 /dev/sda1 rw").unwrap();
+        let m = super::parse_line(
+            "36 35 98:0 / /mnt/my\\040disk rw,noatime master:1 - ext4 /dev/sda1 rw",
+        )
+        .unwrap();
         assert_eq!(m.path, "/mnt/my disk");
         assert_eq!(m.fstype, "ext4");
         assert_eq!(m.dev_id, "98:0");

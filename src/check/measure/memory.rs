@@ -10,8 +10,10 @@ pub struct Memory {
 }
 
 pub fn read() -> Result<Memory, String> {
-    let sys = System::new_with_specifics(RefreshKind::nothing().with_memory(MemoryRefreshKind::everything()))
-        .map_err(|e| format!("cannot read memory statistics: {e}"))?;
+    let sys = System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::everything()),
+    )
+    .map_err(|e| format!("cannot read memory statistics: {e}"))?;
     let mut m = Memory {
         total: sys.total_memory(),
         available: sys.available_memory(),

@@ -1,0 +1,172 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'tend'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'tend' {
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
+            [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List past runs, or show one run''s timeline')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tend;check' {
+            [CompletionResult]::new('--prom-file', '--prom-file', [CompletionResultType]::ParameterName, 'Also write the results as a node_exporter textfile, atomically')
+            [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
+            [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--no-notify', '--no-notify', [CompletionResultType]::ParameterName, 'Evaluate and print, but send no alert and record no alert state')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tend;validate' {
+            [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
+            [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tend;history' {
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only runs of this kind (deploy, cleanup, failover, check)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many runs to list, newest first')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print one run''s timeline')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tend;history;show' {
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tend;history;help' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print one run''s timeline')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tend;history;help;show' {
+            break
+        }
+        'tend;history;help;help' {
+            break
+        }
+        'tend;completions' {
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tend;man' {
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tend;help' {
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
+            [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
+            [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List past runs, or show one run''s timeline')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'tend;help;check' {
+            break
+        }
+        'tend;help;validate' {
+            break
+        }
+        'tend;help;history' {
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Print one run''s timeline')
+            break
+        }
+        'tend;help;history;show' {
+            break
+        }
+        'tend;help;completions' {
+            break
+        }
+        'tend;help;man' {
+            break
+        }
+        'tend;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,149 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[tend] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'tend'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'tend'= {
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+            cand validate 'Parse, type-check and template-check playbooks, with no side effects'
+            cand history 'List past runs, or show one run''s timeline'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tend;check'= {
+            cand --prom-file 'Also write the results as a node_exporter textfile, atomically'
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --no-notify 'Evaluate and print, but send no alert and record no alert state'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;validate'= {
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;history'= {
+            cand --kind 'Only runs of this kind (deploy, cleanup, failover, check)'
+            cand --limit 'How many runs to list, newest first'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand show 'Print one run''s timeline'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tend;history;show'= {
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;history;help'= {
+            cand show 'Print one run''s timeline'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tend;history;help;show'= {
+        }
+        &'tend;history;help;help'= {
+        }
+        &'tend;completions'= {
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;man'= {
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;help'= {
+            cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+            cand validate 'Parse, type-check and template-check playbooks, with no side effects'
+            cand history 'List past runs, or show one run''s timeline'
+            cand completions 'Print a shell completion script'
+            cand man 'Print the man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tend;help;check'= {
+        }
+        &'tend;help;validate'= {
+        }
+        &'tend;help;history'= {
+            cand show 'Print one run''s timeline'
+        }
+        &'tend;help;history;show'= {
+        }
+        &'tend;help;completions'= {
+        }
+        &'tend;help;man'= {
+        }
+        &'tend;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,123 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_tend_global_optspecs
+    string join \n output= q/quiet v/verbose no-color state-dir= h/help V/version
+end
+
+function __fish_tend_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_tend_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_tend_using_subcommand
+    set -l cmd (__fish_tend_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c tend -n "__fish_tend_needs_command" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_needs_command" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_needs_command" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_needs_command" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_needs_command" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_needs_command" -s V -l version -d 'Print version'
+complete -c tend -n "__fish_tend_needs_command" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+complete -c tend -n "__fish_tend_needs_command" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
+complete -c tend -n "__fish_tend_needs_command" -f -a "history" -d 'List past runs, or show one run\'s timeline'
+complete -c tend -n "__fish_tend_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c tend -n "__fish_tend_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c tend -n "__fish_tend_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand check" -l prom-file -d 'Also write the results as a node_exporter textfile, atomically' -r -F
+complete -c tend -n "__fish_tend_using_subcommand check" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand check" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand check" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand check" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand check" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand check" -l no-notify -d 'Evaluate and print, but send no alert and record no alert state'
+complete -c tend -n "__fish_tend_using_subcommand check" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand check" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand check" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand validate" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand validate" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand validate" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand validate" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand validate" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand validate" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand validate" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l kind -d 'Only runs of this kind (deploy, cleanup, failover, check)' -r
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l limit -d 'How many runs to list, newest first' -r
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'Print one run\'s timeline'
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print one run\'s timeline'
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand completions" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand completions" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand completions" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand completions" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand completions" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand man" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand man" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand man" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand man" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand man" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man help" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man help" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man help" -f -a "history" -d 'List past runs, or show one run\'s timeline'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "show" -d 'Print one run\'s timeline'

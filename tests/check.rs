@@ -1,0 +1,317 @@
+//! `tend check`: thresholds, outputs, exit codes, as Nagios and a person see them.
+
+use std::time::{Duration, SystemTime};
+
+use crate::harness::{Env, stdout};
+
+fn nagios(env: &Env, playbook: &str) -> (i32, String) {
+    let p = env.write("check.yaml", playbook);
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    (out.status.code().unwrap(), stdout(&out))
+}
+
+#[test]
+fn default_set_checks_this_machine_without_a_playbook() {
+    let env = Env::new();
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let code = out.status.code().unwrap();
+    assert!((0..=3).contains(&code), "{text}");
+    assert!(text.starts_with("TEND "), "{text}");
+    for label in [
+        "'cpu'=",
+        "'memory'=",
+        "'disk_/'=",
+        "'load1'=",
+        "'load5'=",
+        "'load15'=",
+    ] {
+        assert!(text.contains(label), "missing {label} in {text}");
+    }
+    assert_eq!(text.lines().count(), 1, "one plugin line: {text}");
+}
+
+#[test]
+fn disk_over_critical_is_critical_in_plugin_format() {
+    let env = Env::new();
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - disk: { mount: /, warn: 0, crit: 0 }\n",
+    );
+    assert_eq!(code, 2, "{text}");
+    let re = regex_lite(&text);
+    assert!(re.starts_with("TEND CRITICAL - disk / "), "{text}");
+    assert!(text.contains("% used | 'disk_/'="), "{text}");
+    assert!(text.trim_end().ends_with("%;0;0;0;100"), "{text}");
+}
+
+/// The status line and perfdata, with numbers blanked, for shape assertions.
+fn regex_lite(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_digit() { '9' } else { c })
+        .collect()
+}
+
+#[test]
+fn warning_level_exits_1_and_ok_exits_0() {
+    let env = Env::new();
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - memory: { warn: 0, crit: 100 }\n",
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.starts_with("TEND WARNING - memory "), "{text}");
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n",
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.starts_with("TEND OK - memory "), "{text}");
+}
+
+#[test]
+fn nagios_range_syntax_carries_over() {
+    let env = Env::new();
+    // "@0:100": alert when inside 0..100, which a percentage always is.
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - memory: { crit: \"@0:100\" }\n",
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains(";;@0:100;0;100"), "{text}");
+    // "~:100" never alerts on a percentage.
+    let (code, _) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - memory: { warn: \"~:100\", crit: \"~:100\" }\n",
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn missing_mount_is_critical_with_a_reason() {
+    let env = Env::new();
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - disk: { mount: /no/such/mount }\n",
+    );
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.contains("disk /no/such/mount /no/such/mount is not mounted and does not exist"),
+        "{text}"
+    );
+}
+
+#[test]
+fn free_space_thresholds_in_bytes() {
+    let env = Env::new();
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - disk: { mount: /, free: { warn: 1PiB, crit: 1KiB } }\n",
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains(" free | 'disk_free_/'="), "{text}");
+    assert!(text.contains("B;1125899906842624:;1024:;0;"), "{text}");
+}
+
+#[test]
+fn inodes_and_load_and_swap() {
+    let env = Env::new();
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - inodes: { mount: /, warn: 99, crit: 100 }\n  - load: { warn: [1000, 1000, 1000], crit: 2000 }\n  - swap: {}\n",
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("'load1'=") && text.contains(";1000;2000;0"),
+        "{text}"
+    );
+    assert!(text.contains("'swap'="), "{text}");
+}
+
+#[test]
+fn process_counts_exclude_tend_itself() {
+    let env = Env::new();
+    // A copy of tend under a name nothing else has: the only process with that name is the
+    // one doing the counting, and it must not count itself.
+    let me = env.path("tendselfcount");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("tend"), &me).unwrap();
+    let p = env.write(
+        "p.yaml",
+        "kind: check\nchecks:\n  - process: { name: tendselfcount, max: 0 }\n",
+    );
+    let out = std::process::Command::new(&me)
+        .args(["check", "--output", "nagios"])
+        .arg(&p)
+        .env("TEND_STATE_DIR", env.state())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("process tendselfcount 0 processes"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn process_running_and_missing() {
+    let env = Env::new();
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let (code, text) = nagios(
+        &env,
+        "kind: check\nchecks:\n  - process: { name: sleep, min: 1 }\n  - process: { name: no-such-daemon-x, min: 1 }\n",
+    );
+    sleeper.kill().unwrap();
+    let _ = sleeper.wait();
+    assert_eq!(code, 2, "{text}");
+    assert!(
+        text.starts_with("TEND CRITICAL - process no-such-daemon-x 0 processes |"),
+        "{text}"
+    );
+    assert!(text.contains("'procs_sleep'="), "{text}");
+}
+
+#[test]
+fn file_age_fresh_stale_and_missing() {
+    let env = Env::new();
+    let fresh = env.write("fresh.ok", "");
+    let stale = env.write("stale.ok", "");
+    let f = std::fs::File::options().write(true).open(&stale).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(30 * 3600))
+        .unwrap();
+    let playbook = format!(
+        "kind: check\nchecks:\n  - file_age: {{ path: {}, max_age: 26h }}\n  - file_age: {{ path: {}, warn: 1h, crit: 26h }}\n  - file_age: {{ path: {}/missing, max_age: 1h }}\n",
+        fresh.display(),
+        stale.display(),
+        env.dir.path().display()
+    );
+    let p = env.write("age.yaml", &playbook);
+    let out = env
+        .tend()
+        .args(["check", "--output", "plain"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("OK       file_age "), "{text}");
+    assert!(
+        lines[1].starts_with("CRITICAL file_age ") && lines[1].contains("modified 1day 6h ago"),
+        "{text}"
+    );
+    assert!(lines[2].contains("missing does not exist"), "{text}");
+}
+
+#[test]
+fn json_output_is_one_document() {
+    let env = Env::new();
+    let p = env.write("c.yaml", "kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n  - disk: { mount: /, warn: 0, crit: 100 }\n");
+    let out = env
+        .tend()
+        .args(["check", "--output", "json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["status"], "warning");
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["checks"][0]["name"], "memory");
+    assert_eq!(v["checks"][1]["name"], "disk /");
+    assert_eq!(v["checks"][1]["status"], "warning");
+    assert_eq!(v["checks"][1]["perf"][0]["uom"], "%");
+}
+
+#[test]
+fn human_table_and_quiet() {
+    let env = Env::new();
+    let p = env.write(
+        "c.yaml",
+        "kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n",
+    );
+    let out = env
+        .tend()
+        .args(["check", "--output", "human"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("OK       memory") && text.contains("\nOK (1 ok)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains('\x1b'),
+        "no escape codes with NO_COLOR: {text:?}"
+    );
+    // -q: cron mails nothing when all is well.
+    let out = env.tend().args(["-q", "check"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn prom_file_is_written_for_node_exporter() {
+    let env = Env::new();
+    let p = env.write(
+        "c.yaml",
+        "kind: check\nchecks:\n  - disk: { mount: /, warn: 0, crit: 0 }\n",
+    );
+    let prom = env.path("textfile/tend.prom");
+    std::fs::create_dir_all(prom.parent().unwrap()).unwrap();
+    env.tend()
+        .arg("check")
+        .arg(&p)
+        .arg("--prom-file")
+        .arg(&prom)
+        .assert()
+        .code(2);
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("# TYPE tend_check_status gauge"), "{text}");
+    assert!(
+        text.contains("tend_check_status{check=\"disk /\",kind=\"disk\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tend_check_value{check=\"disk /\",metric=\"disk_/\",unit=\"%\"} "),
+        "{text}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(prom.parent().unwrap()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temp files left beside the textfile");
+}
+
+#[test]
+fn shipped_host_health_playbook_runs() {
+    let env = Env::new();
+    let p = crate::harness::repo_root().join("playbooks/host-health.yaml");
+    let out = env
+        .tend()
+        .args(["check", "--no-notify", "--output", "nagios"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        (0..=2).contains(&out.status.code().unwrap()),
+        "{}",
+        stdout(&out)
+    );
+    let text = stdout(&out);
+    assert!(text.contains("'cpu'=") && text.contains(";90;"), "{text}");
+}

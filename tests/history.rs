@@ -1,0 +1,65 @@
+//! The run journal, read back by `tend history`.
+
+use crate::harness::{Env, stdout};
+
+#[test]
+fn runs_are_listed_and_a_timeline_shown() {
+    let env = Env::new();
+    let p = env.write("h.yaml", "kind: check\nname: nightly\nchecks:\n  - memory: { warn: 100, crit: 100 }\n  - disk: { mount: /, warn: 0, crit: 0 }\n");
+    env.tend().arg("check").arg(&p).assert().code(2);
+    env.tend().arg("check").arg(&p).assert().code(2);
+
+    let out = env.tend().arg("history").output().unwrap();
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "header + 2 runs: {text}");
+    assert!(lines[0].starts_with("RUN "), "{text}");
+    assert!(
+        lines[1].contains("check")
+            && lines[1].contains("nightly")
+            && lines[1].contains("critical (exit 2)"),
+        "{text}"
+    );
+
+    let runs: Vec<serde_json::Value> = stdout(
+        &env.tend()
+            .args(["history", "--output", "json"])
+            .output()
+            .unwrap(),
+    )
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs[0]["started"].as_str() > runs[1]["started"].as_str(),
+        "newest first"
+    );
+    let id = runs[0]["run"].as_str().unwrap().to_string();
+
+    let out = env.tend().args(["history", "show", &id]).output().unwrap();
+    let timeline = stdout(&out);
+    assert!(
+        timeline.contains("run     check 'nightly' started"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("start   disk /"), "{timeline}");
+    assert!(timeline.contains("critical disk /: disk / "), "{timeline}");
+    assert!(
+        timeline.contains("done    critical: CRITICAL (2 checks, 1 not OK) (exit 2"),
+        "{timeline}"
+    );
+
+    let out = env
+        .tend()
+        .args(["history", "--kind", "deploy"])
+        .output()
+        .unwrap();
+    assert!(stdout(&out).is_empty());
+    let out = env
+        .tend()
+        .args(["history", "show", "20990101-000000-0000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}

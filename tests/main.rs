@@ -1,0 +1,12 @@
+//! Integration tests: each runs the real `tend` binary on a temp dir, against real servers
+//! started on loopback by the harness. One test target, so the suite links once.
+
+mod harness;
+
+mod check;
+mod cli;
+mod history;
+mod lock;
+mod notify;
+mod playbook;
+mod probe;

@@ -1,0 +1,175 @@
+//! Alerts through a real SMTP server and a real webhook endpoint.
+
+use crate::harness::{Env, http::HttpServer, smtp::SmtpServer, stderr};
+
+/// Undo SMTP transfer encoding enough to read the text: header folding and quoted-printable.
+fn readable(msg: &str) -> String {
+    msg.replace("\r\n", "\n")
+        .replace("=\n", "")
+        .replace("\n ", " ")
+        .replace("=3D", "=")
+        .replace("=20", " ")
+}
+
+fn playbook(smtp_port: u16, disk_crit: u32, extra: &str) -> String {
+    format!(
+        "kind: check
+name: host-health
+runbook: https://wiki.example.internal/runbooks/host-health
+first_steps: [\"df -h /var/log\", \"tend cleanup playbooks/cleanup-app-logs.yaml --dry-run\"]
+notify:
+  email:
+    to: [oncall@example.com]
+    from: tend@example.com
+    smtp: {{ host: 127.0.0.1, port: {smtp_port}, tls: none }}
+{extra}checks:
+  - memory: {{ warn: 100, crit: 100 }}
+  - disk: {{ mount: /, warn: {disk_crit}, crit: {disk_crit} }}
+    first_steps: [\"du -xsh /var/log/* | sort -h | tail\"]
+"
+    )
+}
+
+#[test]
+fn email_on_change_not_every_run_then_recovery() {
+    let env = Env::new();
+    let smtp = SmtpServer::start(env.dir.path());
+    let p = env.write("health.yaml", &playbook(smtp.port, 0, ""));
+
+    env.tend().arg("check").arg(&p).assert().code(2);
+    let msgs = smtp.wait_for_messages(1);
+    let m = readable(&msgs[0]);
+    let host = rustix_hostname();
+    assert!(
+        m.contains(&format!("Subject: [tend] {host}: CRITICAL disk / ")),
+        "{m}"
+    );
+    assert!(m.contains("To: oncall@example.com"), "{m}");
+    assert!(m.contains("threshold:  critical above 0%"), "{m}");
+    assert!(m.contains("since:"), "{m}");
+    assert!(
+        m.contains("du -xsh /var/log/* | sort -h | tail"),
+        "per-check first step: {m}"
+    );
+    assert!(
+        m.contains("Runbook: https://wiki.example.internal/runbooks/host-health"),
+        "{m}"
+    );
+    assert!(m.contains("1. df -h /var/log"), "{m}");
+    assert!(
+        m.contains("OK        memory"),
+        "the other checks' states: {m}"
+    );
+
+    // Still critical: no second email.
+    env.tend().arg("check").arg(&p).assert().code(2);
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "a cron job every minute must not flood the inbox"
+    );
+
+    // Recovered.
+    std::fs::write(&p, playbook(smtp.port, 100, "")).unwrap();
+    env.tend().arg("check").arg(&p).assert().code(0);
+    let msgs = smtp.wait_for_messages(2);
+    let m = readable(&msgs[1]);
+    assert!(
+        m.contains(&format!("Subject: [tend] {host}: RECOVERED disk / ")),
+        "{m}"
+    );
+    assert!(m.contains("was:        CRITICAL"), "{m}");
+}
+
+#[test]
+fn repeat_while_bad() {
+    let env = Env::new();
+    let smtp = SmtpServer::start(env.dir.path());
+    let p = env.write(
+        "health.yaml",
+        &playbook(smtp.port, 0, "alert: { repeat: 1s }\n"),
+    );
+    env.tend().arg("check").arg(&p).assert().code(2);
+    smtp.wait_for_messages(1);
+    // The repeat interval is time itself: wait it out.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.tend().arg("check").arg(&p).assert().code(2);
+    let msgs = smtp.wait_for_messages(2);
+    assert!(
+        readable(&msgs[1]).contains("still CRITICAL disk /"),
+        "{}",
+        msgs[1]
+    );
+}
+
+#[test]
+fn smtp_down_is_reported_and_the_exit_code_unchanged_then_retried() {
+    let env = Env::new();
+    let port = crate::harness::free_port();
+    let p = env.write("health.yaml", &playbook(port, 0, ""));
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("alert not delivered: email: 127.0.0.1:"),
+        "{err}"
+    );
+    assert!(crate::harness::stdout(&out).starts_with("TEND CRITICAL - disk /"));
+
+    // The server comes back: the undelivered alert goes out on the next run.
+    drop(out);
+    let smtp = SmtpServer::start(env.dir.path());
+    std::fs::write(&p, playbook(smtp.port, 0, "")).unwrap();
+    env.tend().arg("check").arg(&p).assert().code(2);
+    assert_eq!(smtp.wait_for_messages(1).len(), 1);
+}
+
+#[test]
+fn webhook_posts_slack_compatible_json() {
+    let env = Env::new();
+    let hook = HttpServer::start(200, "ok");
+    let p = env.write(
+        "hook.yaml",
+        &format!(
+            "kind: check\nnotify:\n  webhook: {{ url: \"{}\", on: [critical] }}\nchecks:\n  - disk: {{ mount: /, warn: 0, crit: 0 }}\n",
+            hook.url("/services/T000/B000/XXXX")
+        ),
+    );
+    let out = env
+        .tend()
+        .args(["check", "--output", "plain"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let reqs = hook.requests.lock().unwrap().clone();
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs[0].starts_with("POST /services/T000/B000/XXXX"),
+        "{}",
+        reqs[0]
+    );
+    let body = reqs[0].split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(
+        v["text"].as_str().unwrap().contains("CRITICAL disk /"),
+        "{v}"
+    );
+    assert!(
+        !stderr(&out).contains("XXXX"),
+        "webhook tokens are not printed: {}",
+        stderr(&out)
+    );
+}
+
+fn rustix_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}

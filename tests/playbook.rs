@@ -1,0 +1,274 @@
+//! Bad input gets a clear error pointing at the playbook line, never a panic.
+
+use crate::harness::{Env, stderr};
+
+/// Validate a playbook; return the exit code and the error text.
+fn validate(env: &Env, text: &str) -> (i32, String) {
+    let p = env.write("bad.yaml", text);
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    (out.status.code().unwrap(), stderr(&out))
+}
+
+#[test]
+fn unknown_key_points_at_it_with_a_suggestion() {
+    let env = Env::new();
+    let (code, err) = validate(
+        &env,
+        "kind: check\nchecks:\n  - disk: { mount: /, warn: 80, crti: 90 }\n",
+    );
+    assert_eq!(code, 64);
+    assert_eq!(
+        err,
+        "error: unknown key 'crti' in checks[0].disk\n --> bad.yaml:3:33\n  |\n3 |   - disk: { mount: /, warn: 80, crti: 90 }\n  |                                 ^^^^\n  = hint: did you mean 'crit'?\n"
+            .replace("bad.yaml", &env.path("bad.yaml").display().to_string())
+    );
+}
+
+#[test]
+fn unknown_top_level_key_lists_the_allowed_ones() {
+    let env = Env::new();
+    let (code, err) = validate(&env, "kind: check\nzzz: 1\nchecks: []\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("unknown key 'zzz'") && err.contains(":2:1"),
+        "{err}"
+    );
+    assert!(err.contains("allowed keys: kind, name,"), "{err}");
+}
+
+#[test]
+fn empty_file() {
+    let env = Env::new();
+    let (code, err) = validate(&env, "");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("error: the playbook is empty")
+            && err.contains("hint: a playbook is a YAML mapping"),
+        "{err}"
+    );
+    // For tend check it is UNKNOWN, as Nagios expects.
+    let p = env.write("empty.yaml", "# nothing\n");
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        crate::harness::stdout(&out).starts_with("TEND UNKNOWN - "),
+        "{}",
+        crate::harness::stdout(&out)
+    );
+}
+
+#[test]
+fn wrong_kind_for_the_subcommand() {
+    let env = Env::new();
+    let p = env.write("cleanup.yaml", "kind: cleanup\nrules: []\n");
+    let out = env.tend().arg("check").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("this is a cleanup playbook, but `tend check` runs check playbooks"),
+        "{err}"
+    );
+    assert!(err.contains("cleanup.yaml:1:7"), "{err}");
+    let (code, err) = validate(&env, "kind: chek\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("unknown playbook kind 'chek'") && err.contains("did you mean 'check'?"),
+        "{err}"
+    );
+    let (code, err) = validate(&env, "- kind: check\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("expected a mapping at the top of the playbook, found sequence"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_duration_and_size() {
+    let env = Env::new();
+    let (code, err) = validate(&env, "kind: check\nchecks:\n  - cpu: { sample: 5 }\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("duration 5 needs a unit, like 5s or 5ms") && err.contains(":3:20"),
+        "{err}"
+    );
+    let (code, err) = validate(
+        &env,
+        "kind: check\nchecks:\n  - probe: { tcp: \"127.0.0.1:1\", timeout: 5 fortnights }\n",
+    );
+    assert_eq!(code, 64);
+    assert!(err.contains("invalid duration '5 fortnights'"), "{err}");
+    let (code, err) = validate(
+        &env,
+        "kind: check\nchecks:\n  - disk: { free: { crit: lots } }\n",
+    );
+    assert_eq!(code, 64);
+    assert!(err.contains("invalid size 'lots'"), "{err}");
+}
+
+#[test]
+fn huge_numbers_are_out_of_range_not_a_panic() {
+    let env = Env::new();
+    let (code, err) = validate(
+        &env,
+        "kind: check\nchecks:\n  - process: { name: nginx, min: 99999999999999999999 }\n",
+    );
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("expected a whole number") && err.contains(":3:34"),
+        "{err}"
+    );
+}
+
+#[test]
+fn undefined_variable_names_it() {
+    let env = Env::new();
+    let (code, err) = validate(
+        &env,
+        "kind: check\nvars: { port: 8080 }\nchecks:\n  - probe: { http: \"http://{{ hots }}:{{ port }}/\" }\n",
+    );
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("undefined variable 'hots' in template"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:4:20") && err.contains("defined: port"),
+        "{err}"
+    );
+    // --var defines it.
+    let p = env.path("bad.yaml");
+    env.tend()
+        .arg("validate")
+        .arg(&p)
+        .args(["--var", "hots=127.0.0.1"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn warn_above_crit_is_refused() {
+    let env = Env::new();
+    let (code, err) = validate(
+        &env,
+        "kind: check\nchecks:\n  - disk:\n      mount: /\n      warn: 95\n      crit: 90\n",
+    );
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("warn 95% is above crit 90%: the warning would never fire"),
+        "{err}"
+    );
+    assert!(err.contains("bad.yaml:5:13"), "{err}");
+}
+
+#[test]
+fn unreadable_playbooks() {
+    let env = Env::new();
+    let out = env
+        .tend()
+        .arg("validate")
+        .arg(env.path("nope.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("cannot read playbook") && stderr(&out).contains("no such file"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .tend()
+        .arg("validate")
+        .arg(env.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("it is a directory"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(env.path("bin.yaml"), [0xff, 0xfe, 0x00]).unwrap();
+    let out = env
+        .tend()
+        .arg("validate")
+        .arg(env.path("bin.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("is not UTF-8 text"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn two_checks_in_one_entry_and_unknown_check() {
+    let env = Env::new();
+    let (code, err) = validate(&env, "kind: check\nchecks:\n  - disk: {}\n    memory: {}\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("one entry holds both `disk` and `memory`"),
+        "{err}"
+    );
+    let (code, err) = validate(&env, "kind: check\nchecks:\n  - dsik: {}\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("unknown key 'dsik'") && err.contains("did you mean 'disk'?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn vars_file_and_bad_alert_reason() {
+    let env = Env::new();
+    let vf = env.write("vars.yaml", "url: http://127.0.0.1:1/\n");
+    let p = env.write(
+        "v.yaml",
+        "kind: check\nchecks:\n  - probe: { http: \"{{ url }}\" }\n",
+    );
+    env.tend()
+        .arg("validate")
+        .arg(&p)
+        .arg("--vars-file")
+        .arg(&vf)
+        .assert()
+        .code(0);
+    let (code, err) = validate(
+        &env,
+        "kind: check\nnotify:\n  webhook: { url: \"http://127.0.0.1:1/\", on: [critcal] }\nchecks:\n  - memory: {}\n",
+    );
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("unknown alert reason 'critcal'") && err.contains("did you mean 'critical'?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_shipped_playbook_validates() {
+    let env = Env::new();
+    let dir = crate::harness::repo_root().join("playbooks");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let out = env.tend().arg("validate").arg(&path).output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}: {}",
+                path.display(),
+                stderr(&out)
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no playbooks found in {}", dir.display());
+}
