@@ -11,7 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 pub fn count(name: &str) -> Result<u64, String> {
     let me = std::process::id().to_string();
     let long = name.len() > 15;
-    let entries = std::fs::read_dir("/proc").map_err(|e| format!("cannot list processes: {}", crate::describe_io(&e)))?;
+    let entries = std::fs::read_dir("/proc")
+        .map_err(|e| format!("cannot list processes: {}", crate::describe_io(&e)))?;
     let mut n = 0;
     for entry in entries.flatten() {
         let pid = entry.file_name();
@@ -20,7 +21,10 @@ pub fn count(name: &str) -> Result<u64, String> {
         }
         // A process that exits while we look is simply not counted.
         let mut buf = [0u8; 64];
-        let Ok(len) = File::open(entry.path().join("comm")).and_then(|mut f| f.read(&mut buf)) else { continue };
+        let Ok(len) = File::open(entry.path().join("comm")).and_then(|mut f| f.read(&mut buf))
+        else {
+            continue;
+        };
         let comm = &buf[..len];
         let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
         let hit = if long {
