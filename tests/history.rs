@@ -44,7 +44,10 @@ fn runs_are_listed_and_a_timeline_shown() {
         "{timeline}"
     );
     assert!(timeline.contains("start   disk /"), "{timeline}");
-    assert!(timeline.contains("critical disk /: disk / "), "{timeline}");
+    assert!(
+        timeline.contains("critical disk /: ") && timeline.contains("% used ("),
+        "{timeline}"
+    );
     assert!(
         timeline.contains("done    critical: CRITICAL (2 checks, 1 not OK) (exit 2"),
         "{timeline}"

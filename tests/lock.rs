@@ -68,8 +68,8 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
         std::fs::read_dir(env.state().join("journal")).is_ok_and(|d| d.count() > 0)
             && std::process::Command::new("pgrep")
                 .args(["-f", "wait-lock"])
-                .status()
-                .is_ok_and(|s| s.success())
+                .output()
+                .is_ok_and(|o| o.status.success())
     });
     std::fs::write(&gate, "").unwrap();
     let _ = first.wait();

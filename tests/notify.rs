@@ -82,6 +82,72 @@ fn email_on_change_not_every_run_then_recovery() {
 }
 
 #[test]
+fn starttls_with_auth_from_secrets() {
+    let env = Env::new();
+    let (smtp, ca) = SmtpServer::start_tls(env.dir.path(), "alerts", "s3cret-pw");
+    let text = |ca: &std::path::Path| {
+        format!(
+            "kind: check
+notify:
+  email:
+    to: [oncall@example.com]
+    from: tend@example.com
+    smtp:
+      host: 127.0.0.1
+      port: {}
+      tls: starttls
+      ca_file: {}
+      username: {{ env: SMTP_USER }}
+      password: {{ env: SMTP_PASS }}
+checks:
+  - disk: {{ mount: /, warn: 0, crit: 0 }}
+",
+            smtp.port,
+            ca.display()
+        )
+    };
+    let p = env.write("tls.yaml", &text(&ca));
+    let run = |pass: &str| {
+        env.tend()
+            .arg("check")
+            .arg(&p)
+            .env("SMTP_USER", "alerts")
+            .env("SMTP_PASS", pass)
+            .output()
+            .unwrap()
+    };
+    // A wrong password is refused by the server; the password never shows.
+    let out = run("wrong-pw-123");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("alert not delivered: email:") && err.contains("535"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-pw-123"), "{err}");
+    assert!(smtp.messages().is_empty());
+    // A certificate from a CA nobody trusts is refused.
+    let (other_ca, _, _) = crate::harness::smtp::make_certs(&env.path("other"));
+    std::fs::write(&p, text(&other_ca)).unwrap();
+    let out = run("s3cret-pw");
+    assert!(
+        stderr(&out).contains("alert not delivered"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(smtp.messages().is_empty());
+    // The right CA and password: delivered over TLS.
+    std::fs::write(&p, text(&ca)).unwrap();
+    assert_eq!(run("s3cret-pw").status.code(), Some(2));
+    let msgs = smtp.wait_for_messages(1);
+    assert!(
+        readable(&msgs[0]).contains("CRITICAL disk /"),
+        "{}",
+        msgs[0]
+    );
+}
+
+#[test]
 fn repeat_while_bad() {
     let env = Env::new();
     let smtp = SmtpServer::start(env.dir.path());

@@ -86,11 +86,14 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter) -> Vec<Outcome> {
             }
         }
         let status = super::outcome::overall(&outs);
-        let message = outs
-            .iter()
-            .map(|o| format!("{} {}", o.name, o.summary))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let message = match outs.as_slice() {
+            [one] => one.summary.clone(),
+            many => many
+                .iter()
+                .map(|o| format!("{} {}", o.name, o.summary))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         reporter.emit(Event::StepFinished {
             step: label,
             target: String::new(),

@@ -1,7 +1,8 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls as Wire, TlsParameters};
 use lettre::{Message, SmtpTransport, Transport};
 use serde::Deserialize;
 
@@ -38,6 +39,8 @@ pub struct SmtpSpec {
     pub tls: Option<Tls>,
     pub username: Option<SecretValue>,
     pub password: Option<SecretValue>,
+    /// Extra CA certificate (PEM) to trust, for a relay with an internal CA.
+    pub ca_file: Option<PathBuf>,
     pub timeout: Option<Duration>,
 }
 
@@ -50,6 +53,7 @@ pub struct Email {
     port: u16,
     tls: Tls,
     credentials: Option<(String, String)>,
+    ca_file: Option<PathBuf>,
     timeout: std::time::Duration,
 }
 
@@ -120,6 +124,7 @@ impl EmailSpec {
             port,
             tls,
             credentials,
+            ca_file: self.smtp.ca_file.clone(),
             timeout: self
                 .smtp
                 .timeout
@@ -140,14 +145,15 @@ impl Email {
         let message = builder
             .body(crate::redact::redact(&alert.body))
             .map_err(|e| e.to_string())?;
-        let relay = match self.tls {
-            Tls::Starttls => {
-                SmtpTransport::starttls_relay(&self.host).map_err(|e| e.to_string())?
-            }
-            Tls::Implicit => SmtpTransport::relay(&self.host).map_err(|e| e.to_string())?,
-            Tls::None => SmtpTransport::builder_dangerous(&self.host),
+        let wire = match self.tls {
+            Tls::Starttls => Wire::Required(self.tls_parameters()?),
+            Tls::Implicit => Wire::Wrapper(self.tls_parameters()?),
+            Tls::None => Wire::None,
         };
-        let mut relay = relay.port(self.port).timeout(Some(self.timeout));
+        let mut relay = SmtpTransport::builder_dangerous(&self.host)
+            .port(self.port)
+            .tls(wire)
+            .timeout(Some(self.timeout));
         if let Some((u, p)) = &self.credentials {
             relay = relay.credentials(Credentials::new(u.clone(), p.clone()));
         }
@@ -157,5 +163,23 @@ impl Email {
             .map_err(|e| format!("{}:{}: {e}", self.host, self.port))?;
         let to: Vec<String> = self.to.iter().map(|m| m.email.to_string()).collect();
         Ok(format!("email to {}", to.join(", ")))
+    }
+
+    /// The system's CA store, plus `ca_file` if given; the server's name is always checked.
+    fn tls_parameters(&self) -> Result<TlsParameters, String> {
+        let mut builder = TlsParameters::builder(self.host.clone());
+        if let Some(ca) = &self.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| {
+                format!(
+                    "cannot read ca_file {}: {}",
+                    ca.display(),
+                    crate::describe_io(&e)
+                )
+            })?;
+            let cert = Certificate::from_pem(&pem)
+                .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        builder.build_rustls().map_err(|e| e.to_string())
     }
 }

@@ -1,5 +1,6 @@
-//! A real SMTP server: aiosmtpd (Debian package python3-aiosmtpd) delivering into a Maildir.
+//! Real SMTP servers: aiosmtpd (Debian package python3-aiosmtpd) delivering into a Maildir.
 
+use std::ffi::OsString;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,29 +19,37 @@ pub struct SmtpServer {
 const PYTHON: &str = "/usr/bin/python3";
 
 impl SmtpServer {
+    /// A plain SMTP server, as a relay on the local network would be.
     pub fn start(dir: &Path) -> SmtpServer {
-        let ok = Command::new(PYTHON)
-            .args(["-c", "import aiosmtpd"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "the email tests need a real SMTP server: apt-get install python3-aiosmtpd (scripts/test installs it)"
-        );
+        require_aiosmtpd();
         let port = free_port();
         let maildir = dir.join("maildir");
-        let child = Command::new(PYTHON)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+        let mut cmd = Command::new(PYTHON);
+        cmd.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir);
+        SmtpServer::spawn(cmd, port, maildir)
+    }
+
+    /// A server that requires STARTTLS and then AUTH with `user`/`password`. Returns the server
+    /// and the CA certificate (PEM file) that signed its key.
+    pub fn start_tls(dir: &Path, user: &str, password: &str) -> (SmtpServer, PathBuf) {
+        require_aiosmtpd();
+        let (ca, cert, key) = make_certs(dir);
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let mut cmd = Command::new(PYTHON);
+        cmd.arg(super::repo_root().join("tests/harness/smtpd.py"))
+            .arg(port.to_string())
             .arg(&maildir)
+            .arg(&cert)
+            .arg(&key)
+            .args([user, password]);
+        (SmtpServer::spawn(cmd, port, maildir), ca)
+    }
+
+    fn spawn(mut cmd: Command, port: u16, maildir: PathBuf) -> SmtpServer {
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -73,6 +82,85 @@ impl SmtpServer {
         });
         self.messages()
     }
+}
+
+fn require_aiosmtpd() {
+    let ok = Command::new(PYTHON)
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "the email tests need a real SMTP server: apt-get install python3-aiosmtpd (scripts/test installs it)"
+    );
+}
+
+fn openssl(args: Vec<OsString>) {
+    let ok = Command::new("openssl")
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        ok.is_ok_and(|s| s.success()),
+        "openssl failed (apt-get install openssl): {args:?}"
+    );
+}
+
+/// A throwaway CA and a server certificate for 127.0.0.1 signed by it.
+pub fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let d = dir.join("tls");
+    std::fs::create_dir_all(&d).unwrap();
+    let f = |name: &str| d.join(name);
+    std::fs::write(
+        f("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let args = |list: &[&dyn AsRef<std::ffi::OsStr>]| -> Vec<OsString> {
+        list.iter().map(|a| a.as_ref().to_os_string()).collect()
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = args(&[
+        &"req",
+        &"-x509",
+        &"-days",
+        &"2",
+        &"-subj",
+        &"/CN=tend test CA",
+    ]);
+    ca.extend(args(&[&ec[0], &ec[1], &ec[2], &ec[3], &ec[4]]));
+    ca.extend(args(&[&"-keyout", &f("ca.key"), &"-out", &f("ca.pem")]));
+    openssl(ca);
+    let mut req = args(&[&"req", &"-subj", &"/CN=127.0.0.1"]);
+    req.extend(args(&[&ec[0], &ec[1], &ec[2], &ec[3], &ec[4]]));
+    req.extend(args(&[&"-keyout", &f("srv.key"), &"-out", &f("srv.csr")]));
+    openssl(req);
+    openssl(args(&[
+        &"x509",
+        &"-req",
+        &"-days",
+        &"2",
+        &"-CAcreateserial",
+        &"-in",
+        &f("srv.csr"),
+        &"-CA",
+        &f("ca.pem"),
+        &"-CAkey",
+        &f("ca.key"),
+        &"-out",
+        &f("srv.pem"),
+        &"-extfile",
+        &f("ext"),
+    ]));
+    (f("ca.pem"), f("srv.pem"), f("srv.key"))
 }
 
 impl Drop for SmtpServer {
