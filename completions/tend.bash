@@ -31,6 +31,9 @@ _tend() {
             tend,man)
                 cmd="tend__subcmd__man"
                 ;;
+            tend,statvfs)
+                cmd="tend__subcmd__statvfs"
+                ;;
             tend,validate)
                 cmd="tend__subcmd__validate"
                 ;;
@@ -48,6 +51,9 @@ _tend() {
                 ;;
             tend__subcmd__help,man)
                 cmd="tend__subcmd__help__subcmd__man"
+                ;;
+            tend__subcmd__help,statvfs)
+                cmd="tend__subcmd__help__subcmd__statvfs"
                 ;;
             tend__subcmd__help,validate)
                 cmd="tend__subcmd__help__subcmd__validate"
@@ -74,7 +80,7 @@ _tend() {
 
     case "${cmd}" in
         tend)
-            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version check validate history completions man help"
+            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version check validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -156,7 +162,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help)
-            opts="check validate history completions man help"
+            opts="check validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -240,6 +246,20 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tend__subcmd__help__subcmd__statvfs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -362,6 +382,28 @@ _tend() {
             return 0
             ;;
         tend__subcmd__man)
+            opts="-q -v -h --output --quiet --verbose --no-color --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "auto human plain json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tend__subcmd__statvfs)
             opts="-q -v -h --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

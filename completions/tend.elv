@@ -34,6 +34,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
+            cand statvfs 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tend;check'= {
@@ -121,12 +122,24 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tend;statvfs'= {
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'tend;help'= {
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
             cand man 'Print the man page (roff)'
+            cand statvfs 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tend;help;check'= {
@@ -141,6 +154,8 @@ set edit:completion:arg-completer[tend] = {|@words|
         &'tend;help;completions'= {
         }
         &'tend;help;man'= {
+        }
+        &'tend;help;statvfs'= {
         }
         &'tend;help;help'= {
         }

@@ -70,6 +70,10 @@ pub enum Command {
     /// Print the man page (roff)
     #[command(hide = true)]
     Man,
+    /// statvfs one path and print the numbers: run by `tend check` as a child process for
+    /// network and FUSE filesystems, so a hung mount cannot keep tend from exiting
+    #[command(hide = true)]
+    Statvfs { path: String },
 }
 
 /// Variables given on the command line, on every subcommand that reads a playbook.

@@ -38,8 +38,18 @@ fn main() -> ExitCode {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     exit::OK
                 }
-                // Nagios reads anything above 3 as UNKNOWN anyway, but say it properly.
-                _ if std::env::args().nth(1).as_deref() == Some("check") => exit::NAGIOS_UNKNOWN,
+                // Nagios reads anything above 3 as UNKNOWN anyway, but say it properly, with a
+                // status line on stdout, which is all Nagios shows.
+                _ if std::env::args().any(|a| a == "check") => {
+                    let text = e.to_string();
+                    let first = text
+                        .lines()
+                        .next()
+                        .unwrap_or("invalid arguments")
+                        .trim_start_matches("error: ");
+                    println!("TEND UNKNOWN - {first}");
+                    exit::NAGIOS_UNKNOWN
+                }
                 _ => exit::USAGE,
             };
             return ExitCode::from(code as u8);
@@ -61,6 +71,16 @@ fn run(cli: &Cli) -> i32 {
             clap_complete::generate(*shell, &mut Cli::command(), "tend", &mut std::io::stdout());
             exit::OK
         }
+        Command::Statvfs { path } => match check::statvfs(path) {
+            Ok(line) => {
+                println!("{line}");
+                exit::OK
+            }
+            Err(e) => {
+                println!("error: {e}");
+                exit::FAILED
+            }
+        },
         Command::Man => {
             match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
                 Ok(()) => exit::OK,

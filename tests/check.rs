@@ -315,3 +315,39 @@ fn shipped_host_health_playbook_runs() {
     let text = stdout(&out);
     assert!(text.contains("'cpu'=") && text.contains(";90;"), "{text}");
 }
+
+#[test]
+fn a_hung_mount_is_unknown_and_does_not_hang_the_check() {
+    let env = Env::new();
+    let hung = crate::harness::hangfs::HangFs::mount(env.dir.path());
+    let p = env.write(
+        "hung.yaml",
+        &format!(
+            "kind: check\nchecks:\n  - disk: {{ mount: {}, timeout: 500ms }}\n  - memory: {{}}\n",
+            hung.mount.display()
+        ),
+    );
+    let started = std::time::Instant::now();
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios"])
+        .arg(&p)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("did not answer within 500ms (hung mount?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("'memory'="),
+        "the other checks still report: {text}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "tend must exit despite the stuck statfs (took {took:?})"
+    );
+}

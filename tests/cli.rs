@@ -9,7 +9,10 @@ fn bad_invocation_exits_64_and_check_exits_unknown() {
     env.tend()
         .args(["check", "--no-such-flag"])
         .assert()
-        .code(3);
+        .code(3)
+        .stdout(predicates::str::starts_with(
+            "TEND UNKNOWN - unexpected argument '--no-such-flag'",
+        ));
     env.tend()
         .args(["validate", "x.yaml", "--output", "nagios"])
         .assert()

@@ -272,3 +272,30 @@ fn every_shipped_playbook_validates() {
     }
     assert!(n >= 1, "no playbooks found in {}", dir.display());
 }
+
+#[test]
+fn permission_denied_is_said_plainly() {
+    let env = Env::new();
+    let p = env.write("secret.yaml", "kind: check\nchecks:\n  - memory: {}\n");
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(
+        env.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // Root reads anything, so read it as nobody.
+    let tend = assert_cmd::cargo::cargo_bin("tend");
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&tend)
+        .arg("validate")
+        .arg(&p)
+        .output()
+        .expect("setpriv (util-linux)");
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot read playbook") && stderr(&out).contains("permission denied"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -295,15 +295,15 @@ fn disks(d: &Disk, inodes: bool) -> Vec<Outcome> {
         .into_iter()
         .map(|path| {
             let name = format!("{kind} {path}");
-            if !all.iter().any(|m| m.path == path) {
+            let Some(mount) = all.iter().rev().find(|m| m.path == path) else {
                 let why = if std::path::Path::new(&path).exists() {
                     format!("{path} is not mounted (it is a directory on its parent filesystem)")
                 } else {
                     format!("{path} is not mounted and does not exist")
                 };
                 return Outcome::failed(name, kind, Status::Critical, why);
-            }
-            match disk::statvfs(&path, d.timeout.0) {
+            };
+            match disk::statvfs(&path, &mount.fstype, d.timeout.0) {
                 Err(e) => Outcome::unknown(name, kind, e),
                 Ok(u) if inodes => inode_outcome(name, &path, &u, d),
                 Ok(u) => disk_outcome(name, &path, &u, d),

@@ -19,6 +19,11 @@ use evaluate::Resolved;
 use outcome::{nagios_code, nagios_word, overall};
 pub use spec::CheckPlaybook;
 
+/// `tend statvfs PATH`, the helper behind hung-mount-safe disk checks.
+pub fn statvfs(path: &str) -> Result<String, String> {
+    measure::disk::read(path).map(|u| u.to_string())
+}
+
 const ALERT_REASONS: &[&str] = &["critical", "warning", "unknown", "recovery"];
 
 /// The set `tend check` runs with no playbook.

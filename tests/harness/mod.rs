@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod hangfs;
 pub mod http;
 pub mod smtp;
 

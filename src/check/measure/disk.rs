@@ -119,36 +119,122 @@ pub fn real_mounts() -> Result<Vec<Mount>, String> {
         .collect())
 }
 
-pub fn statvfs(path: &str, timeout: Duration) -> Result<Usage, String> {
+/// Filesystems whose statfs waits on another machine or a user-space daemon, and can hang.
+pub fn is_remote(fstype: &str) -> bool {
+    const REMOTE: &[&str] = &[
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ceph",
+        "glusterfs",
+        "9p",
+        "lustre",
+        "gpfs",
+        "afs",
+        "davfs",
+        "ncpfs",
+        "virtiofs",
+        "fuse",
+        "fuseblk",
+    ];
+    REMOTE.contains(&fstype) || fstype.starts_with("fuse.")
+}
+
+/// statvfs with a deadline. A statfs stuck on a dead server cannot be interrupted, not even by
+/// SIGKILL, and a process cannot exit while one of its threads is stuck. So for remote and FUSE
+/// filesystems the call is made by a child process (`tend statvfs PATH`), which is abandoned
+/// on timeout; local filesystems use a cheaper thread.
+pub fn statvfs(path: &str, fstype: &str, timeout: Duration) -> Result<Usage, String> {
     let (tx, rx) = mpsc::channel();
     let p = path.to_string();
-    // Detached on purpose: a thread stuck in the kernel on a dead NFS server cannot be joined.
-    std::thread::spawn(move || {
-        let _ = tx.send(rustix::fs::statvfs(p.as_str()));
-    });
+    if is_remote(fstype) {
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find tend's own binary: {e}"))?;
+        let child = std::process::Command::new(exe)
+            .arg("statvfs")
+            .arg(path)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start a helper for {path}: {e}"))?;
+        std::thread::spawn(move || {
+            let out = child
+                .wait_with_output()
+                .map_err(|e| e.to_string())
+                .and_then(|o| {
+                    String::from_utf8(o.stdout)
+                        .map_err(|e| e.to_string())?
+                        .parse::<Usage>()
+                });
+            let _ = tx.send(out);
+        });
+    } else {
+        // Detached on purpose: a thread stuck in the kernel cannot be joined.
+        std::thread::spawn(move || {
+            let _ = tx.send(read(&p));
+        });
+    }
     match rx.recv_timeout(timeout) {
-        Ok(Ok(s)) => {
-            let frsize = if s.f_frsize > 0 {
-                s.f_frsize
-            } else {
-                s.f_bsize
-            };
-            Ok(Usage {
-                total: s.f_blocks * frsize,
-                used: s.f_blocks.saturating_sub(s.f_bfree) * frsize,
-                avail: s.f_bavail * frsize,
-                files: s.f_files,
-                files_free: s.f_ffree,
-            })
-        }
-        Ok(Err(e)) => Err(format!(
-            "cannot stat {path}: {}",
-            crate::describe_io(&e.into())
-        )),
+        Ok(r) => r,
         Err(_) => Err(format!(
             "{path} did not answer within {} (hung mount?)",
             humantime::format_duration(timeout)
         )),
+    }
+}
+
+/// The statvfs call itself, in this process.
+pub fn read(path: &str) -> Result<Usage, String> {
+    let s = rustix::fs::statvfs(path)
+        .map_err(|e| format!("cannot stat {path}: {}", crate::describe_io(&e.into())))?;
+    let frsize = if s.f_frsize > 0 {
+        s.f_frsize
+    } else {
+        s.f_bsize
+    };
+    Ok(Usage {
+        total: s.f_blocks * frsize,
+        used: s.f_blocks.saturating_sub(s.f_bfree) * frsize,
+        avail: s.f_bavail * frsize,
+        files: s.f_files,
+        files_free: s.f_ffree,
+    })
+}
+
+impl std::fmt::Display for Usage {
+    /// The helper's wire format: five numbers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {} {}",
+            self.total, self.used, self.avail, self.files, self.files_free
+        )
+    }
+}
+
+impl std::str::FromStr for Usage {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Usage, String> {
+        if let Some(err) = s.strip_prefix("error: ") {
+            return Err(err.trim().to_string());
+        }
+        let n: Vec<u64> = s
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        match n[..] {
+            [total, used, avail, files, files_free] => Ok(Usage {
+                total,
+                used,
+                avail,
+                files,
+                files_free,
+            }),
+            _ => Err(format!("unexpected answer from the statvfs helper: {s:?}")),
+        }
     }
 }
 
