@@ -4,17 +4,6 @@ use std::time::{Duration, SystemTime};
 
 use crate::harness::{Env, stdout};
 
-fn nagios(env: &Env, playbook: &str) -> (i32, String) {
-    let p = env.write("check.yaml", playbook);
-    let out = env
-        .tend()
-        .args(["check", "--output", "nagios"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    (out.status.code().unwrap(), stdout(&out))
-}
-
 #[test]
 fn default_set_checks_this_machine_without_a_playbook() {
     let env = Env::new();
@@ -43,10 +32,8 @@ fn default_set_checks_this_machine_without_a_playbook() {
 #[test]
 fn disk_over_critical_is_critical_in_plugin_format() {
     let env = Env::new();
-    let (code, text) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - disk: { mount: /, warn: 0, crit: 0 }\n",
-    );
+    let (code, text) =
+        env.check_nagios("kind: check\nchecks:\n  - disk: { mount: /, warn: 0, crit: 0 }\n");
     assert_eq!(code, 2, "{text}");
     let re = regex_lite(&text);
     assert!(re.starts_with("TEND CRITICAL - disk / "), "{text}");
@@ -64,16 +51,12 @@ fn regex_lite(text: &str) -> String {
 #[test]
 fn warning_level_exits_1_and_ok_exits_0() {
     let env = Env::new();
-    let (code, text) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - memory: { warn: 0, crit: 100 }\n",
-    );
+    let (code, text) =
+        env.check_nagios("kind: check\nchecks:\n  - memory: { warn: 0, crit: 100 }\n");
     assert_eq!(code, 1, "{text}");
     assert!(text.starts_with("TEND WARNING - memory "), "{text}");
-    let (code, text) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n",
-    );
+    let (code, text) =
+        env.check_nagios("kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n");
     assert_eq!(code, 0, "{text}");
     assert!(text.starts_with("TEND OK - memory "), "{text}");
 }
@@ -82,27 +65,20 @@ fn warning_level_exits_1_and_ok_exits_0() {
 fn nagios_range_syntax_carries_over() {
     let env = Env::new();
     // "@0:100": alert when inside 0..100, which a percentage always is.
-    let (code, text) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - memory: { crit: \"@0:100\" }\n",
-    );
+    let (code, text) = env.check_nagios("kind: check\nchecks:\n  - memory: { crit: \"@0:100\" }\n");
     assert_eq!(code, 2, "{text}");
     assert!(text.contains(";;@0:100;0;100"), "{text}");
     // "~:100" never alerts on a percentage.
-    let (code, _) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - memory: { warn: \"~:100\", crit: \"~:100\" }\n",
-    );
+    let (code, _) = env
+        .check_nagios("kind: check\nchecks:\n  - memory: { warn: \"~:100\", crit: \"~:100\" }\n");
     assert_eq!(code, 0);
 }
 
 #[test]
 fn missing_mount_is_critical_with_a_reason() {
     let env = Env::new();
-    let (code, text) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - disk: { mount: /no/such/mount }\n",
-    );
+    let (code, text) =
+        env.check_nagios("kind: check\nchecks:\n  - disk: { mount: /no/such/mount }\n");
     assert_eq!(code, 2, "{text}");
     assert!(
         text.contains("disk /no/such/mount /no/such/mount is not mounted and does not exist"),
@@ -113,8 +89,7 @@ fn missing_mount_is_critical_with_a_reason() {
 #[test]
 fn free_space_thresholds_in_bytes() {
     let env = Env::new();
-    let (code, text) = nagios(
-        &env,
+    let (code, text) = env.check_nagios(
         "kind: check\nchecks:\n  - disk: { mount: /, free: { warn: 1PiB, crit: 1KiB } }\n",
     );
     assert_eq!(code, 1, "{text}");
@@ -125,9 +100,7 @@ fn free_space_thresholds_in_bytes() {
 #[test]
 fn inodes_and_load_and_swap() {
     let env = Env::new();
-    let (code, text) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - inodes: { mount: /, warn: 99, crit: 100 }\n  - load: { warn: [1000, 1000, 1000], crit: 2000 }\n  - swap: {}\n",
+    let (code, text) = env.check_nagios("kind: check\nchecks:\n  - inodes: { mount: /, warn: 99, crit: 100 }\n  - load: { warn: [1000, 1000, 1000], crit: 2000 }\n  - swap: {}\n",
     );
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -169,9 +142,7 @@ fn process_running_and_missing() {
         .arg("30")
         .spawn()
         .unwrap();
-    let (code, text) = nagios(
-        &env,
-        "kind: check\nchecks:\n  - process: { name: sleep, min: 1 }\n  - process: { name: no-such-daemon-x, min: 1 }\n",
+    let (code, text) = env.check_nagios("kind: check\nchecks:\n  - process: { name: sleep, min: 1 }\n  - process: { name: no-such-daemon-x, min: 1 }\n",
     );
     sleeper.kill().unwrap();
     let _ = sleeper.wait();

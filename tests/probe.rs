@@ -3,14 +3,7 @@
 use crate::harness::{Env, http::HttpServer, stdout};
 
 fn run(env: &Env, checks: &str) -> (i32, String) {
-    let p = env.write("probe.yaml", &format!("kind: check\nchecks:\n{checks}"));
-    let out = env
-        .tend()
-        .args(["check", "--output", "nagios"])
-        .arg(&p)
-        .output()
-        .unwrap();
-    (out.status.code().unwrap(), stdout(&out))
+    env.check_nagios(&format!("kind: check\nchecks:\n{checks}"))
 }
 
 #[test]

@@ -40,6 +40,18 @@ impl Env {
         p
     }
 
+    /// Write `playbook` and run `tend check --output nagios` on it: (exit code, stdout).
+    pub fn check_nagios(&self, playbook: &str) -> (i32, String) {
+        let p = self.write("check.yaml", playbook);
+        let out = self
+            .tend()
+            .args(["check", "--output", "nagios"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        (out.status.code().unwrap(), stdout(&out))
+    }
+
     /// `tend` with its state dir in this temp dir, no colour, and the cwd here.
     pub fn tend(&self) -> Command {
         let mut c = Command::cargo_bin("tend").expect("tend binary");
