@@ -11,8 +11,10 @@ use serde::Serialize;
 
 use crate::report::{Event, Record};
 
-/// Days of journal kept; older day files are removed when a new day's file is started.
+/// Days of journal kept, and its size at most; older day files are removed when a new day's
+/// file is started.
 const KEEP_DAYS: u64 = 90;
+const KEEP_BYTES: u64 = 256 << 20;
 
 pub struct Journal {
     file: File,
@@ -75,18 +77,33 @@ impl Journal {
     }
 }
 
+/// Drop day files older than KEEP_DAYS, then the oldest while the journal is over KEEP_BYTES
+/// (a check every minute writes a few MB a day). Today's file is never removed.
 fn prune(dir: &Path) {
     let cutoff = day(SystemTime::now() - Duration::from_secs(KEEP_DAYS * 86400));
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if let Some(d) = name.strip_suffix(".jsonl")
-            && d.len() == 10
-            && d < cutoff.as_str()
+    let mut files: Vec<(String, PathBuf, u64)> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let d = name
+                        .strip_suffix(".jsonl")
+                        .filter(|d| d.len() == 10)?
+                        .to_string();
+                    Some((d, e.path(), e.metadata().map_or(0, |m| m.len())))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut total: u64 = files.iter().map(|f| f.2).sum();
+    let newest = files.len().saturating_sub(1);
+    for (i, (d, path, len)) in files.iter().enumerate() {
+        if i < newest
+            && (d.as_str() < cutoff.as_str() || total > KEEP_BYTES)
+            && fs::remove_file(path).is_ok()
         {
-            let _ = fs::remove_file(e.path());
+            total -= len;
         }
     }
 }
