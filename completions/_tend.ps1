@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
+            [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Compress, archive and expire files by rule; free a mount below a target')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List past runs, or show one run''s timeline')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -49,6 +50,24 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('--no-notify', '--no-notify', [CompletionResultType]::ParameterName, 'Evaluate and print, but send no alert and record no alert state')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tend;cleanup' {
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Files compressed or archived at once [default: the number of CPUs]')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Files compressed or archived at once [default: the number of CPUs]')
+            [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
+            [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List every action with the bytes it would reclaim; touch nothing')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -149,6 +168,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
         }
         'tend;help' {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
+            [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Compress, archive and expire files by rule; free a mount below a target')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List past runs, or show one run''s timeline')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -158,6 +178,9 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             break
         }
         'tend;help;check' {
+            break
+        }
+        'tend;help;cleanup' {
             break
         }
         'tend;help;validate' {

@@ -19,6 +19,9 @@ _tend() {
             tend,check)
                 cmd="tend__subcmd__check"
                 ;;
+            tend,cleanup)
+                cmd="tend__subcmd__cleanup"
+                ;;
             tend,completions)
                 cmd="tend__subcmd__completions"
                 ;;
@@ -39,6 +42,9 @@ _tend() {
                 ;;
             tend__subcmd__help,check)
                 cmd="tend__subcmd__help__subcmd__check"
+                ;;
+            tend__subcmd__help,cleanup)
+                cmd="tend__subcmd__help__subcmd__cleanup"
                 ;;
             tend__subcmd__help,completions)
                 cmd="tend__subcmd__help__subcmd__completions"
@@ -80,7 +86,7 @@ _tend() {
 
     case "${cmd}" in
         tend)
-            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version check validate history completions man statvfs help"
+            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version check cleanup validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,6 +145,48 @@ _tend() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tend__subcmd__cleanup)
+            opts="-j -q -v -h --dry-run --jobs --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "auto human plain json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tend__subcmd__completions)
             opts="-q -v -h --output --quiet --verbose --no-color --state-dir --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -162,7 +210,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help)
-            opts="check validate history completions man statvfs help"
+            opts="check cleanup validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -176,6 +224,20 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tend__subcmd__help__subcmd__cleanup)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+            cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
@@ -45,6 +46,23 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
             cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand --no-notify 'Evaluate and print, but send no alert and record no alert state'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;cleanup'= {
+            cand -j 'Files compressed or archived at once [default: the number of CPUs]'
+            cand --jobs 'Files compressed or archived at once [default: the number of CPUs]'
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --dry-run 'List every action with the bytes it would reclaim; touch nothing'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -135,6 +153,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;help'= {
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+            cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
@@ -143,6 +162,8 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tend;help;check'= {
+        }
+        &'tend;help;cleanup'= {
         }
         &'tend;help;validate'= {
         }

@@ -36,6 +36,7 @@ complete -c tend -n "__fish_tend_needs_command" -l no-color -d 'Never use colour
 complete -c tend -n "__fish_tend_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_needs_command" -s V -l version -d 'Print version'
 complete -c tend -n "__fish_tend_needs_command" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+complete -c tend -n "__fish_tend_needs_command" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
 complete -c tend -n "__fish_tend_needs_command" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
 complete -c tend -n "__fish_tend_needs_command" -f -a "history" -d 'List past runs, or show one run\'s timeline'
 complete -c tend -n "__fish_tend_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -57,6 +58,21 @@ complete -c tend -n "__fish_tend_using_subcommand check" -s q -l quiet -d 'Print
 complete -c tend -n "__fish_tend_using_subcommand check" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand check" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -s j -l jobs -d 'Files compressed or archived at once [default: the number of CPUs]' -r
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l dry-run -d 'List every action with the bytes it would reclaim; touch nothing'
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand validate" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand validate" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand validate" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
@@ -125,11 +141,12 @@ complete -c tend -n "__fish_tend_using_subcommand statvfs" -s q -l quiet -d 'Pri
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man statvfs help" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man statvfs help" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man statvfs help" -f -a "history" -d 'List past runs, or show one run\'s timeline'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man statvfs help" -f -a "completions" -d 'Print a shell completion script'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man statvfs help" -f -a "man" -d 'Print the man page (roff)'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man statvfs help" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check validate history completions man statvfs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "history" -d 'List past runs, or show one run\'s timeline'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "man" -d 'Print the man page (roff)'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tend -n "__fish_tend_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "show" -d 'Print one run\'s timeline'

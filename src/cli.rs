@@ -58,6 +58,8 @@ pub enum Command {
                             With no playbook, checks this machine with a default set."
     )]
     Check(CheckArgs),
+    /// Compress, archive and expire files by rule; free a mount below a target
+    Cleanup(CleanupArgs),
     /// Parse, type-check and template-check playbooks, with no side effects
     Validate(ValidateArgs),
     /// List past runs, or show one run's timeline
@@ -107,6 +109,26 @@ pub struct CheckArgs {
     /// Evaluate and print, but send no alert and record no alert state
     #[arg(long)]
     pub no_notify: bool,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CleanupArgs {
+    /// Playbook of kind: cleanup
+    pub playbook: PathBuf,
+
+    /// List every action with the bytes it would reclaim; touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Files compressed or archived at once [default: the number of CPUs]
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: Option<u16>,
 
     #[command(flatten)]
     pub vars: VarArgs,

@@ -1,4 +1,5 @@
 mod check;
+mod cleanup;
 mod cli;
 mod fsutil;
 mod history;
@@ -26,6 +27,7 @@ pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILED: i32 = 1;
     pub const USAGE: i32 = 64;
+    pub const LOCKED: i32 = 75;
     pub const NAGIOS_UNKNOWN: i32 = 3;
 }
 
@@ -65,6 +67,7 @@ fn run(cli: &Cli) -> i32 {
     }
     match &cli.command {
         Command::Check(args) => check::run(cli, args),
+        Command::Cleanup(args) => cleanup::run(cli, args),
         Command::Validate(args) => validate(cli, args),
         Command::History(args) => history::run(cli, args),
         Command::Completions { shell } => {
@@ -99,6 +102,7 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
     for path in &args.playbooks {
         let result = playbook::kind_of(path).and_then(|(source, kind)| match kind {
             Kind::Check => check::validate(source, &args.vars),
+            Kind::Cleanup => cleanup::validate(source, &args.vars),
             other => Err(Diagnostic::in_file(
                 &source,
                 format!("`{other}` playbooks are not supported by this version of tend yet"),

@@ -74,9 +74,22 @@ fn old_journal_days_are_pruned() {
     std::fs::create_dir_all(&journal).unwrap();
     std::fs::write(journal.join("2001-01-01.jsonl"), "").unwrap();
     std::fs::write(journal.join("notes.txt"), "not ours").unwrap();
-    let p = env.write("c.yaml", "kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n");
+    let p = env.write(
+        "c.yaml",
+        "kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n",
+    );
     env.tend().arg("check").arg(&p).assert().code(0);
-    assert!(!journal.join("2001-01-01.jsonl").exists(), "a day older than 90 days is removed");
-    assert!(journal.join("notes.txt").exists(), "files that are not day files are left alone");
-    assert_eq!(std::fs::read_dir(&journal).unwrap().count(), 2, "today's file and notes.txt");
+    assert!(
+        !journal.join("2001-01-01.jsonl").exists(),
+        "a day older than 90 days is removed"
+    );
+    assert!(
+        journal.join("notes.txt").exists(),
+        "files that are not day files are left alone"
+    );
+    assert_eq!(
+        std::fs::read_dir(&journal).unwrap().count(),
+        2,
+        "today's file and notes.txt"
+    );
 }

@@ -4,6 +4,7 @@
 mod harness;
 
 mod check;
+mod cleanup;
 mod cli;
 mod history;
 mod lock;

@@ -61,7 +61,12 @@ pub fn check_on(
     allowed: &[&str],
 ) -> Result<Vec<String>, Diagnostic> {
     match on {
-        None => Ok(allowed.iter().map(|s| s.to_string()).collect()),
+        // Absent: every reason but success, which nobody wants paged for.
+        None => Ok(allowed
+            .iter()
+            .filter(|r| **r != "success")
+            .map(|s| s.to_string())
+            .collect()),
         Some(list) => {
             for (i, item) in list.iter().enumerate() {
                 if !allowed.contains(&item.as_str()) {

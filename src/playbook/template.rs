@@ -86,34 +86,51 @@ impl Templater {
     }
 
     pub fn render(&self, src: &str, mode: Mode) -> Result<String, String> {
+        self.render_with(src, mode, &[])
+    }
+
+    /// Render with a few more variables (`{{ date }}` for an archive name, say).
+    pub fn render_with(
+        &self,
+        src: &str,
+        mode: Mode,
+        extra: &[(&str, &str)],
+    ) -> Result<String, String> {
         if !src.contains("{{") && !src.contains("{%") && !src.contains("{#") {
             return Ok(src.to_string());
         }
+        let ctx = if extra.is_empty() {
+            Value::from(self.ctx.clone())
+        } else {
+            let mut ctx = self.ctx.clone();
+            for (k, v) in extra {
+                ctx.insert(k.to_string(), Value::from(*v));
+            }
+            Value::from(ctx)
+        };
         let name = if mode == Mode::Shell { "shell" } else { "text" };
-        self.env
-            .render_named_str(name, src, Value::from(self.ctx.clone()))
-            .map_err(|e| {
-                if e.kind() == minijinja::ErrorKind::UndefinedError {
-                    let mut missing: Vec<String> = self
-                        .env
-                        .template_from_str(src)
-                        .map(|t| t.undeclared_variables(true))
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|v| {
-                            !self.ctx.contains_key(v.split('.').next().unwrap_or(v))
-                                || v.starts_with("env.")
-                        })
-                        .collect();
-                    missing.sort();
-                    if !missing.is_empty() {
-                        let quoted: Vec<String> =
-                            missing.iter().map(|m| format!("'{m}'")).collect();
-                        return format!("undefined variable {} in template", quoted.join(", "));
-                    }
+        self.env.render_named_str(name, src, ctx).map_err(|e| {
+            if e.kind() == minijinja::ErrorKind::UndefinedError {
+                let mut missing: Vec<String> = self
+                    .env
+                    .template_from_str(src)
+                    .map(|t| t.undeclared_variables(true))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|v| {
+                        let head = v.split('.').next().unwrap_or(v);
+                        (!self.ctx.contains_key(head) && !extra.iter().any(|(k, _)| *k == head))
+                            || v.starts_with("env.")
+                    })
+                    .collect();
+                missing.sort();
+                if !missing.is_empty() {
+                    let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
+                    return format!("undefined variable {} in template", quoted.join(", "));
                 }
-                describe(e)
-            })
+            }
+            describe(e)
+        })
     }
 }
 

@@ -11,6 +11,7 @@ pub struct Human {
     opts: Options,
     multi: MultiProgress,
     running: Mutex<HashMap<(String, String), ProgressBar>>,
+    bars: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Human {
@@ -19,6 +20,7 @@ impl Human {
             opts,
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             running: Mutex::default(),
+            bars: Mutex::default(),
         }
     }
 
@@ -52,6 +54,37 @@ impl Human {
 }
 
 impl Sink for Human {
+    fn progress(&self, step: &str, bytes: u64) {
+        if self.multi.is_hidden() {
+            return;
+        }
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        let bar = bars.entry(step.to_string()).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::no_length());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "  {msg} {binary_bytes} at {binary_bytes_per_sec} {elapsed:.dim}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(step.to_string());
+            bar
+        });
+        bar.set_position(bytes);
+    }
+
+    fn clear_progress(&self, step: &str) {
+        if let Some(bar) = self
+            .bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(step)
+        {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
+        }
+    }
+
     fn record(&self, record: &Record) {
         let on = |t: &str| {
             if t.is_empty() {

@@ -18,6 +18,9 @@ use crate::journal::Journal;
 
 pub trait Sink: Send + Sync {
     fn record(&self, record: &Record);
+    /// Bytes done so far in a long step; only a terminal shows it.
+    fn progress(&self, _step: &str, _bytes: u64) {}
+    fn clear_progress(&self, _step: &str) {}
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -86,6 +89,10 @@ impl Reporter {
         }
     }
 
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
     pub fn elapsed_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -122,6 +129,16 @@ impl Reporter {
             }
             Event::Notice { .. } => true,
         }
+    }
+
+    pub fn progress(&self, step: &str, bytes: u64) {
+        if !self.opts.quiet {
+            self.sink.progress(step, bytes);
+        }
+    }
+
+    pub fn clear_progress(&self, step: &str) {
+        self.sink.clear_progress(step);
     }
 
     pub fn notice(&self, level: Level, message: impl Into<String>) {

@@ -1,0 +1,260 @@
+//! Bundling files into `tar.gz` archives by period. An archive is written as `name.partial`,
+//! fsynced, read back (every entry's name and size checked, every byte decompressed), renamed,
+//! and only then are its sources removed. An existing archive is never overwritten.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+
+use super::select::Candidate;
+use super::spec::GroupBy;
+use crate::fsutil::{parent, sync_dir};
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i64;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The period a file belongs to, by its mtime in UTC: 2026-11-26, 2026-W48 or 2026-11.
+pub fn period(mtime: SystemTime, by: GroupBy) -> String {
+    let secs = match mtime.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil(days);
+    match by {
+        GroupBy::Day => format!("{y:04}-{m:02}-{d:02}"),
+        GroupBy::Month => format!("{y:04}-{m:02}"),
+        GroupBy::Week => {
+            let monday_based = (days + 3).rem_euclid(7);
+            let thursday = days - monday_based + 3;
+            let (iso_year, _, _) = civil(thursday);
+            let week = (thursday - days_from_civil(iso_year, 1, 1)) / 7 + 1;
+            format!("{iso_year:04}-W{week:02}")
+        }
+    }
+}
+
+pub fn group(files: Vec<Candidate>, by: GroupBy) -> BTreeMap<String, Vec<Candidate>> {
+    let mut groups: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for c in files {
+        groups.entry(period(c.mtime, by)).or_default().push(c);
+    }
+    groups
+}
+
+/// `app-2026-11-26.tar.gz`, or the first free `app-2026-11-26.partN.tar.gz` when it exists.
+pub fn free_name(dest: &Path, name: &str) -> PathBuf {
+    let first = dest.join(name);
+    if fs::symlink_metadata(&first).is_err() {
+        return first;
+    }
+    let (stem, ext) = match name.find(".tar") {
+        Some(i) => name.split_at(i),
+        None => match name.rfind('.') {
+            Some(i) => name.split_at(i),
+            None => (name, ""),
+        },
+    };
+    (2..)
+        .map(|n| dest.join(format!("{stem}.part{n}{ext}")))
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .expect("a free name")
+}
+
+pub struct Archived {
+    pub path: PathBuf,
+    pub files: usize,
+    pub before: u64,
+    pub after: u64,
+    /// Sources that changed after they were archived: kept, and reported.
+    pub kept: Vec<(PathBuf, String)>,
+}
+
+pub fn archive(
+    files: &[Candidate],
+    dest: &Path,
+    name: &str,
+    level: u32,
+    progress: &dyn Fn(u64),
+) -> Result<Archived, String> {
+    fs::create_dir_all(dest).map_err(|e| {
+        format!(
+            "cannot create {}: {}",
+            dest.display(),
+            crate::describe_io(&e)
+        )
+    })?;
+    let target = free_name(dest, name);
+    let mut partial = target.as_os_str().to_os_string();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let io = |what: &str, e: io::Error| format!("{what}: {}", crate::describe_io(&e));
+    let written = write(files, &partial, level, progress);
+    let written = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            return Err(io(&format!("writing {}", partial.display()), e));
+        }
+    };
+    if let Err(e) = verify(&partial, &written) {
+        let _ = fs::remove_file(&partial);
+        return Err(format!(
+            "{} did not read back whole: {e}; the sources are kept",
+            partial.display()
+        ));
+    }
+    let after = fs::metadata(&partial)
+        .map(|m| m.blocks() * 512)
+        .unwrap_or(0);
+    fs::rename(&partial, &target).map_err(|e| io("renaming the archive", e))?;
+    sync_dir(dest).map_err(|e| io("syncing the archive directory", e))?;
+
+    // The archive is durable: now the sources may go, unless they changed since they were read.
+    let mut kept = vec![];
+    let mut dirs = std::collections::BTreeSet::new();
+    let mut before = 0;
+    for (c, (_, size, mtime)) in files.iter().zip(&written) {
+        match fs::symlink_metadata(&c.path) {
+            Ok(m) if m.len() == *size && m.modified().ok() == Some(*mtime) => {
+                match fs::remove_file(&c.path) {
+                    Ok(()) => {
+                        before += c.allocated;
+                        dirs.insert(parent(&c.path));
+                    }
+                    Err(e) => kept.push((c.path.clone(), crate::describe_io(&e))),
+                }
+            }
+            Ok(_) => kept.push((c.path.clone(), "changed after it was archived: kept".into())),
+            Err(_) => {}
+        }
+    }
+    for d in dirs {
+        let _ = sync_dir(&d);
+    }
+    Ok(Archived {
+        path: target,
+        files: written.len(),
+        before,
+        after,
+        kept,
+    })
+}
+
+type Entry = (PathBuf, u64, SystemTime);
+
+fn write(
+    files: &[Candidate],
+    partial: &Path,
+    level: u32,
+    progress: &dyn Fn(u64),
+) -> io::Result<Vec<Entry>> {
+    let out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(partial)?;
+    let enc = GzEncoder::new(
+        BufWriter::with_capacity(256 * 1024, out),
+        Compression::new(level),
+    );
+    let mut tar = tar::Builder::new(enc);
+    tar.mode(tar::HeaderMode::Complete);
+    let mut written = vec![];
+    for c in files {
+        let mut f = OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(&c.path)?;
+        let meta = f.metadata()?;
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        // Names are relative to the rule's root: an archive can never write outside where it
+        // is unpacked.
+        tar.append_data(&mut header, &c.rel, &mut f)?;
+        progress(meta.len());
+        written.push((c.rel.clone(), meta.len(), meta.modified()?));
+    }
+    let enc = tar.into_inner()?;
+    let buf = enc.finish()?;
+    let file = buf.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(written)
+}
+
+fn verify(path: &Path, expected: &[Entry]) -> Result<(), String> {
+    let f = File::open(path).map_err(|e| e.to_string())?;
+    let mut ar = tar::Archive::new(GzDecoder::new(io::BufReader::with_capacity(256 * 1024, f)));
+    let mut n = 0;
+    for entry in ar.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let (name, size, _) = expected.get(n).ok_or("more entries than written")?;
+        let got = entry.path().map_err(|e| e.to_string())?.into_owned();
+        if &got != name || entry.size() != *size {
+            return Err(format!(
+                "entry {} is {} ({} bytes), expected {} ({size} bytes)",
+                n + 1,
+                got.display(),
+                entry.size(),
+                name.display()
+            ));
+        }
+        // Decompress every byte: the gzip CRC is checked at the end of the stream.
+        let copied = io::copy(&mut entry.by_ref().take(u64::MAX), &mut io::sink())
+            .map_err(|e| e.to_string())?;
+        if copied != *size {
+            return Err(format!(
+                "entry {} has {copied} bytes, expected {size}",
+                name.display()
+            ));
+        }
+        n += 1;
+    }
+    if n != expected.len() {
+        return Err(format!("{n} entries, expected {}", expected.len()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn periods() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_651_200); // 2026-11-26T00:00:00Z
+        assert_eq!(period(t, GroupBy::Day), "2026-11-26");
+        assert_eq!(period(t, GroupBy::Month), "2026-11");
+        assert_eq!(period(t, GroupBy::Week), "2026-W48");
+        let jan1 = UNIX_EPOCH + Duration::from_secs(1_609_459_200); // 2021-01-01, ISO week 53 of 2020
+        assert_eq!(period(jan1, GroupBy::Week), "2020-W53");
+    }
+}

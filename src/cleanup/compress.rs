@@ -1,0 +1,183 @@
+//! gzip one file without ever losing a byte: write `x.gz.partial`, fsync, give it the
+//! original's mode, owner and times, rename it to `x.gz`, fsync the directory, and only then
+//! unlink `x`. A file that changes while it is read is left alone.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use flate2::{Compression, GzBuilder};
+
+use super::select::Candidate;
+use crate::fsutil::{parent, sync_dir};
+
+pub enum Compressed {
+    /// Bytes on disk before and after.
+    Done {
+        before: u64,
+        after: u64,
+    },
+    /// Left alone on purpose (still being written, a name clash): reported, not an error.
+    Skipped(String),
+    Failed(String),
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_os_string();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+const CHUNK: usize = 256 * 1024;
+
+pub fn compress(c: &Candidate, level: u32, progress: &dyn Fn(u64)) -> Compressed {
+    match attempt(c, level, progress) {
+        Ok(r) => r,
+        Err(e) => Compressed::Failed(crate::describe_io(&e)),
+    }
+}
+
+fn attempt(c: &Candidate, level: u32, progress: &dyn Fn(u64)) -> io::Result<Compressed> {
+    let gz = with_suffix(&c.path, ".gz");
+    let partial = with_suffix(&c.path, ".gz.partial");
+    let dir = parent(&c.path);
+    let mut src = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&c.path)?;
+    let before = src.metadata()?;
+    if !before.is_file() {
+        return Ok(Compressed::Skipped("no longer a regular file".into()));
+    }
+    let mtime = before.modified()?;
+    let mtime_secs = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+
+    if let Ok(existing) = fs::symlink_metadata(&gz) {
+        // A run killed between the rename and the unlink leaves both: if x.gz is the complete
+        // copy of x (same mtime in its header, same size in its trailer), finish the job.
+        return Ok(
+            if existing.is_file() && is_copy_of(&gz, mtime_secs, before.len())? {
+                fs::remove_file(&c.path)?;
+                sync_dir(&dir)?;
+                Compressed::Done {
+                    before: c.allocated,
+                    after: existing.blocks() * 512,
+                }
+            } else {
+                Compressed::Skipped(format!(
+                    "{} already exists and is not a copy of it",
+                    gz.display()
+                ))
+            },
+        );
+    }
+
+    // A gzip of a log is rarely more than a quarter of it; refuse when even that will not fit.
+    let free = rustix::fs::statvfs(&dir)
+        .map(|s| s.f_bavail * s.f_frsize)
+        .unwrap_or(u64::MAX);
+    let needed = before.len() / 4 + 64 * 1024;
+    if free < needed {
+        return Ok(Compressed::Failed(format!(
+            "not enough free space to write the compressed copy ({} free, about {} needed)",
+            crate::playbook::units::Size(free),
+            crate::playbook::units::Size(needed)
+        )));
+    }
+
+    let out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)?;
+    let result = (|| -> io::Result<File> {
+        let name = c
+            .path
+            .file_name()
+            .map(|n| n.as_encoded_bytes().to_vec())
+            .unwrap_or_default();
+        let mut enc = GzBuilder::new()
+            .filename(name)
+            .mtime(mtime_secs as u32)
+            .write(out, Compression::new(level));
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            enc.write_all(&buf[..n])?;
+            progress(n as u64);
+        }
+        let out = enc.finish()?;
+        out.sync_all()?;
+        Ok(out)
+    })();
+    let out = match result {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            if e.raw_os_error() == Some(28) {
+                return Ok(Compressed::Failed(
+                    "disk full while writing the compressed copy".into(),
+                ));
+            }
+            return Err(e);
+        }
+    };
+    // Still being written? Then the copy is not the whole file: keep the original.
+    let after = fs::symlink_metadata(&c.path)?;
+    if after.len() != before.len() || after.modified()? != mtime || after.ino() != before.ino() {
+        let _ = fs::remove_file(&partial);
+        return Ok(Compressed::Skipped(
+            "changed while being compressed (still being written?)".into(),
+        ));
+    }
+    out.set_permissions(fs::Permissions::from_mode(before.mode() & 0o7777))?;
+    if let Err(e) = std::os::unix::fs::fchown(&out, Some(before.uid()), Some(before.gid())) {
+        // Only root can give a file away; a user compressing their own files keeps ownership.
+        if e.kind() != io::ErrorKind::PermissionDenied {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+    }
+    out.set_times(
+        fs::FileTimes::new()
+            .set_modified(mtime)
+            .set_accessed(before.accessed().unwrap_or(mtime)),
+    )?;
+    out.sync_all()?;
+    let compressed = out.metadata()?.blocks() * 512;
+    drop(out);
+    fs::rename(&partial, &gz)?;
+    sync_dir(&dir)?;
+    // Only now is the original redundant.
+    fs::remove_file(&c.path)?;
+    sync_dir(&dir)?;
+    Ok(Compressed::Done {
+        before: c.allocated,
+        after: compressed,
+    })
+}
+
+/// Whether `gz` is a complete gzip whose header mtime and trailer size match the original.
+fn is_copy_of(gz: &Path, mtime: u64, size: u64) -> io::Result<bool> {
+    let mut f = File::open(gz)?;
+    let len = f.metadata()?.len();
+    if len < 18 {
+        return Ok(false);
+    }
+    let mut head = [0u8; 8];
+    f.read_exact(&mut head)?;
+    let mut tail = [0u8; 4];
+    f.seek(SeekFrom::End(-4))?;
+    f.read_exact(&mut tail)?;
+    Ok(head[..2] == [0x1f, 0x8b]
+        && u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]))
+            == (mtime & 0xffff_ffff)
+        && u64::from(u32::from_le_bytes(tail)) == (size & 0xffff_ffff))
+}

@@ -1,0 +1,765 @@
+//! `tend cleanup`: compress, archive and expire files by rule, and free a mount below a target,
+//! without ever losing a byte.
+
+mod archive;
+mod compress;
+mod delete;
+mod select;
+mod spec;
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, mpsc};
+use std::time::Instant;
+
+use crate::cli::{CleanupArgs, Cli, VarArgs};
+use crate::exit;
+use crate::playbook::units::Size;
+use crate::playbook::{self, Diagnostic, Loaded, Mode, Source, Templater};
+use crate::report::{Event, Level, Options, Reporter, Status};
+use compress::Compressed;
+use select::{Candidate, Found};
+pub use spec::CleanupPlaybook;
+use spec::{Action, FreeSpace, Rule};
+
+struct Resolved {
+    rule: Rule,
+    label: String,
+    root: PathBuf,
+    /// For archive rules: the destination directory and the name template.
+    dest: Option<PathBuf>,
+}
+
+struct Plan {
+    rules: Vec<Resolved>,
+    notifier: crate::notify::Notifier,
+    free_space: Option<(FreeSpace, PathBuf)>,
+    /// Renders archive names per period.
+    templater: Templater,
+}
+
+const ALERT_REASONS: &[&str] = &["failure", "success"];
+
+fn resolve(
+    loaded: &Loaded<CleanupPlaybook>,
+    templater: Templater,
+    real_secrets: bool,
+) -> Result<Plan, Diagnostic> {
+    let top = loaded.scope(&templater);
+    if loaded.body.rules.is_empty() {
+        return Err(top.error("rules", "`rules` is empty").hint("add a rule, e.g. `- { path: /var/log/app, match: [\"*.log\"], older_than: 1d, action: compress }`"));
+    }
+    let mut rules = vec![];
+    for (i, rule) in loaded.body.rules.iter().enumerate() {
+        let scope = top.at(&format!("rules[{i}]"));
+        let path = scope.render("path", &rule.path, Mode::Text)?;
+        if let Some(why) = spec::refuse_path(&path) {
+            return Err(scope.error("path", why));
+        }
+        let root = std::fs::canonicalize(&path).map_err(|e| scope.error("path", e.to_string()))?;
+        let dest = match &rule.archive {
+            Some(a) => {
+                let d = scope.at("archive").render("dest", &a.dest, Mode::Text)?;
+                if !d.starts_with('/') {
+                    return Err(scope.at("archive").error(
+                        "dest",
+                        format!("archive dest '{d}' must be an absolute path"),
+                    ));
+                }
+                // Check the name renders now, with a sample period, so errors show before work.
+                render_name(&templater, &a.name, "2026-01-01")
+                    .map_err(|e| scope.at("archive").error("name", e))?;
+                Some(PathBuf::from(d))
+            }
+            None => None,
+        };
+        let mut rule = rule.clone();
+        rule.path = path;
+        rules.push(Resolved {
+            label: rule.label(i),
+            rule,
+            root,
+            dest,
+        });
+    }
+    let free_space = match &loaded.body.free_space {
+        Some(fs) => {
+            let scope = top.at("free_space");
+            let mount = scope.render("mount", &fs.mount, Mode::Text)?;
+            if !(0.0..=100.0).contains(&fs.max_used_percent) {
+                return Err(scope.error(
+                    "max_used_percent",
+                    "max_used_percent is a percentage, 0 to 100",
+                ));
+            }
+            if !Path::new(&mount).is_dir() {
+                return Err(scope.error("mount", format!("mount '{mount}' does not exist")));
+            }
+            if !loaded.body.rules.iter().any(|r| r.expendable) {
+                return Err(scope.error("mount", "free_space needs at least one rule marked `expendable: true`").hint("free_space deletes the oldest files of expendable rules until the mount is below its target"));
+            }
+            Some((
+                FreeSpace {
+                    mount: mount.clone(),
+                    max_used_percent: fs.max_used_percent,
+                },
+                PathBuf::from(mount),
+            ))
+        }
+        None => None,
+    };
+    let notifier = loaded
+        .body
+        .notify
+        .resolve(&top, ALERT_REASONS, real_secrets)?;
+    Ok(Plan {
+        rules,
+        notifier,
+        free_space,
+        templater,
+    })
+}
+
+/// An archive file name for a period: a plain name, never a path.
+fn render_name(t: &Templater, template: &str, date: &str) -> Result<String, String> {
+    let name = t.render_with(template, Mode::Text, &[("date", date)])?;
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." || name.contains('\0') {
+        return Err(format!(
+            "archive name '{name}' must be a plain file name (no '/', not '..')"
+        ));
+    }
+    Ok(name)
+}
+
+pub fn validate(source: std::sync::Arc<Source>, args: &VarArgs) -> Result<String, Diagnostic> {
+    let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, args)?;
+    let plan = resolve(&loaded, loaded.templater(false)?, false)?;
+    Ok(format!("cleanup, {} rules", plan.rules.len()))
+}
+
+#[derive(Default)]
+struct Tally {
+    files: u64,
+    before: u64,
+    after: u64,
+    skipped: Vec<(PathBuf, String)>,
+    failed: Vec<(PathBuf, String)>,
+}
+
+impl Tally {
+    fn status(&self) -> Status {
+        if !self.failed.is_empty() {
+            Status::Failed
+        } else if !self.skipped.is_empty() {
+            Status::Warning
+        } else {
+            Status::Ok
+        }
+    }
+}
+
+struct Job<'a> {
+    reporter: &'a Reporter,
+    dry_run: bool,
+    jobs: usize,
+    verbose: bool,
+}
+
+impl Job<'_> {
+    fn line(&self, step: &str, line: String) {
+        if self.verbose || self.dry_run {
+            self.reporter.emit(Event::Output {
+                step: step.to_string(),
+                target: String::new(),
+                line,
+            });
+        }
+    }
+
+    fn remove_stale(&self, step: &str, path: &Path, tally: &mut Tally) {
+        if self.dry_run {
+            self.line(step, format!("would remove stale {}", path.display()));
+            return;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => self.reporter.notice(
+                Level::Info,
+                format!("removed {} left by an interrupted run", path.display()),
+            ),
+            Err(e) => tally.failed.push((
+                path.to_path_buf(),
+                format!("stale partial file: {}", crate::describe_io(&e)),
+            )),
+        }
+    }
+
+    fn compress(&self, r: &Resolved) -> Tally {
+        let tally = Mutex::new(Tally::default());
+        let done = AtomicU64::new(0);
+        let step = r.label.as_str();
+        let seen = Mutex::new(HashMap::<(u64, u64), PathBuf>::new());
+        let extra_links: Mutex<Vec<(Candidate, PathBuf)>> = Mutex::default();
+        let (tx, rx) = mpsc::sync_channel::<Candidate>(512);
+        let rx = Mutex::new(rx);
+        let work = |c: Candidate| {
+            if self.dry_run {
+                self.line(
+                    step,
+                    format!(
+                        "would compress {} ({})",
+                        c.path.display(),
+                        Size(c.allocated)
+                    ),
+                );
+                let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+                t.files += 1;
+                t.before += c.allocated;
+                return;
+            }
+            let progress = |n: u64| {
+                let total = done.fetch_add(n, Ordering::Relaxed) + n;
+                self.reporter.progress(step, total);
+            };
+            let result = compress::compress(&c, r.rule.level, &progress);
+            let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+            match result {
+                Compressed::Done { before, after } => {
+                    t.files += 1;
+                    t.before += before;
+                    t.after += after;
+                    drop(t);
+                    self.line(
+                        step,
+                        format!(
+                            "compressed {} ({} → {})",
+                            c.path.display(),
+                            Size(before),
+                            Size(after)
+                        ),
+                    );
+                }
+                Compressed::Skipped(why) => t.skipped.push((c.path.clone(), why)),
+                Compressed::Failed(why) => t.failed.push((c.path.clone(), why)),
+            }
+        };
+        std::thread::scope(|s| {
+            for _ in 0..self.jobs {
+                s.spawn(|| {
+                    loop {
+                        let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match next {
+                            Ok(c) => work(c),
+                            Err(_) => break,
+                        }
+                    }
+                });
+            }
+            // Walking feeds the workers as it goes: compression starts with the first file.
+            let send = |found: Found, tally_local: &mut Tally| match found {
+                Found::File(c) => {
+                    if c.nlink > 1 {
+                        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(first) = seen.get(&(c.dev, c.ino)) {
+                            // Another name for data already being compressed: compress it once.
+                            extra_links
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push((c, first.clone()));
+                            return;
+                        }
+                        seen.insert((c.dev, c.ino), c.path.clone());
+                    }
+                    let _ = tx.send(c);
+                }
+                Found::Problem(p, why) => tally_local.failed.push((p, why)),
+                Found::Stale(p) => self.remove_stale(step, &p, tally_local),
+            };
+            let mut local = Tally::default();
+            if r.rule.keep_newest > 0 {
+                let files =
+                    select::collect(&r.rule, &r.root, false, None, &mut |f| send(f, &mut local));
+                for c in files {
+                    send(Found::File(c), &mut local);
+                }
+            } else {
+                select::walk(&r.rule, &r.root, false, None, &mut |f| send(f, &mut local));
+            }
+            drop(tx);
+            let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
+            t.failed.extend(local.failed);
+        });
+        let mut tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The data of an extra hard link now lives in the first name's .gz.
+        for (c, first) in extra_links.into_inner().unwrap_or_default() {
+            let mut gz = first.as_os_str().to_os_string();
+            gz.push(".gz");
+            if self.dry_run {
+                self.line(
+                    step,
+                    format!(
+                        "would remove {} (a hard link to {})",
+                        c.path.display(),
+                        first.display()
+                    ),
+                );
+            } else if Path::new(&gz).exists() && !first.exists() {
+                match std::fs::remove_file(&c.path) {
+                    Ok(()) => self.line(
+                        step,
+                        format!(
+                            "removed {}: a hard link to {}, compressed once",
+                            c.path.display(),
+                            first.display()
+                        ),
+                    ),
+                    Err(e) => tally.failed.push((c.path, crate::describe_io(&e))),
+                }
+            } else {
+                tally.skipped.push((
+                    c.path,
+                    format!(
+                        "a hard link to {}, which was not compressed",
+                        first.display()
+                    ),
+                ));
+            }
+        }
+        tally
+    }
+
+    fn delete(&self, r: &Resolved) -> Tally {
+        let mut tally = Tally::default();
+        let step = r.label.as_str();
+        let files = select::collect(&r.rule, &r.root, false, None, &mut |f| match f {
+            Found::Problem(p, why) => tally.failed.push((p, why)),
+            Found::Stale(p) => self.remove_stale(step, &p, &mut tally),
+            Found::File(_) => {}
+        });
+        if self.dry_run {
+            for c in &files {
+                self.line(
+                    step,
+                    format!("would delete {} ({})", c.path.display(), Size(c.allocated)),
+                );
+            }
+            tally.files = files.len() as u64;
+            tally.before = files.iter().map(|c| c.allocated).sum();
+            return tally;
+        }
+        let verbose = self.verbose;
+        let (freed, problems) = delete::delete(&files, &mut |c| {
+            if verbose {
+                self.line(step, format!("deleted {}", c.path.display()));
+            }
+        });
+        tally.files = (files.len() - problems.len()) as u64;
+        tally.before = freed;
+        tally.failed.extend(problems);
+        tally
+    }
+
+    fn archive(&self, r: &Resolved, plan: &Plan) -> Tally {
+        let mut tally = Tally::default();
+        let step = r.label.as_str();
+        let spec = r
+            .rule
+            .archive
+            .as_ref()
+            .expect("archive rules have archive:");
+        let dest = r.dest.as_ref().expect("resolved with the rule");
+        // Archives written inside the rule's own path must never be picked up by it again.
+        let skip = dest.starts_with(&r.root).then_some(dest.as_path());
+        let files = select::collect(&r.rule, &r.root, false, skip, &mut |f| match f {
+            Found::Problem(p, why) => tally.failed.push((p, why)),
+            Found::Stale(p) => self.remove_stale(step, &p, &mut tally),
+            Found::File(_) => {}
+        });
+        if !self.dry_run
+            && let Ok(entries) = std::fs::read_dir(dest)
+        {
+            for e in entries.flatten() {
+                if select::is_partial(&e.file_name().to_string_lossy()) {
+                    self.remove_stale(step, &e.path(), &mut tally);
+                }
+            }
+        }
+        let done = AtomicU64::new(0);
+        for (period, group) in archive::group(files, spec.group_by) {
+            let name = match render_name(&plan.templater, &spec.name, &period) {
+                Ok(n) => n,
+                Err(e) => {
+                    tally.failed.push((dest.clone(), e));
+                    continue;
+                }
+            };
+            let bytes: u64 = group.iter().map(|c| c.allocated).sum();
+            if self.dry_run {
+                self.line(
+                    step,
+                    format!(
+                        "would archive {} files ({}) into {}",
+                        group.len(),
+                        Size(bytes),
+                        archive::free_name(dest, &name).display()
+                    ),
+                );
+                tally.files += group.len() as u64;
+                tally.before += bytes;
+                continue;
+            }
+            let progress = |n: u64| {
+                let total = done.fetch_add(n, Ordering::Relaxed) + n;
+                self.reporter.progress(step, total);
+            };
+            match archive::archive(
+                &group,
+                dest,
+                &name,
+                spec.level.unwrap_or(r.rule.level),
+                &progress,
+            ) {
+                Ok(a) => {
+                    self.line(
+                        step,
+                        format!(
+                            "archived {} files into {} ({} → {})",
+                            a.files,
+                            a.path.display(),
+                            Size(a.before),
+                            Size(a.after)
+                        ),
+                    );
+                    tally.files += (a.files - a.kept.len()) as u64;
+                    tally.before += a.before;
+                    tally.after += a.after;
+                    tally.skipped.extend(a.kept);
+                }
+                Err(e) => tally.failed.push((dest.join(&name), e)),
+            }
+        }
+        tally
+    }
+
+    /// Delete the oldest expendable files until the mount is below its target.
+    fn free_space(&self, fs: &FreeSpace, mount: &Path, rules: &[Resolved]) -> (Status, String) {
+        let usage = |p: &Path| -> Option<(u64, u64)> {
+            let s = rustix::fs::statvfs(p).ok()?;
+            let used = s.f_blocks.saturating_sub(s.f_bfree) * s.f_frsize;
+            Some((used, s.f_bavail * s.f_frsize))
+        };
+        let pct = |used: u64, avail: u64| {
+            if used + avail == 0 {
+                0.0
+            } else {
+                used as f64 * 100.0 / (used + avail) as f64
+            }
+        };
+        let Some((mut used, avail)) = usage(mount) else {
+            return (
+                Status::Failed,
+                format!("cannot read usage of {}", mount.display()),
+            );
+        };
+        let start = pct(used, avail);
+        let target = fs.max_used_percent;
+        if start <= target {
+            return (
+                Status::Ok,
+                format!("{} at {:.1}% used, below {target}%", mount.display(), start),
+            );
+        }
+        let dev = std::fs::metadata(mount)
+            .map(|m| std::os::unix::fs::MetadataExt::dev(&m))
+            .unwrap_or(0);
+        let mut pool: Vec<Candidate> = vec![];
+        for r in rules.iter().filter(|r| r.rule.expendable) {
+            pool.extend(
+                select::collect(&r.rule, &r.root, true, r.dest.as_deref(), &mut |_| {})
+                    .into_iter()
+                    .filter(|c| c.dev == dev),
+            );
+        }
+        pool.sort_by_key(|c| c.mtime);
+        let (mut n, mut freed) = (0, 0u64);
+        let total = used + avail;
+        for c in &pool {
+            if pct(used, total - used) <= target {
+                break;
+            }
+            if self.dry_run {
+                self.line(
+                    "free space",
+                    format!("would delete {} ({})", c.path.display(), Size(c.allocated)),
+                );
+                used = used.saturating_sub(c.allocated);
+            } else {
+                match std::fs::remove_file(&c.path) {
+                    Ok(()) => {
+                        let _ = crate::fsutil::sync_dir(&crate::fsutil::parent(&c.path));
+                        self.line(
+                            "free space",
+                            format!("deleted {} ({})", c.path.display(), Size(c.allocated)),
+                        );
+                        used = usage(mount).map_or(used.saturating_sub(c.allocated), |u| u.0);
+                    }
+                    Err(e) => {
+                        self.reporter.notice(
+                            Level::Warn,
+                            format!(
+                                "cannot delete {}: {}",
+                                c.path.display(),
+                                crate::describe_io(&e)
+                            ),
+                        );
+                        continue;
+                    }
+                }
+            }
+            n += 1;
+            freed += c.allocated;
+        }
+        let now = pct(used, total - used);
+        let verb = if self.dry_run {
+            "would delete"
+        } else {
+            "deleted"
+        };
+        let msg = format!(
+            "{} was {start:.1}% used (target {target}%): {verb} {n} expendable files ({}), now {now:.1}%",
+            mount.display(),
+            Size(freed)
+        );
+        if now > target {
+            (
+                Status::Failed,
+                format!(
+                    "{msg}; the target cannot be reached with the expendable files ({} in all)",
+                    pool.len()
+                ),
+            )
+        } else {
+            (Status::Ok, msg)
+        }
+    }
+}
+
+pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
+    let color = crate::report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
+    let loaded: Loaded<CleanupPlaybook> = match playbook::load(&args.playbook, &args.vars) {
+        Ok(l) => l,
+        Err(d) => {
+            eprint!("{}", d.render(color));
+            return exit::USAGE;
+        }
+    };
+    let plan = match loaded
+        .templater(true)
+        .and_then(|t| resolve(&loaded, t, true))
+    {
+        Ok(p) => p,
+        Err(d) => {
+            eprint!("{}", d.render(color));
+            return exit::USAGE;
+        }
+    };
+    let state = crate::state_dir(cli);
+    let run_id = crate::journal::new_run_id();
+    let holder = crate::lock::Holder {
+        pid: std::process::id(),
+        host: crate::hostname(),
+        user: crate::username(),
+        run: run_id.clone(),
+        since: crate::report::now_rfc3339(),
+        what: format!("cleanup {}", args.playbook.display()),
+    };
+    let key = crate::lock::key_for(Some(&args.playbook), "cleanup");
+    let lock = match crate::lock::acquire(&state, &key, holder, args.lock.wait_lock) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tend: {e}");
+            return if matches!(e, crate::lock::LockError::Held { .. }) {
+                exit::LOCKED
+            } else {
+                exit::FAILED
+            };
+        }
+    };
+    let journal = crate::journal::Journal::open(&state, &run_id)
+        .map_err(|e| eprintln!("tend: warning: no run journal in {}: {e}", state.display()))
+        .ok();
+    let mut opts = Options::from_cli(cli);
+    // A dry run's listing of every action is its whole point.
+    opts.verbose |= args.dry_run;
+    let reporter = Reporter::new(opts, run_id, journal);
+    reporter.emit(Event::RunStarted {
+        kind: "cleanup".into(),
+        name: loaded.name(),
+        playbook: Some(args.playbook.display().to_string()),
+        host: crate::hostname(),
+        user: crate::username(),
+        pid: std::process::id(),
+    });
+    if let Some(stale) = &lock.stale {
+        reporter.notice(
+            Level::Warn,
+            format!(
+                "took over a stale lock left by pid {} (run {}, since {})",
+                stale.pid, stale.run, stale.since
+            ),
+        );
+    }
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let job = Job {
+        reporter: &reporter,
+        dry_run: args.dry_run,
+        jobs,
+        verbose: opts.verbose,
+    };
+    let mut worst = Status::Ok;
+    let (mut total_files, mut total_freed) = (0u64, 0u64);
+    // What an alert says: each step's outcome and every problem.
+    let mut story: Vec<String> = vec![];
+    for r in &plan.rules {
+        let started = Instant::now();
+        reporter.emit(Event::StepStarted {
+            step: r.label.clone(),
+            target: String::new(),
+        });
+        let tally = match r.rule.action {
+            Action::Compress => job.compress(r),
+            Action::Delete => job.delete(r),
+            Action::Archive => job.archive(r, &plan),
+        };
+        reporter.clear_progress(&r.label);
+        for (p, why) in &tally.skipped {
+            reporter.notice(Level::Warn, format!("{}: left alone: {why}", p.display()));
+            story.push(format!("  left alone: {}: {why}", p.display()));
+        }
+        for (p, why) in &tally.failed {
+            reporter.notice(Level::Error, format!("{}: {why}", p.display()));
+            story.push(format!("  FAILED: {}: {why}", p.display()));
+        }
+        let freed = tally.before.saturating_sub(tally.after);
+        total_files += tally.files;
+        total_freed += freed;
+        let message = summary(r.rule.action, &tally, args.dry_run);
+        let status = tally.status();
+        worst = worst.max(status);
+        story.insert(
+            story.len() - tally.skipped.len() - tally.failed.len(),
+            format!("{}: {}: {message}", status.label(), r.label),
+        );
+        reporter.emit(Event::StepFinished {
+            step: r.label.clone(),
+            target: String::new(),
+            status,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            message,
+        });
+    }
+    if let Some((fs, mount)) = &plan.free_space {
+        let started = Instant::now();
+        reporter.emit(Event::StepStarted {
+            step: "free space".into(),
+            target: String::new(),
+        });
+        let (status, message) = job.free_space(fs, mount, &plan.rules);
+        worst = worst.max(status);
+        story.push(format!("{}: free space: {message}", status.label()));
+        reporter.emit(Event::StepFinished {
+            step: "free space".into(),
+            target: String::new(),
+            status,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            message,
+        });
+    }
+    let code = if worst == Status::Failed {
+        exit::FAILED
+    } else {
+        exit::OK
+    };
+    let verb = if args.dry_run {
+        "would act on"
+    } else {
+        "acted on"
+    };
+    let reason = if worst == Status::Failed {
+        "failure"
+    } else {
+        "success"
+    };
+    if !args.dry_run && plan.notifier.wants(reason) {
+        let host = crate::hostname();
+        let alert = crate::notify::Alert {
+            subject: format!(
+                "[tend] {host}: cleanup '{}' {}",
+                loaded.name(),
+                if reason == "failure" {
+                    "FAILED"
+                } else {
+                    "done"
+                }
+            ),
+            body: format!(
+                "tend cleanup {} on {host} (run {}):\n\n{}\n\nNothing was lost: originals stay until their compressed copy or archive is durable.\n",
+                args.playbook.display(),
+                reporter.run(),
+                story.join("\n")
+            ),
+            reason: reason.into(),
+        };
+        for d in plan.notifier.send(&alert) {
+            match d {
+                Ok(what) => reporter.notice(Level::Info, format!("alert sent: {what}")),
+                Err(why) => reporter.notice(Level::Error, format!("alert not delivered: {why}")),
+            }
+        }
+    }
+    reporter.emit(Event::RunFinished {
+        status: if worst == Status::Failed {
+            Status::Failed
+        } else {
+            Status::Ok
+        },
+        exit_code: code,
+        elapsed_ms: reporter.elapsed_ms(),
+        message: format!(
+            "cleanup {verb} {total_files} files, {} reclaimed",
+            Size(total_freed)
+        ),
+    });
+    reporter.finish();
+    drop(lock);
+    code
+}
+
+fn summary(action: Action, t: &Tally, dry_run: bool) -> String {
+    let n = t.files;
+    let mut s = match (action, dry_run) {
+        (Action::Compress, true) => format!("would compress {n} files ({})", Size(t.before)),
+        (Action::Compress, false) => format!(
+            "compressed {n} files, {} → {}",
+            Size(t.before),
+            Size(t.after)
+        ),
+        (Action::Archive, true) => format!("would archive {n} files ({})", Size(t.before)),
+        (Action::Archive, false) => {
+            format!("archived {n} files, {} → {}", Size(t.before), Size(t.after))
+        }
+        (Action::Delete, true) => format!("would delete {n} files, reclaiming {}", Size(t.before)),
+        (Action::Delete, false) => format!("deleted {n} files, reclaimed {}", Size(t.before)),
+    };
+    if !t.skipped.is_empty() {
+        s += &format!("; {} left alone", t.skipped.len());
+    }
+    if !t.failed.is_empty() {
+        s += &format!("; {} failed", t.failed.len());
+    }
+    s
+}
