@@ -633,3 +633,87 @@ fn assert_all_present(logs: &Path, dest: &Path, originals: &BTreeMap<String, Str
         assert_eq!(found.as_ref(), Some(want), "{name} lost");
     }
 }
+
+#[test]
+fn bytes_reclaimed_are_allocated_blocks_not_apparent_size() {
+    let env = Env::new();
+    let dir = env.path("old");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 1 GiB apparent, almost nothing allocated: df would show nothing freed.
+    let sparse = dir.join("sparse.tar.gz");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    age(&sparse, 100 * DAY);
+    let p = env.write(
+        "d.yaml",
+        &format!("kind: cleanup\nrules:\n  - path: {}\n    match: [\"*.tar.gz\"]\n    older_than: 90d\n    action: delete\n", dir.display()),
+    );
+    let out = env
+        .tend()
+        .args(["cleanup", "--dry-run", "--output", "plain"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("would delete 1 files, reclaiming 0 B"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .tend()
+        .args(["cleanup", "--output", "plain"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("deleted 1 files, reclaimed 0 B"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!sparse.exists());
+}
+
+#[test]
+fn a_second_cleanup_of_the_same_playbook_exits_75() {
+    let env = Env::new();
+    let logs = env.path("logs");
+    log(&logs.join("a.log"), 10, 3);
+    let p = env.write("c.yaml", &compress_playbook(&logs, ""));
+    // Hold the playbook's lock as a running cleanup would: an flock on its lock file.
+    env.tend()
+        .args(["cleanup", "--dry-run"])
+        .arg(&p)
+        .assert()
+        .code(0);
+    let lock = std::fs::read_dir(env.state().join("locks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .expect("flock (util-linux)");
+    crate::harness::wait_for("flock to hold the lock", Duration::from_secs(10), || {
+        std::process::Command::new("flock")
+            .args(["-n"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .is_ok_and(|s| !s.success())
+    });
+    let out = env.tend().arg("cleanup").arg(&p).output().unwrap();
+    holder.kill().unwrap();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another run holds the lock for cleanup"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(logs.join("a.log").exists());
+}

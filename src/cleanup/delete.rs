@@ -1,31 +1,28 @@
-//! Deleting files: unlink, then fsync each directory touched once.
+//! Deleting expired files. No fsync: an unlink that a crash undoes loses nothing (the file is
+//! simply still there for the next run), and syncing every directory made deleting 100,000
+//! small files 10x slower than `find -delete`.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::select::Candidate;
 
-/// Unlink each file; returns (bytes freed, problems). Directories are synced once at the end.
+/// Unlink each file; returns (bytes freed, problems).
 pub fn delete(
     files: &[Candidate],
     on_done: &mut dyn FnMut(&Candidate),
 ) -> (u64, Vec<(PathBuf, String)>) {
     let mut freed = 0;
     let mut problems = vec![];
-    let mut dirs = BTreeSet::new();
     for c in files {
         match std::fs::remove_file(&c.path) {
             Ok(()) => {
                 freed += c.allocated;
-                dirs.insert(crate::fsutil::parent(&c.path));
                 on_done(c);
             }
+            // Gone already (another cleaner, a rotation): nothing to do.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => problems.push((c.path.clone(), crate::describe_io(&e))),
         }
-    }
-    for d in dirs {
-        let _ = crate::fsutil::sync_dir(&d);
     }
     (freed, problems)
 }

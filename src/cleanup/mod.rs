@@ -497,12 +497,15 @@ impl Job<'_> {
             } else {
                 match std::fs::remove_file(&c.path) {
                     Ok(()) => {
-                        let _ = crate::fsutil::sync_dir(&crate::fsutil::parent(&c.path));
                         self.line(
                             "free space",
                             format!("deleted {} ({})", c.path.display(), Size(c.allocated)),
                         );
-                        used = usage(mount).map_or(used.saturating_sub(c.allocated), |u| u.0);
+                        // Counted, not re-read: ext4 returns freed blocks to statfs only when its
+                        // journal commits, which would make this delete more than needed.
+                        if c.nlink <= 1 {
+                            used = used.saturating_sub(c.allocated);
+                        }
                     }
                     Err(e) => {
                         self.reporter.notice(
