@@ -10,6 +10,7 @@ mod playbook;
 mod probe;
 mod redact;
 mod report;
+mod run;
 mod target;
 
 use std::io::IsTerminal;

@@ -14,7 +14,7 @@ use std::path::Path;
 use crate::cli::{CheckArgs, Cli, Output};
 use crate::notify::Notifier;
 use crate::playbook::{self, Diagnostic, Loaded, Mode, Source, Templater};
-use crate::report::{Event, Level, Options, Reporter, Status};
+use crate::report::{Event, Level, Options, Status};
 use evaluate::Resolved;
 use outcome::{nagios_code, nagios_word, overall};
 pub use spec::CheckPlaybook;
@@ -168,53 +168,29 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         Ok(p) => p,
         Err(d) => return unknown(cli, &d.to_string(), Some(&d)),
     };
-    let state = crate::state_dir(cli);
-    let key = crate::lock::key_for(args.playbook.as_deref(), "check");
-    let run_id = crate::journal::new_run_id();
     let playbook_shown = args
         .playbook
         .as_ref()
         .map_or("(built-in default)".to_string(), |p| {
             p.display().to_string()
         });
-    let holder = crate::lock::Holder {
-        pid: std::process::id(),
-        host: crate::hostname(),
-        user: crate::username(),
-        run: run_id.clone(),
-        since: crate::report::now_rfc3339(),
-        what: format!("check {playbook_shown}"),
-    };
-    let lock = match crate::lock::acquire(&state, &key, holder, args.lock.wait_lock) {
-        Ok(l) => l,
-        Err(e) => return unknown(cli, &e.to_string(), None),
-    };
-    let journal = match crate::journal::Journal::open(&state, &run_id) {
-        Ok(j) => Some(j),
-        Err(e) => {
-            eprintln!("tend: warning: no run journal in {}: {e}", state.display());
-            None
-        }
-    };
     let mut opts = Options::from_cli(cli);
     opts.steps = false;
-    let reporter = Reporter::new(opts, run_id.clone(), journal);
-    reporter.emit(Event::RunStarted {
-        kind: "check".into(),
-        name: loaded.name(),
-        playbook: args.playbook.as_ref().map(|p| p.display().to_string()),
-        host: crate::hostname(),
-        user: crate::username(),
-        pid: std::process::id(),
-    });
-    if let Some(stale) = &lock.stale {
-        reporter.notice(
-            Level::Warn,
-            format!("took over a stale lock left by pid {} (run {}, since {}), which is no longer running", stale.pid, stale.run, stale.since),
-        );
-    }
+    let started = match crate::run::start(
+        cli,
+        "check",
+        args.playbook.as_deref(),
+        loaded.name(),
+        opts,
+        args.lock.wait_lock,
+    ) {
+        Ok(s) => s,
+        Err(e) => return unknown(cli, &e.to_string(), None),
+    };
+    let (reporter, state, key) = (&started.reporter, &started.state, &started.key);
+    let run_id = reporter.run().to_string();
 
-    let outcomes = evaluate::run_all(&plan.checks, &reporter);
+    let outcomes = evaluate::run_all(&plan.checks, reporter);
     let status = overall(&outcomes);
 
     match &plan.notifier {
@@ -292,6 +268,5 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         ),
     });
     reporter.finish();
-    drop(lock);
     nagios_code(status)
 }

@@ -567,19 +567,18 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let state = crate::state_dir(cli);
-    let run_id = crate::journal::new_run_id();
-    let holder = crate::lock::Holder {
-        pid: std::process::id(),
-        host: crate::hostname(),
-        user: crate::username(),
-        run: run_id.clone(),
-        since: crate::report::now_rfc3339(),
-        what: format!("cleanup {}", args.playbook.display()),
-    };
-    let key = crate::lock::key_for(Some(&args.playbook), "cleanup");
-    let lock = match crate::lock::acquire(&state, &key, holder, args.lock.wait_lock) {
-        Ok(l) => l,
+    let mut opts = Options::from_cli(cli);
+    // A dry run's listing of every action is its whole point.
+    opts.verbose |= args.dry_run;
+    let started = match crate::run::start(
+        cli,
+        "cleanup",
+        Some(&args.playbook),
+        loaded.name(),
+        opts,
+        args.lock.wait_lock,
+    ) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("tend: {e}");
             return if matches!(e, crate::lock::LockError::Held { .. }) {
@@ -589,36 +588,13 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
             };
         }
     };
-    let journal = crate::journal::Journal::open(&state, &run_id)
-        .map_err(|e| eprintln!("tend: warning: no run journal in {}: {e}", state.display()))
-        .ok();
-    let mut opts = Options::from_cli(cli);
-    // A dry run's listing of every action is its whole point.
-    opts.verbose |= args.dry_run;
-    let reporter = Reporter::new(opts, run_id, journal);
-    reporter.emit(Event::RunStarted {
-        kind: "cleanup".into(),
-        name: loaded.name(),
-        playbook: Some(args.playbook.display().to_string()),
-        host: crate::hostname(),
-        user: crate::username(),
-        pid: std::process::id(),
-    });
-    if let Some(stale) = &lock.stale {
-        reporter.notice(
-            Level::Warn,
-            format!(
-                "took over a stale lock left by pid {} (run {}, since {})",
-                stale.pid, stale.run, stale.since
-            ),
-        );
-    }
+    let reporter = &started.reporter;
     let jobs = args.jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
     let job = Job {
-        reporter: &reporter,
+        reporter,
         dry_run: args.dry_run,
         jobs,
         verbose: opts.verbose,
@@ -738,7 +714,6 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
         ),
     });
     reporter.finish();
-    drop(lock);
     code
 }
 
