@@ -58,3 +58,34 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
 }
 
 use std::os::unix::fs::DirBuilderExt;
+
+/// rename(2) that refuses to replace an existing `to` (RENAME_NOREPLACE), so a file another
+/// process created meanwhile is never overwritten. Where the filesystem lacks the flag, a hard
+/// link (which cannot replace either) and an unlink do the same.
+pub fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            fs::hard_link(from, to)?;
+            fs::remove_file(from)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rename_noreplace_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        std::fs::write(&a, "new").unwrap();
+        std::fs::write(&b, "precious").unwrap();
+        let err = super::rename_noreplace(&a, &b).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "precious");
+        super::rename_noreplace(&a, &c).unwrap();
+        assert!(!a.exists() && std::fs::read_to_string(&c).unwrap() == "new");
+    }
+}

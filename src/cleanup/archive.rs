@@ -134,7 +134,16 @@ pub fn archive(
     let after = fs::metadata(&partial)
         .map(|m| m.blocks() * 512)
         .unwrap_or(0);
-    fs::rename(&partial, &target).map_err(|e| io("renaming the archive", e))?;
+    if let Err(e) = crate::fsutil::rename_noreplace(&partial, &target) {
+        let _ = fs::remove_file(&partial);
+        return Err(io(
+            &format!(
+                "renaming the archive to {} (the sources are kept)",
+                target.display()
+            ),
+            e,
+        ));
+    }
     sync_dir(dest).map_err(|e| io("syncing the archive directory", e))?;
 
     // The archive is durable: now the sources may go, unless they changed since they were read.

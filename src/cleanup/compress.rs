@@ -153,7 +153,16 @@ fn attempt(c: &Candidate, level: u32, progress: &dyn Fn(u64)) -> io::Result<Comp
     out.sync_all()?;
     let compressed = out.metadata()?.blocks() * 512;
     drop(out);
-    fs::rename(&partial, &gz)?;
+    if let Err(e) = crate::fsutil::rename_noreplace(&partial, &gz) {
+        let _ = fs::remove_file(&partial);
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            return Ok(Compressed::Skipped(format!(
+                "{} appeared while compressing: not overwritten",
+                gz.display()
+            )));
+        }
+        return Err(e);
+    }
     sync_dir(&dir)?;
     // Only now is the original redundant.
     fs::remove_file(&c.path)?;
