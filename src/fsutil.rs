@@ -79,7 +79,11 @@ mod tests {
     #[test]
     fn rename_noreplace_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, c) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("c"));
+        let (a, b, c) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("c"),
+        );
         std::fs::write(&a, "new").unwrap();
         std::fs::write(&b, "precious").unwrap();
         let err = super::rename_noreplace(&a, &b).unwrap_err();
