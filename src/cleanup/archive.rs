@@ -9,9 +9,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use flate2::Compression;
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 
 use super::select::Candidate;
 use super::spec::GroupBy;
@@ -190,10 +188,8 @@ fn write(
         .create_new(true)
         .mode(0o640)
         .open(partial)?;
-    let enc = GzEncoder::new(
-        BufWriter::with_capacity(256 * 1024, out),
-        Compression::new(level),
-    );
+    // An archive has no single name or mtime for its gzip header.
+    let enc = super::gzip::Gzip::new(BufWriter::with_capacity(256 * 1024, out), level, b"", 0)?;
     let mut tar = tar::Builder::new(enc);
     tar.mode(tar::HeaderMode::Complete);
     let mut written = vec![];

@@ -8,8 +8,6 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use flate2::{Compression, GzBuilder};
-
 use super::select::Candidate;
 use crate::fsutil::{parent, sync_dir};
 
@@ -98,10 +96,7 @@ fn attempt(c: &Candidate, level: u32, progress: &dyn Fn(u64)) -> io::Result<Comp
             .file_name()
             .map(|n| n.as_encoded_bytes().to_vec())
             .unwrap_or_default();
-        let mut enc = GzBuilder::new()
-            .filename(name)
-            .mtime(mtime_secs as u32)
-            .write(out, Compression::new(level));
+        let mut enc = super::gzip::Gzip::new(out, level, &name, mtime_secs as u32)?;
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = match src.read(&mut buf) {

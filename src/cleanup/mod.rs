@@ -4,6 +4,7 @@
 mod archive;
 mod compress;
 mod delete;
+mod gzip;
 mod select;
 mod spec;
 
