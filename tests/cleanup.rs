@@ -70,6 +70,15 @@ fn untar(path: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// `tend cleanup --output plain PLAYBOOK`, run to the end.
+fn cleanup(env: &Env, playbook: &Path) -> std::process::Output {
+    env.tend()
+        .args(["cleanup", "--output", "plain"])
+        .arg(playbook)
+        .output()
+        .unwrap()
+}
+
 fn compress_playbook(dir: &Path, extra: &str) -> String {
     format!(
         "kind: cleanup\nrules:\n  - name: compress old logs\n    path: {}\n    match: [\"*.log\", \"*.log.[0-9]*\"]\n    exclude: [\"current.log\"]\n    older_than: 1d\n    action: compress\n{extra}",
@@ -89,12 +98,7 @@ fn compresses_old_logs_keeping_mode_owner_and_mtime() {
     let before = std::fs::metadata(logs.join("app.log")).unwrap();
     let p = env.write("c.yaml", &compress_playbook(&logs, ""));
 
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("compressed 2 files"),
@@ -229,12 +233,7 @@ fn delete_keeps_the_newest() {
         "d.yaml",
         &format!("kind: cleanup\nrules:\n  - path: {}\n    match: [\"*.tar.gz\"]\n    older_than: 90d\n    keep_newest: 3\n    action: delete\n", dir.display()),
     );
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         stderr(&out).contains("deleted 7 files, reclaimed"),
@@ -334,12 +333,7 @@ fn a_file_being_written_is_left_alone() {
         .arg(format!("while :; do echo more >> {}; done", file.display()))
         .spawn()
         .unwrap();
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     writer.kill().unwrap();
     let _ = writer.wait();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -445,12 +439,7 @@ fn free_space_deletes_the_oldest_expendable_files_until_below_target() {
             mnt.0.display()
         ),
     );
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut left: Vec<String> = std::fs::read_dir(&mnt.0)
         .unwrap()
@@ -479,12 +468,7 @@ fn free_space_deletes_the_oldest_expendable_files_until_below_target() {
     )
     .unwrap();
     std::fs::write(mnt.0.join("keep.bin"), vec![1u8; 1 << 20]).unwrap();
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("the target cannot be reached"),
@@ -502,12 +486,7 @@ fn not_enough_space_for_the_compressed_copy_is_detected_before_writing() {
     let data = log(&mnt.0.join("big.log"), 40_000, 3);
     assert!(data.len() > 2_900_000, "{}", data.len());
     let p = env.write("c.yaml", &compress_playbook(&mnt.0, ""));
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("not enough free space to write the compressed copy"),
@@ -573,12 +552,7 @@ fn kill_9_at_any_moment_loses_nothing() {
         let _ = child.wait();
         assert_all_present(&logs, &dest, &originals);
     }
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_all_present(&logs, &dest, &originals);
     let leftovers: Vec<_> = walk(&logs)
@@ -661,12 +635,7 @@ fn bytes_reclaimed_are_allocated_blocks_not_apparent_size() {
         "{}",
         stderr(&out)
     );
-    let out = env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = cleanup(&env, &p);
     assert!(
         stderr(&out).contains("deleted 1 files, reclaimed 0 B"),
         "{}",

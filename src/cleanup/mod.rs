@@ -56,10 +56,7 @@ fn resolve(
     for (i, rule) in loaded.body.rules.iter().enumerate() {
         let scope = top.at(&format!("rules[{i}]"));
         let path = scope.render("path", &rule.path, Mode::Text)?;
-        if let Some(why) = spec::refuse_path(&path) {
-            return Err(scope.error("path", why));
-        }
-        let root = std::fs::canonicalize(&path).map_err(|e| scope.error("path", e.to_string()))?;
+        let root = spec::rule_root(&path).map_err(|why| scope.error("path", why))?;
         let dest = match &rule.archive {
             Some(a) => {
                 let d = scope.at("archive").render("dest", &a.dest, Mode::Text)?;
@@ -194,6 +191,16 @@ impl Job<'_> {
                 format!("stale partial file: {}", crate::describe_io(&e)),
             )),
         }
+    }
+
+    /// A rule's files, oldest first; unreadable entries and stale partial files are dealt
+    /// with and recorded on the way.
+    fn collect(&self, r: &Resolved, skip: Option<&Path>, tally: &mut Tally) -> Vec<Candidate> {
+        select::collect(&r.rule, &r.root, false, skip, &mut |f| match f {
+            Found::Problem(p, why) => tally.failed.push((p, why)),
+            Found::Stale(p) => self.remove_stale(&r.label, &p, tally),
+            Found::File(_) => {}
+        })
     }
 
     fn compress(&self, r: &Resolved) -> Tally {
@@ -333,11 +340,7 @@ impl Job<'_> {
     fn delete(&self, r: &Resolved) -> Tally {
         let mut tally = Tally::default();
         let step = r.label.as_str();
-        let files = select::collect(&r.rule, &r.root, false, None, &mut |f| match f {
-            Found::Problem(p, why) => tally.failed.push((p, why)),
-            Found::Stale(p) => self.remove_stale(step, &p, &mut tally),
-            Found::File(_) => {}
-        });
+        let files = self.collect(r, None, &mut tally);
         if self.dry_run {
             for c in &files {
                 self.line(
@@ -372,11 +375,7 @@ impl Job<'_> {
         let dest = r.dest.as_ref().expect("resolved with the rule");
         // Archives written inside the rule's own path must never be picked up by it again.
         let skip = dest.starts_with(&r.root).then_some(dest.as_path());
-        let files = select::collect(&r.rule, &r.root, false, skip, &mut |f| match f {
-            Found::Problem(p, why) => tally.failed.push((p, why)),
-            Found::Stale(p) => self.remove_stale(step, &p, &mut tally),
-            Found::File(_) => {}
-        });
+        let files = self.collect(r, skip, &mut tally);
         if !self.dry_run
             && let Ok(entries) = std::fs::read_dir(dest)
         {

@@ -1,6 +1,6 @@
 //! The `kind: cleanup` playbook.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -175,18 +175,18 @@ const SYSTEM_ROOTS: &[&str] = &[
     "/dev", "/run", "/var", "/home", "/root", "/srv", "/opt",
 ];
 
-/// Why a rule's path is refused, if it is.
-pub fn refuse_path(path: &str) -> Option<String> {
+/// The directory a rule works in, resolved, or why it is refused.
+pub fn rule_root(path: &str) -> Result<PathBuf, String> {
     let p = Path::new(path);
     if !p.is_absolute() {
-        return Some(format!("path '{path}' must be absolute"));
+        return Err(format!("path '{path}' must be absolute"));
     }
     let real = match std::fs::canonicalize(p) {
         Ok(r) => r,
-        Err(e) => return Some(format!("path '{path}': {}", crate::describe_io(&e))),
+        Err(e) => return Err(format!("path '{path}': {}", crate::describe_io(&e))),
     };
     if !real.is_dir() {
-        return Some(format!("path '{path}' is not a directory"));
+        return Err(format!("path '{path}' is not a directory"));
     }
     let shown = if real != Path::new(path) {
         format!(" (it resolves to {})", real.display())
@@ -194,7 +194,7 @@ pub fn refuse_path(path: &str) -> Option<String> {
         String::new()
     };
     if SYSTEM_ROOTS.iter().any(|r| real == Path::new(r)) {
-        return Some(format!(
+        return Err(format!(
             "path '{path}'{shown} is a system root: a cleanup rule works in a directory of its own, like /var/log/app"
         ));
     }
@@ -202,10 +202,10 @@ pub fn refuse_path(path: &str) -> Option<String> {
         "/proc", "/sys", "/dev", "/boot", "/etc", "/usr", "/bin", "/sbin", "/lib",
     ] {
         if real.starts_with(r) {
-            return Some(format!(
+            return Err(format!(
                 "path '{path}'{shown} is inside {r}, which cleanup never touches"
             ));
         }
     }
-    None
+    Ok(real)
 }
