@@ -29,6 +29,10 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+            cand deploy 'Deploy a release: fetch, stop, migrate, configure, switch, start, verify; on any failure after stop, roll back to the last verified release and verify it'
+            cand rollback 'Roll back to the previous (or a given) verified release, and verify it'
+            cand releases 'List a deploy''s releases: which is current, which verified, which failed'
+            cand plan 'Show the resolved steps and the rollback plan, touching nothing'
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
             cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
@@ -37,6 +41,62 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand man 'Print the man page (roff)'
             cand statvfs 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tend;deploy'= {
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --dry-run 'Show the steps and the rollback plan (= `tend plan`); touch nothing'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;rollback'= {
+            cand --to 'The release to go back to [default: the last verified release before the current one]'
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;releases'= {
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;plan'= {
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'tend;check'= {
             cand --prom-file 'Also write the results as a node_exporter textfile, atomically'
@@ -152,6 +212,10 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tend;help'= {
+            cand deploy 'Deploy a release: fetch, stop, migrate, configure, switch, start, verify; on any failure after stop, roll back to the last verified release and verify it'
+            cand rollback 'Roll back to the previous (or a given) verified release, and verify it'
+            cand releases 'List a deploy''s releases: which is current, which verified, which failed'
+            cand plan 'Show the resolved steps and the rollback plan, touching nothing'
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
             cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
@@ -160,6 +224,14 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand man 'Print the man page (roff)'
             cand statvfs 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
             cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'tend;help;deploy'= {
+        }
+        &'tend;help;rollback'= {
+        }
+        &'tend;help;releases'= {
+        }
+        &'tend;help;plan'= {
         }
         &'tend;help;check'= {
         }

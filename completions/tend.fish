@@ -35,6 +35,10 @@ complete -c tend -n "__fish_tend_needs_command" -s v -l verbose -d 'Show each st
 complete -c tend -n "__fish_tend_needs_command" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_needs_command" -s V -l version -d 'Print version'
+complete -c tend -n "__fish_tend_needs_command" -f -a "deploy" -d 'Deploy a release: fetch, stop, migrate, configure, switch, start, verify; on any failure after stop, roll back to the last verified release and verify it'
+complete -c tend -n "__fish_tend_needs_command" -f -a "rollback" -d 'Roll back to the previous (or a given) verified release, and verify it'
+complete -c tend -n "__fish_tend_needs_command" -f -a "releases" -d 'List a deploy\'s releases: which is current, which verified, which failed'
+complete -c tend -n "__fish_tend_needs_command" -f -a "plan" -d 'Show the resolved steps and the rollback plan, touching nothing'
 complete -c tend -n "__fish_tend_needs_command" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
 complete -c tend -n "__fish_tend_needs_command" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
 complete -c tend -n "__fish_tend_needs_command" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
@@ -43,6 +47,58 @@ complete -c tend -n "__fish_tend_needs_command" -f -a "completions" -d 'Print a 
 complete -c tend -n "__fish_tend_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c tend -n "__fish_tend_needs_command" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
 complete -c tend -n "__fish_tend_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l dry-run -d 'Show the steps and the rollback plan (= `tend plan`); touch nothing'
+complete -c tend -n "__fish_tend_using_subcommand deploy" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand deploy" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l to -d 'The release to go back to [default: the last verified release before the current one]' -r
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand rollback" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand rollback" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand releases" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand releases" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand releases" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand releases" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand releases" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand releases" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand releases" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand releases" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand plan" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand plan" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand plan" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand plan" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand plan" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand plan" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand plan" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand check" -l prom-file -d 'Also write the results as a node_exporter textfile, atomically' -r -F
 complete -c tend -n "__fish_tend_using_subcommand check" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
@@ -141,12 +197,16 @@ complete -c tend -n "__fish_tend_using_subcommand statvfs" -s q -l quiet -d 'Pri
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "history" -d 'List past runs, or show one run\'s timeline'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "completions" -d 'Print a shell completion script'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "man" -d 'Print the man page (roff)'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from check cleanup validate history completions man statvfs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "deploy" -d 'Deploy a release: fetch, stop, migrate, configure, switch, start, verify; on any failure after stop, roll back to the last verified release and verify it'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "rollback" -d 'Roll back to the previous (or a given) verified release, and verify it'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "releases" -d 'List a deploy\'s releases: which is current, which verified, which failed'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "plan" -d 'Show the resolved steps and the rollback plan, touching nothing'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "history" -d 'List past runs, or show one run\'s timeline'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "man" -d 'Print the man page (roff)'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan check cleanup validate history completions man statvfs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tend -n "__fish_tend_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "show" -d 'Print one run\'s timeline'

@@ -52,6 +52,15 @@ pub enum Output {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Deploy a release: fetch, stop, migrate, configure, switch, start, verify; on any
+    /// failure after stop, roll back to the last verified release and verify it
+    Deploy(DeployArgs),
+    /// Roll back to the previous (or a given) verified release, and verify it
+    Rollback(RollbackArgs),
+    /// List a deploy's releases: which is current, which verified, which failed
+    Releases(ReleasesArgs),
+    /// Show the resolved steps and the rollback plan, touching nothing
+    Plan(PlanArgs),
     /// Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts
     #[command(
         after_help = "Exit codes (Nagios plugin codes): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n\
@@ -135,6 +144,56 @@ pub struct CleanupArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DeployArgs {
+    /// Playbook of kind: deploy
+    pub playbook: PathBuf,
+
+    /// Show the steps and the rollback plan (= `tend plan`); touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// Playbook of kind: deploy
+    pub playbook: PathBuf,
+
+    /// The release to go back to [default: the last verified release before the current one]
+    #[arg(long, value_name = "RELEASE")]
+    pub to: Option<String>,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReleasesArgs {
+    /// Playbook of kind: deploy
+    pub playbook: PathBuf,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// Playbook to plan (kind: deploy)
+    pub playbook: PathBuf,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
 }
 
 #[derive(Args, Debug)]

@@ -78,19 +78,18 @@ pub fn key_for(playbook: Option<&Path>, kind: &str) -> String {
     }
 }
 
-pub fn acquire(
-    state: &Path,
-    key: &str,
-    holder: Holder,
-    wait: Option<Duration>,
-) -> Result<Lock, LockError> {
-    let dir = state.join("locks");
-    let path = dir.join(format!("{key}.lock"));
+/// The lock file of a playbook, under the state dir.
+pub fn path_for(state: &Path, key: &str) -> PathBuf {
+    state.join("locks").join(format!("{key}.lock"))
+}
+
+pub fn acquire(path: &Path, holder: Holder, wait: Option<Duration>) -> Result<Lock, LockError> {
+    let path = path.to_path_buf();
     let io = |err| LockError::Io {
         path: path.clone(),
         err,
     };
-    crate::fsutil::ensure_dir(&dir).map_err(io)?;
+    crate::fsutil::ensure_dir(&crate::fsutil::parent(&path)).map_err(io)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -1,8 +1,11 @@
+mod action;
 mod check;
 mod cleanup;
 mod cli;
+mod deploy;
 mod fsutil;
 mod history;
+mod interrupt;
 mod journal;
 mod lock;
 mod notify;
@@ -27,6 +30,7 @@ use playbook::{Diagnostic, Kind};
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILED: i32 = 1;
+    pub const NOT_VERIFIED: i32 = 2;
     pub const USAGE: i32 = 64;
     pub const LOCKED: i32 = 75;
     pub const NAGIOS_UNKNOWN: i32 = 3;
@@ -69,6 +73,10 @@ fn run(cli: &Cli) -> i32 {
     match &cli.command {
         Command::Check(args) => check::run(cli, args),
         Command::Cleanup(args) => cleanup::run(cli, args),
+        Command::Deploy(args) => deploy::run(cli, args),
+        Command::Rollback(args) => deploy::rollback(cli, args),
+        Command::Releases(args) => deploy::releases(cli, args),
+        Command::Plan(args) => plan(cli, args),
         Command::Validate(args) => validate(cli, args),
         Command::History(args) => history::run(cli, args),
         Command::Completions { shell } => {
@@ -104,6 +112,7 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
         let result = playbook::kind_of(path).and_then(|(source, kind)| match kind {
             Kind::Check => check::validate(source, &args.vars),
             Kind::Cleanup => cleanup::validate(source, &args.vars),
+            Kind::Deploy => deploy::validate(source, &args.vars),
             other => Err(Diagnostic::in_file(
                 &source,
                 format!("`{other}` playbooks are not supported by this version of tend yet"),
@@ -122,6 +131,32 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
         }
     }
     code
+}
+
+fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {
+    let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
+    match playbook::kind_of(&args.playbook) {
+        Ok((source, Kind::Deploy)) => deploy::plan(cli, source, &args.vars),
+        Ok((_, Kind::Cleanup)) => {
+            eprintln!(
+                "tend: for a cleanup playbook, `tend cleanup --dry-run {}` lists every action",
+                args.playbook.display()
+            );
+            exit::USAGE
+        }
+        Ok((source, other)) => {
+            let d = Diagnostic::in_file(
+                &source,
+                format!("`tend plan` does not plan {other} playbooks yet"),
+            );
+            eprint!("{}", d.render(color));
+            exit::USAGE
+        }
+        Err(d) => {
+            eprint!("{}", d.render(color));
+            exit::USAGE
+        }
+    }
 }
 
 /// `--state-dir`, `TEND_STATE_DIR`, /var/lib/tend for root, else $XDG_STATE_HOME/tend.

@@ -24,6 +24,7 @@ pub fn start(
     name: String,
     opts: Options,
     wait_lock: Option<Duration>,
+    lock_at: Option<PathBuf>,
 ) -> Result<Started, LockError> {
     let state = crate::state_dir(cli);
     let run_id = crate::journal::new_run_id();
@@ -39,7 +40,8 @@ pub fn start(
         what: format!("{kind} {shown}"),
     };
     let key = lock::key_for(playbook, kind);
-    let lock = lock::acquire(&state, &key, holder, wait_lock)?;
+    let lock_path = lock_at.unwrap_or_else(|| lock::path_for(&state, &key));
+    let lock = lock::acquire(&lock_path, holder, wait_lock)?;
     let journal = match crate::journal::Journal::open(&state, &run_id) {
         Ok(j) => Some(j),
         Err(e) => {

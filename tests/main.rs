@@ -6,6 +6,7 @@ mod harness;
 mod check;
 mod cleanup;
 mod cli;
+mod deploy;
 mod history;
 mod lock;
 mod notify;

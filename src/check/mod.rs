@@ -183,6 +183,7 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         loaded.name(),
         opts,
         args.lock.wait_lock,
+        None,
     ) {
         Ok(s) => s,
         Err(e) => return unknown(cli, &e.to_string(), None),

@@ -577,6 +577,7 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
         loaded.name(),
         opts,
         args.lock.wait_lock,
+        None,
     ) {
         Ok(s) => s,
         Err(e) => {

@@ -106,12 +106,16 @@ impl<T: Playbook> Loaded<T> {
 
     /// A templater with real secrets (for a run) or placeholders (for validate and plan).
     pub fn templater(&self, real_secrets: bool) -> Result<Templater, Diagnostic> {
-        let secrets = if real_secrets {
-            secrets::resolve_all(self.body.secrets(), &self.source)?
+        Ok(Templater::new(&self.vars, &self.secrets(real_secrets)?))
+    }
+
+    /// Secret values (read from their sources, and registered for redaction) or placeholders.
+    pub fn secrets(&self, real: bool) -> Result<BTreeMap<String, String>, Diagnostic> {
+        if real {
+            secrets::resolve_all(self.body.secrets(), &self.source)
         } else {
-            secrets::placeholders(self.body.secrets())
-        };
-        Ok(Templater::new(&self.vars, &secrets))
+            Ok(secrets::placeholders(self.body.secrets()))
+        }
     }
 
     /// Where templated fields are rendered and errors located, starting at the top.
@@ -120,6 +124,7 @@ impl<T: Playbook> Loaded<T> {
             source: &self.source,
             templater,
             path: String::new(),
+            extra: vec![],
         }
     }
 }
@@ -130,6 +135,8 @@ pub struct Scope<'a> {
     source: &'a Arc<Source>,
     templater: &'a Templater,
     path: String,
+    /// Variables the job sets (`release`, `release_dir`), on top of the playbook's.
+    extra: Vec<(String, String)>,
 }
 
 impl<'a> Scope<'a> {
@@ -138,6 +145,19 @@ impl<'a> Scope<'a> {
             source: self.source,
             templater: self.templater,
             path: self.join(segment),
+            extra: self.extra.clone(),
+        }
+    }
+
+    /// The same place, with more variables for every template rendered from it.
+    pub fn with_vars(&self, vars: &[(&str, &str)]) -> Scope<'a> {
+        let mut extra = self.extra.clone();
+        extra.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Scope {
+            source: self.source,
+            templater: self.templater,
+            path: self.path.clone(),
+            extra,
         }
     }
 
@@ -150,12 +170,18 @@ impl<'a> Scope<'a> {
     }
 
     pub fn render(&self, field: &str, src: &str, mode: Mode) -> Result<String, Diagnostic> {
-        self.templater.render(src, mode).map_err(|e| {
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.templater.render_with(src, mode, &extra).map_err(|e| {
             let d = self.error(field, e);
             if !d.message.starts_with("undefined") {
                 return d;
             }
-            let known = self.templater.names();
+            let mut known = self.templater.names();
+            known.extend(self.extra.iter().map(|(k, _)| k.as_str()));
             if let Some(var) = d
                 .message
                 .split("'env.")

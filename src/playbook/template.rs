@@ -36,6 +36,13 @@ impl Templater {
     ) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A rendered config file ends the way its template does.
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
         env.set_auto_escape_callback(|name| {
             if name == "shell" {
                 AutoEscape::Custom("shell".into())
@@ -83,10 +90,6 @@ impl Templater {
             .map(String::as_str)
             .filter(|k| *k != "env" && *k != "host")
             .collect()
-    }
-
-    pub fn render(&self, src: &str, mode: Mode) -> Result<String, String> {
-        self.render_with(src, mode, &[])
     }
 
     /// Render with a few more variables (`{{ date }}` for an archive name, say).
@@ -162,22 +165,24 @@ mod tests {
     fn shell_values_are_quoted() {
         let t = t();
         assert_eq!(
-            t.render("echo {{ version }}", Mode::Shell).unwrap(),
+            t.render_with("echo {{ version }}", Mode::Shell, &[])
+                .unwrap(),
             "echo 'v2; rm -rf /'"
         );
         assert_eq!(
-            t.render("echo {{ version | raw }}", Mode::Shell).unwrap(),
+            t.render_with("echo {{ version | raw }}", Mode::Shell, &[])
+                .unwrap(),
             "echo v2; rm -rf /"
         );
         assert_eq!(
-            t.render("v={{ version }}", Mode::Text).unwrap(),
+            t.render_with("v={{ version }}", Mode::Text, &[]).unwrap(),
             "v=v2; rm -rf /"
         );
     }
 
     #[test]
     fn undefined_is_an_error() {
-        let err = t().render("{{ nope }}", Mode::Text).unwrap_err();
+        let err = t().render_with("{{ nope }}", Mode::Text, &[]).unwrap_err();
         assert!(err.contains("undefined"), "{err}");
     }
 }

@@ -79,7 +79,7 @@ impl Probe {
                 };
             }
             // Stop early once the remaining attempts cannot make up the streak.
-            if budget - attempt < needed - streak {
+            if budget - attempt < needed - streak || crate::interrupt::armed() {
                 break;
             }
             if attempt < budget {

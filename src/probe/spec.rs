@@ -81,10 +81,14 @@ impl ProbeSpec {
                     scope.error("http", format!("'{url}' is not an http:// or https:// URL"))
                 );
             }
+            let body_contains = match &self.body_contains {
+                Some(b) => Some(scope.render("body_contains", b, Mode::Text)?),
+                None => None,
+            };
             Kind::Http {
                 url,
                 status: self.status,
-                body_contains: self.body_contains.clone(),
+                body_contains,
             }
         } else if let Some(address) = &self.tcp {
             let address = scope.render("tcp", address, Mode::Text)?;

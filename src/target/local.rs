@@ -81,6 +81,7 @@ impl Target for Local {
         });
         let deadline = Instant::now() + timeout;
         let mut timed_out = false;
+        let mut interrupted = false;
         let mut exit: Option<Option<i32>> = None;
         let mut open_pipes = 2;
         // After exit, output still in the pipes is drained; a background child that keeps them
@@ -88,7 +89,17 @@ impl Target for Local {
         let mut drain_until: Option<Instant> = None;
         while exit.is_none() || open_pipes > 0 {
             let until = drain_until.unwrap_or(deadline);
-            let wait = until.saturating_duration_since(Instant::now());
+            // Woken every 50 ms to notice a stop signal: the step is stopped like a timeout.
+            let wait = until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50));
+            if !interrupted && !timed_out && exit.is_none() && crate::interrupt::armed() {
+                interrupted = true;
+                timed_out = true;
+                kill_group(pid, Signal::TERM);
+                drain_until = Some(Instant::now() + Duration::from_secs(2));
+                continue;
+            }
             match rx.recv_timeout(wait) {
                 Ok(Msg::Line(l)) => on_line(&l),
                 Ok(Msg::Eof) => open_pipes -= 1,
@@ -97,6 +108,7 @@ impl Target for Local {
                     drain_until = Some(Instant::now() + Duration::from_millis(200));
                 }
                 Err(_) if exit.is_some() => break,
+                Err(_) if Instant::now() < until => {}
                 Err(_) if !timed_out => {
                     timed_out = true;
                     kill_group(pid, Signal::TERM);
@@ -110,7 +122,11 @@ impl Target for Local {
             }
         }
         let code = if timed_out { None } else { exit.flatten() };
-        Ok(Outcome { code, timed_out })
+        Ok(Outcome {
+            code,
+            timed_out: timed_out && !interrupted,
+            interrupted,
+        })
     }
 }
 

@@ -13,14 +13,19 @@ pub use local::Local;
 pub struct Outcome {
     pub code: Option<i32>,
     pub timed_out: bool,
+    /// Stopped because tend itself was asked to stop (SIGINT, SIGTERM).
+    pub interrupted: bool,
 }
 
 impl Outcome {
     pub fn success(&self) -> bool {
-        self.code == Some(0) && !self.timed_out
+        self.code == Some(0) && !self.timed_out && !self.interrupted
     }
 
     pub fn describe(&self, timeout: Duration) -> String {
+        if self.interrupted {
+            return "interrupted (tend received a stop signal)".into();
+        }
         match (self.timed_out, self.code) {
             (true, _) => format!("timed out after {}", humantime::format_duration(timeout)),
             (false, Some(c)) => format!("exit status {c}"),

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod deploy;
 pub mod hangfs;
 pub mod http;
 pub mod smtp;

@@ -1,0 +1,236 @@
+//! The action building block: `"cmd"` or `{ run, timeout, retries, delay, on, ignore_errors }`,
+//! run with `sh -c` on a `Target`, its output streamed as events.
+
+use std::fmt;
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use crate::playbook::units::Duration;
+use crate::playbook::{Diagnostic, Mode, Scope};
+use crate::report::{Event, Reporter, Status};
+use crate::target::{Outcome, Target};
+
+/// Long enough for a service that drains connections on stop; a hung command still ends.
+pub const DEFAULT_TIMEOUT: Duration = Duration::secs(300);
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum On {
+    /// The playbook's hosts (this machine when there are none).
+    #[default]
+    Hosts,
+    /// The machine tend runs on.
+    Local,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    pub name: Option<String>,
+    pub run: String,
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub retries: u32,
+    pub delay: Option<Duration>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub on: On,
+    #[serde(default)]
+    pub ignore_errors: bool,
+}
+
+impl ActionSpec {
+    pub fn from_run(run: String) -> Self {
+        ActionSpec {
+            name: None,
+            run,
+            timeout: None,
+            retries: 0,
+            delay: None,
+            on: On::Hosts,
+            ignore_errors: false,
+        }
+    }
+}
+
+/// A bare string or a mapping, keeping serde_yaml's error locations for either.
+pub fn string_or_map<'de, T, D>(d: D, from_str: fn(String) -> T) -> Result<T, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    struct V<T>(fn(String) -> T);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a command string or a mapping with `run:`")
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<T, E> {
+            Ok((self.0)(s.to_string()))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(V(from_str))
+}
+
+/// `- "systemctl stop app"` or `- { run: ..., timeout: 1m }`.
+#[derive(Debug, Clone)]
+pub struct ActionItem(pub ActionSpec);
+
+impl<'de> Deserialize<'de> for ActionItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        string_or_map(d, ActionSpec::from_run).map(ActionItem)
+    }
+}
+
+/// An action with its command rendered (values shell-quoted).
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub label: String,
+    pub run: String,
+    pub timeout: std::time::Duration,
+    pub retries: u32,
+    pub delay: std::time::Duration,
+    pub ignore_errors: bool,
+}
+
+impl ActionSpec {
+    pub fn resolve(&self, scope: &Scope) -> Result<Action, Diagnostic> {
+        let run = scope.render("run", &self.run, Mode::Shell)?;
+        if run.trim().is_empty() {
+            return Err(scope.error("run", "the command is empty"));
+        }
+        Ok(Action {
+            label: self.name.clone().unwrap_or_else(|| first_line(&run)),
+            run,
+            timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT).0,
+            retries: self.retries,
+            delay: self.delay.unwrap_or(Duration::secs(1)).0,
+            ignore_errors: self.ignore_errors,
+        })
+    }
+}
+
+/// A command's first line, shortened, for step names.
+pub fn first_line(cmd: &str) -> String {
+    let line = cmd.trim().lines().next().unwrap_or_default();
+    let mut s: String = line.chars().take(60).collect();
+    if s.len() < line.len() || cmd.trim().lines().nth(1).is_some() {
+        s.push('…');
+    }
+    s
+}
+
+/// How a run of an action ended.
+pub struct Ran {
+    pub ok: bool,
+    pub interrupted: bool,
+    /// "exit status 3: <last output line>".
+    pub detail: String,
+}
+
+impl Action {
+    /// Run it (retrying as asked) in `dir` on the target, as step `step`: StepStarted, output
+    /// lines, StepFinished. An ignored failure is reported as a warning and counts as done.
+    pub fn execute(
+        &self,
+        target: &dyn Target,
+        reporter: &Reporter,
+        step: &str,
+        dir: Option<&str>,
+    ) -> Ran {
+        let started = Instant::now();
+        reporter.emit(Event::StepStarted {
+            step: step.to_string(),
+            target: String::new(),
+        });
+        let cmd = match dir {
+            // A failed cd must not run the command somewhere else.
+            Some(d) => format!("cd {} || exit 125\n{}", quote(d), self.run),
+            None => self.run.clone(),
+        };
+        let mut attempt = 0;
+        let ran = loop {
+            attempt += 1;
+            let mut last = String::new();
+            let result = target.run(&cmd, self.timeout, &mut |line| {
+                if !line.trim().is_empty() {
+                    last = line.trim().to_string();
+                }
+                reporter.emit(Event::Output {
+                    step: step.to_string(),
+                    target: String::new(),
+                    line: line.to_string(),
+                });
+            });
+            let ran = match result {
+                Ok(o) => describe(&o, self.timeout, &last),
+                Err(e) => Ran {
+                    ok: false,
+                    interrupted: false,
+                    detail: e.to_string(),
+                },
+            };
+            if ran.ok || ran.interrupted || attempt > self.retries || crate::interrupt::armed() {
+                break ran;
+            }
+            reporter.emit(Event::Output {
+                step: step.to_string(),
+                target: String::new(),
+                line: format!(
+                    "attempt {attempt} of {} failed ({}); retrying in {}",
+                    self.retries + 1,
+                    ran.detail,
+                    humantime::format_duration(self.delay)
+                ),
+            });
+            std::thread::sleep(self.delay);
+        };
+        let tries = if attempt > 1 {
+            format!(" after {attempt} attempts")
+        } else {
+            String::new()
+        };
+        let (status, ok, message) = match (ran.ok, self.ignore_errors && !ran.interrupted) {
+            (true, _) => (Status::Ok, true, format!("done{tries}")),
+            (false, true) => (
+                Status::Warning,
+                true,
+                format!("{}{tries} (ignored: ignore_errors)", ran.detail),
+            ),
+            (false, false) => (Status::Failed, false, format!("{}{tries}", ran.detail)),
+        };
+        reporter.emit(Event::StepFinished {
+            step: step.to_string(),
+            target: String::new(),
+            status,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            message: message.clone(),
+        });
+        Ran {
+            ok,
+            interrupted: ran.interrupted,
+            detail: message,
+        }
+    }
+}
+
+fn describe(o: &Outcome, timeout: std::time::Duration, last: &str) -> Ran {
+    let mut detail = o.describe(timeout);
+    if !o.success() && !last.is_empty() {
+        detail = format!("{detail}: {last}");
+    }
+    Ran {
+        ok: o.success(),
+        interrupted: o.interrupted,
+        detail,
+    }
+}
+
+pub fn quote(s: &str) -> String {
+    shlex::try_quote(s).map_or_else(|_| format!("'{s}'"), |q| q.into_owned())
+}

@@ -1,0 +1,166 @@
+//! The host journal, `<root>/.tend/releases.json`: every release deployed here, its state, who
+//! deployed it and how to undo its migrations. The rollback target is read from it.
+
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::playbook::Vars;
+
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Written before anything is stopped; still there after a run means it was killed.
+    Deploying,
+    Verified,
+    Failed,
+    RolledBack,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Deploying => "deploying",
+            State::Verified => "verified",
+            State::Failed => "failed",
+            State::RolledBack => "rolled-back",
+        }
+    }
+}
+
+/// A migration as the playbook had it when the release was deployed: templates, rendered again
+/// with the recorded vars for a manual rollback (so no secret is ever written here).
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Migration {
+    pub name: Option<String>,
+    pub run: String,
+    pub down: Option<String>,
+    pub backward_compatible: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Record {
+    pub release: String,
+    pub state: State,
+    pub sha256: Option<String>,
+    pub deployed_at: String,
+    pub finished_at: Option<String>,
+    /// The last time this release was verified healthy (deploy or rollback).
+    pub verified_at: Option<String>,
+    /// user@host
+    pub by: String,
+    pub run: String,
+    pub playbook: String,
+    pub playbook_sha256: String,
+    #[serde(default)]
+    pub message: String,
+    /// Migrations whose `run` succeeded, in order.
+    #[serde(default)]
+    pub migrations: Vec<Migration>,
+    #[serde(default)]
+    pub vars: Vars,
+    /// The release directory was removed by `keep_releases`.
+    #[serde(default)]
+    pub pruned: bool,
+}
+
+#[derive(Serialize, Deserialize, Default, Debug)]
+pub struct Releases {
+    #[serde(default)]
+    pub releases: Vec<Record>,
+}
+
+impl Releases {
+    pub fn load(path: &Path) -> io::Result<Releases> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} is not a valid release journal: {e}", path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Releases::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        json.push(b'\n');
+        crate::fsutil::atomic_write(path, &json, 0o644)
+    }
+
+    pub fn get(&self, release: &str) -> Option<&Record> {
+        self.releases.iter().find(|r| r.release == release)
+    }
+
+    pub fn get_mut(&mut self, release: &str) -> Option<&mut Record> {
+        self.releases.iter_mut().find(|r| r.release == release)
+    }
+
+    /// A new deploy of `record.release` replaces any earlier record of the same name and goes
+    /// last, so the list reads in deploy order.
+    pub fn begin(&mut self, record: Record) {
+        self.releases.retain(|r| r.release != record.release);
+        self.releases.push(record);
+    }
+
+    /// The release most recently verified healthy, except `but`.
+    pub fn last_verified(&self, but: Option<&str>) -> Option<&Record> {
+        self.releases
+            .iter()
+            .filter(|r| r.state == State::Verified && !r.pruned && Some(r.release.as_str()) != but)
+            .max_by(|a, b| a.verified_at.cmp(&b.verified_at))
+    }
+
+    /// Releases deployed after `target` (in deploy order) that are still applied: their
+    /// migrations stand between `target` and now.
+    pub fn applied_after(&self, target: &str) -> Vec<&Record> {
+        let pos = self.releases.iter().position(|r| r.release == target);
+        self.releases
+            .iter()
+            .skip(pos.map_or(0, |p| p + 1))
+            .filter(|r| r.state == State::Verified)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(release: &str, state: State, verified_at: Option<&str>) -> Record {
+        Record {
+            release: release.into(),
+            state,
+            sha256: None,
+            deployed_at: String::new(),
+            finished_at: None,
+            verified_at: verified_at.map(String::from),
+            by: String::new(),
+            run: String::new(),
+            playbook: String::new(),
+            playbook_sha256: String::new(),
+            message: String::new(),
+            migrations: vec![],
+            vars: Vars::new(),
+            pruned: false,
+        }
+    }
+
+    #[test]
+    fn the_rollback_target_is_the_release_verified_last_not_the_one_deployed_last() {
+        let mut r = Releases::default();
+        r.begin(rec("v1", State::Verified, Some("2026-11-01T00:00:00.000Z")));
+        r.begin(rec("v2", State::Verified, Some("2026-11-02T00:00:00.000Z")));
+        r.begin(rec("v3", State::Failed, None));
+        assert_eq!(r.last_verified(None).unwrap().release, "v2");
+        // A manual rollback to v1 verified it again, later than v2.
+        r.get_mut("v1").unwrap().verified_at = Some("2026-11-03T00:00:00.000Z".into());
+        assert_eq!(r.last_verified(None).unwrap().release, "v1");
+        assert_eq!(r.last_verified(Some("v1")).unwrap().release, "v2");
+        let after: Vec<_> = r.applied_after("v1").iter().map(|r| &r.release).collect();
+        assert_eq!(after, ["v2"]);
+    }
+}

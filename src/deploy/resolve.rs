@@ -1,0 +1,377 @@
+//! From playbook to a deploy with every template rendered: once for the release being
+//! deployed, and once more for the rollback target, so `{{ release }}` in a probe checks the
+//! version that should be answering.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::configure::Config;
+use super::fetch::{Artifact, Source};
+use super::layout::{Layout, check_release_name};
+use super::releases;
+use super::spec::{DeployPlaybook, MigrationSpec};
+use crate::action::{Action, ActionSpec};
+use crate::notify::Notifier;
+use crate::playbook::{Diagnostic, Loaded, Mode, Scope, Templater, Vars};
+use crate::probe::Probe;
+
+pub const DEFAULT_KEEP: usize = 5;
+pub const ALERT_REASONS: &[&str] = &["failure", "rollback", "success"];
+
+pub struct Migration {
+    pub label: String,
+    pub up: Action,
+    pub down: Option<Action>,
+    pub backward_compatible: bool,
+    /// As written, recorded in the host journal for a later manual rollback.
+    pub recorded: releases::Migration,
+}
+
+/// Every phase rendered for one release.
+pub struct Phases {
+    pub release: String,
+    pub stop: Vec<Action>,
+    pub migrate: Vec<Migration>,
+    pub configure: Vec<Config>,
+    pub start: Vec<Action>,
+    pub verify: Vec<Probe>,
+}
+
+pub struct Deploy<'a> {
+    pub loaded: &'a Loaded<DeployPlaybook>,
+    /// Over the playbook's vars and the command line's.
+    pub templater: Templater,
+    secrets: BTreeMap<String, String>,
+    pub layout: Layout,
+    pub release: String,
+    pub keep: usize,
+    pub artifact: Artifact,
+    pub notifier: Notifier,
+    pub playbook_sha256: String,
+}
+
+impl<'a> Deploy<'a> {
+    /// `release_needed`: false for `rollback` and `releases`, which act on recorded releases
+    /// and need no `--var version=...`.
+    pub fn resolve(
+        loaded: &'a Loaded<DeployPlaybook>,
+        real_secrets: bool,
+        release_needed: bool,
+    ) -> Result<Deploy<'a>, Diagnostic> {
+        let secrets = loaded.secrets(real_secrets)?;
+        let templater = Templater::new(&loaded.vars, &secrets);
+        let top = loaded.scope(&templater);
+        for key in ["hosts", "inventory", "ssh"] {
+            let given = match key {
+                "hosts" => loaded.body.hosts.is_some(),
+                "inventory" => loaded.body.inventory.is_some(),
+                _ => loaded.body.ssh.is_some(),
+            };
+            if given {
+                return Err(top
+                    .error(
+                        key,
+                        format!("`{key}`: deploying to hosts over SSH is not supported by this version of tend yet"),
+                    )
+                    .hint("remove it to deploy on this machine"));
+            }
+        }
+        let scope = top.at("deploy");
+        let d = &loaded.body.deploy;
+        if d.rollout.is_some() {
+            return Err(scope
+                .error("rollout", "`rollout` batches hosts, and this version of tend deploys to this machine only")
+                .hint("remove `rollout:`"));
+        }
+        let root = scope.render("root", &d.root, Mode::Text)?;
+        if !root.starts_with('/') {
+            return Err(scope
+                .error(
+                    "root",
+                    format!("deploy root '{root}' must be an absolute path"),
+                )
+                .hint("e.g. root: /srv/exoticplant"));
+        }
+        let root = PathBuf::from(root.trim_end_matches('/'));
+        if root.as_os_str().is_empty() || root.parent() == Some(Path::new("/")) && is_system(&root)
+        {
+            return Err(scope.error(
+                "root",
+                format!(
+                    "deploy root '{}' is a system directory; give the app one of its own, like /srv/app",
+                    root.display()
+                ),
+            ));
+        }
+        let release = match scope.render("release", &d.release, Mode::Text) {
+            Ok(r) => {
+                check_release_name(&r).map_err(|m| scope.error("release", m))?;
+                r
+            }
+            Err(_) if !release_needed => String::new(),
+            Err(e) => return Err(e),
+        };
+        if d.keep_releases == Some(0) {
+            return Err(scope
+                .error("keep_releases", "keep_releases must be at least 1")
+                .hint("the current release is always kept; 5 is a common choice"));
+        }
+        let artifact = match fetch_spec(&scope.at("fetch"), d) {
+            Ok(a) => a,
+            // `rollback` and `releases` never fetch (and have no `--var sha=...`).
+            Err(_) if !release_needed => Artifact {
+                source: Source::Path(PathBuf::new()),
+                sha256: None,
+                strip_components: 0,
+            },
+            Err(e) => return Err(e),
+        };
+        let notifier = loaded
+            .body
+            .notify
+            .resolve(&top, ALERT_REASONS, real_secrets)?;
+        let layout = Layout { root };
+        let deploy = Deploy {
+            loaded,
+            templater,
+            secrets,
+            layout,
+            release,
+            keep: d.keep_releases.unwrap_or(DEFAULT_KEEP),
+            artifact,
+            notifier,
+            playbook_sha256: super::fetch::hex(&Sha256::digest(loaded.source.text.as_bytes())),
+        };
+        // Every phase must render now, before anything runs.
+        if release_needed {
+            deploy.phases(&deploy.release, None)?;
+        }
+        Ok(deploy)
+    }
+
+    /// A templater over the playbook's vars with `recorded` (the vars a release was deployed
+    /// with) on top, so a rollback renders `{{ version }}` as that release had it.
+    fn templater_for(&self, recorded: Option<&Vars>) -> Option<Templater> {
+        let recorded = recorded.filter(|v| !v.is_empty())?;
+        let mut vars = self.loaded.vars.clone();
+        vars.extend(recorded.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Some(Templater::new(&vars, &self.secrets))
+    }
+
+    /// The variables a deploy sets for its templates.
+    fn release_vars(&self, release: &str) -> Vec<(String, String)> {
+        let dir = self.layout.release(release);
+        vec![
+            ("release".into(), release.to_string()),
+            ("release_dir".into(), dir.display().to_string()),
+            (
+                "shared_dir".into(),
+                self.layout.root.join("shared").display().to_string(),
+            ),
+        ]
+    }
+
+    /// Every phase rendered for `release`, with the vars it was deployed with when known.
+    pub fn phases(&self, release: &str, recorded: Option<&Vars>) -> Result<Phases, Diagnostic> {
+        let own = self.templater_for(recorded);
+        let templater = own.as_ref().unwrap_or(&self.templater);
+        let vars = self.release_vars(release);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let scope = self.loaded.scope(templater).at("deploy").with_vars(&vars);
+        let d = &self.loaded.body.deploy;
+        let actions = |key: &str, list: &[crate::action::ActionItem]| {
+            list.iter()
+                .enumerate()
+                .map(|(i, a)| a.0.resolve(&scope.at(&format!("{key}[{i}]"))))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let stop = actions("stop", &d.stop)?;
+        let start = actions("start", &d.start)?;
+        let mut migrate = vec![];
+        for (i, m) in d.migrate.iter().enumerate() {
+            migrate.push(migration(&scope.at(&format!("migrate[{i}]")), &m.0)?);
+        }
+        let mut configure = vec![];
+        for (i, c) in d.configure.iter().enumerate() {
+            let s = scope.at(&format!("configure[{i}]"));
+            let template = s.render("template", &c.template, Mode::Text)?;
+            let path = self
+                .loaded
+                .source
+                .path
+                .parent()
+                .map_or_else(|| PathBuf::from(&template), |dir| dir.join(&template));
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                s.error(
+                    "template",
+                    format!(
+                        "cannot read template {}: {}",
+                        path.display(),
+                        crate::describe_io(&e)
+                    ),
+                )
+                .hint("templates are found relative to the playbook's directory")
+            })?;
+            let content = templater
+                .render_with(&text, Mode::Text, &vars)
+                .map_err(|e| s.error("template", format!("in {}: {e}", path.display())))?;
+            let dest = s.render("dest", &c.dest, Mode::Text)?;
+            let dest_path = if dest.starts_with('/') {
+                PathBuf::from(&dest)
+            } else {
+                if Path::new(&dest)
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    return Err(s.error(
+                        "dest",
+                        format!(
+                            "'{dest}' climbs out of the deploy root with '..'; use an absolute path"
+                        ),
+                    ));
+                }
+                self.layout.root.join(&dest)
+            };
+            if dest_path.starts_with(self.layout.meta()) || dest.ends_with('/') || dest.is_empty() {
+                return Err(s.error("dest", format!("'{dest}' is not a place for a config file")));
+            }
+            configure.push(Config {
+                template: template.clone(),
+                dest: dest_path,
+                shown: dest,
+                mode: c.mode,
+                content,
+            });
+        }
+        let mut verify = vec![];
+        for (i, p) in d.verify.iter().enumerate() {
+            verify.push(p.resolve(&scope.at(&format!("verify[{i}]")))?);
+        }
+        Ok(Phases {
+            release: release.to_string(),
+            stop,
+            migrate,
+            configure,
+            start,
+            verify,
+        })
+    }
+
+    /// Re-render migrations recorded in the host journal, with the vars they were deployed
+    /// with: what a manual rollback runs to undo a release.
+    pub fn recorded_migrations(
+        &self,
+        rec: &releases::Record,
+    ) -> Result<Vec<Migration>, Diagnostic> {
+        let own = self.templater_for(Some(&rec.vars));
+        let templater = own.as_ref().unwrap_or(&self.templater);
+        let vars = self.release_vars(&rec.release);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let scope = self.loaded.scope(templater).at("deploy").with_vars(&vars);
+        rec.migrations
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let spec = MigrationSpec {
+                    name: m.name.clone(),
+                    run: m.run.clone(),
+                    down: m.down.clone(),
+                    backward_compatible: m.backward_compatible,
+                    timeout: None,
+                };
+                migration(&scope.at(&format!("migrate[{i}]")), &spec).map_err(|mut d| {
+                    d.message = format!(
+                        "{} (migration recorded when {} was deployed)",
+                        d.message, rec.release
+                    );
+                    d
+                })
+            })
+            .collect()
+    }
+}
+
+fn migration(scope: &Scope, m: &MigrationSpec) -> Result<Migration, Diagnostic> {
+    let action = |run: &str, name: Option<String>| ActionSpec {
+        name,
+        timeout: m.timeout,
+        ..ActionSpec::from_run(run.to_string())
+    };
+    let up = action(&m.run, m.name.clone()).resolve(scope)?;
+    let down = match &m.down {
+        Some(d) => Some(action(d, None).resolve(&scope.at("down"))?),
+        None => None,
+    };
+    Ok(Migration {
+        label: up.label.clone(),
+        up,
+        down,
+        backward_compatible: m.backward_compatible,
+        recorded: releases::Migration {
+            name: m.name.clone(),
+            run: m.run.clone(),
+            down: m.down.clone(),
+            backward_compatible: m.backward_compatible,
+        },
+    })
+}
+
+fn fetch_spec(scope: &Scope, d: &super::spec::DeploySpec) -> Result<Artifact, Diagnostic> {
+    let f = &d.fetch;
+    let source = match (&f.url, &f.path) {
+        (Some(u), None) => {
+            let url = scope.render("url", u, Mode::Text)?;
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(
+                    scope.error("url", format!("'{url}' is not an http:// or https:// URL"))
+                );
+            }
+            if f.sha256.is_none() {
+                return Err(scope
+                    .error("url", "a downloaded artifact needs its `sha256`: the wrong build must never reach the stop step")
+                    .hint("sha256sum app.tar.gz, then fetch: { url: ..., sha256: \"<the 64 hex digits>\" }"));
+            }
+            Source::Url(url)
+        }
+        (None, Some(p)) => Source::Path(PathBuf::from(scope.render("path", p, Mode::Text)?)),
+        _ => {
+            return Err(scope
+                .error("url", "fetch needs exactly one of `url` or `path`")
+                .hint("fetch: { url: \"https://artifacts.example/app-{{ version }}.tar.gz\", sha256: \"...\" }"));
+        }
+    };
+    let sha256 = match &f.sha256 {
+        Some(s) => {
+            let s = scope
+                .render("sha256", s, Mode::Text)?
+                .trim()
+                .to_ascii_lowercase();
+            if s.len() != 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(scope
+                    .error(
+                        "sha256",
+                        format!("'{s}' is not a SHA-256 checksum (64 hex digits)"),
+                    )
+                    .hint("sha256sum prints it"));
+            }
+            Some(s)
+        }
+        None => None,
+    };
+    Ok(Artifact {
+        source,
+        sha256,
+        strip_components: f.strip_components,
+    })
+}
+
+fn is_system(root: &Path) -> bool {
+    [
+        "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
+        "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
+    ]
+    .iter()
+    .any(|s| root == Path::new(s))
+}

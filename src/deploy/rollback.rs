@@ -1,0 +1,206 @@
+//! `tend rollback`: back to the previous (or a given) verified release, undoing the migrations
+//! and config changes of every release in between, newest first, then verified.
+
+use super::configure;
+use super::execute::{self, Outcome, Runner};
+use super::releases::{Releases, State};
+use super::resolve::Migration;
+use super::steps::Rollback;
+use crate::exit;
+use crate::report::now_rfc3339;
+
+pub fn manual(
+    r: &Runner,
+    journal: &mut Releases,
+    to: Option<&str>,
+) -> Result<Outcome, (i32, String)> {
+    let d = r.d;
+    let layout = &d.layout;
+    let Some(current) = layout.current_release() else {
+        return Err((
+            exit::FAILED,
+            format!(
+                "{} has no current release: nothing to roll back",
+                layout.root.display()
+            ),
+        ));
+    };
+    let cur_pos = journal.releases.iter().position(|x| x.release == current);
+    let candidates: Vec<&str> = journal
+        .releases
+        .iter()
+        .enumerate()
+        .filter(|(i, x)| {
+            x.verified_at.is_some()
+                && x.state != State::Failed
+                && !x.pruned
+                && x.release != current
+                && cur_pos.is_none_or(|c| *i < c)
+        })
+        .map(|(_, x)| x.release.as_str())
+        .collect();
+    let target = match to {
+        Some(t) => {
+            let Some(rec) = journal.get(t) else {
+                return Err((
+                    exit::USAGE,
+                    format!(
+                        "there is no release '{t}' under {}; verified releases to go back to: {}",
+                        layout.root.display(),
+                        list(&candidates)
+                    ),
+                ));
+            };
+            if t == current {
+                return Err((exit::USAGE, format!("{t} is already the current release")));
+            }
+            if !candidates.contains(&t) {
+                let why = if rec.pruned {
+                    "its directory was pruned".to_string()
+                } else if rec.verified_at.is_none() || rec.state == State::Failed {
+                    "it was never verified".to_string()
+                } else {
+                    format!(
+                        "it was deployed after {current}: going forward is a deploy, not a rollback"
+                    )
+                };
+                return Err((
+                    exit::USAGE,
+                    format!(
+                        "cannot roll back to {t}: {why}; verified releases to go back to: {}",
+                        list(&candidates)
+                    ),
+                ));
+            }
+            t.to_string()
+        }
+        None => match candidates.last() {
+            Some(t) => {
+                // The newest verified release before the current one.
+                journal
+                    .releases
+                    .iter()
+                    .filter(|x| candidates.contains(&x.release.as_str()))
+                    .max_by(|a, b| a.verified_at.cmp(&b.verified_at))
+                    .map_or(t.to_string(), |x| x.release.clone())
+            }
+            None => {
+                return Err((
+                    exit::FAILED,
+                    format!("there is no verified release before {current} to go back to"),
+                ));
+            }
+        },
+    };
+    // Every release applied after the target, newest first: its migrations and configs go.
+    let mut between: Vec<_> = journal
+        .applied_after(&target)
+        .into_iter()
+        .cloned()
+        .collect();
+    if !between.iter().any(|x| x.release == current)
+        && let Some(rec) = journal.get(&current)
+    {
+        between.push(rec.clone());
+    }
+    between.reverse();
+    let render = |e: crate::playbook::Diagnostic| (exit::USAGE, e.message);
+    let cur_vars = journal.get(&current).map(|x| x.vars.clone());
+    let leaving = d.phases(&current, cur_vars.as_ref()).map_err(render)?;
+    let target_vars = journal.get(&target).map(|x| x.vars.clone());
+    let target_phases = d.phases(&target, target_vars.as_ref()).map_err(render)?;
+    let mut migrations: Vec<(Vec<Migration>, std::path::PathBuf)> = vec![];
+    let mut restore = vec![];
+    for rec in &between {
+        migrations.push((
+            d.recorded_migrations(rec).map_err(render)?,
+            layout.release(&rec.release),
+        ));
+        let mut prev = configure::load(&layout.backup(&rec.release)).map_err(|e| {
+            (
+                exit::FAILED,
+                format!(
+                    "cannot read the config backups of {}: {}",
+                    rec.release,
+                    crate::describe_io(&e)
+                ),
+            )
+        })?;
+        prev.reverse();
+        restore.extend(prev);
+    }
+    let rb = Rollback {
+        stop: &leaving.stop,
+        stop_dir: layout.release(&current),
+        downs: migrations
+            .iter()
+            .flat_map(|(ms, dir)| ms.iter().rev().map(move |m| (m, dir.clone())))
+            .collect(),
+        restore,
+        target: Some(&target_phases),
+    };
+    r.reporter.notice(
+        crate::report::Level::Info,
+        format!(
+            "rolling back from {current} to {target}{}",
+            if between.len() > 1 {
+                format!(
+                    ", undoing {}",
+                    between
+                        .iter()
+                        .map(|x| x.release.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            } else {
+                String::new()
+            }
+        ),
+    );
+    let undone = r.roll_back(&rb, &current);
+    let now = now_rfc3339();
+    if undone.verified {
+        for rec in &between {
+            if let Some(x) = journal.get_mut(&rec.release) {
+                x.state = State::RolledBack;
+                x.message = format!("rolled back to {target} by {} at {now}", crate::username());
+                x.finished_at = Some(now.clone());
+            }
+        }
+        if let Some(t) = journal.get_mut(&target) {
+            t.verified_at = Some(now.clone());
+            t.state = State::Verified;
+        }
+    } else if let Some(x) = journal.get_mut(&current) {
+        x.message = format!(
+            "a rollback to {target} at {now} is NOT verified: {}",
+            undone.halted.clone().unwrap_or_default()
+        );
+    }
+    if let Err(e) = journal.save(&layout.journal()) {
+        r.reporter.notice(
+            crate::report::Level::Error,
+            format!(
+                "cannot update {}: {}",
+                layout.journal().display(),
+                crate::describe_io(&e)
+            ),
+        );
+    }
+    let what = format!("rollback from {current} to {target}");
+    let mut o = execute::rolled_back(r, undone, &what, Some(&target));
+    if o.code == exit::FAILED {
+        // For `tend rollback`, reaching a verified target is the job done.
+        o.code = exit::OK;
+        o.message = format!("rolled back from {current} to {target}: running and verified");
+    }
+    Ok(o)
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}

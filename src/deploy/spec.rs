@@ -1,0 +1,143 @@
+//! The `kind: deploy` playbook.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use crate::action::{ActionItem, string_or_map};
+use crate::playbook::diagnostic::{at_key, with_hint};
+use crate::probe::ProbeSpec;
+
+crate::playbook!(
+    Deploy,
+    pub struct DeployPlaybook {
+        pub deploy: DeploySpec,
+        // Deploying to hosts over SSH comes later; these are recognised so the error says so.
+        pub hosts: Option<serde_yaml::Value>,
+        pub inventory: Option<serde_yaml::Value>,
+        pub ssh: Option<serde_yaml::Value>,
+    }
+);
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySpec {
+    pub root: String,
+    pub release: String,
+    pub keep_releases: Option<usize>,
+    pub fetch: FetchSpec,
+    #[serde(default)]
+    pub stop: Vec<ActionItem>,
+    #[serde(default)]
+    pub migrate: Vec<MigrationItem>,
+    #[serde(default)]
+    pub configure: Vec<ConfigSpec>,
+    #[serde(default)]
+    pub start: Vec<ActionItem>,
+    #[serde(default)]
+    pub verify: Vec<ProbeSpec>,
+    pub rollout: Option<serde_yaml::Value>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FetchSpec {
+    pub url: Option<String>,
+    pub path: Option<String>,
+    pub sha256: Option<String>,
+    /// Leading path components dropped from every entry (`app-v2/bin/app` -> `bin/app`).
+    #[serde(default)]
+    pub strip_components: usize,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationSpec {
+    pub name: Option<String>,
+    pub run: String,
+    pub down: Option<String>,
+    /// The previous release runs fine on the migrated schema, so no `down` is needed.
+    #[serde(default)]
+    pub backward_compatible: bool,
+    pub timeout: Option<crate::playbook::units::Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MigrationItem(pub MigrationSpec);
+
+impl<'de> Deserialize<'de> for MigrationItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        string_or_map(d, |run| MigrationSpec {
+            name: None,
+            run,
+            down: None,
+            backward_compatible: false,
+            timeout: None,
+        })
+        .map(MigrationItem)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigSpec {
+    /// A minijinja template, relative to the playbook's directory.
+    pub template: String,
+    /// Relative to `deploy.root`, or absolute.
+    pub dest: String,
+    pub mode: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    template: String,
+    dest: String,
+    mode: Option<serde_yaml::Value>,
+}
+
+impl<'de> Deserialize<'de> for ConfigSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawConfig::deserialize(d)?;
+        let mode = match &r.mode {
+            None => 0o644,
+            Some(v) => parse_mode(v).map_err(|m| de::Error::custom(at_key("mode", m)))?,
+        };
+        Ok(ConfigSpec {
+            template: r.template,
+            dest: r.dest,
+            mode,
+        })
+    }
+}
+
+/// `"0640"`, or `0640` (which YAML reads as the number 640): octal digits either way.
+fn parse_mode(v: &serde_yaml::Value) -> Result<u32, String> {
+    let text = match v {
+        serde_yaml::Value::String(s) => s.clone(),
+        serde_yaml::Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    let digits = text.trim_start_matches("0o");
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o7777 && !digits.is_empty() => Ok(m),
+        _ => Err(with_hint(
+            format!("invalid file mode '{text}'"),
+            "a mode is octal, like \"0640\" or \"0600\"",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mode;
+
+    #[test]
+    fn modes_are_octal_whether_quoted_or_not() {
+        let v = |s: &str| serde_yaml::from_str::<serde_yaml::Value>(s).unwrap();
+        assert_eq!(parse_mode(&v("\"0640\"")), Ok(0o640));
+        assert_eq!(parse_mode(&v("0640")), Ok(0o640));
+        assert_eq!(parse_mode(&v("600")), Ok(0o600));
+        assert!(parse_mode(&v("\"0695\"")).is_err());
+        assert!(parse_mode(&v("99999")).is_err());
+        assert!(parse_mode(&v("rw-r--r--")).is_err());
+    }
+}

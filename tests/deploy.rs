@@ -1,0 +1,648 @@
+//! `tend deploy`, `rollback`, `releases` and `plan` on a real app: a Python HTTP server that
+//! reports its version, deployed into a temp dir, asserted by its HTTP answer, the `current`
+//! link, the host journal and the exit code.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::deploy::Shop;
+use crate::harness::{stderr, stdout, wait_for};
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// v1 deployed, serving and verified: where most scenarios start.
+fn shop_on_v1() -> Shop {
+    let shop = Shop::new();
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    shop
+}
+
+#[test]
+fn v1_then_v2_is_live_verified_and_recorded() {
+    let shop = shop_on_v1();
+    let out = shop.deploy("v2");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
+    assert_eq!(shop.current(), "releases/v2");
+    assert_eq!(shop.states(), "v1=verified v2=verified");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1 catalog_v2 orders_v2");
+    // The plain stream names every step in order, and says where a rollback would go.
+    for step in [
+        "rollback target if anything fails: v1",
+        "fetch v2",
+        "stop: bin/stop",
+        "migrate: bin/migrate up catalog_v2",
+        "configure shared/app.conf",
+        "switch current → v2",
+        "start: bin/start",
+        "verify http://127.0.0.1:",
+        "deployed v2: live and verified",
+    ] {
+        assert!(err.contains(step), "missing {step:?} in:\n{err}");
+    }
+    let conf = shop.root().join("shared/app.conf");
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        format!("port={}\ngreeting=hello\nrelease=v2\n", shop.port)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&conf).unwrap().permissions().mode() & 0o7777,
+        0o640
+    );
+    let rec = &shop.journal()["releases"][1];
+    assert!(rec["by"].as_str().unwrap().contains('@'), "{rec}");
+    assert_eq!(rec["playbook_sha256"].as_str().unwrap().len(), 64);
+    assert!(rec["verified_at"].is_string());
+
+    let out = shop
+        .env
+        .tend()
+        .args(["releases", "shop.yaml"])
+        .output()
+        .unwrap();
+    let table = stdout(&out);
+    assert!(table.contains("current → v2"), "{table}");
+    let v2 = table.lines().find(|l| l.starts_with("v2")).unwrap();
+    assert!(v2.contains("verified") && v2.contains("current"), "{table}");
+    let v1 = table.lines().find(|l| l.starts_with("v1")).unwrap();
+    assert!(v1.contains("rollback target"), "{table}");
+}
+
+#[test]
+fn a_checksum_mismatch_stops_nothing() {
+    let shop = shop_on_v1();
+    let pid = shop.pid();
+    shop.artifact("v2", false);
+    let out = shop
+        .env
+        .tend()
+        .args(["deploy", "shop.yaml", "--var", "version=v2", "--var"])
+        .arg(format!("sha={}", "0".repeat(64)))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("checksum mismatch") && err.contains("nothing was stopped"),
+        "{err}"
+    );
+    assert_eq!(shop.pid(), pid, "the app was not restarted");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.current(), "releases/v1");
+    let left: Vec<_> = std::fs::read_dir(shop.root().join("releases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(left, ["v1"], "no v2 and no partial directory");
+    assert_eq!(shop.states(), "v1=verified v2=failed");
+}
+
+#[test]
+fn a_bad_build_is_rolled_back_to_v1_serving_and_verified() {
+    // The runbook's outage: a QA build reached production.
+    let shop = shop_on_v1();
+    let out = shop.deploy_with("v2", true, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("rolling back to v1"), "{err}");
+    assert!(
+        err.contains("rolled back to v1, which is running and verified"),
+        "{err}"
+    );
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.current(), "releases/v1");
+    assert_eq!(
+        shop.schema(),
+        "catalog_v1 orders_v1",
+        "both v2 migrations reverted"
+    );
+    let conf = std::fs::read_to_string(shop.root().join("shared/app.conf")).unwrap();
+    assert!(conf.contains("release=v1"), "config restored: {conf}");
+    assert_eq!(shop.states(), "v1=verified v2=failed");
+    let v2 = &shop.journal()["releases"][1];
+    assert!(v2["message"].as_str().unwrap().contains("verify"), "{v2}");
+}
+
+#[test]
+fn a_failed_stop_rolls_back_and_keeps_v1_serving() {
+    let shop = shop_on_v1();
+    let out = shop.deploy_with("v2", false, &[("FAIL_STOP", "v1")]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("stop: bin/stop") && err.contains("exit status 1"),
+        "{err}"
+    );
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.current(), "releases/v1");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1", "no migration ran");
+    assert_eq!(shop.states(), "v1=verified v2=failed");
+}
+
+#[test]
+fn a_failed_migration_runs_the_downs_of_those_that_ran() {
+    let shop = shop_on_v1();
+    let out = shop.deploy_with("v2", false, &[("FAIL_MIGRATE", "orders_v2")]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("syntax error at line 1"),
+        "the migration's own output is shown: {err}"
+    );
+    assert!(
+        err.contains("rollback: down: bin/migrate down catalog_v2"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("down orders_v2"),
+        "the failed migration's down does not run: {err}"
+    );
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.current(), "releases/v1");
+}
+
+#[test]
+fn a_template_error_is_caught_before_anything_runs() {
+    let shop = shop_on_v1();
+    let pid = shop.pid();
+    shop.env.write(
+        "app.conf.j2",
+        "port={{ port }}\nworkers={{ worker_count }}\n",
+    );
+    let out = shop.deploy("v2");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 64, "{err}");
+    assert!(
+        err.contains("worker_count") && err.contains("app.conf.j2"),
+        "{err}"
+    );
+    assert!(err.contains("shop.yaml:"), "points at the playbook: {err}");
+    assert_eq!(shop.pid(), pid);
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.states(), "v1=verified");
+}
+
+#[test]
+fn a_config_that_cannot_be_written_rolls_back() {
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "  start:",
+            "    - { template: app.conf.j2, dest: shared/app.conf/extra.conf }\n  start:",
+        )
+    });
+    // The second config's directory is a file: configure fails after the first was written.
+    std::fs::create_dir_all(shop.root().join("shared")).unwrap();
+    let out = shop.deploy("v1");
+    assert_eq!(
+        code(&out),
+        2,
+        "first deploy: nothing to go back to: {}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("there is no verified release to go back to"),
+        "{err}"
+    );
+    assert!(err.contains("ROLLBACK NOT VERIFIED"), "{err}");
+    assert!(
+        !shop.root().join("shared/app.conf").exists(),
+        "the config it wrote was removed again"
+    );
+}
+
+#[test]
+fn a_failed_start_rolls_back() {
+    let shop = shop_on_v1();
+    let out = shop.deploy_with("v2", false, &[("FAIL_START", "v2")]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("start: refusing"), "{err}");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.current(), "releases/v1");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1");
+}
+
+#[test]
+fn a_rollback_that_does_not_verify_exits_2_and_says_what_state_each_part_is_in() {
+    let shop = shop_on_v1();
+    // v2 is broken, and so is v1 once restarted (its dependency broke meanwhile).
+    let out = shop.deploy_with("v2", false, &[("BAD_VERSIONS", "v1 v2")]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("ROLLBACK NOT VERIFIED: v1 does not pass verify"),
+        "{err}"
+    );
+    assert!(err.contains("app: v1 started but NOT healthy"), "{err}");
+    assert!(
+        err.contains("migrations: reverted: bin/migrate up orders_v2, bin/migrate up catalog_v2"),
+        "{err}"
+    );
+    assert!(err.contains("config: 1 files restored"), "{err}");
+    assert!(err.contains("current → releases/v1"), "{err}");
+    assert!(shop.health().is_err());
+    assert_eq!(shop.states(), "v1=verified v2=failed");
+}
+
+#[test]
+fn an_irreversible_migration_halts_the_rollback_with_exit_2() {
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "    - { run: \"bin/migrate up orders_{{ version }}\", down: \"bin/migrate down orders_{{ version }}\" }\n",
+            "    - \"bin/migrate up drop_legacy_{{ version }}\"\n",
+        )
+    });
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let sha = shop.artifact("v2", true);
+    let plan = shop
+        .env
+        .tend()
+        .args(["plan", "shop.yaml", "--var", "version=v2", "--var"])
+        .arg(format!("sha={sha}"))
+        .output()
+        .unwrap();
+    let text = stdout(&plan);
+    assert!(text.contains("NO DOWN: irreversible"), "{text}");
+    assert!(text.contains("IMPOSSIBLE, no `down`"), "{text}");
+    assert!(
+        text.contains("warning: migration 'bin/migrate up drop_legacy_v2' has no `down`"),
+        "{text}"
+    );
+
+    let out = shop.deploy_with("v2", true, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains(
+            "migration 'bin/migrate up drop_legacy_v2' has no `down` and is not backward_compatible"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "migrations: NOT reverted: bin/migrate up drop_legacy_v2, bin/migrate up catalog_v2"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("app: stopped"), "{err}");
+    assert!(err.contains("current → releases/v2"), "{err}");
+    assert!(
+        shop.health().is_err(),
+        "the app stays stopped rather than run v1 on v2's schema"
+    );
+}
+
+#[test]
+fn sigint_during_migrate_rolls_back() {
+    let shop = shop_on_v1();
+    let gate = shop.env.path("gate");
+    let sha = shop.artifact("v2", false);
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
+        .args(["deploy", "shop.yaml", "--var", "version=v2", "--var"])
+        .arg(format!("sha={sha}"))
+        .env("TEND_STATE_DIR", shop.env.state())
+        .env("GATE_MIGRATE", &gate)
+        .current_dir(shop.env.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = gate.with_extension("waiting");
+    wait_for("the migration to start", Duration::from_secs(20), || {
+        waiting.exists()
+    });
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.current(), "releases/v1");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1");
+    assert_eq!(shop.states(), "v1=verified v2=failed");
+}
+
+#[test]
+fn a_second_deploy_of_the_same_root_exits_75_naming_the_holder() {
+    let shop = shop_on_v1();
+    let gate = shop.env.path("gate");
+    let sha = shop.artifact("v2", false);
+    let first = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
+        .args(["deploy", "shop.yaml", "--var", "version=v2", "--var"])
+        .arg(format!("sha={sha}"))
+        .env("TEND_STATE_DIR", shop.env.state())
+        .env("GATE_MIGRATE", &gate)
+        .current_dir(shop.env.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting = gate.with_extension("waiting");
+    wait_for(
+        "the first deploy to reach migrate",
+        Duration::from_secs(20),
+        || waiting.exists(),
+    );
+    let out = shop.deploy("v3");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 75, "{err}");
+    assert!(
+        err.contains("another run holds the lock") && err.contains(&format!("pid {}", first.id())),
+        "{err}"
+    );
+    std::fs::write(&gate, "").unwrap();
+    let done = first.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
+}
+
+#[test]
+fn rollback_goes_to_the_previous_verified_release_and_to_a_given_one() {
+    let shop = shop_on_v1();
+    for v in ["v2", "v3"] {
+        let out = shop.deploy(v);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = shop
+        .env
+        .tend()
+        .args(["rollback", "shop.yaml"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
+    assert_eq!(shop.current(), "releases/v2");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1 catalog_v2 orders_v2");
+    assert_eq!(shop.states(), "v1=verified v2=verified v3=rolled-back");
+
+    // Forward is a deploy, not a rollback.
+    let out = shop
+        .env
+        .tend()
+        .args(["rollback", "shop.yaml", "--to", "v3"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot roll back to v3"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = shop
+        .env
+        .tend()
+        .args(["rollback", "shop.yaml", "--to", "v1"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.current(), "releases/v1");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1");
+    let conf = std::fs::read_to_string(shop.root().join("shared/app.conf")).unwrap();
+    assert!(conf.contains("release=v1"), "{conf}");
+    assert_eq!(shop.states(), "v1=verified v2=rolled-back v3=rolled-back");
+
+    // A deploy after a rollback goes back to v1 if it fails, not to a rolled-back release.
+    let out = shop.deploy_with("v4", true, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+}
+
+#[test]
+fn keep_releases_prunes_old_releases_but_failed_ones_do_not_count() {
+    let shop = shop_on_v1();
+    for v in ["v2", "v3"] {
+        assert_eq!(code(&shop.deploy(v)), 0);
+    }
+    assert_eq!(code(&shop.deploy_with("v4", true, &[])), 1);
+    assert_eq!(code(&shop.deploy("v5")), 0);
+    let mut dirs: Vec<_> = std::fs::read_dir(shop.root().join("releases"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    dirs.sort();
+    // keep_releases: 3 counts v5, v3, v2; the newest failed release stays to look at.
+    assert_eq!(dirs, ["v2", "v3", "v4", "v5"]);
+    let j = shop.journal();
+    let v1 = &j["releases"][0];
+    assert_eq!(v1["release"], "v1");
+    assert_eq!(v1["pruned"], true);
+    assert_eq!(shop.health().unwrap(), "version=v5 greeting=hello");
+}
+
+#[test]
+fn a_verified_release_is_reused_not_fetched_again() {
+    let shop = shop_on_v1();
+    assert_eq!(code(&shop.deploy("v2")), 0);
+    let out = shop
+        .env
+        .tend()
+        .args(["rollback", "shop.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // v1 is verified and its directory is there: redeploying it reads no artifact.
+    let sha = shop.artifact("v1", false);
+    std::fs::remove_file(shop.env.path("artifacts/shop-v1.tar.gz")).unwrap();
+    let out = shop
+        .env
+        .tend()
+        .args(["deploy", "shop.yaml", "--var", "version=v1", "--var"])
+        .arg(format!("sha={sha}"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(
+        err.contains("already there and verified (same sha256); reused"),
+        "{err}"
+    );
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+}
+
+#[test]
+fn dry_run_and_plan_show_the_steps_and_the_rollback_and_touch_nothing() {
+    let shop = shop_on_v1();
+    let before = shop.journal();
+    shop.artifact("v2", false);
+    let out = shop
+        .env
+        .tend()
+        .args([
+            "deploy",
+            "--dry-run",
+            "shop.yaml",
+            "--var",
+            "version=v2",
+            "--var",
+            "sha=x",
+        ])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(
+        code(&out),
+        64,
+        "a bad sha256 is refused: {text}{}",
+        stderr(&out)
+    );
+    let sha = shop.artifact("v2", false);
+    let out = shop
+        .env
+        .tend()
+        .args([
+            "deploy",
+            "--dry-run",
+            "shop.yaml",
+            "--var",
+            "version=v2",
+            "--var",
+        ])
+        .arg(format!("sha={sha}"))
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let expected = [
+        "current: v1 (verified)",
+        "1. fetch v2:",
+        "2. stop: bin/stop",
+        "3. migrate: bin/migrate up catalog_v2 (down: bin/migrate down catalog_v2)",
+        "5. configure",
+        "6. switch current → v2",
+        "7. start: bin/start",
+        "8. verify http://127.0.0.1:",
+        "(30 retries every 100ms)",
+        "roll back to v1:",
+        "rollback: down: bin/migrate down orders_v2",
+        "rollback: switch current → v1",
+        "rollback: verify http://127.0.0.1:",
+        "dry run: nothing was touched",
+    ];
+    for e in expected {
+        assert!(text.contains(e), "missing {e:?} in:\n{text}");
+    }
+    assert_eq!(shop.current(), "releases/v1");
+    assert!(!shop.root().join("releases/v2").exists());
+    assert_eq!(shop.journal(), before);
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+}
+
+#[test]
+fn values_with_shell_metacharacters_stay_one_argument() {
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "  start: [ \"bin/start\" ]",
+            "  start: [ \"bin/start\", \"printf '%s\\\\n' {{ greeting }} > greeting.txt\" ]",
+        )
+    });
+    let sha = shop.artifact("v1", false);
+    let out = shop
+        .env
+        .tend()
+        .args(["deploy", "shop.yaml", "--var", "version=v1", "--var"])
+        .arg(format!("sha={sha}"))
+        .arg("--var")
+        .arg("greeting=hi; touch pwned")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let written = std::fs::read_to_string(shop.root().join("releases/v1/greeting.txt")).unwrap();
+    assert_eq!(written, "hi; touch pwned\n");
+    assert!(!shop.root().join("releases/v1/pwned").exists());
+}
+
+#[test]
+fn hosts_and_bad_values_are_clear_errors() {
+    let shop =
+        Shop::with_playbook(|p| p.replace("kind: deploy\n", "kind: deploy\nhosts: [web1]\n"));
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("not supported by this version"),
+        "{}",
+        stderr(&out)
+    );
+
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "release: \"{{ version }}\"",
+            "release: \"../{{ version }}\"",
+        )
+    });
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("cannot be a directory name"),
+        "{}",
+        stderr(&out)
+    );
+
+    let shop = Shop::with_playbook(|p| p.replace("mode: \"0640\"", "mode: \"0986\""));
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 64);
+    let err = stderr(&out);
+    assert!(
+        err.contains("invalid file mode '0986'") && err.contains("shop.yaml:"),
+        "{err}"
+    );
+
+    let shop = Shop::with_playbook(|p| p.replace("  stop:", "  stopp:"));
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("did you mean 'stop'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_archive_entry_that_escapes_the_release_is_refused() {
+    let shop = Shop::new();
+    let path = shop.env.path("artifacts/shop-v1.tar.gz");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // Written by hand: the tar crate's builder refuses such a name.
+    let mut header = tar::Header::new_gnu();
+    header.as_old_mut().name[..13].copy_from_slice(b"../escaped.sh");
+    header.set_size(3);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut raw = header.as_bytes().to_vec();
+    raw.extend_from_slice(b"hi\n");
+    raw.resize(512 * 2, 0);
+    raw.extend_from_slice(&[0; 1024]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &raw).unwrap();
+    std::fs::write(&path, gz.finish().unwrap()).unwrap();
+    let sha = crate::harness::deploy::sha256(&path);
+    let out = shop
+        .env
+        .tend()
+        .args(["deploy", "shop.yaml", "--var", "version=v1", "--var"])
+        .arg(format!("sha={sha}"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("'../escaped.sh' would land outside the release directory"),
+        "{err}"
+    );
+    assert!(!shop.root().join("releases/escaped.sh").exists());
+    assert!(!shop.root().join("releases/v1.partial").exists());
+}
