@@ -338,6 +338,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
     let release_dir = layout.release(release);
     let mut done = Done::default();
     let mut sha = None;
+    let mut sync = None;
     let mut failure: Option<(String, String)> = None;
     for step in steps::forward(phases) {
         let name = steps::name(step, phases);
@@ -350,36 +351,14 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
         }
         let result = match step {
             Step::Fetch => {
-                let result = r.step(&name, || fetch_release(r, journal, &mut sha));
-                if let Err(e) = result {
-                    if journal.get(release).is_none() {
-                        journal.begin(record(
-                            d,
-                            State::Failed,
-                            sha.clone(),
-                            format!("fetch failed: {e}"),
-                            r.reporter.run(),
-                        ));
-                        let _ = journal.save(&layout.journal());
-                    }
-                    return Outcome {
-                        code: exit::FAILED,
-                        message: format!("{name} failed: {e}; nothing was stopped or changed"),
-                        reason: "failure",
-                    };
-                }
-                if crate::interrupt::requested() {
-                    return Outcome {
-                        code: exit::FAILED,
-                        message: "interrupted before anything was stopped; nothing changed".into(),
-                        reason: "failure",
-                    };
-                }
-                // From here on a crash leaves a trace: the next run reports it.
+                // Recorded before anything happens, so a crash at any later point leaves a trace
+                // the next run reports. (Written first also because an fsync after the unpack
+                // would wait for all of its data.)
+                let before = journal.clone();
                 journal.begin(record(
                     d,
                     State::Deploying,
-                    sha.clone(),
+                    None,
                     String::new(),
                     r.reporter.run(),
                 ));
@@ -393,6 +372,33 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                         ),
                         reason: "failure",
                     };
+                }
+                let known = before.get(release);
+                let result = r.step(&name, || fetch_release(r, known, &mut sha, &mut sync));
+                let stopped_early = crate::interrupt::requested();
+                if result.is_err() || stopped_early {
+                    let why = match &result {
+                        Err(e) => format!("fetch failed: {e}"),
+                        Ok(()) => "interrupted before anything was stopped".into(),
+                    };
+                    *journal = before;
+                    if journal.get(release).is_none() {
+                        journal.begin(record(d, State::Failed, sha.clone(), why, r.reporter.run()));
+                    }
+                    let _ = journal.save(&layout.journal());
+                    return Outcome {
+                        code: exit::FAILED,
+                        message: match result {
+                            Err(e) => format!("{name} failed: {e}; nothing was stopped or changed"),
+                            Ok(()) => {
+                                "interrupted before anything was stopped; nothing changed".into()
+                            }
+                        },
+                        reason: "failure",
+                    };
+                }
+                if let Some(rec) = journal.get_mut(release) {
+                    rec.sha256 = sha.clone();
                 }
                 Ok(())
             }
@@ -458,6 +464,16 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             Step::Switch => {
                 done.stop_began = true;
                 let res = r.step(&name, || {
+                    if let Some(h) = sync.take() {
+                        h.join()
+                            .unwrap_or_else(|_| Err(std::io::Error::other("sync thread panicked")))
+                            .map_err(|e| {
+                                format!(
+                                    "releases/{release} could not be made durable: {}",
+                                    crate::describe_io(&e)
+                                )
+                            })?;
+                    }
                     layout
                         .switch(release)
                         .map(|()| format!("current → releases/{release}"))
@@ -628,14 +644,14 @@ pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str
 
 fn fetch_release(
     r: &Runner,
-    journal: &Releases,
+    known: Option<&Record>,
     sha: &mut Option<String>,
+    sync: &mut Option<std::thread::JoinHandle<std::io::Result<()>>>,
 ) -> Result<String, String> {
     let d = r.d;
     let layout = &d.layout;
     let release = d.release.as_str();
     let dir = layout.release(release);
-    let known = journal.get(release);
     let exists = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
     if exists
         && let (Some(rec), Some(want)) = (known, &d.artifact.sha256)
@@ -663,17 +679,6 @@ fn fetch_release(
     r.reporter.clear_progress(&step);
     let fetched = fetched.map_err(|e| e.to_string())?;
     *sha = Some(fetched.sha256.clone());
-    // One syncfs makes every unpacked file durable, instead of an fsync per file.
-    let synced =
-        std::fs::File::open(&partial).and_then(|f| rustix::fs::syncfs(&f).map_err(Into::into));
-    if let Err(e) = synced {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(format!(
-            "cannot sync {}: {}",
-            partial.display(),
-            crate::describe_io(&e)
-        ));
-    }
     if exists {
         let live = layout.current_release().as_deref() == Some(release);
         if known.and_then(|k| k.sha256.as_deref()) == Some(fetched.sha256.as_str()) && live {
@@ -705,6 +710,13 @@ fn fetch_release(
                 crate::describe_io(&e)
             )
         })?;
+    // One syncfs makes every unpacked file durable, instead of an fsync per file. It runs while
+    // stop, migrate and configure do, and `current` switches only after it has finished.
+    let root = dir.clone();
+    *sync = Some(std::thread::spawn(move || {
+        let f = std::fs::File::open(&root)?;
+        rustix::fs::syncfs(&f).map_err(std::io::Error::from)
+    }));
     Ok(format!(
         "{} ({}, {} entries, sha256 {}{}) → releases/{release}",
         d.artifact.shown(),

@@ -5,6 +5,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -72,7 +73,7 @@ struct Tap<'p, R> {
     hasher: Sha256,
     bytes: u64,
     copy: Option<File>,
-    progress: &'p dyn Fn(u64),
+    progress: &'p (dyn Fn(u64) + Sync),
 }
 
 impl<R: Read> Read for Tap<'_, R> {
@@ -101,13 +102,14 @@ pub fn fetch(
     artifact: &Artifact,
     cache: &Path,
     partial: &Path,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Fetched, FetchError> {
     let cached_file = artifact
         .sha256
         .as_ref()
         .map(|s| cache.join(format!("{s}.artifact")));
-    let (reader, copy_to, cached): (Box<dyn Read>, Option<PathBuf>, bool) = match &artifact.source {
+    type Reader = Box<dyn Read + Send>;
+    let (reader, copy_to, cached): (Reader, Option<PathBuf>, bool) = match &artifact.source {
         Source::Url(_) if cached_file.as_ref().is_some_and(|f| f.is_file()) => {
             let f = cached_file.clone().unwrap_or_default();
             let file = File::open(&f).map_err(|e| io_other(&f.display().to_string(), &e))?;
@@ -145,14 +147,14 @@ pub fn fetch(
         Some(p) => Some(File::create(p).map_err(|e| io_other("download cache", &e))?),
         None => None,
     };
-    let mut tap = Tap {
+    let tap = Tap {
         inner: reader,
         hasher: Sha256::new(),
         bytes: 0,
         copy,
         progress,
     };
-    let result = unpack_and_drain(&mut tap, artifact, partial);
+    let (result, mut tap) = unpack_and_drain(tap, artifact, partial);
     let got = hex(&tap.hasher.clone().finalize());
     let cleanup = |copy_to: &Option<PathBuf>| {
         let _ = fs::remove_dir_all(partial);
@@ -192,25 +194,96 @@ pub fn fetch(
     })
 }
 
-fn unpack_and_drain<R: Read>(
-    tap: &mut Tap<'_, R>,
+/// Inflate on one thread and write files on another (what `tar -xzf` gets from running gzip as
+/// a separate process); every byte of the artifact is hashed, even what tar does not read.
+fn unpack_and_drain<'p, R: Read + Send>(
+    mut tap: Tap<'p, R>,
     artifact: &Artifact,
     partial: &Path,
-) -> Result<u64, FetchError> {
+) -> (Result<u64, FetchError>, Tap<'p, R>) {
     let what = artifact.shown();
-    fs::create_dir_all(partial).map_err(|e| io_other(&partial.display().to_string(), &e))?;
-    let mut reader: Box<dyn Read + '_> = if artifact.gzipped() {
-        Box::new(flate2::read::MultiGzDecoder::new(&mut *tap))
-    } else {
-        Box::new(&mut *tap)
-    };
-    let mut archive = tar::Archive::new(&mut reader);
-    let n = unpack(&mut archive, partial, artifact.strip_components, &what)?;
-    // The checksum covers every byte: read what tar left (padding, the gzip trailer).
-    io::copy(&mut reader, &mut io::sink()).map_err(|e| other(&what, e))?;
-    drop(reader);
-    io::copy(tap, &mut io::sink()).map_err(|e| other(&what, e))?;
-    Ok(n)
+    if let Err(e) = fs::create_dir_all(partial) {
+        return (Err(io_other(&partial.display().to_string(), &e)), tap);
+    }
+    let gzipped = artifact.gzipped();
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
+        let producer = s.spawn(move || {
+            let mut failed = None;
+            {
+                let mut reader: Box<dyn Read + '_> = if gzipped {
+                    Box::new(flate2::read::MultiGzDecoder::new(&mut tap))
+                } else {
+                    Box::new(&mut tap)
+                };
+                loop {
+                    let mut buf = vec![0; 128 * 1024];
+                    match reader.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            // The unpacker stopped (done, or failed): just hash the rest.
+                            if tx.send(buf).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            drop(tx);
+            if let Err(e) = io::copy(&mut tap, &mut io::sink()) {
+                failed.get_or_insert(e);
+            }
+            (failed, tap)
+        });
+        let mut archive = tar::Archive::new(Chunks {
+            rx,
+            buf: vec![],
+            pos: 0,
+        });
+        let unpacked = unpack(&mut archive, partial, artifact.strip_components, &what);
+        drop(archive);
+        let (failed, tap) = match producer.join() {
+            Ok(r) => r,
+            Err(_) => std::process::abort(),
+        };
+        let result = match (unpacked, failed) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Some(e)) => Err(other(&what, e)),
+            (Ok(n), None) => Ok(n),
+        };
+        (result, tap)
+    })
+}
+
+/// The inflated stream, as chunks from the producer thread.
+struct Chunks {
+    rx: mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Chunks {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(b) => {
+                    self.buf = b;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 fn unpack<R: Read>(
@@ -221,6 +294,8 @@ fn unpack<R: Read>(
 ) -> Result<u64, FetchError> {
     let root = fs::canonicalize(dst).map_err(|e| io_other(&dst.display().to_string(), &e))?;
     let mut count = 0;
+    // Directories already created and resolved inside the release: checked once, not per file.
+    let mut checked: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let entries = archive
         .entries()
         .map_err(|e| other(&format!("{what} is not a tar archive"), e))?;
@@ -243,13 +318,20 @@ fn unpack<R: Read>(
                 "{what}: entry '{raw}' is a device or fifo; a release holds files, directories and links"
             )));
         }
-        if let Some(parent) = dest.parent() {
+        if let Some(parent) = dest.parent()
+            && !checked.contains(parent)
+        {
             fs::create_dir_all(parent).map_err(|e| io_other(&raw, &e))?;
             // A symlink unpacked earlier must not carry later entries out of the release.
             let real = fs::canonicalize(parent).map_err(|e| io_other(&raw, &e))?;
             if !real.starts_with(&root) {
                 return Err(FetchError::Escape(raw));
             }
+            checked.insert(parent.to_path_buf());
+        }
+        if !kind.is_dir() {
+            // Whatever replaces a checked directory (a symlink, say) must be checked again.
+            checked.retain(|p| !p.starts_with(&dest));
         }
         if kind.is_hard_link() {
             let target = entry
@@ -264,6 +346,8 @@ fn unpack<R: Read>(
                 )));
             };
             fs::hard_link(root.join(t), &dest).map_err(|e| io_other(&raw, &e))?;
+        } else if kind.is_file() {
+            write_file(&mut entry, &dest).map_err(|e| io_other(&raw, &e))?;
         } else {
             entry.unpack(&dest).map_err(|e| other(&raw, e))?;
         }
@@ -271,6 +355,36 @@ fn unpack<R: Read>(
     }
     Ok(count)
 }
+
+/// A regular file, with its mode (set-id bits dropped) and mtime, its writeback started at
+/// once: the syncfs before the switch then waits for little.
+fn write_file<R: Read>(entry: &mut tar::Entry<R>, dest: &Path) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(dest)?;
+    io::copy(entry, &mut f)?;
+    if let Ok(t) = entry.header().mtime() {
+        let _ = f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(t));
+    }
+    start_writeback(&f);
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn start_writeback(f: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid open descriptor; SYNC_FILE_RANGE_WRITE only queues writeback.
+    unsafe {
+        libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File) {}
 
 /// An entry's path inside the release, with `strip` leading components dropped; `Ok(None)`
 /// when nothing is left, `Err` when it would leave the directory.

@@ -84,16 +84,43 @@ impl Layout {
         sync_dir(&self.root)
     }
 
-    /// Remove a release directory: renamed out of the way first, so a half-deleted tree is
-    /// never mistaken for a release.
+    /// Where pruned releases wait to be deleted.
+    pub fn trash(&self) -> PathBuf {
+        self.meta().join("trash")
+    }
+
+    /// Take a release directory out of `releases/` with one rename. Its files are deleted by
+    /// `empty_trash`, which the next deploy runs while its artifact unpacks: deleting a few
+    /// megabytes of files already on disk costs tens of milliseconds (more on a filesystem
+    /// mounted with `discard`), which a deploy need not wait for.
     pub fn remove_release(&self, r: &str) -> io::Result<()> {
         let dir = self.release(r);
         if fs::symlink_metadata(&dir).is_err() {
             return Ok(());
         }
-        let doomed = self.releases().join(format!(".{r}.deleting"));
-        fs::rename(&dir, &doomed)?;
-        fs::remove_dir_all(&doomed)
+        fs::create_dir_all(self.trash())?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        fs::rename(&dir, self.trash().join(format!("{r}.{nanos}")))
+    }
+
+    /// Delete what pruning moved aside. Never follows symlinks (`remove_dir_all` does not).
+    pub fn empty_trash(&self) -> io::Result<()> {
+        let entries = match fs::read_dir(self.trash()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if fs::symlink_metadata(&path)?.is_dir() {
+                fs::remove_dir_all(&path)?;
+            } else {
+                fs::remove_file(&path)?;
+            }
+        }
+        Ok(())
     }
 }
 

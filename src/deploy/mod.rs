@@ -157,7 +157,22 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
         target: &Local,
         story: RefCell::new(vec![]),
     };
-    let outcome = execute::deploy(&runner, &phases, &mut journal);
+    // Releases pruned by the last deploy are deleted while this one unpacks.
+    let outcome = std::thread::scope(|s| {
+        let trash = s.spawn(|| d.layout.empty_trash());
+        let outcome = execute::deploy(&runner, &phases, &mut journal);
+        if let Ok(Err(e)) = trash.join() {
+            reporter.notice(
+                Level::Warn,
+                format!(
+                    "cannot empty {}: {}",
+                    d.layout.trash().display(),
+                    crate::describe_io(&e)
+                ),
+            );
+        }
+        outcome
+    });
     let subject = match outcome.code {
         exit::OK => format!("deployed {}", d.release),
         exit::FAILED if outcome.reason == "rollback" => {

@@ -33,8 +33,11 @@ fn probe_detail(p: &Probe) -> String {
     }
 }
 
-fn detail(d: &Deploy, p: &Phases, step: Step) -> String {
+fn detail(d: &Deploy, p: &Phases, step: Step, first: bool) -> String {
     match step {
+        Step::Stop(_) if first => {
+            format!("{} (skipped: no current release yet)", steps::name(step, p))
+        }
         Step::Fetch => {
             let sum = d.artifact.sha256.as_deref().map_or(
                 "no sha256 given: the build is not checked".to_string(),
@@ -123,7 +126,12 @@ pub fn render(d: &Deploy) -> Result<String, Diagnostic> {
     );
     let _ = writeln!(out, "\nsteps:");
     for (n, step) in steps::forward(&p).into_iter().enumerate() {
-        let _ = writeln!(out, "  {:>2}. {}", n + 1, detail(d, &p, step));
+        let _ = writeln!(
+            out,
+            "  {:>2}. {}",
+            n + 1,
+            detail(d, &p, step, current.is_none())
+        );
     }
     let rb = Rollback {
         stop: &p.stop,

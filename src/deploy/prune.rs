@@ -75,6 +75,10 @@ pub fn prune(
     Ok(if removed.is_empty() {
         format!("nothing to remove (keep_releases: {})", d.keep)
     } else {
-        format!("removed {} (keep_releases: {})", removed.join(", "), d.keep)
+        format!(
+            "removed {} (keep_releases: {}; the files go while the next deploy unpacks)",
+            removed.join(", "),
+            d.keep
+        )
     })
 }

@@ -65,7 +65,7 @@ pub struct Record {
     pub pruned: bool,
 }
 
-#[derive(Serialize, Deserialize, Default, Debug)]
+#[derive(Serialize, Deserialize, Default, Debug, Clone)]
 pub struct Releases {
     #[serde(default)]
     pub releases: Vec<Record>,

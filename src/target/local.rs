@@ -20,7 +20,8 @@ enum Msg {
 }
 
 fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<Child> {
-    let mut c = Command::new("sh");
+    // By path: a PATH search costs an exec attempt per directory before it.
+    let mut c = Command::new("/bin/sh");
     c.arg("-c")
         .arg(cmd)
         .stdin(Stdio::null())
