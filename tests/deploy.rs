@@ -246,7 +246,7 @@ fn a_rollback_that_does_not_verify_exits_2_and_says_what_state_each_part_is_in()
         err.contains("migrations: reverted: bin/migrate up orders_v2, bin/migrate up catalog_v2"),
         "{err}"
     );
-    assert!(err.contains("config: 1 files restored"), "{err}");
+    assert!(err.contains("config: 1 config file restored"), "{err}");
     assert!(err.contains("current → releases/v1"), "{err}");
     assert!(shop.health().is_err());
     assert_eq!(shop.states(), "v1=verified v2=failed");
@@ -645,4 +645,195 @@ fn an_archive_entry_that_escapes_the_release_is_refused() {
     );
     assert!(!shop.root().join("releases/escaped.sh").exists());
     assert!(!shop.root().join("releases/v1.partial").exists());
+}
+
+#[test]
+fn a_url_artifact_is_downloaded_checked_and_cached_and_a_plain_tar_works() {
+    let shop = Shop::new();
+    // Serve the temp dir's artifacts, as .tar (no gzip) too.
+    let server = crate::harness::http::FileServer::start(shop.env.path("artifacts"));
+    let text = std::fs::read_to_string(shop.env.path("shop.yaml")).unwrap();
+    let text = text.replace(
+        &format!(
+            "path: \"{}/shop-{{{{ version }}}}.tar.gz\"",
+            shop.env.path("artifacts").display()
+        ),
+        &format!("url: \"{}\"", server.url("/shop-{{ version }}.{{ ext }}")),
+    );
+    assert!(text.contains("url:"), "{text}");
+    shop.env.write("shop.yaml", &text);
+    let sha = shop.artifact("v1", false);
+    let deploy = |v: &str, ext: &str, sha: &str| {
+        shop.env
+            .tend()
+            .args(["deploy", "shop.yaml", "--var"])
+            .arg(format!("version={v}"))
+            .arg("--var")
+            .arg(format!("ext={ext}"))
+            .arg("--var")
+            .arg(format!("sha={sha}"))
+            .output()
+            .unwrap()
+    };
+    let out = deploy("v1", "tar.gz", &sha);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(*server.hits.lock().unwrap(), 1);
+    assert!(
+        shop.root()
+            .join(format!(".tend/cache/{sha}.artifact"))
+            .exists()
+    );
+
+    // v2 as an uncompressed tar.
+    shop.artifact("v2", false);
+    let gz = shop.env.path("artifacts/shop-v2.tar.gz");
+    let mut raw = vec![];
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()),
+        &mut raw,
+    )
+    .unwrap();
+    let tar = shop.env.path("artifacts/shop-v2.tar");
+    std::fs::write(&tar, &raw).unwrap();
+    let sha2 = crate::harness::deploy::sha256(&tar);
+    let out = deploy("v2", "tar", &sha2);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
+
+    // A 404 is a fetch failure: nothing stopped.
+    let out = deploy("v9", "tar.gz", &"ab".repeat(32));
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("HTTP 404") && err.contains("nothing was stopped"),
+        "{err}"
+    );
+    assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
+
+    // The same build again after a failed deploy comes from the cache, not the network.
+    let out = shop
+        .env
+        .tend()
+        .args(["rollback", "shop.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    std::fs::remove_dir_all(shop.root().join("releases/v2")).unwrap();
+    let before = *server.hits.lock().unwrap();
+    let out = deploy("v2", "tar", &sha2);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(err.contains("from the download cache"), "{err}");
+    assert_eq!(*server.hits.lock().unwrap(), before);
+}
+
+#[test]
+fn a_rollback_is_emailed_and_secrets_never_show() {
+    let env_smtp = crate::harness::Env::new();
+    let smtp = crate::harness::smtp::SmtpServer::start(env_smtp.dir.path());
+    let port = smtp.port;
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "deploy:\n",
+            &format!(
+                "secrets:\n  db_password: {{ env: SHOP_DB_PASSWORD }}\nnotify:\n  email:\n    to: [oncall@example.com]\n    from: tend@example.com\n    smtp: {{ host: 127.0.0.1, port: {port}, tls: none }}\ndeploy:\n"
+            ),
+        )
+        .replace(
+            "  start: [ \"bin/start\" ]",
+            "  start: [ \"bin/start\", \"echo connecting with {{ db_password }}\" ]",
+        )
+    });
+    shop.env.write(
+        "app.conf.j2",
+        "port={{ port }}\ngreeting={{ greeting }}\ndb_password={{ db_password }}\n",
+    );
+    let secret = "s3cr3t-Pa55";
+    let out = shop.deploy_with("v1", false, &[("SHOP_DB_PASSWORD", secret)]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(smtp.messages().is_empty(), "no mail on success by default");
+    let conf = std::fs::read_to_string(shop.root().join("shared/app.conf")).unwrap();
+    assert!(conf.contains(secret), "the config file gets the real value");
+
+    let out = shop.deploy_with("v2", true, &[("SHOP_DB_PASSWORD", secret)]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    // Unfold headers and undo quoted-printable enough to read the text.
+    let mail = smtp
+        .wait_for_messages(1)
+        .remove(0)
+        .replace("\r\n", "\n")
+        .replace("=\n", "")
+        .replace("\n ", " ")
+        .replace("=3D", "=");
+    assert!(
+        mail.contains("deploy of v2 FAILED, rolled back (verified)"),
+        "{mail}"
+    );
+    assert!(mail.contains("rolled back to v1"), "{mail}");
+    let mut everything = format!("{err}{mail}");
+    for f in ["releases.json", "previous/v2.json"] {
+        everything +=
+            &std::fs::read_to_string(shop.root().join(".tend").join(f)).unwrap_or_default();
+    }
+    for entry in walkdir::WalkDir::new(shop.env.state()) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            everything += &std::fs::read_to_string(entry.path()).unwrap_or_default();
+        }
+    }
+    assert!(
+        !everything.contains(secret),
+        "the secret leaked:\n{everything}"
+    );
+    let out = shop
+        .env
+        .tend()
+        .args(["-v", "deploy", "shop.yaml", "--var", "version=v1", "--var"])
+        .arg(format!(
+            "sha={}",
+            crate::harness::deploy::sha256(&shop.env.path("artifacts/shop-v1.tar.gz"))
+        ))
+        .env("SHOP_DB_PASSWORD", secret)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(err.contains("connecting with ***"), "{err}");
+    assert!(!err.contains(secret), "{err}");
+}
+
+#[test]
+fn a_deploy_killed_midway_is_reported_by_the_next_run() {
+    let shop = shop_on_v1();
+    let gate = shop.env.path("gate");
+    let sha = shop.artifact("v2", false);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
+        .args(["deploy", "shop.yaml", "--var", "version=v2", "--var"])
+        .arg(format!("sha={sha}"))
+        .env("TEND_STATE_DIR", shop.env.state())
+        .env("GATE_MIGRATE", &gate)
+        .current_dir(shop.env.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waiting = gate.with_extension("waiting");
+    wait_for("the migration to start", Duration::from_secs(20), || {
+        waiting.exists()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(shop.states(), "v1=verified v2=deploying");
+    // The lock died with it; the next run says what was left behind, then deploys.
+    let out = shop.deploy("v3");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(
+        err.contains("the deploy of v2") && err.contains("never finished"),
+        "{err}"
+    );
+    assert!(err.contains("took over a stale lock"), "{err}");
+    assert_eq!(shop.states(), "v1=verified v2=failed v3=verified");
+    assert_eq!(shop.health().unwrap(), "version=v3 greeting=hello");
 }

@@ -170,7 +170,7 @@ impl Runner<'_> {
                             }
                         }
                         if restore_failed.is_empty() {
-                            Ok(format!("restored {} files", rb.restore.len()))
+                            Ok(format!("restored {}", steps::files(rb.restore.len())))
                         } else {
                             Err(format!("could not restore {}", restore_failed.join("; ")))
                         }
@@ -259,7 +259,7 @@ impl Runner<'_> {
             } else if u.halted.is_some() && !restored_ran(&self.story.borrow()) {
                 "config: NOT restored (the rollback halted before it)".into()
             } else if restored {
-                format!("config: {} files restored", rb.restore.len())
+                format!("config: {} restored", steps::files(rb.restore.len()))
             } else {
                 String::new()
             });

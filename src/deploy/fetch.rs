@@ -31,18 +31,6 @@ impl Artifact {
             Source::Path(p) => p.display().to_string(),
         }
     }
-
-    fn name(&self) -> &str {
-        match &self.source {
-            Source::Url(u) => u.split(['?', '#']).next().unwrap_or(u),
-            Source::Path(p) => p.to_str().unwrap_or(""),
-        }
-    }
-
-    /// `.tar` is read as is; anything else (`.tar.gz`, `.tgz`) as gzip.
-    fn gzipped(&self) -> bool {
-        !self.name().ends_with(".tar")
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +66,10 @@ struct Tap<'p, R> {
 
 impl<R: Read> Read for Tap<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Nothing is stopped yet: a signal during a long download just ends the run.
+        if crate::interrupt::requested() {
+            return Err(io::Error::other("interrupted by a signal"));
+        }
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         if let Some(f) = &mut self.copy {
@@ -205,16 +197,31 @@ fn unpack_and_drain<'p, R: Read + Send>(
     if let Err(e) = fs::create_dir_all(partial) {
         return (Err(io_other(&partial.display().to_string(), &e)), tap);
     }
-    let gzipped = artifact.gzipped();
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(8);
         let producer = s.spawn(move || {
             let mut failed = None;
             {
-                let mut reader: Box<dyn Read + '_> = if gzipped {
-                    Box::new(flate2::read::MultiGzDecoder::new(&mut tap))
+                // gzip or plain tar, told by the content: a name can lie, and the download cache
+                // keeps no name.
+                let mut magic = [0u8; 2];
+                let mut got = 0;
+                while got < 2 {
+                    match tap.read(&mut magic[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let head = io::Cursor::new(magic[..got].to_vec());
+                let mut reader: Box<dyn Read + '_> = if magic == [0x1f, 0x8b] {
+                    Box::new(flate2::read::MultiGzDecoder::new(head.chain(&mut tap)))
                 } else {
-                    Box::new(&mut tap)
+                    Box::new(head.chain(&mut tap))
                 };
                 loop {
                     let mut buf = vec![0; 128 * 1024];

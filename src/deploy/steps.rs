@@ -94,7 +94,7 @@ impl Rollback<'_> {
                     None => format!("rollback: undo migration {}", m.label),
                 }
             }
-            Undo::Restore => format!("rollback: restore {} config files", self.restore.len()),
+            Undo::Restore => format!("rollback: restore {}", files(self.restore.len())),
             Undo::Switch => format!("rollback: switch current → {target}"),
             Undo::Start(i) => format!(
                 "rollback: start: {}",
@@ -107,4 +107,9 @@ impl Rollback<'_> {
             ),
         }
     }
+}
+
+/// "1 config file", "2 config files".
+pub fn files(n: usize) -> String {
+    format!("{n} config file{}", if n == 1 { "" } else { "s" })
 }

@@ -51,3 +51,54 @@ impl HttpServer {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 }
+
+/// A real HTTP/1.1 server for the files of a directory (artifacts): GET /NAME answers the file
+/// or 404. Counts the requests, so a test can tell a download from a cache hit.
+pub struct FileServer {
+    pub port: u16,
+    pub hits: Arc<Mutex<usize>>,
+}
+
+impl FileServer {
+    pub fn start(dir: std::path::PathBuf) -> FileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(Mutex::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                *counter.lock().unwrap() += 1;
+                let name = first.split_whitespace().nth(1).unwrap_or("/");
+                let head = |status: &str, len: usize| {
+                    format!(
+                        "HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+                    )
+                };
+                match std::fs::read(dir.join(name.trim_start_matches('/'))) {
+                    Ok(bytes) => {
+                        let _ = stream.write_all(head("200 OK", bytes.len()).as_bytes());
+                        let _ = stream.write_all(&bytes);
+                    }
+                    Err(_) => {
+                        let _ = stream.write_all(head("404 Not Found", 0).as_bytes());
+                    }
+                }
+            }
+        });
+        FileServer { port, hits }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
