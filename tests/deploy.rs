@@ -72,6 +72,17 @@ fn v1_then_v2_is_live_verified_and_recorded() {
     assert!(v2.contains("verified") && v2.contains("current"), "{table}");
     let v1 = table.lines().find(|l| l.starts_with("v1")).unwrap();
     assert!(v1.contains("rollback target"), "{table}");
+
+    let out = shop
+        .env
+        .tend()
+        .args(["--output", "json", "releases", "shop.yaml"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["current"], "v2");
+    assert_eq!(v["last_verified"], "v2");
+    assert_eq!(v["releases"].as_array().unwrap().len(), 2);
 }
 
 #[test]

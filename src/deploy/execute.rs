@@ -105,6 +105,7 @@ impl Runner<'_> {
         let mut stop_failed = None;
         let mut reverted = vec![];
         let mut restore_failed = vec![];
+        let mut restored = false;
         let mut app = "stopped".to_string();
         for step in rb.steps() {
             let name = rb.name(step);
@@ -159,6 +160,7 @@ impl Runner<'_> {
                     }
                 }
                 Undo::Restore => {
+                    restored = true;
                     let _ = self.step(&name, || {
                         for p in &rb.restore {
                             if let Err(e) = configure::restore(p) {
@@ -252,16 +254,13 @@ impl Runner<'_> {
             }
         }
         state.append(&mut u.state);
-        let restored = rb.steps().contains(&Undo::Restore);
         if !rb.restore.is_empty() {
             state.push(if !restore_failed.is_empty() {
                 format!("config: NOT restored: {}", restore_failed.join("; "))
-            } else if u.halted.is_some() && !restored_ran(&self.story.borrow()) {
-                "config: NOT restored (the rollback halted before it)".into()
             } else if restored {
                 format!("config: {} restored", steps::files(rb.restore.len()))
             } else {
-                String::new()
+                "config: NOT restored (the rollback halted before it)".into()
             });
         }
         state.push(format!(
@@ -270,13 +269,9 @@ impl Runner<'_> {
                 .current_release()
                 .map_or("(none)".into(), |r| format!("releases/{r}"))
         ));
-        u.state = state.into_iter().filter(|s| !s.is_empty()).collect();
+        u.state = state;
         u
     }
-}
-
-fn restored_ran(story: &[String]) -> bool {
-    story.iter().any(|l| l.contains("rollback: restore"))
 }
 
 /// What happened before a failure, so the rollback knows what to undo.
