@@ -61,6 +61,9 @@ pub enum Command {
     Releases(ReleasesArgs),
     /// Show the resolved steps and the rollback plan, touching nothing
     Plan(PlanArgs),
+    /// The DNS failover SOP: probe the servers, fence the failed active, promote the standby,
+    /// verify it answers
+    Failover(FailoverArgs),
     /// Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts
     #[command(
         after_help = "Exit codes (Nagios plugin codes): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n\
@@ -194,6 +197,34 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub vars: VarArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct FailoverArgs {
+    /// Playbook of kind: failover
+    pub playbook: PathBuf,
+
+    /// Probe and show the decision and the steps that would run; change nothing
+    #[arg(long, conflicts_with_all = ["watch", "status"])]
+    pub dry_run: bool,
+
+    /// Skip the grace period and the hold-down, and probe rounds back to back
+    #[arg(long)]
+    pub now: bool,
+
+    /// Keep running: probe every `interval` and act as needed (a service, not cron)
+    #[arg(long, conflicts_with = "status")]
+    pub watch: bool,
+
+    /// Show the last transitions and any failover under way
+    #[arg(long)]
+    pub status: bool,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@ mod check;
 mod cleanup;
 mod cli;
 mod deploy;
+mod failover;
 mod fsutil;
 mod history;
 mod interrupt;
@@ -77,6 +78,7 @@ fn run(cli: &Cli) -> i32 {
         Command::Rollback(args) => deploy::rollback(cli, args),
         Command::Releases(args) => deploy::releases(cli, args),
         Command::Plan(args) => plan(cli, args),
+        Command::Failover(args) => failover::run(cli, args),
         Command::Validate(args) => validate(cli, args),
         Command::History(args) => history::run(cli, args),
         Command::Completions { shell } => {
@@ -113,10 +115,7 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
             Kind::Check => check::validate(source, &args.vars),
             Kind::Cleanup => cleanup::validate(source, &args.vars),
             Kind::Deploy => deploy::validate(source, &args.vars),
-            other => Err(Diagnostic::in_file(
-                &source,
-                format!("`{other}` playbooks are not supported by this version of tend yet"),
-            )),
+            Kind::Failover => failover::validate(source, &args.vars),
         });
         match result {
             Ok(what) => {

@@ -7,6 +7,7 @@ mod check;
 mod cleanup;
 mod cli;
 mod deploy;
+mod failover;
 mod history;
 mod lock;
 mod notify;

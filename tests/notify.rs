@@ -1,15 +1,7 @@
 //! Alerts through a real SMTP server and a real webhook endpoint.
 
-use crate::harness::{Env, http::HttpServer, smtp::SmtpServer, stderr};
-
-/// Undo SMTP transfer encoding enough to read the text: header folding and quoted-printable.
-fn readable(msg: &str) -> String {
-    msg.replace("\r\n", "\n")
-        .replace("=\n", "")
-        .replace("\n ", " ")
-        .replace("=3D", "=")
-        .replace("=20", " ")
-}
+use crate::harness::smtp::{SmtpServer, readable};
+use crate::harness::{Env, http::HttpServer, stderr};
 
 fn playbook(smtp_port: u16, disk_crit: u32, extra: &str) -> String {
     format!(

@@ -136,7 +136,7 @@ pub struct Scope<'a> {
     templater: &'a Templater,
     path: String,
     /// Variables the job sets (`release`, `release_dir`), on top of the playbook's.
-    extra: Vec<(String, String)>,
+    extra: Vec<(String, minijinja::Value)>,
 }
 
 impl<'a> Scope<'a> {
@@ -149,10 +149,25 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// The same place, with variables of any shape (objects like `active` with `.name`).
+    pub fn with_values(&self, vars: Vec<(String, minijinja::Value)>) -> Scope<'a> {
+        let mut extra = self.extra.clone();
+        extra.extend(vars);
+        Scope {
+            source: self.source,
+            templater: self.templater,
+            path: self.path.clone(),
+            extra,
+        }
+    }
+
     /// The same place, with more variables for every template rendered from it.
     pub fn with_vars(&self, vars: &[(&str, &str)]) -> Scope<'a> {
         let mut extra = self.extra.clone();
-        extra.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        extra.extend(
+            vars.iter()
+                .map(|(k, v)| (k.to_string(), minijinja::Value::from(*v))),
+        );
         Scope {
             source: self.source,
             templater: self.templater,
@@ -170,35 +185,37 @@ impl<'a> Scope<'a> {
     }
 
     pub fn render(&self, field: &str, src: &str, mode: Mode) -> Result<String, Diagnostic> {
-        let extra: Vec<(&str, &str)> = self
+        let extra: Vec<(&str, minijinja::Value)> = self
             .extra
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|(k, v)| (k.as_str(), v.clone()))
             .collect();
-        self.templater.render_with(src, mode, &extra).map_err(|e| {
-            let d = self.error(field, e);
-            if !d.message.starts_with("undefined") {
-                return d;
-            }
-            let mut known = self.templater.names();
-            known.extend(self.extra.iter().map(|(k, _)| k.as_str()));
-            if let Some(var) = d
-                .message
-                .split("'env.")
-                .nth(1)
-                .and_then(|r| r.split('\'').next())
-            {
-                let var = var.to_string();
-                d.hint(format!("the environment variable {var} is not set"))
-            } else if known.is_empty() {
-                d.hint("define it under `vars:` or pass --var NAME=VALUE")
-            } else {
-                d.hint(format!(
-                    "defined: {}, env.NAME, host.name (add more under `vars:` or with --var)",
-                    known.join(", ")
-                ))
-            }
-        })
+        self.templater
+            .render_values(src, mode, &extra)
+            .map_err(|e| {
+                let d = self.error(field, e);
+                if !d.message.starts_with("undefined") {
+                    return d;
+                }
+                let mut known = self.templater.names();
+                known.extend(self.extra.iter().map(|(k, _)| k.as_str()));
+                if let Some(var) = d
+                    .message
+                    .split("'env.")
+                    .nth(1)
+                    .and_then(|r| r.split('\'').next())
+                {
+                    let var = var.to_string();
+                    d.hint(format!("the environment variable {var} is not set"))
+                } else if known.is_empty() {
+                    d.hint("define it under `vars:` or pass --var NAME=VALUE")
+                } else {
+                    d.hint(format!(
+                        "defined: {}, env.NAME, host.name (add more under `vars:` or with --var)",
+                        known.join(", ")
+                    ))
+                }
+            })
     }
 
     pub fn error(&self, field: &str, message: impl Into<String>) -> Diagnostic {

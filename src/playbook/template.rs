@@ -99,6 +99,17 @@ impl Templater {
         mode: Mode,
         extra: &[(&str, &str)],
     ) -> Result<String, String> {
+        let extra: Vec<(&str, Value)> = extra.iter().map(|(k, v)| (*k, Value::from(*v))).collect();
+        self.render_values(src, mode, &extra)
+    }
+
+    /// Render with more variables of any shape (`{{ active.name }}` for a failover).
+    pub fn render_values(
+        &self,
+        src: &str,
+        mode: Mode,
+        extra: &[(&str, Value)],
+    ) -> Result<String, String> {
         if !src.contains("{{") && !src.contains("{%") && !src.contains("{#") {
             return Ok(src.to_string());
         }
@@ -107,7 +118,7 @@ impl Templater {
         } else {
             let mut ctx = self.ctx.clone();
             for (k, v) in extra {
-                ctx.insert(k.to_string(), Value::from(*v));
+                ctx.insert(k.to_string(), v.clone());
             }
             Value::from(ctx)
         };

@@ -1,5 +1,6 @@
 //! Health probes: http, tcp and command, with retries, interval and consecutive successes.
 
+pub mod dns;
 mod http;
 mod spec;
 
@@ -22,6 +23,10 @@ pub enum Kind {
     },
     Command {
         run: String,
+    },
+    Dns {
+        server: std::net::SocketAddr,
+        question: dns::Question,
     },
 }
 
@@ -51,6 +56,9 @@ impl Probe {
             Kind::Http { url, .. } => url.clone(),
             Kind::Tcp { address } => format!("tcp {address}"),
             Kind::Command { run } => format!("command `{run}`"),
+            Kind::Dns { server, question } => {
+                format!("dns {} {} @{server}", question.rtype, question.name)
+            }
         }
     }
 
@@ -102,6 +110,14 @@ impl Probe {
                 body_contains,
             } => http::get(url, self.timeout, *status, body_contains.as_deref()),
             Kind::Tcp { address } => tcp(address, self.timeout),
+            Kind::Dns { server, question } => {
+                let a = dns::ask(*server, question, self.timeout);
+                if a.healthy() {
+                    Ok(a.describe())
+                } else {
+                    Err(a.describe())
+                }
+            }
             Kind::Command { run } => {
                 let mut last_line = String::new();
                 let outcome = target

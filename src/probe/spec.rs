@@ -11,6 +11,7 @@ use crate::playbook::{Diagnostic, Mode, Scope};
 #[derive(Debug, Clone)]
 pub struct ProbeSpec {
     pub http: Option<String>,
+    pub dns: Option<DnsSpec>,
     pub tcp: Option<String>,
     pub command: Option<String>,
     pub status: Option<u16>,
@@ -21,10 +22,27 @@ pub struct ProbeSpec {
     pub successes: u32,
 }
 
+/// `dns: { server: 10.0.0.53:53, name: shop.example, type: A, expect: [10.1.0.10] }`
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSpec {
+    pub server: String,
+    pub name: String,
+    #[serde(rename = "type", default = "a_record")]
+    pub rtype: String,
+    #[serde(default)]
+    pub expect: Vec<String>,
+}
+
+fn a_record() -> String {
+    "A".into()
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     http: Option<String>,
+    dns: Option<DnsSpec>,
     tcp: Option<String>,
     command: Option<String>,
     status: Option<u16>,
@@ -39,13 +57,18 @@ struct Raw {
 impl<'de> Deserialize<'de> for ProbeSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = Raw::deserialize(d)?;
-        let kinds = [r.http.is_some(), r.tcp.is_some(), r.command.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let kinds = [
+            r.http.is_some(),
+            r.tcp.is_some(),
+            r.command.is_some(),
+            r.dns.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if kinds != 1 {
             return Err(de::Error::custom(with_hint(
-                "a probe needs exactly one of `http`, `tcp` or `command`",
+                "a probe needs exactly one of `http`, `tcp`, `dns` or `command`",
                 "e.g. `{ http: \"http://127.0.0.1:8080/health\", status: 200 }`",
             )));
         }
@@ -57,8 +80,13 @@ impl<'de> Deserialize<'de> for ProbeSpec {
         if r.successes == Some(0) {
             return Err(de::Error::custom("`successes` must be at least 1"));
         }
+        if let Some(d) = &r.dns {
+            super::dns::record_type(&d.rtype)
+                .map_err(|e| de::Error::custom(crate::playbook::diagnostic::at_key("dns", e)))?;
+        }
         Ok(ProbeSpec {
             http: r.http,
+            dns: r.dns,
             tcp: r.tcp,
             command: r.command,
             status: r.status,
@@ -89,6 +117,23 @@ impl ProbeSpec {
                 url,
                 status: self.status,
                 body_contains,
+            }
+        } else if let Some(d) = &self.dns {
+            let scope = scope.at("dns");
+            let server = scope.render("server", &d.server, Mode::Text)?;
+            let server =
+                super::dns::server_address(&server).map_err(|e| scope.error("server", e))?;
+            Kind::Dns {
+                server,
+                question: super::dns::Question {
+                    name: scope.render("name", &d.name, Mode::Text)?,
+                    rtype: d.rtype.clone(),
+                    expect: d
+                        .expect
+                        .iter()
+                        .map(|e| scope.render("expect", e, Mode::Text))
+                        .collect::<Result<_, _>>()?,
+                },
             }
         } else if let Some(address) = &self.tcp {
             let address = scope.render("tcp", address, Mode::Text)?;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod deploy;
+pub mod dns;
 pub mod hangfs;
 pub mod http;
 pub mod smtp;

@@ -169,3 +169,12 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// Undo SMTP transfer encoding enough to read the text: header folding and quoted-printable.
+pub fn readable(msg: &str) -> String {
+    msg.replace("\r\n", "\n")
+        .replace("=\n", "")
+        .replace("\n ", " ")
+        .replace("=3D", "=")
+        .replace("=20", " ")
+}

@@ -1,0 +1,536 @@
+//! Rounds of probes and the failover sequence: check the standby, fence, probe the fenced
+//! server, promote (forced when the fence failed or the old active still answers), verify.
+//! Every completed step is saved before the next, so a killed run resumes where it stopped.
+
+use std::path::Path;
+use std::time::Instant;
+
+use super::resolv;
+use super::resolve::{ActiveSource, Plan, PromoteBy, Server};
+use super::state::{self, Failover, Sequence, State};
+use crate::exit;
+use crate::probe::dns::{self, Answer};
+use crate::report::{Event, Level, Reporter, Status, now_rfc3339};
+use crate::target::{Local, Target};
+
+pub struct Ctx<'a> {
+    pub plan: &'a Plan<'a>,
+    pub reporter: &'a Reporter,
+    pub state: State,
+    pub state_path: &'a Path,
+    /// `--now`: no grace, no hold-down, rounds back to back.
+    pub now: bool,
+    pub story: Vec<String>,
+}
+
+pub struct Outcome {
+    pub code: i32,
+    pub message: String,
+}
+
+impl Ctx<'_> {
+    pub fn save(&self) {
+        if let Err(e) = self.state.save(self.state_path) {
+            self.reporter.notice(
+                Level::Error,
+                format!(
+                    "cannot save {}: {}",
+                    self.state_path.display(),
+                    crate::describe_io(&e)
+                ),
+            );
+        }
+    }
+
+    fn step<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> (Status, String, T)) -> T {
+        let started = Instant::now();
+        self.reporter.emit(Event::StepStarted {
+            step: name.to_string(),
+            target: String::new(),
+        });
+        let (status, message, value) = f(self);
+        self.story
+            .push(format!("{}: {name}: {message}", status.label()));
+        self.reporter.emit(Event::StepFinished {
+            step: name.to_string(),
+            target: String::new(),
+            status,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            message,
+        });
+        value
+    }
+
+    /// One round for each server, in parallel.
+    pub fn round(&self) -> Vec<Answer> {
+        let p = self.plan;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = p
+                .servers
+                .iter()
+                .map(|srv| s.spawn(|| dns::round(srv.addr, &p.question, p.attempts, p.timeout)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or(Answer::Error("probe thread died".into()))
+                })
+                .collect()
+        })
+    }
+
+    fn probe_one(&self, srv: &Server) -> Answer {
+        dns::round(
+            srv.addr,
+            &self.plan.question,
+            self.plan.attempts,
+            self.plan.timeout,
+        )
+    }
+
+    /// Which server is active now, by the playbook's `active` source.
+    pub fn active(&self) -> Result<usize, String> {
+        let p = self.plan;
+        let (said, from) = match &p.active {
+            ActiveSource::Command(cmd) => {
+                let mut lines = vec![];
+                let o = Local
+                    .run(
+                        cmd,
+                        p.timeout.max(std::time::Duration::from_secs(10)),
+                        &mut |l| lines.push(l.trim().to_string()),
+                    )
+                    .map_err(|e| format!("`{cmd}`: {e}"))?;
+                if !o.success() {
+                    return Err(format!("`{cmd}` failed: {}", o.describe(p.timeout)));
+                }
+                let first = lines
+                    .into_iter()
+                    .find(|l| !l.is_empty())
+                    .unwrap_or_default();
+                (first, format!("`{cmd}`"))
+            }
+            ActiveSource::ResolvConf(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {}", path.display(), crate::describe_io(&e)))?;
+                let first = resolv::nameservers(&text)
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| format!("{} has no nameserver line", path.display()))?;
+                (first, path.display().to_string())
+            }
+            ActiveSource::StateFile(path) => match std::fs::read_to_string(path) {
+                Ok(t) => (t.trim().to_string(), path.display().to_string()),
+                // No file yet: the first server is active until tend writes otherwise.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(format!("{}: {}", path.display(), crate::describe_io(&e))),
+            },
+        };
+        p.servers
+            .iter()
+            .position(|s| {
+                s.name == said
+                    || s.addr.to_string() == said
+                    || said.parse::<std::net::IpAddr>().ok() == Some(s.addr.ip())
+            })
+            .ok_or_else(|| {
+                let names: Vec<&str> = p.servers.iter().map(|s| s.name.as_str()).collect();
+                format!(
+                    "the active server '{said}' (from {from}) is not one of the playbook's servers: {}",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// Compare the resolv file with what tend wrote last; alert once per rewrite by another.
+    pub fn check_drift(&mut self) {
+        let Some(w) = self.state.resolv_written.clone() else {
+            return;
+        };
+        let now = std::fs::read_to_string(&w.path)
+            .map(|t| resolv::nameservers(&t))
+            .unwrap_or_default();
+        if now == w.nameservers {
+            self.state.drift_alerted = None;
+            return;
+        }
+        let msg = format!(
+            "{} no longer says what tend wrote: nameservers {} (tend wrote {}); another manager (DHCP, NetworkManager, resolvconf, a person) rewrote it",
+            w.path,
+            now.join(", "),
+            w.nameservers.join(", ")
+        );
+        self.reporter.notice(Level::Warn, msg.clone());
+        if self.state.drift_alerted.as_ref() != Some(&now) {
+            self.state.drift_alerted = Some(now);
+            self.state.note(format!("drift: {msg}"));
+            self.alert("drift", "resolv file rewritten behind tend's back", &msg);
+            self.save();
+        }
+    }
+
+    pub fn alert(&mut self, reason: &str, subject: &str, body: &str) {
+        let n = &self.plan.notifier;
+        if !n.wants(reason) {
+            return;
+        }
+        let host = crate::hostname();
+        let alert = crate::notify::Alert {
+            subject: format!(
+                "[tend] {host}: failover '{}': {subject}",
+                self.plan.loaded.name()
+            ),
+            body: format!(
+                "{body}\n\n{}\n\ntend run {} on {host}\n",
+                self.story.join("\n"),
+                self.reporter.run()
+            ),
+            reason: reason.into(),
+        };
+        self.state.last_alert = Some(format!("{reason}: {subject}"));
+        for d in n.send(&alert) {
+            match d {
+                Ok(what) => self
+                    .reporter
+                    .notice(Level::Info, format!("alert sent: {what}")),
+                Err(why) => self
+                    .reporter
+                    .notice(Level::Error, format!("alert not delivered: {why}")),
+            }
+        }
+    }
+
+    /// Alert unless the same condition was the last thing alerted (cron runs every minute).
+    pub fn alert_once(&mut self, reason: &str, subject: &str, body: &str) {
+        if self.state.last_alert.as_deref() != Some(&format!("{reason}: {subject}")) {
+            self.alert(reason, subject, body);
+            self.save();
+        }
+    }
+
+    /// Fail over from `from`: resumes a sequence the state file says was under way.
+    pub fn fail_over(&mut self, from: usize) -> Outcome {
+        let p = self.plan;
+        let old = p.servers[from].clone();
+        // A resumed sequence keeps its target; a new one takes the first healthy other server.
+        let resumed = self
+            .state
+            .sequence
+            .clone()
+            .filter(|s| s.from == old.name && p.server(&s.to).is_some());
+        if let Some(s) = &resumed {
+            self.reporter.notice(
+                Level::Warn,
+                format!(
+                    "resuming the failover from {} to {} started {} (fenced: {}, promoted: {})",
+                    s.from, s.to, s.started, s.fenced, s.promoted
+                ),
+            );
+        }
+        let candidates: Vec<Server> = match &resumed {
+            Some(s) => p.server(&s.to).into_iter().cloned().collect(),
+            None => p
+                .servers
+                .iter()
+                .filter(|s| s.name != old.name)
+                .cloned()
+                .collect(),
+        };
+        let fenced_already = resumed.as_ref().is_some_and(|s| s.fenced);
+        let standby = self.step("check the standby", |c| {
+            let mut seen = vec![];
+            for s in &candidates {
+                let a = c.probe_one(s);
+                if a.healthy() {
+                    return (
+                        Status::Ok,
+                        format!("{} ({}) {}", s.name, s.addr, a.describe()),
+                        Some(s.clone()),
+                    );
+                }
+                seen.push(format!("{} ({}) {}", s.name, s.addr, a.describe()));
+            }
+            (
+                Status::Failed,
+                format!("no healthy standby: {}", seen.join("; ")),
+                None,
+            )
+        });
+        let Some(standby) = standby else {
+            let body = format!(
+                "{} is down and so is every standby: tend changed nothing{}.",
+                old.name,
+                if fenced_already {
+                    " more (the old active was already fenced by an earlier run)"
+                } else {
+                    ""
+                }
+            );
+            self.alert_once(
+                "failure",
+                &format!("{} down, no healthy standby", old.name),
+                &body,
+            );
+            return Outcome {
+                code: if fenced_already {
+                    exit::NOT_VERIFIED
+                } else {
+                    exit::FAILED
+                },
+                message: body,
+            };
+        };
+        let actions = match p.actions(&old, &standby) {
+            Ok(a) => a,
+            Err(d) => {
+                return Outcome {
+                    code: exit::FAILED,
+                    message: format!("cannot render the failover commands: {}", d.message),
+                };
+            }
+        };
+        let mut seq = resumed.unwrap_or(Sequence {
+            from: old.name.clone(),
+            to: standby.name.clone(),
+            started: now_rfc3339(),
+            fenced: false,
+            fence_ok: None,
+            forced: false,
+            promoted: false,
+        });
+        self.state.sequence = Some(seq.clone());
+        self.save();
+
+        if !seq.fenced {
+            let name = format!("fence {}", old.name);
+            seq.fence_ok = match &actions.fence {
+                Some(a) => {
+                    let ran = a.execute(&Local, self.reporter, &name, None);
+                    self.story.push(format!(
+                        "{}: {name}: {}",
+                        if ran.ok { "ok" } else { "failed" },
+                        ran.detail
+                    ));
+                    Some(ran.ok)
+                }
+                None => None,
+            };
+            seq.fenced = true;
+            self.state.sequence = Some(seq.clone());
+            self.state.note(format!(
+                "fenced {} ({})",
+                old.name,
+                match seq.fence_ok {
+                    Some(true) => "ok",
+                    Some(false) => "the fence command FAILED",
+                    None => "no fence command",
+                }
+            ));
+            self.save();
+        }
+        if !seq.promoted {
+            let answer = self.step(&format!("probe {} after the fence", old.name), |c| {
+                let a = c.probe_one(&old);
+                let st = if responded(&a) {
+                    Status::Warning
+                } else {
+                    Status::Ok
+                };
+                (st, a.describe(), a)
+            });
+            seq.forced = seq.fence_ok == Some(false) || responded(&answer);
+            if seq.forced {
+                self.reporter.notice(
+                    Level::Warn,
+                    format!(
+                        "{} may still be serving ({}): promoting {} with promote_forced",
+                        old.name,
+                        if seq.fence_ok == Some(false) {
+                            "the fence failed".to_string()
+                        } else {
+                            format!("it still answers: {}", answer.describe())
+                        },
+                        standby.name
+                    ),
+                );
+            }
+            let name = format!(
+                "promote {}{}",
+                standby.name,
+                if seq.forced { " (forced)" } else { "" }
+            );
+            let promoted = match (&actions.promote, seq.forced, &actions.promote_forced) {
+                (_, true, Some(forced)) => self.run(&name, forced),
+                (PromoteBy::Action(a), _, _) => self.run(&name, a),
+                (PromoteBy::ResolvConf(path), _, _) => {
+                    self.step(&name, |c| match resolv::rewrite(path, standby.addr.ip()) {
+                        Ok(list) => {
+                            c.state.resolv_written = Some(state::Written {
+                                path: path.display().to_string(),
+                                nameservers: list.clone(),
+                            });
+                            c.state.drift_alerted = None;
+                            (
+                                Status::Ok,
+                                format!("{}: nameservers {}", path.display(), list.join(", ")),
+                                true,
+                            )
+                        }
+                        Err(e) => (
+                            Status::Failed,
+                            format!("{}: {}", path.display(), crate::describe_io(&e)),
+                            false,
+                        ),
+                    })
+                }
+            };
+            if !promoted {
+                let body = format!(
+                    "{} is {} and promoting {} FAILED: no server is serving. A human is needed now.",
+                    old.name,
+                    if seq.fence_ok == Some(true) {
+                        "fenced"
+                    } else {
+                        "down"
+                    },
+                    standby.name
+                );
+                self.reporter.notice(Level::Error, body.clone());
+                self.state
+                    .note(format!("promotion of {} FAILED", standby.name));
+                self.save();
+                self.alert(
+                    "failure",
+                    &format!("promotion of {} FAILED", standby.name),
+                    &body,
+                );
+                self.save();
+                return Outcome {
+                    code: exit::NOT_VERIFIED,
+                    message: body,
+                };
+            }
+            if let ActiveSource::StateFile(f) = &p.active
+                && let Err(e) =
+                    crate::fsutil::atomic_write(f, format!("{}\n", standby.name).as_bytes(), 0o644)
+            {
+                self.reporter.notice(
+                    Level::Error,
+                    format!(
+                        "cannot record the new active in {}: {}",
+                        f.display(),
+                        crate::describe_io(&e)
+                    ),
+                );
+            }
+            seq.promoted = true;
+            self.state.sequence = Some(seq.clone());
+            self.state.note(format!(
+                "promoted {}{}",
+                standby.name,
+                if seq.forced { " (forced)" } else { "" }
+            ));
+            self.save();
+        }
+        let verified = self.step(&format!("verify {}", standby.name), |c| {
+            let tries = c.plan.rise.max(3);
+            let mut last = Answer::Timeout;
+            for i in 0..tries {
+                last = c.probe_one(&standby);
+                if last.healthy() {
+                    return (
+                        Status::Ok,
+                        format!("{} ({} rounds)", last.describe(), i + 1),
+                        true,
+                    );
+                }
+                if i + 1 < tries {
+                    std::thread::sleep(c.plan.interval.min(std::time::Duration::from_millis(500)));
+                }
+            }
+            (
+                Status::Failed,
+                format!("{} after {tries} rounds", last.describe()),
+                false,
+            )
+        });
+        let now = now_rfc3339();
+        self.state.sequence = None;
+        self.state.down_since = None;
+        self.state.last_failover = Some(Failover {
+            from: old.name.clone(),
+            to: standby.name.clone(),
+            at: now,
+            epoch: state::epoch(),
+            forced: seq.forced,
+        });
+        let forced_note = if seq.forced {
+            format!(
+                " The promotion was FORCED: {} may still be serving.",
+                old.name
+            )
+        } else {
+            String::new()
+        };
+        if verified {
+            let msg = format!(
+                "failed over from {} to {}, verified.{forced_note}",
+                old.name, standby.name
+            );
+            self.state.note(&msg);
+            self.save();
+            let subject = format!(
+                "failed over from {} to {}{}",
+                old.name,
+                standby.name,
+                if seq.forced { " (FORCED)" } else { "" }
+            );
+            self.alert("failover", &subject, &msg);
+            self.save();
+            Outcome {
+                code: exit::OK,
+                message: msg,
+            }
+        } else {
+            let msg = format!(
+                "promoted {} but it does not answer the probe: NOT verified. A human is needed now.{forced_note}",
+                standby.name
+            );
+            self.state.note(&msg);
+            self.save();
+            self.alert(
+                "failure",
+                &format!("failover to {} NOT verified", standby.name),
+                &msg,
+            );
+            self.save();
+            Outcome {
+                code: exit::NOT_VERIFIED,
+                message: msg,
+            }
+        }
+    }
+
+    fn run(&mut self, name: &str, a: &crate::action::Action) -> bool {
+        let ran = a.execute(&Local, self.reporter, name, None);
+        self.story.push(format!(
+            "{}: {name}: {}",
+            if ran.ok { "ok" } else { "failed" },
+            ran.detail
+        ));
+        ran.ok
+    }
+}
+
+/// The process answered at all (any DNS reply): it is not fenced, even if its answers are bad.
+fn responded(a: &Answer) -> bool {
+    matches!(
+        a,
+        Answer::Healthy(_)
+            | Answer::ServFail
+            | Answer::Refused
+            | Answer::NxDomain
+            | Answer::Wrong(_)
+    )
+}

@@ -1,0 +1,508 @@
+//! `tend failover` against two real dnsmasq servers on loopback: the active one is the first
+//! nameserver of a resolv.conf-format file in the temp dir; fences really kill the server.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::harness::dns::{Dnsmasq, query};
+use crate::harness::smtp::SmtpServer;
+use crate::harness::{Env, stderr, stdout};
+
+const GOOD: &str = "10.1.0.10";
+
+struct Pair {
+    env: Env,
+    dns1: Dnsmasq,
+    dns2: Dnsmasq,
+}
+
+/// `extra` replaces the default fence/promote/grace lines when given.
+fn pair_with(dns1_answer: Option<&str>, extra: &str) -> Pair {
+    let env = Env::new();
+    let dns1 = Dnsmasq::start(env.dir.path(), "dns1", dns1_answer);
+    let dns2 = Dnsmasq::start(env.dir.path(), "dns2", Some(GOOD));
+    env.write(
+        "resolv.conf",
+        &format!(
+            "# for the failover tests\nsearch plant\nnameserver {}\nnameserver {}\noptions timeout:1 attempts:2\n",
+            dns1.ip, dns2.ip
+        ),
+    );
+    let resolv = env.path("resolv.conf");
+    let body = if extra.is_empty() {
+        format!(
+            "grace: 0s\nfence: \"kill -9 $(cat {{{{ active.name }}}}.pid) 2>/dev/null; echo fenced {{{{ active.name }}}} >> fence.log\"\npromote: {{ resolv_conf: {} }}\n",
+            resolv.display()
+        )
+    } else {
+        extra.replace("RESOLV", &resolv.display().to_string())
+    };
+    env.write(
+        "dns.yaml",
+        &format!(
+            "kind: failover
+name: dns
+servers:
+  - {{ name: dns1, address: \"{}\" }}
+  - {{ name: dns2, address: \"{}\" }}
+probe: {{ name: exoticplant.plant, type: A, expect: [{GOOD}], timeout: 200ms, attempts: 1, interval: 100ms, fall: 3, rise: 2 }}
+active: {{ resolv_conf: {} }}
+hold_down: 10m
+{body}",
+            dns1.address(),
+            dns2.address(),
+            resolv.display()
+        ),
+    );
+    Pair { env, dns1, dns2 }
+}
+
+fn pair() -> Pair {
+    pair_with(Some(GOOD), "")
+}
+
+impl Pair {
+    fn failover(&self, args: &[&str]) -> std::process::Output {
+        self.env
+            .tend()
+            .arg("failover")
+            .args(args)
+            .arg("dns.yaml")
+            .output()
+            .unwrap()
+    }
+
+    fn first_nameserver(&self) -> String {
+        let text = std::fs::read_to_string(self.env.path("resolv.conf")).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("nameserver "))
+            .unwrap()
+            .to_string()
+    }
+
+    /// Resolve through the resolv file, as a client would: its first nameserver.
+    fn resolve(&self) -> Option<Vec<String>> {
+        let ip = self.first_nameserver();
+        let port = if ip == self.dns1.ip {
+            self.dns1.port
+        } else {
+            self.dns2.port
+        };
+        query(&format!("{ip}:{port}"))
+    }
+
+    fn fence_log(&self) -> String {
+        std::fs::read_to_string(self.env.path("fence.log")).unwrap_or_default()
+    }
+
+    fn spawn(&self, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
+            .arg("failover")
+            .args(args)
+            .arg("dns.yaml")
+            .env("TEND_STATE_DIR", self.env.state())
+            .env("NO_COLOR", "1")
+            .current_dir(self.env.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (child, rx)
+    }
+}
+
+/// The next line containing `needle`, within 20 s; every line seen is kept in `seen`.
+fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                let hit = l.contains(needle);
+                seen.push(l);
+                if hit {
+                    return;
+                }
+            }
+            Err(_) => panic!("no line with {needle:?} in:\n{}", seen.join("\n")),
+        }
+    }
+}
+
+#[test]
+fn both_healthy_means_nothing_to_do() {
+    let p = pair();
+    let before = std::fs::read_to_string(p.env.path("resolv.conf")).unwrap();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("dns1 is healthy: nothing to do"), "{err}");
+    assert!(
+        err.contains(&format!("dns1 (active) answered {GOOD}")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.env.path("resolv.conf")).unwrap(),
+        before
+    );
+    assert_eq!(p.fence_log(), "");
+}
+
+#[test]
+fn a_killed_active_fails_over_to_the_standby_verified_through_the_resolv_file() {
+    let mut p = pair();
+    p.dns1.kill();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("dns1 failed 3 of 3 rounds"), "{err}");
+    assert!(err.contains("connection refused"), "{err}");
+    assert!(
+        err.contains("failed over from dns1 to dns2, verified"),
+        "{err}"
+    );
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+    assert_eq!(p.resolve(), Some(vec![GOOD.to_string()]));
+    let text = std::fs::read_to_string(p.env.path("resolv.conf")).unwrap();
+    assert!(
+        text.starts_with("# for the failover tests\nsearch plant\n")
+            && text.ends_with("options timeout:1 attempts:2\n"),
+        "other lines kept: {text}"
+    );
+    assert_eq!(p.fence_log(), "fenced dns1\n");
+
+    let status = p.failover(&["--status"]);
+    let s = stdout(&status);
+    assert!(s.contains("last failover: dns1 → dns2"), "{s}");
+    assert!(
+        s.contains("fenced dns1") && s.contains("promoted dns2"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_stopped_active_that_holds_its_socket_times_out_and_is_failed_over() {
+    let p = pair();
+    p.dns1.signal("STOP");
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("dns1 (active) timeout"), "{err}");
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+    assert_eq!(p.resolve(), Some(vec![GOOD.to_string()]));
+}
+
+#[test]
+fn a_wrong_answer_or_nxdomain_is_not_healthy() {
+    let p = pair_with(Some("10.9.9.9"), "");
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("dns1 (active) wrong answer: 10.9.9.9"),
+        "{err}"
+    );
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+
+    let p = pair_with(None, "");
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("dns1 (active) NXDOMAIN"), "{err}");
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+}
+
+#[test]
+fn a_pause_shorter_than_fall_rounds_fails_nothing_over() {
+    let p = pair();
+    p.dns1.signal("STOP");
+    let (child, rx) = p.spawn(&[]);
+    let mut seen = vec![];
+    wait_line(&rx, "dns1 failed 1 of 3 rounds", &mut seen);
+    p.dns1.signal("CONT");
+    let out = child.wait_with_output().unwrap();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(5)) {
+        seen.push(l);
+    }
+    let all = seen.join("\n");
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(all.contains("dns1 is healthy: nothing to do"), "{all}");
+    assert_eq!(p.first_nameserver(), p.dns1.ip);
+    assert_eq!(p.fence_log(), "");
+}
+
+#[test]
+fn a_failed_fence_forces_the_promotion_and_the_alert_says_so() {
+    let mail_dir = Env::new();
+    let smtp = SmtpServer::start(mail_dir.dir.path());
+    let p = pair_with(
+        Some("10.9.9.9"),
+        &format!(
+            "grace: 0s
+fence: \"echo cannot reach {{{{ active.name }}}}; exit 3\"
+promote: {{ resolv_conf: RESOLV }}
+promote_forced: \"printf 'nameserver %s\\n' {{{{ standby.ip }}}} > RESOLV && touch forced\"
+notify:
+  email: {{ to: [oncall@example.com], from: tend@example.com, smtp: {{ host: 127.0.0.1, port: {}, tls: none }} }}
+",
+            smtp.port
+        ),
+    );
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("fence dns1") && err.contains("exit status 3"),
+        "{err}"
+    );
+    assert!(err.contains("dns1 may still be serving"), "{err}");
+    assert!(err.contains("promote dns2 (forced)"), "{err}");
+    assert!(p.env.path("forced").exists(), "promote_forced ran");
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+    let mail = smtp.wait_for_messages(1).remove(0);
+    let mail = crate::harness::smtp::readable(&mail);
+    assert!(
+        mail.contains("failed over from dns1 to dns2 (FORCED)"),
+        "{mail}"
+    );
+    assert!(mail.contains("dns1 may still be serving"), "{mail}");
+}
+
+#[test]
+fn when_both_are_down_nothing_changes_and_oncall_is_told() {
+    let mail_dir = Env::new();
+    let smtp = SmtpServer::start(mail_dir.dir.path());
+    let mut p = pair_with(
+        Some(GOOD),
+        &format!(
+            "grace: 0s
+fence: \"echo fenced {{{{ active.name }}}} >> fence.log\"
+promote: {{ resolv_conf: RESOLV }}
+notify:
+  email: {{ to: [oncall@example.com], from: tend@example.com, smtp: {{ host: 127.0.0.1, port: {}, tls: none }} }}
+",
+            smtp.port
+        ),
+    );
+    p.dns1.kill();
+    p.dns2.kill();
+    let before = std::fs::read_to_string(p.env.path("resolv.conf")).unwrap();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no healthy standby"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p.env.path("resolv.conf")).unwrap(),
+        before
+    );
+    assert_eq!(p.fence_log(), "", "nothing was fenced");
+    let mail = smtp.wait_for_messages(1).remove(0);
+    let mail = crate::harness::smtp::readable(&mail);
+    assert!(mail.contains("dns1 down, no healthy standby"), "{mail}");
+    // Cron runs again a minute later: the same condition is not mailed again.
+    let out = p.failover(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[test]
+fn before_the_grace_has_passed_nothing_is_done() {
+    let mut p = pair_with(
+        Some(GOOD),
+        "grace: 1h\nfence: \"echo fenced >> fence.log\"\npromote: { resolv_conf: RESOLV }\n",
+    );
+    p.dns1.kill();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("failing over after grace 1h"), "{err}");
+    assert_eq!(p.first_nameserver(), p.dns1.ip);
+    assert_eq!(p.fence_log(), "");
+    // --now skips the grace.
+    let out = p.failover(&["--now"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+}
+
+#[test]
+fn hold_down_prevents_a_second_failover_and_a_failback() {
+    let mut p = pair();
+    p.dns1.kill();
+    assert_eq!(p.failover(&[]).status.code(), Some(0));
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+    // dns1 is back, dns2 dies: failing back would flap.
+    p.dns1.launch();
+    p.dns2.kill();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no second failover (and no failback) within hold_down 10m"),
+        "{err}"
+    );
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+    assert_eq!(p.fence_log(), "fenced dns1\n");
+}
+
+#[test]
+fn a_run_killed_after_the_fence_resumes_without_fencing_again() {
+    let mut p = pair_with(
+        Some(GOOD),
+        "grace: 0s
+fence: \"echo fenced {{ active.name }} >> fence.log\"
+promote: \"touch promoting; while [ ! -e go ]; do kill -0 $PPID 2>/dev/null || exit 9; sleep 0.02; done; printf 'nameserver %s\\n' {{ standby.ip }} > RESOLV\"
+",
+    );
+    p.dns1.kill();
+    let (mut child, _rx) = p.spawn(&[]);
+    crate::harness::wait_for("the promotion to start", Duration::from_secs(20), || {
+        p.env.path("promoting").exists()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(p.fence_log(), "fenced dns1\n");
+    assert_eq!(p.first_nameserver(), p.dns1.ip, "not promoted yet");
+    std::fs::write(p.env.path("go"), "").unwrap();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("resuming the failover from dns1 to dns2"),
+        "{err}"
+    );
+    assert_eq!(p.fence_log(), "fenced dns1\n", "fenced once");
+    assert_eq!(p.first_nameserver(), p.dns2.ip);
+}
+
+#[test]
+fn a_resolv_file_rewritten_behind_tends_back_is_alerted() {
+    let mail_dir = Env::new();
+    let smtp = SmtpServer::start(mail_dir.dir.path());
+    let mut p = pair_with(
+        Some(GOOD),
+        &format!(
+            "grace: 0s
+promote: {{ resolv_conf: RESOLV }}
+notify:
+  email: {{ to: [oncall@example.com], from: tend@example.com, on: [drift], smtp: {{ host: 127.0.0.1, port: {}, tls: none }} }}
+",
+            smtp.port
+        ),
+    );
+    p.dns1.kill();
+    assert_eq!(p.failover(&[]).status.code(), Some(0));
+    p.dns1.launch();
+    // DHCP puts dns1 back first.
+    p.env.write(
+        "resolv.conf",
+        &format!("nameserver {}\nnameserver {}\n", p.dns1.ip, p.dns2.ip),
+    );
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert!(err.contains("no longer says what tend wrote"), "{err}");
+    let mail = smtp.wait_for_messages(1).remove(0);
+    let mail = crate::harness::smtp::readable(&mail);
+    assert!(
+        mail.contains("resolv file rewritten behind tend's back"),
+        "{mail}"
+    );
+}
+
+#[test]
+fn watch_fails_over_once_and_keeps_running() {
+    let mut p = pair();
+    let (child, rx) = p.spawn(&["--watch"]);
+    let mut seen = vec![];
+    wait_line(&rx, "dns1 (active) answered", &mut seen);
+    p.dns1.kill();
+    wait_line(&rx, "failed over from dns1 to dns2, verified", &mut seen);
+    // Still probing afterwards, with dns2 active and no second failover.
+    wait_line(&rx, "dns2 (active) answered", &mut seen);
+    wait_line(&rx, "dns2 (active) answered", &mut seen);
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", seen.join("\n"));
+    let all = seen.join("\n");
+    assert_eq!(all.matches("failed over from").count(), 1, "{all}");
+    assert_eq!(p.fence_log(), "fenced dns1\n");
+}
+
+#[test]
+fn malformed_values_are_clear_errors_at_validation() {
+    let env = Env::new();
+    let base = "kind: failover
+servers:
+  - { name: dns1, address: \"ADDR1\" }
+  - { name: dns2, address: 10.0.0.54 }
+probe: { name: exoticplant.plant, type: TYPE, expect: [10.1.0.10] }
+active: { state_file: active.txt }
+promote: \"true\"
+";
+    let cases = [
+        (
+            base.replace("ADDR1", "dns1.internal").replace("TYPE", "A"),
+            "'dns1.internal' is not an IP address",
+        ),
+        (
+            base.replace("ADDR1", "10.0.0.53").replace("TYPE", "AXX"),
+            "unknown record type 'AXX'",
+        ),
+        (
+            base.replace("ADDR1", "10.0.0.53")
+                .replace("TYPE", "A")
+                .replace("  - { name: dns2, address: 10.0.0.54 }\n", ""),
+            "a failover needs at least two servers",
+        ),
+        (
+            base.replace("ADDR1", "10.0.0.53").replace("TYPE", "AAAA"),
+            "is not an address a AAAA record can hold",
+        ),
+    ];
+    for (text, want) in cases {
+        let path = env.write("bad.yaml", &text);
+        let out = env.tend().arg("validate").arg(&path).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(64), "{text}\n{err}");
+        assert!(err.contains(want), "{want:?} not in:\n{err}");
+        assert!(err.contains("bad.yaml:"), "{err}");
+    }
+}
+
+#[test]
+fn validate_warns_about_a_resolved_stub_and_the_default_timeout() {
+    let env = Env::new();
+    env.write("resolv.conf", "nameserver 127.0.0.53\n");
+    let p = env.write(
+        "dns.yaml",
+        &format!(
+            "kind: failover
+servers: [ {{ name: dns1, address: 10.0.0.53 }}, {{ name: dns2, address: 10.0.0.54 }} ]
+probe: {{ name: exoticplant.plant }}
+active: {{ resolv_conf: {0} }}
+promote: {{ resolv_conf: {0} }}
+",
+            env.path("resolv.conf").display()
+        ),
+    );
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("127.0.0.53 (systemd-resolved)"), "{err}");
+    assert!(err.contains("default 5 s `options timeout`"), "{err}");
+}
