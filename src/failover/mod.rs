@@ -130,6 +130,7 @@ pub fn run(cli: &Cli, args: &FailoverArgs) -> i32 {
 fn watch(c: &mut Ctx, forever: bool) -> Outcome {
     let p = c.plan;
     let mut fails = 0u32;
+    let mut first_fail = (0u64, String::new());
     let mut round = 0u64;
     loop {
         if crate::interrupt::requested() {
@@ -139,6 +140,7 @@ fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             };
         }
         let started = Instant::now();
+        let round_at = (state::epoch_ms(), crate::report::now_rfc3339());
         c.check_drift();
         let active = match c.active() {
             Ok(a) => a,
@@ -185,6 +187,11 @@ fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             .collect();
         let healthy = answers[active].healthy();
         fails = if healthy { 0 } else { fails + 1 };
+        // The outage began with the first failed round, not with the `fall`-th: the grace
+        // counts from there.
+        if fails == 1 {
+            first_fail = round_at;
+        }
         c.reporter.emit(Event::StepFinished {
             step: format!("round {round}"),
             target: String::new(),
@@ -224,14 +231,14 @@ fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             continue;
         }
         // Down.
-        let now = state::epoch();
+        let now = state::epoch_ms();
         let since = match &c.state.down_since {
-            Some(d) if d.server == name => d.epoch,
+            Some(d) if d.server == name => d.epoch_ms,
             _ => {
                 c.state.down_since = Some(state::Down {
                     server: name.clone(),
-                    at: crate::report::now_rfc3339(),
-                    epoch: now,
+                    at: first_fail.1.clone(),
+                    epoch_ms: first_fail.0,
                 });
                 let msg = format!(
                     "{name} is down: {} rounds failed ({})",
@@ -250,21 +257,21 @@ fn watch(c: &mut Ctx, forever: bool) -> Outcome {
                         ),
                     );
                 }
-                now
+                first_fail.0
             }
         };
         if let Some(last) = &c.state.last_failover
             && !c.now
-            && now.saturating_sub(last.epoch) < p.hold_down.as_secs()
+            && now.saturating_sub(last.epoch_ms) < p.hold_down.as_millis() as u64
         {
-            let until = last.epoch + p.hold_down.as_secs();
+            let until = last.epoch_ms + p.hold_down.as_millis() as u64;
             let msg = format!(
                 "{name} is down, but tend failed over from {} to {} at {}: no second failover (and no failback) within hold_down {}, that is for {} more; `--now` overrides",
                 last.from,
                 last.to,
                 last.at,
                 humantime::format_duration(p.hold_down),
-                humantime::format_duration(Duration::from_secs(until - now))
+                humantime::format_duration(Duration::from_secs((until - now) / 1000))
             );
             c.reporter.notice(Level::Error, msg.clone());
             c.alert_once("failure", &format!("{name} down during hold-down"), &msg);
@@ -277,7 +284,7 @@ fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             pause(c, started);
             continue;
         }
-        let waited = Duration::from_secs(now.saturating_sub(since));
+        let waited = Duration::from_millis(now.saturating_sub(since));
         if !c.now && waited < p.grace {
             let msg = format!(
                 "{name} has been down for {}: failing over after grace {} unless it answers again",

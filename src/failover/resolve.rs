@@ -216,10 +216,13 @@ impl<'a> Plan<'a> {
         if let ActiveSource::ResolvConf(p) = &self.active {
             v.push(p.clone());
         }
-        if let Promote::ResolvConf(p) = &self.loaded.body.promote
-            && !v.iter().any(|x| x.as_os_str() == p.as_str())
+        if let Ok(Actions {
+            promote: PromoteBy::ResolvConf(p),
+            ..
+        }) = self.actions(&self.servers[0], &self.servers[1])
+            && !v.contains(&p)
         {
-            v.push(PathBuf::from(p));
+            v.push(p);
         }
         v
     }

@@ -462,7 +462,7 @@ impl Ctx<'_> {
             from: old.name.clone(),
             to: standby.name.clone(),
             at: now,
-            epoch: state::epoch(),
+            epoch_ms: state::epoch_ms(),
             forced: seq.forced,
         });
         let forced_note = if seq.forced {

@@ -29,8 +29,8 @@ pub struct State {
 pub struct Down {
     pub server: String,
     pub at: String,
-    /// Seconds since the epoch, for the grace arithmetic.
-    pub epoch: u64,
+    /// Milliseconds since the epoch, for the grace arithmetic.
+    pub epoch_ms: u64,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -49,7 +49,7 @@ pub struct Failover {
     pub from: String,
     pub to: String,
     pub at: String,
-    pub epoch: u64,
+    pub epoch_ms: u64,
     pub forced: bool,
 }
 
@@ -95,8 +95,8 @@ impl State {
     }
 }
 
-pub fn epoch() -> u64 {
+pub fn epoch_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| d.as_millis() as u64)
 }
