@@ -36,6 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Roll back to the previous (or a given) verified release, and verify it')
             [CompletionResult]::new('releases', 'releases', [CompletionResultType]::ParameterValue, 'List a deploy''s releases: which is current, which verified, which failed')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show the resolved steps and the rollback plan, touching nothing')
+            [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Compress, archive and expire files by rule; free a mount below a target')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
@@ -97,6 +98,25 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'tend;failover' {
+            [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
+            [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Probe and show the decision and the steps that would run; change nothing')
+            [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Skip the grace period and the hold-down, and probe rounds back to back')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Keep running: probe every `interval` and act as needed (a service, not cron)')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Show the last transitions and any failover under way')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -235,6 +255,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Roll back to the previous (or a given) verified release, and verify it')
             [CompletionResult]::new('releases', 'releases', [CompletionResultType]::ParameterValue, 'List a deploy''s releases: which is current, which verified, which failed')
             [CompletionResult]::new('plan', 'plan', [CompletionResultType]::ParameterValue, 'Show the resolved steps and the rollback plan, touching nothing')
+            [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Compress, archive and expire files by rule; free a mount below a target')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
@@ -255,6 +276,9 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             break
         }
         'tend;help;plan' {
+            break
+        }
+        'tend;help;failover' {
             break
         }
         'tend;help;check' {

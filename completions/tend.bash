@@ -28,6 +28,9 @@ _tend() {
             tend,deploy)
                 cmd="tend__subcmd__deploy"
                 ;;
+            tend,failover)
+                cmd="tend__subcmd__failover"
+                ;;
             tend,help)
                 cmd="tend__subcmd__help"
                 ;;
@@ -63,6 +66,9 @@ _tend() {
                 ;;
             tend__subcmd__help,deploy)
                 cmd="tend__subcmd__help__subcmd__deploy"
+                ;;
+            tend__subcmd__help,failover)
+                cmd="tend__subcmd__help__subcmd__failover"
                 ;;
             tend__subcmd__help,help)
                 cmd="tend__subcmd__help__subcmd__help"
@@ -110,7 +116,7 @@ _tend() {
 
     case "${cmd}" in
         tend)
-            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version deploy rollback releases plan check cleanup validate history completions man statvfs help"
+            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version deploy rollback releases plan failover check cleanup validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -267,8 +273,42 @@ _tend() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tend__subcmd__failover)
+            opts="-q -v -h --dry-run --now --watch --status --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "auto human plain json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tend__subcmd__help)
-            opts="deploy rollback releases plan check cleanup validate history completions man statvfs help"
+            opts="deploy rollback releases plan failover check cleanup validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -324,6 +364,20 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help__subcmd__deploy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tend__subcmd__help__subcmd__failover)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

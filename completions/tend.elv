@@ -33,6 +33,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand rollback 'Roll back to the previous (or a given) verified release, and verify it'
             cand releases 'List a deploy''s releases: which is current, which verified, which failed'
             cand plan 'Show the resolved steps and the rollback plan, touching nothing'
+            cand failover 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers'
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
             cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
@@ -90,6 +91,24 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
             cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'tend;failover'= {
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --dry-run 'Probe and show the decision and the steps that would run; change nothing'
+            cand --now 'Skip the grace period and the hold-down, and probe rounds back to back'
+            cand --watch 'Keep running: probe every `interval` and act as needed (a service, not cron)'
+            cand --status 'Show the last transitions and any failover under way'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -216,6 +235,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand rollback 'Roll back to the previous (or a given) verified release, and verify it'
             cand releases 'List a deploy''s releases: which is current, which verified, which failed'
             cand plan 'Show the resolved steps and the rollback plan, touching nothing'
+            cand failover 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers'
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
             cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
@@ -232,6 +252,8 @@ set edit:completion:arg-completer[tend] = {|@words|
         &'tend;help;releases'= {
         }
         &'tend;help;plan'= {
+        }
+        &'tend;help;failover'= {
         }
         &'tend;help;check'= {
         }

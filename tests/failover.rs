@@ -47,7 +47,7 @@ name: dns
 servers:
   - {{ name: dns1, address: \"{}\" }}
   - {{ name: dns2, address: \"{}\" }}
-probe: {{ name: exoticplant.plant, type: A, expect: [{GOOD}], timeout: 200ms, attempts: 1, interval: 100ms, fall: 3, rise: 2 }}
+probe: {{ name: exoticplant.plant, type: A, expect: [{GOOD}], timeout: 500ms, attempts: 2, interval: 100ms, fall: 3, rise: 2 }}
 active: {{ resolv_conf: {} }}
 hold_down: 10m
 {body}",
