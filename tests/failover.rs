@@ -506,3 +506,33 @@ promote: {{ resolv_conf: {0} }}
     assert!(err.contains("127.0.0.53 (systemd-resolved)"), "{err}");
     assert!(err.contains("default 5 s `options timeout`"), "{err}");
 }
+
+#[test]
+fn a_run_killed_after_promoting_but_before_recording_it_is_recorded_next_time() {
+    let mut p = pair_with(
+        Some(GOOD),
+        "grace: 0s
+fence: \"echo fenced {{ active.name }} >> fence.log\"
+promote: \"printf 'nameserver %s\\n' {{ standby.ip }} > RESOLV; touch promoted; while kill -0 $PPID 2>/dev/null; do sleep 0.02; done\"
+",
+    );
+    p.dns1.kill();
+    let (mut child, _rx) = p.spawn(&[]);
+    crate::harness::wait_for("the promotion to happen", Duration::from_secs(20), || {
+        p.env.path("promoted").exists()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("completed, but the run was stopped before recording it"),
+        "{err}"
+    );
+    assert!(err.contains("dns2 is healthy: nothing to do"), "{err}");
+    assert_eq!(p.fence_log(), "fenced dns1\n");
+    let s = stdout(&p.failover(&["--status"]));
+    assert!(s.contains("last failover: dns1 → dns2"), "{s}");
+    assert!(!s.contains("failover under way"), "{s}");
+}

@@ -171,3 +171,26 @@ fn secrets_are_redacted_in_output_and_journal() {
     );
     assert!(err.contains("s.yaml:3:"), "{err}");
 }
+
+#[test]
+fn dns_probe_answers_and_nxdomain() {
+    use crate::harness::dns::{Dnsmasq, NAME};
+    let env = Env::new();
+    let good = Dnsmasq::start(env.dir.path(), "good", Some("10.1.0.10"));
+    let empty = Dnsmasq::start(env.dir.path(), "empty", None);
+    let probe = |server: &Dnsmasq, expect: &str| {
+        format!(
+            "  - probe: {{ dns: {{ server: \"{}\", name: {NAME}, type: A, expect: [{expect}] }}, timeout: 1s }}\n",
+            server.address()
+        )
+    };
+    let (code, text) = run(&env, &probe(&good, "10.1.0.10"));
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("answered 10.1.0.10"), "{text}");
+    let (code, text) = run(&env, &probe(&good, "10.1.0.11"));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("wrong answer: 10.1.0.10"), "{text}");
+    let (code, text) = run(&env, &probe(&empty, "10.1.0.10"));
+    assert_eq!(code, 2, "{text}");
+    assert!(text.contains("NXDOMAIN"), "{text}");
+}

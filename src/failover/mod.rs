@@ -158,6 +158,27 @@ fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             }
         };
         let name = p.servers[active].name.clone();
+        // Promoted by a run killed before it could record it: record it now.
+        if let Some(seq) = c.state.sequence.clone()
+            && seq.to == name
+        {
+            let msg = format!(
+                "the failover from {} to {} started {} completed, but the run was stopped before recording it",
+                seq.from, seq.to, seq.started
+            );
+            c.reporter.notice(Level::Warn, msg.clone());
+            c.state.note(msg);
+            c.state.sequence = None;
+            c.state.down_since = None;
+            c.state.last_failover = Some(state::Failover {
+                from: seq.from,
+                to: seq.to,
+                at: seq.started,
+                epoch_ms: state::epoch_ms(),
+                forced: seq.forced,
+            });
+            c.save();
+        }
         // A sequence a killed run left behind is finished before anything else.
         if c.state.sequence.as_ref().is_some_and(|s| s.from == name) {
             let o = c.fail_over(active);
