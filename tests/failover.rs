@@ -363,7 +363,7 @@ fn a_run_killed_after_the_fence_resumes_without_fencing_again() {
         Some(GOOD),
         "grace: 0s
 fence: \"echo fenced {{ active.name }} >> fence.log\"
-promote: \"touch promoting; while [ ! -e go ]; do kill -0 $PPID 2>/dev/null || exit 9; sleep 0.02; done; printf 'nameserver %s\\n' {{ standby.ip }} > RESOLV\"
+promote: \"touch promoting; while [ ! -e go ]; do kill -0 $PPID 2>/dev/null || exit 9; sleep 0.02; done; kill -0 $PPID 2>/dev/null || exit 9; printf 'nameserver %s\\n' {{ standby.ip }} > RESOLV\"
 ",
     );
     p.dns1.kill();
@@ -535,4 +535,106 @@ promote: \"printf 'nameserver %s\\n' {{ standby.ip }} > RESOLV; touch promoted; 
     let s = stdout(&p.failover(&["--status"]));
     assert!(s.contains("last failover: dns1 → dns2"), "{s}");
     assert!(!s.contains("failover under way"), "{s}");
+}
+
+#[test]
+fn a_truncated_answer_is_asked_again_over_tcp() {
+    let p = pair();
+    // 60 addresses do not fit in a 512-byte UDP answer: dnsmasq sets TC, tend asks over TCP.
+    let mut hosts = String::new();
+    for i in 1..=60 {
+        hosts += &format!("10.1.0.{i} {}\n", crate::harness::dns::NAME);
+    }
+    std::fs::write(p.env.path("dns1.hosts"), hosts).unwrap();
+    p.dns1.reload();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let round = err.lines().find(|l| l.contains("round 1:")).unwrap();
+    let dns1 = round.split("; dns2").next().unwrap();
+    assert!(dns1.contains("dns1 (active) answered"), "{err}");
+    assert_eq!(
+        dns1.matches("10.1.0.").count(),
+        60,
+        "all 60 came back: {err}"
+    );
+}
+
+#[test]
+fn a_promotion_that_cannot_be_verified_exits_2() {
+    let mut p = pair_with(
+        Some(GOOD),
+        "grace: 0s\nfence: \"true\"\npromote: \"kill -9 $(cat {{ standby.name }}.pid)\"\n",
+    );
+    p.dns1.kill();
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("verify dns2"), "{err}");
+    assert!(err.contains("NOT verified. A human is needed now"), "{err}");
+}
+
+#[test]
+fn the_active_can_come_from_a_command_or_a_state_file() {
+    let mut p = pair_with(
+        Some(GOOD),
+        "grace: 0s\nfence: \"true\"\npromote: \"echo promoting {{ standby.name }}\"\n",
+    );
+    let text = std::fs::read_to_string(p.env.path("dns.yaml")).unwrap();
+    let resolv_line = text
+        .lines()
+        .find(|l| l.starts_with("active:"))
+        .unwrap()
+        .to_string();
+    p.env.write(
+        "dns.yaml",
+        &text.replace(&resolv_line, "active: { state_file: active.txt }"),
+    );
+    p.dns1.kill();
+    let out = p.failover(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(p.env.path("active.txt")).unwrap(),
+        "dns2\n",
+        "tend records the new active in the state file"
+    );
+
+    let text = std::fs::read_to_string(p.env.path("dns.yaml")).unwrap();
+    p.env.write(
+        "dns.yaml",
+        &text.replace(
+            "active: { state_file: active.txt }",
+            "active: { command: \"echo dns2\" }",
+        ),
+    );
+    let out = p.failover(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("dns2 (active) answered"), "{err}");
+}
+
+#[test]
+fn dry_run_shows_the_decision_and_changes_nothing() {
+    let mut p = pair();
+    p.dns1.kill();
+    let before = std::fs::read_to_string(p.env.path("resolv.conf")).unwrap();
+    let out = p.failover(&["--dry-run"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    for want in [
+        "active: dns1",
+        "dns1 (",
+        "connection refused",
+        "fail over to dns2",
+        "1. fence dns1: kill -9",
+        "3. promote dns2: rewrite",
+        "dry run: nothing was done",
+    ] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(p.env.path("resolv.conf")).unwrap(),
+        before
+    );
+    assert_eq!(p.fence_log(), "");
 }
