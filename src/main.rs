@@ -136,6 +136,7 @@ fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {
     let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
     match playbook::kind_of(&args.playbook) {
         Ok((source, Kind::Deploy)) => deploy::plan(cli, source, &args.vars),
+        Ok((source, Kind::Failover)) => failover::plan(cli, source, &args.vars),
         Ok((_, Kind::Cleanup)) => {
             eprintln!(
                 "tend: for a cleanup playbook, `tend cleanup --dry-run {}` lists every action",

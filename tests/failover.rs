@@ -637,4 +637,6 @@ fn dry_run_shows_the_decision_and_changes_nothing() {
         before
     );
     assert_eq!(p.fence_log(), "");
+    let plan = p.env.tend().args(["plan", "dns.yaml"]).output().unwrap();
+    assert_eq!(stdout(&plan), text, "`tend plan` is the dry run");
 }

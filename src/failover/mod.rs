@@ -46,6 +46,27 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
     Ok(format!("failover, {} servers", plan.servers.len()))
 }
 
+/// `tend plan` on a failover playbook: the dry run (it probes, and changes nothing).
+pub fn plan(cli: &Cli, source: Arc<Source>, vars: &VarArgs) -> i32 {
+    let path = source.path.clone();
+    let loaded: Loaded<FailoverPlaybook> = match playbook::load_source(source, vars) {
+        Ok(l) => l,
+        Err(d) => {
+            eprint!("{}", d.render(color(cli)));
+            return exit::USAGE;
+        }
+    };
+    let plan = match Plan::resolve(&loaded, false) {
+        Ok(p) => p,
+        Err(d) => {
+            eprint!("{}", d.render(color(cli)));
+            return exit::USAGE;
+        }
+    };
+    let key = crate::lock::key_for(Some(&path), "failover");
+    dry_run(&plan, &state_path(&crate::state_dir(cli), &key))
+}
+
 fn state_path(state: &Path, key: &str) -> std::path::PathBuf {
     state.join("failover").join(format!("{key}.json"))
 }
