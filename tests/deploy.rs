@@ -310,6 +310,21 @@ fn an_irreversible_migration_halts_the_rollback_with_exit_2() {
         shop.health().is_err(),
         "the app stays stopped rather than run v1 on v2's schema"
     );
+    // The journal keeps what is still applied, for whoever finishes the job.
+    let v2 = &shop.journal()["releases"][1];
+    let left: Vec<&str> = v2["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["run"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "bin/migrate up catalog_{{ version }}",
+            "bin/migrate up drop_legacy_{{ version }}"
+        ]
+    );
 }
 
 #[test]

@@ -29,6 +29,8 @@ pub struct Undone {
     pub verified: bool,
     pub halted: Option<String>,
     pub state: Vec<String>,
+    /// Indices into `Rollback::downs` whose `down` ran: no longer applied.
+    pub reverted: Vec<usize>,
 }
 
 impl Runner<'_> {
@@ -140,7 +142,10 @@ impl Runner<'_> {
                         }
                     };
                     match outcome {
-                        Ok(true) => reverted.push(m.label.clone()),
+                        Ok(true) => {
+                            reverted.push(m.label.clone());
+                            u.reverted.push(i);
+                        }
                         Ok(false) => {}
                         Err(why) => {
                             let not: Vec<String> =
@@ -500,14 +505,6 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
     let now = now_rfc3339();
     if let Some((step, why)) = failure {
         // Everything after `stop` began is undone; a failure before it changed nothing.
-        let rec = journal.get_mut(release);
-        if let Some(rec) = rec {
-            rec.migrations = done
-                .migrated
-                .iter()
-                .map(|i| phases.migrate[*i].recorded.clone())
-                .collect();
-        }
         let failed = format!("{step} failed: {why}");
         if !done.stop_began {
             finish_record(journal, release, State::Failed, &failed, &now);
@@ -544,6 +541,23 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             target: target_phases.as_ref(),
         };
         let undone = r.roll_back(&rb, release);
+        // What stays applied, should a person finish the rollback with `tend rollback`.
+        // `downs` is `done.migrated` newest first.
+        let mut still: Vec<usize> = done
+            .migrated
+            .iter()
+            .rev()
+            .enumerate()
+            .filter(|(k, _)| !undone.reverted.contains(k))
+            .map(|(_, i)| *i)
+            .collect();
+        still.reverse();
+        if let Some(rec) = journal.get_mut(release) {
+            rec.migrations = still
+                .iter()
+                .map(|i| phases.migrate[*i].recorded.clone())
+                .collect();
+        }
         let now = now_rfc3339();
         finish_record(journal, release, State::Failed, &failed, &now);
         if undone.verified
