@@ -1,10 +1,10 @@
 //! `configure`: rendered templates written atomically, the files they replace kept (in
 //! `.tend/previous/<release>.json`) so a rollback, even a manual one days later, restores them.
 
-use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::target::Target;
 
 use serde::{Deserialize, Serialize};
 
@@ -36,61 +36,42 @@ pub enum Written {
 
 /// Write `c` unless it already has that content and mode; the previous state is returned for
 /// the caller to keep durably *before* calling `commit`.
-pub fn prepare(c: &Config) -> io::Result<Written> {
-    match fs::read(&c.dest) {
-        Ok(old) => {
-            let mode = fs::metadata(&c.dest)?.permissions().mode() & 0o7777;
-            if old == c.content.as_bytes() && mode == c.mode {
-                return Ok(Written::Unchanged);
-            }
-            Ok(Written::Replaced(Previous {
-                dest: c.dest.clone(),
-                content: Some(old),
-                mode,
-            }))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Written::Replaced(Previous {
+pub fn prepare(t: &dyn Target, c: &Config) -> io::Result<Written> {
+    Ok(match t.read_file(&c.dest)? {
+        Some((old, mode)) if old == c.content.as_bytes() && mode == c.mode => Written::Unchanged,
+        Some((old, mode)) => Written::Replaced(Previous {
+            dest: c.dest.clone(),
+            content: Some(old),
+            mode,
+        }),
+        None => Written::Replaced(Previous {
             dest: c.dest.clone(),
             content: None,
             mode: c.mode,
-        })),
-        Err(e) => Err(e),
-    }
+        }),
+    })
 }
 
-pub fn commit(c: &Config) -> io::Result<()> {
-    if let Some(parent) = c.dest.parent() {
-        fs::create_dir_all(parent)?;
-    }
-    crate::fsutil::atomic_write(&c.dest, c.content.as_bytes(), c.mode)?;
-    // atomic_write's mode is filtered by the umask; the playbook's mode is what is asked for.
-    fs::set_permissions(&c.dest, fs::Permissions::from_mode(c.mode))
+pub fn commit(t: &dyn Target, c: &Config) -> io::Result<()> {
+    t.write_file(&c.dest, c.content.as_bytes(), c.mode)
 }
 
-pub fn restore(p: &Previous) -> io::Result<()> {
+pub fn restore(t: &dyn Target, p: &Previous) -> io::Result<()> {
     match &p.content {
-        Some(bytes) => {
-            crate::fsutil::atomic_write(&p.dest, bytes, p.mode)?;
-            fs::set_permissions(&p.dest, fs::Permissions::from_mode(p.mode))
-        }
-        None => match fs::remove_file(&p.dest) {
-            Ok(()) => crate::fsutil::sync_dir(&crate::fsutil::parent(&p.dest)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        },
+        Some(bytes) => t.write_file(&p.dest, bytes, p.mode),
+        None => t.remove_file(&p.dest),
     }
 }
 
 /// The backups of one release, saved before its first config is replaced.
-pub fn save(path: &Path, previous: &[Previous]) -> io::Result<()> {
+pub fn save(t: &dyn Target, path: &Path, previous: &[Previous]) -> io::Result<()> {
     let json = serde_json::to_vec(previous).map_err(io::Error::other)?;
-    crate::fsutil::atomic_write(path, &json, 0o600)
+    t.write_file(path, &json, 0o600)
 }
 
-pub fn load(path: &Path) -> io::Result<Vec<Previous>> {
-    match fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(io::Error::other),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(vec![]),
-        Err(e) => Err(e),
+pub fn load(t: &dyn Target, path: &Path) -> io::Result<Vec<Previous>> {
+    match t.read_file(path)? {
+        Some((b, _)) => serde_json::from_slice(&b).map_err(io::Error::other),
+        None => Ok(vec![]),
     }
 }

@@ -168,7 +168,7 @@ impl Runner<'_> {
                     restored = true;
                     let _ = self.step(&name, || {
                         for p in &rb.restore {
-                            if let Err(e) = configure::restore(p) {
+                            if let Err(e) = configure::restore(&*layout.target, p) {
                                 restore_failed.push(format!(
                                     "{}: {}",
                                     p.dest.display(),
@@ -362,7 +362,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     String::new(),
                     r.reporter.run(),
                 ));
-                if let Err(e) = journal.save(&layout.journal()) {
+                if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
                     return Outcome {
                         code: exit::FAILED,
                         message: format!(
@@ -385,7 +385,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     if journal.get(release).is_none() {
                         journal.begin(record(d, State::Failed, sha.clone(), why, r.reporter.run()));
                     }
-                    let _ = journal.save(&layout.journal());
+                    let _ = journal.save(&*layout.target, &layout.journal());
                     return Outcome {
                         code: exit::FAILED,
                         message: match result {
@@ -434,22 +434,25 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     let io = |e: std::io::Error| {
                         format!("{}: {}", c.dest.display(), crate::describe_io(&e))
                     };
-                    match configure::prepare(c).map_err(io)? {
+                    match configure::prepare(&*layout.target, c).map_err(io)? {
                         Written::Unchanged => Ok("unchanged".into()),
                         Written::Replaced(prev) => {
                             let existed = prev.content.is_some();
                             done.previous.push(prev);
                             // The old file is durable before the new one replaces it.
-                            configure::save(&layout.backup(release), &done.previous).map_err(
-                                |e| {
-                                    format!(
-                                        "cannot keep the previous {}: {}",
-                                        c.shown,
-                                        crate::describe_io(&e)
-                                    )
-                                },
-                            )?;
-                            configure::commit(c).map_err(io)?;
+                            configure::save(
+                                &*layout.target,
+                                &layout.backup(release),
+                                &done.previous,
+                            )
+                            .map_err(|e| {
+                                format!(
+                                    "cannot keep the previous {}: {}",
+                                    c.shown,
+                                    crate::describe_io(&e)
+                                )
+                            })?;
+                            configure::commit(&*layout.target, c).map_err(io)?;
                             Ok(format!(
                                 "wrote {} ({} bytes, mode {:04o}){}",
                                 c.dest.display(),
@@ -508,7 +511,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
         let failed = format!("{step} failed: {why}");
         if !done.stop_began {
             finish_record(journal, release, State::Failed, &failed, &now);
-            let _ = journal.save(&layout.journal());
+            let _ = journal.save(&*layout.target, &layout.journal());
             return Outcome {
                 code: exit::FAILED,
                 message: format!("{failed}; nothing was stopped or changed"),
@@ -572,7 +575,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     format!("redeploy failed ({failed}); rolled back to the previous config");
             }
         }
-        if let Err(e) = journal.save(&layout.journal()) {
+        if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
             r.reporter.notice(
                 Level::Error,
                 format!(
@@ -593,7 +596,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             .map(|i| phases.migrate[*i].recorded.clone())
             .collect();
     }
-    if let Err(e) = journal.save(&layout.journal()) {
+    if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
         r.reporter.notice(
             Level::Error,
             format!(
@@ -661,7 +664,8 @@ fn fetch_release(
     let layout = &d.layout;
     let release = d.release.as_str();
     let dir = layout.release(release);
-    let exists = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+    let t = &*layout.target;
+    let exists = t.is_dir(&dir);
     if exists
         && let (Some(rec), Some(want)) = (known, &d.artifact.sha256)
         && rec.verified_at.is_some()
@@ -673,8 +677,8 @@ fn fetch_release(
         ));
     }
     let partial = layout.partial(release);
-    if std::fs::symlink_metadata(&partial).is_ok() {
-        std::fs::remove_dir_all(&partial).map_err(|e| {
+    if t.exists(&partial) {
+        t.remove_tree(&partial).map_err(|e| {
             format!(
                 "cannot remove the leftover {}: {}",
                 partial.display(),
@@ -684,21 +688,21 @@ fn fetch_release(
     }
     let step = format!("fetch {release}");
     let progress = |n: u64| r.reporter.progress(&step, n);
-    let fetched = fetch::fetch(&d.artifact, &layout.cache(), &partial, &progress);
+    let fetched = fetch::fetch(&d.artifact, &layout.cache(), &partial, &progress, t);
     r.reporter.clear_progress(&step);
     let fetched = fetched.map_err(|e| e.to_string())?;
     *sha = Some(fetched.sha256.clone());
     if exists {
         let live = layout.current_release().as_deref() == Some(release);
         if known.and_then(|k| k.sha256.as_deref()) == Some(fetched.sha256.as_str()) && live {
-            let _ = std::fs::remove_dir_all(&partial);
+            let _ = t.remove_tree(&partial);
             return Ok(format!(
                 "releases/{release} is live with the same build (sha256 {}); reused",
                 short(&fetched.sha256)
             ));
         }
         if live {
-            let _ = std::fs::remove_dir_all(&partial);
+            let _ = t.remove_tree(&partial);
             return Err(format!(
                 "releases/{release} is live with a different build; give the new build a new release name"
             ));
@@ -710,22 +714,17 @@ fn fetch_release(
             )
         })?;
     }
-    std::fs::rename(&partial, &dir)
-        .and_then(|()| crate::fsutil::sync_dir(&layout.releases()))
-        .map_err(|e| {
-            format!(
-                "cannot move {} into place: {}",
-                partial.display(),
-                crate::describe_io(&e)
-            )
-        })?;
-    // One syncfs makes every unpacked file durable, instead of an fsync per file. It runs while
-    // stop, migrate and configure do, and `current` switches only after it has finished.
-    let root = dir.clone();
-    *sync = Some(std::thread::spawn(move || {
-        let f = std::fs::File::open(&root)?;
-        rustix::fs::syncfs(&f).map_err(std::io::Error::from)
-    }));
+    t.rename(&partial, &dir).map_err(|e| {
+        format!(
+            "cannot move {} into place: {}",
+            partial.display(),
+            crate::describe_io(&e)
+        )
+    })?;
+    // The release is made durable while stop, migrate and configure run; `current` switches
+    // only after that has finished.
+    let (root, target) = (dir.clone(), layout.target.clone());
+    *sync = Some(std::thread::spawn(move || target.sync_all(&root)));
     Ok(format!(
         "{} ({}, {} entries, sha256 {}{}) → releases/{release}",
         d.artifact.shown(),

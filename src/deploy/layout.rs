@@ -1,13 +1,15 @@
-//! The directory layout under `deploy.root`, and the atomic switch of `current`.
+//! The directory layout under `deploy.root` on the target, and the atomic switch of `current`.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::fsutil::sync_dir;
+use crate::target::Target;
 
 pub struct Layout {
     pub root: PathBuf,
+    /// Where the releases live; every file operation of a deploy goes through it.
+    pub target: Arc<dyn Target>,
 }
 
 impl Layout {
@@ -48,45 +50,32 @@ impl Layout {
         self.meta().join("previous").join(format!("{r}.json"))
     }
 
+    /// Where pruned releases wait to be deleted.
+    pub fn trash(&self) -> PathBuf {
+        self.meta().join("trash")
+    }
+
     /// Create the layout's directories (a first deploy starts from nothing).
     pub fn prepare(&self) -> io::Result<()> {
-        for d in [
-            self.releases(),
-            self.root.join("shared"),
-            self.meta().join("previous"),
-        ] {
-            fs::create_dir_all(&d)?;
-        }
+        let t = &self.target;
+        t.create_dirs(&self.releases(), None)?;
+        t.create_dirs(&self.root.join("shared"), None)?;
         // The journal names users and the backups hold rendered configs (secrets included).
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(self.meta(), fs::Permissions::from_mode(0o700))?;
-        Ok(())
+        t.create_dirs(&self.meta(), Some(0o700))?;
+        t.create_dirs(&self.meta().join("previous"), None)
     }
 
     /// The release `current` points at, if any.
     pub fn current_release(&self) -> Option<String> {
-        let target = fs::read_link(self.current()).ok()?;
+        let target = self.target.read_link(&self.current())?;
         target.file_name().map(|n| n.to_string_lossy().into_owned())
     }
 
     /// Point `current` at `r` atomically: a new symlink renamed over the old one, so there is
     /// never a moment without a `current`.
     pub fn switch(&self, r: &str) -> io::Result<()> {
-        let tmp = self
-            .root
-            .join(format!(".current.tmp-{}", std::process::id()));
-        let _ = fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(Path::new("releases").join(r), &tmp)?;
-        if let Err(e) = fs::rename(&tmp, self.current()) {
-            let _ = fs::remove_file(&tmp);
-            return Err(e);
-        }
-        sync_dir(&self.root)
-    }
-
-    /// Where pruned releases wait to be deleted.
-    pub fn trash(&self) -> PathBuf {
-        self.meta().join("trash")
+        self.target
+            .replace_symlink(&self.current(), &Path::new("releases").join(r))
     }
 
     /// Take a release directory out of `releases/` with one rename. Its files are deleted by
@@ -95,30 +84,21 @@ impl Layout {
     /// mounted with `discard`), which a deploy need not wait for.
     pub fn remove_release(&self, r: &str) -> io::Result<()> {
         let dir = self.release(r);
-        if fs::symlink_metadata(&dir).is_err() {
+        if !self.target.exists(&dir) {
             return Ok(());
         }
-        fs::create_dir_all(self.trash())?;
+        self.target.create_dirs(&self.trash(), None)?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        fs::rename(&dir, self.trash().join(format!("{r}.{nanos}")))
+        self.target
+            .rename(&dir, &self.trash().join(format!("{r}.{nanos}")))
     }
 
-    /// Delete what pruning moved aside. Never follows symlinks (`remove_dir_all` does not).
+    /// Delete what pruning moved aside. Never follows symlinks.
     pub fn empty_trash(&self) -> io::Result<()> {
-        let entries = match fs::read_dir(self.trash()) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let path = entry?.path();
-            if fs::symlink_metadata(&path)?.is_dir() {
-                fs::remove_dir_all(&path)?;
-            } else {
-                fs::remove_file(&path)?;
-            }
+        for name in self.target.list_dir(&self.trash())? {
+            self.target.remove_tree(&self.trash().join(name))?;
         }
         Ok(())
     }

@@ -23,7 +23,6 @@ use crate::exit;
 use crate::lock::LockError;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::{Event, Level, Options, Status};
-use crate::target::Local;
 use execute::{Outcome, Runner};
 use releases::{Releases, State};
 use resolve::Deploy;
@@ -154,7 +153,7 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
     let runner = Runner {
         d: &d,
         reporter,
-        target: &Local,
+        target: &*d.layout.target,
         story: RefCell::new(vec![]),
     };
     // Releases pruned by the last deploy are deleted while this one unpacks.
@@ -187,7 +186,7 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
 /// Read the host journal, and report (and close) deploys that were killed mid-way.
 fn open_journal(d: &Deploy, reporter: &crate::report::Reporter) -> Result<Releases, i32> {
     let path = d.layout.journal();
-    let mut journal = match Releases::load(&path) {
+    let mut journal = match Releases::load(&*d.layout.target, &path) {
         Ok(j) => j,
         Err(e) => {
             reporter.notice(
@@ -220,7 +219,7 @@ fn open_journal(d: &Deploy, reporter: &crate::report::Reporter) -> Result<Releas
         changed = true;
     }
     if changed {
-        let _ = journal.save(&path);
+        let _ = journal.save(&*d.layout.target, &path);
     }
     Ok(journal)
 }
@@ -311,7 +310,7 @@ pub fn rollback(cli: &Cli, args: &RollbackArgs) -> i32 {
     let runner = Runner {
         d: &d,
         reporter,
-        target: &Local,
+        target: &*d.layout.target,
         story: RefCell::new(vec![]),
     };
     let outcome = match rollback::manual(&runner, &mut journal, args.to.as_deref()) {
@@ -342,7 +341,7 @@ pub fn releases(cli: &Cli, args: &ReleasesArgs) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let journal = match Releases::load(&d.layout.journal()) {
+    let journal = match Releases::load(&*d.layout.target, &d.layout.journal()) {
         Ok(j) => j,
         Err(e) => {
             eprintln!("tend: {}", crate::describe_io(&e));

@@ -95,7 +95,7 @@ pub fn warnings(d: &Deploy, p: &Phases) -> Vec<String> {
 
 pub fn render(d: &Deploy) -> Result<String, Diagnostic> {
     let p = d.phases(&d.release, None)?;
-    let journal = Releases::load(&d.layout.journal()).unwrap_or_default();
+    let journal = Releases::load(&*d.layout.target, &d.layout.journal()).unwrap_or_default();
     let current = d.layout.current_release();
     let target_rec = journal.last_verified(None);
     let target_name = target_rec

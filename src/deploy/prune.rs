@@ -50,7 +50,7 @@ pub fn prune(
             Ok(()) => {
                 rec.pruned = true;
                 removed.push(rec.release.clone());
-                let _ = std::fs::remove_file(layout.backup(&rec.release));
+                let _ = layout.target.remove_file(&layout.backup(&rec.release));
                 if let Some(sha) = &rec.sha256
                     && !kept_shas.contains(sha)
                 {
@@ -61,13 +61,15 @@ pub fn prune(
         }
     }
     if !removed.is_empty() {
-        journal.save(&layout.journal()).map_err(|e| {
-            format!(
-                "removed {}, but cannot update the journal: {}",
-                removed.join(", "),
-                crate::describe_io(&e)
-            )
-        })?;
+        journal
+            .save(&*layout.target, &layout.journal())
+            .map_err(|e| {
+                format!(
+                    "removed {}, but cannot update the journal: {}",
+                    removed.join(", "),
+                    crate::describe_io(&e)
+                )
+            })?;
     }
     if !problems.is_empty() {
         return Err(format!("cannot remove {}", problems.join("; ")));

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::playbook::Vars;
+use crate::target::Target;
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "kebab-case")]
@@ -72,23 +73,22 @@ pub struct Releases {
 }
 
 impl Releases {
-    pub fn load(path: &Path) -> io::Result<Releases> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+    pub fn load(t: &dyn Target, path: &Path) -> io::Result<Releases> {
+        match t.read_file(path)? {
+            Some((bytes, _)) => serde_json::from_slice(&bytes).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("{} is not a valid release journal: {e}", path.display()),
                 )
             }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Releases::default()),
-            Err(e) => Err(e),
+            None => Ok(Releases::default()),
         }
     }
 
-    pub fn save(&self, path: &Path) -> io::Result<()> {
+    pub fn save(&self, t: &dyn Target, path: &Path) -> io::Result<()> {
         let mut json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
         json.push(b'\n');
-        crate::fsutil::atomic_write(path, &json, 0o644)
+        t.write_file(path, &json, 0o644)
     }
 
     pub fn get(&self, release: &str) -> Option<&Record> {

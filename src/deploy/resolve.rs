@@ -132,7 +132,10 @@ impl<'a> Deploy<'a> {
             .body
             .notify
             .resolve(&top, ALERT_REASONS, real_secrets)?;
-        let layout = Layout { root };
+        let layout = Layout {
+            root,
+            target: std::sync::Arc::new(crate::target::Local),
+        };
         let deploy = Deploy {
             loaded,
             templater,

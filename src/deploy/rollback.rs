@@ -116,16 +116,17 @@ pub fn manual(
             d.recorded_migrations(rec).map_err(render)?,
             layout.release(&rec.release),
         ));
-        let mut prev = configure::load(&layout.backup(&rec.release)).map_err(|e| {
-            (
-                exit::FAILED,
-                format!(
-                    "cannot read the config backups of {}: {}",
-                    rec.release,
-                    crate::describe_io(&e)
-                ),
-            )
-        })?;
+        let mut prev =
+            configure::load(&*layout.target, &layout.backup(&rec.release)).map_err(|e| {
+                (
+                    exit::FAILED,
+                    format!(
+                        "cannot read the config backups of {}: {}",
+                        rec.release,
+                        crate::describe_io(&e)
+                    ),
+                )
+            })?;
         prev.reverse();
         restore.extend(prev);
     }
@@ -177,7 +178,7 @@ pub fn manual(
             undone.halted.clone().unwrap_or_default()
         );
     }
-    if let Err(e) = journal.save(&layout.journal()) {
+    if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
         r.reporter.notice(
             crate::report::Level::Error,
             format!(

@@ -129,6 +129,63 @@ impl Target for Local {
             interrupted,
         })
     }
+
+    fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>> {
+        self.read_file_impl(path)
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+        self.write_file_impl(path, bytes, mode)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.remove_file_impl(path)
+    }
+
+    fn create_dirs(&self, path: &Path, mode: Option<u32>) -> io::Result<()> {
+        self.create_dirs_impl(path, mode)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok()
+    }
+
+    fn read_link(&self, path: &Path) -> Option<std::path::PathBuf> {
+        self.read_link_impl(path)
+    }
+
+    fn replace_symlink(&self, link: &Path, to: &Path) -> io::Result<()> {
+        self.replace_symlink_impl(link, to)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.rename_impl(from, to)
+    }
+
+    fn remove_tree(&self, path: &Path) -> io::Result<()> {
+        self.remove_tree_impl(path)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        self.list_dir_impl(path)
+    }
+
+    fn unpack(
+        &self,
+        archive: &mut (dyn Read + Send),
+        dest: &Path,
+        strip: usize,
+    ) -> Result<u64, super::UnpackError> {
+        self.unpack_impl(archive, dest, strip)
+    }
+
+    fn sync_all(&self, path: &Path) -> io::Result<()> {
+        self.sync_all_impl(path)
+    }
 }
 
 pub struct Captured {

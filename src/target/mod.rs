@@ -2,11 +2,15 @@
 //! over SSH.
 
 pub mod local;
+mod local_files;
+mod unpack;
 
-use std::io;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use local::Local;
+pub use unpack::UnpackError;
 
 /// How a command ended.
 #[derive(Debug, Clone)]
@@ -34,6 +38,9 @@ impl Outcome {
     }
 }
 
+/// Where a job's commands run and its files change: every deploy step goes through this, so
+/// the same step list works on this machine and on a host over SSH. Paths are on the target;
+/// writes are atomic and durable (temp file, fsync, rename, fsync the directory).
 pub trait Target: Send + Sync {
     /// Run `sh -c cmd`, calling `on_line` for each output line (stdout and stderr) as it comes.
     fn run(
@@ -42,4 +49,48 @@ pub trait Target: Send + Sync {
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Outcome>;
+
+    /// A file's bytes and permission bits; `None` when it does not exist.
+    fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>>;
+
+    /// Replace `path` atomically with exactly `mode`, creating its directory if needed.
+    fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()>;
+
+    /// Remove a file (gone already is fine), durably.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+
+    /// `mkdir -p`; `mode` is applied to the last directory.
+    fn create_dirs(&self, path: &Path, mode: Option<u32>) -> io::Result<()>;
+
+    /// A directory, not a symlink to one.
+    fn is_dir(&self, path: &Path) -> bool;
+
+    /// Anything at all is there (a broken symlink too).
+    fn exists(&self, path: &Path) -> bool;
+
+    fn read_link(&self, path: &Path) -> Option<PathBuf>;
+
+    /// Point `link` at `to` atomically: a new symlink renamed over the old one.
+    fn replace_symlink(&self, link: &Path, to: &Path) -> io::Result<()>;
+
+    /// rename(2), then the directory fsynced.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+
+    /// `rm -rf` that never follows a symlink; gone already is fine.
+    fn remove_tree(&self, path: &Path) -> io::Result<()>;
+
+    /// Names in a directory (none when it does not exist).
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+
+    /// Unpack a tar or tar.gz stream into `dest`, refusing entries that would land outside it.
+    /// Reads `archive` to its end.
+    fn unpack(
+        &self,
+        archive: &mut (dyn Read + Send),
+        dest: &Path,
+        strip: usize,
+    ) -> Result<u64, UnpackError>;
+
+    /// Make everything written under `path` durable.
+    fn sync_all(&self, path: &Path) -> io::Result<()>;
 }
