@@ -211,6 +211,9 @@ impl Ctx<'_> {
 
     /// Fail over from `from`: resumes a sequence the state file says was under way.
     pub fn fail_over(&mut self, from: usize) -> Outcome {
+        // Once started, the sequence runs to its end: a SIGTERM stops `--watch` after it, not
+        // between a fence and a promotion.
+        crate::interrupt::shield();
         let p = self.plan;
         let old = p.servers[from].clone();
         // A resumed sequence keeps its target; a new one takes the first healthy other server.
