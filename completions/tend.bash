@@ -240,12 +240,20 @@ _tend() {
             return 0
             ;;
         tend__subcmd__deploy)
-            opts="-q -v -h --dry-run --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --dry-run --limit --forks --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --var)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -634,12 +642,16 @@ _tend() {
             return 0
             ;;
         tend__subcmd__plan)
-            opts="-q -v -h --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --limit --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --var)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -664,12 +676,16 @@ _tend() {
             return 0
             ;;
         tend__subcmd__releases)
-            opts="-q -v -h --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --limit --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --var)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -694,13 +710,17 @@ _tend() {
             return 0
             ;;
         tend__subcmd__rollback)
-            opts="-q -v -h --to --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --to --limit --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -44,6 +44,8 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'tend;deploy'= {
+            cand --limit 'Only these hosts or inventory groups (comma-separated)'
+            cand --forks 'Hosts worked on at once [default: 20]'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
@@ -60,6 +62,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;rollback'= {
             cand --to 'The release to go back to [default: the last verified release before the current one]'
+            cand --limit 'Only these hosts or inventory groups (comma-separated)'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
@@ -74,6 +77,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tend;releases'= {
+            cand --limit 'Only these hosts or inventory groups (comma-separated)'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
@@ -87,6 +91,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tend;plan'= {
+            cand --limit 'Only these hosts or inventory groups (comma-separated)'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'

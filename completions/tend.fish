@@ -48,6 +48,8 @@ complete -c tend -n "__fish_tend_needs_command" -f -a "completions" -d 'Print a 
 complete -c tend -n "__fish_tend_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c tend -n "__fish_tend_needs_command" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
 complete -c tend -n "__fish_tend_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
@@ -63,6 +65,7 @@ complete -c tend -n "__fish_tend_using_subcommand deploy" -s v -l verbose -d 'Sh
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l to -d 'The release to go back to [default: the last verified release before the current one]' -r
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
@@ -76,6 +79,7 @@ complete -c tend -n "__fish_tend_using_subcommand rollback" -s q -l quiet -d 'Pr
 complete -c tend -n "__fish_tend_using_subcommand rollback" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand releases" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
 complete -c tend -n "__fish_tend_using_subcommand releases" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand releases" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand releases" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
@@ -88,6 +92,7 @@ complete -c tend -n "__fish_tend_using_subcommand releases" -s q -l quiet -d 'Pr
 complete -c tend -n "__fish_tend_using_subcommand releases" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand releases" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand releases" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand plan" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
 complete -c tend -n "__fish_tend_using_subcommand plan" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand plan" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand plan" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''

@@ -159,10 +159,24 @@ pub struct DeployArgs {
     pub dry_run: bool,
 
     #[command(flatten)]
+    pub hosts: HostArgs,
+
+    /// Hosts worked on at once [default: 20]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub forks: Option<u16>,
+
+    #[command(flatten)]
     pub vars: VarArgs,
 
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct HostArgs {
+    /// Only these hosts or inventory groups (comma-separated)
+    #[arg(long, value_name = "HOST,...")]
+    pub limit: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -173,6 +187,9 @@ pub struct RollbackArgs {
     /// The release to go back to [default: the last verified release before the current one]
     #[arg(long, value_name = "RELEASE")]
     pub to: Option<String>,
+
+    #[command(flatten)]
+    pub hosts: HostArgs,
 
     #[command(flatten)]
     pub vars: VarArgs,
@@ -187,13 +204,19 @@ pub struct ReleasesArgs {
     pub playbook: PathBuf,
 
     #[command(flatten)]
+    pub hosts: HostArgs,
+
+    #[command(flatten)]
     pub vars: VarArgs,
 }
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
-    /// Playbook to plan (kind: deploy)
+    /// Playbook to plan (kind: deploy or failover)
     pub playbook: PathBuf,
+
+    #[command(flatten)]
+    pub hosts: HostArgs,
 
     #[command(flatten)]
     pub vars: VarArgs,

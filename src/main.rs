@@ -7,6 +7,7 @@ mod failover;
 mod fsutil;
 mod history;
 mod interrupt;
+mod inventory;
 mod journal;
 mod lock;
 mod notify;
@@ -135,7 +136,9 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
 fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {
     let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
     match playbook::kind_of(&args.playbook) {
-        Ok((source, Kind::Deploy)) => deploy::plan(cli, source, &args.vars),
+        Ok((source, Kind::Deploy)) => {
+            deploy::plan(cli, source, &args.vars, args.hosts.limit.as_deref())
+        }
         Ok((source, Kind::Failover)) => failover::plan(cli, source, &args.vars),
         Ok((_, Kind::Cleanup)) => {
             eprintln!(

@@ -863,3 +863,151 @@ fn a_deploy_killed_midway_is_reported_by_the_next_run() {
     assert_eq!(shop.states(), "v1=verified v2=failed v3=verified");
     assert_eq!(shop.health().unwrap(), "version=v3 greeting=hello");
 }
+
+#[test]
+fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "deploy:\n",
+            "hosts:\n  - deploy@127.0.0.11:2222\n  - { name: web2, address: 127.0.0.12, user: app }\n  - 127.0.0.13\n  - 127.0.0.14\n  - 127.0.0.15\nssh: { user: ops, host_key_check: accept_new }\ndeploy:\n",
+        )
+        .replace("  root: ", "  rollout: { batches: [1, \"50%\", \"100%\"], on_failure: rollback_all }\n  root: ")
+        .replace("srv/shop", "srv/{{ host.name }}/shop")
+    });
+    let sha = shop.artifact("v2", false);
+    let plan = |extra: &[&str]| {
+        shop.env
+            .tend()
+            .args(["plan", "shop.yaml", "--var", "version=v2", "--var"])
+            .arg(format!("sha={sha}"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = plan(&[]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for want in [
+        "deploy v2 to 5 hosts in 3 batches",
+        "  batch 1:\n    deploy@127.0.0.11:2222  root ",
+        "/srv/127.0.0.11/shop",
+        "web2 (app@127.0.0.12)  root ",
+        "/srv/web2/shop",
+        "ops@127.0.0.13",
+        "  batch 3:\n",
+        "steps on each host:",
+        "every host switched in this run goes back to its own last verified release",
+        "rollback: down: bin/migrate down orders_v2",
+    ] {
+        assert!(text.contains(want), "{want:?} not in:\n{text}");
+    }
+    let out = plan(&["--limit", "web2,127.0.0.15"]);
+    let text = stdout(&out);
+    assert!(text.contains("to 2 hosts in 2 batches"), "{text}");
+    let out = plan(&["--limit", "web9"]);
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("no host or group 'web9'"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Running it needs the SSH target, which comes next: said plainly, nothing touched.
+    let out = shop.deploy("v2");
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("on 5 hosts over SSH is not supported by this version"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_ansible_inventory_is_read_as_it_is() {
+    let shop = Shop::with_playbook(|p| p.replace("deploy:\n", "inventory: hosts.yaml\ndeploy:\n"));
+    shop.env.write(
+        "hosts.yaml",
+        "all:
+  vars: { ansible_user: deploy }
+  children:
+    canary:
+      hosts:
+        web1: { ansible_host: 127.0.0.21, ansible_port: 2201 }
+    web:
+      vars: { region: eu }
+      hosts:
+        web1:
+        web2: { ansible_host: 127.0.0.22, ansible_user: admin, ansible_ssh_private_key_file: ~/.ssh/web2 }
+        web3: { ansible_host: 127.0.0.23 }
+",
+    );
+    let sha = shop.artifact("v2", false);
+    let plan = |extra: &[&str]| {
+        shop.env
+            .tend()
+            .args(["plan", "shop.yaml", "--var", "version=v2", "--var"])
+            .arg(format!("sha={sha}"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = plan(&[]);
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(text.contains("to 3 hosts in 1 batches"), "{text}");
+    assert!(text.contains("web1 (deploy@127.0.0.21:2201)"), "{text}");
+    assert!(text.contains("web2 (admin@127.0.0.22)"), "{text}");
+    assert!(text.contains("web3 (deploy@127.0.0.23)"), "{text}");
+    let out = plan(&["--limit", "canary"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("to 1 hosts") && text.contains("web1 ("),
+        "{text}"
+    );
+    let out = shop
+        .env
+        .tend()
+        .args(["validate", "shop.yaml", "--var", "version=v2", "--var"])
+        .arg(format!("sha={sha}"))
+        .output()
+        .unwrap();
+    assert!(stdout(&out).contains("3 hosts"), "{}", stdout(&out));
+}
+
+#[test]
+fn bad_hosts_and_batches_are_clear_errors() {
+    for (edit, want) in [
+        (
+            "hosts: [\"deploy@web1:http\"]\n",
+            "port 'http' is not a number",
+        ),
+        (
+            "hosts: [{ name: web1, adress: 127.0.0.1 }]\n",
+            "did you mean 'address'",
+        ),
+        ("inventory: missing.yaml\n", "cannot read inventory"),
+    ] {
+        let shop = Shop::with_playbook(|p| p.replace("deploy:\n", &format!("{edit}deploy:\n")));
+        let out = shop.deploy("v1");
+        assert_eq!(code(&out), 64, "{edit}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(want) && err.contains("shop.yaml:"),
+            "{want:?} not in:\n{err}"
+        );
+    }
+    let shop = Shop::with_playbook(|p| {
+        p.replace("deploy:\n", "hosts: [127.0.0.1]\ndeploy:\n")
+            .replace(
+                "  root: ",
+                "  rollout: { batches: [1, \"150%\"] }\n  root: ",
+            )
+    });
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("batch size '150%' is neither"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -56,14 +56,39 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
     let d = Deploy::resolve(&loaded, false, true)?;
     let p = d.phases(&d.release, None)?;
     let steps = steps::forward(&p).len();
+    let hosts = match d.fleet(None)? {
+        Some(f) => format!(", {} hosts", f.hosts.len()),
+        None => String::new(),
+    };
     let warnings = plan::warnings(&d, &p);
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    Ok(format!("deploy, release {}, {steps} steps", d.release))
+    Ok(format!(
+        "deploy, release {}, {steps} steps{hosts}",
+        d.release
+    ))
 }
 
-pub fn plan(cli: &Cli, source: Arc<Source>, vars: &VarArgs) -> i32 {
+/// Deploying to hosts over SSH is the next step; until then a fleet playbook is planned, not run.
+fn local_only(cli: &Cli, d: &Deploy, limit: Option<&str>, what: &str) -> Result<(), i32> {
+    match d.fleet(limit) {
+        Ok(None) => Ok(()),
+        Ok(Some(f)) => {
+            eprintln!(
+                "tend: {what} on {} hosts over SSH is not supported by this version of tend yet; `tend plan` shows the hosts and batches",
+                f.hosts.len()
+            );
+            Err(exit::USAGE)
+        }
+        Err(diag) => {
+            eprint!("{}", diag.render(color(cli)));
+            Err(exit::USAGE)
+        }
+    }
+}
+
+pub fn plan(cli: &Cli, source: Arc<Source>, vars: &VarArgs, limit: Option<&str>) -> i32 {
     let loaded: Loaded<DeployPlaybook> = match playbook::load_source(source, vars) {
         Ok(l) => l,
         Err(d) => {
@@ -75,11 +100,18 @@ pub fn plan(cli: &Cli, source: Arc<Source>, vars: &VarArgs) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    show_plan(cli, &d)
+    show_plan(cli, &d, limit)
 }
 
-fn show_plan(cli: &Cli, d: &Deploy) -> i32 {
-    match plan::render(d) {
+fn show_plan(cli: &Cli, d: &Deploy, limit: Option<&str>) -> i32 {
+    let fleet = match d.fleet(limit) {
+        Ok(f) => f,
+        Err(diag) => {
+            eprint!("{}", diag.render(color(cli)));
+            return exit::USAGE;
+        }
+    };
+    match plan::render(d, fleet.as_ref()) {
         Ok(text) => {
             print!("{text}");
             exit::OK
@@ -111,10 +143,13 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
         Err(code) => return code,
     };
     if args.dry_run {
-        let code = show_plan(cli, &d);
+        let code = show_plan(cli, &d, args.hosts.limit.as_deref());
         if code == exit::OK {
             println!("dry run: nothing was touched");
         }
+        return code;
+    }
+    if let Err(code) = local_only(cli, &d, args.hosts.limit.as_deref(), "deploying") {
         return code;
     }
     let phases = match d.phases(&d.release, None) {
@@ -280,6 +315,9 @@ pub fn rollback(cli: &Cli, args: &RollbackArgs) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
+    if let Err(code) = local_only(cli, &d, args.hosts.limit.as_deref(), "rolling back") {
+        return code;
+    }
     let layout = &d.layout;
     if !layout.journal().exists() {
         eprintln!(
@@ -341,6 +379,9 @@ pub fn releases(cli: &Cli, args: &ReleasesArgs) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
+    if let Err(code) = local_only(cli, &d, args.hosts.limit.as_deref(), "listing releases") {
+        return code;
+    }
     let journal = match Releases::load(&*d.layout.target, &d.layout.journal()) {
         Ok(j) => j,
         Err(e) => {

@@ -5,7 +5,8 @@ use std::fmt::Write;
 
 use super::configure::Previous;
 use super::releases::{Releases, State};
-use super::resolve::{Deploy, Phases};
+use super::resolve::{Deploy, Fleet, Phases};
+use super::spec::OnFailure;
 use super::steps::{self, Rollback, Step, Undo};
 use crate::playbook::Diagnostic;
 use crate::probe::Probe;
@@ -93,7 +94,10 @@ pub fn warnings(d: &Deploy, p: &Phases) -> Vec<String> {
     w
 }
 
-pub fn render(d: &Deploy) -> Result<String, Diagnostic> {
+pub fn render(d: &Deploy, fleet: Option<&Fleet>) -> Result<String, Diagnostic> {
+    if let Some(f) = fleet {
+        return render_fleet(d, f);
+    }
     let p = d.phases(&d.release, None)?;
     let journal = Releases::load(&*d.layout.target, &d.layout.journal()).unwrap_or_default();
     let current = d.layout.current_release();
@@ -264,4 +268,79 @@ pub fn table(d: &Deploy, journal: &Releases, current: Option<&str>) -> String {
         let _ = writeln!(out, "{}", line([&r[0], &r[1], &r[2], &r[3], &r[4]]));
     }
     out
+}
+
+/// A fleet's plan: the batches, each host's root, the steps every host runs, and what a failure
+/// does. (Which release each host goes back to is read from its own journal at deploy time.)
+fn render_fleet(d: &Deploy, f: &Fleet) -> Result<String, Diagnostic> {
+    let p = d.phases(&d.release, None)?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "deploy {} to {} hosts in {} batches (a batch is deployed and verified before the next starts)",
+        d.release,
+        f.hosts.len(),
+        f.batches.len()
+    );
+    for (n, batch) in f.batches.iter().enumerate() {
+        let _ = writeln!(out, "  batch {}:", n + 1);
+        for i in batch {
+            let h = &f.hosts[*i];
+            let _ = writeln!(out, "    {}  root {}", h.shown(), d.root_on(h)?);
+        }
+    }
+    let _ = writeln!(out, "\nsteps on each host:");
+    for (n, step) in steps::forward(&p).into_iter().enumerate() {
+        let _ = writeln!(out, "  {:>2}. {}", n + 1, detail(d, &p, step, false));
+    }
+    let what = match f.on_failure {
+        OnFailure::RollbackAll => {
+            "every host switched in this run goes back to its own last verified release, and is verified"
+        }
+        OnFailure::RollbackBatch => {
+            "the failing batch's hosts go back to their last verified release; earlier batches stay on the new one"
+        }
+        OnFailure::Halt => "the rollout stops; hosts already done stay on the new release",
+    };
+    let _ = writeln!(
+        out,
+        "\nif more than {} host(s) of a batch fail: {what}:",
+        f.max_failures
+    );
+    let mut n = 0;
+    let mut line = |text: String| {
+        n += 1;
+        let _ = writeln!(out, "  {n:>2}. rollback: {text}");
+    };
+    for a in &p.stop {
+        line(format!("stop: {}", a.label));
+    }
+    for m in p.migrate.iter().rev() {
+        line(match (&m.down, m.backward_compatible) {
+            (Some(down), _) => format!("down: {}", down.label),
+            (None, true) => format!("undo migration {}: kept (backward compatible)", m.label),
+            (None, false) => format!(
+                "undo migration {}: IMPOSSIBLE, no `down`: the rollback halts here (exit 2)",
+                m.label
+            ),
+        });
+    }
+    if !p.configure.is_empty() {
+        line("restore the config files configure replaced".into());
+    }
+    line("switch current → the host's last verified release".into());
+    for a in &p.start {
+        line(format!("start: {}", a.label));
+    }
+    for v in &p.verify {
+        line(format!("verify {}{}", v.label(), probe_detail(v)));
+    }
+    let warnings = warnings(d, &p);
+    if !warnings.is_empty() {
+        out.push('\n');
+    }
+    for w in warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    Ok(out)
 }

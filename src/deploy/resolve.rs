@@ -11,8 +11,9 @@ use super::configure::Config;
 use super::fetch::{Artifact, Source};
 use super::layout::{Layout, check_release_name};
 use super::releases;
-use super::spec::{DeployPlaybook, MigrationSpec};
+use super::spec::{DeployPlaybook, MigrationSpec, OnFailure};
 use crate::action::{Action, ActionSpec};
+use crate::inventory::Host;
 use crate::notify::Notifier;
 use crate::playbook::{Diagnostic, Loaded, Mode, Scope, Templater, Vars};
 use crate::probe::Probe;
@@ -39,6 +40,14 @@ pub struct Phases {
     pub verify: Vec<Probe>,
 }
 
+/// The hosts of a fleet deploy, in their batches.
+pub struct Fleet {
+    pub hosts: Vec<Host>,
+    pub batches: Vec<Vec<usize>>,
+    pub on_failure: OnFailure,
+    pub max_failures: usize,
+}
+
 pub struct Deploy<'a> {
     pub loaded: &'a Loaded<DeployPlaybook>,
     /// Over the playbook's vars and the command line's.
@@ -63,28 +72,8 @@ impl<'a> Deploy<'a> {
         let secrets = loaded.secrets(real_secrets)?;
         let templater = Templater::new(&loaded.vars, &secrets);
         let top = loaded.scope(&templater);
-        for key in ["hosts", "inventory", "ssh"] {
-            let given = match key {
-                "hosts" => loaded.body.hosts.is_some(),
-                "inventory" => loaded.body.inventory.is_some(),
-                _ => loaded.body.ssh.is_some(),
-            };
-            if given {
-                return Err(top
-                    .error(
-                        key,
-                        format!("`{key}`: deploying to hosts over SSH is not supported by this version of tend yet"),
-                    )
-                    .hint("remove it to deploy on this machine"));
-            }
-        }
         let scope = top.at("deploy");
         let d = &loaded.body.deploy;
-        if d.rollout.is_some() {
-            return Err(scope
-                .error("rollout", "`rollout` batches hosts, and this version of tend deploys to this machine only")
-                .hint("remove `rollout:`"));
-        }
         let root = scope.render("root", &d.root, Mode::Text)?;
         if !root.starts_with('/') {
             return Err(scope
@@ -152,6 +141,74 @@ impl<'a> Deploy<'a> {
             deploy.phases(&deploy.release, None)?;
         }
         Ok(deploy)
+    }
+
+    /// The hosts of `hosts:` and `inventory:`, narrowed by `--limit`, in their rollout batches;
+    /// `None` for a deploy on this machine.
+    pub fn fleet(&self, limit: Option<&str>) -> Result<Option<Fleet>, Diagnostic> {
+        let b = &self.loaded.body;
+        let top = self.loaded.scope(&self.templater);
+        if b.hosts.is_none() && b.inventory.is_none() {
+            if limit.is_some() {
+                return Err(Diagnostic::new(
+                    "--limit picks hosts, and this playbook has no `hosts:` or `inventory:`",
+                ));
+            }
+            return Ok(None);
+        }
+        let mut hosts: Vec<Host> = b.hosts.iter().flatten().map(|h| h.0.clone()).collect();
+        if let Some(inv) = &b.inventory {
+            let inv = top.render("inventory", inv, Mode::Text)?;
+            let path = self
+                .loaded
+                .source
+                .path
+                .parent()
+                .map_or_else(|| PathBuf::from(&inv), |d| d.join(&inv));
+            let found =
+                crate::inventory::load_ansible(&path).map_err(|e| top.error("inventory", e))?;
+            for h in found {
+                if !hosts.iter().any(|x| x.name == h.name) {
+                    hosts.push(h);
+                }
+            }
+        }
+        if hosts.is_empty() {
+            return Err(top.error("hosts", "no hosts: `hosts:` and `inventory:` list none"));
+        }
+        // `ssh:` gives every host without its own a user and a key.
+        if let Some(ssh) = &b.ssh {
+            for h in &mut hosts {
+                h.user = h.user.take().or_else(|| ssh.user.clone());
+                h.identity = h
+                    .identity
+                    .take()
+                    .or_else(|| ssh.identity.clone().map(PathBuf::from));
+            }
+        }
+        if let Some(l) = limit {
+            hosts = crate::inventory::limit(hosts, l).map_err(Diagnostic::new)?;
+        }
+        let rollout = b.deploy.rollout.clone();
+        let sizes = rollout
+            .as_ref()
+            .map(|r| r.batches.clone())
+            .unwrap_or_default();
+        Ok(Some(Fleet {
+            batches: crate::inventory::batches(hosts.len(), &sizes),
+            hosts,
+            on_failure: rollout.as_ref().map(|r| r.on_failure).unwrap_or_default(),
+            max_failures: rollout.map_or(0, |r| r.max_failures),
+        }))
+    }
+
+    /// `deploy.root` as it is on `host` (it may name `{{ host.name }}`).
+    pub fn root_on(&self, host: &Host) -> Result<String, Diagnostic> {
+        self.loaded
+            .scope(&self.templater)
+            .at("deploy")
+            .with_values(vec![("host".into(), host_value(host))])
+            .render("root", &self.loaded.body.deploy.root, Mode::Text)
     }
 
     /// A templater over the playbook's vars with `recorded` (the vars a release was deployed
@@ -293,6 +350,16 @@ impl<'a> Deploy<'a> {
                 })
             })
             .collect()
+    }
+}
+
+fn host_value(h: &Host) -> minijinja::Value {
+    minijinja::context! {
+        name => h.name.clone(),
+        address => h.address.clone(),
+        port => h.port,
+        user => h.user.clone(),
+        vars => minijinja::Value::from(minijinja::value::Serde(&h.vars)),
     }
 }
 

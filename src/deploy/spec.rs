@@ -11,10 +11,11 @@ crate::playbook!(
     Deploy,
     pub struct DeployPlaybook {
         pub deploy: DeploySpec,
-        // Deploying to hosts over SSH comes later; these are recognised so the error says so.
-        pub hosts: Option<serde_yaml::Value>,
-        pub inventory: Option<serde_yaml::Value>,
-        pub ssh: Option<serde_yaml::Value>,
+        pub hosts: Option<Vec<crate::inventory::HostSpec>>,
+        /// An Ansible YAML inventory, relative to the playbook.
+        pub inventory: Option<String>,
+        #[allow(dead_code)]
+        pub ssh: Option<SshSpec>,
     }
 );
 
@@ -35,7 +36,51 @@ pub struct DeploySpec {
     pub start: Vec<ActionItem>,
     #[serde(default)]
     pub verify: Vec<ProbeSpec>,
-    pub rollout: Option<serde_yaml::Value>,
+    pub rollout: Option<RolloutSpec>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSpec {
+    pub batches: Vec<crate::inventory::Batch>,
+    /// Failed hosts a batch may have before the rollout stops (default 0).
+    #[serde(default)]
+    pub max_failures: usize,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Every host switched in this run goes back to its own last verified release.
+    #[default]
+    RollbackAll,
+    RollbackBatch,
+    Halt,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HostKeyCheck {
+    #[default]
+    Strict,
+    AcceptNew,
+    Off,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SshSpec {
+    pub user: Option<String>,
+    pub identity: Option<String>,
+    pub known_hosts: Option<String>,
+    #[serde(default)]
+    pub host_key_check: HostKeyCheck,
+    pub connect_timeout: Option<crate::playbook::units::Duration>,
+    #[serde(rename = "become")]
+    pub become_: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
