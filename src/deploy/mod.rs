@@ -10,8 +10,10 @@ mod prune;
 mod releases;
 mod resolve;
 mod rollback;
+mod runner;
 mod spec;
 mod steps;
+mod undo;
 
 use std::cell::RefCell;
 use std::io::IsTerminal;
@@ -23,9 +25,10 @@ use crate::exit;
 use crate::lock::LockError;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::{Event, Level, Options, Status};
-use execute::{Outcome, Runner};
+use execute::Outcome;
 use releases::{Releases, State};
 use resolve::Deploy;
+use runner::Runner;
 pub use spec::DeployPlaybook;
 
 fn color(cli: &Cli) -> bool {

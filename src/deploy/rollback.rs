@@ -2,10 +2,12 @@
 //! and config changes of every release in between, newest first, then verified.
 
 use super::configure;
-use super::execute::{self, Outcome, Runner};
+use super::execute::Outcome;
 use super::releases::{Releases, State};
 use super::resolve::Migration;
+use super::runner::Runner;
 use super::steps::Rollback;
+use super::undo;
 use crate::exit;
 use crate::report::now_rfc3339;
 
@@ -189,7 +191,7 @@ pub fn manual(
         );
     }
     let what = format!("rollback from {current} to {target}");
-    let mut o = execute::rolled_back(r, undone, &what, Some(&target));
+    let mut o = undo::rolled_back(r, undone, &what, Some(&target));
     if o.code == exit::FAILED {
         // For `tend rollback`, reaching a verified target is the job done.
         o.code = exit::OK;

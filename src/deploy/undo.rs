@@ -1,0 +1,235 @@
+//! The verified rollback: undo as far as possible, verify the release returned to, and say
+//! what state each part is in when that does not work.
+
+use super::configure;
+use super::execute::Outcome;
+use super::runner::Runner;
+use super::steps::{self, Rollback, Undo};
+use crate::exit;
+use crate::report::Level;
+
+/// What a rollback achieved, part by part: what a person reads when it is not verified.
+#[derive(Default)]
+pub struct Undone {
+    pub verified: bool,
+    pub halted: Option<String>,
+    pub state: Vec<String>,
+    /// Indices into `Rollback::downs` whose `down` ran: no longer applied.
+    pub reverted: Vec<usize>,
+}
+
+impl Runner<'_> {
+    /// Undo as far as possible and verify the target. Steps run to the end even if another
+    /// signal arrives: stopping halfway would leave the app down.
+    pub fn roll_back(&self, rb: &Rollback, left: &str) -> Undone {
+        crate::interrupt::shield();
+        let layout = &self.d.layout;
+        let mut u = Undone::default();
+        let mut stop_failed = None;
+        let mut reverted = vec![];
+        let mut restore_failed = vec![];
+        let mut restored = false;
+        let mut app = "stopped".to_string();
+        for step in rb.steps() {
+            let name = rb.name(step);
+            match step {
+                Undo::Stop(i) => {
+                    if let Err(e) = self.action(&name, &rb.stop[i], &rb.stop_dir) {
+                        // Going on: the verify at the end tells whether the old release is up.
+                        stop_failed = Some(e);
+                    }
+                }
+                Undo::Down(i) => {
+                    let (m, dir) = &rb.downs[i];
+                    let outcome = match &m.down {
+                        Some(down) => self.action(&name, down, dir).map(|()| true).map_err(|e| {
+                            format!("the `down` of migration '{}' failed: {e}", m.label)
+                        }),
+                        None if m.backward_compatible => {
+                            let _ = self.step(&name, || {
+                                Ok("kept: marked backward_compatible, no `down` needed".into())
+                            });
+                            Ok(false)
+                        }
+                        None => {
+                            let why = format!(
+                                "migration '{}' has no `down` and is not backward_compatible: {} must not run against a schema it does not know",
+                                m.label,
+                                rb.target
+                                    .map_or("the previous release", |t| t.release.as_str())
+                            );
+                            let _ = self.step(&name, || Err(why.clone()));
+                            Err(why)
+                        }
+                    };
+                    match outcome {
+                        Ok(true) => {
+                            reverted.push(m.label.clone());
+                            u.reverted.push(i);
+                        }
+                        Ok(false) => {}
+                        Err(why) => {
+                            let not: Vec<String> =
+                                rb.downs[i..].iter().map(|(m, _)| m.label.clone()).collect();
+                            u.halted = Some(why);
+                            u.state.push(format!(
+                                "migrations: NOT reverted: {}{}",
+                                not.join(", "),
+                                if reverted.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!("; reverted: {}", reverted.join(", "))
+                                }
+                            ));
+                            break;
+                        }
+                    }
+                }
+                Undo::Restore => {
+                    restored = true;
+                    let _ = self.step(&name, || {
+                        for p in &rb.restore {
+                            if let Err(e) = configure::restore(&*layout.target, p) {
+                                restore_failed.push(format!(
+                                    "{}: {}",
+                                    p.dest.display(),
+                                    crate::describe_io(&e)
+                                ));
+                            }
+                        }
+                        if restore_failed.is_empty() {
+                            Ok(format!("restored {}", steps::files(rb.restore.len())))
+                        } else {
+                            Err(format!("could not restore {}", restore_failed.join("; ")))
+                        }
+                    });
+                }
+                Undo::Switch => {
+                    let t = rb.target.map_or("", |t| t.release.as_str());
+                    let r = self.step(&name, || {
+                        if layout.current_release().as_deref() == Some(t) {
+                            return Ok("already there".into());
+                        }
+                        layout
+                            .switch(t)
+                            .map(|()| format!("current → releases/{t}"))
+                            .map_err(|e| crate::describe_io(&e))
+                    });
+                    if let Err(e) = r {
+                        u.halted = Some(format!("cannot switch current back to {t}: {e}"));
+                        break;
+                    }
+                }
+                Undo::Start(i) => {
+                    let t = rb.target.expect("start only with a target");
+                    if let Err(e) = self.action(&name, &t.start[i], &layout.release(&t.release)) {
+                        app = format!("{} did not start: {e}", t.release);
+                        u.halted = Some(format!("starting {} failed: {e}", t.release));
+                        break;
+                    }
+                    app = format!("{} started", t.release);
+                }
+                Undo::Verify(i) => {
+                    let t = rb.target.expect("verify only with a target");
+                    if let Err(e) = self.probe(&name, &t.verify[i]) {
+                        app = format!(
+                            "{} started but NOT healthy: {} failed: {e}",
+                            t.release,
+                            t.verify[i].label()
+                        );
+                        u.halted = Some(format!("{} does not pass verify", t.release));
+                        break;
+                    }
+                }
+            }
+        }
+        if rb.target.is_none() && u.halted.is_none() {
+            u.halted = Some("there is no verified release to go back to".into());
+        }
+        u.verified = u.halted.is_none();
+        if u.verified {
+            let t = rb.target.map_or("", |t| t.release.as_str());
+            app = format!("{t} running and verified");
+        }
+        // The state of each part, for the person who has to take over.
+        let mut state = vec![format!("app: {app}")];
+        if let Some(e) = stop_failed {
+            state.push(format!("stopping {left} failed during the rollback: {e}"));
+        }
+        if !u.state.iter().any(|s| s.starts_with("migrations:")) {
+            let kept: Vec<&str> = rb
+                .downs
+                .iter()
+                .filter(|(m, _)| m.down.is_none())
+                .map(|(m, _)| m.label.as_str())
+                .collect();
+            if !reverted.is_empty() || !kept.is_empty() {
+                state.push(format!(
+                    "migrations: reverted: {}{}",
+                    if reverted.is_empty() {
+                        "none".into()
+                    } else {
+                        reverted.join(", ")
+                    },
+                    if kept.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; kept (backward compatible): {}", kept.join(", "))
+                    }
+                ));
+            }
+        }
+        state.append(&mut u.state);
+        if !rb.restore.is_empty() {
+            state.push(if !restore_failed.is_empty() {
+                format!("config: NOT restored: {}", restore_failed.join("; "))
+            } else if restored {
+                format!("config: {} restored", steps::files(rb.restore.len()))
+            } else {
+                "config: NOT restored (the rollback halted before it)".into()
+            });
+        }
+        state.push(format!(
+            "current → {}",
+            layout
+                .current_release()
+                .map_or("(none)".into(), |r| format!("releases/{r}"))
+        ));
+        u.state = state;
+        u
+    }
+}
+
+pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str>) -> Outcome {
+    if undone.verified {
+        Outcome {
+            code: exit::FAILED,
+            message: format!(
+                "{failed}; rolled back to {}, which is running and verified",
+                target.unwrap_or_default()
+            ),
+            reason: "rollback",
+        }
+    } else {
+        let why = undone.halted.clone().unwrap_or_default();
+        r.reporter.notice(
+            Level::Error,
+            format!("ROLLBACK NOT VERIFIED: {why}. A human is needed now. State:"),
+        );
+        for line in &undone.state {
+            r.reporter.notice(Level::Error, format!("  {line}"));
+        }
+        r.story.borrow_mut().push(format!(
+            "\nROLLBACK NOT VERIFIED: {why}\nState:\n  {}",
+            undone.state.join("\n  ")
+        ));
+        Outcome {
+            code: exit::NOT_VERIFIED,
+            message: format!(
+                "{failed}; the rollback is NOT verified ({why}): {}",
+                undone.state.join("; ")
+            ),
+            reason: "rollback",
+        }
+    }
+}
