@@ -1,0 +1,237 @@
+//! Rounds of probes until there is a decision: healthy, waiting out the grace, held down, or
+//! a failover. `--watch` keeps going until a signal.
+
+use std::time::{Duration, Instant};
+
+use super::sequence::{Ctx, Outcome};
+use super::state;
+use crate::exit;
+use crate::report::{Event, Level, Status};
+
+/// Probe rounds until there is a decision (or, with `--watch`, until a signal).
+pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
+    let p = c.plan;
+    let mut fails = 0u32;
+    let mut first_fail = (0u64, String::new());
+    let mut round = 0u64;
+    loop {
+        if crate::interrupt::requested() {
+            return Outcome {
+                code: exit::OK,
+                message: "stopped by a signal".into(),
+            };
+        }
+        let started = Instant::now();
+        let round_at = (state::epoch_ms(), crate::report::now_rfc3339());
+        c.check_drift();
+        let active = match c.active() {
+            Ok(a) => a,
+            Err(e) => {
+                c.reporter.notice(Level::Error, e.clone());
+                c.alert_once("failure", "cannot tell which server is active", &e);
+                if forever {
+                    pause(c, started);
+                    continue;
+                }
+                return Outcome {
+                    code: exit::FAILED,
+                    message: e,
+                };
+            }
+        };
+        let name = p.servers[active].name.clone();
+        // Promoted by a run killed before it could record it: record it now.
+        if let Some(seq) = c.state.sequence.clone()
+            && seq.to == name
+        {
+            let msg = format!(
+                "the failover from {} to {} started {} completed, but the run was stopped before recording it",
+                seq.from, seq.to, seq.started
+            );
+            c.reporter.notice(Level::Warn, msg.clone());
+            c.state.note(msg);
+            c.state.sequence = None;
+            c.state.down_since = None;
+            c.state.last_failover = Some(state::Failover {
+                from: seq.from,
+                to: seq.to,
+                at: seq.started,
+                epoch_ms: state::epoch_ms(),
+                forced: seq.forced,
+            });
+            c.save();
+        }
+        // A sequence a killed run left behind is finished before anything else.
+        if c.state.sequence.as_ref().is_some_and(|s| s.from == name) {
+            let o = c.fail_over(active);
+            if !forever {
+                return o;
+            }
+            announce(c, &o);
+            fails = 0;
+            pause(c, started);
+            continue;
+        }
+        round += 1;
+        let answers = c.round();
+        let parts: Vec<String> = p
+            .servers
+            .iter()
+            .zip(&answers)
+            .enumerate()
+            .map(|(i, (s, a))| {
+                format!(
+                    "{}{} {}",
+                    s.name,
+                    if i == active { " (active)" } else { "" },
+                    a.describe()
+                )
+            })
+            .collect();
+        let healthy = answers[active].healthy();
+        fails = if healthy { 0 } else { fails + 1 };
+        // The outage began with the first failed round, not with the `fall`-th: the grace
+        // counts from there.
+        if fails == 1 {
+            first_fail = round_at;
+        }
+        c.reporter.emit(Event::StepFinished {
+            step: format!("round {round}"),
+            target: String::new(),
+            status: if healthy { Status::Ok } else { Status::Warning },
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            message: if healthy {
+                parts.join("; ")
+            } else {
+                format!(
+                    "{}; {name} failed {fails} of {} rounds",
+                    parts.join("; "),
+                    p.fall
+                )
+            },
+        });
+        if healthy {
+            if c.state.down_since.take().is_some() {
+                let msg = format!("{name} answers again: no failover");
+                c.reporter.notice(Level::Info, msg.clone());
+                c.state.note(msg);
+                c.state.last_alert = None;
+                c.save();
+            }
+            if !forever {
+                return Outcome {
+                    code: exit::OK,
+                    message: format!("{name} is healthy: nothing to do"),
+                };
+            }
+            pause(c, started);
+            continue;
+        }
+        if fails < p.fall {
+            if !c.now {
+                pause(c, started);
+            }
+            continue;
+        }
+        // Down.
+        let now = state::epoch_ms();
+        let since = match &c.state.down_since {
+            Some(d) if d.server == name => d.epoch_ms,
+            _ => {
+                c.state.down_since = Some(state::Down {
+                    server: name.clone(),
+                    at: first_fail.1.clone(),
+                    epoch_ms: first_fail.0,
+                });
+                let msg = format!(
+                    "{name} is down: {} rounds failed ({})",
+                    p.fall,
+                    answers[active].describe()
+                );
+                c.state.note(msg.clone());
+                c.save();
+                if !p.grace.is_zero() {
+                    c.alert_once(
+                        "down",
+                        &format!("{name} is down"),
+                        &format!(
+                            "{msg}. tend fails over in {} unless it answers again.",
+                            humantime::format_duration(p.grace)
+                        ),
+                    );
+                }
+                first_fail.0
+            }
+        };
+        if let Some(last) = &c.state.last_failover
+            && !c.now
+            && now.saturating_sub(last.epoch_ms) < p.hold_down.as_millis() as u64
+        {
+            let until = last.epoch_ms + p.hold_down.as_millis() as u64;
+            let msg = format!(
+                "{name} is down, but tend failed over from {} to {} at {}: no second failover (and no failback) within hold_down {}, that is for {} more; `--now` overrides",
+                last.from,
+                last.to,
+                last.at,
+                humantime::format_duration(p.hold_down),
+                humantime::format_duration(Duration::from_secs((until - now) / 1000))
+            );
+            c.reporter.notice(Level::Error, msg.clone());
+            c.alert_once("failure", &format!("{name} down during hold-down"), &msg);
+            if !forever {
+                return Outcome {
+                    code: exit::FAILED,
+                    message: msg,
+                };
+            }
+            pause(c, started);
+            continue;
+        }
+        let waited = Duration::from_millis(now.saturating_sub(since));
+        if !c.now && waited < p.grace {
+            let msg = format!(
+                "{name} has been down for {}: failing over after grace {} unless it answers again",
+                humantime::format_duration(waited),
+                humantime::format_duration(p.grace)
+            );
+            c.reporter.notice(Level::Warn, msg.clone());
+            if !forever {
+                return Outcome {
+                    code: exit::FAILED,
+                    message: msg,
+                };
+            }
+            pause(c, started);
+            continue;
+        }
+        let o = c.fail_over(active);
+        if !forever {
+            return o;
+        }
+        announce(c, &o);
+        fails = 0;
+        pause(c, started);
+    }
+}
+
+/// In `--watch`, a sequence's outcome is a line of its own: the run goes on.
+fn announce(c: &Ctx, o: &Outcome) {
+    let level = if o.code == exit::OK {
+        Level::Info
+    } else {
+        Level::Error
+    };
+    c.reporter.notice(level, o.message.clone());
+}
+
+/// Wait out the rest of `interval` since `started`, waking for a signal.
+fn pause(c: &Ctx, started: Instant) {
+    let until = started + c.plan.interval;
+    while Instant::now() < until && !crate::interrupt::requested() {
+        std::thread::sleep(
+            until
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_millis(50)),
+        );
+    }
+}
