@@ -1011,3 +1011,28 @@ fn bad_hosts_and_batches_are_clear_errors() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_relative_artifact_path_is_read_from_the_playbooks_directory() {
+    let shop = Shop::with_playbook(|p| {
+        let abs = p
+            .lines()
+            .find(|l| l.trim_start().starts_with("path:"))
+            .unwrap()
+            .to_string();
+        p.replace(&abs, "    path: \"artifacts/shop-{{ version }}.tar.gz\"")
+    });
+    let sha = shop.artifact("v1", false);
+    let out = shop
+        .env
+        .tend()
+        .current_dir("/")
+        .arg("deploy")
+        .arg(shop.env.path("shop.yaml"))
+        .args(["--var", "version=v1", "--var"])
+        .arg(format!("sha={sha}"))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+}

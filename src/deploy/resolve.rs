@@ -107,7 +107,8 @@ impl<'a> Deploy<'a> {
                 .error("keep_releases", "keep_releases must be at least 1")
                 .hint("the current release is always kept; 5 is a common choice"));
         }
-        let artifact = match fetch_spec(&scope.at("fetch"), d) {
+        let base = loaded.source.path.parent().unwrap_or(Path::new("."));
+        let artifact = match fetch_spec(&scope.at("fetch"), d, base) {
             Ok(a) => a,
             // `rollback` and `releases` never fetch (and have no `--var sha=...`).
             Err(_) if !release_needed => Artifact {
@@ -388,7 +389,12 @@ fn migration(scope: &Scope, m: &MigrationSpec) -> Result<Migration, Diagnostic> 
     })
 }
 
-fn fetch_spec(scope: &Scope, d: &super::spec::DeploySpec) -> Result<Artifact, Diagnostic> {
+/// `base`: the playbook's directory, which a relative `path:` is read from (as templates are).
+fn fetch_spec(
+    scope: &Scope,
+    d: &super::spec::DeploySpec,
+    base: &Path,
+) -> Result<Artifact, Diagnostic> {
     let f = &d.fetch;
     let source = match (&f.url, &f.path) {
         (Some(u), None) => {
@@ -405,7 +411,7 @@ fn fetch_spec(scope: &Scope, d: &super::spec::DeploySpec) -> Result<Artifact, Di
             }
             Source::Url(url)
         }
-        (None, Some(p)) => Source::Path(PathBuf::from(scope.render("path", p, Mode::Text)?)),
+        (None, Some(p)) => Source::Path(base.join(scope.render("path", p, Mode::Text)?)),
         _ => {
             return Err(scope
                 .error("url", "fetch needs exactly one of `url` or `path`")
