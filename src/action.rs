@@ -35,7 +35,6 @@ pub struct ActionSpec {
     pub retries: u32,
     pub delay: Option<Duration>,
     #[serde(default)]
-    #[allow(dead_code)]
     pub on: On,
     #[serde(default)]
     pub ignore_errors: bool,
@@ -96,6 +95,7 @@ pub struct Action {
     pub retries: u32,
     pub delay: std::time::Duration,
     pub ignore_errors: bool,
+    pub on: On,
 }
 
 impl ActionSpec {
@@ -111,6 +111,7 @@ impl ActionSpec {
             retries: self.retries,
             delay: self.delay.unwrap_or(Duration::secs(1)).0,
             ignore_errors: self.ignore_errors,
+            on: self.on,
         })
     }
 }

@@ -640,3 +640,121 @@ fn dry_run_shows_the_decision_and_changes_nothing() {
     let plan = p.env.tend().args(["plan", "dns.yaml"]).output().unwrap();
     assert_eq!(stdout(&plan), text, "`tend plan` is the dry run");
 }
+
+mod over_ssh {
+    use super::*;
+    use crate::harness::sshd::Sshd;
+
+    /// dns1 and dns2 reached over a real sshd for their fence and promote commands.
+    fn pair_over_ssh(
+        sshd: &Sshd,
+        identity: &std::path::Path,
+        known_hosts: &str,
+        check: &str,
+    ) -> Pair {
+        let p = pair_with(
+            Some(GOOD),
+            "grace: 0s\nfence: \"echo fenced {{ active.name }} over ${SSH_CONNECTION:+ssh} >> DIR/fence.log; kill -9 $(cat DIR/{{ active.name }}.pid)\"\npromote: { resolv_conf: RESOLV }\n",
+        );
+        let dir = p.env.dir.path().display().to_string();
+        let kh = p.env.write("known_hosts", known_hosts);
+        let text = std::fs::read_to_string(p.env.path("dns.yaml"))
+            .unwrap()
+            .replace("DIR", &dir)
+            .replace(
+                &format!("address: \"{}\" }}", p.dns1.address()),
+                &format!(
+                    "address: \"{}\", host: \"root@127.0.0.1:{}\" }}",
+                    p.dns1.address(),
+                    sshd.port
+                ),
+            )
+            + &format!(
+                "ssh: {{ identity: {}, known_hosts: {}, host_key_check: {check} }}\n",
+                identity.display(),
+                kh.display()
+            );
+        p.env.write("dns.yaml", &text);
+        p
+    }
+
+    #[test]
+    fn the_fence_runs_on_the_active_servers_host_over_ssh() {
+        let dir = tempfile::tempdir().unwrap();
+        let sshd = Sshd::start(dir.path());
+        let mut p = pair_over_ssh(&sshd, &sshd.key, &sshd.known_hosts_line, "strict");
+        p.dns1.signal("STOP");
+        let out = p.failover(&[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(p.fence_log(), "fenced dns1 over ssh\n", "{err}");
+        assert!(!err.contains("(forced)"), "the fence worked: {err}");
+        assert_eq!(p.first_nameserver(), p.dns2.ip);
+        assert!(!p.dns1.running(), "the fence really stopped dns1");
+    }
+
+    #[test]
+    fn an_unknown_host_key_is_refused_with_its_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let sshd = Sshd::start(dir.path());
+        let mut p = pair_over_ssh(&sshd, &sshd.key, "", "strict");
+        p.dns1.kill();
+        let out = p.failover(&[]);
+        let err = stderr(&out);
+        assert!(
+            err.contains("unknown host key: ED25519 key fingerprint is"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&sshd.fingerprint),
+            "{} not in {err}",
+            sshd.fingerprint
+        );
+        assert!(
+            err.contains("promote dns2 (forced)"),
+            "a failed fence forces: {err}"
+        );
+        assert_eq!(p.fence_log(), "", "nothing ran on the unverified host");
+    }
+
+    #[test]
+    fn a_changed_key_is_refused_even_with_accept_new_and_a_new_one_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let sshd = Sshd::start(dir.path());
+        let other = Sshd::start(dir.path());
+        // known_hosts says [127.0.0.1]:PORT has the other server's key.
+        let wrong = other
+            .known_hosts_line
+            .replace(&format!(":{} ", other.port), &format!(":{} ", sshd.port));
+        let mut p = pair_over_ssh(&sshd, &sshd.key, &wrong, "accept_new");
+        p.dns1.kill();
+        let err = stderr(&p.failover(&[]));
+        assert!(err.contains("REMOTE HOST KEY HAS CHANGED"), "{err}");
+        assert!(err.contains(&sshd.fingerprint), "{err}");
+
+        let p = pair_over_ssh(&sshd, &sshd.key, "", "accept_new");
+        p.dns1.signal("STOP");
+        let out = p.failover(&[]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert!(err.contains("new host, ED25519 key"), "{err}");
+        assert_eq!(p.fence_log(), "fenced dns1 over ssh\n");
+        let kh = std::fs::read_to_string(p.env.path("known_hosts")).unwrap();
+        assert!(kh.contains("ssh-ed25519"), "{kh}");
+    }
+
+    #[test]
+    fn a_wrong_key_is_an_auth_error_naming_user_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let sshd = Sshd::start(dir.path());
+        let other = Sshd::start(dir.path());
+        let mut p = pair_over_ssh(&sshd, &other.key, &sshd.known_hosts_line, "strict");
+        p.dns1.kill();
+        let err = stderr(&p.failover(&[]));
+        assert!(
+            err.contains("authentication failed for user root")
+                && err.contains(&other.key.display().to_string()),
+            "{err}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ crate::playbook!(
         /// An Ansible YAML inventory, relative to the playbook.
         pub inventory: Option<String>,
         #[allow(dead_code)]
-        pub ssh: Option<SshSpec>,
+        pub ssh: Option<crate::target::ssh::SshSpec>,
     }
 );
 
@@ -58,29 +58,6 @@ pub enum OnFailure {
     RollbackAll,
     RollbackBatch,
     Halt,
-}
-
-#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum HostKeyCheck {
-    #[default]
-    Strict,
-    AcceptNew,
-    Off,
-}
-
-#[derive(Deserialize, Debug, Clone)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct SshSpec {
-    pub user: Option<String>,
-    pub identity: Option<String>,
-    pub known_hosts: Option<String>,
-    #[serde(default)]
-    pub host_key_check: HostKeyCheck,
-    pub connect_timeout: Option<crate::playbook::units::Duration>,
-    #[serde(rename = "become")]
-    pub become_: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]

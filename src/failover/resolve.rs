@@ -18,6 +18,8 @@ pub const ALERT_REASONS: &[&str] = &["down", "failover", "failure", "drift"];
 pub struct Server {
     pub name: String,
     pub addr: SocketAddr,
+    /// Where its commands run, over SSH; this machine when absent.
+    pub host: Option<crate::inventory::Host>,
 }
 
 pub enum ActiveSource {
@@ -45,6 +47,7 @@ pub struct Plan<'a> {
     pub grace: Duration,
     pub hold_down: Duration,
     pub notifier: Notifier,
+    pub ssh: crate::target::ssh::SshSpec,
 }
 
 /// The fence and promotion commands for one failover, from `active` to `standby`.
@@ -74,11 +77,13 @@ impl<'a> Plan<'a> {
         let mut servers: Vec<Server> = vec![];
         for (i, s) in b.servers.iter().enumerate() {
             let scope = top.at(&format!("servers[{i}]"));
-            if s.host.is_some() {
-                return Err(scope
-                    .error("host", "`host`: running fence commands over SSH is not supported by this version of tend yet")
-                    .hint("remove it: the commands run on this machine"));
-            }
+            let host = match &s.host {
+                Some(h) => Some(
+                    crate::inventory::parse_host(&scope.render("host", h, Mode::Text)?)
+                        .map_err(|e| scope.error("host", e))?,
+                ),
+                None => None,
+            };
             let address = scope.render("address", &s.address, Mode::Text)?;
             let addr = dns::server_address(&address).map_err(|e| scope.error("address", e))?;
             if let Some(other) = servers.iter().find(|o| o.name == s.name || o.addr == addr) {
@@ -93,6 +98,7 @@ impl<'a> Plan<'a> {
             servers.push(Server {
                 name: s.name.clone(),
                 addr,
+                host,
             });
         }
         let p = &b.probe;
@@ -169,6 +175,7 @@ impl<'a> Plan<'a> {
             grace: b.grace.map_or(Duration::ZERO, |d| d.0),
             hold_down: b.hold_down.map_or(Duration::from_secs(600), |d| d.0),
             notifier,
+            ssh: b.ssh.clone().unwrap_or_default(),
         };
         // The commands must render for any pair; check with the first two now.
         plan.actions(&plan.servers[0], &plan.servers[1])?;

@@ -11,6 +11,7 @@ use super::state::{self, Failover, Sequence, State};
 use crate::exit;
 use crate::probe::dns::{self, Answer};
 use crate::report::{Event, Level, Reporter, Status, now_rfc3339};
+use crate::target::ssh::Ssh;
 use crate::target::{Local, Target};
 
 pub struct Ctx<'a> {
@@ -307,18 +308,7 @@ impl Ctx<'_> {
 
         if !seq.fenced {
             let name = format!("fence {}", old.name);
-            seq.fence_ok = match &actions.fence {
-                Some(a) => {
-                    let ran = a.execute(&Local, self.reporter, &name, None);
-                    self.story.push(format!(
-                        "{}: {name}: {}",
-                        if ran.ok { "ok" } else { "failed" },
-                        ran.detail
-                    ));
-                    Some(ran.ok)
-                }
-                None => None,
-            };
+            seq.fence_ok = actions.fence.as_ref().map(|a| self.run(&name, a, &old));
             seq.fenced = true;
             self.state.sequence = Some(seq.clone());
             self.state.note(format!(
@@ -364,8 +354,8 @@ impl Ctx<'_> {
                 if seq.forced { " (forced)" } else { "" }
             );
             let promoted = match (&actions.promote, seq.forced, &actions.promote_forced) {
-                (_, true, Some(forced)) => self.run(&name, forced),
-                (PromoteBy::Action(a), _, _) => self.run(&name, a),
+                (_, true, Some(forced)) => self.run(&name, forced, &standby),
+                (PromoteBy::Action(a), _, _) => self.run(&name, a, &standby),
                 (PromoteBy::ResolvConf(path), _, _) => {
                     self.step(&name, |c| match resolv::rewrite(path, standby.addr.ip()) {
                         Ok(list) => {
@@ -515,8 +505,27 @@ impl Ctx<'_> {
         }
     }
 
-    fn run(&mut self, name: &str, a: &crate::action::Action) -> bool {
-        let ran = a.execute(&Local, self.reporter, name, None);
+    /// Run an action for `server`: on its `host:` over SSH (unless the action says
+    /// `on: local`), else here. A host that cannot be reached is the step's failure.
+    fn run(&mut self, name: &str, a: &crate::action::Action, server: &Server) -> bool {
+        let remote = match (&server.host, a.on) {
+            (Some(h), crate::action::On::Hosts) => Some(h),
+            _ => None,
+        };
+        let ran = match remote {
+            None => a.execute(&Local, self.reporter, name, None),
+            Some(h) => match Ssh::connect(h, &self.plan.ssh) {
+                Ok(ssh) => {
+                    if let Some(n) = &ssh.notice {
+                        self.reporter.notice(Level::Warn, n.clone());
+                    }
+                    a.execute(&ssh, self.reporter, name, None)
+                }
+                Err(e) => {
+                    return self.step(name, |_| (Status::Failed, e, false));
+                }
+            },
+        };
         self.story.push(format!(
             "{}: {name}: {}",
             if ran.ok { "ok" } else { "failed" },

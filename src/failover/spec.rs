@@ -18,6 +18,8 @@ crate::playbook!(
         pub promote: Promote,
         pub promote_forced: Option<ActionItem>,
         pub hold_down: Option<Duration>,
+        /// How `host:` entries are reached: user, identity, known_hosts, host_key_check.
+        pub ssh: Option<crate::target::ssh::SshSpec>,
     }
 );
 
@@ -27,7 +29,7 @@ pub struct ServerSpec {
     pub name: String,
     /// `10.0.0.53` or `10.0.0.53:53`.
     pub address: String,
-    /// Where its fence commands run over SSH (a later version).
+    /// `user@host:port` where its fence (or, for the standby, promote) commands run over SSH.
     pub host: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod local;
 mod local_files;
+pub mod ssh;
 mod unpack;
 
 use std::io::{self, Read};

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod hangfs;
 pub mod http;
 pub mod smtp;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
