@@ -846,10 +846,16 @@ fn a_deploy_killed_midway_is_reported_by_the_next_run() {
         .unwrap();
     let waiting = gate.with_extension("waiting");
     wait_for("the migration to start", Duration::from_secs(20), || {
-        waiting.exists()
+        std::fs::read_to_string(&waiting).is_ok_and(|s| !s.trim().is_empty())
     });
     child.kill().unwrap();
     child.wait().unwrap();
+    // tend is gone, its migration is not (it runs in its own process group): end it too.
+    let migration = std::fs::read_to_string(&waiting).unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", migration.trim()])
+        .status()
+        .unwrap();
     assert_eq!(shop.states(), "v1=verified v2=deploying");
     // The lock died with it; the next run says what was left behind, then deploys.
     let out = shop.deploy("v3");
