@@ -74,3 +74,13 @@ pub fn start(
         key,
     })
 }
+
+/// A run that could not start: 75 when another run holds the lock (saying who), else 1.
+pub fn refused(e: &LockError) -> i32 {
+    eprintln!("tend: {e}");
+    if matches!(e, LockError::Held { .. }) {
+        crate::exit::LOCKED
+    } else {
+        crate::exit::FAILED
+    }
+}

@@ -580,14 +580,7 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
         None,
     ) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("tend: {e}");
-            return if matches!(e, crate::lock::LockError::Held { .. }) {
-                exit::LOCKED
-            } else {
-                exit::FAILED
-            };
-        }
+        Err(e) => return crate::run::refused(&e),
     };
     let reporter = &started.reporter;
     let jobs = args.jobs.map_or_else(

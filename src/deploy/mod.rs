@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use crate::cli::{Cli, DeployArgs, ReleasesArgs, RollbackArgs, VarArgs};
 use crate::exit;
-use crate::lock::LockError;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::{Event, Level, Options, Status};
 use execute::Outcome;
@@ -126,15 +125,6 @@ fn show_plan(cli: &Cli, d: &Deploy, limit: Option<&str>) -> i32 {
     }
 }
 
-fn locked(e: &LockError) -> i32 {
-    eprintln!("tend: {e}");
-    if matches!(e, LockError::Held { .. }) {
-        exit::LOCKED
-    } else {
-        exit::FAILED
-    }
-}
-
 pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
     let loaded = match load(cli, &args.playbook, &args.vars) {
         Ok(l) => l,
@@ -180,7 +170,7 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
         Some(d.layout.lock()),
     ) {
         Ok(s) => s,
-        Err(e) => return locked(&e),
+        Err(e) => return crate::run::refused(&e),
     };
     crate::interrupt::install();
     let reporter = &started.reporter;
@@ -340,7 +330,7 @@ pub fn rollback(cli: &Cli, args: &RollbackArgs) -> i32 {
         Some(layout.lock()),
     ) {
         Ok(s) => s,
-        Err(e) => return locked(&e),
+        Err(e) => return crate::run::refused(&e),
     };
     crate::interrupt::install();
     let reporter = &started.reporter;

@@ -107,14 +107,7 @@ pub fn run(cli: &Cli, args: &FailoverArgs) -> i32 {
         None,
     ) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("tend: {e}");
-            return if matches!(e, crate::lock::LockError::Held { .. }) {
-                exit::LOCKED
-            } else {
-                exit::FAILED
-            };
-        }
+        Err(e) => return crate::run::refused(&e),
     };
     let reporter = &started.reporter;
     let state = match State::load(&path) {
