@@ -23,7 +23,7 @@ use std::sync::Arc;
 use crate::cli::{Cli, DeployArgs, ReleasesArgs, RollbackArgs, VarArgs};
 use crate::exit;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
-use crate::report::{Event, Level, Options, Status};
+use crate::report::{Level, Options};
 use execute::Outcome;
 use releases::{Releases, State};
 use resolve::Deploy;
@@ -285,16 +285,7 @@ fn finish(
             }
         }
     }
-    reporter.emit(Event::RunFinished {
-        status: if outcome.code == exit::OK {
-            Status::Ok
-        } else {
-            Status::Failed
-        },
-        exit_code: outcome.code,
-        elapsed_ms: reporter.elapsed_ms(),
-        message: outcome.message.clone(),
-    });
+    reporter.run_finished(outcome.code, outcome.message.clone());
     reporter.finish();
     outcome.code
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::cli::{Cli, FailoverArgs, VarArgs};
 use crate::exit;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
-use crate::report::{Event, Level, Options, Status};
+use crate::report::{Level, Options};
 use resolve::Plan;
 use sequence::Ctx;
 use show::{dry_run, status};
@@ -129,16 +129,7 @@ pub fn run(cli: &Cli, args: &FailoverArgs) -> i32 {
         story: vec![],
     };
     let outcome = watch(&mut ctx, args.watch);
-    reporter.emit(Event::RunFinished {
-        status: if outcome.code == exit::OK {
-            Status::Ok
-        } else {
-            Status::Failed
-        },
-        exit_code: outcome.code,
-        elapsed_ms: reporter.elapsed_ms(),
-        message: outcome.message,
-    });
+    reporter.run_finished(outcome.code, outcome.message);
     reporter.finish();
     outcome.code
 }

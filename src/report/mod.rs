@@ -148,6 +148,20 @@ impl Reporter {
         });
     }
 
+    /// The run's last event: ok for exit 0, failed otherwise.
+    pub fn run_finished(&self, exit_code: i32, message: String) {
+        self.emit(Event::RunFinished {
+            status: if exit_code == 0 {
+                Status::Ok
+            } else {
+                Status::Failed
+            },
+            exit_code,
+            elapsed_ms: self.elapsed_ms(),
+            message,
+        });
+    }
+
     /// Flush the journal to disk: the run's record must survive a crash after we exit.
     pub fn finish(&self) {
         if let Some(journal) = &self.journal {
