@@ -161,15 +161,27 @@ pub struct DeployArgs {
     #[command(flatten)]
     pub hosts: HostArgs,
 
-    /// Hosts worked on at once [default: 20]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub forks: Option<u16>,
+    #[command(flatten)]
+    pub forks: ForkArgs,
 
     #[command(flatten)]
     pub vars: VarArgs,
 
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct ForkArgs {
+    /// Hosts worked on at once [default: 20]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub forks: Option<u16>,
+}
+
+impl ForkArgs {
+    pub fn get(self) -> usize {
+        usize::from(self.forks.unwrap_or(20))
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -192,6 +204,9 @@ pub struct RollbackArgs {
     pub hosts: HostArgs,
 
     #[command(flatten)]
+    pub forks: ForkArgs,
+
+    #[command(flatten)]
     pub vars: VarArgs,
 
     #[command(flatten)]
@@ -205,6 +220,9 @@ pub struct ReleasesArgs {
 
     #[command(flatten)]
     pub hosts: HostArgs,
+
+    #[command(flatten)]
+    pub forks: ForkArgs,
 
     #[command(flatten)]
     pub vars: VarArgs,

@@ -102,40 +102,31 @@ pub fn fetch(
         .as_ref()
         .map(|s| cache.join(format!("{s}.artifact")));
     type Reader = Box<dyn Read + Send>;
-    let (reader, copy_to, cached): (Reader, Option<PathBuf>, bool) = match &artifact.source {
-        Source::Url(_) if cached_file.as_ref().is_some_and(|f| f.is_file()) => {
-            let f = cached_file.clone().unwrap_or_default();
-            let file = File::open(&f).map_err(|e| io_other(&f.display().to_string(), &e))?;
-            (Box::new(file), None, true)
-        }
-        Source::Url(url) => {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_connect(Some(Duration::from_secs(10)))
-                .timeout_recv_response(Some(Duration::from_secs(60)))
-                .timeout_per_read(Some(Duration::from_secs(60)))
-                .http_status_as_error(false)
-                .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .into();
-            let resp = agent.get(url).call().map_err(|e| other(url, e))?;
-            if !resp.status().is_success() {
-                return Err(FetchError::Other(format!(
-                    "{url}: HTTP {}",
-                    resp.status().as_u16()
-                )));
+    let size = |f: &File| f.metadata().ok().map(|m| m.len());
+    let (reader, len, copy_to, cached): (Reader, Option<u64>, Option<PathBuf>, bool) =
+        match &artifact.source {
+            Source::Url(_) if cached_file.as_ref().is_some_and(|f| f.is_file()) => {
+                let f = cached_file.clone().unwrap_or_default();
+                let file = File::open(&f).map_err(|e| io_other(&f.display().to_string(), &e))?;
+                let len = size(&file);
+                (Box::new(file), len, None, true)
             }
-            crate::fsutil::ensure_dir(cache).map_err(|e| io_other("download cache", &e))?;
-            (
-                Box::new(resp.into_body().into_reader()),
-                cached_file.map(|f| f.with_extension("partial")),
-                false,
-            )
-        }
-        Source::Path(p) => {
-            let file = File::open(p).map_err(|e| io_other(&p.display().to_string(), &e))?;
-            (Box::new(file), None, false)
-        }
-    };
+            Source::Url(url) => {
+                let body = open_url(url)?;
+                crate::fsutil::ensure_dir(cache).map_err(|e| io_other("download cache", &e))?;
+                (
+                    body,
+                    None,
+                    cached_file.map(|f| f.with_extension("partial")),
+                    false,
+                )
+            }
+            Source::Path(p) => {
+                let file = File::open(p).map_err(|e| io_other(&p.display().to_string(), &e))?;
+                let len = size(&file);
+                (Box::new(file), len, None, false)
+            }
+        };
     let copy = match &copy_to {
         Some(p) => Some(File::create(p).map_err(|e| io_other("download cache", &e))?),
         None => None,
@@ -149,7 +140,7 @@ pub fn fetch(
     };
     let mut tap = tap;
     let result = target
-        .unpack(&mut tap, partial, artifact.strip_components)
+        .unpack(&mut tap, len, partial, artifact.strip_components)
         .map_err(FetchError::from);
     let got = hex(&tap.hasher.clone().finalize());
     let cleanup = |copy_to: &Option<PathBuf>| {
@@ -188,6 +179,87 @@ pub fn fetch(
         entries,
         cached,
     })
+}
+
+fn open_url(url: &str) -> Result<Box<dyn Read + Send>, FetchError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let resp = agent.get(url).call().map_err(|e| other(url, e))?;
+    if !resp.status().is_success() {
+        return Err(FetchError::Other(format!(
+            "{url}: HTTP {}",
+            resp.status().as_u16()
+        )));
+    }
+    Ok(Box::new(resp.into_body().into_reader()))
+}
+
+/// For a fleet: the artifact fetched and checksum-verified once, here, as a file in `cache`
+/// (a `path:` artifact is read where it is). The hosts then get the same verified bytes.
+pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), FetchError> {
+    let (file, cached) = match &artifact.source {
+        Source::Path(p) => (p.clone(), false),
+        Source::Url(url) => {
+            let sha = artifact.sha256.clone().unwrap_or_default();
+            let file = cache.join(format!("{sha}.artifact"));
+            let cached = file.is_file();
+            if !cached {
+                crate::fsutil::ensure_dir(cache).map_err(|e| io_other("download cache", &e))?;
+                let partial = file.with_extension("partial");
+                let mut out = File::create(&partial).map_err(|e| io_other("download cache", &e))?;
+                let copied = io::copy(&mut open_url(url)?, &mut out)
+                    .and_then(|_| out.sync_all())
+                    .and_then(|()| fs::rename(&partial, &file));
+                if let Err(e) = copied {
+                    let _ = fs::remove_file(&partial);
+                    return Err(io_other(url, &e));
+                }
+            }
+            (file, cached)
+        }
+    };
+    let f = File::open(&file).map_err(|e| io_other(&file.display().to_string(), &e))?;
+    let mut tap = Tap {
+        inner: f,
+        hasher: Sha256::new(),
+        bytes: 0,
+        copy: None,
+        progress: &|_| {},
+    };
+    let bytes = io::copy(&mut tap, &mut io::sink()).map_err(|e| io_other(&artifact.shown(), &e))?;
+    let got = hex(&tap.hasher.finalize());
+    if let Some(expected) = &artifact.sha256
+        && *expected != got
+    {
+        if cached || matches!(artifact.source, Source::Url(_)) {
+            let _ = fs::remove_file(&file);
+        }
+        return Err(FetchError::Mismatch {
+            artifact: artifact.shown(),
+            expected: expected.clone(),
+            got,
+        });
+    }
+    let staged = Artifact {
+        source: Source::Path(file),
+        sha256: Some(got.clone()),
+        strip_components: artifact.strip_components,
+    };
+    Ok((
+        staged,
+        Fetched {
+            sha256: got,
+            bytes,
+            entries: 0,
+            cached,
+        },
+    ))
 }
 
 pub fn hex(bytes: &[u8]) -> String {

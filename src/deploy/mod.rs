@@ -4,6 +4,7 @@
 mod configure;
 mod execute;
 mod fetch;
+mod fleet;
 mod layout;
 mod plan;
 mod prune;
@@ -56,13 +57,17 @@ fn resolved<'a>(
 pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnostic> {
     let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, args)?;
     let d = Deploy::resolve(&loaded, false, true)?;
+    let (first, hosts) = match d.fleet(None)? {
+        Some(f) => (
+            Some(d.check_hosts(&f)?),
+            format!(", {} hosts", f.hosts.len()),
+        ),
+        None => (None, String::new()),
+    };
+    let d = first.as_ref().unwrap_or(&d);
     let p = d.phases(&d.release, None)?;
     let steps = steps::forward(&p).len();
-    let hosts = match d.fleet(None)? {
-        Some(f) => format!(", {} hosts", f.hosts.len()),
-        None => String::new(),
-    };
-    let warnings = plan::warnings(&d, &p);
+    let warnings = plan::warnings(d, &p);
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -70,24 +75,6 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
         "deploy, release {}, {steps} steps{hosts}",
         d.release
     ))
-}
-
-/// Deploying to hosts over SSH is the next step; until then a fleet playbook is planned, not run.
-fn local_only(cli: &Cli, d: &Deploy, limit: Option<&str>, what: &str) -> Result<(), i32> {
-    match d.fleet(limit) {
-        Ok(None) => Ok(()),
-        Ok(Some(f)) => {
-            eprintln!(
-                "tend: {what} on {} hosts over SSH is not supported by this version of tend yet; `tend plan` shows the hosts and batches",
-                f.hosts.len()
-            );
-            Err(exit::USAGE)
-        }
-        Err(diag) => {
-            eprint!("{}", diag.render(color(cli)));
-            Err(exit::USAGE)
-        }
-    }
 }
 
 pub fn plan(cli: &Cli, source: Arc<Source>, vars: &VarArgs, limit: Option<&str>) -> i32 {
@@ -142,8 +129,13 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
         }
         return code;
     }
-    if let Err(code) = local_only(cli, &d, args.hosts.limit.as_deref(), "deploying") {
-        return code;
+    match d.fleet(args.hosts.limit.as_deref()) {
+        Ok(None) => {}
+        Ok(Some(f)) => return deploy_fleet(cli, args, &loaded, d, &f),
+        Err(diag) => {
+            eprint!("{}", diag.render(color(cli)));
+            return exit::USAGE;
+        }
     }
     let phases = match d.phases(&d.release, None) {
         Ok(p) => p,
@@ -211,6 +203,277 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
     finish(&runner, &loaded, &args.playbook, &outcome, &subject)
 }
 
+/// `tend deploy` to hosts over SSH: the artifact verified once here, then batch by batch.
+fn deploy_fleet(
+    cli: &Cli,
+    args: &DeployArgs,
+    loaded: &Loaded<DeployPlaybook>,
+    mut d: Deploy,
+    fleet: &resolve::Fleet,
+) -> i32 {
+    let ssh = match ssh_spec(cli, loaded, &d) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let started = match crate::run::start(
+        cli,
+        "deploy",
+        Some(&args.playbook),
+        format!(
+            "{} {} to {} hosts",
+            loaded.name(),
+            d.release,
+            fleet.hosts.len()
+        ),
+        Options::from_cli(cli),
+        args.lock.wait_lock,
+        None,
+    ) {
+        Ok(s) => s,
+        Err(e) => return crate::run::refused(&e),
+    };
+    crate::interrupt::install();
+    let reporter = &started.reporter;
+    // Fetched and checksum-verified once, here; every host gets these bytes.
+    let name = format!("fetch {}", d.release);
+    let begun = std::time::Instant::now();
+    reporter.emit(crate::report::Event::StepStarted {
+        step: name.clone(),
+        target: String::new(),
+    });
+    let staged = fetch::stage(&d.artifact, &started.state.join("cache"));
+    let (status, message) = match &staged {
+        Ok((_, f)) => (
+            crate::report::Status::Ok,
+            format!(
+                "{} ({}, sha256 {}{}), for {} hosts",
+                d.artifact.shown(),
+                crate::playbook::units::Size(f.bytes),
+                execute::short(&f.sha256),
+                if d.artifact.sha256.is_some() {
+                    ", verified"
+                } else {
+                    ", no checksum given"
+                },
+                fleet.hosts.len()
+            ),
+        ),
+        Err(e) => (crate::report::Status::Failed, e.to_string()),
+    };
+    reporter.emit(crate::report::Event::StepFinished {
+        step: name.clone(),
+        target: String::new(),
+        status,
+        elapsed_ms: begun.elapsed().as_millis() as u64,
+        message: message.clone(),
+    });
+    let artifact = match staged {
+        Ok((a, _)) => a,
+        Err(_) => {
+            let message = format!("{name} failed: {message}; no host was touched");
+            reporter.run_finished(exit::FAILED, message);
+            reporter.finish();
+            return exit::FAILED;
+        }
+    };
+    d.artifact = artifact;
+    let ctx = fleet_ctx(&d, ssh, reporter, args.forks);
+    let (outcome, runs) = fleet::deploy(&ctx, fleet);
+    let story = summary(reporter, &runs, &d.release);
+    let subject = match outcome.code {
+        exit::OK => format!("deployed {} to {} hosts", d.release, runs.len()),
+        exit::FAILED => format!("deploy of {} FAILED, hosts verified", d.release),
+        _ => format!("deploy of {} FAILED, HOSTS NOT VERIFIED", d.release),
+    };
+    let result = Outcome {
+        code: outcome.code,
+        message: outcome.message,
+        reason: outcome.reason,
+    };
+    alert(
+        &d,
+        reporter,
+        loaded,
+        &args.playbook,
+        &result,
+        &subject,
+        &story,
+    );
+    reporter.run_finished(result.code, result.message.clone());
+    reporter.finish();
+    result.code
+}
+
+fn ssh_spec(
+    cli: &Cli,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+) -> Result<crate::target::ssh::SshSpec, i32> {
+    match &loaded.body.ssh {
+        Some(s) => s
+            .render(&loaded.scope(&d.templater).at("ssh"))
+            .map_err(|diag| {
+                eprint!("{}", diag.render(color(cli)));
+                exit::USAGE
+            }),
+        None => Ok(Default::default()),
+    }
+}
+
+fn fleet_ctx<'a, 'd>(
+    d: &'d Deploy<'a>,
+    ssh: crate::target::ssh::SshSpec,
+    reporter: &'d crate::report::Reporter,
+    forks: crate::cli::ForkArgs,
+) -> fleet::Ctx<'a, 'd> {
+    fleet::Ctx {
+        d,
+        ssh,
+        reporter,
+        forks: forks.get(),
+        holder: format!(
+            "run {} by {}@{} (pid {}) since {}",
+            reporter.run(),
+            crate::username(),
+            crate::hostname(),
+            std::process::id(),
+            crate::report::now_rfc3339()
+        ),
+    }
+}
+
+/// A line per host saying where it stands (grep-able by host), and the alert's story.
+fn summary(
+    reporter: &crate::report::Reporter,
+    runs: &[fleet::HostRun],
+    release: &str,
+) -> Vec<String> {
+    let mut story = vec![];
+    for run in runs {
+        let (level, line) = fleet::describe(run, release);
+        reporter
+            .for_host(&run.host.name)
+            .notice(level, format!("summary: {line}"));
+        story.push(format!("{}: {line}", run.host.name));
+    }
+    for run in runs {
+        story.extend(run.story.iter().map(|l| format!("{}: {l}", run.host.name)));
+    }
+    story
+}
+
+/// `tend rollback` across a fleet: every host at once, each back to `--to` or its own previous
+/// verified release.
+fn rollback_fleet(
+    cli: &Cli,
+    args: &RollbackArgs,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    fleet: &resolve::Fleet,
+) -> i32 {
+    let ssh = match ssh_spec(cli, loaded, d) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let started = match crate::run::start(
+        cli,
+        "rollback",
+        Some(&args.playbook),
+        format!("{} on {} hosts", loaded.name(), fleet.hosts.len()),
+        Options::from_cli(cli),
+        args.lock.wait_lock,
+        None,
+    ) {
+        Ok(s) => s,
+        Err(e) => return crate::run::refused(&e),
+    };
+    crate::interrupt::install();
+    let reporter = &started.reporter;
+    let ctx = fleet_ctx(d, ssh, reporter, args.forks);
+    let (code, runs) = fleet::rollback(&ctx, fleet, args.to.as_deref());
+    let story = summary(reporter, &runs, "");
+    let n = runs.len();
+    let (subject, message) = match code {
+        exit::OK => (
+            "rolled back (verified)".to_string(),
+            format!("rolled back {n} hosts, each verified"),
+        ),
+        exit::NOT_VERIFIED => (
+            "rollback NOT VERIFIED".to_string(),
+            "rollback NOT VERIFIED on some hosts: see the summary".to_string(),
+        ),
+        _ => (
+            "rollback refused on some hosts".to_string(),
+            "not every host was rolled back: see the summary".to_string(),
+        ),
+    };
+    let outcome = Outcome {
+        code,
+        message,
+        reason: if code == exit::OK {
+            "rollback"
+        } else {
+            "failure"
+        },
+    };
+    alert(
+        d,
+        reporter,
+        loaded,
+        &args.playbook,
+        &outcome,
+        &subject,
+        &story,
+    );
+    reporter.run_finished(outcome.code, outcome.message.clone());
+    reporter.finish();
+    outcome.code
+}
+
+/// `tend releases` across a fleet: a host × release table.
+fn releases_fleet(
+    cli: &Cli,
+    args: &ReleasesArgs,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    fleet: &resolve::Fleet,
+) -> i32 {
+    let ssh = match ssh_spec(cli, loaded, d) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // Not a run: only problems (an unreachable host) are reported as it goes.
+    let opts = Options {
+        quiet: true,
+        ..Options::from_cli(cli)
+    };
+    let reporter = crate::report::Reporter::new(opts, crate::journal::new_run_id(), None);
+    let ctx = fleet_ctx(d, ssh, &reporter, args.forks);
+    let hosts = fleet::releases(&ctx, fleet);
+    let failed = hosts.iter().any(|(_, r)| r.is_err());
+    if cli.output == crate::cli::Output::Json {
+        let v: Vec<serde_json::Value> = hosts
+            .iter()
+            .map(|(name, r)| match r {
+                Ok((journal, current)) => serde_json::json!({
+                    "host": name,
+                    "current": current,
+                    "last_verified": journal.last_verified(None).map(|r| &r.release),
+                    "releases": journal.releases,
+                }),
+                Err(e) => serde_json::json!({ "host": name, "error": e }),
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "hosts": v })).unwrap_or_default()
+        );
+    } else {
+        print!("{}", plan::fleet_table(&hosts));
+    }
+    if failed { exit::FAILED } else { exit::OK }
+}
+
 /// Read the host journal, and report (and close) deploys that were killed mid-way.
 fn open_journal(d: &Deploy, reporter: &crate::report::Reporter) -> Result<Releases, i32> {
     let path = d.layout.journal();
@@ -259,13 +522,38 @@ fn finish(
     outcome: &Outcome,
     subject: &str,
 ) -> i32 {
-    let reporter = runner.reporter;
+    alert(
+        runner.d,
+        runner.reporter,
+        loaded,
+        playbook,
+        outcome,
+        subject,
+        &runner.story.borrow(),
+    );
+    runner
+        .reporter
+        .run_finished(outcome.code, outcome.message.clone());
+    runner.reporter.finish();
+    outcome.code
+}
+
+/// The email and webhook alert for a deploy or rollback, for the reasons the playbook wants.
+fn alert(
+    d: &Deploy,
+    reporter: &crate::report::Reporter,
+    loaded: &Loaded<DeployPlaybook>,
+    playbook: &Path,
+    outcome: &Outcome,
+    subject: &str,
+    story: &[String],
+) {
     let reasons: &[&str] = match outcome.reason {
         "rollback" => &["rollback", "failure"],
         "failure" => &["failure"],
         _ => &["success"],
     };
-    if let Some(reason) = reasons.iter().find(|r| runner.d.notifier.wants(r)) {
+    if let Some(reason) = reasons.iter().find(|r| d.notifier.wants(r)) {
         let host = crate::hostname();
         let alert = crate::notify::Alert {
             subject: format!("[tend] {host}: {} '{}': {subject}", "deploy", loaded.name()),
@@ -274,20 +562,17 @@ fn finish(
                 playbook.display(),
                 reporter.run(),
                 outcome.message,
-                runner.story.borrow().join("\n")
+                story.join("\n")
             ),
             reason: reason.to_string(),
         };
-        for d in runner.d.notifier.send(&alert) {
-            match d {
+        for sent in d.notifier.send(&alert) {
+            match sent {
                 Ok(what) => reporter.notice(Level::Info, format!("alert sent: {what}")),
                 Err(why) => reporter.notice(Level::Error, format!("alert not delivered: {why}")),
             }
         }
     }
-    reporter.run_finished(outcome.code, outcome.message.clone());
-    reporter.finish();
-    outcome.code
 }
 
 pub fn rollback(cli: &Cli, args: &RollbackArgs) -> i32 {
@@ -299,8 +584,13 @@ pub fn rollback(cli: &Cli, args: &RollbackArgs) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    if let Err(code) = local_only(cli, &d, args.hosts.limit.as_deref(), "rolling back") {
-        return code;
+    match d.fleet(args.hosts.limit.as_deref()) {
+        Ok(None) => {}
+        Ok(Some(f)) => return rollback_fleet(cli, args, &loaded, &d, &f),
+        Err(diag) => {
+            eprint!("{}", diag.render(color(cli)));
+            return exit::USAGE;
+        }
     }
     let layout = &d.layout;
     if !layout.journal().exists() {
@@ -363,8 +653,13 @@ pub fn releases(cli: &Cli, args: &ReleasesArgs) -> i32 {
         Ok(d) => d,
         Err(code) => return code,
     };
-    if let Err(code) = local_only(cli, &d, args.hosts.limit.as_deref(), "listing releases") {
-        return code;
+    match d.fleet(args.hosts.limit.as_deref()) {
+        Ok(None) => {}
+        Ok(Some(f)) => return releases_fleet(cli, args, &loaded, &d, &f),
+        Err(diag) => {
+            eprint!("{}", diag.render(color(cli)));
+            return exit::USAGE;
+        }
     }
     let journal = match Releases::load(&*d.layout.target, &d.layout.journal()) {
         Ok(j) => j,

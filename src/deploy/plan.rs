@@ -270,10 +270,80 @@ pub fn table(d: &Deploy, journal: &Releases, current: Option<&str>) -> String {
     out
 }
 
+/// `tend releases` for a fleet: a row per host, a column per release (in deploy order), each
+/// cell the release's state there; `*` marks the current one.
+pub fn fleet_table(hosts: &[super::fleet::HostReleases]) -> String {
+    let mut names: Vec<&str> = vec![];
+    for (_, r) in hosts {
+        if let Ok((journal, _)) = r {
+            for rec in &journal.releases {
+                if !names.contains(&rec.release.as_str()) {
+                    names.push(&rec.release);
+                }
+            }
+        }
+    }
+    let mut rows: Vec<Vec<String>> = vec![];
+    let mut head = vec!["HOST".to_string()];
+    head.extend(names.iter().map(|n| n.to_string()));
+    rows.push(head);
+    let mut errors = vec![];
+    for (host, r) in hosts {
+        match r {
+            Ok((journal, current)) => {
+                let mut row = vec![host.clone()];
+                for n in &names {
+                    row.push(match journal.get(n) {
+                        Some(rec) => format!(
+                            "{}{}{}",
+                            rec.state.label(),
+                            if rec.pruned { " (pruned)" } else { "" },
+                            if current.as_deref() == Some(*n) {
+                                "*"
+                            } else {
+                                ""
+                            }
+                        ),
+                        None => "-".into(),
+                    });
+                }
+                rows.push(row);
+            }
+            Err(e) => errors.push(format!("{host}: {e}")),
+        }
+    }
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let width: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let _ = write!(line, "{cell:<w$}  ", w = width[c]);
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    if rows.len() > 1 {
+        let _ = writeln!(out, "(* current)");
+    }
+    for e in errors {
+        let _ = writeln!(out, "cannot read {e}");
+    }
+    out
+}
+
 /// A fleet's plan: the batches, each host's root, the steps every host runs, and what a failure
 /// does. (Which release each host goes back to is read from its own journal at deploy time.)
 fn render_fleet(d: &Deploy, f: &Fleet) -> Result<String, Diagnostic> {
-    let p = d.phases(&d.release, None)?;
+    let first = d.check_hosts(f)?;
+    let p = first.phases(&d.release, None)?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -289,9 +359,9 @@ fn render_fleet(d: &Deploy, f: &Fleet) -> Result<String, Diagnostic> {
             let _ = writeln!(out, "    {}  root {}", h.shown(), d.root_on(h)?);
         }
     }
-    let _ = writeln!(out, "\nsteps on each host:");
+    let _ = writeln!(out, "\nsteps on each host (as on {}):", f.hosts[0].name);
     for (n, step) in steps::forward(&p).into_iter().enumerate() {
-        let _ = writeln!(out, "  {:>2}. {}", n + 1, detail(d, &p, step, false));
+        let _ = writeln!(out, "  {:>2}. {}", n + 1, detail(&first, &p, step, false));
     }
     let what = match f.on_failure {
         OnFailure::RollbackAll => {

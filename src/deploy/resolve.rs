@@ -59,6 +59,8 @@ pub struct Deploy<'a> {
     pub artifact: Artifact,
     pub notifier: Notifier,
     pub playbook_sha256: String,
+    /// `{{ host }}` in a fleet deploy: the host this deploy runs on.
+    host: Option<minijinja::Value>,
 }
 
 impl<'a> Deploy<'a> {
@@ -74,26 +76,7 @@ impl<'a> Deploy<'a> {
         let top = loaded.scope(&templater);
         let scope = top.at("deploy");
         let d = &loaded.body.deploy;
-        let root = scope.render("root", &d.root, Mode::Text)?;
-        if !root.starts_with('/') {
-            return Err(scope
-                .error(
-                    "root",
-                    format!("deploy root '{root}' must be an absolute path"),
-                )
-                .hint("e.g. root: /srv/exoticplant"));
-        }
-        let root = PathBuf::from(root.trim_end_matches('/'));
-        if root.as_os_str().is_empty() || root.parent() == Some(Path::new("/")) && is_system(&root)
-        {
-            return Err(scope.error(
-                "root",
-                format!(
-                    "deploy root '{}' is a system directory; give the app one of its own, like /srv/app",
-                    root.display()
-                ),
-            ));
-        }
+        let root = checked_root(&scope, scope.render("root", &d.root, Mode::Text)?)?;
         let release = match scope.render("release", &d.release, Mode::Text) {
             Ok(r) => {
                 check_release_name(&r).map_err(|m| scope.error("release", m))?;
@@ -136,9 +119,11 @@ impl<'a> Deploy<'a> {
             artifact,
             notifier,
             playbook_sha256: super::fetch::hex(&Sha256::digest(loaded.source.text.as_bytes())),
+            host: None,
         };
-        // Every phase must render now, before anything runs.
-        if release_needed {
+        // Every phase must render now, before anything runs (a fleet's, for each of its hosts,
+        // once they are known: `check_hosts`).
+        if release_needed && loaded.body.hosts.is_none() && loaded.body.inventory.is_none() {
             deploy.phases(&deploy.release, None)?;
         }
         Ok(deploy)
@@ -203,6 +188,50 @@ impl<'a> Deploy<'a> {
         }))
     }
 
+    /// This deploy as it runs on `host`, through `target`: `{{ host }}` is that host in every
+    /// template, so its root, commands and configs may differ from the others'.
+    pub fn on_host(
+        &self,
+        host: &Host,
+        target: std::sync::Arc<dyn crate::target::Target>,
+    ) -> Result<Deploy<'a>, Diagnostic> {
+        let value = host_value(host);
+        let mut templater = Templater::new(&self.loaded.vars, &self.secrets);
+        templater.set("host", value.clone());
+        let scope = self.loaded.scope(&templater).at("deploy");
+        let root = checked_root(
+            &scope,
+            scope.render("root", &self.loaded.body.deploy.root, Mode::Text)?,
+        )?;
+        Ok(Deploy {
+            loaded: self.loaded,
+            templater,
+            secrets: self.secrets.clone(),
+            layout: Layout { root, target },
+            release: self.release.clone(),
+            keep: self.keep,
+            artifact: self.artifact.clone(),
+            notifier: self.notifier.clone(),
+            playbook_sha256: self.playbook_sha256.clone(),
+            host: Some(value),
+        })
+    }
+
+    /// Every phase renders on every host (a `{{ host.vars.port }}` one host lacks is caught
+    /// before any host is touched); the deploy as it is on the first host, for the plan.
+    pub fn check_hosts(&self, f: &Fleet) -> Result<Deploy<'a>, Diagnostic> {
+        let mut first = None;
+        for h in &f.hosts {
+            let on = self.on_host(h, self.layout.target.clone())?;
+            on.phases(&self.release, None).map_err(|mut d| {
+                d.message = format!("{} (on host {})", d.message, h.name);
+                d
+            })?;
+            first.get_or_insert(on);
+        }
+        first.ok_or_else(|| Diagnostic::new("no hosts"))
+    }
+
     /// `deploy.root` as it is on `host` (it may name `{{ host.name }}`).
     pub fn root_on(&self, host: &Host) -> Result<String, Diagnostic> {
         self.loaded
@@ -218,7 +247,11 @@ impl<'a> Deploy<'a> {
         let recorded = recorded.filter(|v| !v.is_empty())?;
         let mut vars = self.loaded.vars.clone();
         vars.extend(recorded.iter().map(|(k, v)| (k.clone(), v.clone())));
-        Some(Templater::new(&vars, &self.secrets))
+        let mut t = Templater::new(&vars, &self.secrets);
+        if let Some(h) = &self.host {
+            t.set("host", h.clone());
+        }
+        Some(t)
     }
 
     /// The variables a deploy sets for its templates.
@@ -441,6 +474,29 @@ fn fetch_spec(
         sha256,
         strip_components: f.strip_components,
     })
+}
+
+/// `deploy.root` as rendered, checked: absolute, and not a system directory.
+fn checked_root(scope: &Scope, root: String) -> Result<PathBuf, Diagnostic> {
+    if !root.starts_with('/') {
+        return Err(scope
+            .error(
+                "root",
+                format!("deploy root '{root}' must be an absolute path"),
+            )
+            .hint("e.g. root: /srv/exoticplant"));
+    }
+    let root = PathBuf::from(root.trim_end_matches('/'));
+    if root.as_os_str().is_empty() || root.parent() == Some(Path::new("/")) && is_system(&root) {
+        return Err(scope.error(
+                "root",
+                format!(
+                    "deploy root '{}' is a system directory; give the app one of its own, like /srv/app",
+                    root.display()
+                ),
+            ));
+    }
+    Ok(root)
 }
 
 fn is_system(root: &Path) -> bool {

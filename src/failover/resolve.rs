@@ -157,6 +157,10 @@ impl<'a> Plan<'a> {
         };
         let notifier = b.notify.resolve(&top, ALERT_REASONS, real_secrets)?;
         let name = top.at("probe").render("name", &p.name, Mode::Text)?;
+        let ssh = match &b.ssh {
+            Some(s) => s.render(&top.at("ssh"))?,
+            None => Default::default(),
+        };
         let plan = Plan {
             loaded,
             templater,
@@ -175,7 +179,7 @@ impl<'a> Plan<'a> {
             grace: b.grace.map_or(Duration::ZERO, |d| d.0),
             hold_down: b.hold_down.map_or(Duration::from_secs(600), |d| d.0),
             notifier,
-            ssh: b.ssh.clone().unwrap_or_default(),
+            ssh,
         };
         // The commands must render for any pair; check with the first two now.
         plan.actions(&plan.servers[0], &plan.servers[1])?;

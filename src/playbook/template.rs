@@ -83,6 +83,11 @@ impl Templater {
         Templater { env, ctx }
     }
 
+    /// Set a variable for every render (`host` in a fleet deploy: the host being deployed).
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.ctx.insert(key.to_string(), value);
+    }
+
     /// The variable names a template can use, for hints.
     pub fn names(&self) -> Vec<&str> {
         self.ctx

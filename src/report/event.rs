@@ -127,6 +127,9 @@ impl Event {
 pub struct Record {
     pub ts: String,
     pub run: String,
+    /// The host an event is about, in a fleet deploy: a CI log can be grepped by host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     #[serde(flatten)]
     pub event: Event,
 }

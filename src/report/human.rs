@@ -154,7 +154,11 @@ impl Sink for Human {
                     Level::Warn => self.paint("33", "warning"),
                     Level::Error => self.paint("31", "error"),
                 };
-                self.line(format!("{tag}: {message}"));
+                if record.host.is_empty() {
+                    self.line(format!("{tag}: {message}"));
+                } else {
+                    self.line(format!("{tag}: {}: {message}", record.host));
+                }
             }
             Event::RunFinished {
                 status,

@@ -8,7 +8,7 @@ mod json;
 mod plain;
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 pub use event::{Event, Level, Record, Status};
@@ -65,7 +65,15 @@ pub fn color_enabled(no_color: bool, tty: bool) -> bool {
     tty && !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// Cheap to clone: a fleet deploy gives each host's thread its own, naming that host.
+#[derive(Clone)]
 pub struct Reporter {
+    shared: Arc<Shared>,
+    /// The host every event of this reporter is about (a fleet deploy); empty on this machine.
+    host: String,
+}
+
+struct Shared {
     sink: Box<dyn Sink>,
     journal: Option<Mutex<Journal>>,
     run: String,
@@ -81,64 +89,95 @@ impl Reporter {
             Style::Json => Box::new(json::Json),
         };
         Reporter {
-            sink,
-            journal: journal.map(Mutex::new),
-            run,
-            opts,
-            started: Instant::now(),
+            shared: Arc::new(Shared {
+                sink,
+                journal: journal.map(Mutex::new),
+                run,
+                opts,
+                started: Instant::now(),
+            }),
+            host: String::new(),
+        }
+    }
+
+    /// The same output and journal, with `host` on every event.
+    pub fn for_host(&self, host: &str) -> Reporter {
+        Reporter {
+            shared: self.shared.clone(),
+            host: host.to_string(),
         }
     }
 
     pub fn run(&self) -> &str {
-        &self.run
+        &self.shared.run
     }
 
     pub fn elapsed_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.shared.started.elapsed().as_millis() as u64
     }
 
     pub fn emit(&self, mut event: Event) {
         event.redact();
+        if !self.host.is_empty() {
+            // A step's target is where it ran: this host.
+            match &mut event {
+                Event::StepStarted { target, .. }
+                | Event::Output { target, .. }
+                | Event::StepFinished { target, .. }
+                    if target.is_empty() =>
+                {
+                    target.clone_from(&self.host);
+                }
+                _ => {}
+            }
+        }
         let record = Record {
             ts: now_rfc3339(),
-            run: self.run.clone(),
+            run: self.shared.run.clone(),
+            host: self.host.clone(),
             event,
         };
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &self.shared.journal {
             journal
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .append(&record);
         }
         if self.shows(&record.event) {
-            self.sink.record(&record);
+            self.shared.sink.record(&record);
         }
     }
 
     fn shows(&self, event: &Event) -> bool {
-        if self.opts.quiet {
+        let opts = &self.shared.opts;
+        if opts.quiet {
             return event.is_problem();
         }
         match event {
-            Event::Output { .. } => self.opts.verbose,
-            Event::StepStarted { .. } | Event::StepFinished { .. } => {
-                self.opts.steps || self.opts.verbose
-            }
-            Event::RunStarted { .. } | Event::RunFinished { .. } => {
-                self.opts.steps || self.opts.verbose
-            }
+            Event::Output { .. } => opts.verbose,
+            Event::StepStarted { .. } | Event::StepFinished { .. } => opts.steps || opts.verbose,
+            Event::RunStarted { .. } | Event::RunFinished { .. } => opts.steps || opts.verbose,
             Event::Notice { .. } => true,
         }
     }
 
     pub fn progress(&self, step: &str, bytes: u64) {
-        if !self.opts.quiet {
-            self.sink.progress(step, bytes);
+        if !self.shared.opts.quiet {
+            self.shared.sink.progress(&self.keyed(step), bytes);
         }
     }
 
     pub fn clear_progress(&self, step: &str) {
-        self.sink.clear_progress(step);
+        self.shared.sink.clear_progress(&self.keyed(step));
+    }
+
+    /// A progress bar per host when several hosts run the same step at once.
+    fn keyed(&self, step: &str) -> String {
+        if self.host.is_empty() {
+            step.to_string()
+        } else {
+            format!("{step} · {}", self.host)
+        }
     }
 
     pub fn notice(&self, level: Level, message: impl Into<String>) {
@@ -164,7 +203,7 @@ impl Reporter {
 
     /// Flush the journal to disk: the run's record must survive a crash after we exit.
     pub fn finish(&self) {
-        if let Some(journal) = &self.journal {
+        if let Some(journal) = &self.shared.journal {
             journal.lock().unwrap_or_else(|e| e.into_inner()).sync();
         }
     }

@@ -15,7 +15,8 @@ impl Sink for Plain {
 
 pub fn format_plain(r: &Record) -> String {
     let on = |target: &str| {
-        if target.is_empty() {
+        // The host is already at the start of the line.
+        if target.is_empty() || target == r.host {
             String::new()
         } else {
             format!(" [{target}]")
@@ -76,5 +77,9 @@ pub fn format_plain(r: &Record) -> String {
             )
         }
     };
-    format!("{} {body}", r.ts)
+    if r.host.is_empty() {
+        format!("{} {body}", r.ts)
+    } else {
+        format!("{} [{}] {body}", r.ts, r.host)
+    }
 }

@@ -177,6 +177,7 @@ impl Target for Local {
     fn unpack(
         &self,
         archive: &mut (dyn Read + Send),
+        _len: Option<u64>,
         dest: &Path,
         strip: usize,
     ) -> Result<u64, super::UnpackError> {

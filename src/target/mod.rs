@@ -83,11 +83,12 @@ pub trait Target: Send + Sync {
     /// Names in a directory (none when it does not exist).
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>>;
 
-    /// Unpack a tar or tar.gz stream into `dest`, refusing entries that would land outside it.
-    /// Reads `archive` to its end.
+    /// Unpack a tar or tar.gz stream of `len` bytes (when known) into `dest`, refusing entries
+    /// that would land outside it. Reads `archive` to its end.
     fn unpack(
         &self,
         archive: &mut (dyn Read + Send),
+        len: Option<u64>,
         dest: &Path,
         strip: usize,
     ) -> Result<u64, UnpackError>;

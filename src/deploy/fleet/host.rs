@@ -1,0 +1,185 @@
+//! One host of a fleet: its connection, its deploy and its journal, kept for the whole run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::super::releases::Releases;
+use super::super::resolve::Deploy;
+use crate::exit;
+use crate::inventory::Host;
+use crate::report::{Level, Reporter, Status};
+use crate::target::Target;
+use crate::target::ssh::{Ssh, SshSpec};
+
+/// Where a host stands.
+#[derive(Clone, Debug)]
+pub enum HostState {
+    /// Its batch never started.
+    Untouched,
+    /// Verified on the new release.
+    Deployed,
+    /// Its deploy failed: `code` 1 when it changed nothing or rolled itself back verified, 2 when
+    /// its rollback was not verified.
+    Failed { code: i32, message: String },
+    /// It was on the new release and the fleet rollback took it back (`code` 0 verified).
+    RolledBack { code: i32, message: String },
+}
+
+/// One host's part of the run: its connection, its deploy and its journal, kept from its batch
+/// to the fleet rollback.
+pub struct HostRun<'a> {
+    pub host: &'a Host,
+    pub reporter: Reporter,
+    pub ssh: Option<Arc<Ssh>>,
+    pub d: Option<Deploy<'a>>,
+    pub journal: Releases,
+    /// Its last verified release before this run: where a fleet rollback takes it.
+    pub previous: Option<String>,
+    pub state: HostState,
+    /// One line per finished step, for the alert.
+    pub story: Vec<String>,
+}
+
+impl<'a> HostRun<'a> {
+    pub fn new(host: &'a Host, reporter: &Reporter) -> HostRun<'a> {
+        HostRun {
+            host,
+            reporter: reporter.for_host(&host.name),
+            ssh: None,
+            d: None,
+            journal: Releases::default(),
+            previous: None,
+            state: HostState::Untouched,
+            story: vec![],
+        }
+    }
+
+    /// Clear its lock's holder at the end (the lock itself goes with the connection).
+    pub fn release(&self) {
+        if let (Some(ssh), Some(d)) = (&self.ssh, &self.d) {
+            ssh.unlock(&d.layout.lock());
+        }
+    }
+}
+
+pub struct Ctx<'a, 'd> {
+    pub d: &'d Deploy<'a>,
+    pub ssh: SshSpec,
+    pub reporter: &'d Reporter,
+    pub forks: usize,
+    /// `name: [pid ...] on host` for the remote lock file.
+    pub holder: String,
+}
+
+/// Run `f` for each of `items` on up to `forks` threads.
+pub fn parallel(forks: usize, items: &[usize], f: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..forks.min(items.len()) {
+            s.spawn(|| {
+                while let Some(i) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    f(*i);
+                }
+            });
+        }
+    });
+}
+
+/// Connect to the host, take its lock (when `lock`), create the layout (when `prepare`) and read
+/// its journal: what every fleet command does first on a host. The error says why not.
+pub fn open<'a>(
+    ctx: &Ctx<'a, '_>,
+    run: &mut HostRun<'a>,
+    lock: bool,
+    prepare: bool,
+) -> Result<Deploy<'a>, String> {
+    let started = std::time::Instant::now();
+    let step = "connect";
+    run.reporter.emit(crate::report::Event::StepStarted {
+        step: step.into(),
+        target: String::new(),
+    });
+    let connected = Ssh::connect(run.host, &ctx.ssh);
+    run.reporter.emit(crate::report::Event::StepFinished {
+        step: step.into(),
+        target: String::new(),
+        status: if connected.is_ok() {
+            Status::Ok
+        } else {
+            Status::Failed
+        },
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        message: match &connected {
+            Ok(s) => s.shown.clone(),
+            Err(e) => e.clone(),
+        },
+    });
+    let ssh = Arc::new(connected.map_err(|e| format!("unreachable: {e}"))?);
+    if let Some(n) = &ssh.notice {
+        run.reporter.notice(Level::Warn, n.clone());
+    }
+    run.ssh = Some(ssh.clone());
+    let d = ctx
+        .d
+        .on_host(run.host, ssh.clone())
+        .map_err(|diag| diag.message)?;
+    if lock {
+        match ssh.lock(&d.layout.lock(), &ctx.holder) {
+            Ok(None) => {}
+            Ok(Some(previous)) => run.reporter.notice(
+                Level::Warn,
+                format!("took over the lock of a run that died without releasing it: {previous}"),
+            ),
+            Err(holder) => {
+                return Err(format!(
+                    "another run holds the lock of {}: {}",
+                    d.layout.root.display(),
+                    holder.unwrap_or_else(|| "holder unknown".into())
+                ));
+            }
+        }
+    }
+    if prepare {
+        d.layout.prepare().map_err(|e| {
+            format!(
+                "cannot prepare {}: {}",
+                d.layout.root.display(),
+                crate::describe_io(&e)
+            )
+        })?;
+    } else if !ssh.exists(&d.layout.journal()) {
+        return Err(format!(
+            "nothing was deployed under {} by tend (no {})",
+            d.layout.root.display(),
+            d.layout.journal().display()
+        ));
+    }
+    run.journal = super::super::open_journal(&d, &run.reporter)
+        .map_err(|_| format!("cannot read {}", d.layout.journal().display()))?;
+    Ok(d)
+}
+
+/// One line per host for the summary.
+pub fn describe(run: &HostRun, release: &str) -> (Level, String) {
+    match &run.state {
+        HostState::Untouched => (Level::Info, "untouched: its batch never started".into()),
+        HostState::Deployed => (Level::Info, format!("on {release}, verified")),
+        HostState::Failed { code, message } if *code == exit::NOT_VERIFIED => {
+            (Level::Error, format!("NOT VERIFIED: {message}"))
+        }
+        HostState::Failed { message, .. } => (Level::Warn, format!("failed: {message}")),
+        HostState::RolledBack { code, .. } if *code == exit::OK => (
+            Level::Warn,
+            format!(
+                "rolled back to {}, verified",
+                run.previous.as_deref().unwrap_or("?")
+            ),
+        ),
+        HostState::RolledBack { code, message } if *code != exit::NOT_VERIFIED => {
+            (Level::Warn, format!("not rolled back: {message}"))
+        }
+        HostState::RolledBack { message, .. } => {
+            (Level::Error, format!("ROLLBACK NOT VERIFIED: {message}"))
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `tend rollback` and `tend releases` across a fleet: every host at once (up to `--forks`),
+//! each with its own journal.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use super::host::{Ctx, HostRun, HostState, open, parallel};
+use crate::deploy::execute::Outcome;
+use crate::deploy::releases::Releases;
+use crate::deploy::resolve::Fleet;
+use crate::deploy::runner::Runner;
+use crate::exit;
+use crate::report::Level;
+
+/// Each host back to `to` (or its own previous verified release), verified. The exit code:
+/// 0 every host verified, 2 any host not verified, else the first refusal's (1 or 64).
+pub fn rollback<'a>(
+    ctx: &Ctx<'a, '_>,
+    fleet: &'a Fleet,
+    to: Option<&str>,
+) -> (i32, Vec<HostRun<'a>>) {
+    let runs: Vec<Mutex<HostRun>> = fleet
+        .hosts
+        .iter()
+        .map(|h| Mutex::new(HostRun::new(h, ctx.reporter)))
+        .collect();
+    let all: Vec<usize> = (0..runs.len()).collect();
+    parallel(ctx.forks, &all, |i| {
+        let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
+        let d = match open(ctx, &mut run, true, false) {
+            Ok(d) => d,
+            Err(message) => {
+                run.reporter.notice(Level::Error, message.clone());
+                run.state = HostState::Failed {
+                    code: exit::FAILED,
+                    message: format!("{message}; nothing changed"),
+                };
+                return;
+            }
+        };
+        let Some(ssh) = run.ssh.clone() else { return };
+        let mut journal = std::mem::take(&mut run.journal);
+        let runner = Runner {
+            d: &d,
+            reporter: &run.reporter,
+            target: &*ssh,
+            story: RefCell::new(vec![]),
+        };
+        let outcome = match crate::deploy::rollback::manual(&runner, &mut journal, to) {
+            Ok(o) => o,
+            Err((code, why)) => {
+                runner.reporter.notice(Level::Error, why.clone());
+                Outcome {
+                    code,
+                    message: why,
+                    reason: "failure",
+                }
+            }
+        };
+        let story = runner.story.into_inner();
+        run.previous = d.layout.current_release();
+        run.journal = journal;
+        run.story = story;
+        run.d = Some(d);
+        run.state = HostState::RolledBack {
+            code: outcome.code,
+            message: outcome.message,
+        };
+    });
+    let runs: Vec<HostRun> = runs
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    for run in &runs {
+        run.release();
+    }
+    let codes: Vec<i32> = runs
+        .iter()
+        .map(|r| match &r.state {
+            HostState::RolledBack { code, .. } | HostState::Failed { code, .. } => *code,
+            _ => exit::OK,
+        })
+        .collect();
+    let code = if codes.contains(&exit::NOT_VERIFIED) {
+        exit::NOT_VERIFIED
+    } else {
+        codes
+            .into_iter()
+            .find(|c| *c != exit::OK)
+            .unwrap_or(exit::OK)
+    };
+    (code, runs)
+}
+
+/// Each host's journal and current release, or why it could not be read.
+pub type HostReleases = (String, Result<(Releases, Option<String>), String>);
+
+pub fn releases(ctx: &Ctx, fleet: &Fleet) -> Vec<HostReleases> {
+    let out: Vec<Mutex<Option<HostReleases>>> =
+        fleet.hosts.iter().map(|_| Mutex::new(None)).collect();
+    let all: Vec<usize> = (0..fleet.hosts.len()).collect();
+    parallel(ctx.forks, &all, |i| {
+        let mut run = HostRun::new(&fleet.hosts[i], ctx.reporter);
+        let got = open(ctx, &mut run, false, false)
+            .map(|d| (std::mem::take(&mut run.journal), d.layout.current_release()));
+        *out[i].lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((fleet.hosts[i].name.clone(), got));
+    });
+    out.into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}

@@ -1,0 +1,301 @@
+//! A deploy to hosts over SSH, batch by batch. Each host runs the same step list as a deploy on
+//! this machine (and rolls itself back when one of its steps fails); a batch must be deployed
+//! *and verified* before the next starts, and when a batch fails, `on_failure` decides what
+//! happens to the hosts already on the new release: by default each goes back to its own last
+//! verified release, in parallel, and is verified there.
+
+mod host;
+mod manual;
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use super::execute::{self, Outcome};
+use super::resolve::Fleet;
+use super::runner::Runner;
+use super::spec::OnFailure;
+use crate::exit;
+use crate::report::Level;
+pub use host::{Ctx, HostRun, HostState, describe};
+use host::{open, parallel};
+pub use manual::{HostReleases, releases, rollback};
+
+/// How the fleet ended, for the exit code and the alert.
+pub struct FleetOutcome {
+    pub code: i32,
+    pub message: String,
+    pub reason: &'static str,
+}
+
+pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (FleetOutcome, Vec<HostRun<'a>>) {
+    let runs: Vec<Mutex<HostRun<'a>>> = fleet
+        .hosts
+        .iter()
+        .map(|h| Mutex::new(HostRun::new(h, ctx.reporter)))
+        .collect();
+    let batches = fleet.batches.len();
+    let mut stopped: Option<(usize, String)> = None;
+    for (b, batch) in fleet.batches.iter().enumerate() {
+        let names: Vec<&str> = batch
+            .iter()
+            .map(|i| fleet.hosts[*i].name.as_str())
+            .collect();
+        ctx.reporter.notice(
+            Level::Info,
+            format!("batch {}/{batches}: {}", b + 1, names.join(", ")),
+        );
+        parallel(ctx.forks, batch, |i| {
+            let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
+            deploy_host(ctx, &mut run);
+        });
+        let failed: Vec<&str> = batch
+            .iter()
+            .filter(|i| {
+                matches!(
+                    runs[**i].lock().unwrap_or_else(|e| e.into_inner()).state,
+                    HostState::Failed { .. }
+                )
+            })
+            .map(|i| fleet.hosts[*i].name.as_str())
+            .collect();
+        if crate::interrupt::requested() {
+            stopped = Some((b, format!("interrupted by a signal during batch {}", b + 1)));
+            break;
+        }
+        if failed.len() > fleet.max_failures {
+            stopped = Some((
+                b,
+                format!(
+                    "batch {}/{batches} failed on {} of {} hosts ({}; max_failures {})",
+                    b + 1,
+                    failed.len(),
+                    batch.len(),
+                    failed.join(", "),
+                    fleet.max_failures
+                ),
+            ));
+            break;
+        }
+        if !failed.is_empty() {
+            ctx.reporter.notice(
+                Level::Warn,
+                format!(
+                    "batch {}/{batches}: {} failed, within max_failures {}; going on",
+                    b + 1,
+                    failed.join(", "),
+                    fleet.max_failures
+                ),
+            );
+        }
+    }
+    if let Some((last, why)) = &stopped {
+        // The hosts this policy takes back: on the new release, in the failed batch or before.
+        let last = *last;
+        let back: Vec<usize> = match fleet.on_failure {
+            OnFailure::Halt => vec![],
+            OnFailure::RollbackBatch => fleet.batches[last].clone(),
+            OnFailure::RollbackAll => fleet.batches[..=last].concat(),
+        }
+        .into_iter()
+        .filter(|i| {
+            matches!(
+                runs[*i].lock().unwrap_or_else(|e| e.into_inner()).state,
+                HostState::Deployed
+            )
+        })
+        .collect();
+        let policy = match fleet.on_failure {
+            OnFailure::Halt => "on_failure: halt, so the hosts already deployed stay on it",
+            OnFailure::RollbackBatch => "on_failure: rollback_batch",
+            OnFailure::RollbackAll => "on_failure: rollback_all",
+        };
+        ctx.reporter.notice(
+            Level::Error,
+            if back.is_empty() {
+                format!("{why}; {policy}")
+            } else {
+                format!(
+                    "{why}; {policy}: rolling back {} host(s) on {}",
+                    back.len(),
+                    ctx.d.release
+                )
+            },
+        );
+        parallel(ctx.forks, &back, |i| {
+            let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
+            roll_back_host(ctx, &mut run);
+        });
+    }
+    let runs: Vec<HostRun> = runs
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    for run in &runs {
+        run.release();
+    }
+    let outcome = verdict(ctx, &runs, stopped.map(|(_, why)| why));
+    (outcome, runs)
+}
+
+fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
+    if crate::interrupt::requested() {
+        return;
+    }
+    let d = match open(ctx, run, true, true) {
+        Ok(d) => d,
+        Err(message) => {
+            run.reporter.notice(Level::Error, message.clone());
+            run.state = HostState::Failed {
+                code: exit::FAILED,
+                message: format!("{message}; nothing changed"),
+            };
+            return;
+        }
+    };
+    let Some(ssh) = run.ssh.clone() else { return };
+    let phases = match d.phases(&d.release, None) {
+        Ok(p) => p,
+        Err(diag) => {
+            run.state = HostState::Failed {
+                code: exit::FAILED,
+                message: format!("{}; nothing changed", diag.message),
+            };
+            run.d = Some(d);
+            return;
+        }
+    };
+    let mut journal = std::mem::take(&mut run.journal);
+    run.previous = journal
+        .last_verified(None)
+        .map(|r| r.release.clone())
+        .or_else(|| d.layout.current_release())
+        .filter(|p| *p != d.release);
+    let (outcome, story) = {
+        let runner = Runner {
+            d: &d,
+            reporter: &run.reporter,
+            target: &*ssh,
+            story: RefCell::new(vec![]),
+        };
+        let outcome = execute::deploy(&runner, &phases, &mut journal);
+        (outcome, runner.story.into_inner())
+    };
+    if outcome.code == exit::OK
+        && let Err(e) = d.layout.empty_trash()
+    {
+        run.reporter.notice(
+            Level::Warn,
+            format!(
+                "cannot empty {}: {}",
+                d.layout.trash().display(),
+                crate::describe_io(&e)
+            ),
+        );
+    }
+    run.story = story;
+    run.journal = journal;
+    run.d = Some(d);
+    run.state = match outcome.code {
+        exit::OK => HostState::Deployed,
+        code => HostState::Failed {
+            code,
+            message: outcome.message,
+        },
+    };
+}
+
+fn roll_back_host(ctx: &Ctx, run: &mut HostRun) {
+    let (Some(d), Some(ssh)) = (&run.d, &run.ssh) else {
+        return;
+    };
+    let Some(previous) = run.previous.clone() else {
+        let message = format!(
+            "no earlier release here to go back to: left on {}",
+            ctx.d.release
+        );
+        run.reporter.notice(Level::Error, message.clone());
+        run.state = HostState::RolledBack {
+            code: exit::NOT_VERIFIED,
+            message,
+        };
+        return;
+    };
+    let runner = Runner {
+        d,
+        reporter: &run.reporter,
+        target: &**ssh,
+        story: RefCell::new(vec![]),
+    };
+    let outcome = match super::rollback::manual(&runner, &mut run.journal, Some(&previous)) {
+        Ok(o) => o,
+        Err((_, why)) => Outcome {
+            code: exit::NOT_VERIFIED,
+            message: format!("cannot roll back to {previous}: {why}"),
+            reason: "rollback",
+        },
+    };
+    run.story.extend(runner.story.into_inner());
+    run.state = HostState::RolledBack {
+        code: if outcome.code == exit::OK {
+            exit::OK
+        } else {
+            exit::NOT_VERIFIED
+        },
+        message: outcome.message,
+    };
+}
+
+fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome {
+    let release = &ctx.d.release;
+    let n = runs.len();
+    let count = |f: &dyn Fn(&HostState) -> bool| runs.iter().filter(|r| f(&r.state)).count();
+    let deployed = count(&|s| matches!(s, HostState::Deployed));
+    let unverified: Vec<&str> = runs
+        .iter()
+        .filter(|r| {
+            matches!(r.state, HostState::Failed { code, .. } | HostState::RolledBack { code, .. } if code == exit::NOT_VERIFIED)
+        })
+        .map(|r| r.host.name.as_str())
+        .collect();
+    if deployed == n {
+        return FleetOutcome {
+            code: exit::OK,
+            message: format!("deployed {release} to {n} hosts: live and verified"),
+            reason: "success",
+        };
+    }
+    if !unverified.is_empty() {
+        return FleetOutcome {
+            code: exit::NOT_VERIFIED,
+            message: format!(
+                "deploy of {release} FAILED and {} of {n} hosts are NOT VERIFIED: {}",
+                unverified.len(),
+                unverified.join(", ")
+            ),
+            reason: "rollback",
+        };
+    }
+    let why = stopped.unwrap_or_else(|| "hosts failed".into());
+    let rolled = count(&|s| matches!(s, HostState::RolledBack { .. }));
+    let touched_failed = count(
+        &|s| matches!(s, HostState::Failed { message, .. } if !message.ends_with("nothing changed")),
+    );
+    let message = if deployed > 0 {
+        format!(
+            "deploy of {release} FAILED ({why}); {deployed} of {n} hosts stay on {release} (verified), the others are verified on their previous release"
+        )
+    } else {
+        format!(
+            "deploy of {release} FAILED ({why}); every host touched is back on its previous release, verified"
+        )
+    };
+    FleetOutcome {
+        code: exit::FAILED,
+        message,
+        reason: if rolled + touched_failed > 0 {
+            "rollback"
+        } else {
+            "failure"
+        },
+    }
+}

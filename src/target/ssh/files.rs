@@ -1,0 +1,315 @@
+//! The `Target` operations over the host's one shell: each a short POSIX command with every path
+//! quoted, and the same durability as on this machine (temp file, fsync, rename, fsync the
+//! directory: `sync FILE` and `sync DIR` are fsync(2), `sync -f` is syncfs(2)).
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::Ssh;
+use super::shell::{Kind, Out};
+use crate::action::quote;
+use crate::target::{Outcome, Target, UnpackError};
+
+/// File operations are quick; a host that takes longer has a problem worth reporting.
+const OP_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn q(p: &Path) -> String {
+    quote(&p.to_string_lossy())
+}
+
+fn parent(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// `name.partial` beside the file: the rename that follows stays in one directory.
+fn partial(p: &Path) -> PathBuf {
+    let mut name = p.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    p.with_file_name(name)
+}
+
+impl Ssh {
+    /// Run one of tend's own commands; its output, or an error carrying it.
+    fn op(&self, cmd: &str, data: Option<(&mut dyn Read, u64)>) -> io::Result<(i32, Vec<u8>)> {
+        let mut bytes = vec![];
+        let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
+        let code = shell.request(
+            &self.session,
+            Kind::Op,
+            cmd,
+            data,
+            OP_TIMEOUT,
+            Out::Bytes(&mut bytes),
+        )?;
+        Ok((code, bytes))
+    }
+
+    /// An op that must succeed; its output otherwise becomes the error.
+    fn must(&self, cmd: &str, data: Option<(&mut dyn Read, u64)>) -> io::Result<Vec<u8>> {
+        let (code, out) = self.op(cmd, data)?;
+        if code == 0 {
+            return Ok(out);
+        }
+        let text = String::from_utf8_lossy(&out).trim().replace('\n', "; ");
+        let kind = if text.contains("Permission denied") {
+            io::ErrorKind::PermissionDenied
+        } else if text.contains("No space left") {
+            io::ErrorKind::StorageFull
+        } else {
+            io::ErrorKind::Other
+        };
+        Err(io::Error::new(
+            kind,
+            format!(
+                "on {}: {}",
+                self.shown,
+                if text.is_empty() {
+                    format!("exit status {code}")
+                } else {
+                    text
+                }
+            ),
+        ))
+    }
+
+    /// Take the run's lock on this host: an flock the remote shell holds until the connection
+    /// ends. `Err(Some(holder))` when another run holds it (with what that run wrote there).
+    pub fn lock(&self, path: &Path, holder: &str) -> Result<Option<String>, Option<String>> {
+        let dir = parent(path);
+        self.must(&format!("mkdir -p {}", q(&dir)), None)
+            .map_err(|e| Some(e.to_string()))?;
+        let mut out = vec![];
+        let code = {
+            let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
+            shell
+                .request(
+                    &self.session,
+                    Kind::Lock,
+                    &path.to_string_lossy(),
+                    None,
+                    OP_TIMEOUT,
+                    Out::Bytes(&mut out),
+                )
+                .map_err(|e| Some(e.to_string()))?
+        };
+        let text = String::from_utf8_lossy(&out).trim().to_string();
+        if code != 0 {
+            return Err(if text.is_empty() { None } else { Some(text) });
+        }
+        // The holder is written into the locked file itself (same inode, so the lock stays).
+        let previous = self
+            .must(
+                &format!(
+                    "p={}; cat \"$p\"; printf '%s\\n' {} >\"$p\"",
+                    q(path),
+                    quote(holder)
+                ),
+                None,
+            )
+            .map_err(|e| Some(e.to_string()))?;
+        let previous = String::from_utf8_lossy(&previous).trim().to_string();
+        Ok((!previous.is_empty()).then_some(previous))
+    }
+
+    /// Clear the holder at a clean end; the lock itself goes with the connection.
+    pub fn unlock(&self, path: &Path) {
+        let _ = self.op(&format!(": >{}", q(path)), None);
+    }
+}
+
+impl Target for Ssh {
+    fn run(
+        &self,
+        cmd: &str,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> io::Result<Outcome> {
+        let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
+        let code = shell.request(
+            &self.session,
+            Kind::Step,
+            cmd,
+            None,
+            timeout,
+            Out::Lines(on_line),
+        )?;
+        // coreutils `timeout`: 124 when it fired, 137 when its KILL had to follow.
+        let timed_out = code == 124 || code == 137;
+        Ok(Outcome {
+            code: (!timed_out).then_some(code),
+            timed_out,
+            interrupted: false,
+        })
+    }
+
+    fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>> {
+        let p = q(path);
+        let (code, out) = self.op(
+            &format!("[ -e {p} ] || exit 3; stat -L -c %a {p} && cat {p}"),
+            None,
+        )?;
+        if code == 3 {
+            return Ok(None);
+        }
+        if code != 0 {
+            return Err(io::Error::other(format!(
+                "on {}: {}",
+                self.shown,
+                String::from_utf8_lossy(&out).trim()
+            )));
+        }
+        let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
+        let mode = u32::from_str_radix(String::from_utf8_lossy(&out[..nl]).trim(), 8)
+            .map_err(|_| io::Error::other(format!("on {}: cannot read the mode", self.shown)))?;
+        let content = out.get(nl + 1..).unwrap_or_default().to_vec();
+        Ok(Some((content, mode)))
+    }
+
+    fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+        let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
+        let mut data: &[u8] = bytes;
+        self.must(
+            &format!(
+                "mkdir -p {d} && cat >{t} && chmod {mode:o} {t} && sync {t} && mv -f {t} {p} && sync {d}"
+            ),
+            Some((&mut data, bytes.len() as u64)),
+        )
+        .map(drop)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.must(
+            &format!("rm -f {} && sync {}", q(path), q(&parent(path))),
+            None,
+        )
+        .map(drop)
+    }
+
+    fn create_dirs(&self, path: &Path, mode: Option<u32>) -> io::Result<()> {
+        let p = q(path);
+        let cmd = match mode {
+            Some(m) => format!("mkdir -p {p} && chmod {m:o} {p}"),
+            None => format!("mkdir -p {p}"),
+        };
+        self.must(&cmd, None).map(drop)
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        let p = q(path);
+        matches!(
+            self.op(&format!("[ -d {p} ] && [ ! -L {p} ]"), None),
+            Ok((0, _))
+        )
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        let p = q(path);
+        matches!(
+            self.op(&format!("[ -e {p} ] || [ -L {p} ]"), None),
+            Ok((0, _))
+        )
+    }
+
+    fn read_link(&self, path: &Path) -> Option<PathBuf> {
+        match self.op(&format!("readlink {}", q(path)), None) {
+            Ok((0, out)) => {
+                let s = String::from_utf8_lossy(&out);
+                Some(PathBuf::from(s.strip_suffix('\n').unwrap_or(&s)))
+            }
+            _ => None,
+        }
+    }
+
+    fn replace_symlink(&self, link: &Path, to: &Path) -> io::Result<()> {
+        let (l, t, d) = (q(link), q(&partial(link)), q(&parent(link)));
+        // `mv -T` renames over the old link instead of moving into the directory it points at.
+        self.must(
+            &format!(
+                "rm -f {t} && ln -s {} {t} && mv -Tf {t} {l} && sync {d}",
+                q(to)
+            ),
+            None,
+        )
+        .map(drop)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.must(
+            &format!(
+                "mv -T {} {} && sync {} {}",
+                q(from),
+                q(to),
+                q(&parent(from)),
+                q(&parent(to))
+            ),
+            None,
+        )
+        .map(drop)
+    }
+
+    fn remove_tree(&self, path: &Path) -> io::Result<()> {
+        // rm never follows symlinks.
+        self.must(&format!("rm -rf {}", q(path)), None).map(drop)
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let p = q(path);
+        let out = self.must(
+            &format!("[ -d {p} ] || exit 0; find {p} -mindepth 1 -maxdepth 1 -printf '%f\\0'"),
+            None,
+        )?;
+        Ok(out
+            .split(|&b| b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect())
+    }
+
+    /// GNU tar on the host, fed over the shell: it refuses members that climb out with `..`,
+    /// strips a leading `/`, and creates symlinks only after every file, so no entry can be
+    /// written through a link it brought.
+    fn unpack(
+        &self,
+        archive: &mut (dyn Read + Send),
+        len: Option<u64>,
+        dest: &Path,
+        strip: usize,
+    ) -> Result<u64, UnpackError> {
+        let len = len.ok_or_else(|| {
+            UnpackError::Other(
+                "the artifact's size must be known to send it over SSH; fetch it on the controller first".into(),
+            )
+        })?;
+        // gzip or plain tar, told by the content, as on this machine.
+        let mut magic = [0u8; 2];
+        let mut got = 0;
+        while got < 2 {
+            match archive.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(UnpackError::Other(crate::describe_io(&e))),
+            }
+        }
+        let z = if magic == [0x1f, 0x8b] { "z" } else { "" };
+        let d = q(dest);
+        let mut stream = io::Cursor::new(magic[..got].to_vec()).chain(archive);
+        let out = self
+            .must(
+                &format!(
+                    "mkdir -p {d} && tar -x{z}v -f - -C {d} --no-same-owner --strip-components={strip}"
+                ),
+                Some((&mut stream, len)),
+            )
+            .map_err(|e| UnpackError::Other(format!("tar: {e}")))?;
+        Ok(out.iter().filter(|&&b| b == b'\n').count() as u64)
+    }
+
+    fn sync_all(&self, path: &Path) -> io::Result<()> {
+        self.must(&format!("sync -f {}", q(path)), None).map(drop)
+    }
+}

@@ -1,0 +1,237 @@
+//! The one remote shell a host gets for the whole run, and the framing on it.
+//!
+//! The channel runs a small `sh` loop rather than a bare `sh`, because a shell reading its script
+//! from a pipe reads ahead (dash does, in 8 KiB blocks) and would swallow the bytes of a file sent
+//! after a command. The loop reads one header line with the `read` builtin (which never reads past
+//! the newline), then exactly the command's bytes and exactly the data's bytes with `head -c`, so
+//! commands and file contents share the channel without ever being mixed up:
+//!
+//! ```text
+//! <kind> <seq> <command bytes> <data bytes> <timeout s>\n<command><data>
+//! ```
+//!
+//! Kind `r` is a step: its own `sh -c`, stdin from /dev/null (or the data), bounded by a remote
+//! coreutils `timeout`. Kind `o` is one of tend's own file operations, run in a subshell without
+//! a `timeout` (the controller's read deadline still bounds it). Kind `l` takes an flock that the
+//! loop itself holds until the connection ends, however it ends (fd 9, closed for every command,
+//! so an app a step starts in the background cannot keep it). After each request the loop
+//! prints a marker line carrying a per-run random nonce and the exit status; the nonce is
+//! unguessable, so no command output can end a step early.
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use ssh2::Session;
+
+use super::Become;
+
+pub(super) struct Shell {
+    ch: ssh2::Channel,
+    seq: u64,
+    nonce: String,
+    shown: String,
+    /// Set when a request broke the framing (the host stopped answering, the connection
+    /// dropped): every later request fails at once with this.
+    broken: Option<String>,
+}
+
+/// Where a request's output goes.
+pub(super) enum Out<'a> {
+    /// Each line as it arrives (a step's output, streamed).
+    Lines(&'a mut dyn FnMut(&str)),
+    /// Every byte, exactly (a file being read).
+    Bytes(&'a mut Vec<u8>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Step,
+    Op,
+    Lock,
+}
+
+fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        // Not secret, just unlikely to appear in output by chance.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..16].copy_from_slice(&(t ^ u128::from(std::process::id())).to_le_bytes());
+    }
+    data_encoding::HEXLOWER.encode(&bytes)
+}
+
+fn script(nonce: &str, become_: Option<Become>) -> String {
+    let (sudo, op) = match become_ {
+        Some(Become::Sudo) => ("sudo -n ", "sudo -n sh -c \"$c\""),
+        None => ("", "( eval \"$c\" )"),
+    };
+    format!(
+        r#"n={nonce}
+while IFS=' ' read -r k s cl dl t; do
+c=$(head -c "$cl")
+case $k in
+r) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ timeout -k 5 "$t" {sudo}sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else timeout -k 5 "$t" {sudo}sh -c "$c" </dev/null 2>&1 9>&-; fi;;
+o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ {op} 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else {op} </dev/null 2>&1 9>&-; fi;;
+l) command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }};;
+*) printf 'tend: unknown request %s\n' "$k"; false;;
+esac
+printf '\n__tend_%s_%s %s\n' "$n" "$s" "$?"
+done
+"#
+    )
+}
+
+impl Shell {
+    pub(super) fn open(
+        sess: &Session,
+        become_: Option<Become>,
+        shown: &str,
+    ) -> Result<Shell, String> {
+        let nonce = nonce();
+        let mut ch = sess
+            .channel_session()
+            .map_err(|e| format!("{shown}: cannot open a channel: {}", e.message()))?;
+        let cmd = format!(
+            "exec sh -c {}",
+            crate::action::quote(&script(&nonce, become_))
+        );
+        ch.exec(&cmd)
+            .map_err(|e| format!("{shown}: cannot start a shell: {}", e.message()))?;
+        Ok(Shell {
+            ch,
+            seq: 0,
+            nonce,
+            shown: shown.to_string(),
+            broken: None,
+        })
+    }
+
+    /// Send one request and wait for its marker; the exit status it reports.
+    pub(super) fn request(
+        &mut self,
+        sess: &Session,
+        kind: Kind,
+        cmd: &str,
+        data: Option<(&mut dyn Read, u64)>,
+        timeout: Duration,
+        out: Out,
+    ) -> io::Result<i32> {
+        if let Some(why) = &self.broken {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, why.clone()));
+        }
+        let result = self.exchange(sess, kind, cmd, data, timeout, out);
+        if let Err(e) = &result {
+            self.broken = Some(format!("{}: connection lost earlier: {e}", self.shown));
+        }
+        result
+    }
+
+    fn exchange(
+        &mut self,
+        sess: &Session,
+        kind: Kind,
+        cmd: &str,
+        data: Option<(&mut dyn Read, u64)>,
+        timeout: Duration,
+        mut out: Out,
+    ) -> io::Result<i32> {
+        self.seq += 1;
+        let k = match kind {
+            Kind::Step => 'r',
+            Kind::Op => 'o',
+            Kind::Lock => 'l',
+        };
+        let len = data.as_ref().map_or(0, |d| d.1);
+        let secs = timeout.as_secs().max(1);
+        // A host that stops answering is this request's failure, never a hang.
+        let wait = timeout + Duration::from_secs(15);
+        sess.set_timeout(wait.as_millis().min(u128::from(u32::MAX)) as u32);
+        let lost = |e: io::Error, shown: &str| {
+            io::Error::new(e.kind(), format!("{shown}: connection lost: {e}"))
+        };
+        let header = format!("{k} {} {} {len} {secs}\n", self.seq, cmd.len());
+        self.ch
+            .write_all(header.as_bytes())
+            .and_then(|()| self.ch.write_all(cmd.as_bytes()))
+            .map_err(|e| lost(e, &self.shown))?;
+        if let Some((reader, len)) = data {
+            let sent =
+                io::copy(&mut reader.take(len), &mut self.ch).map_err(|e| lost(e, &self.shown))?;
+            if sent != len {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{}: the data ended after {sent} of {len} bytes", self.shown),
+                ));
+            }
+        }
+        self.ch.flush().map_err(|e| lost(e, &self.shown))?;
+        let marker = format!("__tend_{}_{} ", self.nonce, self.seq);
+        let deadline = Instant::now() + wait;
+        let mut acc: Vec<u8> = vec![];
+        let mut scanned: usize = 0;
+        // Lines mode: the line before the marker is held back, since the marker's own leading
+        // newline may have ended it (an empty line that is not the command's).
+        let mut held: Option<String> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = self.ch.read(&mut buf).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{}: no answer: {e}", self.shown),
+                )
+            })?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    format!("{}: the remote shell ended", self.shown),
+                ));
+            }
+            acc.extend_from_slice(&buf[..n]);
+            match &mut out {
+                Out::Lines(on_line) => {
+                    while let Some(i) = acc.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = acc.drain(..=i).collect();
+                        let line = String::from_utf8_lossy(&line);
+                        let line = line.trim_end_matches(['\n', '\r']);
+                        if let Some(code) = line.strip_prefix(&marker) {
+                            if let Some(h) = held.take().filter(|h| !h.is_empty()) {
+                                on_line(&h);
+                            }
+                            return Ok(code.trim().parse().unwrap_or(-1));
+                        }
+                        if let Some(h) = held.replace(line.to_string()) {
+                            on_line(&h);
+                        }
+                    }
+                }
+                Out::Bytes(bytes) => {
+                    let needle = format!("\n{marker}");
+                    let from = scanned.saturating_sub(needle.len());
+                    if let Some(pos) = find(&acc[from..], needle.as_bytes()).map(|p| p + from) {
+                        let rest = &acc[pos + needle.len()..];
+                        if let Some(end) = rest.iter().position(|&b| b == b'\n') {
+                            let code = String::from_utf8_lossy(&rest[..end]).trim().parse();
+                            acc.truncate(pos);
+                            **bytes = std::mem::take(&mut acc);
+                            return Ok(code.unwrap_or(-1));
+                        }
+                    }
+                    scanned = acc.len();
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("{}: no end to the request", self.shown),
+                ));
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
