@@ -8,6 +8,7 @@ mod cleanup;
 mod cli;
 mod deploy;
 mod failover;
+mod fleet;
 mod history;
 mod lock;
 mod notify;

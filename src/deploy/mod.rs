@@ -211,6 +211,11 @@ fn deploy_fleet(
     mut d: Deploy,
     fleet: &resolve::Fleet,
 ) -> i32 {
+    // Every host's templates render before any host is touched.
+    if let Err(diag) = d.check_hosts(fleet) {
+        eprint!("{}", diag.render(color(cli)));
+        return exit::USAGE;
+    }
     let ssh = match ssh_spec(cli, loaded, &d) {
         Ok(s) => s,
         Err(code) => return code,

@@ -1,10 +1,8 @@
 //! A small real app to deploy: a Python HTTP server reporting its version on /health, with
 //! start/stop/migrate scripts, packed as tar.gz artifacts per version.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -118,18 +116,7 @@ impl Shop {
 
     /// The body of GET /health, or why there is none.
     pub fn health(&self) -> Result<String, String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"GET /health HTTP/1.0\r\nHost: x\r\n\r\n")
-            .map_err(|e| e.to_string())?;
-        let mut out = String::new();
-        s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-        let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-        if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") {
-            Ok(body.to_string())
-        } else {
-            Err(head.lines().next().unwrap_or_default().to_string())
-        }
+        super::http::get(self.port, "/health")
     }
 
     pub fn current(&self) -> String {

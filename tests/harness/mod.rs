@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod dns;
+pub mod fleet;
 pub mod hangfs;
 pub mod http;
 pub mod smtp;
@@ -62,6 +63,20 @@ impl Env {
             .env("NO_COLOR", "1")
             .env_remove("TEND_OUTPUT")
             .current_dir(self.dir.path());
+        c
+    }
+}
+
+impl Env {
+    /// As `tend()`, as a std Command to spawn and wait for later (stdout and stderr piped).
+    pub fn tend_spawnable(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"));
+        c.env("TEND_STATE_DIR", self.state())
+            .env("NO_COLOR", "1")
+            .env_remove("TEND_OUTPUT")
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         c
     }
 }

@@ -96,6 +96,19 @@ impl Sshd {
     }
 }
 
+impl Sshd {
+    /// The host dies as far as SSH goes: sshd and the process serving each connection, at
+    /// once. (The commands those sessions started keep running, as on a host whose network
+    /// went away.)
+    pub fn kill_all(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.child.kill();

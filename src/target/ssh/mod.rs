@@ -149,3 +149,12 @@ impl Ssh {
         })
     }
 }
+
+impl Drop for Ssh {
+    fn drop(&mut self) {
+        self.shell
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .close(&self.session);
+    }
+}

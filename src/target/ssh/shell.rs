@@ -168,6 +168,9 @@ impl Shell {
             }
         }
         self.ch.flush().map_err(|e| lost(e, &self.shown))?;
+        // Reads wake up every second (libssh2 also wakes to send keepalives, and reports that
+        // as a timeout): the deadline below is what ends a wait, not libssh2.
+        sess.set_timeout(1000);
         let marker = format!("__tend_{}_{} ", self.nonce, self.seq);
         let deadline = Instant::now() + wait;
         let mut acc: Vec<u8> = vec![];
@@ -177,12 +180,33 @@ impl Shell {
         let mut held: Option<String> = None;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = self.ch.read(&mut buf).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("{}: no answer: {e}", self.shown),
-                )
-            })?;
+            let n = match self.ch.read(&mut buf) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+                    ) =>
+                {
+                    if Instant::now() > deadline {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!(
+                                "{}: no answer for {}",
+                                self.shown,
+                                humantime::format_duration(wait)
+                            ),
+                        ));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionAborted,
+                        format!("{}: connection lost: {e}", self.shown),
+                    ));
+                }
+            };
             if n == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::ConnectionAborted,
@@ -229,6 +253,20 @@ impl Shell {
                 ));
             }
         }
+    }
+}
+
+impl Shell {
+    /// End the remote loop and the session without waiting on a host that stopped answering,
+    /// or on a process a step left holding the channel open.
+    pub(super) fn close(&mut self, sess: &Session) {
+        if self.broken.is_none() {
+            sess.set_timeout(1000);
+            let _ = self.ch.send_eof();
+            let _ = self.ch.wait_close();
+        }
+        sess.set_blocking(false);
+        let _ = sess.disconnect(None, "tend is done", None);
     }
 }
 

@@ -1,0 +1,323 @@
+//! `tend deploy`, `rollback` and `releases` on a fleet: the deploy tests' app on hosts reached
+//! over real OpenSSH sshd instances on loopback, each host with its own root and app port.
+
+use crate::harness::fleet::Fleet;
+use crate::harness::{stderr, stdout};
+
+const CANARY: &str = r#"{ batches: [1, "100%"] }"#;
+
+fn code(out: &std::process::Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+#[test]
+fn v1_then_v2_to_three_hosts_canary_first() {
+    let f = Fleet::new(3, 1, CANARY);
+    let out = f.deploy("v1", false, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = f.deploy("v2", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_eq!(
+        f.picture(),
+        "web1 releases/v2 v2 [v1=verified v2=verified]\n\
+         web2 releases/v2 v2 [v1=verified v2=verified]\n\
+         web3 releases/v2 v2 [v1=verified v2=verified]"
+    );
+    // The canary's batch was verified before the rest began.
+    let canary_verified = err.find("[web1] ok      verify").expect("web1 verified");
+    let batch2 = err.find("batch 2/2: web2, web3").expect("second batch");
+    assert!(canary_verified < batch2, "{err}");
+    // Every host line names its host, for grep.
+    for h in ["web1", "web2", "web3"] {
+        assert!(
+            err.contains(&format!("[{h}] ok      switch current → v2")),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("[{h}] info    summary: on v2, verified")),
+            "{err}"
+        );
+    }
+    assert!(
+        err.contains("deployed v2 to 3 hosts: live and verified (exit 0"),
+        "{err}"
+    );
+
+    let out = f
+        .shop
+        .env
+        .tend()
+        .args(["releases", "shop.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "HOST  v1        v2\n\
+         web1  verified  verified*\n\
+         web2  verified  verified*\n\
+         web3  verified  verified*\n\
+         (* current)\n"
+    );
+}
+
+#[test]
+fn a_bad_build_caught_on_the_canary_leaves_the_other_hosts_untouched() {
+    let f = Fleet::new(3, 1, CANARY);
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    let out = f.deploy("v2", true, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert_eq!(
+        f.picture(),
+        "web1 releases/v1 v1 [v1=verified v2=failed]\n\
+         web2 releases/v1 v1 [v1=verified]\n\
+         web3 releases/v1 v1 [v1=verified]"
+    );
+    assert!(
+        !f.root("web2").join("releases/v2").exists(),
+        "never touched"
+    );
+    assert!(
+        err.contains("[web2] info    summary: untouched: its batch never started"),
+        "{err}"
+    );
+    assert!(
+        err.contains("batch 1/2 failed on 1 of 1 hosts (web1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verify_failing_on_one_host_of_the_second_batch_takes_every_host_back() {
+    // web3 answers 500 on v2 only.
+    let f = Fleet::with_vars(3, 1, CANARY, &[(2, "bad: v2")]);
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    let out = f.deploy("v2", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert_eq!(
+        f.picture(),
+        "web1 releases/v1 v1 [v1=verified v2=rolled-back]\n\
+         web2 releases/v1 v1 [v1=verified v2=rolled-back]\n\
+         web3 releases/v1 v1 [v1=verified v2=failed]"
+    );
+    assert!(
+        err.contains("on_failure: rollback_all: rolling back 2 host(s) on v2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[web1] warn    summary: rolled back to v1, verified"),
+        "{err}"
+    );
+    assert!(
+        err.contains("every host touched is back on its previous release, verified (exit 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn on_failure_halt_keeps_the_verified_hosts_on_the_new_release() {
+    let f = Fleet::with_vars(
+        3,
+        1,
+        r#"{ batches: [1, "100%"], on_failure: halt }"#,
+        &[(2, "bad: v2")],
+    );
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    let out = f.deploy("v2", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert_eq!(
+        f.picture(),
+        "web1 releases/v2 v2 [v1=verified v2=verified]\n\
+         web2 releases/v2 v2 [v1=verified v2=verified]\n\
+         web3 releases/v1 v1 [v1=verified v2=failed]"
+    );
+    assert!(err.contains("2 of 3 hosts stay on v2 (verified)"), "{err}");
+}
+
+#[test]
+fn a_host_whose_sshd_dies_mid_deploy_is_named_not_verified_and_the_others_go_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    // web1 and web2 on one sshd, web3 on its own; web3's migration waits at a gate.
+    let f = Fleet::with_vars(
+        3,
+        2,
+        r#"{ batches: ["100%"] }"#,
+        &[(2, &format!("gate: {}", gate.display()))],
+    );
+    let mut f = f;
+    // v1 goes out with the gate open.
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    std::fs::remove_file(&gate).unwrap();
+    std::fs::remove_file(gate.with_extension("waiting")).unwrap();
+    let child = f.deploy_spawn("v2", false, &[]);
+    crate::harness::wait_for(
+        "web3's migration",
+        std::time::Duration::from_secs(30),
+        || gate.with_extension("waiting").exists(),
+    );
+    f.sshd[1].kill_all();
+    let out = child.wait_with_output().unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("deploy of v2 FAILED and 1 of 3 hosts are NOT VERIFIED: web3"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[web3] error   summary: NOT VERIFIED"),
+        "{err}"
+    );
+    let picture = f.picture();
+    assert!(
+        picture.starts_with(
+            "web1 releases/v1 v1 [v1=verified v2=rolled-back]\n\
+             web2 releases/v1 v1 [v1=verified v2=rolled-back]\n"
+        ),
+        "{picture}\n{err}"
+    );
+}
+
+#[test]
+fn limit_deploys_only_the_hosts_named() {
+    let f = Fleet::new(3, 1, CANARY);
+    let out = f.deploy("v1", false, &["--limit", "web2"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(f.current("web1"), "(none)");
+    assert_eq!(f.current("web2"), "releases/v1");
+    assert_eq!(f.version("web2"), "v1");
+    assert_eq!(f.current("web3"), "(none)");
+    let out = f.deploy("v1", false, &["--limit", "web9"]);
+    assert_eq!(code(&out), 64, "{}", stderr(&out));
+}
+
+#[test]
+fn an_ansible_inventory_brings_the_hosts_and_its_groups() {
+    let f = Fleet::new(2, 1, CANARY);
+    let sshd = &f.sshd[0];
+    let inventory = format!(
+        "all:\n  vars:\n    ansible_host: 127.0.0.1\n    ansible_port: {}\n    ansible_ssh_private_key_file: {}\n  children:\n    web:\n      hosts:\n        web1: {{ port: {} }}\n    api:\n      hosts:\n        web2: {{ port: {} }}\n",
+        sshd.port,
+        sshd.key.display(),
+        f.hosts[0].app_port,
+        f.hosts[1].app_port
+    );
+    f.shop.env.write("hosts.yaml", &inventory);
+    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml")).unwrap();
+    let start = text.find("hosts:\n").unwrap();
+    let end = text.find("ssh:").unwrap();
+    let text = format!("{}inventory: hosts.yaml\n{}", &text[..start], &text[end..]);
+    f.shop.env.write("shop.yaml", &text);
+    let out = f.deploy("v1", false, &["--limit", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(f.current("web1"), "(none)");
+    assert_eq!(f.version("web2"), "v1");
+    let out = f.deploy("v1", false, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(f.version("web1"), "v1");
+}
+
+#[test]
+fn a_var_with_spaces_quotes_and_dollars_reaches_the_remote_command_as_one_argument() {
+    let f = Fleet::new(1, 1, CANARY);
+    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml"))
+        .unwrap()
+        .replace(
+            "  start: [",
+            "  start: [ \"printf '%s|' {{ note }} >{{ shared_dir }}/note\", ",
+        );
+    f.shop.env.write("shop.yaml", &text);
+    let note = r#"it's a "big" day; $(touch /tmp/tend-pwned) `id` \ end"#;
+    let out = f.deploy("v1", false, &["--var", &format!("note={note}")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let got = std::fs::read_to_string(f.root("web1").join("shared/note")).unwrap();
+    assert_eq!(got, format!("{note}|"));
+}
+
+#[test]
+fn an_unknown_host_key_on_the_canary_stops_the_fleet_before_anything_changes() {
+    let f = Fleet::new(2, 1, CANARY);
+    f.shop.env.write("known_hosts", "");
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "ED25519 key fingerprint is {}",
+            f.sshd[0].fingerprint
+        )),
+        "{err}"
+    );
+    assert!(
+        !f.root("web1").exists() && !f.root("web2").exists(),
+        "{err}"
+    );
+}
+
+#[test]
+fn rollback_takes_every_host_back_and_verifies_each() {
+    let f = Fleet::new(2, 1, CANARY);
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    assert_eq!(code(&f.deploy("v2", false, &[])), 0);
+    let out = f
+        .shop
+        .env
+        .tend()
+        .args(["rollback", "shop.yaml", "--output", "plain"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_eq!(
+        f.picture(),
+        "web1 releases/v1 v1 [v1=verified v2=rolled-back]\n\
+         web2 releases/v1 v1 [v1=verified v2=rolled-back]"
+    );
+    assert!(err.contains("rolled back 2 hosts, each verified"), "{err}");
+}
+
+#[test]
+fn a_second_run_on_a_host_is_refused_while_the_first_holds_its_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let f = Fleet::with_vars(1, 1, CANARY, &[(0, &format!("gate: {}", gate.display()))]);
+    let first = f.deploy_spawn("v1", false, &[]);
+    crate::harness::wait_for("the migration", std::time::Duration::from_secs(30), || {
+        gate.with_extension("waiting").exists()
+    });
+    // Another controller (its own state dir) deploying the same host.
+    let out = f
+        .shop
+        .env
+        .tend_spawnable()
+        .env("TEND_STATE_DIR", dir.path().join("other-state"))
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--output",
+            "plain",
+            "--var",
+            "version=v1",
+            "--var",
+        ])
+        .arg(format!(
+            "sha={}",
+            crate::harness::deploy::sha256(&f.shop.env.path("artifacts/shop-v1.tar.gz"))
+        ))
+        .output()
+        .unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let first = first.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("another run holds the lock of"), "{err}");
+    assert!(err.contains("since"), "names the holder: {err}");
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert_eq!(f.version("web1"), "v1");
+}
