@@ -676,13 +676,17 @@ _tend() {
             return 0
             ;;
         tend__subcmd__releases)
-            opts="-q -v -h --limit --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --limit --forks --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -710,7 +714,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__rollback)
-            opts="-q -v -h --to --limit --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --to --limit --forks --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -721,6 +725,10 @@ _tend() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

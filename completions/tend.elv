@@ -63,6 +63,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         &'tend;rollback'= {
             cand --to 'The release to go back to [default: the last verified release before the current one]'
             cand --limit 'Only these hosts or inventory groups (comma-separated)'
+            cand --forks 'Hosts worked on at once [default: 20]'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
@@ -78,6 +79,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;releases'= {
             cand --limit 'Only these hosts or inventory groups (comma-separated)'
+            cand --forks 'Hosts worked on at once [default: 20]'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'

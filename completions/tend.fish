@@ -66,6 +66,7 @@ complete -c tend -n "__fish_tend_using_subcommand deploy" -l no-color -d 'Never 
 complete -c tend -n "__fish_tend_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l to -d 'The release to go back to [default: the last verified release before the current one]' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
@@ -80,6 +81,7 @@ complete -c tend -n "__fish_tend_using_subcommand rollback" -s v -l verbose -d '
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand releases" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
+complete -c tend -n "__fish_tend_using_subcommand releases" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand releases" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand releases" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand releases" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''

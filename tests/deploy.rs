@@ -594,14 +594,20 @@ fn values_with_shell_metacharacters_stay_one_argument() {
 
 #[test]
 fn hosts_and_bad_values_are_clear_errors() {
-    let shop =
-        Shop::with_playbook(|p| p.replace("kind: deploy\n", "kind: deploy\nhosts: [web1]\n"));
+    // A template one host cannot render stops the fleet before any host is contacted.
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "kind: deploy\n",
+            "kind: deploy\nhosts: [ { name: web1, address: 127.0.0.1, port: 1 } ]\n",
+        )
+        .replace("srv/shop", "srv/{{ host.vars.zone }}/shop")
+    });
     let out = shop.deploy("v1");
     assert_eq!(code(&out), 64);
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("not supported by this version"),
-        "{}",
-        stderr(&out)
+        err.contains("undefined") && err.contains("(on host web1)") && err.contains("shop.yaml:"),
+        "{err}"
     );
 
     let shop = Shop::with_playbook(|p| {
@@ -901,7 +907,7 @@ fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
         "/srv/web2/shop",
         "ops@127.0.0.13",
         "  batch 3:\n",
-        "steps on each host:",
+        "steps on each host (as on 127.0.0.11):",
         "every host switched in this run goes back to its own last verified release",
         "rollback: down: bin/migrate down orders_v2",
     ] {
@@ -918,13 +924,17 @@ fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
         stderr(&out)
     );
 
-    // Running it needs the SSH target, which comes next: said plainly, nothing touched.
+    // Nothing listens there: the canary is unreachable, so nothing anywhere is touched.
     let out = shop.deploy("v2");
-    assert_eq!(code(&out), 64);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
     assert!(
-        stderr(&out).contains("on 5 hosts over SSH is not supported by this version"),
-        "{}",
-        stderr(&out)
+        err.contains("unreachable: deploy@127.0.0.11:2222: cannot connect: connection refused"),
+        "{err}"
+    );
+    assert!(
+        err.contains("summary: untouched: its batch never started"),
+        "{err}"
     );
 }
 

@@ -76,7 +76,13 @@ impl<'a> Deploy<'a> {
         let top = loaded.scope(&templater);
         let scope = top.at("deploy");
         let d = &loaded.body.deploy;
-        let root = checked_root(&scope, scope.render("root", &d.root, Mode::Text)?)?;
+        let fleet = loaded.body.hosts.is_some() || loaded.body.inventory.is_some();
+        // A fleet's root may differ per host (`{{ host.vars.zone }}`): `on_host` renders it.
+        let root = match scope.render("root", &d.root, Mode::Text) {
+            Ok(r) => checked_root(&scope, r)?,
+            Err(_) if fleet => PathBuf::new(),
+            Err(e) => return Err(e),
+        };
         let release = match scope.render("release", &d.release, Mode::Text) {
             Ok(r) => {
                 check_release_name(&r).map_err(|m| scope.error("release", m))?;
@@ -123,7 +129,7 @@ impl<'a> Deploy<'a> {
         };
         // Every phase must render now, before anything runs (a fleet's, for each of its hosts,
         // once they are known: `check_hosts`).
-        if release_needed && loaded.body.hosts.is_none() && loaded.body.inventory.is_none() {
+        if release_needed && !fleet {
             deploy.phases(&deploy.release, None)?;
         }
         Ok(deploy)
@@ -222,11 +228,12 @@ impl<'a> Deploy<'a> {
     pub fn check_hosts(&self, f: &Fleet) -> Result<Deploy<'a>, Diagnostic> {
         let mut first = None;
         for h in &f.hosts {
-            let on = self.on_host(h, self.layout.target.clone())?;
-            on.phases(&self.release, None).map_err(|mut d| {
+            let named = |mut d: Diagnostic| {
                 d.message = format!("{} (on host {})", d.message, h.name);
                 d
-            })?;
+            };
+            let on = self.on_host(h, self.layout.target.clone()).map_err(named)?;
+            on.phases(&self.release, None).map_err(named)?;
             first.get_or_insert(on);
         }
         first.ok_or_else(|| Diagnostic::new("no hosts"))

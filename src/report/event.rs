@@ -45,6 +45,8 @@ pub enum Event {
         kind: String,
         name: String,
         playbook: Option<String>,
+        /// The machine tend runs on. (`host` on a record is the host an event is about.)
+        #[serde(rename = "controller", default)]
         host: String,
         user: String,
         pid: u32,
