@@ -198,15 +198,13 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             Step::Switch => {
                 done.stop_began = true;
                 let res = r.step(&name, || {
-                    if let Some(h) = sync.take() {
-                        h.join()
-                            .unwrap_or_else(|_| Err(std::io::Error::other("sync thread panicked")))
-                            .map_err(|e| {
-                                format!(
-                                    "releases/{release} could not be made durable: {}",
-                                    crate::describe_io(&e)
-                                )
-                            })?;
+                    if let Some(wait) = sync.take() {
+                        wait().map_err(|e| {
+                            format!(
+                                "releases/{release} could not be made durable: {}",
+                                crate::describe_io(&e)
+                            )
+                        })?;
                     }
                     layout
                         .switch(release)
@@ -355,7 +353,7 @@ fn fetch_release(
     r: &Runner,
     known: Option<&Record>,
     sha: &mut Option<String>,
-    sync: &mut Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    sync: &mut Option<crate::target::Pending>,
 ) -> Result<String, String> {
     let d = r.d;
     let layout = &d.layout;
@@ -411,7 +409,7 @@ fn fetch_release(
             )
         })?;
     }
-    t.rename(&partial, &dir).map_err(|e| {
+    t.rename_lazy(&partial, &dir).map_err(|e| {
         format!(
             "cannot move {} into place: {}",
             partial.display(),
@@ -420,8 +418,7 @@ fn fetch_release(
     })?;
     // The release is made durable while stop, migrate and configure run; `current` switches
     // only after that has finished.
-    let (root, target) = (dir.clone(), layout.target.clone());
-    *sync = Some(std::thread::spawn(move || target.sync_all(&root)));
+    *sync = Some(layout.target.clone().start_sync(&dir));
     Ok(format!(
         "{} ({}, {} entries, sha256 {}{}) → releases/{release}",
         d.artifact.shown(),

@@ -57,12 +57,13 @@ impl Layout {
 
     /// Create the layout's directories (a first deploy starts from nothing).
     pub fn prepare(&self) -> io::Result<()> {
-        let t = &self.target;
-        t.create_dirs(&self.releases(), None)?;
-        t.create_dirs(&self.root.join("shared"), None)?;
-        // The journal names users and the backups hold rendered configs (secrets included).
-        t.create_dirs(&self.meta(), Some(0o700))?;
-        t.create_dirs(&self.meta().join("previous"), None)
+        self.target.create_all(&[
+            (self.releases(), None),
+            (self.root.join("shared"), None),
+            // The journal names users and the backups hold rendered configs (secrets included).
+            (self.meta(), Some(0o700)),
+            (self.meta().join("previous"), None),
+        ])
     }
 
     /// The release `current` points at, if any.
@@ -93,6 +94,12 @@ impl Layout {
             .map_or(0, |d| d.as_nanos());
         self.target
             .rename(&dir, &self.trash().join(format!("{r}.{nanos}")))
+    }
+
+    /// Start deleting what pruning moved aside, without waiting for it (the trash directory
+    /// goes as a whole; pruning makes a new one).
+    pub fn empty_trash_later(&self) {
+        self.target.remove_later(vec![self.trash()]);
     }
 
     /// Delete what pruning moved aside. Never follows symlinks.

@@ -225,10 +225,10 @@ fn deploy_fleet(
         "deploy",
         Some(&args.playbook),
         format!(
-            "{} {} to {} hosts",
+            "{} {} to {}",
             loaded.name(),
             d.release,
-            fleet.hosts.len()
+            fleet::hosts(fleet.hosts.len())
         ),
         Options::from_cli(cli),
         args.lock.wait_lock,
@@ -251,7 +251,7 @@ fn deploy_fleet(
         Ok((_, f)) => (
             crate::report::Status::Ok,
             format!(
-                "{} ({}, sha256 {}{}), for {} hosts",
+                "{} ({}, sha256 {}{}), for {}",
                 d.artifact.shown(),
                 crate::playbook::units::Size(f.bytes),
                 execute::short(&f.sha256),
@@ -260,7 +260,7 @@ fn deploy_fleet(
                 } else {
                     ", no checksum given"
                 },
-                fleet.hosts.len()
+                fleet::hosts(fleet.hosts.len())
             ),
         ),
         Err(e) => (crate::report::Status::Failed, e.to_string()),
@@ -286,7 +286,7 @@ fn deploy_fleet(
     let (outcome, runs) = fleet::deploy(&ctx, fleet);
     let story = summary(reporter, &runs, &d.release);
     let subject = match outcome.code {
-        exit::OK => format!("deployed {} to {} hosts", d.release, runs.len()),
+        exit::OK => format!("deployed {} to {}", d.release, fleet::hosts(runs.len())),
         exit::FAILED => format!("deploy of {} FAILED, hosts verified", d.release),
         _ => format!("deploy of {} FAILED, HOSTS NOT VERIFIED", d.release),
     };
@@ -384,7 +384,7 @@ fn rollback_fleet(
         cli,
         "rollback",
         Some(&args.playbook),
-        format!("{} on {} hosts", loaded.name(), fleet.hosts.len()),
+        format!("{} on {}", loaded.name(), fleet::hosts(fleet.hosts.len())),
         Options::from_cli(cli),
         args.lock.wait_lock,
         None,

@@ -166,6 +166,10 @@ impl Target for Local {
         self.rename_impl(from, to)
     }
 
+    fn rename_lazy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
     fn remove_tree(&self, path: &Path) -> io::Result<()> {
         self.remove_tree_impl(path)
     }

@@ -8,6 +8,7 @@ mod unpack;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use local::Local;
@@ -95,4 +96,43 @@ pub trait Target: Send + Sync {
 
     /// Make everything written under `path` durable.
     fn sync_all(&self, path: &Path) -> io::Result<()>;
+
+    /// Start making `path` durable while other steps run; the returned wait says how it went.
+    /// (A host over SSH runs one request at a time, so its sync runs there in the background.)
+    fn start_sync(self: Arc<Self>, path: &Path) -> Pending
+    where
+        Self: 'static,
+    {
+        let path = path.to_path_buf();
+        let handle = std::thread::spawn(move || self.sync_all(&path));
+        Box::new(move || {
+            handle
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("sync thread panicked")))
+        })
+    }
+
+    /// rename(2) without the directory fsync, for a release whose durability the `start_sync`
+    /// that follows covers (an fsync here would wait for every byte just unpacked).
+    fn rename_lazy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.rename(from, to)
+    }
+
+    /// `create_dirs` for each, at once.
+    fn create_all(&self, dirs: &[(PathBuf, Option<u32>)]) -> io::Result<()> {
+        for (p, mode) in dirs {
+            self.create_dirs(p, *mode)?;
+        }
+        Ok(())
+    }
+
+    /// Delete `paths` (as `remove_tree`) without waiting: trash nothing depends on.
+    fn remove_later(&self, paths: Vec<PathBuf>) {
+        for p in paths {
+            let _ = self.remove_tree(&p);
+        }
+    }
 }
+
+/// A background operation's result, once waited for.
+pub type Pending = Box<dyn FnOnce() -> io::Result<()> + Send>;

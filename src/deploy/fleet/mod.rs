@@ -20,6 +20,15 @@ pub use host::{Ctx, HostRun, HostState, describe};
 use host::{open, parallel};
 pub use manual::{HostReleases, releases, rollback};
 
+/// "1 host", "20 hosts".
+pub fn hosts(n: usize) -> String {
+    if n == 1 {
+        "1 host".into()
+    } else {
+        format!("{n} hosts")
+    }
+}
+
 /// How the fleet ended, for the exit code and the alert.
 pub struct FleetOutcome {
     pub code: i32,
@@ -170,6 +179,8 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
         .map(|r| r.release.clone())
         .or_else(|| d.layout.current_release())
         .filter(|p| *p != d.release);
+    // Releases pruned by the last deploy are deleted while this one runs.
+    d.layout.empty_trash_later();
     let (outcome, story) = {
         let runner = Runner {
             d: &d,
@@ -180,18 +191,6 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
         let outcome = execute::deploy(&runner, &phases, &mut journal);
         (outcome, runner.story.into_inner())
     };
-    if outcome.code == exit::OK
-        && let Err(e) = d.layout.empty_trash()
-    {
-        run.reporter.notice(
-            Level::Warn,
-            format!(
-                "cannot empty {}: {}",
-                d.layout.trash().display(),
-                crate::describe_io(&e)
-            ),
-        );
-    }
     run.story = story;
     run.journal = journal;
     run.d = Some(d);
@@ -260,7 +259,7 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome
     if deployed == n {
         return FleetOutcome {
             code: exit::OK,
-            message: format!("deployed {release} to {n} hosts: live and verified"),
+            message: format!("deployed {release} to {}: live and verified", hosts(n)),
             reason: "success",
         };
     }
@@ -280,7 +279,9 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome
     let touched_failed = count(
         &|s| matches!(s, HostState::Failed { message, .. } if !message.ends_with("nothing changed")),
     );
-    let message = if deployed > 0 {
+    let message = if rolled + touched_failed == 0 && deployed == 0 {
+        format!("deploy of {release} FAILED ({why}); no host was changed")
+    } else if deployed > 0 {
         format!(
             "deploy of {release} FAILED ({why}); {deployed} of {n} hosts stay on {release} (verified), the others are verified on their previous release"
         )

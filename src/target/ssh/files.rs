@@ -4,12 +4,13 @@
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Ssh;
 use super::shell::{Kind, Out};
 use crate::action::quote;
-use crate::target::{Outcome, Target, UnpackError};
+use crate::target::{Outcome, Pending, Target, UnpackError};
 
 /// File operations are quick; a host that takes longer has a problem worth reporting.
 const OP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -79,9 +80,6 @@ impl Ssh {
     /// Take the run's lock on this host: an flock the remote shell holds until the connection
     /// ends. `Err(Some(holder))` when another run holds it (with what that run wrote there).
     pub fn lock(&self, path: &Path, holder: &str) -> Result<Option<String>, Option<String>> {
-        let dir = parent(path);
-        self.must(&format!("mkdir -p {}", q(&dir)), None)
-            .map_err(|e| Some(e.to_string()))?;
         let mut out = vec![];
         let code = {
             let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
@@ -173,8 +171,9 @@ impl Target for Ssh {
         let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
         let mut data: &[u8] = bytes;
         self.must(
+            // dd's conv=fsync writes and fsyncs in one process: on a busy host every exec counts.
             &format!(
-                "mkdir -p {d} && cat >{t} && chmod {mode:o} {t} && sync {t} && mv -f {t} {p} && sync {d}"
+                "{{ [ -d {d} ] || mkdir -p {d}; }} && dd of={t} conv=fsync status=none && chmod {mode:o} {t} && mv -f {t} {p} && sync {d}"
             ),
             Some((&mut data, bytes.len() as u64)),
         )
@@ -311,5 +310,98 @@ impl Target for Ssh {
 
     fn sync_all(&self, path: &Path) -> io::Result<()> {
         self.must(&format!("sync -f {}", q(path)), None).map(drop)
+    }
+
+    /// `sync -f` started in the background on the host, its exit status left in a temp file
+    /// there; the wait polls for that file (one short request every few milliseconds).
+    fn start_sync(self: Arc<Self>, path: &Path) -> Pending {
+        let path = path.to_path_buf();
+        let started = self.must(
+            &format!(
+                "st=$(mktemp) || exit 1; echo \"$st\"; ( sync -f {}; echo $? >\"$st\" ) </dev/null >/dev/null 2>&1 &",
+                q(&path)
+            ),
+            None,
+        );
+        Box::new(move || {
+            let st = String::from_utf8_lossy(&started?).trim().to_string();
+            let st = quote(&st);
+            let deadline = std::time::Instant::now() + OP_TIMEOUT;
+            loop {
+                let (code, out) = self.op(
+                    &format!(
+                        "[ -s {st} ] || {{ sleep 0.005; [ -s {st} ]; }} && cat {st} && rm -f {st}"
+                    ),
+                    None,
+                )?;
+                if code == 0 {
+                    return match String::from_utf8_lossy(&out).trim() {
+                        "0" => Ok(()),
+                        s => Err(io::Error::other(format!(
+                            "on {}: sync -f {} failed (status {s})",
+                            self.shown,
+                            path.display()
+                        ))),
+                    };
+                }
+                if std::time::Instant::now() > deadline {
+                    return Err(io::Error::other(format!(
+                        "on {}: sync -f {} did not finish",
+                        self.shown,
+                        path.display()
+                    )));
+                }
+            }
+        })
+    }
+
+    fn rename_lazy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.must(&format!("mv -T {} {}", q(from), q(to)), None)
+            .map(drop)
+    }
+
+    /// Each path renamed aside at once (so a new one can take its place), then deleted by one
+    /// `rm -rf` in the background on the host.
+    fn remove_later(&self, paths: Vec<PathBuf>) {
+        let moves: Vec<String> = paths
+            .iter()
+            .map(|p| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos());
+                let gone = p.with_file_name(format!(
+                    "{}.gone.{nanos}",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                format!(
+                    "mv -T {} {g} 2>/dev/null && set -- \"$@\" {g}",
+                    q(p),
+                    g = q(&gone)
+                )
+            })
+            .collect();
+        if moves.is_empty() {
+            return;
+        }
+        let _ = self.op(
+            &format!(
+                "set --; {}; [ $# -eq 0 ] || rm -rf \"$@\" </dev/null >/dev/null 2>&1 &",
+                moves.join("; ")
+            ),
+            None,
+        );
+    }
+
+    fn create_all(&self, dirs: &[(PathBuf, Option<u32>)]) -> io::Result<()> {
+        let mut cmd: Vec<String> = vec![format!(
+            "mkdir -p {}",
+            dirs.iter().map(|(p, _)| q(p)).collect::<Vec<_>>().join(" ")
+        )];
+        for (p, mode) in dirs {
+            if let Some(m) = mode {
+                cmd.push(format!("chmod {m:o} {}", q(p)));
+            }
+        }
+        self.must(&cmd.join(" && "), None).map(drop)
     }
 }
