@@ -321,3 +321,64 @@ fn a_second_run_on_a_host_is_refused_while_the_first_holds_its_lock() {
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     assert_eq!(f.version("web1"), "v1");
 }
+
+#[test]
+fn become_sudo_runs_the_steps_and_file_operations_through_sudo() {
+    let f = Fleet::new(1, 1, CANARY);
+    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml"))
+        .unwrap()
+        .replace("ssh: { known_hosts:", "ssh: { become: sudo, known_hosts:")
+        .replace(
+            "  start: [",
+            "  start: [ \"echo ${SUDO_USER:-not-sudo} >{{ shared_dir }}/become\", ",
+        );
+    f.shop.env.write("shop.yaml", &text);
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    if rustix::process::geteuid().is_root() {
+        assert_eq!(code(&out), 0, "{err}");
+        let by = std::fs::read_to_string(f.root("web1").join("shared/become")).unwrap();
+        assert_eq!(by.trim(), "root", "the step ran under sudo");
+        assert_eq!(f.version("web1"), "v1");
+    } else {
+        // Without a sudoers rule `sudo -n` refuses at once rather than prompting.
+        assert_eq!(code(&out), 1, "{err}");
+        assert!(err.contains("sudo"), "{err}");
+    }
+}
+
+#[test]
+fn an_encrypted_identity_is_opened_with_the_passphrase_from_the_playbook() {
+    let f = Fleet::new(1, 1, CANARY);
+    let key = f.shop.env.path("encrypted_key");
+    std::fs::copy(&f.sshd[0].key, &key).unwrap();
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-p", "-N", "s3cret pass", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ssh-keygen -p");
+    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml"))
+        .unwrap()
+        .replace(
+            &f.sshd[0].key.display().to_string(),
+            &key.display().to_string(),
+        )
+        .replace(
+            "ssh: { known_hosts:",
+            "ssh: { passphrase: \"{{ key_pass }}\", known_hosts:",
+        );
+    f.shop.env.write("shop.yaml", &text);
+    let out = f.deploy("v1", false, &["--var", "key_pass=wrong"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("authentication failed for user"), "{err}");
+    assert!(
+        !err.contains("wrong"),
+        "the passphrase is not printed: {err}"
+    );
+    let out = f.deploy("v1", false, &["--var", "key_pass=s3cret pass"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(f.version("web1"), "v1");
+}
