@@ -6,12 +6,15 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{Event, Level, Options, Record, Sink, Status, format_ms};
 
-/// Live spinners on a terminal (one per running step), a permanent line per finished step.
+/// Live spinners on a terminal (one per running step), a permanent line per finished step. In a
+/// fleet deploy, one live line per host instead (host, step, elapsed), and permanent lines only
+/// for what went wrong and for each host's summary: twenty hosts stay readable.
 pub struct Human {
     opts: Options,
     multi: MultiProgress,
     running: Mutex<HashMap<(String, String), ProgressBar>>,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    hosts: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Human {
@@ -21,6 +24,7 @@ impl Human {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             running: Mutex::default(),
             bars: Mutex::default(),
+            hosts: Mutex::default(),
         }
     }
 
@@ -39,6 +43,34 @@ impl Human {
             eprintln!("{text}");
         } else {
             let _ = self.multi.println(text);
+        }
+    }
+
+    /// The live line of a host, made on its first event.
+    fn host_line(&self, host: &str, text: String) {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let bar = hosts.entry(host.to_string()).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix:.bold} {msg} {elapsed:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(host.to_string());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        bar.set_message(text);
+    }
+
+    fn end_host_line(&self, host: &str) {
+        if let Some(bar) = self
+            .hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(host)
+        {
+            bar.finish_and_clear();
+            self.multi.remove(&bar);
         }
     }
 
@@ -93,7 +125,20 @@ impl Sink for Human {
                 format!(" · {t}")
             }
         };
+        let live = !record.host.is_empty() && !self.multi.is_hidden();
         match &record.event {
+            Event::StepStarted { step, .. } if live => {
+                self.host_line(&record.host, step.clone());
+            }
+            Event::Output { .. } if live => {}
+            Event::StepFinished { step, status, .. } if live && !status.is_problem() => {
+                self.host_line(&record.host, format!("{step} {}", self.mark(*status)));
+            }
+            Event::Notice { message, .. } if live && message.starts_with("summary: ") => {
+                self.end_host_line(&record.host);
+                let tag = self.paint("1", &record.host);
+                self.line(format!("{tag} {}", &message["summary: ".len()..]));
+            }
             Event::RunStarted { kind, name, .. } => {
                 self.line(format!("{} {kind} {name}", self.paint("1", "tend")));
             }
