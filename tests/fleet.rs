@@ -209,11 +209,11 @@ fn an_ansible_inventory_brings_the_hosts_and_its_groups() {
         f.hosts[1].app_port
     );
     f.shop.env.write("hosts.yaml", &inventory);
-    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml")).unwrap();
-    let start = text.find("hosts:\n").unwrap();
-    let end = text.find("ssh:").unwrap();
-    let text = format!("{}inventory: hosts.yaml\n{}", &text[..start], &text[end..]);
-    f.shop.env.write("shop.yaml", &text);
+    f.edit(|text| {
+        let start = text.find("hosts:\n").unwrap();
+        let end = text.find("ssh:").unwrap();
+        format!("{}inventory: hosts.yaml\n{}", &text[..start], &text[end..])
+    });
     let out = f.deploy("v1", false, &["--limit", "api"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(f.current("web1"), "(none)");
@@ -226,13 +226,12 @@ fn an_ansible_inventory_brings_the_hosts_and_its_groups() {
 #[test]
 fn a_var_with_spaces_quotes_and_dollars_reaches_the_remote_command_as_one_argument() {
     let f = Fleet::new(1, 1, CANARY);
-    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml"))
-        .unwrap()
-        .replace(
+    f.edit(|text| {
+        text.replace(
             "  start: [",
             "  start: [ \"printf '%s|' {{ note }} >{{ shared_dir }}/note\", ",
-        );
-    f.shop.env.write("shop.yaml", &text);
+        )
+    });
     let note = r#"it's a "big" day; $(touch /tmp/tend-pwned) `id` \ end"#;
     let out = f.deploy("v1", false, &["--var", &format!("note={note}")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -325,14 +324,13 @@ fn a_second_run_on_a_host_is_refused_while_the_first_holds_its_lock() {
 #[test]
 fn become_sudo_runs_the_steps_and_file_operations_through_sudo() {
     let f = Fleet::new(1, 1, CANARY);
-    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml"))
-        .unwrap()
-        .replace("ssh: { known_hosts:", "ssh: { become: sudo, known_hosts:")
-        .replace(
-            "  start: [",
-            "  start: [ \"echo ${SUDO_USER:-not-sudo} >{{ shared_dir }}/become\", ",
-        );
-    f.shop.env.write("shop.yaml", &text);
+    f.edit(|text| {
+        text.replace("ssh: { known_hosts:", "ssh: { become: sudo, known_hosts:")
+            .replace(
+                "  start: [",
+                "  start: [ \"echo ${SUDO_USER:-not-sudo} >{{ shared_dir }}/become\", ",
+            )
+    });
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
     if rustix::process::geteuid().is_root() {
@@ -359,17 +357,16 @@ fn an_encrypted_identity_is_opened_with_the_passphrase_from_the_playbook() {
         .unwrap()
         .success();
     assert!(ok, "ssh-keygen -p");
-    let text = std::fs::read_to_string(f.shop.env.path("shop.yaml"))
-        .unwrap()
-        .replace(
+    f.edit(|text| {
+        text.replace(
             &f.sshd[0].key.display().to_string(),
             &key.display().to_string(),
         )
         .replace(
             "ssh: { known_hosts:",
             "ssh: { passphrase: \"{{ key_pass }}\", known_hosts:",
-        );
-    f.shop.env.write("shop.yaml", &text);
+        )
+    });
     let out = f.deploy("v1", false, &["--var", "key_pass=wrong"]);
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");

@@ -132,19 +132,7 @@ impl Shop {
 
     /// Each release's state in the host journal: "v1=verified v2=failed".
     pub fn states(&self) -> String {
-        self.journal()["releases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}={}",
-                    r["release"].as_str().unwrap(),
-                    r["state"].as_str().unwrap()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        states(&self.root())
     }
 
     pub fn schema(&self) -> String {
@@ -176,4 +164,26 @@ pub fn sha256(path: &Path) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Each release's state in the host journal under `root`: "v1=verified v2=failed"; "" when
+/// there is no journal.
+pub fn states(root: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(root.join(".tend/releases.json")) else {
+        return String::new();
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}={}",
+                r["release"].as_str().unwrap(),
+                r["state"].as_str().unwrap()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

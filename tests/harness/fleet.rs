@@ -139,23 +139,14 @@ impl Fleet {
 
     /// Each release's state in a host's journal: "v1=verified v2=failed"; "" when none.
     pub fn states(&self, host: &str) -> String {
-        let Ok(text) = std::fs::read_to_string(self.root(host).join(".tend/releases.json")) else {
-            return String::new();
-        };
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        v["releases"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                format!(
-                    "{}={}",
-                    r["release"].as_str().unwrap(),
-                    r["state"].as_str().unwrap()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        super::deploy::states(&self.root(host))
+    }
+
+    /// Rewrite the playbook (a test's variation).
+    pub fn edit(&self, change: impl FnOnce(String) -> String) {
+        let path = self.shop.env.path("shop.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, change(text)).unwrap();
     }
 
     /// The version a host's app answers with, or why it does not answer.
