@@ -353,6 +353,7 @@ fn an_encrypted_identity_is_opened_with_the_passphrase_from_the_playbook() {
     let ok = std::process::Command::new("ssh-keygen")
         .args(["-q", "-p", "-N", "s3cret pass", "-f"])
         .arg(&key)
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap()
         .success();

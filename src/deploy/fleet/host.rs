@@ -20,7 +20,12 @@ pub enum HostState {
     Deployed,
     /// Its deploy failed: `code` 1 when it changed nothing or rolled itself back verified, 2 when
     /// its rollback was not verified.
-    Failed { code: i32, message: String },
+    /// `touched`: it got as far as stopping the app (and rolled back), so it was changed.
+    Failed {
+        code: i32,
+        message: String,
+        touched: bool,
+    },
     /// It was on the new release and the fleet rollback took it back (`code` 0 verified).
     RolledBack { code: i32, message: String },
 }
@@ -164,7 +169,7 @@ pub fn describe(run: &HostRun, release: &str) -> (Level, String) {
     match &run.state {
         HostState::Untouched => (Level::Info, "untouched: its batch never started".into()),
         HostState::Deployed => (Level::Info, format!("on {release}, verified")),
-        HostState::Failed { code, message } if *code == exit::NOT_VERIFIED => {
+        HostState::Failed { code, message, .. } if *code == exit::NOT_VERIFIED => {
             (Level::Error, format!("NOT VERIFIED: {message}"))
         }
         HostState::Failed { message, .. } => (Level::Warn, format!("failed: {message}")),

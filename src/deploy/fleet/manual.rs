@@ -34,6 +34,7 @@ pub fn rollback<'a>(
                 run.state = HostState::Failed {
                     code: exit::FAILED,
                     message: format!("{message}; nothing changed"),
+                    touched: false,
                 };
                 return;
             }

@@ -157,6 +157,7 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
             run.state = HostState::Failed {
                 code: exit::FAILED,
                 message: format!("{message}; nothing changed"),
+                touched: false,
             };
             return;
         }
@@ -168,6 +169,7 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
             run.state = HostState::Failed {
                 code: exit::FAILED,
                 message: format!("{}; nothing changed", diag.message),
+                touched: false,
             };
             run.d = Some(d);
             return;
@@ -198,6 +200,7 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
         exit::OK => HostState::Deployed,
         code => HostState::Failed {
             code,
+            touched: outcome.reason == "rollback",
             message: outcome.message,
         },
     };
@@ -276,9 +279,7 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome
     }
     let why = stopped.unwrap_or_else(|| "hosts failed".into());
     let rolled = count(&|s| matches!(s, HostState::RolledBack { .. }));
-    let touched_failed = count(
-        &|s| matches!(s, HostState::Failed { message, .. } if !message.ends_with("nothing changed")),
-    );
+    let touched_failed = count(&|s| matches!(s, HostState::Failed { touched: true, .. }));
     let message = if rolled + touched_failed == 0 && deployed == 0 {
         format!("deploy of {release} FAILED ({why}); no host was changed")
     } else if deployed > 0 {
