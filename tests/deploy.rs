@@ -633,6 +633,20 @@ fn hosts_and_bad_values_are_clear_errors() {
         "{err}"
     );
 
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "    sha256: \"{{ sha }}\"",
+            "    sha256: \"{{ sha }}\"\n    on: hosts",
+        )
+    });
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 64);
+    assert!(
+        stderr(&out).contains("`on: hosts` downloads a `url:` on each host"),
+        "{}",
+        stderr(&out)
+    );
+
     let shop = Shop::with_playbook(|p| p.replace("  stop:", "  stopp:"));
     let out = shop.deploy("v1");
     assert_eq!(code(&out), 64);

@@ -380,3 +380,62 @@ fn an_encrypted_identity_is_opened_with_the_passphrase_from_the_playbook() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(f.version("web1"), "v1");
 }
+
+#[test]
+fn fetch_on_hosts_downloads_and_checks_the_artifact_on_each_host() {
+    let f = Fleet::new(2, 1, r#"{ batches: ["100%"] }"#);
+    let files = crate::harness::http::FileServer::start(f.shop.env.path("artifacts"));
+    let url = files.url("/shop-{{ version }}.tar.gz");
+    f.edit(|text| {
+        let start = text.find("    path: ").unwrap();
+        let end = start + text[start..].find('\n').unwrap();
+        format!(
+            "{}    url: \"{url}\"\n    on: hosts{}",
+            &text[..start],
+            &text[end..]
+        )
+    });
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_eq!(
+        *files.hits.lock().unwrap(),
+        2,
+        "each host downloaded it: {err}"
+    );
+    assert!(err.contains("each of 2 hosts downloads it"), "{err}");
+    assert_eq!(
+        f.picture(),
+        "web1 releases/v1 v1 [v1=verified]\nweb2 releases/v1 v1 [v1=verified]"
+    );
+    assert!(
+        !f.shop.env.state().join("cache").exists(),
+        "nothing was downloaded here"
+    );
+
+    // The wrong build (a checksum for another artifact) is refused on the host, before any stop.
+    let sha_v1 = crate::harness::deploy::sha256(&f.shop.env.path("artifacts/shop-v1.tar.gz"));
+    f.shop.artifact("v2", false);
+    let out = f
+        .shop
+        .env
+        .tend()
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--output",
+            "plain",
+            "--var",
+            "version=v2",
+            "--var",
+        ])
+        .arg(format!("sha={sha_v1}"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("checksum mismatch"), "{err}");
+    assert!(err.contains("nothing was stopped or changed"), "{err}");
+    assert_eq!(f.version("web1"), "v1");
+    assert!(!f.root("web1").join("releases/v2").exists());
+}

@@ -383,7 +383,11 @@ fn fetch_release(
     }
     let step = format!("fetch {release}");
     let progress = |n: u64| r.reporter.progress(&step, n);
-    let fetched = fetch::fetch(&d.artifact, &layout.cache(), &partial, &progress, t);
+    let fetched = if d.artifact.on_hosts {
+        fetch::on_target(&d.artifact, &partial, t)
+    } else {
+        fetch::fetch(&d.artifact, &layout.cache(), &partial, &progress, t)
+    };
     r.reporter.clear_progress(&step);
     let fetched = fetched.map_err(|e| e.to_string())?;
     *sha = Some(fetched.sha256.clone());

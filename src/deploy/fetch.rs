@@ -21,6 +21,8 @@ pub struct Artifact {
     /// Lowercase hex.
     pub sha256: Option<String>,
     pub strip_components: usize,
+    /// Downloaded by each host itself (`fetch.on: hosts`).
+    pub on_hosts: bool,
 }
 
 impl Artifact {
@@ -250,6 +252,7 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
         source: Source::Path(file),
         sha256: Some(got.clone()),
         strip_components: artifact.strip_components,
+        on_hosts: false,
     };
     Ok((
         staged,
@@ -260,6 +263,85 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
             cached,
         },
     ))
+}
+
+/// `fetch.on: hosts`: the target downloads `url` itself (curl or wget), checks the sha256
+/// there, and unpacks into `partial` with its tar; nothing passes through this machine.
+pub fn on_target(
+    artifact: &Artifact,
+    partial: &Path,
+    target: &dyn crate::target::Target,
+) -> Result<Fetched, FetchError> {
+    let (Source::Url(url), Some(sha)) = (&artifact.source, &artifact.sha256) else {
+        return Err(FetchError::Other(
+            "fetch.on: hosts needs a url: and its sha256".into(),
+        ));
+    };
+    let q = crate::action::quote;
+    let p = q(&partial.to_string_lossy());
+    let script = format!(
+        "t=$(mktemp) || exit 1; trap 'rm -f \"$t\" \"$t.list\"' EXIT
+if command -v curl >/dev/null; then curl -fsSL --retry 2 -o \"$t\" {u} || exit 4
+elif command -v wget >/dev/null; then wget -q -O \"$t\" {u} || exit 4
+else echo 'neither curl nor wget is installed'; exit 4; fi
+got=$(sha256sum \"$t\" | cut -d' ' -f1)
+[ \"$got\" = {sha} ] || {{ echo \"got sha256 $got\"; exit 3; }}
+mkdir -p {p} && tar -xvf \"$t\" -C {p} --no-same-owner --strip-components={n} >\"$t.list\" || exit 5
+echo \"__bytes $(wc -c <\"$t\") __entries $(wc -l <\"$t.list\")\"",
+        u = q(url),
+        n = artifact.strip_components
+    );
+    let mut last = String::new();
+    let mut lines = vec![];
+    let outcome = target
+        .run(&script, std::time::Duration::from_secs(3600), &mut |l| {
+            last = l.to_string();
+            lines.push(l.to_string());
+        })
+        .map_err(|e| FetchError::Other(crate::describe_io(&e)))?;
+    let cleanup = || {
+        let _ = target.remove_tree(partial);
+    };
+    match outcome.code {
+        Some(0) => {}
+        Some(3) => {
+            cleanup();
+            return Err(FetchError::Mismatch {
+                artifact: artifact.shown(),
+                expected: sha.clone(),
+                got: last.trim_start_matches("got sha256 ").to_string(),
+            });
+        }
+        _ => {
+            cleanup();
+            let what = match outcome.code {
+                Some(4) => "download failed on the host",
+                Some(5) => "unpacking failed on the host",
+                _ => "fetching on the host failed",
+            };
+            return Err(FetchError::Other(format!(
+                "{url}: {what}: {}",
+                if lines.is_empty() {
+                    outcome.describe(std::time::Duration::from_secs(3600))
+                } else {
+                    lines.join("; ")
+                }
+            )));
+        }
+    }
+    let num = |key: &str| {
+        last.split_whitespace()
+            .skip_while(|w| *w != key)
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(Fetched {
+        sha256: sha.clone(),
+        bytes: num("__bytes"),
+        entries: num("__entries"),
+        cached: false,
+    })
 }
 
 pub fn hex(bytes: &[u8]) -> String {

@@ -246,8 +246,30 @@ fn deploy_fleet(
         step: name.clone(),
         target: String::new(),
     });
-    let staged = fetch::stage(&d.artifact, &started.state.join("cache"));
+    let staged = if d.artifact.on_hosts {
+        // Each host downloads and checks it itself.
+        Ok((
+            d.artifact.clone(),
+            fetch::Fetched {
+                sha256: d.artifact.sha256.clone().unwrap_or_default(),
+                bytes: 0,
+                entries: 0,
+                cached: false,
+            },
+        ))
+    } else {
+        fetch::stage(&d.artifact, &started.state.join("cache"))
+    };
     let (status, message) = match &staged {
+        Ok((_, f)) if d.artifact.on_hosts => (
+            crate::report::Status::Ok,
+            format!(
+                "{}: each of {} downloads it and checks sha256 {} itself (fetch.on: hosts)",
+                d.artifact.shown(),
+                fleet::hosts(fleet.hosts.len()),
+                execute::short(&f.sha256)
+            ),
+        ),
         Ok((_, f)) => (
             crate::report::Status::Ok,
             format!(

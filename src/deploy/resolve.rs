@@ -104,6 +104,7 @@ impl<'a> Deploy<'a> {
                 source: Source::Path(PathBuf::new()),
                 sha256: None,
                 strip_components: 0,
+                on_hosts: false,
             },
             Err(e) => return Err(e),
         };
@@ -451,6 +452,14 @@ fn fetch_spec(
             }
             Source::Url(url)
         }
+        (None, Some(_)) if f.on == Some(crate::action::On::Hosts) => {
+            return Err(scope
+                .error(
+                    "on",
+                    "`on: hosts` downloads a `url:` on each host; a `path:` is on this machine",
+                )
+                .hint("drop `on: hosts`: tend sends a local file to every host itself"));
+        }
         (None, Some(p)) => Source::Path(base.join(scope.render("path", p, Mode::Text)?)),
         _ => {
             return Err(scope
@@ -480,6 +489,7 @@ fn fetch_spec(
         source,
         sha256,
         strip_components: f.strip_components,
+        on_hosts: f.on == Some(crate::action::On::Hosts),
     })
 }
 

@@ -69,6 +69,9 @@ pub struct FetchSpec {
     /// Leading path components dropped from every entry (`app-v2/bin/app` -> `bin/app`).
     #[serde(default)]
     pub strip_components: usize,
+    /// `hosts`: each host downloads the `url:` itself and checks the `sha256` there (`local`,
+    /// the default for fetching: once, here, then streamed to the hosts).
+    pub on: Option<crate::action::On>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
