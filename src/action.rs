@@ -38,6 +38,9 @@ pub struct ActionSpec {
     pub on: On,
     #[serde(default)]
     pub ignore_errors: bool,
+    /// `sudo`: this command alone runs through `sudo -n` (`ssh.become` does it for all).
+    #[serde(rename = "become")]
+    pub become_: Option<crate::target::ssh::Become>,
 }
 
 impl ActionSpec {
@@ -50,6 +53,7 @@ impl ActionSpec {
             delay: None,
             on: On::Hosts,
             ignore_errors: false,
+            become_: None,
         }
     }
 }
@@ -96,6 +100,7 @@ pub struct Action {
     pub delay: std::time::Duration,
     pub ignore_errors: bool,
     pub on: On,
+    pub become_: Option<crate::target::ssh::Become>,
 }
 
 impl ActionSpec {
@@ -112,6 +117,7 @@ impl ActionSpec {
             delay: self.delay.unwrap_or(Duration::secs(1)).0,
             ignore_errors: self.ignore_errors,
             on: self.on,
+            become_: self.become_,
         })
     }
 }
@@ -153,6 +159,11 @@ impl Action {
             // A failed cd must not run the command somewhere else.
             Some(d) => format!("cd {} || exit 125\n{}", quote(d), self.run),
             None => self.run.clone(),
+        };
+        let cmd = match self.become_ {
+            // -n: a missing sudoers rule fails the step at once instead of waiting for a password.
+            Some(crate::target::ssh::Become::Sudo) => format!("sudo -n sh -c {}", quote(&cmd)),
+            None => cmd,
         };
         let mut attempt = 0;
         let ran = loop {

@@ -439,3 +439,30 @@ fn fetch_on_hosts_downloads_and_checks_the_artifact_on_each_host() {
     assert_eq!(f.version("web1"), "v1");
     assert!(!f.root("web1").join("releases/v2").exists());
 }
+
+#[test]
+fn become_on_one_action_runs_only_that_action_through_sudo() {
+    let f = Fleet::new(1, 1, CANARY);
+    f.edit(|text| {
+        text.replace(
+            "  start: [",
+            "  start: [ { run: \"echo ${SUDO_USER:-not-sudo} >{{ shared_dir }}/by-sudo\", become: sudo }, \"echo ${SUDO_USER:-not-sudo} >{{ shared_dir }}/by-user\", ",
+        )
+    });
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    let read = |name: &str| {
+        std::fs::read_to_string(f.root("web1").join("shared").join(name))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    if rustix::process::geteuid().is_root() {
+        assert_eq!(code(&out), 0, "{err}");
+        assert_eq!(read("by-sudo"), "root");
+        assert_eq!(read("by-user"), "not-sudo");
+    } else {
+        assert_eq!(code(&out), 1, "{err}");
+        assert_eq!(read("by-sudo"), "");
+    }
+}

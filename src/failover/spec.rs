@@ -104,6 +104,7 @@ impl<'de> Deserialize<'de> for Promote {
                 delay: raw.delay,
                 on: raw.on,
                 ignore_errors: false,
+                become_: None,
             })),
             (None, Some(path)) => Ok(Promote::ResolvConf(path)),
             (Some(_), Some(_)) => Err(de::Error::custom(at_key(
