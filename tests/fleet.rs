@@ -466,3 +466,40 @@ fn become_on_one_action_runs_only_that_action_through_sudo() {
         assert_eq!(read("by-sudo"), "");
     }
 }
+
+#[test]
+fn sigint_during_a_remote_step_stops_it_on_the_host_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = dir.path().join("gate");
+    let f = Fleet::with_vars(1, 1, CANARY, &[(0, &format!("gate: {}", gate.display()))]);
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    std::fs::remove_file(&gate).unwrap();
+    let waiting = gate.with_extension("waiting");
+    std::fs::remove_file(&waiting).unwrap();
+    let child = f.deploy_spawn("v2", false, &[]);
+    crate::harness::wait_for(
+        "the remote migration",
+        std::time::Duration::from_secs(30),
+        || waiting.exists(),
+    );
+    let migrate = std::fs::read_to_string(&waiting)
+        .unwrap()
+        .trim()
+        .to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    // Gone, or a zombie nobody reaps (a container has no init to do it).
+    let state = std::fs::read_to_string(format!("/proc/{migrate}/status")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains("State:\tZ"),
+        "the migration on the host was stopped: {state}\n{err}"
+    );
+    assert!(err.contains("interrupted"), "{err}");
+    assert_eq!(f.picture(), "web1 releases/v1 v1 [v1=verified v2=failed]");
+}

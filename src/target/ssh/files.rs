@@ -136,11 +136,12 @@ impl Target for Ssh {
             Out::Lines(on_line),
         )?;
         // coreutils `timeout`: 124 when it fired, 137 when its KILL had to follow.
-        let timed_out = code == 124 || code == 137;
+        let interrupted = shell.interrupted;
+        let timed_out = !interrupted && (code == 124 || code == 137);
         Ok(Outcome {
-            code: (!timed_out).then_some(code),
+            code: (!timed_out && !interrupted).then_some(code),
             timed_out,
-            interrupted: false,
+            interrupted,
         })
     }
 

@@ -14,7 +14,8 @@
 //! The second form saves a `head` process per request: most requests are tend's own one-liners.
 //!
 //! Kind `r` is a step: its own `sh -c`, stdin from /dev/null (or the data), bounded by a remote
-//! coreutils `timeout`. Kind `o` is one of tend's own file operations, run in a subshell without
+//! coreutils `timeout`, whose pid the loop reports first: on SIGINT tend stops the step with a
+//! `kill` sent over a second, short-lived channel (the loop itself is busy waiting for it). Kind `o` is one of tend's own file operations, run in a subshell without
 //! a `timeout` (the controller's read deadline still bounds it). Kind `l` takes an flock that the
 //! loop itself holds until the connection ends, however it ends (fd 9, closed for every command,
 //! so an app a step starts in the background cannot keep it). After each request the loop
@@ -36,6 +37,9 @@ pub(super) struct Shell {
     /// Set when a request broke the framing (the host stopped answering, the connection
     /// dropped): every later request fails at once with this.
     broken: Option<String>,
+    become_: Option<Become>,
+    /// The last step was stopped because tend was asked to stop (SIGINT, SIGTERM).
+    pub(super) interrupted: bool,
 }
 
 /// Where a request's output goes.
@@ -76,7 +80,7 @@ fn script(nonce: &str, become_: Option<Become>) -> String {
 while IFS=' ' read -r k s cl dl t c; do
 if [ "$cl" -gt 0 ]; then c=$(head -c "$cl"); fi
 case $k in
-r) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ timeout -k 5 "$t" {sudo}sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else timeout -k 5 "$t" {sudo}sh -c "$c" </dev/null 2>&1 9>&-; fi;;
+r) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ timeout -k 5 "$t" {sudo}sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else timeout -k 5 "$t" {sudo}sh -c "$c" </dev/null 2>&1 9>&- & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; wait "$p"; fi;;
 o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ {op} 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else {op} </dev/null 2>&1 9>&-; fi;;
 l) mkdir -p "${{c%/*}}" && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }};;
 *) printf 'tend: unknown request %s\n' "$k"; false;;
@@ -109,6 +113,8 @@ impl Shell {
             nonce,
             shown: shown.to_string(),
             broken: None,
+            become_,
+            interrupted: false,
         })
     }
 
@@ -194,7 +200,10 @@ impl Shell {
         // (libssh2_channel_flush) would throw away output that arrived during the upload.
         // Reads wake up every second (libssh2 also wakes to send keepalives, and reports that
         // as a timeout): the deadline below is what ends a wait, not libssh2.
-        sess.set_timeout(1000);
+        sess.set_timeout(200);
+        self.interrupted = false;
+        let pid_prefix = format!("__tend_{}_{}_pid ", self.nonce, self.seq);
+        let mut pid: Option<String> = None;
         let marker = format!("__tend_{}_{} ", self.nonce, self.seq);
         let deadline = Instant::now() + wait;
         let mut acc: Vec<u8> = vec![];
@@ -212,6 +221,14 @@ impl Shell {
                         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
                     ) =>
                 {
+                    if !self.interrupted
+                        && crate::interrupt::armed()
+                        && let Some(p) = &pid
+                    {
+                        self.interrupted = true;
+                        self.stop(sess, p);
+                        sess.set_timeout(200);
+                    }
                     if Instant::now() > deadline {
                         return Err(io::Error::new(
                             io::ErrorKind::TimedOut,
@@ -244,6 +261,10 @@ impl Shell {
                         let line: Vec<u8> = acc.drain(..=i).collect();
                         let line = String::from_utf8_lossy(&line);
                         let line = line.trim_end_matches(['\n', '\r']);
+                        if let Some(p) = line.strip_prefix(&pid_prefix) {
+                            pid = Some(p.trim().to_string());
+                            continue;
+                        }
                         if let Some(code) = line.strip_prefix(&marker) {
                             if let Some(h) = held.take().filter(|h| !h.is_empty()) {
                                 on_line(&h);
@@ -281,6 +302,22 @@ impl Shell {
 }
 
 impl Shell {
+    /// Stop a running step: TERM to its `timeout`, which passes it on to the command. Sent over
+    /// a channel of its own, not waited for: the step's own end comes back on the shell.
+    fn stop(&self, sess: &Session, pid: &str) {
+        let Ok(pid) = pid.parse::<u32>() else { return };
+        let sudo = match self.become_ {
+            Some(Become::Sudo) => "sudo -n ",
+            None => "",
+        };
+        sess.set_timeout(5000);
+        if let Ok(mut ch) = sess.channel_session() {
+            let _ = ch.exec(&format!("{sudo}kill -TERM {pid}"));
+            let _ = ch.send_eof();
+            let _ = ch.wait_close();
+        }
+    }
+
     /// End the remote loop and the session without waiting on a host that stopped answering,
     /// or on a process a step left holding the channel open.
     pub(super) fn close(&mut self, sess: &Session) {
