@@ -59,6 +59,16 @@ impl<'a> HostRun<'a> {
         }
     }
 
+    /// It could not be reached or prepared (`open` said why): reported, and nothing changed.
+    pub fn unreached(&mut self, message: String) {
+        self.reporter.notice(Level::Error, message.clone());
+        self.state = HostState::Failed {
+            code: exit::FAILED,
+            message: format!("{message}; nothing changed"),
+            touched: false,
+        };
+    }
+
     /// Clear its lock's holder at the end (the lock itself goes with the connection).
     pub fn release(&self) {
         if let (Some(ssh), Some(d)) = (&self.ssh, &self.d) {
@@ -97,7 +107,7 @@ pub fn open<'a>(
     run: &mut HostRun<'a>,
     lock: bool,
     prepare: bool,
-) -> Result<Deploy<'a>, String> {
+) -> Result<(Deploy<'a>, Arc<Ssh>), String> {
     let started = std::time::Instant::now();
     let step = "connect";
     run.reporter.emit(crate::report::Event::StepStarted {
@@ -161,7 +171,7 @@ pub fn open<'a>(
     }
     run.journal = super::super::open_journal(&d, &run.reporter)
         .map_err(|_| format!("cannot read {}", d.layout.journal().display()))?;
-    Ok(d)
+    Ok((d, ssh))
 }
 
 /// One line per host for the summary.

@@ -27,19 +27,10 @@ pub fn rollback<'a>(
     let all: Vec<usize> = (0..runs.len()).collect();
     parallel(ctx.forks, &all, |i| {
         let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
-        let d = match open(ctx, &mut run, true, false) {
-            Ok(d) => d,
-            Err(message) => {
-                run.reporter.notice(Level::Error, message.clone());
-                run.state = HostState::Failed {
-                    code: exit::FAILED,
-                    message: format!("{message}; nothing changed"),
-                    touched: false,
-                };
-                return;
-            }
+        let (d, ssh) = match open(ctx, &mut run, true, false) {
+            Ok(opened) => opened,
+            Err(message) => return run.unreached(message),
         };
-        let Some(ssh) = run.ssh.clone() else { return };
         let mut journal = std::mem::take(&mut run.journal);
         let runner = Runner {
             d: &d,
@@ -103,7 +94,7 @@ pub fn releases(ctx: &Ctx, fleet: &Fleet) -> Vec<HostReleases> {
     parallel(ctx.forks, &all, |i| {
         let mut run = HostRun::new(&fleet.hosts[i], ctx.reporter);
         let got = open(ctx, &mut run, false, false)
-            .map(|d| (std::mem::take(&mut run.journal), d.layout.current_release()));
+            .map(|(d, _)| (std::mem::take(&mut run.journal), d.layout.current_release()));
         *out[i].lock().unwrap_or_else(|e| e.into_inner()) =
             Some((fleet.hosts[i].name.clone(), got));
     });

@@ -150,19 +150,10 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
     if crate::interrupt::requested() {
         return;
     }
-    let d = match open(ctx, run, true, true) {
-        Ok(d) => d,
-        Err(message) => {
-            run.reporter.notice(Level::Error, message.clone());
-            run.state = HostState::Failed {
-                code: exit::FAILED,
-                message: format!("{message}; nothing changed"),
-                touched: false,
-            };
-            return;
-        }
+    let (d, ssh) = match open(ctx, run, true, true) {
+        Ok(opened) => opened,
+        Err(message) => return run.unreached(message),
     };
-    let Some(ssh) = run.ssh.clone() else { return };
     let phases = match d.phases(&d.release, None) {
         Ok(p) => p,
         Err(diag) => {
