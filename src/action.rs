@@ -160,16 +160,11 @@ impl Action {
             Some(d) => format!("cd {} || exit 125\n{}", quote(d), self.run),
             None => self.run.clone(),
         };
-        let cmd = match self.become_ {
-            // -n: a missing sudoers rule fails the step at once instead of waiting for a password.
-            Some(crate::target::ssh::Become::Sudo) => format!("sudo -n sh -c {}", quote(&cmd)),
-            None => cmd,
-        };
         let mut attempt = 0;
         let ran = loop {
             attempt += 1;
             let mut last = String::new();
-            let result = target.run(&cmd, self.timeout, &mut |line| {
+            let mut on_line = |line: &str| {
                 if !line.trim().is_empty() {
                     last = line.trim().to_string();
                 }
@@ -178,7 +173,13 @@ impl Action {
                     target: String::new(),
                     line: line.to_string(),
                 });
-            });
+            };
+            let result = match self.become_ {
+                Some(crate::target::ssh::Become::Sudo) => {
+                    target.run_as_root(&cmd, self.timeout, &mut on_line)
+                }
+                None => target.run(&cmd, self.timeout, &mut on_line),
+            };
             let ran = match result {
                 Ok(o) => describe(&o, self.timeout, &last),
                 Err(e) => Ran {

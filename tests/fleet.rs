@@ -467,6 +467,141 @@ fn become_on_one_action_runs_only_that_action_through_sudo() {
     }
 }
 
+/// Every file under `dir` (not following symlinks; `deep`: in subdirectories too) whose bytes
+/// contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str, deep: bool) -> Vec<std::path::PathBuf> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            if deep {
+                found.extend(files_containing(&path, needle, true));
+            }
+        } else if kind.is_file()
+            && std::fs::read(&path)
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+const SUDO_PASSWORD: &str = "s3cret pa$$ 'w\"d";
+
+/// The fleet as `tendsudo`, whose sudo wants its password every time; the password comes
+/// from a secret file. The tempdir is opened up as a server's /srv would be.
+fn fleet_as_sudo_user(password: &str) -> (Fleet, std::sync::MutexGuard<'static, bool>) {
+    let user = crate::harness::sshd::sudo_user(SUDO_PASSWORD);
+    let f = Fleet::new(1, 1, CANARY);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        f.shop.env.dir.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let secret = f.shop.env.write("sudo.secret", password);
+    f.edit(|text| {
+        text.replace(
+            "ssh: { known_hosts:",
+            &format!(
+                "secrets:\n  sudo_password: {{ file: {} }}\nssh: {{ user: tendsudo, become_password: \"{{{{ sudo_password }}}}\", known_hosts:",
+                secret.display()
+            ),
+        )
+    });
+    (f, user)
+}
+
+#[test]
+fn become_with_a_password_from_secrets_runs_every_step_as_root() {
+    let (f, _user) = fleet_as_sudo_user(SUDO_PASSWORD);
+    f.edit(|text| {
+        text.replace("ssh: { user:", "ssh: { become: sudo, user:")
+            .replace(
+                "  start: [",
+                "  start: [ \"echo ${SUDO_USER:-not-sudo} $(id -un) >{{ shared_dir }}/become\", ",
+            )
+    });
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert_eq!(f.picture(), "web1 releases/v1 v1 [v1=verified]");
+    let by = std::fs::read_to_string(f.root("web1").join("shared/become")).unwrap();
+    assert_eq!(
+        by.trim(),
+        "tendsudo root",
+        "logged in as tendsudo, ran as root"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let release = std::fs::metadata(f.root("web1").join("releases/v1")).unwrap();
+    assert_eq!(release.uid(), 0, "file operations went through sudo too");
+    assert!(!format!("{err}{}", stdout(&out)).contains("pa$$"), "{err}");
+    let leaked = files_containing(f.shop.env.dir.path(), "pa$$", true);
+    assert_eq!(
+        leaked,
+        vec![f.shop.env.path("sudo.secret")],
+        "only the secret file"
+    );
+    // The askpass script the remote loop wrote is gone with the connection.
+    crate::harness::wait_for(
+        "the askpass script removed",
+        std::time::Duration::from_secs(10),
+        || files_containing(std::path::Path::new("/tmp"), "TEND_SUDO_PASSWORD", false).is_empty(),
+    );
+}
+
+#[test]
+fn one_action_becomes_root_with_the_password_while_the_rest_run_as_the_login_user() {
+    let (f, _user) = fleet_as_sudo_user(SUDO_PASSWORD);
+    // The login user owns its deploy root; only the one action needs root.
+    std::fs::create_dir_all(f.root("web1")).unwrap();
+    let ok = std::process::Command::new("chown")
+        .args(["-R", "tendsudo"])
+        .arg(f.shop.env.path("srv"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    f.edit(|text| {
+        text.replace(
+            "  start: [",
+            "  start: [ { run: \"id -un >{{ shared_dir }}/by-sudo\", become: sudo }, \"id -un >{{ shared_dir }}/by-user\", ",
+        )
+    });
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let read = |name: &str| {
+        std::fs::read_to_string(f.root("web1").join("shared").join(name))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(read("by-sudo"), "root");
+    assert_eq!(read("by-user"), "tendsudo");
+    assert_eq!(f.version("web1"), "v1");
+}
+
+#[test]
+fn a_wrong_become_password_stops_the_host_before_anything_changes() {
+    let (f, _user) = fleet_as_sudo_user("not the password");
+    f.edit(|text| text.replace("ssh: { user:", "ssh: { become: sudo, user:"));
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("sudo did not accept ssh.become_password for tendsudo"),
+        "{err}"
+    );
+    assert!(!err.contains("not the password"), "{err}");
+    assert_eq!(f.current("web1"), "(none)");
+    assert!(!f.root("web1").exists(), "nothing was created on the host");
+}
+
 #[test]
 fn sigint_during_a_remote_step_stops_it_on_the_host_and_rolls_back() {
     let dir = tempfile::tempdir().unwrap();

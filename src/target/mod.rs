@@ -52,6 +52,22 @@ pub trait Target: Send + Sync {
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Outcome>;
 
+    /// `run`, as root through sudo (an action's `become: sudo`). `-n` here: on this machine a
+    /// missing sudoers rule fails the step at once instead of waiting for a password nobody
+    /// will type; a host over SSH answers sudo with `ssh.become_password` when one is set.
+    fn run_as_root(
+        &self,
+        cmd: &str,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> io::Result<Outcome> {
+        self.run(
+            &format!("sudo -n sh -c {}", crate::action::quote(cmd)),
+            timeout,
+            on_line,
+        )
+    }
+
     /// A file's bytes and permission bits; `None` when it does not exist.
     fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>>;
 

@@ -115,3 +115,46 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// A login user whose sudo asks for a password (`tendsudo`, every time: no cached timestamp),
+/// with `password` set; created on first use. Needs root, as the SSH tests' sshd does. One
+/// test at a time has the user (held while the guard lives), so what it leaves in /tmp is its
+/// own.
+pub fn sudo_user(password: &str) -> std::sync::MutexGuard<'static, bool> {
+    static READY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    const USER: &str = "tendsudo";
+    let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
+    if !*ready {
+        assert!(
+            rustix::process::geteuid().is_root(),
+            "the sudo password test creates the login user {USER}: run it as root"
+        );
+        let exists = Command::new("id")
+            .arg(USER)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !exists {
+            let ok = Command::new("useradd")
+                .args(["-m", "-s", "/bin/sh", USER])
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "useradd {USER}");
+        }
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("chpasswd");
+        use std::io::Write;
+        writeln!(chpasswd.stdin.take().unwrap(), "{USER}:{password}").unwrap();
+        assert!(chpasswd.wait().unwrap().success(), "chpasswd");
+        std::fs::write(
+            "/etc/sudoers.d/tend-test",
+            format!("Defaults:{USER} timestamp_timeout=0\n{USER} ALL=(ALL) ALL\n"),
+        )
+        .unwrap();
+        *ready = true;
+    }
+    ready
+}

@@ -119,22 +119,16 @@ impl Ssh {
     }
 }
 
-impl Target for Ssh {
-    fn run(
+impl Ssh {
+    fn step(
         &self,
+        kind: Kind,
         cmd: &str,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Outcome> {
         let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
-        let code = shell.request(
-            &self.session,
-            Kind::Step,
-            cmd,
-            None,
-            timeout,
-            Out::Lines(on_line),
-        )?;
+        let code = shell.request(&self.session, kind, cmd, None, timeout, Out::Lines(on_line))?;
         // coreutils `timeout`: 124 when it fired, 137 when its KILL had to follow.
         let interrupted = shell.interrupted;
         let timed_out = !interrupted && (code == 124 || code == 137);
@@ -143,6 +137,26 @@ impl Target for Ssh {
             timed_out,
             interrupted,
         })
+    }
+}
+
+impl Target for Ssh {
+    fn run(
+        &self,
+        cmd: &str,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> io::Result<Outcome> {
+        self.step(Kind::Step, cmd, timeout, on_line)
+    }
+
+    fn run_as_root(
+        &self,
+        cmd: &str,
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> io::Result<Outcome> {
+        self.step(Kind::RootStep, cmd, timeout, on_line)
     }
 
     fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>> {
@@ -314,19 +328,24 @@ impl Target for Ssh {
     }
 
     /// `sync -f` started in the background on the host, its exit status left in a temp file
-    /// there; the wait polls for that file (one short request every few milliseconds).
+    /// there; the wait polls for that file (one short request every few milliseconds). A wait
+    /// dropped unused (the run failed before the switch) removes the file.
     fn start_sync(self: Arc<Self>, path: &Path) -> Pending {
         let path = path.to_path_buf();
         let started = self.must(
             &format!(
-                "st=$(mktemp) || exit 1; echo \"$st\"; ( sync -f {}; echo $? >\"$st\" ) </dev/null >/dev/null 2>&1 &",
+                "st=$(mktemp) || exit 1; echo \"$st\"; ( sync -f {}; e=$?; [ -e \"$st\" ] && echo $e >\"$st\" ) </dev/null >/dev/null 2>&1 &",
                 q(&path)
             ),
             None,
         );
+        let status = started.map(|out| StatusFile {
+            ssh: self.clone(),
+            path: Some(String::from_utf8_lossy(&out).trim().to_string()),
+        });
         Box::new(move || {
-            let st = String::from_utf8_lossy(&started?).trim().to_string();
-            let st = quote(&st);
+            let mut status = status?;
+            let st = quote(status.path.as_deref().unwrap_or_default());
             let deadline = std::time::Instant::now() + OP_TIMEOUT;
             loop {
                 let (code, out) = self.op(
@@ -336,6 +355,7 @@ impl Target for Ssh {
                     None,
                 )?;
                 if code == 0 {
+                    status.path = None;
                     return match String::from_utf8_lossy(&out).trim() {
                         "0" => Ok(()),
                         s => Err(io::Error::other(format!(
@@ -404,5 +424,20 @@ impl Target for Ssh {
             }
         }
         self.must(&cmd.join(" && "), None).map(drop)
+    }
+}
+
+/// The host's temp file a background `sync -f` leaves its status in, removed when nobody
+/// will read it.
+struct StatusFile {
+    ssh: Arc<Ssh>,
+    path: Option<String>,
+}
+
+impl Drop for StatusFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = self.ssh.op(&format!("rm -f {}", quote(&p)), None);
+        }
     }
 }

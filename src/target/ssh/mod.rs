@@ -50,6 +50,9 @@ pub struct SshSpec {
     pub connect_timeout: Option<crate::playbook::units::Duration>,
     #[serde(rename = "become")]
     pub become_: Option<Become>,
+    /// The login user's password for sudo, usually `"{{ secrets.SUDO_PASSWORD }}"`: without
+    /// it sudo runs with `-n` and needs a NOPASSWD rule.
+    pub become_password: Option<String>,
 }
 
 impl SshSpec {
@@ -65,6 +68,7 @@ impl SshSpec {
                 .transpose()
         };
         spec.passphrase = text("passphrase", &self.passphrase)?;
+        spec.become_password = text("become_password", &self.become_password)?;
         spec.identity = text("identity", &self.identity)?;
         spec.known_hosts = text("known_hosts", &self.known_hosts)?;
         Ok(spec)
@@ -140,7 +144,41 @@ impl Ssh {
         let notice = auth::check_host_key(&sess, host, spec, &shown)?;
         auth::authenticate(&sess, &user, host, spec, spec.passphrase.as_deref(), &shown)?;
         sess.set_keepalive(true, 15);
-        let shell = shell::Shell::open(&sess, spec.become_, &shown)?;
+        let password = spec.become_password.as_deref();
+        if password.is_some_and(|p| p.contains(['\n', '\r'])) {
+            return Err(format!(
+                "{shown}: ssh.become_password holds a line break; sudo reads one line"
+            ));
+        }
+        let sudo = shell::Sudo {
+            all: spec.become_ == Some(Become::Sudo),
+            password,
+        };
+        let mut shell = shell::Shell::open(&sess, sudo, &shown)?;
+        if password.is_some() {
+            // A wrong password found now, before anything on the host changes, and once: sudo
+            // would otherwise try it three times at every step.
+            let mut last = String::new();
+            let code = shell
+                .request(
+                    &sess,
+                    shell::Kind::RootStep,
+                    "true",
+                    None,
+                    Duration::from_secs(30),
+                    shell::Out::Lines(&mut |l: &str| {
+                        if !l.trim().is_empty() {
+                            last = l.trim().to_string();
+                        }
+                    }),
+                )
+                .map_err(|e| e.to_string())?;
+            if code != 0 {
+                return Err(format!(
+                    "{shown}: sudo did not accept ssh.become_password for {user}: {last}"
+                ));
+            }
+        }
         Ok(Ssh {
             shown,
             session: sess,

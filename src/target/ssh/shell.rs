@@ -27,8 +27,6 @@ use std::time::{Duration, Instant};
 
 use ssh2::Session;
 
-use super::Become;
-
 pub(super) struct Shell {
     ch: ssh2::Channel,
     seq: u64,
@@ -37,7 +35,6 @@ pub(super) struct Shell {
     /// Set when a request broke the framing (the host stopped answering, the connection
     /// dropped): every later request fails at once with this.
     broken: Option<String>,
-    become_: Option<Become>,
     /// The last step was stopped because tend was asked to stop (SIGINT, SIGTERM).
     pub(super) interrupted: bool,
 }
@@ -53,6 +50,8 @@ pub(super) enum Out<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Kind {
     Step,
+    /// A step through sudo (an action's `become: sudo`).
+    RootStep,
     Op,
     Lock,
 }
@@ -70,50 +69,84 @@ fn nonce() -> String {
     data_encoding::HEXLOWER.encode(&bytes)
 }
 
-fn script(nonce: &str, become_: Option<Become>) -> String {
-    let (sudo, op) = match become_ {
-        Some(Become::Sudo) => ("sudo -n ", "sudo -n sh -c \"$c\""),
-        None => ("", "( eval \"$c\" )"),
+/// How the remote loop reaches root: `sudo -n` (a NOPASSWD rule), or `sudo -A` answered by a
+/// small askpass script when the playbook gives `ssh.become_password`.
+#[derive(Clone, Copy)]
+pub(super) struct Sudo<'a> {
+    /// `ssh.become`: every step and file operation goes through sudo.
+    pub all: bool,
+    pub password: Option<&'a str>,
+}
+
+fn script(nonce: &str, sudo: Sudo) -> String {
+    // The password arrives as the loop's first line, never in an argument (which `ps` shows)
+    // or a file: the askpass script only prints the variable sudo's own environment hands it,
+    // and sudo's env_reset keeps it from the command.
+    let (prologue, su) = match sudo.password {
+        Some(_) => (
+            r#"IFS= read -r pw || exit 1
+ap=$(mktemp) || exit 1
+trap 'rm -f "$ap"' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+printf '#!/bin/sh
+printf "%%s\n" "$TEND_SUDO_PASSWORD"
+' >"$ap" && chmod 700 "$ap" || exit 1
+TEND_SUDO_PASSWORD=$pw SUDO_ASKPASS=$ap
+"#,
+            "sudo -A",
+        ),
+        None => ("", "sudo -n"),
     };
+    let all = if sudo.all { su } else { "" };
+    // `$x` unquoted on purpose: empty, or the sudo words.
     format!(
         r#"n={nonce}
+{prologue}su="{su}" sa="{all}"
 while IFS=' ' read -r k s cl dl t c; do
 if [ "$cl" -gt 0 ]; then c=$(head -c "$cl"); fi
 case $k in
-r) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ timeout -k 5 "$t" {sudo}sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else timeout -k 5 "$t" {sudo}sh -c "$c" </dev/null 2>&1 9>&- & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; wait "$p"; fi;;
-o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ {op} 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else {op} </dev/null 2>&1 9>&-; fi;;
-l) mkdir -p "${{c%/*}}" && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }};;
-*) printf 'tend: unknown request %s\n' "$k"; false;;
+r|R) if [ "$k" = R ]; then x=$su; else x=$sa; fi
+if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s
+' "$n" "$s" "$p"; wait "$p"; fi;;
+o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else op </dev/null 2>&1 9>&-; fi;;
+l) if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); else mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }};;
+*) printf 'tend: unknown request %s
+' "$k"; false;;
 esac
-printf '\n__tend_%s_%s %s\n' "$n" "$s" "$?"
+printf '
+__tend_%s_%s %s
+' "$n" "$s" "$?"
 done
 "#
     )
 }
 
+/// The loop's file operations: through sudo under `ssh.become`, else in a subshell of the loop.
+const OP: &str = r#"op() { if [ -n "$sa" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c "$c" ); else ( eval "$c" ); fi; }
+"#;
+
 impl Shell {
-    pub(super) fn open(
-        sess: &Session,
-        become_: Option<Become>,
-        shown: &str,
-    ) -> Result<Shell, String> {
+    pub(super) fn open(sess: &Session, sudo: Sudo, shown: &str) -> Result<Shell, String> {
         let nonce = nonce();
         let mut ch = sess
             .channel_session()
             .map_err(|e| format!("{shown}: cannot open a channel: {}", e.message()))?;
         let cmd = format!(
             "exec sh -c {}",
-            crate::action::quote(&script(&nonce, become_))
+            crate::action::quote(&format!("{OP}{}", script(&nonce, sudo)))
         );
         ch.exec(&cmd)
             .map_err(|e| format!("{shown}: cannot start a shell: {}", e.message()))?;
+        if let Some(pw) = sudo.password {
+            ch.write_all(format!("{pw}\n").as_bytes())
+                .map_err(|e| format!("{shown}: cannot start a shell: {e}"))?;
+        }
         Ok(Shell {
             ch,
             seq: 0,
             nonce,
             shown: shown.to_string(),
             broken: None,
-            become_,
             interrupted: false,
         })
     }
@@ -150,6 +183,7 @@ impl Shell {
         self.seq += 1;
         let k = match kind {
             Kind::Step => 'r',
+            Kind::RootStep => 'R',
             Kind::Op => 'o',
             Kind::Lock => 'l',
         };
@@ -306,13 +340,11 @@ impl Shell {
     /// a channel of its own, not waited for: the step's own end comes back on the shell.
     fn stop(&self, sess: &Session, pid: &str) {
         let Ok(pid) = pid.parse::<u32>() else { return };
-        let sudo = match self.become_ {
-            Some(Become::Sudo) => "sudo -n ",
-            None => "",
-        };
+        // No sudo: `timeout` runs as the login user and passes the TERM on to sudo, which
+        // relays it to the command.
         sess.set_timeout(5000);
         if let Ok(mut ch) = sess.channel_session() {
-            let _ = ch.exec(&format!("{sudo}kill -TERM {pid}"));
+            let _ = ch.exec(&format!("kill -TERM {pid}"));
             let _ = ch.send_eof();
             let _ = ch.wait_close();
         }
