@@ -52,8 +52,14 @@ pub fn prepare(t: &dyn Target, c: &Config) -> io::Result<Written> {
     })
 }
 
-pub fn commit(t: &dyn Target, c: &Config) -> io::Result<()> {
-    t.write_file(&c.dest, c.content.as_bytes(), c.mode)
+/// Keep `previous` (the backups of the release, `c`'s among them) at `backup`, durably, then
+/// write `c`.
+pub fn commit(t: &dyn Target, backup: &Path, previous: &[Previous], c: &Config) -> io::Result<()> {
+    let json = serde_json::to_vec(previous).map_err(io::Error::other)?;
+    t.write_files(&[
+        (backup, &json, 0o600),
+        (&c.dest, c.content.as_bytes(), c.mode),
+    ])
 }
 
 pub fn restore(t: &dyn Target, p: &Previous) -> io::Result<()> {
@@ -61,12 +67,6 @@ pub fn restore(t: &dyn Target, p: &Previous) -> io::Result<()> {
         Some(bytes) => t.write_file(&p.dest, bytes, p.mode),
         None => t.remove_file(&p.dest),
     }
-}
-
-/// The backups of one release, saved before its first config is replaced.
-pub fn save(t: &dyn Target, path: &Path, previous: &[Previous]) -> io::Result<()> {
-    let json = serde_json::to_vec(previous).map_err(io::Error::other)?;
-    t.write_file(path, &json, 0o600)
 }
 
 pub fn load(t: &dyn Target, path: &Path) -> io::Result<Vec<Previous>> {

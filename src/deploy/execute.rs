@@ -171,19 +171,13 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                             let existed = prev.content.is_some();
                             done.previous.push(prev);
                             // The old file is durable before the new one replaces it.
-                            configure::save(
+                            configure::commit(
                                 &*layout.target,
                                 &layout.backup(release),
                                 &done.previous,
+                                c,
                             )
-                            .map_err(|e| {
-                                format!(
-                                    "cannot keep the previous {}: {}",
-                                    c.shown,
-                                    crate::describe_io(&e)
-                                )
-                            })?;
-                            configure::commit(&*layout.target, c).map_err(io)?;
+                            .map_err(io)?;
                             Ok(format!(
                                 "wrote {} ({} bytes, mode {:04o}){}",
                                 c.dest.display(),
@@ -325,6 +319,13 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             .map(|i| phases.migrate[*i].recorded.clone())
             .collect();
     }
+    // The release is live and verified; a prune that fails is a warning, not a failed deploy.
+    // It runs before the journal is saved so one write records both (a crash in between
+    // leaves a release moved to the trash that the journal still lists: the next prune
+    // finds it gone and marks it so).
+    let name = steps::name(Step::Prune, phases);
+    let started = r.begin(&name);
+    let pruned = super::prune::prune(d, journal, release, target_name.as_deref());
     if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
         r.reporter.notice(
             Level::Error,
@@ -335,10 +336,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             ),
         );
     }
-    // The release is live and verified; a prune that fails is a warning, not a failed deploy.
-    let name = steps::name(Step::Prune, phases);
-    let started = r.begin(&name);
-    match super::prune::prune(d, journal, target_name.as_deref()) {
+    match pruned {
         Ok(m) => r.end(&name, started, Status::Ok, m),
         Err(m) => r.end(&name, started, Status::Warning, m),
     }

@@ -84,16 +84,11 @@ impl Layout {
     /// megabytes of files already on disk costs tens of milliseconds (more on a filesystem
     /// mounted with `discard`), which a deploy need not wait for.
     pub fn remove_release(&self, r: &str) -> io::Result<()> {
-        let dir = self.release(r);
-        if !self.target.exists(&dir) {
-            return Ok(());
-        }
-        self.target.create_dirs(&self.trash(), None)?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         self.target
-            .rename(&dir, &self.trash().join(format!("{r}.{nanos}")))
+            .move_into(&self.release(r), &self.trash(), &format!("{r}.{nanos}"))
     }
 
     /// Start deleting what pruning moved aside, without waiting for it (the trash directory

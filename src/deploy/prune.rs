@@ -7,14 +7,17 @@ use std::collections::HashSet;
 use super::releases::{Releases, State};
 use super::resolve::Deploy;
 
+/// Marks what it removed as pruned in `journal`; saving it is the caller's (a deploy saves it
+/// once, with the release's verified state).
 pub fn prune(
     d: &Deploy,
     journal: &mut Releases,
+    current: &str,
     keep_also: Option<&str>,
 ) -> Result<String, String> {
     let layout = &d.layout;
     let mut keep: HashSet<String> = HashSet::new();
-    keep.extend(layout.current_release());
+    keep.insert(current.to_string());
     keep.extend(journal.last_verified(None).map(|r| r.release.clone()));
     keep.extend(keep_also.map(String::from));
     let (mut counted, mut newest_failed) = (0, false);
@@ -59,17 +62,6 @@ pub fn prune(
             }
             Err(e) => problems.push(format!("{}: {}", rec.release, crate::describe_io(&e))),
         }
-    }
-    if !removed.is_empty() {
-        journal
-            .save(&*layout.target, &layout.journal())
-            .map_err(|e| {
-                format!(
-                    "removed {}, but cannot update the journal: {}",
-                    removed.join(", "),
-                    crate::describe_io(&e)
-                )
-            })?;
     }
     if !problems.is_empty() {
         return Err(format!("cannot remove {}", problems.join("; ")));

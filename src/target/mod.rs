@@ -74,6 +74,14 @@ pub trait Target: Send + Sync {
     /// Replace `path` atomically with exactly `mode`, creating its directory if needed.
     fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()>;
 
+    /// `write_file` for each, in order: each is durable before the next one starts.
+    fn write_files(&self, files: &[(&Path, &[u8], u32)]) -> io::Result<()> {
+        for (path, bytes, mode) in files {
+            self.write_file(path, bytes, *mode)?;
+        }
+        Ok(())
+    }
+
     /// Remove a file (gone already is fine), durably.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
 
@@ -132,6 +140,16 @@ pub trait Target: Send + Sync {
     /// that follows covers (an fsync here would wait for every byte just unpacked).
     fn rename_lazy(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.rename(from, to)
+    }
+
+    /// Move `path`, if anything is there, into `dir` (created if needed) as `name`; durably,
+    /// as `rename`.
+    fn move_into(&self, path: &Path, dir: &Path, name: &str) -> io::Result<()> {
+        if !self.exists(path) {
+            return Ok(());
+        }
+        self.create_dirs(dir, None)?;
+        self.rename(path, &dir.join(name))
     }
 
     /// `create_dirs` for each, at once.

@@ -81,6 +81,7 @@ impl Ssh {
     /// ends. `Err(Some(holder))` when another run holds it (with what that run wrote there).
     pub fn lock(&self, path: &Path, holder: &str) -> Result<Option<String>, Option<String>> {
         let mut out = vec![];
+        let mut data = holder.as_bytes();
         let code = {
             let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
             shell
@@ -88,29 +89,19 @@ impl Ssh {
                     &self.session,
                     Kind::Lock,
                     &path.to_string_lossy(),
-                    None,
+                    Some((&mut data, holder.len() as u64)),
                     OP_TIMEOUT,
                     Out::Bytes(&mut out),
                 )
                 .map_err(|e| Some(e.to_string()))?
         };
+        // Another run's holder when refused; the last holder's line (a run that died) when
+        // taken.
         let text = String::from_utf8_lossy(&out).trim().to_string();
         if code != 0 {
             return Err(if text.is_empty() { None } else { Some(text) });
         }
-        // The holder is written into the locked file itself (same inode, so the lock stays).
-        let previous = self
-            .must(
-                &format!(
-                    "p={}; cat \"$p\"; printf '%s\\n' {} >\"$p\"",
-                    q(path),
-                    quote(holder)
-                ),
-                None,
-            )
-            .map_err(|e| Some(e.to_string()))?;
-        let previous = String::from_utf8_lossy(&previous).trim().to_string();
-        Ok((!previous.is_empty()).then_some(previous))
+        Ok((!text.is_empty()).then_some(text))
     }
 
     /// Clear the holder at a clean end; the lock itself goes with the connection.
@@ -183,16 +174,29 @@ impl Target for Ssh {
     }
 
     fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-        let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
-        let mut data: &[u8] = bytes;
-        self.must(
-            // dd's conv=fsync writes and fsyncs in one process: on a busy host every exec counts.
-            &format!(
-                "{{ [ -d {d} ] || mkdir -p {d}; }} && dd of={t} conv=fsync status=none && chmod {mode:o} {t} && mv -f {t} {p} && sync {d}"
-            ),
-            Some((&mut data, bytes.len() as u64)),
-        )
-        .map(drop)
+        self.write_files(&[(path, bytes, mode)])
+    }
+
+    /// One request for all of them: the data back to back, each file read off it by an exact
+    /// byte count. dd's conv=fsync writes and fsyncs in one process: on a busy host every exec
+    /// counts.
+    fn write_files(&self, files: &[(&Path, &[u8], u32)]) -> io::Result<()> {
+        let mut cmd = vec![];
+        let mut data = vec![];
+        for (path, bytes, mode) in files {
+            let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
+            let write = match bytes.len() {
+                0 => format!(": >{t} && sync {t}"),
+                n => format!("dd of={t} bs={n} count=1 iflag=fullblock conv=fsync status=none"),
+            };
+            cmd.push(format!(
+                "{{ [ -d {d} ] || mkdir -p {d}; }} && {write} && chmod {mode:o} {t} && mv -f {t} {p} && sync {d}"
+            ));
+            data.extend_from_slice(bytes);
+        }
+        let mut reader: &[u8] = &data;
+        self.must(&cmd.join(" && "), Some((&mut reader, data.len() as u64)))
+            .map(drop)
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
@@ -245,6 +249,19 @@ impl Target for Ssh {
             &format!(
                 "rm -f {t} && ln -s {} {t} && mv -Tf {t} {l} && sync {d}",
                 q(to)
+            ),
+            None,
+        )
+        .map(drop)
+    }
+
+    fn move_into(&self, path: &Path, dir: &Path, name: &str) -> io::Result<()> {
+        let (p, d) = (q(path), q(dir));
+        self.must(
+            &format!(
+                "{{ [ -e {p} ] || [ -L {p} ]; }} || exit 0; mkdir -p {d} && mv -T {p} {} && sync {} {d}",
+                q(&dir.join(name)),
+                q(&parent(path)),
             ),
             None,
         )

@@ -18,7 +18,8 @@
 //! `kill` sent over a second, short-lived channel (the loop itself is busy waiting for it). Kind `o` is one of tend's own file operations, run in a subshell without
 //! a `timeout` (the controller's read deadline still bounds it). Kind `l` takes an flock that the
 //! loop itself holds until the connection ends, however it ends (fd 9, closed for every command,
-//! so an app a step starts in the background cannot keep it). After each request the loop
+//! so an app a step starts in the background cannot keep it), and writes the data (who holds
+//! it) into the locked file. After each request the loop
 //! prints a marker line carrying a per-run random nonce and the exit status; the nonce is
 //! unguessable, so no command output can end a step early.
 
@@ -109,7 +110,7 @@ r|R) if [ "$k" = R ]; then x=$su; else x=$sa; fi
 if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s
 ' "$n" "$s" "$p"; wait "$p"; fi;;
 o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else op </dev/null 2>&1 9>&-; fi;;
-l) if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); else mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }};;
+l) h=$(head -c "$dl"); if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); else mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }} && cat "$c" && printf '%s\n' "$h" >"$c";;
 *) printf 'tend: unknown request %s
 ' "$k"; false;;
 esac
