@@ -603,6 +603,32 @@ fn a_wrong_become_password_stops_the_host_before_anything_changes() {
 }
 
 #[test]
+fn an_empty_config_and_a_17_mb_one_arrive_whole_over_the_shell() {
+    let f = Fleet::new(1, 1, CANARY);
+    // Past 16 MiB a file is read off the shell by `head`, not one dd block.
+    let big: String = (0..17 * 1024 * 1024 / 64)
+        .map(|i| format!("{i:063}\n"))
+        .collect();
+    f.shop.env.write("big.conf.j2", &big);
+    f.shop.env.write("empty.conf.j2", "");
+    f.edit(|text| {
+        text.replace(
+            "  configure:\n",
+            "  configure:\n    - { template: big.conf.j2, dest: shared/big.conf }\n    - { template: empty.conf.j2, dest: shared/empty.conf }\n",
+        )
+    });
+    let out = f.deploy("v1", false, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shared = f.root("web1").join("shared");
+    let got = std::fs::read(shared.join("big.conf")).unwrap();
+    assert_eq!(got.len(), big.len());
+    assert!(got == big.as_bytes(), "the big config arrived intact");
+    assert_eq!(std::fs::read(shared.join("empty.conf")).unwrap(), b"");
+    // The shell's framing survived: the rest of the deploy ran and verified.
+    assert_eq!(f.picture(), "web1 releases/v1 v1 [v1=verified]");
+}
+
+#[test]
 fn sigint_during_a_remote_step_stops_it_on_the_host_and_rolls_back() {
     let dir = tempfile::tempdir().unwrap();
     let gate = dir.path().join("gate");

@@ -26,6 +26,9 @@ pub struct Outcome {
     pub reason: &'static str,
 }
 
+/// Records of long-pruned releases kept, for `tend releases` to show some history.
+const JOURNAL_HISTORY: usize = 20;
+
 pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
     let d = r.d;
     let layout = &d.layout;
@@ -326,6 +329,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
     let name = steps::name(Step::Prune, phases);
     let started = r.begin(&name);
     let pruned = super::prune::prune(d, journal, release, target_name.as_deref());
+    journal.forget_old(JOURNAL_HISTORY);
     if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
         r.reporter.notice(
             Level::Error,

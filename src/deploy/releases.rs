@@ -106,6 +106,19 @@ impl Releases {
         self.releases.push(record);
     }
 
+    /// Drop the records of pruned releases older than every release still on disk, but the
+    /// newest `history` of them: the journal is read and written on every deploy, and nothing
+    /// can roll back to them (a rollback target's later releases, whose migrations matter,
+    /// are all after it).
+    pub fn forget_old(&mut self, history: usize) {
+        let old = self
+            .releases
+            .iter()
+            .position(|r| !r.pruned)
+            .unwrap_or(self.releases.len());
+        self.releases.drain(..old.saturating_sub(history));
+    }
+
     /// The release most recently verified healthy, except `but`.
     pub fn last_verified(&self, but: Option<&str>) -> Option<&Record> {
         self.releases
@@ -162,5 +175,22 @@ mod tests {
         assert_eq!(r.last_verified(Some("v1")).unwrap().release, "v2");
         let after: Vec<_> = r.applied_after("v1").iter().map(|r| &r.release).collect();
         assert_eq!(after, ["v2"]);
+    }
+
+    #[test]
+    fn old_pruned_records_go_but_a_few_and_none_after_a_release_still_on_disk() {
+        let mut r = Releases::default();
+        for i in 1..=6 {
+            r.begin(rec(&format!("v{i}"), State::Verified, None));
+        }
+        for v in ["v1", "v2", "v3", "v5"] {
+            r.get_mut(v).unwrap().pruned = true;
+        }
+        r.forget_old(2);
+        let left: Vec<_> = r.releases.iter().map(|r| r.release.as_str()).collect();
+        // v5 stays: v4 is still on disk, and v5's migrations stand between it and v6.
+        assert_eq!(left, ["v2", "v3", "v4", "v5", "v6"]);
+        r.forget_old(0);
+        assert_eq!(r.releases[0].release, "v4");
     }
 }
