@@ -25,6 +25,7 @@ pub struct Config {
 pub struct Previous {
     pub dest: PathBuf,
     /// `None`: the file did not exist, so restoring removes it.
+    #[serde(with = "text_or_bytes")]
     pub content: Option<Vec<u8>>,
     pub mode: u32,
 }
@@ -73,5 +74,69 @@ pub fn load(t: &dyn Target, path: &Path) -> io::Result<Vec<Previous>> {
     match t.read_file(path)? {
         Some((b, _)) => serde_json::from_slice(&b).map_err(io::Error::other),
         None => Ok(vec![]),
+    }
+}
+
+/// A backup's bytes as a JSON string when they are UTF-8 (configs are), else as an array of
+/// byte values: an array costs four times the file's size, and is read and written on every
+/// deploy that changes the file.
+mod text_or_bytes {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref()
+            .map(|b| match std::str::from_utf8(b) {
+                Ok(text) => Form::Text(text.to_string()),
+                Err(_) => Form::Bytes(b.clone()),
+            })
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        Ok(Option::<Form>::deserialize(d)?.map(|f| match f {
+            Form::Text(t) => t.into_bytes(),
+            Form::Bytes(b) => b,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_keeps_text_as_a_string_and_other_bytes_exactly() {
+        for content in [
+            Some(b"port=8080\n".to_vec()),
+            Some(vec![0xff, 0x00, b'a']),
+            None,
+        ] {
+            let p = Previous {
+                dest: "/srv/app.conf".into(),
+                content: content.clone(),
+                mode: 0o640,
+            };
+            let json = serde_json::to_string(&p).unwrap();
+            let back: Previous = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.content, content, "{json}");
+        }
+        let json = serde_json::to_string(&Previous {
+            dest: "/a".into(),
+            content: Some(b"x=1\n".to_vec()),
+            mode: 0o600,
+        })
+        .unwrap();
+        assert!(json.contains(r#""content":"x=1\n""#), "{json}");
+        // Backups written as byte arrays still load.
+        let old: Previous =
+            serde_json::from_str(r#"{"dest":"/a","content":[120,61,49],"mode":384}"#).unwrap();
+        assert_eq!(old.content.as_deref(), Some(&b"x=1"[..]));
     }
 }
