@@ -121,12 +121,25 @@ fn process_counts_exclude_tend_itself() {
         "p.yaml",
         "kind: check\nchecks:\n  - process: { name: tendselfcount, max: 0 }\n",
     );
-    let out = std::process::Command::new(&me)
-        .args(["check", "--output", "nagios"])
-        .arg(&p)
-        .env("TEND_STATE_DIR", env.state())
-        .output()
-        .unwrap();
+    // Another test's fork may briefly hold the copy's write descriptor (ETXTBSY) until that
+    // child execs: try again until it lets go.
+    let started = std::time::Instant::now();
+    let out = loop {
+        match std::process::Command::new(&me)
+            .args(["check", "--output", "nagios"])
+            .arg(&p)
+            .env("TEND_STATE_DIR", env.state())
+            .output()
+        {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && started.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                std::thread::yield_now();
+            }
+            other => break other.unwrap(),
+        }
+    };
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     assert!(
         stdout(&out).contains("process tendselfcount 0 processes"),

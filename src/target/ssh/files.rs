@@ -81,6 +81,8 @@ impl Ssh {
     /// ends. `Err(Some(holder))` when another run holds it (with what that run wrote there).
     pub fn lock(&self, path: &Path, holder: &str) -> Result<Option<String>, Option<String>> {
         let mut out = vec![];
+        // One line, read off the shell by the `read` builtin (which stops at the newline).
+        let holder = format!("{}\n", holder.replace(['\n', '\r'], " "));
         let mut data = holder.as_bytes();
         let code = {
             let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
@@ -106,7 +108,7 @@ impl Ssh {
 
     /// Clear the holder at a clean end; the lock itself goes with the connection.
     pub fn unlock(&self, path: &Path) {
-        let _ = self.op(&format!(": >{}", q(path)), None);
+        let _ = self.op(&format!("true >{}", q(path)), None);
     }
 }
 
@@ -153,7 +155,7 @@ impl Target for Ssh {
     fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>> {
         let p = q(path);
         let (code, out) = self.op(
-            &format!("[ -e {p} ] || exit 3; stat -L -c %a {p} && cat {p}"),
+            &format!("[ -e {p} ] || return 3; stat -L -c %a {p} && cat {p}"),
             None,
         )?;
         if code == 3 {
@@ -186,7 +188,7 @@ impl Target for Ssh {
         for (path, bytes, mode) in files {
             let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
             let write = match bytes.len() {
-                0 => format!(": >{t} && sync {t}"),
+                0 => format!("true >{t} && sync {t}"),
                 n => format!("dd of={t} bs={n} count=1 iflag=fullblock conv=fsync status=none"),
             };
             cmd.push(format!(
@@ -246,10 +248,7 @@ impl Target for Ssh {
         let (l, t, d) = (q(link), q(&partial(link)), q(&parent(link)));
         // `mv -T` renames over the old link instead of moving into the directory it points at.
         self.must(
-            &format!(
-                "rm -f {t} && ln -s {} {t} && mv -Tf {t} {l} && sync {d}",
-                q(to)
-            ),
+            &format!("ln -sfn {} {t} && mv -Tf {t} {l} && sync {d}", q(to)),
             None,
         )
         .map(drop)
@@ -259,7 +258,7 @@ impl Target for Ssh {
         let (p, d) = (q(path), q(dir));
         self.must(
             &format!(
-                "{{ [ -e {p} ] || [ -L {p} ]; }} || exit 0; mkdir -p {d} && mv -T {p} {} && sync {} {d}",
+                "{{ [ -e {p} ] || [ -L {p} ]; }} || return 0; mkdir -p {d} && mv -T {p} {} && sync {} {d}",
                 q(&dir.join(name)),
                 q(&parent(path)),
             ),
@@ -290,7 +289,7 @@ impl Target for Ssh {
     fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let p = q(path);
         let out = self.must(
-            &format!("[ -d {p} ] || exit 0; find {p} -mindepth 1 -maxdepth 1 -printf '%f\\0'"),
+            &format!("[ -d {p} ] || return 0; find {p} -mindepth 1 -maxdepth 1 -printf '%f\\0'"),
             None,
         )?;
         Ok(out
@@ -351,7 +350,7 @@ impl Target for Ssh {
         let path = path.to_path_buf();
         let started = self.must(
             &format!(
-                "st=$(mktemp) || exit 1; echo \"$st\"; ( sync -f {}; e=$?; [ -e \"$st\" ] && echo $e >\"$st\" ) </dev/null >/dev/null 2>&1 &",
+                "st=$(mktemp) || return 1; echo \"$st\"; ( sync -f {}; e=$?; [ -e \"$st\" ] && echo $e >\"$st\" ) </dev/null >/dev/null 2>&1 &",
                 q(&path)
             ),
             None,
@@ -367,7 +366,7 @@ impl Target for Ssh {
             loop {
                 let (code, out) = self.op(
                     &format!(
-                        "[ -s {st} ] || {{ sleep 0.005; [ -s {st} ]; }} && cat {st} && rm -f {st}"
+                        "[ -s {st} ] || {{ sleep 0.005; [ -s {st} ]; }} && IFS= read -r v <{st} && echo \"$v\" && rm -f {st}"
                     ),
                     None,
                 )?;
@@ -431,9 +430,15 @@ impl Target for Ssh {
     }
 
     fn create_all(&self, dirs: &[(PathBuf, Option<u32>)]) -> io::Result<()> {
+        // The builtin test first: on every run but the first they all exist, and no mkdir runs.
+        let all: Vec<String> = dirs.iter().map(|(p, _)| q(p)).collect();
         let mut cmd: Vec<String> = vec![format!(
-            "mkdir -p {}",
-            dirs.iter().map(|(p, _)| q(p)).collect::<Vec<_>>().join(" ")
+            "{{ {} || mkdir -p {}; }}",
+            all.iter()
+                .map(|p| format!("[ -d {p} ]"))
+                .collect::<Vec<_>>()
+                .join(" && "),
+            all.join(" ")
         )];
         for (p, mode) in dirs {
             if let Some(m) = mode {

@@ -110,7 +110,7 @@ r|R) if [ "$k" = R ]; then x=$su; else x=$sa; fi
 if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s
 ' "$n" "$s" "$p"; wait "$p"; fi;;
 o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else op </dev/null 2>&1 9>&-; fi;;
-l) h=$(head -c "$dl"); if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); else mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }} && cat "$c" && printf '%s\n' "$h" >"$c";;
+l) IFS= read -r h; if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); elif ! [ -d "${{c%/*}}" ]; then mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }} && {{ o=; IFS= read -r o <"$c"; printf '%s\n' "$o"; printf '%s\n' "$h" >"$c"; }};;
 *) printf 'tend: unknown request %s
 ' "$k"; false;;
 esac
@@ -122,8 +122,11 @@ done
     )
 }
 
-/// The loop's file operations: through sudo under `ssh.become`, else in a subshell of the loop.
-const OP: &str = r#"op() { if [ -n "$sa" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c "$c" ); else ( eval "$c" ); fi; }
+/// The loop's file operations: through sudo under `ssh.become`, else in the loop shell itself
+/// (a subshell each cost a fork, about a millisecond on a busy host). So they are written to
+/// leave the loop standing: `return`, never `exit`; `true >f`, never `: >f` (a redirection
+/// that fails on a special builtin ends a non-interactive shell); no `cd`, no loop variables.
+const OP: &str = r#"op() { if [ -n "$sa" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c "$c" ); else eval "$c"; fi; }
 "#;
 
 impl Shell {
