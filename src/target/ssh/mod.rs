@@ -156,28 +156,7 @@ impl Ssh {
         };
         let mut shell = shell::Shell::open(&sess, sudo, &shown)?;
         if password.is_some() {
-            // A wrong password found now, before anything on the host changes, and once: sudo
-            // would otherwise try it three times at every step.
-            let mut last = String::new();
-            let code = shell
-                .request(
-                    &sess,
-                    shell::Kind::RootStep,
-                    "true",
-                    None,
-                    Duration::from_secs(30),
-                    shell::Out::Lines(&mut |l: &str| {
-                        if !l.trim().is_empty() {
-                            last = l.trim().to_string();
-                        }
-                    }),
-                )
-                .map_err(|e| e.to_string())?;
-            if code != 0 {
-                return Err(format!(
-                    "{shown}: sudo did not accept ssh.become_password for {user}: {last}"
-                ));
-            }
+            shell.check_sudo_password(&sess, &user)?;
         }
         Ok(Ssh {
             shown,

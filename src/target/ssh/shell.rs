@@ -155,6 +155,33 @@ impl Shell {
         })
     }
 
+    /// Try `ssh.become_password` once, before anything on the host changes: a wrong one would
+    /// otherwise cost three prompts at every step before the first fails.
+    pub(super) fn check_sudo_password(&mut self, sess: &Session, user: &str) -> Result<(), String> {
+        let mut last = String::new();
+        let code = self
+            .request(
+                sess,
+                Kind::RootStep,
+                "true",
+                None,
+                Duration::from_secs(30),
+                Out::Lines(&mut |l: &str| {
+                    if !l.trim().is_empty() {
+                        last = l.trim().to_string();
+                    }
+                }),
+            )
+            .map_err(|e| e.to_string())?;
+        match code {
+            0 => Ok(()),
+            _ => Err(format!(
+                "{}: sudo did not accept ssh.become_password for {user}: {last}",
+                self.shown
+            )),
+        }
+    }
+
     /// Send one request and wait for its marker; the exit status it reports.
     pub(super) fn request(
         &mut self,
