@@ -89,9 +89,7 @@ fn script(nonce: &str, sudo: Sudo) -> String {
 ap=$(mktemp) || exit 1
 trap 'rm -f "$ap"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
-printf '#!/bin/sh
-printf "%%s\n" "$TEND_SUDO_PASSWORD"
-' >"$ap" && chmod 700 "$ap" || exit 1
+printf '#!/bin/sh\nprintf "%%s\\n" "$TEND_SUDO_PASSWORD"\n' >"$ap" && chmod 700 "$ap" || exit 1
 TEND_SUDO_PASSWORD=$pw SUDO_ASKPASS=$ap
 "#,
             "sudo -A",
@@ -107,16 +105,12 @@ while IFS=' ' read -r k s cl dl t c; do
 if [ "$cl" -gt 0 ]; then c=$(head -c "$cl"); fi
 case $k in
 r|R) if [ "$k" = R ]; then x=$su; else x=$sa; fi
-if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s
-' "$n" "$s" "$p"; wait "$p"; fi;;
+if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; wait "$p"; fi;;
 o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else op </dev/null 2>&1 9>&-; fi;;
 l) IFS= read -r h; if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); elif ! [ -d "${{c%/*}}" ]; then mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }} && {{ o=; IFS= read -r o <"$c"; printf '%s\n' "$o"; printf '%s\n' "$h" >"$c"; }};;
-*) printf 'tend: unknown request %s
-' "$k"; false;;
+*) printf 'tend: unknown request %s\n' "$k"; false;;
 esac
-printf '
-__tend_%s_%s %s
-' "$n" "$s" "$?"
+printf '\n__tend_%s_%s %s\n' "$n" "$s" "$?"
 done
 "#
     )
