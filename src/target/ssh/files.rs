@@ -187,8 +187,11 @@ impl Target for Ssh {
         let mut data = vec![];
         for (path, bytes, mode) in files {
             let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
+            // dd holds its whole block in memory: past 16 MiB, head (which never reads past its
+            // count) and a sync.
             let write = match bytes.len() {
                 0 => format!("true >{t} && sync {t}"),
+                n if n > 16 << 20 => format!("head -c {n} >{t} && sync {t}"),
                 n => format!("dd of={t} bs={n} count=1 iflag=fullblock conv=fsync status=none"),
             };
             cmd.push(format!(
