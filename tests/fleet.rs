@@ -523,9 +523,10 @@ fn become_with_a_password_from_secrets_runs_every_step_as_root() {
         text.replace("ssh: { user:", "ssh: { become: sudo, user:")
             .replace(
                 "  start: [",
-                "  start: [ \"echo ${SUDO_USER:-not-sudo} $(id -un) >{{ shared_dir }}/become\", ",
+                "  start: [ \"echo ${SUDO_USER:-not-sudo} $(id -un) >{{ shared_dir }}/become\", \"ls /tmp >{{ shared_dir }}/tmp-seen\", ",
             )
     });
+    let before = askpass_scripts();
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
@@ -547,11 +548,28 @@ fn become_with_a_password_from_secrets_runs_every_step_as_root() {
         "only the secret file"
     );
     // The askpass script the remote loop wrote is gone with the connection.
+    let seen = std::fs::read_to_string(f.root("web1").join("shared/tmp-seen")).unwrap();
+    assert!(seen.contains("tend-askpass."), "{seen}");
     crate::harness::wait_for(
         "the askpass script removed",
         std::time::Duration::from_secs(10),
-        || files_containing(std::path::Path::new("/tmp"), "TEND_SUDO_PASSWORD", false).is_empty(),
+        || askpass_scripts().difference(&before).next().is_none(),
     );
+}
+
+/// The askpass scripts `tendsudo`'s remote loops have left in /tmp (a run killed earlier
+/// may have left one: the caller compares before and after).
+fn askpass_scripts() -> std::collections::BTreeSet<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = crate::harness::sshd::sudo_uid();
+    std::fs::read_dir("/tmp")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("tend-askpass."))
+        .filter(|e| e.metadata().is_ok_and(|m| m.uid() == uid))
+        .map(|e| e.path())
+        .collect()
 }
 
 #[test]

@@ -116,6 +116,18 @@ impl Drop for Sshd {
     }
 }
 
+/// The uid of [`sudo_user`]'s login user.
+pub fn sudo_uid() -> u32 {
+    let out = Command::new("id")
+        .args(["-u", "tendsudo"])
+        .output()
+        .expect("id");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("tendsudo's uid")
+}
+
 /// A login user whose sudo asks for a password (`tendsudo`, every time: no cached timestamp),
 /// with `password` set; created on first use. Needs root, as the SSH tests' sshd does. One
 /// test at a time has the user (held while the guard lives), so what it leaves in /tmp is its

@@ -86,7 +86,7 @@ fn script(nonce: &str, sudo: Sudo) -> String {
     let (prologue, su) = match sudo.password {
         Some(_) => (
             r#"IFS= read -r pw || exit 1
-ap=$(mktemp) || exit 1
+ap=$(mktemp "${TMPDIR:-/tmp}/tend-askpass.XXXXXX") || exit 1
 trap 'rm -f "$ap"' EXIT
 trap 'exit 1' HUP INT TERM PIPE
 printf '#!/bin/sh\nprintf "%%s\\n" "$TEND_SUDO_PASSWORD"\n' >"$ap" && chmod 700 "$ap" || exit 1
