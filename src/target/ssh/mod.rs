@@ -136,6 +136,9 @@ impl Ssh {
             .map_err(|e| format!("{shown}: cannot connect: {}", crate::describe_io(&e)))?;
         // Steps are small writes answered by small reads: Nagle would add 40 ms to each.
         let _ = tcp.set_nodelay(true);
+        let sock = tcp
+            .try_clone()
+            .map_err(|e| format!("{shown}: {}", crate::describe_io(&e)))?;
         let mut sess = Session::new().map_err(|e| format!("{shown}: {e}"))?;
         sess.set_tcp_stream(tcp);
         sess.set_timeout(timeout.as_millis() as u32);
@@ -154,7 +157,7 @@ impl Ssh {
             all: spec.become_ == Some(Become::Sudo),
             password,
         };
-        let mut shell = shell::Shell::open(&sess, sudo, &shown)?;
+        let mut shell = shell::Shell::open(&sess, sock, timeout, sudo, &shown)?;
         if password.is_some() {
             shell.check_sudo_password(&sess, &user)?;
         }
