@@ -622,6 +622,7 @@ fn a_wrong_become_password_stops_the_host_before_anything_changes() {
 
 #[test]
 fn an_empty_config_and_a_17_mb_one_arrive_whole_over_the_shell() {
+    use std::os::unix::fs::PermissionsExt;
     let f = Fleet::new(1, 1, CANARY);
     // Past 16 MiB a file is read off the shell by `head`, not one dd block.
     let big: String = (0..17 * 1024 * 1024 / 64)
@@ -632,12 +633,28 @@ fn an_empty_config_and_a_17_mb_one_arrive_whole_over_the_shell() {
     f.edit(|text| {
         text.replace(
             "  configure:\n",
-            "  configure:\n    - { template: big.conf.j2, dest: shared/big.conf }\n    - { template: empty.conf.j2, dest: shared/empty.conf }\n",
+            "  configure:\n    - { template: big.conf.j2, dest: shared/big.conf, mode: \"0750\" }\n    - { template: empty.conf.j2, dest: shared/empty.conf, mode: \"0600\" }\n",
         )
     });
+    // A temp file left at the name tend writes through, planted as a symlink: replaced, never
+    // followed.
+    let shared = f.root("web1").join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let victim = f.shop.env.write("victim", "untouched");
+    std::os::unix::fs::symlink(&victim, shared.join("empty.conf.partial")).unwrap();
     let out = f.deploy("v1", false, &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let shared = f.root("web1").join("shared");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+    let mode = |name: &str| {
+        std::fs::symlink_metadata(shared.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("big.conf"), 0o750, "a mode with x bits");
+    assert_eq!(mode("empty.conf"), 0o600, "a mode made by the umask");
+    assert_eq!(mode("app.conf"), 0o640);
     let got = std::fs::read(shared.join("big.conf")).unwrap();
     assert_eq!(got.len(), big.len());
     assert!(got == big.as_bytes(), "the big config arrived intact");

@@ -36,11 +36,20 @@ fn partial(p: &Path) -> PathBuf {
 impl Ssh {
     /// Run one of tend's own commands; its output, or an error carrying it.
     fn op(&self, cmd: &str, data: Option<(&mut dyn Read, u64)>) -> io::Result<(i32, Vec<u8>)> {
+        self.request(Kind::Op, cmd, data)
+    }
+
+    fn request(
+        &self,
+        kind: Kind,
+        cmd: &str,
+        data: Option<(&mut dyn Read, u64)>,
+    ) -> io::Result<(i32, Vec<u8>)> {
         let mut bytes = vec![];
         let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
         let code = shell.request(
             &self.session,
-            Kind::Op,
+            kind,
             cmd,
             data,
             OP_TIMEOUT,
@@ -190,12 +199,27 @@ impl Target for Ssh {
             // dd holds its whole block in memory: past 16 MiB, head (which never reads past its
             // count) and a sync.
             let write = match bytes.len() {
-                0 => format!("true >{t} && sync {t}"),
-                n if n > 16 << 20 => format!("head -c {n} >{t} && sync {t}"),
-                n => format!("dd of={t} bs={n} count=1 iflag=fullblock conv=fsync status=none"),
+                0 => format!("true >{t}"),
+                n if n > 16 << 20 => format!("exec head -c {n} >{t}"),
+                n => {
+                    format!("exec dd of={t} bs={n} count=1 iflag=fullblock conv=fsync status=none")
+                }
+            };
+            let synced = if bytes.is_empty() || bytes.len() > 16 << 20 {
+                format!(" && sync {t}")
+            } else {
+                String::new()
+            };
+            // A mode without x or special bits is the umask's doing as the file is created (a
+            // subshell, not a chmod process); a leftover temp file (which would keep its mode,
+            // or be a symlink) is removed first.
+            let (umask, chmod) = if mode & !0o666 == 0 {
+                (format!("umask {:o} && ", !mode & 0o777), String::new())
+            } else {
+                (String::new(), format!(" && chmod {mode:o} {t}"))
             };
             cmd.push(format!(
-                "{{ [ -d {d} ] || mkdir -p {d}; }} && {write} && chmod {mode:o} {t} && mv -f {t} {p} && sync {d}"
+                "{{ [ -d {d} ] || mkdir -p {d}; }} && {{ [ ! -e {t} ] && [ ! -L {t} ] || rm -f {t}; }} && ( {umask}{write} ){synced}{chmod} && mv -f {t} {p} && sync {d}"
             ));
             data.extend_from_slice(bytes);
         }
@@ -261,7 +285,7 @@ impl Target for Ssh {
         let (p, d) = (q(path), q(dir));
         self.must(
             &format!(
-                "{{ [ -e {p} ] || [ -L {p} ]; }} || return 0; mkdir -p {d} && mv -T {p} {} && sync {} {d}",
+                "{{ [ -e {p} ] || [ -L {p} ]; }} || return 0; {{ [ -d {d} ] || mkdir -p {d}; }} && mv -T {p} {} && sync {} {d}",
                 q(&dir.join(name)),
                 q(&parent(path)),
             ),
@@ -346,51 +370,29 @@ impl Target for Ssh {
         self.must(&format!("sync -f {}", q(path)), None).map(drop)
     }
 
-    /// `sync -f` started in the background on the host, its exit status left in a temp file
-    /// there; the wait polls for that file (one short request every few milliseconds). A wait
-    /// dropped unused (the run failed before the switch) removes the file.
+    /// `sync -f` started in the background on the host, a job of the remote loop shell, which
+    /// waits for it when asked (no temp file, no polling). A job nobody waits for (the run
+    /// failed before the switch) just ends.
     fn start_sync(self: Arc<Self>, path: &Path) -> Pending {
         let path = path.to_path_buf();
-        let started = self.must(
-            &format!(
-                "st=$(mktemp) || return 1; echo \"$st\"; ( sync -f {}; e=$?; [ -e \"$st\" ] && echo $e >\"$st\" ) </dev/null >/dev/null 2>&1 &",
-                q(&path)
-            ),
-            None,
-        );
-        let status = started.map(|out| StatusFile {
-            ssh: self.clone(),
-            path: Some(String::from_utf8_lossy(&out).trim().to_string()),
-        });
+        let started = self.request(Kind::Background, &format!("sync -f {}", q(&path)), None);
         Box::new(move || {
-            let mut status = status?;
-            let st = quote(status.path.as_deref().unwrap_or_default());
-            let deadline = std::time::Instant::now() + OP_TIMEOUT;
-            loop {
-                let (code, out) = self.op(
-                    &format!(
-                        "[ -s {st} ] || {{ sleep 0.005; [ -s {st} ]; }} && IFS= read -r v <{st} && echo \"$v\" && rm -f {st}"
-                    ),
-                    None,
-                )?;
-                if code == 0 {
-                    status.path = None;
-                    return match String::from_utf8_lossy(&out).trim() {
-                        "0" => Ok(()),
-                        s => Err(io::Error::other(format!(
-                            "on {}: sync -f {} failed (status {s})",
-                            self.shown,
-                            path.display()
-                        ))),
-                    };
-                }
-                if std::time::Instant::now() > deadline {
-                    return Err(io::Error::other(format!(
-                        "on {}: sync -f {} did not finish",
-                        self.shown,
-                        path.display()
-                    )));
-                }
+            let (_, out) = started?;
+            let pid = String::from_utf8_lossy(&out).trim().to_string();
+            if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(io::Error::other(format!(
+                    "on {}: sync -f {} did not start",
+                    self.shown,
+                    path.display()
+                )));
+            }
+            match self.request(Kind::Wait, &pid, None)? {
+                (0, _) => Ok(()),
+                (code, _) => Err(io::Error::other(format!(
+                    "on {}: sync -f {} failed (status {code})",
+                    self.shown,
+                    path.display()
+                ))),
             }
         })
     }
@@ -414,8 +416,8 @@ impl Target for Ssh {
                     p.file_name().unwrap_or_default().to_string_lossy()
                 ));
                 format!(
-                    "mv -T {} {g} 2>/dev/null && set -- \"$@\" {g}",
-                    q(p),
+                    "{{ [ -e {p} ] || [ -L {p} ]; }} && mv -T {p} {g} 2>/dev/null && set -- \"$@\" {g}",
+                    p = q(p),
                     g = q(&gone)
                 )
             })
@@ -449,20 +451,5 @@ impl Target for Ssh {
             }
         }
         self.must(&cmd.join(" && "), None).map(drop)
-    }
-}
-
-/// The host's temp file a background `sync -f` leaves its status in, removed when nobody
-/// will read it.
-struct StatusFile {
-    ssh: Arc<Ssh>,
-    path: Option<String>,
-}
-
-impl Drop for StatusFile {
-    fn drop(&mut self) {
-        if let Some(p) = self.path.take() {
-            let _ = self.ssh.op(&format!("rm -f {}", quote(&p)), None);
-        }
     }
 }

@@ -32,6 +32,9 @@ pub(super) struct Shell {
     ch: ssh2::Channel,
     /// The session's socket, to ask for quick ACKs (see [`quick_ack`]).
     tcp: std::net::TcpStream,
+    /// Upload chunks and replies pass through here, allocated once: a fresh zeroed buffer per
+    /// request cost more page faults than the request's own work.
+    buf: Vec<u8>,
     seq: u64,
     nonce: String,
     shown: String,
@@ -57,6 +60,10 @@ pub(super) enum Kind {
     RootStep,
     Op,
     Lock,
+    /// Started on the host without waiting, owned by the loop shell; its pid comes back.
+    Background,
+    /// Wait for a [`Kind::Background`] job (the command is its pid); its exit status.
+    Wait,
 }
 
 fn nonce() -> String {
@@ -100,6 +107,9 @@ TEND_SUDO_PASSWORD=$pw SUDO_ASKPASS=$ap
     };
     let all = if sudo.all { su } else { "" };
     // `$x` unquoted on purpose: empty, or the sudo words.
+    // What a command left of its data is drained so the next request starts on a line of its
+    // own; the builtin `read` finds nothing left in the common case, and no `cat` runs.
+    const DRAIN: &str = "IFS= read -r _ && cat >/dev/null";
     format!(
         r#"n={nonce}
 {prologue}su="{su}" sa="{all}"
@@ -107,8 +117,10 @@ while IFS=' ' read -r k s cl dl t c; do
 if [ "$cl" -gt 0 ]; then c=$(head -c "$cl"); fi
 case $k in
 r|R) if [ "$k" = R ]; then x=$su; else x=$sa; fi
-if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; wait "$p"; fi;;
-o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 9>&-; e=$?; cat >/dev/null; exit $e; }}; else op </dev/null 2>&1 9>&-; fi;;
+if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; {DRAIN}; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; wait "$p"; fi;;
+o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 9>&-; e=$?; {DRAIN}; exit $e; }}; else op </dev/null 2>&1 9>&-; fi;;
+b) if [ -n "$sa" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c "$c" ) </dev/null >/dev/null 2>&1 9>&- & else ( eval "exec $c" ) </dev/null >/dev/null 2>&1 9>&- & fi; printf '%s\n' "$!";;
+w) wait "$c";;
 l) IFS= read -r h; if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); elif ! [ -d "${{c%/*}}" ]; then mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }} && {{ o=; IFS= read -r o <"$c"; printf '%s\n' "$o"; printf '%s\n' "$h" >"$c"; }};;
 *) printf 'tend: unknown request %s\n' "$k"; false;;
 esac
@@ -149,6 +161,7 @@ impl Shell {
         Ok(Shell {
             ch,
             tcp,
+            buf: vec![],
             seq: 0,
             nonce,
             shown: shown.to_string(),
@@ -197,13 +210,18 @@ impl Shell {
         if let Some(why) = &self.broken {
             return Err(io::Error::new(io::ErrorKind::NotConnected, why.clone()));
         }
-        let result = self.exchange(sess, kind, cmd, data, timeout, out);
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(256 * 1024, 0);
+        let result = self.exchange(sess, kind, cmd, data, timeout, out, &mut buf);
+        self.buf = buf;
         if let Err(e) = &result {
             self.broken = Some(format!("{}: connection lost earlier: {e}", self.shown));
         }
         result
     }
 
+    // The buffer comes apart from `self`: the loop borrows it while calling `self.stop`.
+    #[allow(clippy::too_many_arguments)]
     fn exchange(
         &mut self,
         sess: &Session,
@@ -212,6 +230,7 @@ impl Shell {
         data: Option<(&mut dyn Read, u64)>,
         timeout: Duration,
         mut out: Out,
+        buf: &mut [u8],
     ) -> io::Result<i32> {
         self.seq += 1;
         let k = match kind {
@@ -219,6 +238,8 @@ impl Shell {
             Kind::RootStep => 'R',
             Kind::Op => 'o',
             Kind::Lock => 'l',
+            Kind::Background => 'b',
+            Kind::Wait => 'w',
         };
         let len = data.as_ref().map_or(0, |d| d.1);
         let secs = timeout.as_secs().max(1);
@@ -241,18 +262,17 @@ impl Shell {
         if let Some((reader, len)) = data {
             // Big writes: libssh2 cuts them into full 32 KiB packets (8 KiB writes, io::copy's,
             // take about twice as long for an artifact).
-            let mut chunk = vec![0u8; 256 * 1024];
             let mut sent = 0u64;
             let mut reader = reader.take(len);
             loop {
-                let n = match reader.read(&mut chunk) {
+                let n = match reader.read(buf) {
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e),
                 };
                 self.ch
-                    .write_all(&chunk[..n])
+                    .write_all(&buf[..n])
                     .map_err(|e| lost(e, &self.shown))?;
                 sent += n as u64;
             }
@@ -279,9 +299,8 @@ impl Shell {
         // Lines mode: the line before the marker is held back, since the marker's own leading
         // newline may have ended it (an empty line that is not the command's).
         let mut held: Option<String> = None;
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = match self.ch.read(&mut buf) {
+            let n = match self.ch.read(buf) {
                 Ok(n) => n,
                 Err(e)
                     if matches!(
