@@ -286,7 +286,7 @@ impl Shell {
         quick_ack(&self.tcp);
         // No `flush()`: a blocking libssh2 write has gone out already, and the channel's flush
         // (libssh2_channel_flush) would throw away output that arrived during the upload.
-        // Reads wake up every second (libssh2 also wakes to send keepalives, and reports that
+        // Reads wake up every 200 ms (libssh2 also wakes to send keepalives, and reports that
         // as a timeout): the deadline below is what ends a wait, not libssh2.
         sess.set_timeout(200);
         self.interrupted = false;
