@@ -652,8 +652,8 @@ fn an_empty_config_and_a_17_mb_one_arrive_whole_over_the_shell() {
             .mode()
             & 0o7777
     };
-    assert_eq!(mode("big.conf"), 0o750, "a mode with x bits");
-    assert_eq!(mode("empty.conf"), 0o600, "a mode made by the umask");
+    assert_eq!(mode("big.conf"), 0o750);
+    assert_eq!(mode("empty.conf"), 0o600);
     assert_eq!(mode("app.conf"), 0o640);
     let got = std::fs::read(shared.join("big.conf")).unwrap();
     assert_eq!(got.len(), big.len());

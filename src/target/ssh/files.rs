@@ -210,16 +210,13 @@ impl Target for Ssh {
             } else {
                 String::new()
             };
-            // A mode without x or special bits is the umask's doing as the file is created (a
-            // subshell, not a chmod process); a leftover temp file (which would keep its mode,
-            // or be a symlink) is removed first.
-            let (umask, chmod) = if mode & !0o666 == 0 {
-                (format!("umask {:o} && ", !mode & 0o777), String::new())
-            } else {
-                (String::new(), format!(" && chmod {mode:o} {t}"))
-            };
+            // Created under a umask that allows no more than the mode (a secret is never readable
+            // by others, even for a moment), then given the mode itself (a default ACL on the
+            // directory overrides the umask). A leftover temp file, which would keep its own
+            // mode or be a symlink, is removed first.
+            let umask = !mode & 0o777;
             cmd.push(format!(
-                "{{ [ -d {d} ] || mkdir -p {d}; }} && {{ [ ! -e {t} ] && [ ! -L {t} ] || rm -f {t}; }} && ( {umask}{write} ){synced}{chmod} && mv -f {t} {p} && sync {d}"
+                "{{ [ -d {d} ] || mkdir -p {d}; }} && {{ [ ! -e {t} ] && [ ! -L {t} ] || rm -f {t}; }} && ( umask {umask:o} && {write} ){synced} && chmod {mode:o} {t} && mv -f {t} {p} && sync {d}"
             ));
             data.extend_from_slice(bytes);
         }
