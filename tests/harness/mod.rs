@@ -101,12 +101,33 @@ pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// A loopback port free for TCP and UDP, never handed out twice in this run. Taken below the
+/// kernel's ephemeral range: a port from `bind(0)` is free only until it is used, and another
+/// test's `bind(0)` or outgoing connection could take it in between (a test's app stopped for a
+/// restart once found another test's app answering on its port).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (first, span) = if low > 12_000 {
+        (low - 10_000, 10_000)
+    } else {
+        (61_000, 4_000)
+    };
+    let start = std::process::id() % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (first + (start + n) % span) as u16;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {first}..{}", first + span)
 }
 
 pub fn repo_root() -> &'static Path {
