@@ -26,6 +26,12 @@ fn parent(p: &Path) -> PathBuf {
     }
 }
 
+/// The builtin test for anything at `p`, a dangling symlink included (`-e` follows links).
+fn present(p: &Path) -> String {
+    let p = q(p);
+    format!("{{ [ -e {p} ] || [ -L {p} ]; }}")
+}
+
 /// `name.partial` beside the file: the rename that follows stays in one directory.
 fn partial(p: &Path) -> PathBuf {
     let mut name = p.file_name().unwrap_or_default().to_os_string();
@@ -89,23 +95,16 @@ impl Ssh {
     /// Take the run's lock on this host: an flock the remote shell holds until the connection
     /// ends. `Err(Some(holder))` when another run holds it (with what that run wrote there).
     pub fn lock(&self, path: &Path, holder: &str) -> Result<Option<String>, Option<String>> {
-        let mut out = vec![];
         // One line, read off the shell by the `read` builtin (which stops at the newline).
         let holder = format!("{}\n", holder.replace(['\n', '\r'], " "));
         let mut data = holder.as_bytes();
-        let code = {
-            let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
-            shell
-                .request(
-                    &self.session,
-                    Kind::Lock,
-                    &path.to_string_lossy(),
-                    Some((&mut data, holder.len() as u64)),
-                    OP_TIMEOUT,
-                    Out::Bytes(&mut out),
-                )
-                .map_err(|e| Some(e.to_string()))?
-        };
+        let (code, out) = self
+            .request(
+                Kind::Lock,
+                &path.to_string_lossy(),
+                Some((&mut data, holder.len() as u64)),
+            )
+            .map_err(|e| Some(e.to_string()))?;
         // Another run's holder when refused; the last holder's line (a run that died) when
         // taken.
         let text = String::from_utf8_lossy(&out).trim().to_string();
@@ -198,17 +197,13 @@ impl Target for Ssh {
             let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
             // dd holds its whole block in memory: past 16 MiB, head (which never reads past its
             // count) and a sync.
-            let write = match bytes.len() {
-                0 => format!("true >{t}"),
-                n if n > 16 << 20 => format!("exec head -c {n} >{t}"),
-                n => {
-                    format!("exec dd of={t} bs={n} count=1 iflag=fullblock conv=fsync status=none")
-                }
-            };
-            let synced = if bytes.is_empty() || bytes.len() > 16 << 20 {
-                format!(" && sync {t}")
-            } else {
-                String::new()
+            let (write, synced) = match bytes.len() {
+                0 => (format!("true >{t}"), format!(" && sync {t}")),
+                n if n > 16 << 20 => (format!("exec head -c {n} >{t}"), format!(" && sync {t}")),
+                n => (
+                    format!("exec dd of={t} bs={n} count=1 iflag=fullblock conv=fsync status=none"),
+                    String::new(),
+                ),
             };
             // Created under a umask that allows no more than the mode (a secret is never readable
             // by others, even for a moment), then given the mode itself (a default ACL on the
@@ -251,11 +246,7 @@ impl Target for Ssh {
     }
 
     fn exists(&self, path: &Path) -> bool {
-        let p = q(path);
-        matches!(
-            self.op(&format!("[ -e {p} ] || [ -L {p} ]"), None),
-            Ok((0, _))
-        )
+        matches!(self.op(&present(path), None), Ok((0, _)))
     }
 
     fn read_link(&self, path: &Path) -> Option<PathBuf> {
@@ -282,7 +273,8 @@ impl Target for Ssh {
         let (p, d) = (q(path), q(dir));
         self.must(
             &format!(
-                "{{ [ -e {p} ] || [ -L {p} ]; }} || return 0; {{ [ -d {d} ] || mkdir -p {d}; }} && mv -T {p} {} && sync {} {d}",
+                "{} || return 0; {{ [ -d {d} ] || mkdir -p {d}; }} && mv -T {p} {} && sync {} {d}",
+                present(path),
                 q(&dir.join(name)),
                 q(&parent(path)),
             ),
@@ -413,7 +405,8 @@ impl Target for Ssh {
                     p.file_name().unwrap_or_default().to_string_lossy()
                 ));
                 format!(
-                    "{{ [ -e {p} ] || [ -L {p} ]; }} && mv -T {p} {g} 2>/dev/null && set -- \"$@\" {g}",
+                    "{} && mv -T {p} {g} 2>/dev/null && set -- \"$@\" {g}",
+                    present(p),
                     p = q(p),
                     g = q(&gone)
                 )

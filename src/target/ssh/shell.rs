@@ -15,8 +15,11 @@
 //!
 //! Kind `r` is a step: its own `sh -c`, stdin from /dev/null (or the data), bounded by a remote
 //! coreutils `timeout`, whose pid the loop reports first: on SIGINT tend stops the step with a
-//! `kill` sent over a second, short-lived channel (the loop itself is busy waiting for it). Kind `o` is one of tend's own file operations, run in a subshell without
-//! a `timeout` (the controller's read deadline still bounds it). Kind `l` takes an flock that the
+//! `kill` sent over a second, short-lived channel (the loop itself is busy waiting for it). Kind
+//! `o` is one of tend's own file operations, run in the loop shell itself (through sudo under
+//! `ssh.become`) without a `timeout` (the controller's read deadline still bounds it). Kind `b`
+//! starts a command as a background job of the loop and reports its pid; kind `w` waits for that
+//! job and reports its status. Kind `l` takes an flock that the
 //! loop itself holds until the connection ends, however it ends (fd 9, closed for every command,
 //! so an app a step starts in the background cannot keep it), and writes the data (who holds
 //! it) into the locked file. After each request the loop
