@@ -116,10 +116,13 @@ impl Drop for Sshd {
     }
 }
 
+/// The login user [`sudo_user`] creates.
+const SUDO_USER: &str = "tendsudo";
+
 /// The uid of [`sudo_user`]'s login user.
 pub fn sudo_uid() -> u32 {
     let out = Command::new("id")
-        .args(["-u", "tendsudo"])
+        .args(["-u", SUDO_USER])
         .output()
         .expect("id");
     String::from_utf8_lossy(&out.stdout)
@@ -134,36 +137,35 @@ pub fn sudo_uid() -> u32 {
 /// own.
 pub fn sudo_user(password: &str) -> std::sync::MutexGuard<'static, bool> {
     static READY: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    const USER: &str = "tendsudo";
     let mut ready = READY.lock().unwrap_or_else(|e| e.into_inner());
     if !*ready {
         assert!(
             rustix::process::geteuid().is_root(),
-            "the sudo password test creates the login user {USER}: run it as root"
+            "the sudo password test creates the login user {SUDO_USER}: run it as root"
         );
         let exists = Command::new("id")
-            .arg(USER)
+            .arg(SUDO_USER)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
         if !exists {
             let ok = Command::new("useradd")
-                .args(["-m", "-s", "/bin/sh", USER])
+                .args(["-m", "-s", "/bin/sh", SUDO_USER])
                 .status()
                 .is_ok_and(|s| s.success());
-            assert!(ok, "useradd {USER}");
+            assert!(ok, "useradd {SUDO_USER}");
         }
         let mut chpasswd = Command::new("chpasswd")
             .stdin(Stdio::piped())
             .spawn()
             .expect("chpasswd");
         use std::io::Write;
-        writeln!(chpasswd.stdin.take().unwrap(), "{USER}:{password}").unwrap();
+        writeln!(chpasswd.stdin.take().unwrap(), "{SUDO_USER}:{password}").unwrap();
         assert!(chpasswd.wait().unwrap().success(), "chpasswd");
         std::fs::write(
             "/etc/sudoers.d/tend-test",
-            format!("Defaults:{USER} timestamp_timeout=0\n{USER} ALL=(ALL) ALL\n"),
+            format!("Defaults:{SUDO_USER} timestamp_timeout=0\n{SUDO_USER} ALL=(ALL) ALL\n"),
         )
         .unwrap();
         *ready = true;
