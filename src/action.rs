@@ -157,7 +157,7 @@ impl Action {
         });
         let cmd = match dir {
             // A failed cd must not run the command somewhere else.
-            Some(d) => format!("cd {} || exit 125\n{}", quote(d), self.run),
+            Some(d) => format!("cd {} || exit 125\n{}", crate::quote::word(d), self.run),
             None => self.run.clone(),
         };
         let mut attempt = 0;
@@ -242,8 +242,4 @@ fn describe(o: &Outcome, timeout: std::time::Duration, last: &str) -> Ran {
         interrupted: o.interrupted,
         detail,
     }
-}
-
-pub fn quote(s: &str) -> String {
-    shlex::try_quote(s).map_or_else(|_| format!("'{s}'"), |q| q.into_owned())
 }

@@ -13,6 +13,7 @@ mod lock;
 mod notify;
 mod playbook;
 mod probe;
+mod quote;
 mod redact;
 mod report;
 mod run;

@@ -77,7 +77,7 @@ pub fn start(
 
 /// A run that could not start: 75 when another run holds the lock (saying who), else 1.
 pub fn refused(e: &LockError) -> i32 {
-    eprintln!("tend: {e}");
+    eprintln!("tend: {}", crate::redact::redact(&e.to_string()));
     if matches!(e, LockError::Held { .. }) {
         crate::exit::LOCKED
     } else {

@@ -52,6 +52,12 @@ fn ago(secs: u64, now: u64) -> String {
     humantime::format_duration(Duration::from_secs(now.saturating_sub(secs))).to_string()
 }
 
+/// A check's name as the state file keys it: masked, since the file is written to disk and a
+/// check may be named after a URL with a token in it.
+fn key(name: &str) -> String {
+    crate::redact::redact(name)
+}
+
 /// What happened: deliveries made (Ok) or failed (Err), for the report.
 pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String, String>>, String> {
     let now = now();
@@ -68,7 +74,7 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
     let mut dirty = false;
     let mut changed: Vec<usize> = vec![];
     for (i, o) in outcomes.iter().enumerate() {
-        let e = state.checks.entry(o.name.clone()).or_insert_with(|| {
+        let e = state.checks.entry(key(&o.name)).or_insert_with(|| {
             dirty = true;
             Entry {
                 status: o.status,
@@ -89,7 +95,7 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
     let before = state.checks.len();
     state
         .checks
-        .retain(|name, _| outcomes.iter().any(|o| &o.name == name));
+        .retain(|name, _| outcomes.iter().any(|o| &key(&o.name) == name));
     dirty |= state.checks.len() != before;
 
     let bad: Vec<usize> = (0..outcomes.len())
@@ -99,7 +105,7 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
         && !bad.is_empty()
         && ctx.repeat.is_some_and(|r| {
             bad.iter().all(|&i| {
-                state.checks[&outcomes[i].name]
+                state.checks[&key(&outcomes[i].name)]
                     .notified_at
                     .is_none_or(|t| now >= t + r.as_secs())
             })
@@ -128,7 +134,7 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
             for &i in about {
                 let e = state
                     .checks
-                    .get_mut(&outcomes[i].name)
+                    .get_mut(&key(&outcomes[i].name))
                     .expect("entry added above");
                 e.notified = outcomes[i].status;
                 e.notified_at = Some(now);
@@ -184,7 +190,7 @@ fn compose(
     let mut body = String::new();
     for &i in &about {
         let o = &outcomes[i];
-        let e = &state.checks[&o.name];
+        let e = &state.checks[&key(&o.name)];
         body += &format!(
             "{}{} on {host}: {} {}\n",
             still.to_uppercase(),

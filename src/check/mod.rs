@@ -112,6 +112,7 @@ pub fn validate(
     args: &crate::cli::VarArgs,
 ) -> Result<String, Diagnostic> {
     let loaded: Loaded<CheckPlaybook> = playbook::load_source(source, args)?;
+    loaded.print_secret_warnings();
     let plan = resolve(&loaded, &loaded.templater(false)?, false)?;
     plan.notifier?;
     Ok(format!("check, {} checks", plan.checks.len()))
@@ -223,8 +224,11 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         }
     }
     if let Some(prom) = &args.prom_file
-        && let Err(e) =
-            crate::fsutil::atomic_write(prom, output::prometheus(&outcomes).as_bytes(), 0o644)
+        && let Err(e) = crate::fsutil::atomic_write(
+            prom,
+            crate::redact::redact(&output::prometheus(&outcomes)).as_bytes(),
+            0o644,
+        )
     {
         reporter.notice(
             Level::Error,

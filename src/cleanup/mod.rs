@@ -133,6 +133,7 @@ fn render_name(t: &Templater, template: &str, date: &str) -> Result<String, Stri
 
 pub fn validate(source: std::sync::Arc<Source>, args: &VarArgs) -> Result<String, Diagnostic> {
     let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, args)?;
+    loaded.print_secret_warnings();
     let plan = resolve(&loaded, loaded.templater(false)?, false)?;
     Ok(format!("cleanup, {} rules", plan.rules.len()))
 }

@@ -277,7 +277,7 @@ pub fn on_target(
             "fetch.on: hosts needs a url: and its sha256".into(),
         ));
     };
-    let q = crate::action::quote;
+    let q = crate::quote::word;
     let p = q(&partial.to_string_lossy());
     let script = format!(
         "t=$(mktemp) || exit 1; trap 'rm -f \"$t\" \"$t.list\"' EXIT

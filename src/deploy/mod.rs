@@ -56,6 +56,7 @@ fn resolved<'a>(
 
 pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnostic> {
     let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, args)?;
+    loaded.print_secret_warnings();
     let d = Deploy::resolve(&loaded, false, true)?;
     let (first, hosts) = match d.fleet(None)? {
         Some(f) => (

@@ -85,8 +85,11 @@ impl Releases {
         }
     }
 
+    /// Written masked: a step's output in a record's message may carry a secret, and this file
+    /// sits on every host.
     pub fn save(&self, t: &dyn Target, path: &Path) -> io::Result<()> {
-        let mut json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        let doc = crate::redact::json(self).map_err(io::Error::other)?;
+        let mut json = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
         json.push(b'\n');
         t.write_file(path, &json, 0o644)
     }

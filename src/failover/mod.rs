@@ -42,6 +42,7 @@ pub(crate) fn warnings(plan: &Plan) -> Vec<String> {
 
 pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnostic> {
     let loaded: Loaded<FailoverPlaybook> = playbook::load_source(source, args)?;
+    loaded.print_secret_warnings();
     let plan = Plan::resolve(&loaded, false)?;
     for w in warnings(&plan) {
         eprintln!("warning: {w}");

@@ -81,7 +81,8 @@ impl State {
 
     pub fn save(&self, path: &Path) -> io::Result<()> {
         crate::fsutil::ensure_dir(&crate::fsutil::parent(path))?;
-        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        let doc = crate::redact::json(self).map_err(io::Error::other)?;
+        let json = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
         crate::fsutil::atomic_write(path, &json, 0o600)
     }
 

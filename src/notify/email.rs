@@ -98,10 +98,7 @@ impl EmailSpec {
                 Some(SecretValue::Secret(_)) if !real_secrets => {
                     Ok(Some(crate::redact::MASK.into()))
                 }
-                Some(v) => v
-                    .resolve(Path::new("."))
-                    .map(Some)
-                    .map_err(|e| smtp.error(field, format!("cannot read {field}: {e}"))),
+                Some(v) => v.resolve(&smtp, field, Path::new(".")).map(Some),
             }
         };
         let credentials = match (

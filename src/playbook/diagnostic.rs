@@ -95,6 +95,45 @@ impl Diagnostic {
         }
     }
 
+    /// Move the caret from the start of a templated value to its `n`th `{{ ... }}` (counted in
+    /// `template`, the value as written), when it can be found on the lines that follow.
+    pub fn point_at_placeholder(&mut self, template: &str, n: usize) {
+        let placeholders: Vec<&str> = template
+            .match_indices("{{")
+            .filter_map(|(i, _)| {
+                let end = template[i..].find("}}")?;
+                Some(&template[i..i + end + 2])
+            })
+            .collect();
+        let (Some(want), Some(source), Some(span)) =
+            (placeholders.get(n), self.source.as_ref(), self.span)
+        else {
+            return;
+        };
+        // The same text may come earlier in the value: find the same occurrence in the file.
+        let nth_same = placeholders[..n].iter().filter(|p| *p == want).count();
+        let start: usize = source
+            .text
+            .split_inclusive('\n')
+            .take(span.line - 1)
+            .map(str::len)
+            .sum::<usize>()
+            + source.text.lines().nth(span.line - 1).map_or(0, |l| {
+                l.chars().take(span.col - 1).map(char::len_utf8).sum()
+            });
+        if let Some((at, _)) = source.text[start.min(source.text.len())..]
+            .match_indices(want)
+            .nth(nth_same)
+        {
+            let (line, col) = source.line_col(start + at);
+            self.span = Some(Span {
+                line,
+                col,
+                len: want.chars().count(),
+            });
+        }
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hints.push(hint.into());
         self
@@ -115,7 +154,10 @@ impl Diagnostic {
         } else {
             ("", "", "", "")
         };
-        let mut out = format!("{red}error{reset}{bold}: {}{reset}\n", self.message);
+        let mut out = format!(
+            "{red}error{reset}{bold}: {}{reset}\n",
+            crate::redact::redact(&self.message)
+        );
         let gutter = self.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter);
         if let Some(location) = self.location() {
@@ -137,6 +179,7 @@ impl Diagnostic {
             );
         }
         for hint in &self.hints {
+            let hint = crate::redact::redact(hint);
             out += &format!("{pad} {blue}={reset} {bold}hint{reset}: {hint}\n");
         }
         out
@@ -149,9 +192,9 @@ impl fmt::Display for Diagnostic {
         if let Some(location) = self.location() {
             write!(f, "{location}: ")?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", crate::redact::redact(&self.message))?;
         for hint in &self.hints {
-            write!(f, " (hint: {hint})")?;
+            write!(f, " (hint: {})", crate::redact::redact(hint))?;
         }
         Ok(())
     }

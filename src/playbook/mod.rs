@@ -112,9 +112,20 @@ impl<T: Playbook> Loaded<T> {
     /// Secret values (read from their sources, and registered for redaction) or placeholders.
     pub fn secrets(&self, real: bool) -> Result<BTreeMap<String, String>, Diagnostic> {
         if real {
-            secrets::resolve_all(self.body.secrets(), &self.source)
+            secrets::resolve_all(self.body.secrets(), &self.source, &self.vars)
         } else {
-            Ok(secrets::placeholders(self.body.secrets()))
+            secrets::placeholders(self.body.secrets(), &self.source, &self.vars).map(|(v, _)| v)
+        }
+    }
+
+    /// What `validate` says about the secrets it can read without running anything (an empty
+    /// one, one so short that masking it would mask ordinary text).
+    pub fn print_secret_warnings(&self) {
+        let warnings = secrets::placeholders(self.body.secrets(), &self.source, &self.vars)
+            .map(|(_, w)| w)
+            .unwrap_or_default();
+        for w in warnings {
+            eprintln!("warning: {w}");
         }
     }
 
@@ -140,6 +151,15 @@ pub struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
+    pub fn new(source: &'a Arc<Source>, templater: &'a Templater, path: &str) -> Scope<'a> {
+        Scope {
+            source,
+            templater,
+            path: path.to_string(),
+            extra: vec![],
+        }
+    }
+
     pub fn at(&self, segment: &str) -> Scope<'a> {
         Scope {
             source: self.source,
@@ -193,7 +213,13 @@ impl<'a> Scope<'a> {
         self.templater
             .render_values(src, mode, &extra)
             .map_err(|e| {
-                let d = self.error(field, e);
+                let mut d = self.error(field, e.message.clone());
+                if let Some(n) = e.placeholder {
+                    d.point_at_placeholder(src, n);
+                }
+                if let Some(h) = e.hint {
+                    d = d.hint(h);
+                }
                 if !d.message.starts_with("undefined") {
                     return d;
                 }

@@ -42,6 +42,22 @@ impl<'de> Deserialize<'de> for SecretSource {
 }
 
 impl SecretSource {
+    /// The command's templates rendered (`pass show {{ app }}/db`): a command like any other,
+    /// its values quoted for where they sit. Errors point at `command:` under `scope`.
+    pub fn render(&self, scope: &super::Scope) -> Result<SecretSource, Diagnostic> {
+        Ok(match self {
+            SecretSource::Command(cmd) => {
+                SecretSource::Command(scope.render("command", cmd, super::Mode::Shell)?)
+            }
+            SecretSource::File(f) => SecretSource::File(PathBuf::from(scope.render(
+                "file",
+                &f.to_string_lossy(),
+                super::Mode::Text,
+            )?)),
+            other => other.clone(),
+        })
+    }
+
     pub fn resolve(&self, dir: &Path) -> Result<String, String> {
         let value = match self {
             SecretSource::Env(var) => {
@@ -49,8 +65,9 @@ impl SecretSource {
             }
             SecretSource::File(file) => {
                 let path = dir.join(file);
-                std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+                std::fs::read_to_string(&path).map_err(|e| {
+                    format!("cannot read {}: {}", path.display(), crate::describe_io(&e))
+                })?
             }
             SecretSource::Command(cmd) => {
                 let out = crate::target::local::capture(cmd, Duration::from_secs(30), dir)
@@ -66,18 +83,49 @@ impl SecretSource {
             }
         };
         // A trailing newline from `echo` or an editor is never part of a password.
-        Ok(value.trim_end_matches(['\n', '\r']).to_string())
+        let value = value.trim_end_matches(['\n', '\r']).to_string();
+        if value.is_empty() {
+            return Err(match self {
+                SecretSource::Env(var) => format!("environment variable {var} is empty"),
+                SecretSource::File(f) => format!("{} is empty", dir.join(f).display()),
+                SecretSource::Command(cmd) => format!("command `{cmd}` printed nothing"),
+            });
+        }
+        Ok(value)
+    }
+
+    /// Read without side effects (no command runs), for `validate`: `None` when it cannot be.
+    fn peek(&self, dir: &Path) -> Option<Result<String, String>> {
+        match self {
+            SecretSource::Command(_) => None,
+            SecretSource::Env(v) if std::env::var_os(v).is_none() => None,
+            other => Some(other.resolve(dir)),
+        }
     }
 }
 
-/// Resolve every secret, register it for redaction, and return name -> value.
+/// The directory a playbook's relative paths and commands start from.
+pub fn base_dir(source: &Source) -> &Path {
+    source
+        .path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Resolve every secret, register it for redaction, and return name -> value. `vars` renders
+/// the templates in a secret's `command:` or `file:`.
 pub fn resolve_all(
     secrets: &BTreeMap<String, SecretSource>,
     source: &Arc<Source>,
+    vars: &super::Vars,
 ) -> Result<BTreeMap<String, String>, Diagnostic> {
-    let dir = source.path.parent().unwrap_or(Path::new("."));
+    let dir = base_dir(source);
+    let templater = super::Templater::new(vars, &BTreeMap::new());
     let mut out = BTreeMap::new();
     for (name, spec) in secrets {
+        let scope = super::Scope::new(source, &templater, &format!("secrets.{name}"));
+        let spec = spec.render(&scope)?;
         let value = spec.resolve(dir).map_err(|e| {
             Diagnostic::at_path(
                 source,
@@ -91,12 +139,40 @@ pub fn resolve_all(
     Ok(out)
 }
 
-/// Placeholders for `validate`, which must not run secret commands.
-pub fn placeholders(secrets: &BTreeMap<String, SecretSource>) -> BTreeMap<String, String> {
-    secrets
+/// Placeholders for `validate` and `plan`, which must not run secret commands: the commands'
+/// templates are still rendered (and so checked), and secrets that can be read without running
+/// anything are checked for being empty or too short to mask safely.
+pub fn placeholders(
+    secrets: &BTreeMap<String, SecretSource>,
+    source: &Arc<Source>,
+    vars: &super::Vars,
+) -> Result<(BTreeMap<String, String>, Vec<String>), Diagnostic> {
+    let templater = super::Templater::new(vars, &BTreeMap::new());
+    let mut warnings = vec![];
+    for (name, spec) in secrets {
+        let scope = super::Scope::new(source, &templater, &format!("secrets.{name}"));
+        let spec = spec.render(&scope)?;
+        match spec.peek(base_dir(source)) {
+            Some(Err(e)) => warnings.push(format!("secret '{name}': {e}")),
+            Some(Ok(v)) if v.chars().count() < SHORT => warnings.push(short(name, &v)),
+            _ => {}
+        }
+    }
+    let values = secrets
         .keys()
         .map(|k| (k.clone(), crate::redact::MASK.to_string()))
-        .collect()
+        .collect();
+    Ok((values, warnings))
+}
+
+/// A secret shorter than this masks every occurrence of its text in all output.
+pub const SHORT: usize = 4;
+
+pub fn short(name: &str, value: &str) -> String {
+    format!(
+        "secret '{name}' is only {} characters long: every occurrence of that text in tend's output is masked as ***",
+        value.chars().count()
+    )
 }
 
 /// A value given inline or read like a secret (`password: { env: SMTP_PASS }`).
@@ -107,11 +183,20 @@ pub enum SecretValue {
 }
 
 impl SecretValue {
-    pub fn resolve(&self, dir: &Path) -> Result<String, String> {
+    /// The value; a secret's command or file templates rendered in `scope`, at `field`.
+    pub fn resolve(
+        &self,
+        scope: &super::Scope,
+        field: &str,
+        dir: &Path,
+    ) -> Result<String, Diagnostic> {
         match self {
             SecretValue::Plain(s) => Ok(s.clone()),
             SecretValue::Secret(src) => {
-                let v = src.resolve(dir)?;
+                let src = src.render(&scope.at(field))?;
+                let v = src
+                    .resolve(dir)
+                    .map_err(|e| scope.error(field, format!("cannot read {field}: {e}")))?;
                 crate::redact::register(&v);
                 Ok(v)
             }

@@ -1,7 +1,10 @@
 //! Jinja templating (minijinja): undefined variables are errors, and every value interpolated
-//! into a shell command is quoted so that `--var version='v2; rm -rf /'` stays one argument.
+//! into a shell command is escaped for the quoting context it lands in (`crate::quote`), so
+//! `--var version='v2; rm -rf /'` stays one argument, in `"..."` and `'...'` as well as bare.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
 use minijinja::value::{Object, Value};
@@ -14,6 +17,44 @@ struct EnvVars;
 impl Object for EnvVars {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         std::env::var(key.as_str()?).ok().map(Value::from)
+    }
+}
+
+// Values written into the command being rendered on this thread, with the ordinal of the
+// `{{ }}` that wrote each: the formatter is shared by every render, so what one render
+// collects lives here.
+thread_local! {
+    static VALUES: RefCell<Option<Vec<(usize, String)>>> = const { RefCell::new(None) };
+    static OUTPUTS: RefCell<usize> = const { RefCell::new(0) };
+}
+
+/// Why a template did not render, and which `{{ }}` (by order of output) was to blame.
+#[derive(Debug, Clone)]
+pub struct RenderError {
+    pub message: String,
+    pub hint: Option<String>,
+    pub placeholder: Option<usize>,
+}
+
+impl RenderError {
+    fn new(message: impl Into<String>) -> Self {
+        RenderError {
+            message: message.into(),
+            hint: None,
+            placeholder: None,
+        }
+    }
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<RenderError> for String {
+    fn from(e: RenderError) -> String {
+        e.message
     }
 }
 
@@ -51,22 +92,31 @@ impl Templater {
             }
         });
         env.set_formatter(|out, state, value| {
-            if matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell")
-                && !value.is_safe()
-            {
-                let text = value.to_string();
-                let quoted = shlex::try_quote(&text).map_err(|_| {
-                    minijinja::Error::new(
-                        minijinja::ErrorKind::InvalidOperation,
-                        "a value with a NUL byte cannot be passed to a shell command",
-                    )
-                })?;
-                out.write_str(&quoted).map_err(minijinja::Error::from)
-            } else {
-                minijinja::escape_formatter(out, state, value)
+            if !matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell") {
+                return minijinja::escape_formatter(out, state, value);
             }
+            let ordinal = OUTPUTS.with(|n| {
+                let mut n = n.borrow_mut();
+                *n += 1;
+                *n - 1
+            });
+            if value.is_safe() {
+                // `| raw` or `| safe`: shell code the playbook vouches for, spliced as it is.
+                return out
+                    .write_str(&value.to_string())
+                    .map_err(minijinja::Error::from);
+            }
+            // A marker now; the value is escaped once the whole command shows its context.
+            let index = VALUES.with(|v| {
+                let mut v = v.borrow_mut();
+                let list = v.get_or_insert_with(Vec::new);
+                list.push((ordinal, value.to_string()));
+                list.len() - 1
+            });
+            out.write_str(&crate::quote::marker(index))
+                .map_err(minijinja::Error::from)
         });
-        // `raw` reads better than Jinja's `safe` in a command: the value is spliced unquoted.
+        // `raw` reads better than Jinja's `safe` in a command; both splice the value unquoted.
         env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
         let mut ctx: BTreeMap<String, Value> = vars
             .iter()
@@ -103,7 +153,7 @@ impl Templater {
         src: &str,
         mode: Mode,
         extra: &[(&str, &str)],
-    ) -> Result<String, String> {
+    ) -> Result<String, RenderError> {
         let extra: Vec<(&str, Value)> = extra.iter().map(|(k, v)| (*k, Value::from(*v))).collect();
         self.render_values(src, mode, &extra)
     }
@@ -114,10 +164,49 @@ impl Templater {
         src: &str,
         mode: Mode,
         extra: &[(&str, Value)],
-    ) -> Result<String, String> {
+    ) -> Result<String, RenderError> {
         if !src.contains("{{") && !src.contains("{%") && !src.contains("{#") {
             return Ok(src.to_string());
         }
+        if mode == Mode::Shell {
+            return self.render_shell(src, extra);
+        }
+        self.render_plain(src, mode, extra)
+    }
+
+    /// A command: rendered with markers where the values go, then each value escaped for the
+    /// quoting context its marker is in.
+    fn render_shell(&self, src: &str, extra: &[(&str, Value)]) -> Result<String, RenderError> {
+        if src.contains([crate::quote::OPEN, crate::quote::CLOSE]) {
+            return Err(RenderError::new(
+                "the command contains the private-use characters U+E000/U+E001, which tend uses to mark values",
+            ));
+        }
+        VALUES.with(|v| *v.borrow_mut() = Some(vec![]));
+        OUTPUTS.with(|n| *n.borrow_mut() = 0);
+        let rendered = self.render_plain(src, Mode::Shell, extra);
+        let values = VALUES.with(|v| v.borrow_mut().take()).unwrap_or_default();
+        let rendered = rendered?;
+        if values.is_empty() {
+            return Ok(rendered);
+        }
+        let (ordinals, values): (Vec<usize>, Vec<String>) = values.into_iter().unzip();
+        crate::quote::splice(&rendered, &values).map_err(|r| RenderError {
+            message: match r.index.and_then(|i| ordinals.get(i)) {
+                Some(_) => format!("cannot put this value into the command: {}", r.why),
+                None => r.why,
+            },
+            hint: (!r.hint.is_empty()).then_some(r.hint),
+            placeholder: r.index.and_then(|i| ordinals.get(i).copied()),
+        })
+    }
+
+    fn render_plain(
+        &self,
+        src: &str,
+        mode: Mode,
+        extra: &[(&str, Value)],
+    ) -> Result<String, RenderError> {
         let ctx = if extra.is_empty() {
             Value::from(self.ctx.clone())
         } else {
@@ -145,10 +234,13 @@ impl Templater {
                 missing.sort();
                 if !missing.is_empty() {
                     let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
-                    return format!("undefined variable {} in template", quoted.join(", "));
+                    return RenderError::new(format!(
+                        "undefined variable {} in template",
+                        quoted.join(", ")
+                    ));
                 }
             }
-            describe(e)
+            RenderError::new(describe(e))
         })
     }
 }
@@ -191,6 +283,25 @@ mod tests {
             "echo v2; rm -rf /"
         );
         assert_eq!(
+            t.render_with("echo {{ version | safe }}", Mode::Shell, &[])
+                .unwrap(),
+            "echo v2; rm -rf /"
+        );
+        assert_eq!(
+            t.render_with(r#"echo "{{ version }}" '{{ version }}'"#, Mode::Shell, &[])
+                .unwrap(),
+            r#"echo "v2; rm -rf /" 'v2; rm -rf /'"#
+        );
+        let e = t
+            .render_with(
+                "echo {{ version | raw }} `echo {{ version }}`",
+                Mode::Shell,
+                &[],
+            )
+            .unwrap_err();
+        assert_eq!(e.placeholder, Some(1), "{e:?}");
+        assert!(e.message.contains("backticks"), "{e:?}");
+        assert_eq!(
             t.render_with("v={{ version }}", Mode::Text, &[]).unwrap(),
             "v=v2; rm -rf /"
         );
@@ -199,6 +310,6 @@ mod tests {
     #[test]
     fn undefined_is_an_error() {
         let err = t().render_with("{{ nope }}", Mode::Text, &[]).unwrap_err();
-        assert!(err.contains("undefined"), "{err}");
+        assert!(err.message.contains("undefined"), "{err}");
     }
 }

@@ -62,7 +62,7 @@ pub trait Target: Send + Sync {
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Outcome> {
         self.run(
-            &format!("sudo -n sh -c {}", crate::action::quote(cmd)),
+            &format!("sudo -n sh -c {}", crate::quote::word(cmd)),
             timeout,
             on_line,
         )

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::Ssh;
 use super::shell::{Kind, Out};
-use crate::action::quote;
+use crate::quote::word as quote;
 use crate::target::{Outcome, Pending, Target, UnpackError};
 
 /// File operations are quick; a host that takes longer has a problem worth reporting.

@@ -153,7 +153,7 @@ impl Shell {
             .map_err(|e| format!("{shown}: cannot open a channel: {e}"))?;
         let cmd = format!(
             "exec sh -c {}",
-            crate::action::quote(&format!("{OP}{}", script(&nonce, sudo)))
+            crate::quote::word(&format!("{OP}{}", script(&nonce, sudo)))
         );
         ch.exec(&cmd)
             .map_err(|e| format!("{shown}: cannot start a shell: {}", e.message()))?;
