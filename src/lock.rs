@@ -19,6 +19,10 @@ pub struct Holder {
     pub run: String,
     pub since: String,
     pub what: String,
+    /// The step processes the holder has running (`crate::procs`), kept up to date while it
+    /// runs: what a run taking over a dead holder's lock must stop first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<crate::procs::Recorded>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,8 @@ pub struct Lock {
     file: File,
     /// Set when this run took over a lock whose holder died without releasing it.
     pub stale: Option<Holder>,
+    /// What of the dead holder's was still running, and was stopped before this run began.
+    pub stopped: Vec<String>,
 }
 
 /// A lock name for a playbook: its file name plus a hash of its absolute path, so two playbooks
@@ -118,11 +124,22 @@ pub fn acquire(path: &Path, holder: Holder, wait: Option<Duration>) -> Result<Lo
         }
     }
     let stale = read_holder(&mut file);
+    // A holder killed with -9 may have left steps running; none may overlap this run's.
+    let stopped = stale.as_ref().map_or_else(Vec::new, |h| {
+        crate::procs::stop_left_behind(&h.steps, Duration::from_secs(5))
+    });
     let json = serde_json::to_vec(&holder).unwrap_or_default();
     file.set_len(0).map_err(io)?;
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.write_all(&json).map_err(io)?;
-    Ok(Lock { file, stale })
+    if let (Ok(copy), Ok(value)) = (file.try_clone(), serde_json::to_value(&holder)) {
+        crate::procs::record_in(copy, value);
+    }
+    Ok(Lock {
+        file,
+        stale,
+        stopped,
+    })
 }
 
 fn read_holder(file: &mut File) -> Option<Holder> {
@@ -134,6 +151,7 @@ fn read_holder(file: &mut File) -> Option<Holder> {
 
 impl Drop for Lock {
     fn drop(&mut self) {
+        crate::procs::stop_recording();
         // Emptied, not unlinked: unlinking races with a waiter that already opened the file.
         let _ = self.file.set_len(0);
     }

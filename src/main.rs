@@ -13,6 +13,7 @@ mod lock;
 mod notify;
 mod playbook;
 mod probe;
+mod procs;
 mod quote;
 mod redact;
 mod report;
@@ -65,6 +66,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code as u8);
         }
     };
+    interrupt::setup();
     ExitCode::from(run(&cli) as u8)
 }
 

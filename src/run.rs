@@ -38,6 +38,7 @@ pub fn start(
         run: run_id.clone(),
         since: crate::report::now_rfc3339(),
         what: format!("{kind} {shown}"),
+        steps: vec![],
     };
     let key = lock::key_for(playbook, kind);
     let lock_path = lock_at.unwrap_or_else(|| lock::path_for(&state, &key));
@@ -62,8 +63,18 @@ pub fn start(
         reporter.notice(
             Level::Warn,
             format!(
-                "took over a stale lock left by pid {} (run {}, since {}), which is no longer running",
-                stale.pid, stale.run, stale.since
+                "took over a stale lock left by pid {} (run {}, since {}), which is no longer running{}",
+                stale.pid,
+                stale.run,
+                stale.since,
+                if lock.stopped.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; stopped what it left running first: {}",
+                        lock.stopped.join(", ")
+                    )
+                }
             ),
         );
     }

@@ -1,6 +1,11 @@
 //! Bundling files into `tar.gz` archives by period. An archive is written as `name.partial`,
 //! fsynced, read back (every entry's name and size checked, every byte decompressed), renamed,
 //! and only then are its sources removed. An existing archive is never overwritten.
+//!
+//! Between the rename and the last source removed, a run can be killed: the sources are then
+//! both in the archive and on disk, and the next run would archive them again. So the list of
+//! sources goes into `.name.sources` beside the archive (durably) before the rename, and is
+//! removed after the sources are; the next run finishes what such a list says.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -132,8 +137,24 @@ pub fn archive(
     let after = fs::metadata(&partial)
         .map(|m| m.blocks() * 512)
         .unwrap_or(0);
+    let intent = sources_file(&target);
+    let listed: Vec<Source> = files
+        .iter()
+        .zip(&written)
+        .map(|(c, (_, size, mtime))| Source {
+            path: c.path.clone(),
+            size: *size,
+            mtime_ns: nanos(*mtime),
+        })
+        .collect();
+    let json = serde_json::to_vec(&listed).map_err(|e| e.to_string())?;
+    if let Err(e) = crate::fsutil::atomic_write(&intent, &json, 0o600) {
+        let _ = fs::remove_file(&partial);
+        return Err(io(&format!("writing {}", intent.display()), e));
+    }
     if let Err(e) = crate::fsutil::rename_noreplace(&partial, &target) {
         let _ = fs::remove_file(&partial);
+        let _ = fs::remove_file(&intent);
         return Err(io(
             &format!(
                 "renaming the archive to {} (the sources are kept)",
@@ -166,6 +187,7 @@ pub fn archive(
     for d in dirs {
         let _ = sync_dir(&d);
     }
+    let _ = fs::remove_file(&intent).and_then(|()| sync_dir(dest));
     Ok(Archived {
         path: target,
         files: written.len(),
@@ -173,6 +195,102 @@ pub fn archive(
         after,
         kept,
     })
+}
+
+/// A source as it was archived: removed later only if it is still exactly that.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Source {
+    path: PathBuf,
+    size: u64,
+    mtime_ns: u128,
+}
+
+fn nanos(t: SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+}
+
+/// `.app-2026-11-26.tar.gz.sources` beside `app-2026-11-26.tar.gz`.
+fn sources_file(archive: &Path) -> PathBuf {
+    let name = archive.file_name().unwrap_or_default().to_string_lossy();
+    parent(archive).join(format!(".{name}.sources"))
+}
+
+/// What a source list left by a killed run came to.
+pub struct Finished {
+    pub archive: PathBuf,
+    /// Sources removed now: their bytes were already in the archive.
+    pub removed: Vec<(PathBuf, u64)>,
+    /// Sources changed since: kept.
+    pub kept: Vec<PathBuf>,
+    /// The run died before the archive was in place: nothing to finish.
+    pub abandoned: bool,
+}
+
+/// Finish the archives a killed run left half done in `dest`: remove the sources their lists
+/// name that are still exactly as archived. `dry_run` only says what would go.
+pub fn finish_interrupted(dest: &Path, dry_run: bool) -> Vec<Result<Finished, String>> {
+    let Ok(entries) = fs::read_dir(dest) else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(archive) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".sources"))
+        else {
+            continue;
+        };
+        let list = e.path();
+        let archive = dest.join(archive);
+        out.push(finish_one(&list, &archive, dry_run));
+    }
+    out
+}
+
+fn finish_one(list: &Path, archive: &Path, dry_run: bool) -> Result<Finished, String> {
+    let io = |what: &Path, e: io::Error| format!("{}: {}", what.display(), crate::describe_io(&e));
+    let mut done = Finished {
+        archive: archive.to_path_buf(),
+        removed: vec![],
+        kept: vec![],
+        abandoned: false,
+    };
+    if fs::symlink_metadata(archive).is_err() {
+        done.abandoned = true;
+        if !dry_run {
+            fs::remove_file(list).map_err(|e| io(list, e))?;
+        }
+        return Ok(done);
+    }
+    let bytes = fs::read(list).map_err(|e| io(list, e))?;
+    let sources: Vec<Source> = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a list of archived sources: {e}", list.display()))?;
+    let mut dirs = std::collections::BTreeSet::new();
+    for s in sources {
+        match fs::symlink_metadata(&s.path) {
+            Ok(m)
+                if m.is_file()
+                    && m.len() == s.size
+                    && m.modified().map(nanos).ok() == Some(s.mtime_ns) =>
+            {
+                if !dry_run {
+                    fs::remove_file(&s.path).map_err(|e| io(&s.path, e))?;
+                    dirs.insert(parent(&s.path));
+                }
+                done.removed.push((s.path, m.blocks() * 512));
+            }
+            Ok(_) => done.kept.push(s.path),
+            Err(_) => {}
+        }
+    }
+    if !dry_run {
+        for d in dirs {
+            sync_dir(&d).map_err(|e| io(&d, e))?;
+        }
+        fs::remove_file(list).map_err(|e| io(list, e))?;
+    }
+    Ok(done)
 }
 
 type Entry = (PathBuf, u64, SystemTime);

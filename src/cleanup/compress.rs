@@ -30,14 +30,25 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 
 const CHUNK: usize = 256 * 1024;
 
-pub fn compress(c: &Candidate, level: u32, progress: &dyn Fn(u64)) -> Compressed {
-    match attempt(c, level, progress) {
+/// `leftover` is told of a `x.gz.partial` a killed run left, which this removes before writing.
+pub fn compress(
+    c: &Candidate,
+    level: u32,
+    progress: &dyn Fn(u64),
+    leftover: &dyn Fn(&Path),
+) -> Compressed {
+    match attempt(c, level, progress, leftover) {
         Ok(r) => r,
         Err(e) => Compressed::Failed(crate::describe_io(&e)),
     }
 }
 
-fn attempt(c: &Candidate, level: u32, progress: &dyn Fn(u64)) -> io::Result<Compressed> {
+fn attempt(
+    c: &Candidate,
+    level: u32,
+    progress: &dyn Fn(u64),
+    leftover: &dyn Fn(&Path),
+) -> io::Result<Compressed> {
     let gz = with_suffix(&c.path, ".gz");
     let partial = with_suffix(&c.path, ".gz.partial");
     let dir = parent(&c.path);
@@ -85,11 +96,23 @@ fn attempt(c: &Candidate, level: u32, progress: &dyn Fn(u64)) -> io::Result<Comp
         )));
     }
 
-    let out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)?;
+    // A partial file is never complete: one left by a killed run goes (a symlink too: removing
+    // never follows it), and this run writes its own.
+    let create = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)
+    };
+    let out = match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(&partial)?;
+            leftover(&partial);
+            create()?
+        }
+        other => other?,
+    };
     let result = (|| -> io::Result<File> {
         let name = c
             .path

@@ -210,6 +210,7 @@ impl Job<'_> {
         let step = r.label.as_str();
         let seen = Mutex::new(HashMap::<(u64, u64), PathBuf>::new());
         let extra_links: Mutex<Vec<(Candidate, PathBuf)>> = Mutex::default();
+        let mut stale: Vec<PathBuf> = vec![];
         let (tx, rx) = mpsc::sync_channel::<Candidate>(512);
         let rx = Mutex::new(rx);
         let work = |c: Candidate| {
@@ -231,7 +232,13 @@ impl Job<'_> {
                 let total = done.fetch_add(n, Ordering::Relaxed) + n;
                 self.reporter.progress(step, total);
             };
-            let result = compress::compress(&c, r.rule.level, &progress);
+            let leftover = |p: &Path| {
+                self.reporter.notice(
+                    Level::Info,
+                    format!("removed {} left by an interrupted run", p.display()),
+                )
+            };
+            let result = compress::compress(&c, r.rule.level, &progress, &leftover);
             let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
             match result {
                 Compressed::Done { before, after } => {
@@ -266,7 +273,7 @@ impl Job<'_> {
                 });
             }
             // Walking feeds the workers as it goes: compression starts with the first file.
-            let send = |found: Found, tally_local: &mut Tally| match found {
+            let mut send = |found: Found, tally_local: &mut Tally| match found {
                 Found::File(c) => {
                     if c.nlink > 1 {
                         let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
@@ -283,7 +290,9 @@ impl Job<'_> {
                     let _ = tx.send(c);
                 }
                 Found::Problem(p, why) => tally_local.failed.push((p, why)),
-                Found::Stale(p) => self.remove_stale(step, &p, tally_local),
+                // Not removed now: a worker may be writing this very name for its file already.
+                // Each worker clears its own leftover; the others go once the workers are done.
+                Found::Stale(p) => stale.push(p),
             };
             let mut local = Tally::default();
             if r.rule.keep_newest > 0 {
@@ -300,6 +309,11 @@ impl Job<'_> {
             t.failed.extend(local.failed);
         });
         let mut tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
+        for p in stale {
+            if std::fs::symlink_metadata(&p).is_ok() {
+                self.remove_stale(step, &p, &mut tally);
+            }
+        }
         // The data of an extra hard link now lives in the first name's .gz.
         for (c, first) in extra_links.into_inner().unwrap_or_default() {
             let mut gz = first.as_os_str().to_os_string();
@@ -376,7 +390,36 @@ impl Job<'_> {
         let dest = r.dest.as_ref().expect("resolved with the rule");
         // Archives written inside the rule's own path must never be picked up by it again.
         let skip = dest.starts_with(&r.root).then_some(dest.as_path());
-        let files = self.collect(r, skip, &mut tally);
+        // First what a killed run left half done, so its sources are not archived twice.
+        let mut finished: Vec<PathBuf> = vec![];
+        for f in archive::finish_interrupted(dest, self.dry_run) {
+            match f {
+                Ok(f) if f.abandoned => {}
+                Ok(f) => {
+                    let bytes: u64 = f.removed.iter().map(|(_, b)| b).sum();
+                    self.reporter.notice(
+                        Level::Info,
+                        format!(
+                            "{} {} sources already in {}, which an interrupted run wrote but did not finish",
+                            if self.dry_run { "would remove" } else { "removed" },
+                            f.removed.len(),
+                            f.archive.display()
+                        ),
+                    );
+                    tally.files += f.removed.len() as u64;
+                    tally.before += bytes;
+                    finished.extend(f.removed.into_iter().map(|(p, _)| p));
+                    for p in f.kept {
+                        tally
+                            .skipped
+                            .push((p, "changed after it was archived: kept".into()));
+                    }
+                }
+                Err(e) => tally.failed.push((dest.clone(), e)),
+            }
+        }
+        let mut files = self.collect(r, skip, &mut tally);
+        files.retain(|c| !finished.contains(&c.path));
         if !self.dry_run
             && let Ok(entries) = std::fs::read_dir(dest)
         {

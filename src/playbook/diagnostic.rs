@@ -68,7 +68,25 @@ impl Diagnostic {
 
     /// An error about the value at `path` (e.g. `checks[2].disk.warn`), located in the source.
     pub fn at_path(source: &Arc<Source>, path: &str, message: impl Into<String>) -> Self {
-        let span = locate::path(&source.text, path).map(|index| {
+        Self::at_index(source, locate::path(&source.text, path), message)
+    }
+
+    /// `at_path`, or where the nearest enclosing value is when the key itself is not written
+    /// (`run:` of an action given as a bare string).
+    pub fn near_path(source: &Arc<Source>, path: &str, message: impl Into<String>) -> Self {
+        let mut at = path;
+        let mut found = locate::path(&source.text, at);
+        while found.is_none()
+            && let Some(cut) = at.rfind(['.', '['])
+        {
+            at = &at[..cut];
+            found = locate::path(&source.text, at);
+        }
+        Self::at_index(source, found, message)
+    }
+
+    fn at_index(source: &Arc<Source>, found: Option<usize>, message: impl Into<String>) -> Self {
+        let span = found.map(|index| {
             let (line, col) = source.line_col(index);
             Span {
                 line,

@@ -245,7 +245,7 @@ impl<'a> Scope<'a> {
     }
 
     pub fn error(&self, field: &str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::at_path(self.source, &self.join(field), message)
+        Diagnostic::near_path(self.source, &self.join(field), message)
     }
 }
 

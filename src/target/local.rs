@@ -19,7 +19,10 @@ enum Msg {
     Exit(Option<i32>),
 }
 
-fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<Child> {
+/// `sh -c cmd` in a process group of its own, recorded while it runs (`crate::procs`), and
+/// killed by the kernel if tend dies first (its commands must never outlive it: a migration
+/// left running would race the next run's).
+fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<(Child, crate::procs::Running)> {
     // By path: a PATH search costs an exec attempt per directory before it.
     let mut c = Command::new("/bin/sh");
     c.arg("-c")
@@ -31,8 +34,28 @@ fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<Child> {
     if let Some(d) = dir {
         c.current_dir(d);
     }
-    c.spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot start sh: {e}")))
+    let parent = rustix::process::getpid();
+    // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid).
+    unsafe {
+        c.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
+            // tend died before the prctl: the death signal will never come.
+            if rustix::process::getppid() != Some(parent) {
+                return Err(io::Error::other("tend exited"));
+            }
+            Ok(())
+        });
+    }
+    let child = c
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start sh: {e}")))?;
+    // Named for the command, not the `cd DIR || exit 125` an action puts first.
+    let what = cmd
+        .lines()
+        .find(|l| !l.ends_with("|| exit 125"))
+        .unwrap_or_default();
+    let running = crate::procs::started(child.id(), what);
+    Ok((child, running))
 }
 
 fn pump(r: impl Read + Send + 'static, tx: mpsc::Sender<Msg>) {
@@ -68,7 +91,7 @@ impl Target for Local {
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Outcome> {
-        let mut child = spawn(cmd, None)?;
+        let (mut child, _running) = spawn(cmd, None)?;
         let pid = child.id();
         let (tx, rx) = mpsc::channel();
         pump(child.stdout.take().expect("piped"), tx.clone());
@@ -202,7 +225,7 @@ pub struct Captured {
 
 /// Run a command for its output (secret commands): stdout and stderr kept apart.
 pub fn capture(cmd: &str, timeout: Duration, dir: &Path) -> io::Result<Captured> {
-    let mut child = spawn(cmd, Some(dir))?;
+    let (mut child, _running) = spawn(cmd, Some(dir))?;
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
     let t_out = std::thread::spawn(move || {

@@ -113,21 +113,28 @@ TEND_SUDO_PASSWORD=$pw SUDO_ASKPASS=$ap
     // What a command left of its data is drained so the next request starts on a line of its
     // own; the builtin `read` finds nothing left in the common case, and no `cat` runs.
     const DRAIN: &str = "IFS= read -r _ && cat >/dev/null";
+    // A step's watcher: the channel's input ending while a step runs means tend is gone (killed,
+    // even with -9: the kernel closes its connection and sshd the channel), so the step is
+    // stopped, as on this machine, rather than left running under nobody. The watcher reads
+    // fd 3 (the channel, saved: a background job's stdin is /dev/null), where nothing arrives
+    // while a step runs; it is killed when the step ends.
     format!(
         r#"n={nonce}
 {prologue}su="{su}" sa="{all}"
+exec 3<&0
 while IFS=' ' read -r k s cl dl t c; do
+e=
 if [ "$cl" -gt 0 ]; then c=$(head -c "$cl"); fi
 case $k in
 r|R) if [ "$k" = R ]; then x=$su; else x=$sa; fi
-if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 9>&-; e=$?; {DRAIN}; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; wait "$p"; fi;;
-o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 9>&-; e=$?; {DRAIN}; exit $e; }}; else op </dev/null 2>&1 9>&-; fi;;
-b) if [ -n "$sa" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c "$c" ) </dev/null >/dev/null 2>&1 9>&- & else ( eval "exec $c" ) </dev/null >/dev/null 2>&1 9>&- & fi; printf '%s\n' "$!";;
+if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 3<&- 9>&-; e=$?; {DRAIN}; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 3<&- 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; ( IFS= read -r _ || {{ kill -TERM "$p"; sleep 5; kill -KILL "-$p"; }} ) <&3 >/dev/null 2>&1 9>&- & w=$!; wait "$p"; e=$?; kill "$w" 2>/dev/null; wait "$w"; fi;;
+o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 3<&- 9>&-; e=$?; {DRAIN}; exit $e; }}; else op </dev/null 2>&1 3<&- 9>&-; fi;;
+b) if [ -n "$sa" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c "$c" ) </dev/null >/dev/null 2>&1 3<&- 9>&- & else ( eval "exec $c" ) </dev/null >/dev/null 2>&1 3<&- 9>&- & fi; printf '%s\n' "$!";;
 w) wait "$c";;
 l) IFS= read -r h; if [ -n "$sa" ] && ! [ -w "$c" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c 'mkdir -p "${{1%/*}}" && : >>"$1" && chown "$2" "$1"' sh "$c" "$(id -u)" ); elif ! [ -d "${{c%/*}}" ]; then mkdir -p "${{c%/*}}"; fi && command exec 9>>"$c" && {{ flock -n 9 || {{ cat "$c"; false; }}; }} && {{ o=; IFS= read -r o <"$c"; printf '%s\n' "$o"; printf '%s\n' "$h" >"$c"; }};;
 *) printf 'tend: unknown request %s\n' "$k"; false;;
 esac
-printf '\n__tend_%s_%s %s\n' "$n" "$s" "$?"
+printf '\n__tend_%s_%s %s\n' "$n" "$s" "${{e:-$?}}"
 done
 "#
     )

@@ -1,0 +1,236 @@
+//! The step processes tend has running on this machine. Each step runs in a process group of
+//! its own, so a timeout or a stop signal reaches its whole pipeline. Those groups must not
+//! outlive tend: a signal that ends tend ends them first (`crate::interrupt`), the kernel kills
+//! a step's shell when tend dies (`PR_SET_PDEATHSIG`, which `kill -9` cannot dodge), and each
+//! group is recorded in the run's lock file, so a run that takes over the lock of one killed
+//! with `-9` first stops what that run left behind (a pipeline's other processes, which the
+//! death signal does not reach) before it starts anything.
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
+use serde::{Deserialize, Serialize};
+
+/// A step's process group as the lock records it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub pgid: i32,
+    /// The leader's start time (clock ticks since boot, /proc/PID/stat field 22): a group id
+    /// reused by an unrelated process after ours ended is told apart by it.
+    pub started: u64,
+    /// The boot it ran in: after a reboot nothing recorded is running.
+    pub boot: String,
+    /// What it runs, for the message of the run that stops it.
+    pub what: String,
+}
+
+/// Group ids for the signal handler, which may not take a lock.
+static SLOTS: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
+static RUNNING: Mutex<Vec<Recorded>> = Mutex::new(Vec::new());
+/// The lock file of this run and who holds it, rewritten with the running groups.
+static LOCK: Mutex<Option<(File, serde_json::Value)>> = Mutex::new(None);
+
+/// A running step's group; dropping it forgets the group (the step has ended).
+pub struct Running {
+    pgid: i32,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for s in &SLOTS {
+            if s.compare_exchange(self.pgid, 0, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            {
+                break;
+            }
+        }
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|r| r.pgid != self.pgid);
+        write_lock(&running);
+    }
+}
+
+/// Note a step just started as process group `pgid` (its leader's pid).
+pub fn started(pgid: u32, what: &str) -> Running {
+    let pgid = pgid as i32;
+    for s in &SLOTS {
+        if s.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            break;
+        }
+    }
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    running.push(Recorded {
+        pgid,
+        started: start_time(pgid).unwrap_or(0),
+        boot: boot_id(),
+        what: what.chars().take(120).collect(),
+    });
+    write_lock(&running);
+    Running { pgid }
+}
+
+/// Signal every running step's group. Async-signal-safe: only atomics and kill(2).
+pub fn signal_all(sig: Signal) {
+    for s in &SLOTS {
+        let g = s.load(Ordering::SeqCst);
+        if let Some(p) = Pid::from_raw(g) {
+            let _ = rustix::process::kill_process_group(p, sig);
+        }
+    }
+}
+
+/// Record the running groups in `file` (the run's lock, held), beside `holder`, from now on.
+pub fn record_in(file: File, holder: serde_json::Value) {
+    *LOCK.lock().unwrap_or_else(|e| e.into_inner()) = Some((file, holder));
+    write_lock(&RUNNING.lock().unwrap_or_else(|e| e.into_inner()));
+}
+
+/// The lock is being released: stop recording into it.
+pub fn stop_recording() {
+    *LOCK.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
+
+fn write_lock(running: &[Recorded]) {
+    let mut lock = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((file, holder)) = lock.as_mut() else {
+        return;
+    };
+    if let serde_json::Value::Object(o) = holder {
+        o.insert(
+            "steps".into(),
+            serde_json::to_value(running).unwrap_or_default(),
+        );
+    }
+    let Ok(json) = serde_json::to_vec(holder) else {
+        return;
+    };
+    // Not fsynced: the record matters only while this machine stays up (a reboot ends the
+    // steps anyway). Written over, then cut, so a reader never sees an empty file.
+    let _ = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.write_all(&json))
+        .and_then(|()| file.set_len(json.len() as u64));
+}
+
+/// Stop the groups a dead run recorded that are still running: TERM, then KILL after `grace`.
+/// Returns what was stopped, for the message.
+pub fn stop_left_behind(recorded: &[Recorded], grace: Duration) -> Vec<String> {
+    let boot = boot_id();
+    let alive: Vec<&Recorded> = recorded
+        .iter()
+        .filter(|r| r.boot == boot && still_ours(r))
+        .collect();
+    for r in &alive {
+        if let Some(p) = Pid::from_raw(r.pgid) {
+            let _ = rustix::process::kill_process_group(p, Signal::TERM);
+        }
+    }
+    let deadline = Instant::now() + grace;
+    let mut killed = false;
+    while alive.iter().any(|r| group_alive(r.pgid)) {
+        if Instant::now() >= deadline {
+            if killed {
+                break;
+            }
+            killed = true;
+            for r in &alive {
+                if let Some(p) = Pid::from_raw(r.pgid) {
+                    let _ = rustix::process::kill_process_group(p, Signal::KILL);
+                }
+            }
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    alive
+        .iter()
+        .map(|r| format!("process group {} ({})", r.pgid, r.what))
+        .collect()
+}
+
+/// The group is the one recorded: its leader is alive with the recorded start time, or the
+/// leader is gone and members remain (the kernel does not reuse a group's id while it has
+/// members).
+fn still_ours(r: &Recorded) -> bool {
+    match start_time(r.pgid) {
+        Some(t) => t == r.started && group_alive(r.pgid),
+        None => group_alive(r.pgid),
+    }
+}
+
+/// Any process left in group `pgid` that is not a zombie.
+fn group_alive(pgid: i32) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            return false;
+        };
+        stat(pid).is_some_and(|(state, pgrp, _)| pgrp == pgid && state != 'Z')
+    })
+}
+
+/// State, process group and start time of `pid`, from /proc/PID/stat.
+fn stat(pid: i32) -> Option<(char, i32, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let state = fields.first()?.chars().next()?;
+    let pgrp = fields.get(2)?.parse().ok()?;
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, pgrp, start))
+}
+
+fn start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|(_, _, t)| t)
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    #[test]
+    fn a_recorded_group_left_running_is_stopped_and_a_reused_id_is_not() {
+        // A pipeline whose shell is gone: its other process keeps the group.
+        let mut child = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 30 & exit 0"])
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        let started = start_time(pgid).unwrap();
+        child.wait().unwrap();
+        assert!(group_alive(pgid), "the sleep keeps the group");
+        let stale = Recorded {
+            pgid,
+            started,
+            boot: boot_id(),
+            what: "sleep 30".into(),
+        };
+        let reused = Recorded {
+            pgid: std::process::id() as i32,
+            started: 1,
+            boot: boot_id(),
+            what: "not ours".into(),
+        };
+        let stopped = stop_left_behind(&[stale, reused], Duration::from_secs(5));
+        assert_eq!(stopped.len(), 1, "{stopped:?}");
+        assert!(!group_alive(pgid));
+    }
+}
