@@ -174,6 +174,7 @@ impl Action {
                     line: line.to_string(),
                 });
             };
+            crate::crash::set_step(step);
             let result = match self.become_ {
                 Some(crate::target::ssh::Become::Sudo) => {
                     target.run_as_root(&cmd, self.timeout, &mut on_line)

@@ -35,6 +35,50 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// `realpath -m`: the longest existing ancestor resolved (its symlinks followed), the rest
+/// appended with `.` and `..` folded in (a component that does not exist cannot be a link).
+pub fn real_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut existing = path.to_path_buf();
+    let mut rest = vec![];
+    let base = loop {
+        if let Ok(real) = fs::canonicalize(&existing) {
+            break real;
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(up)) => {
+                rest.push(name.to_os_string());
+                existing = up.to_path_buf();
+            }
+            // `..` or `.` at the end of a path that does not exist: fold it lexically below.
+            _ => match existing.parent() {
+                Some(up) if existing.components().next_back().is_some() => {
+                    rest.push(
+                        existing
+                            .components()
+                            .next_back()
+                            .map(|c| c.as_os_str().to_os_string())
+                            .unwrap_or_default(),
+                    );
+                    existing = up.to_path_buf();
+                }
+                _ => break PathBuf::from("/"),
+            },
+        }
+    };
+    let mut out = base;
+    for part in rest.iter().rev() {
+        match Path::new(part).components().next() {
+            Some(Component::ParentDir) => {
+                out.pop();
+            }
+            Some(Component::CurDir) | None => {}
+            _ => out.push(part),
+        }
+    }
+    out
+}
+
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

@@ -40,7 +40,11 @@ pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
         let started = r.started.get(..19).unwrap_or(&r.started).replace('T', " ");
         println!(
             "{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  {status}",
-            r.run, r.kind, r.name, started, took
+            r.run,
+            r.kind,
+            crate::report::printable(&r.name),
+            started,
+            took
         );
     }
     exit::OK
@@ -59,7 +63,7 @@ fn show(cli: &Cli, state: &std::path::Path, run_id: &str) -> i32 {
         if cli.output == Output::Json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
-            println!("{}", format_plain(r));
+            println!("{}", crate::report::printable(&format_plain(r)));
         }
     }
     exit::OK

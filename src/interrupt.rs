@@ -71,3 +71,11 @@ pub fn armed() -> bool {
 pub fn shield() {
     SHIELDED.store(true, Ordering::SeqCst);
 }
+
+/// A rollback that ran before the job proper (an interrupted deploy taken back) is over: a
+/// signal stops the job's steps again.
+pub fn unshield() {
+    if !requested() {
+        SHIELDED.store(false, Ordering::SeqCst);
+    }
+}

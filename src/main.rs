@@ -2,6 +2,7 @@ mod action;
 mod check;
 mod cleanup;
 mod cli;
+mod crash;
 mod deploy;
 mod failover;
 mod fsutil;

@@ -36,7 +36,11 @@ fn perf_item(p: &Perf) -> String {
 
 /// Text must not contain '|' (it starts perfdata) or newlines (they start long output).
 fn clean(s: &str) -> String {
-    s.replace('|', "/").replace(['\n', '\r'], " ")
+    s.replace('|', "/")
+        .replace(['\n', '\r'], " ")
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\t')
+        .collect()
 }
 
 /// `TEND CRITICAL - disk / 93% used | 'disk_/'=93%;80;90;0;100 ...`
@@ -88,7 +92,8 @@ pub fn plain(outcomes: &[Outcome]) -> String {
         } else {
             format!(" ({})", o.thresholds)
         };
-        out += &format!("{:<8} {}: {}{th}\n", nagios_word(o.status), o.name, both(o));
+        let line = format!("{:<8} {}: {}{th}", nagios_word(o.status), o.name, both(o));
+        out += &format!("{}\n", crate::report::printable(&line));
     }
     out
 }
@@ -128,8 +133,8 @@ pub fn human(outcomes: &[Outcome], status: Status, color: bool) -> String {
         out += &format!(
             "{} {:<w$}  {}{th}\n",
             paint(o.status, &word),
-            o.name,
-            both(o)
+            crate::report::printable(&o.name),
+            crate::report::printable(&both(o))
         );
     }
     let counts = [

@@ -152,6 +152,7 @@ pub fn archive(
         let _ = fs::remove_file(&partial);
         return Err(io(&format!("writing {}", intent.display()), e));
     }
+    crate::crash::point("archive:listed");
     if let Err(e) = crate::fsutil::rename_noreplace(&partial, &target) {
         let _ = fs::remove_file(&partial);
         let _ = fs::remove_file(&intent);
@@ -164,6 +165,7 @@ pub fn archive(
         ));
     }
     sync_dir(dest).map_err(|e| io("syncing the archive directory", e))?;
+    crate::crash::point("archive:renamed");
 
     // The archive is durable: now the sources may go, unless they changed since they were read.
     let mut kept = vec![];
@@ -176,6 +178,7 @@ pub fn archive(
                     Ok(()) => {
                         before += c.allocated;
                         dirs.insert(parent(&c.path));
+                        crate::crash::point("archive:source-removed");
                     }
                     Err(e) => kept.push((c.path.clone(), crate::describe_io(&e))),
                 }

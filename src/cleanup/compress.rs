@@ -171,6 +171,7 @@ fn attempt(
     out.sync_all()?;
     let compressed = out.metadata()?.blocks() * 512;
     drop(out);
+    crate::crash::point("compress:written");
     if let Err(e) = crate::fsutil::rename_noreplace(&partial, &gz) {
         let _ = fs::remove_file(&partial);
         if e.kind() == io::ErrorKind::AlreadyExists {
@@ -182,6 +183,7 @@ fn attempt(
         return Err(e);
     }
     sync_dir(&dir)?;
+    crate::crash::point("compress:renamed");
     // Only now is the original redundant.
     fs::remove_file(&c.path)?;
     sync_dir(&dir)?;

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::target::Target;
+use crate::target::{ConfigDest, Target};
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub template: String,
     pub dest: PathBuf,
+    /// The deploy root, when `dest` was given relative to it: the file must stay inside.
+    pub root: Option<PathBuf>,
     /// As given in the playbook, for messages.
     pub shown: String,
     pub mode: u32,
@@ -38,14 +40,17 @@ pub enum Written {
 /// Write `c` unless it already has that content and mode; the previous state is returned for
 /// the caller to keep durably *before* calling `commit`.
 pub fn prepare(t: &dyn Target, c: &Config) -> io::Result<Written> {
-    Ok(match t.read_file(&c.dest)? {
-        Some((old, mode)) if old == c.content.as_bytes() && mode == c.mode => Written::Unchanged,
-        Some((old, mode)) => Written::Replaced(Previous {
+    Ok(match t.read_config(&c.dest, c.root.as_deref())? {
+        ConfigDest::Refused(why) => return Err(io::Error::other(why)),
+        ConfigDest::Present(old, mode) if old == c.content.as_bytes() && mode == c.mode => {
+            Written::Unchanged
+        }
+        ConfigDest::Present(old, mode) => Written::Replaced(Previous {
             dest: c.dest.clone(),
             content: Some(old),
             mode,
         }),
-        None => Written::Replaced(Previous {
+        ConfigDest::Absent => Written::Replaced(Previous {
             dest: c.dest.clone(),
             content: None,
             mode: c.mode,
@@ -53,10 +58,28 @@ pub fn prepare(t: &dyn Target, c: &Config) -> io::Result<Written> {
     })
 }
 
+/// The config files a deploy replaced, and which run wrote the list: a run killed midway is
+/// undone with its own list, never with one an earlier deploy of the same release left.
+#[derive(Serialize, Deserialize, Default, Debug)]
+pub struct Backup {
+    pub run: Option<String>,
+    pub files: Vec<Previous>,
+}
+
 /// Keep `previous` (the backups of the release, `c`'s among them) at `backup`, durably, then
 /// write `c`.
-pub fn commit(t: &dyn Target, backup: &Path, previous: &[Previous], c: &Config) -> io::Result<()> {
-    let json = serde_json::to_vec(previous).map_err(io::Error::other)?;
+pub fn commit(
+    t: &dyn Target,
+    backup: &Path,
+    run: &str,
+    previous: &[Previous],
+    c: &Config,
+) -> io::Result<()> {
+    let json = serde_json::to_vec(&Backup {
+        run: Some(run.to_string()),
+        files: previous.to_vec(),
+    })
+    .map_err(io::Error::other)?;
     t.write_files(&[
         (backup, &json, 0o600),
         (&c.dest, c.content.as_bytes(), c.mode),
@@ -70,10 +93,22 @@ pub fn restore(t: &dyn Target, p: &Previous) -> io::Result<()> {
     }
 }
 
-pub fn load(t: &dyn Target, path: &Path) -> io::Result<Vec<Previous>> {
+pub fn load(t: &dyn Target, path: &Path) -> io::Result<Backup> {
+    /// Backups written before they named their run are a bare list.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Named(Backup),
+        List(Vec<Previous>),
+    }
     match t.read_file(path)? {
-        Some((b, _)) => serde_json::from_slice(&b).map_err(io::Error::other),
-        None => Ok(vec![]),
+        Some((b, _)) => Ok(
+            match serde_json::from_slice(&b).map_err(io::Error::other)? {
+                Form::Named(b) => b,
+                Form::List(files) => Backup { run: None, files },
+            },
+        ),
+        None => Ok(Backup::default()),
     }
 }
 

@@ -2,11 +2,11 @@
 
 use super::configure::{self, Previous, Written};
 use super::fetch;
-use super::releases::{Record, Releases, State};
+use super::releases::{Progress, Record, Releases, State};
 use super::resolve::{Deploy, Phases};
 use super::runner::Runner;
 use super::steps::{self, Rollback, Step};
-use super::undo::rolled_back;
+use super::undo::take_back;
 use crate::exit;
 use crate::report::{Level, Status, now_rfc3339};
 
@@ -89,13 +89,13 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                 // the next run reports. (Written first also because an fsync after the unpack
                 // would wait for all of its data.)
                 let before = journal.clone();
-                journal.begin(record(
-                    d,
-                    State::Deploying,
-                    None,
-                    String::new(),
-                    r.reporter.run(),
-                ));
+                let mut rec = record(d, State::Deploying, None, String::new(), r.reporter.run());
+                rec.progress = Some(Progress {
+                    from: current_before.clone(),
+                    target: target_name.clone(),
+                    ..Progress::default()
+                });
+                journal.begin(rec);
                 if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
                     return Outcome {
                         code: exit::FAILED,
@@ -134,6 +134,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                 if let Some(rec) = journal.get_mut(release) {
                     rec.sha256 = sha.clone();
                 }
+                crate::crash::point("deploy:fetched");
                 Ok(())
             }
             Step::Stop(i) => match &current_before {
@@ -155,10 +156,17 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             },
             Step::Migrate(i) => {
                 done.stop_began = true;
+                // Recorded before it runs and once the last has run: a run killed in between
+                // leaves the next one the migrations applied and the one that was under way.
+                progress(r, journal, phases, &done.migrated, Some(i));
                 let res = r.action(&name, &phases.migrate[i].up, &release_dir);
                 if res.is_ok() {
                     done.migrated.push(i);
                 }
+                if res.is_err() || i + 1 == phases.migrate.len() {
+                    progress(r, journal, phases, &done.migrated, None);
+                }
+                crate::crash::point(&format!("deploy:migrated {}", phases.migrate[i].label));
                 res
             }
             Step::Configure(i) => {
@@ -177,10 +185,12 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                             configure::commit(
                                 &*layout.target,
                                 &layout.backup(release),
+                                r.reporter.run(),
                                 &done.previous,
                                 c,
                             )
                             .map_err(io)?;
+                            crate::crash::point("deploy:configured");
                             Ok(format!(
                                 "wrote {} ({} bytes, mode {:04o}){}",
                                 c.dest.display(),
@@ -209,6 +219,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                         .map_err(|e| crate::describe_io(&e))
                 });
                 done.switched |= res.is_ok();
+                crate::crash::point("deploy:switched");
                 res
             }
             Step::Start(i) => {
@@ -244,13 +255,6 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                 reason: "failure",
             };
         }
-        r.reporter.notice(
-            Level::Error,
-            format!(
-                "{failed}; rolling back to {}",
-                target_name.as_deref().unwrap_or("(no verified release)")
-            ),
-        );
         let rb = Rollback {
             stop: &phases.stop,
             stop_dir: if done.switched {
@@ -269,53 +273,12 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             restore: done.previous.iter().rev().cloned().collect(),
             target: target_phases.as_ref(),
         };
-        let undone = r.roll_back(&rb, release);
-        // What stays applied, should a person finish the rollback with `tend rollback`.
-        // `downs` is `done.migrated` newest first.
-        let mut still: Vec<usize> = done
-            .migrated
-            .iter()
-            .rev()
-            .enumerate()
-            .filter(|(k, _)| !undone.reverted.contains(k))
-            .map(|(_, i)| *i)
-            .collect();
-        still.reverse();
-        if let Some(rec) = journal.get_mut(release) {
-            rec.migrations = still
-                .iter()
-                .map(|i| phases.migrate[*i].recorded.clone())
-                .collect();
-        }
-        let now = now_rfc3339();
-        finish_record(journal, release, State::Failed, &failed, &now);
-        if undone.verified
-            && let Some(t) = &target_name
-            && let Some(rec) = journal.get_mut(t)
-        {
-            rec.verified_at = Some(now.clone());
-            if t == release {
-                // A redeploy of the live release: it is back, as it was, and verified.
-                rec.state = State::Verified;
-                rec.message =
-                    format!("redeploy failed ({failed}); rolled back to the previous config");
-            }
-        }
-        if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
-            r.reporter.notice(
-                Level::Error,
-                format!(
-                    "cannot update {}: {}",
-                    layout.journal().display(),
-                    crate::describe_io(&e)
-                ),
-            );
-        }
-        return rolled_back(r, undone, &failed, target_name.as_deref());
+        return take_back(r, journal, &rb, release, &failed);
     }
     finish_record(journal, release, State::Verified, "", &now);
     if let Some(rec) = journal.get_mut(release) {
         rec.verified_at = Some(now.clone());
+        rec.progress = None;
         rec.migrations = done
             .migrated
             .iter()
@@ -472,11 +435,35 @@ pub fn record(
         migrations: vec![],
         vars: d.loaded.vars.clone(),
         pruned: false,
+        rolled_back_to: None,
+        progress: None,
     }
+}
+
+/// Record how far the deploy got: the migrations `migrated` (indices into the phases) applied,
+/// the one `migrating` under way.
+fn progress(
+    r: &Runner,
+    journal: &mut Releases,
+    phases: &Phases,
+    migrated: &[usize],
+    migrating: Option<usize>,
+) {
+    let layout = &r.d.layout;
+    if let Some(rec) = journal.get_mut(&r.d.release) {
+        rec.migrations = migrated
+            .iter()
+            .map(|i| phases.migrate[*i].recorded.clone())
+            .collect();
+        rec.progress.get_or_insert_with(Default::default).migrating =
+            migrating.map(|i| phases.migrate[i].recorded.clone());
+    }
+    journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
 }
 
 fn finish_record(journal: &mut Releases, release: &str, state: State, message: &str, now: &str) {
     if let Some(rec) = journal.get_mut(release) {
+        rec.progress = None;
         rec.state = state;
         rec.message = message.to_string();
         rec.finished_at = Some(now.to_string());

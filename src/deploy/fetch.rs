@@ -23,9 +23,24 @@ pub struct Artifact {
     pub strip_components: usize,
     /// Downloaded by each host itself (`fetch.on: hosts`).
     pub on_hosts: bool,
+    /// `fetch.max_unpacked_size`, when given.
+    pub max_unpacked: Option<u64>,
 }
 
+/// The default cap on what an artifact unpacks to: this many times its own size...
+const INFLATE_RATIO: u64 = 50;
+/// ...and never more than this.
+const UNPACKED_CAP: u64 = 10 << 30;
+
 impl Artifact {
+    /// The most it may unpack to, given its size when known.
+    pub fn unpack_limit(&self, len: Option<u64>) -> u64 {
+        self.max_unpacked.unwrap_or_else(|| match len {
+            Some(n) => n.saturating_mul(INFLATE_RATIO).clamp(1 << 20, UNPACKED_CAP),
+            None => UNPACKED_CAP,
+        })
+    }
+
     pub fn shown(&self) -> String {
         match &self.source {
             Source::Url(u) => u.clone(),
@@ -114,11 +129,11 @@ pub fn fetch(
                 (Box::new(file), len, None, true)
             }
             Source::Url(url) => {
-                let body = open_url(url)?;
+                let (body, len) = open_url(url)?;
                 crate::fsutil::ensure_dir(cache).map_err(|e| io_other("download cache", &e))?;
                 (
                     body,
-                    None,
+                    len,
                     cached_file.map(|f| f.with_extension("partial")),
                     false,
                 )
@@ -141,8 +156,9 @@ pub fn fetch(
         progress,
     };
     let mut tap = tap;
+    let limit = artifact.unpack_limit(len);
     let result = target
-        .unpack(&mut tap, len, partial, artifact.strip_components)
+        .unpack(&mut tap, len, partial, artifact.strip_components, limit)
         .map_err(FetchError::from);
     let got = hex(&tap.hasher.clone().finalize());
     let cleanup = |copy_to: &Option<PathBuf>| {
@@ -183,7 +199,8 @@ pub fn fetch(
     })
 }
 
-fn open_url(url: &str) -> Result<Box<dyn Read + Send>, FetchError> {
+/// The body, and its length when the server says.
+fn open_url(url: &str) -> Result<(Box<dyn Read + Send>, Option<u64>), FetchError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(10)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
@@ -199,7 +216,8 @@ fn open_url(url: &str) -> Result<Box<dyn Read + Send>, FetchError> {
             resp.status().as_u16()
         )));
     }
-    Ok(Box::new(resp.into_body().into_reader()))
+    let len = resp.body().content_length();
+    Ok((Box::new(resp.into_body().into_reader()), len))
 }
 
 /// For a fleet: the artifact fetched and checksum-verified once, here, as a file in `cache`
@@ -215,7 +233,7 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
                 crate::fsutil::ensure_dir(cache).map_err(|e| io_other("download cache", &e))?;
                 let partial = file.with_extension("partial");
                 let mut out = File::create(&partial).map_err(|e| io_other("download cache", &e))?;
-                let copied = io::copy(&mut open_url(url)?, &mut out)
+                let copied = io::copy(&mut open_url(url)?.0, &mut out)
                     .and_then(|_| out.sync_all())
                     .and_then(|()| fs::rename(&partial, &file));
                 if let Err(e) = copied {
@@ -227,6 +245,7 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
         }
     };
     let f = File::open(&file).map_err(|e| io_other(&file.display().to_string(), &e))?;
+    let f_len = f.metadata().ok().map(|m| m.len());
     let mut tap = Tap {
         inner: f,
         hasher: Sha256::new(),
@@ -234,7 +253,15 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
         copy: None,
         progress: &|_| {},
     };
-    let bytes = io::copy(&mut tap, &mut io::sink()).map_err(|e| io_other(&artifact.shown(), &e))?;
+    // Hashed, and read as the hosts will unpack it: an empty release or a bomb is refused here,
+    // before any host is touched.
+    let len = f_len;
+    let scanned = crate::target::scan(
+        &mut tap,
+        artifact.strip_components,
+        artifact.unpack_limit(len),
+    );
+    let bytes = tap.bytes;
     let got = hex(&tap.hasher.finalize());
     if let Some(expected) = &artifact.sha256
         && *expected != got
@@ -248,18 +275,20 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
             got,
         });
     }
+    let entries = scanned?;
     let staged = Artifact {
         source: Source::Path(file),
         sha256: Some(got.clone()),
         strip_components: artifact.strip_components,
         on_hosts: false,
+        max_unpacked: artifact.max_unpacked,
     };
     Ok((
         staged,
         Fetched {
             sha256: got,
             bytes,
-            entries: 0,
+            entries,
             cached,
         },
     ))
@@ -286,10 +315,17 @@ elif command -v wget >/dev/null; then wget -q -O \"$t\" {u} || exit 4
 else echo 'neither curl nor wget is installed'; exit 4; fi
 got=$(sha256sum \"$t\" | cut -d' ' -f1)
 [ \"$got\" = {sha} ] || {{ echo \"got sha256 $got\"; exit 3; }}
+size=$(wc -c <\"$t\"); limit={max}; [ \"$limit\" -gt 0 ] || limit=$((size * {ratio})); [ \"$limit\" -ge 1048576 ] || limit=1048576; [ \"$limit\" -le {cap} ] || limit={cap}
+total=$(tar -tvf \"$t\" | awk '{{s += $3}} END {{printf \"%.0f\", s}}') || exit 5
+[ \"$total\" -le \"$limit\" ] || {{ echo \"the artifact unpacks to $total bytes, more than $limit\"; exit 6; }}
 mkdir -p {p} && tar -xvf \"$t\" -C {p} --no-same-owner --strip-components={n} >\"$t.list\" || exit 5
-echo \"__bytes $(wc -c <\"$t\") __entries $(wc -l <\"$t.list\")\"",
+[ -s \"$t.list\" ] || exit 7
+echo \"__bytes $size __entries $(wc -l <\"$t.list\")\"",
         u = q(url),
-        n = artifact.strip_components
+        n = artifact.strip_components,
+        max = artifact.max_unpacked.unwrap_or(0),
+        ratio = INFLATE_RATIO,
+        cap = UNPACKED_CAP,
     );
     let mut last = String::new();
     let mut lines = vec![];
@@ -317,6 +353,16 @@ echo \"__bytes $(wc -c <\"$t\") __entries $(wc -l <\"$t.list\")\"",
             let what = match outcome.code {
                 Some(4) => "download failed on the host",
                 Some(5) => "unpacking failed on the host",
+                Some(6) => {
+                    return Err(FetchError::Other(format!(
+                        "{url}: {last}; refused before anything was stopped (fetch.max_unpacked_size)"
+                    )));
+                }
+                Some(7) => {
+                    return Err(FetchError::Unpack(crate::target::UnpackError::Empty(
+                        artifact.strip_components,
+                    )));
+                }
                 _ => "fetching on the host failed",
             };
             return Err(FetchError::Other(format!(

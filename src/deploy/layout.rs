@@ -55,6 +55,19 @@ impl Layout {
         self.meta().join("trash")
     }
 
+    /// The root as the target resolves it must not be a system directory (a link to `/etc` is
+    /// `/etc`): checked on the host itself before anything is created there.
+    pub fn check_real(&self) -> Result<(), String> {
+        let real = self
+            .target
+            .real_path(&self.root)
+            .map_err(|e| crate::describe_io(&e))?;
+        match super::resolve::system_root(&self.root, &real) {
+            Some(why) => Err(why),
+            None => Ok(()),
+        }
+    }
+
     /// Create the layout's directories (a first deploy starts from nothing).
     pub fn prepare(&self) -> io::Result<()> {
         self.target.create_all(&[
@@ -110,6 +123,12 @@ impl Layout {
 pub fn check_release_name(r: &str) -> Result<(), String> {
     if r.is_empty() {
         return Err("the release name is empty".into());
+    }
+    if r.chars().any(char::is_control) {
+        return Err(format!(
+            "release '{}' has a control character (a line break, a tab...): it would garble every list of releases",
+            crate::report::printable(r)
+        ));
     }
     if r.contains('/') || r.contains('\0') || r.starts_with('.') || r.ends_with(".partial") {
         return Err(format!(

@@ -8,6 +8,7 @@ mod fleet;
 mod layout;
 mod plan;
 mod prune;
+pub(super) mod recover;
 mod releases;
 mod resolve;
 mod rollback;
@@ -26,7 +27,7 @@ use crate::exit;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::{Level, Options};
 use execute::Outcome;
-use releases::{Releases, State};
+use releases::Releases;
 use resolve::Deploy;
 use runner::Runner;
 pub use spec::DeployPlaybook;
@@ -177,6 +178,17 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
         target: &*d.layout.target,
         story: RefCell::new(vec![]),
     };
+    // A deploy killed midway is taken back first; if that is not verified, nothing more runs.
+    if let recover::Recovered::TakenBack(o) = recover::interrupted(&runner, &mut journal)
+        && o.code == exit::NOT_VERIFIED
+    {
+        let subject = format!(
+            "an interrupted deploy could not be taken back: {}",
+            d.release
+        );
+        return finish(&runner, &loaded, &args.playbook, &o, &subject);
+    }
+    crate::interrupt::unshield();
     // Releases pruned by the last deploy are deleted while this one unpacks.
     let outcome = std::thread::scope(|s| {
         let trash = s.spawn(|| d.layout.empty_trash());
@@ -505,42 +517,14 @@ fn releases_fleet(
 /// Read the host journal, and report (and close) deploys that were killed mid-way.
 fn open_journal(d: &Deploy, reporter: &crate::report::Reporter) -> Result<Releases, i32> {
     let path = d.layout.journal();
-    let mut journal = match Releases::load(&*d.layout.target, &path) {
-        Ok(j) => j,
-        Err(e) => {
-            reporter.notice(
-                Level::Error,
-                format!("cannot read {}: {}", path.display(), crate::describe_io(&e)),
-            );
-            reporter.finish();
-            return Err(exit::FAILED);
-        }
-    };
-    let mut changed = false;
-    for rec in journal
-        .releases
-        .iter_mut()
-        .filter(|r| r.state == State::Deploying)
-    {
+    Releases::load(&*d.layout.target, &path).map_err(|e| {
         reporter.notice(
-            Level::Warn,
-            format!(
-                "the deploy of {} (run {}, by {}, at {}) never finished: it was killed, so the app may be stopped, half-migrated or half-configured; current is {}",
-                rec.release,
-                rec.run,
-                rec.by,
-                rec.deployed_at,
-                d.layout.current_release().unwrap_or_else(|| "(none)".into())
-            ),
+            Level::Error,
+            format!("cannot read {}: {}", path.display(), crate::describe_io(&e)),
         );
-        rec.state = State::Failed;
-        rec.message = "interrupted: the run never finished".into();
-        changed = true;
-    }
-    if changed {
-        let _ = journal.save(&*d.layout.target, &path);
-    }
-    Ok(journal)
+        reporter.finish();
+        exit::FAILED
+    })
 }
 
 fn finish(
@@ -653,6 +637,31 @@ pub fn rollback(cli: &Cli, args: &RollbackArgs) -> i32 {
         target: &*d.layout.target,
         story: RefCell::new(vec![]),
     };
+    // A deploy killed midway is taken back first: that is the rollback asked for, unless
+    // `--to` names a release further back.
+    let recovered = recover::interrupted(&runner, &mut journal);
+    if let recover::Recovered::TakenBack(o) = &recovered
+        && (o.code == exit::NOT_VERIFIED
+            || args.to.is_none()
+            || args.to.as_deref() == d.layout.current_release().as_deref())
+    {
+        let o = Outcome {
+            code: if o.code == exit::NOT_VERIFIED {
+                exit::NOT_VERIFIED
+            } else {
+                exit::OK
+            },
+            message: o.message.clone(),
+            reason: o.reason,
+        };
+        let subject = if o.code == exit::OK {
+            "interrupted deploy rolled back (verified)"
+        } else {
+            "interrupted deploy: rollback NOT VERIFIED"
+        };
+        return finish(&runner, &loaded, &args.playbook, &o, subject);
+    }
+    crate::interrupt::unshield();
     let outcome = match rollback::manual(&runner, &mut journal, args.to.as_deref()) {
         Ok(o) => o,
         Err((code, why)) => {

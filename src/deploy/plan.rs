@@ -243,6 +243,7 @@ pub fn table(d: &Deploy, journal: &Releases, current: Option<&str>) -> String {
                 r.by.clone(),
                 notes.join("; "),
             ]
+            .map(|cell| crate::report::printable(&cell).into_owned())
         })
         .collect();
     let head = ["RELEASE", "STATE", "DEPLOYED (UTC)", "BY", "NOTE"];

@@ -32,7 +32,7 @@ impl State {
 
 /// A migration as the playbook had it when the release was deployed: templates, rendered again
 /// with the recorded vars for a manual rollback (so no secret is ever written here).
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Migration {
     pub name: Option<String>,
     pub run: String,
@@ -64,6 +64,47 @@ pub struct Record {
     /// The release directory was removed by `keep_releases`.
     #[serde(default)]
     pub pruned: bool,
+    /// Where a failed deploy of it went back to, and whether that was verified: what an
+    /// incident review reads first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolled_back_to: Option<RolledBackTo>,
+    /// While it deploys: how far it got, so the next run can take back a killed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RolledBackTo {
+    pub release: String,
+    pub verified: bool,
+    pub at: String,
+}
+
+impl RolledBackTo {
+    /// "rolled back to v1, verified at T" or "rollback to v1 NOT verified (T)".
+    pub fn describe(&self) -> String {
+        if self.verified {
+            format!("rolled back to {}, verified at {}", self.release, self.at)
+        } else {
+            format!("rollback to {} NOT verified ({})", self.release, self.at)
+        }
+    }
+}
+
+/// A deploy's progress as it runs, written at each point a kill would leave something to undo.
+/// `Record::migrations` holds the migrations applied so far.
+#[derive(Serialize, Deserialize, Clone, Debug, Default)]
+pub struct Progress {
+    /// The release `current` pointed at when the deploy began.
+    pub from: Option<String>,
+    /// The release a rollback goes back to.
+    pub target: Option<String>,
+    /// A migration (or, during the rollback, a `down`) that was running: it may or may not
+    /// have taken effect.
+    pub migrating: Option<Migration>,
+    /// The rollback had begun.
+    #[serde(default)]
+    pub rolling_back: bool,
 }
 
 #[derive(Serialize, Deserialize, Default, Debug, Clone)]
@@ -100,6 +141,21 @@ impl Releases {
 
     pub fn get_mut(&mut self, release: &str) -> Option<&mut Record> {
         self.releases.iter_mut().find(|r| r.release == release)
+    }
+
+    /// Save, reporting rather than failing: for a record of progress, which a deploy does not
+    /// stop for (only what a kill would leave depends on it).
+    pub fn save_or_warn(&self, t: &dyn Target, path: &Path, reporter: &crate::report::Reporter) {
+        if let Err(e) = self.save(t, path) {
+            reporter.notice(
+                crate::report::Level::Error,
+                format!(
+                    "cannot update {}: {}",
+                    path.display(),
+                    crate::describe_io(&e)
+                ),
+            );
+        }
     }
 
     /// A new deploy of `record.release` replaces any earlier record of the same name and goes
@@ -162,6 +218,8 @@ mod tests {
             migrations: vec![],
             vars: Vars::new(),
             pruned: false,
+            rolled_back_to: None,
+            progress: None,
         }
     }
 

@@ -79,7 +79,7 @@ impl<'a> Deploy<'a> {
         let fleet = loaded.body.hosts.is_some() || loaded.body.inventory.is_some();
         // A fleet's root may differ per host (`{{ host.vars.zone }}`): `on_host` renders it.
         let root = match scope.render("root", &d.root, Mode::Text) {
-            Ok(r) => checked_root(&scope, r)?,
+            Ok(r) => checked_root(&scope, r, !fleet)?,
             Err(_) if fleet => PathBuf::new(),
             Err(e) => return Err(e),
         };
@@ -105,6 +105,7 @@ impl<'a> Deploy<'a> {
                 sha256: None,
                 strip_components: 0,
                 on_hosts: false,
+                max_unpacked: None,
             },
             Err(e) => return Err(e),
         };
@@ -209,6 +210,7 @@ impl<'a> Deploy<'a> {
         let root = checked_root(
             &scope,
             scope.render("root", &self.loaded.body.deploy.root, Mode::Text)?,
+            false,
         )?;
         Ok(Deploy {
             loaded: self.loaded,
@@ -320,7 +322,8 @@ impl<'a> Deploy<'a> {
                 .render_with(&text, Mode::Text, &vars)
                 .map_err(|e| s.error("template", format!("in {}: {e}", path.display())))?;
             let dest = s.render("dest", &c.dest, Mode::Text)?;
-            let dest_path = if dest.starts_with('/') {
+            let inside = !dest.starts_with('/');
+            let dest_path = if !inside {
                 PathBuf::from(&dest)
             } else {
                 if Path::new(&dest)
@@ -342,6 +345,7 @@ impl<'a> Deploy<'a> {
             configure.push(Config {
                 template: template.clone(),
                 dest: dest_path,
+                root: inside.then(|| self.layout.root.clone()),
                 shown: dest,
                 mode: c.mode,
                 content,
@@ -485,16 +489,22 @@ fn fetch_spec(
         }
         None => None,
     };
+    if f.max_unpacked_size.is_some_and(|s| s.0 == 0) {
+        return Err(scope.error("max_unpacked_size", "max_unpacked_size must be more than 0"));
+    }
     Ok(Artifact {
         source,
         sha256,
         strip_components: f.strip_components,
         on_hosts: f.on == Some(crate::action::On::Hosts),
+        max_unpacked: f.max_unpacked_size.map(|s| s.0),
     })
 }
 
-/// `deploy.root` as rendered, checked: absolute, and not a system directory.
-fn checked_root(scope: &Scope, root: String) -> Result<PathBuf, Diagnostic> {
+/// `deploy.root` as rendered, checked: absolute, and not a system directory, neither as
+/// written nor (on this machine, `local`) once its symlinks and `..` are resolved: `/tmp/../etc`
+/// and a link to `/etc` are `/etc`. (A host's root is resolved there: `Layout::check_real`.)
+fn checked_root(scope: &Scope, root: String, local: bool) -> Result<PathBuf, Diagnostic> {
     if !root.starts_with('/') {
         return Err(scope
             .error(
@@ -504,16 +514,45 @@ fn checked_root(scope: &Scope, root: String) -> Result<PathBuf, Diagnostic> {
             .hint("e.g. root: /srv/exoticplant"));
     }
     let root = PathBuf::from(root.trim_end_matches('/'));
-    if root.as_os_str().is_empty() || root.parent() == Some(Path::new("/")) && is_system(&root) {
-        return Err(scope.error(
-                "root",
-                format!(
-                    "deploy root '{}' is a system directory; give the app one of its own, like /srv/app",
-                    root.display()
-                ),
-            ));
+    let real = if local {
+        crate::fsutil::real_path(&root)
+    } else {
+        root.clone()
+    };
+    if let Some(why) = system_root(&root, &real) {
+        return Err(scope.error("root", why));
     }
     Ok(root)
+}
+
+/// Why `root` (resolving to `real`) cannot be a deploy root, if it cannot.
+pub fn system_root(root: &Path, real: &Path) -> Option<String> {
+    let lexical: PathBuf = {
+        let mut p = PathBuf::from("/");
+        for c in root.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    p.pop();
+                }
+                std::path::Component::Normal(n) => p.push(n),
+                _ => {}
+            }
+        }
+        p
+    };
+    let bad = |p: &Path| p == Path::new("/") || is_system(p);
+    if root.as_os_str().is_empty() || bad(&lexical) || bad(real) {
+        let shown = if real != root {
+            format!(" (it resolves to {})", real.display())
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "deploy root '{}'{shown} is a system directory; give the app one of its own, like /srv/app",
+            root.display()
+        ));
+    }
+    None
 }
 
 fn is_system(root: &Path) -> bool {

@@ -7,7 +7,7 @@ use super::releases::{Releases, State};
 use super::resolve::Migration;
 use super::runner::Runner;
 use super::steps::Rollback;
-use super::undo;
+use super::undo::{self, Reverting};
 use crate::exit;
 use crate::report::now_rfc3339;
 
@@ -118,8 +118,9 @@ pub fn manual(
             d.recorded_migrations(rec).map_err(render)?,
             layout.release(&rec.release),
         ));
-        let mut prev =
-            configure::load(&*layout.target, &layout.backup(&rec.release)).map_err(|e| {
+        let mut prev = configure::load(&*layout.target, &layout.backup(&rec.release))
+            .map(|b| b.files)
+            .map_err(|e| {
                 (
                     exit::FAILED,
                     format!(
@@ -160,14 +161,37 @@ pub fn manual(
             }
         ),
     );
-    let undone = r.roll_back(&rb, &current);
+    // Each `down` that ran leaves its release's record at once: a rollback killed midway is
+    // finished by the next without running a `down` twice.
+    let names: Vec<String> = between.iter().map(|x| x.release.clone()).collect();
+    let undone = r.roll_back(&rb, &current, &mut |step| {
+        if let Reverting::Reverted(m) = step {
+            for name in &names {
+                if let Some(x) = journal.get_mut(name)
+                    && let Some(i) = x.migrations.iter().rposition(|y| *y == m.recorded)
+                {
+                    x.migrations.remove(i);
+                    break;
+                }
+            }
+            journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
+        }
+    });
     let now = now_rfc3339();
     if undone.verified {
         for rec in &between {
             if let Some(x) = journal.get_mut(&rec.release) {
                 x.state = State::RolledBack;
-                x.message = format!("rolled back to {target} by {} at {now}", crate::username());
+                x.message = format!(
+                    "rolled back to {target} by {} at {now}, verified",
+                    crate::username()
+                );
                 x.finished_at = Some(now.clone());
+                x.rolled_back_to = Some(super::releases::RolledBackTo {
+                    release: target.clone(),
+                    verified: true,
+                    at: now.clone(),
+                });
             }
         }
         if let Some(t) = journal.get_mut(&target) {
@@ -179,6 +203,11 @@ pub fn manual(
             "a rollback to {target} at {now} is NOT verified: {}",
             undone.halted.clone().unwrap_or_default()
         );
+        x.rolled_back_to = Some(super::releases::RolledBackTo {
+            release: target.clone(),
+            verified: false,
+            at: now.clone(),
+        });
     }
     if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
         r.reporter.notice(

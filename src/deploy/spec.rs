@@ -72,6 +72,9 @@ pub struct FetchSpec {
     /// `hosts`: each host downloads the `url:` itself and checks the `sha256` there (`local`,
     /// the default for fetching: once, here, then streamed to the hosts).
     pub on: Option<crate::action::On>,
+    /// Refuse an artifact that unpacks to more than this (default: 50 times its own size, at
+    /// most 10 GiB): a small tar.gz can inflate until the disk is full.
+    pub max_unpacked_size: Option<crate::playbook::units::Size>,
 }
 
 #[derive(Deserialize, Debug, Clone)]

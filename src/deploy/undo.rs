@@ -3,10 +3,20 @@
 
 use super::configure;
 use super::execute::Outcome;
+use super::releases::{Releases, RolledBackTo, State};
 use super::runner::Runner;
 use super::steps::{self, Rollback, Undo};
 use crate::exit;
-use crate::report::Level;
+use crate::report::{Level, now_rfc3339};
+
+/// How far a rollback got, for the host journal: a run killed during the rollback leaves the
+/// next one an exact list of the migrations still applied.
+pub enum Reverting<'m> {
+    /// A migration's `down` is about to run.
+    Down(&'m super::resolve::Migration),
+    /// It ran: the migration is no longer applied.
+    Reverted(&'m super::resolve::Migration),
+}
 
 /// What a rollback achieved, part by part: what a person reads when it is not verified.
 #[derive(Default)]
@@ -21,7 +31,12 @@ pub struct Undone {
 impl Runner<'_> {
     /// Undo as far as possible and verify the target. Steps run to the end even if another
     /// signal arrives: stopping halfway would leave the app down.
-    pub fn roll_back(&self, rb: &Rollback, left: &str) -> Undone {
+    pub fn roll_back(
+        &self,
+        rb: &Rollback,
+        left: &str,
+        progress: &mut dyn FnMut(Reverting),
+    ) -> Undone {
         crate::interrupt::shield();
         let layout = &self.d.layout;
         let mut u = Undone::default();
@@ -42,9 +57,17 @@ impl Runner<'_> {
                 Undo::Down(i) => {
                     let (m, dir) = &rb.downs[i];
                     let outcome = match &m.down {
-                        Some(down) => self.action(&name, down, dir).map(|()| true).map_err(|e| {
-                            format!("the `down` of migration '{}' failed: {e}", m.label)
-                        }),
+                        Some(down) => {
+                            progress(Reverting::Down(m));
+                            crate::crash::point(&format!("rollback:down {}", m.label));
+                            let ran = self.action(&name, down, dir);
+                            if ran.is_ok() {
+                                progress(Reverting::Reverted(m));
+                            }
+                            ran.map(|()| true).map_err(|e| {
+                                format!("the `down` of migration '{}' failed: {e}", m.label)
+                            })
+                        }
                         None if m.backward_compatible => {
                             let _ = self.step(&name, || {
                                 Ok("kept: marked backward_compatible, no `down` needed".into())
@@ -198,6 +221,94 @@ impl Runner<'_> {
         u.state = state;
         u
     }
+}
+
+/// Take back a deploy of `release` (failed as `failed` says, or killed): undo what `rb` lists,
+/// verify the target, and record it all in the host journal, each `down` as it runs, so a run
+/// killed during the rollback leaves the next one the exact migrations still applied.
+pub fn take_back(
+    r: &Runner,
+    journal: &mut Releases,
+    rb: &Rollback,
+    release: &str,
+    failed: &str,
+) -> Outcome {
+    let layout = &r.d.layout;
+    let target = rb.target.map(|t| t.release.clone());
+    r.reporter.notice(
+        Level::Error,
+        format!(
+            "{failed}; rolling back to {}",
+            target.as_deref().unwrap_or("(no verified release)")
+        ),
+    );
+    if let Some(rec) = journal.get_mut(release) {
+        // Newest first in `downs`: the record lists them in the order they were applied.
+        rec.migrations = rb
+            .downs
+            .iter()
+            .rev()
+            .map(|(m, _)| m.recorded.clone())
+            .collect();
+        let p = rec.progress.get_or_insert_with(Default::default);
+        p.rolling_back = true;
+        p.target.clone_from(&target);
+    }
+    let save =
+        |journal: &Releases| journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
+    let undone = r.roll_back(rb, release, &mut |step| {
+        if let Some(rec) = journal.get_mut(release) {
+            match step {
+                Reverting::Down(m) => {
+                    rec.progress.get_or_insert_with(Default::default).migrating =
+                        Some(m.recorded.clone());
+                }
+                Reverting::Reverted(m) => {
+                    if let Some(i) = rec.migrations.iter().rposition(|x| *x == m.recorded) {
+                        rec.migrations.remove(i);
+                    }
+                    if let Some(p) = rec.progress.as_mut() {
+                        p.migrating = None;
+                    }
+                }
+            }
+        }
+        save(journal);
+    });
+    let now = now_rfc3339();
+    let redeploy = target.as_deref() == Some(release);
+    if let Some(rec) = journal.get_mut(release) {
+        rec.progress = None;
+        rec.finished_at = Some(now.clone());
+        rec.rolled_back_to = target.as_ref().map(|t| RolledBackTo {
+            release: t.clone(),
+            verified: undone.verified,
+            at: now.clone(),
+        });
+        rec.message = match &rec.rolled_back_to {
+            Some(rb) if redeploy && rb.verified => {
+                format!(
+                    "redeploy failed ({failed}); rolled back to the previous config, verified at {now}"
+                )
+            }
+            Some(rb) => format!("{failed}; {}", rb.describe()),
+            None => format!("{failed}; there was no verified release to go back to"),
+        };
+        // A redeploy of the live release that is back as it was stays verified.
+        rec.state = if redeploy && undone.verified {
+            State::Verified
+        } else {
+            State::Failed
+        };
+    }
+    if undone.verified
+        && let Some(t) = &target
+        && let Some(rec) = journal.get_mut(t)
+    {
+        rec.verified_at = Some(now.clone());
+    }
+    save(journal);
+    rolled_back(r, undone, failed, target.as_deref())
 }
 
 pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str>) -> Outcome {

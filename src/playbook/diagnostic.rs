@@ -174,7 +174,7 @@ impl Diagnostic {
         };
         let mut out = format!(
             "{red}error{reset}{bold}: {}{reset}\n",
-            crate::redact::redact(&self.message)
+            crate::report::printable(&crate::redact::redact(&self.message))
         );
         let gutter = self.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter);

@@ -92,10 +92,22 @@ impl Event {
     }
 
     pub fn redact(&mut self) {
-        let fix = |s: &mut String| *s = crate::redact::redact(s);
+        self.each_text(|s| *s = crate::redact::redact(s));
+    }
+
+    /// Every text the event carries (names, messages, output), for masking and escaping.
+    pub fn each_text(&mut self, fix: impl Fn(&mut String)) {
         match self {
-            Event::RunStarted { name, playbook, .. } => {
+            Event::RunStarted {
+                name,
+                playbook,
+                host,
+                user,
+                ..
+            } => {
                 fix(name);
+                fix(host);
+                fix(user);
                 if let Some(p) = playbook {
                     fix(p)
                 }

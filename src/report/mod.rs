@@ -144,7 +144,19 @@ impl Reporter {
                 .append(&record);
         }
         if self.shows(&record.event) {
-            self.shared.sink.record(&record);
+            if self.shared.opts.style == Style::Json {
+                self.shared.sink.record(&record);
+            } else {
+                // A line break in a file name or a value must not forge a line of cron mail.
+                let mut shown = record;
+                shown.event.each_text(|s| {
+                    if let std::borrow::Cow::Owned(p) = printable(s) {
+                        *s = p;
+                    }
+                });
+                shown.host = printable(&shown.host).into_owned();
+                self.shared.sink.record(&shown);
+            }
         }
     }
 
@@ -207,6 +219,24 @@ impl Reporter {
             journal.lock().unwrap_or_else(|e| e.into_inner()).sync();
         }
     }
+}
+
+/// Text as it may be printed on a line: control characters (a line break, a carriage return,
+/// a terminal escape) written out as `\n`, `\r`, `\u{1b}`, so a file name or a value can neither
+/// forge a line nor drive the terminal. Tabs stay.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 pub fn now_rfc3339() -> String {

@@ -92,6 +92,7 @@ impl Target for Local {
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Outcome> {
         let (mut child, _running) = spawn(cmd, None)?;
+        crate::crash::during();
         let pid = child.id();
         let (tx, rx) = mpsc::channel();
         pump(child.stdout.take().expect("piped"), tx.clone());
@@ -157,6 +158,14 @@ impl Target for Local {
         self.read_file_impl(path)
     }
 
+    fn real_path(&self, path: &Path) -> io::Result<std::path::PathBuf> {
+        Ok(crate::fsutil::real_path(path))
+    }
+
+    fn read_config(&self, dest: &Path, root: Option<&Path>) -> io::Result<super::ConfigDest> {
+        self.read_config_impl(dest, root)
+    }
+
     fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         self.write_file_impl(path, bytes, mode)
     }
@@ -207,8 +216,9 @@ impl Target for Local {
         _len: Option<u64>,
         dest: &Path,
         strip: usize,
+        limit: u64,
     ) -> Result<u64, super::UnpackError> {
-        self.unpack_impl(archive, dest, strip)
+        self.unpack_impl(archive, dest, strip, limit)
     }
 
     fn sync_all(&self, path: &Path) -> io::Result<()> {

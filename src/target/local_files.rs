@@ -20,6 +20,53 @@ impl Local {
         }
     }
 
+    pub(super) fn read_config_impl(
+        &self,
+        dest: &Path,
+        root: Option<&Path>,
+    ) -> io::Result<super::ConfigDest> {
+        use super::ConfigDest;
+        use std::os::unix::fs::OpenOptionsExt;
+        if let Ok(to) = fs::read_link(dest) {
+            return Ok(ConfigDest::Refused(super::symlink_refused(dest, &to)));
+        }
+        if let Some(root) = root {
+            let links = super::dirs_between(root, dest)
+                .iter()
+                .any(|d| fs::symlink_metadata(d).is_ok_and(|m| m.file_type().is_symlink()));
+            if links {
+                let real = crate::fsutil::real_path(&parent(dest));
+                if !real.starts_with(crate::fsutil::real_path(root)) {
+                    return Ok(ConfigDest::Refused(super::outside_refused(
+                        dest, &real, root,
+                    )));
+                }
+            }
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(dest);
+        let mut file = match file {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ConfigDest::Absent),
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Ok(ConfigDest::Refused(format!(
+                "{} is not a regular file",
+                dest.display()
+            )));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.read_to_end(&mut bytes)?;
+        Ok(ConfigDest::Present(
+            bytes,
+            meta.permissions().mode() & 0o7777,
+        ))
+    }
+
     pub(super) fn write_file_impl(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         fs::create_dir_all(parent(path))?;
         crate::fsutil::atomic_write(path, bytes, mode)?;
@@ -90,8 +137,9 @@ impl Local {
         archive: &mut (dyn Read + Send),
         dest: &Path,
         strip: usize,
+        limit: u64,
     ) -> Result<u64, UnpackError> {
-        super::unpack::unpack(archive, dest, strip)
+        super::unpack::unpack(archive, dest, strip, limit)
     }
 
     /// One syncfs makes every unpacked file durable, instead of an fsync per file.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use local::Local;
-pub use unpack::UnpackError;
+pub use unpack::{UnpackError, scan};
 
 /// How a command ended.
 #[derive(Debug, Clone)]
@@ -71,6 +71,15 @@ pub trait Target: Send + Sync {
     /// A file's bytes and permission bits; `None` when it does not exist.
     fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>>;
 
+    /// `path` with its symlinks resolved as far as it exists, `.` and `..` folded in (GNU
+    /// `realpath -m`).
+    fn real_path(&self, path: &Path) -> io::Result<PathBuf>;
+
+    /// A config file's destination, checked and read at once: refused when it is a symlink,
+    /// or (given the deploy `root` it lies in) when a symlinked directory on the way leads out
+    /// of the root; else its bytes and mode, read without following a link.
+    fn read_config(&self, dest: &Path, root: Option<&Path>) -> io::Result<ConfigDest>;
+
     /// Replace `path` atomically with exactly `mode`, creating its directory if needed.
     fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()>;
 
@@ -110,12 +119,15 @@ pub trait Target: Send + Sync {
 
     /// Unpack a tar or tar.gz stream of `len` bytes (when known) into `dest`, refusing entries
     /// that would land outside it. Reads `archive` to its end.
+    /// Entries beyond `limit` bytes in all are refused, and so is an archive that leaves no
+    /// entry once `strip` leading directories are dropped.
     fn unpack(
         &self,
         archive: &mut (dyn Read + Send),
         len: Option<u64>,
         dest: &Path,
         strip: usize,
+        limit: u64,
     ) -> Result<u64, UnpackError>;
 
     /// Make everything written under `path` durable.
@@ -166,6 +178,49 @@ pub trait Target: Send + Sync {
             let _ = self.remove_tree(&p);
         }
     }
+}
+
+/// A config file's destination as `Target::read_config` finds it.
+#[derive(Debug)]
+pub enum ConfigDest {
+    /// Not a place tend writes: the reason.
+    Refused(String),
+    Absent,
+    /// Its bytes and permission bits.
+    Present(Vec<u8>, u32),
+}
+
+/// The components between `root` and `path`'s directory (`root/a/b/f` gives `root/a`,
+/// `root/a/b`): where a symlink would carry a write out of the root.
+pub fn dirs_between(root: &Path, path: &Path) -> Vec<PathBuf> {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return vec![];
+    };
+    let mut dirs = vec![];
+    let mut at = root.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for c in parts.iter().take(parts.len().saturating_sub(1)) {
+        at.push(c);
+        dirs.push(at.clone());
+    }
+    dirs
+}
+
+pub fn symlink_refused(dest: &Path, to: &Path) -> String {
+    format!(
+        "{} is a symlink (to {}): tend does not write a config through a link; remove the link, or point `dest` at the file itself",
+        dest.display(),
+        to.display()
+    )
+}
+
+pub fn outside_refused(dest: &Path, real: &Path, root: &Path) -> String {
+    format!(
+        "{}'s directory resolves to {}, outside the deploy root {} (a symlink on the way); tend does not write there",
+        dest.display(),
+        real.display(),
+        root.display()
+    )
 }
 
 /// A background operation's result, once waited for.

@@ -12,8 +12,77 @@ use std::time::Duration;
 pub enum UnpackError {
     #[error("artifact entry '{0}' would land outside the release directory; refused")]
     Escape(String),
+    #[error(
+        "the artifact unpacks to more than {} (fetch.max_unpacked_size; by default 50 times the artifact's size, at most 10 GiB); refused before anything was stopped",
+        crate::playbook::units::Size(*.0)
+    )]
+    TooBig(u64),
+    #[error("{}", empty(*.0))]
+    Empty(usize),
     #[error("{0}")]
     Other(String),
+}
+
+fn empty(strip: usize) -> String {
+    if strip > 0 {
+        format!(
+            "the artifact has no files left once strip_components: {strip} drops their leading directories; a release with nothing in it is refused before anything is stopped"
+        )
+    } else {
+        "the artifact has no files; a release with nothing in it is refused before anything is stopped".into()
+    }
+}
+
+/// Read a tar or tar.gz stream to its end, counting the entries that `strip` leaves and the
+/// bytes they unpack to: what a host will unpack, checked before any host is touched.
+pub fn scan(raw: &mut dyn Read, strip: usize, limit: u64) -> Result<u64, UnpackError> {
+    let what = "the artifact";
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match raw.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(other(what, e)),
+        }
+    }
+    let head = io::Cursor::new(magic[..got].to_vec());
+    let mut reader: Box<dyn Read + '_> = if magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(head.chain(&mut *raw)))
+    } else {
+        Box::new(head.chain(&mut *raw))
+    };
+    let counted = (|| {
+        let (mut count, mut total) = (0u64, 0u64);
+        let mut archive = tar::Archive::new(&mut reader);
+        let entries = archive
+            .entries()
+            .map_err(|e| other(&format!("{what} is not a tar archive"), e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| other(&format!("{what}: corrupt archive"), e))?;
+            let raw = entry.path().map_err(|e| other(what, e))?.into_owned();
+            match inside(&raw, strip) {
+                Err(()) => return Err(UnpackError::Escape(raw.display().to_string())),
+                Ok(None) => continue,
+                Ok(Some(_)) => {}
+            }
+            count += 1;
+            total = total.saturating_add(entry.size());
+            if total > limit {
+                return Err(UnpackError::TooBig(limit));
+            }
+        }
+        match count {
+            0 => Err(UnpackError::Empty(strip)),
+            n => Ok(n),
+        }
+    })();
+    drop(reader);
+    // To the end even after a refusal: the caller hashes every byte, and a checksum mismatch
+    // explains a garbled archive best.
+    io::copy(raw, &mut io::sink()).map_err(|e| other(what, e))?;
+    counted
 }
 
 fn other(what: &str, e: impl std::fmt::Display) -> UnpackError {
@@ -29,7 +98,12 @@ fn io_other(what: &str, e: &io::Error) -> UnpackError {
 /// Unpack a tar or tar.gz stream into `dest` (created if missing): inflate on one thread and
 /// write files on another (what `tar -xzf` gets from running gzip as a separate process). The
 /// stream is read to its end even when tar stops early, so a caller hashing it sees every byte.
-pub fn unpack(raw: &mut (dyn Read + Send), dest: &Path, strip: usize) -> Result<u64, UnpackError> {
+pub fn unpack(
+    raw: &mut (dyn Read + Send),
+    dest: &Path,
+    strip: usize,
+    limit: u64,
+) -> Result<u64, UnpackError> {
     let what = "the artifact";
     if let Err(e) = fs::create_dir_all(dest) {
         return Err(io_other(&dest.display().to_string(), &e));
@@ -90,7 +164,7 @@ pub fn unpack(raw: &mut (dyn Read + Send), dest: &Path, strip: usize) -> Result<
             buf: vec![],
             pos: 0,
         });
-        let unpacked = entries(&mut archive, dest, strip, what);
+        let unpacked = entries(&mut archive, dest, strip, limit, what);
         drop(archive);
         let failed = match producer.join() {
             Ok(r) => r,
@@ -133,10 +207,14 @@ fn entries<R: Read>(
     archive: &mut tar::Archive<R>,
     dst: &Path,
     strip: usize,
+    limit: u64,
     what: &str,
 ) -> Result<u64, UnpackError> {
     let root = fs::canonicalize(dst).map_err(|e| io_other(&dst.display().to_string(), &e))?;
     let mut count = 0;
+    // Bytes the entries will take, by their headers: checked before each is written, so a bomb
+    // never gets to fill the disk.
+    let mut total: u64 = 0;
     // Directories already created and resolved inside the release: checked once, not per file.
     let mut checked: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let entries = archive
@@ -155,6 +233,10 @@ fn entries<R: Read>(
             continue;
         };
         let dest = root.join(&rel);
+        total = total.saturating_add(entry.size());
+        if total > limit {
+            return Err(UnpackError::TooBig(limit));
+        }
         let kind = entry.header().entry_type();
         if kind.is_block_special() || kind.is_character_special() || kind.is_fifo() {
             return Err(UnpackError::Other(format!(
@@ -195,6 +277,9 @@ fn entries<R: Read>(
             entry.unpack(&dest).map_err(|e| other(&raw, e))?;
         }
         count += 1;
+    }
+    if count == 0 {
+        return Err(UnpackError::Empty(strip));
     }
     Ok(count)
 }

@@ -138,6 +138,7 @@ pub fn open<'a>(
         .d
         .on_host(run.host, ssh.clone())
         .map_err(|diag| diag.message)?;
+    d.layout.check_real()?;
     if lock {
         match ssh.lock(&d.layout.lock(), &ctx.holder) {
             Ok(None) => {}

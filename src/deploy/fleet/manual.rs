@@ -38,16 +38,35 @@ pub fn rollback<'a>(
             target: &*ssh,
             story: RefCell::new(vec![]),
         };
-        let outcome = match crate::deploy::rollback::manual(&runner, &mut journal, to) {
-            Ok(o) => o,
-            Err((code, why)) => {
-                runner.reporter.notice(Level::Error, why.clone());
+        let recovered = crate::deploy::recover::interrupted(&runner, &mut journal);
+        let outcome = match recovered {
+            // A deploy killed midway, taken back: that is the rollback asked for, unless `to`
+            // names a release further back.
+            crate::deploy::recover::Recovered::TakenBack(o)
+                if o.code == exit::NOT_VERIFIED
+                    || to.is_none()
+                    || to == d.layout.current_release().as_deref() =>
+            {
                 Outcome {
-                    code,
-                    message: why,
-                    reason: "failure",
+                    code: if o.code == exit::NOT_VERIFIED {
+                        exit::NOT_VERIFIED
+                    } else {
+                        exit::OK
+                    },
+                    ..o
                 }
             }
+            _ => match crate::deploy::rollback::manual(&runner, &mut journal, to) {
+                Ok(o) => o,
+                Err((code, why)) => {
+                    runner.reporter.notice(Level::Error, why.clone());
+                    Outcome {
+                        code,
+                        message: why,
+                        reason: "failure",
+                    }
+                }
+            },
         };
         let story = runner.story.into_inner();
         run.previous = d.layout.current_release();

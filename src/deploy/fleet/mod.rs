@@ -181,7 +181,11 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
             target: &*ssh,
             story: RefCell::new(vec![]),
         };
-        let outcome = execute::deploy(&runner, &phases, &mut journal);
+        // A deploy killed midway on this host is taken back first.
+        let outcome = match super::recover::interrupted(&runner, &mut journal) {
+            super::recover::Recovered::TakenBack(o) if o.code == exit::NOT_VERIFIED => o,
+            _ => execute::deploy(&runner, &phases, &mut journal),
+        };
         (outcome, runner.story.into_inner())
     };
     run.story = story;

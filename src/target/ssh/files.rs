@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::Ssh;
 use super::shell::{Kind, Out};
 use crate::quote::word as quote;
-use crate::target::{Outcome, Pending, Target, UnpackError};
+use crate::target::{ConfigDest, Outcome, Pending, Target, UnpackError};
 
 /// File operations are quick; a host that takes longer has a problem worth reporting.
 const OP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -183,6 +183,67 @@ impl Target for Ssh {
         Ok(Some((content, mode)))
     }
 
+    fn real_path(&self, path: &Path) -> io::Result<PathBuf> {
+        let out = self.must(&format!("realpath -m -- {}", q(path)), None)?;
+        let s = String::from_utf8_lossy(&out);
+        Ok(PathBuf::from(s.strip_suffix('\n').unwrap_or(&s)))
+    }
+
+    /// One request: the link tests are builtins; `realpath` runs only when a directory on the
+    /// way is a link.
+    fn read_config(&self, dest: &Path, root: Option<&Path>) -> io::Result<ConfigDest> {
+        let d = q(dest);
+        let mut cmd = format!("if [ -L {d} ]; then printf L; readlink {d}; return 0; fi; ");
+        if let Some(root) = root {
+            let dirs = crate::target::dirs_between(root, dest);
+            if !dirs.is_empty() {
+                let tests: Vec<String> = dirs.iter().map(|p| format!("[ -L {} ]", q(p))).collect();
+                cmd += &format!(
+                    "if {}; then r=$(realpath -m -- {}) && p=$(realpath -m -- {}) || return 1; case \"$p/\" in \"$r\"/*) ;; *) printf O; printf '%s\\n' \"$p\"; return 0;; esac; fi; ",
+                    tests.join(" || "),
+                    q(root),
+                    q(&parent(dest))
+                );
+            }
+        }
+        cmd += &format!(
+            "if [ ! -e {d} ]; then printf A; return 0; fi; if [ ! -f {d} ]; then printf N; return 0; fi; printf P; stat -c %a {d} && cat {d}"
+        );
+        let out = self.must(&cmd, None)?;
+        let line = |b: &[u8]| {
+            let s = String::from_utf8_lossy(b);
+            s.strip_suffix('\n').unwrap_or(&s).to_string()
+        };
+        Ok(match out.first() {
+            Some(b'L') => ConfigDest::Refused(crate::target::symlink_refused(
+                dest,
+                Path::new(&line(&out[1..])),
+            )),
+            Some(b'O') => ConfigDest::Refused(crate::target::outside_refused(
+                dest,
+                Path::new(&line(&out[1..])),
+                root.unwrap_or(Path::new("/")),
+            )),
+            Some(b'A') => ConfigDest::Absent,
+            Some(b'N') => ConfigDest::Refused(format!("{} is not a regular file", dest.display())),
+            Some(b'P') => {
+                let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
+                let mode = u32::from_str_radix(String::from_utf8_lossy(&out[1..nl]).trim(), 8)
+                    .map_err(|_| {
+                        io::Error::other(format!("on {}: cannot read the mode", self.shown))
+                    })?;
+                ConfigDest::Present(out.get(nl + 1..).unwrap_or_default().to_vec(), mode)
+            }
+            _ => {
+                return Err(io::Error::other(format!(
+                    "on {}: cannot read {}",
+                    self.shown,
+                    dest.display()
+                )));
+            }
+        })
+    }
+
     fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         self.write_files(&[(path, bytes, mode)])
     }
@@ -324,6 +385,8 @@ impl Target for Ssh {
         len: Option<u64>,
         dest: &Path,
         strip: usize,
+        // Checked on the controller (`scan`) before any host is touched: GNU tar has no limit.
+        _limit: u64,
     ) -> Result<u64, UnpackError> {
         let len = len.ok_or_else(|| {
             UnpackError::Other(
@@ -352,7 +415,11 @@ impl Target for Ssh {
                 Some((&mut stream, len)),
             )
             .map_err(|e| UnpackError::Other(format!("tar: {e}")))?;
-        Ok(out.iter().filter(|&&b| b == b'\n').count() as u64)
+        // tar -v names what it extracted, nothing it stripped away.
+        match out.iter().filter(|&&b| b == b'\n').count() as u64 {
+            0 => Err(UnpackError::Empty(strip)),
+            n => Ok(n),
+        }
     }
 
     fn sync_all(&self, path: &Path) -> io::Result<()> {

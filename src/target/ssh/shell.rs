@@ -117,7 +117,8 @@ TEND_SUDO_PASSWORD=$pw SUDO_ASKPASS=$ap
     // even with -9: the kernel closes its connection and sshd the channel), so the step is
     // stopped, as on this machine, rather than left running under nobody. The watcher reads
     // fd 3 (the channel, saved: a background job's stdin is /dev/null), where nothing arrives
-    // while a step runs; it is killed when the step ends.
+    // while a step runs; it is killed when the step ends, with KILL (the loop traps TERM when it
+    // holds a sudo password, and a subshell killed before it resets its traps would ignore it).
     format!(
         r#"n={nonce}
 {prologue}su="{su}" sa="{all}"
@@ -127,7 +128,7 @@ e=
 if [ "$cl" -gt 0 ]; then c=$(head -c "$cl"); fi
 case $k in
 r|R) if [ "$k" = R ]; then x=$su; else x=$sa; fi
-if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 3<&- 9>&-; e=$?; {DRAIN}; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 3<&- 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; ( IFS= read -r _ || {{ kill -TERM "$p"; sleep 5; kill -KILL "-$p"; }} ) <&3 >/dev/null 2>&1 9>&- & w=$!; wait "$p"; e=$?; kill "$w" 2>/dev/null; wait "$w"; fi;;
+if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; timeout -k 5 "$t" $x sh -c "$c" 2>&1 3<&- 9>&-; e=$?; {DRAIN}; exit $e; }}; else ( [ -z "$x" ] || export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec timeout -k 5 "$t" $x sh -c "$c" </dev/null 2>&1 3<&- 9>&- ) & p=$!; printf '__tend_%s_%s_pid %s\n' "$n" "$s" "$p"; ( IFS= read -r _ || {{ kill -TERM "$p"; sleep 5; kill -KILL "-$p"; }} ) <&3 >/dev/null 2>&1 9>&- & w=$!; wait "$p"; e=$?; kill -9 "$w" 2>/dev/null; wait "$w"; fi;;
 o) if [ "$dl" -gt 0 ]; then head -c "$dl" | {{ op 2>&1 3<&- 9>&-; e=$?; {DRAIN}; exit $e; }}; else op </dev/null 2>&1 3<&- 9>&-; fi;;
 b) if [ -n "$sa" ]; then ( export TEND_SUDO_PASSWORD SUDO_ASKPASS; exec $sa sh -c "$c" ) </dev/null >/dev/null 2>&1 3<&- 9>&- & else ( eval "exec $c" ) </dev/null >/dev/null 2>&1 3<&- 9>&- & fi; printf '%s\n' "$!";;
 w) wait "$c";;
@@ -360,6 +361,7 @@ impl Shell {
                         let line = line.trim_end_matches(['\n', '\r']);
                         if let Some(p) = line.strip_prefix(&pid_prefix) {
                             pid = Some(p.trim().to_string());
+                            crate::crash::during();
                             continue;
                         }
                         if let Some(code) = line.strip_prefix(&marker) {

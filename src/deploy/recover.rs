@@ -1,0 +1,156 @@
+//! A deploy killed midway (`kill -9`, a crash, a lost SSH connection) leaves its record
+//! `deploying`, with how far it got. Before anything else runs on that root, the next deploy or
+//! rollback takes it back the way a failed deploy is taken back: its stop commands, the `down`
+//! of each migration it applied (and of the one under way, which may or may not have taken
+//! effect), the config files it replaced, then `current` to the release it started from, start,
+//! verify. A deploy killed while it was still fetching changed nothing, and is just closed.
+
+use super::configure;
+use super::execute::Outcome;
+use super::releases::{Record, Releases, State};
+use super::runner::Runner;
+use super::steps::Rollback;
+use super::undo::take_back;
+use crate::exit;
+use crate::report::{Level, now_rfc3339};
+
+pub enum Recovered {
+    /// No deploy was interrupted here.
+    Nothing,
+    /// One was, before it stopped anything: its record is closed.
+    Closed,
+    /// One was taken back: `code` is 1 when the release it started from is verified again.
+    TakenBack(Outcome),
+}
+
+const KILLED: &str = "the run was killed before it finished";
+
+pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
+    let d = r.d;
+    let layout = &d.layout;
+    let Some(rec) = journal
+        .releases
+        .iter()
+        .rev()
+        .find(|x| x.state == State::Deploying)
+        .cloned()
+    else {
+        return Recovered::Nothing;
+    };
+    let current = layout.current_release();
+    r.reporter.notice(
+        Level::Warn,
+        format!(
+            "the deploy of {} (run {}, by {}, at {}) never finished: it was killed; current is {}",
+            rec.release,
+            rec.run,
+            rec.by,
+            rec.deployed_at,
+            current.as_deref().unwrap_or("(none)")
+        ),
+    );
+    // Still fetching: its release is not in place, so nothing was stopped.
+    let fetching = layout.target.exists(&layout.partial(&rec.release))
+        || !layout.target.is_dir(&layout.release(&rec.release));
+    if fetching {
+        let _ = layout.target.remove_tree(&layout.partial(&rec.release));
+        close_all(
+            journal,
+            "interrupted while fetching (the run was killed); nothing had been stopped",
+        );
+        journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
+        return Recovered::Closed;
+    }
+    let failed = format!("interrupted: {KILLED}");
+    let render = |e: crate::playbook::Diagnostic| {
+        Recovered::TakenBack(Outcome {
+            code: exit::NOT_VERIFIED,
+            message: format!(
+                "the interrupted deploy of {} cannot be taken back: {}; a human is needed",
+                rec.release, e.message
+            ),
+            reason: "failure",
+        })
+    };
+    let leaving = match d.phases(&rec.release, Some(&rec.vars)) {
+        Ok(p) => p,
+        Err(e) => return render(e),
+    };
+    let progress = rec.progress.clone().unwrap_or_default();
+    // A redeploy of the live release has itself as its target: back to it as it was.
+    let target = progress.target.clone().or_else(|| {
+        journal
+            .last_verified(Some(&rec.release))
+            .map(|x| x.release.clone())
+    });
+    let target_phases = match &target {
+        Some(t) => match d.phases(t, journal.get(t).map(|x| &x.vars)) {
+            Ok(p) => Some(p),
+            Err(e) => return render(e),
+        },
+        None => None,
+    };
+    // The migrations it applied, and the one under way (its `down` runs too: it may have
+    // taken effect).
+    let mut applied = Record {
+        migrations: rec.migrations.clone(),
+        ..rec.clone()
+    };
+    applied.migrations.extend(progress.migrating.clone());
+    let migrations = match d.recorded_migrations(&applied) {
+        Ok(m) => m,
+        Err(e) => return render(e),
+    };
+    let release_dir = layout.release(&rec.release);
+    // The config files it replaced, by its own list only.
+    let restore = match configure::load(&*layout.target, &layout.backup(&rec.release)) {
+        Ok(b) if b.run.as_deref() == Some(rec.run.as_str()) => b.files.into_iter().rev().collect(),
+        _ => vec![],
+    };
+    let switched = current.as_deref() == Some(rec.release.as_str());
+    let rb = Rollback {
+        stop: &leaving.stop,
+        stop_dir: if switched {
+            release_dir.clone()
+        } else {
+            current
+                .as_ref()
+                .map_or(layout.root.clone(), |c| layout.release(c))
+        },
+        downs: migrations
+            .iter()
+            .rev()
+            .map(|m| (m, release_dir.clone()))
+            .collect(),
+        restore,
+        target: target_phases.as_ref(),
+    };
+    if target.is_none() {
+        // A first deploy killed midway: undone as far as it goes (stop, downs, configs); no
+        // release here was ever verified to go back to, so the deploy that follows starts
+        // afresh.
+        let _ = r.roll_back(&rb, &rec.release, &mut |_| {});
+        close_all(
+            journal,
+            &format!("{failed}; undone, and no release here was ever verified to go back to"),
+        );
+        journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
+        return Recovered::Closed;
+    }
+    Recovered::TakenBack(take_back(r, journal, &rb, &rec.release, &failed))
+}
+
+/// Every `deploying` record closed as failed with `why` (there is only ever one).
+fn close_all(journal: &mut Releases, why: &str) {
+    let now = now_rfc3339();
+    for x in journal
+        .releases
+        .iter_mut()
+        .filter(|x| x.state == State::Deploying)
+    {
+        x.state = State::Failed;
+        x.message = why.to_string();
+        x.finished_at = Some(now.clone());
+        x.progress = None;
+    }
+}
