@@ -54,7 +54,8 @@ impl Drop for Running {
     }
 }
 
-/// Note a step just started as process group `pgid` (its leader's pid).
+/// Note a step just started as process group `pgid` (its leader's pid); `what` is its command,
+/// masked by the caller (this file is on disk).
 pub fn started(pgid: u32, what: &str) -> Running {
     let pgid = pgid as i32;
     for s in &SLOTS {

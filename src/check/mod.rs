@@ -192,7 +192,8 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
     let (reporter, state, key) = (&started.reporter, &started.state, &started.key);
     let run_id = reporter.run().to_string();
 
-    let outcomes = evaluate::run_all(&plan.checks, reporter);
+    let mut outcomes = evaluate::run_all(&plan.checks, reporter);
+    outcomes.iter_mut().for_each(outcome::Outcome::redact);
     let status = overall(&outcomes);
 
     match &plan.notifier {

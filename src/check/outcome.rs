@@ -34,6 +34,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Every text masked, once, before any output is made of it: the outputs transform the
+    /// text (perfdata labels trade `'` for `_`), and a transformed secret is not recognised.
+    pub fn redact(&mut self) {
+        let fix = |s: &mut String| *s = crate::redact::redact(s);
+        fix(&mut self.name);
+        fix(&mut self.summary);
+        fix(&mut self.detail);
+        fix(&mut self.thresholds);
+        for p in &mut self.perf {
+            fix(&mut p.label);
+        }
+        self.runbook.iter_mut().for_each(fix);
+        self.first_steps.iter_mut().for_each(fix);
+    }
+
     pub fn unknown(name: String, kind: &'static str, why: String) -> Outcome {
         Outcome::failed(name, kind, Status::Unknown, why)
     }

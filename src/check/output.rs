@@ -19,7 +19,13 @@ fn perf_item(p: &Perf) -> String {
     let label: String = p
         .label
         .chars()
-        .map(|c| if c == '=' || c == '\'' { '_' } else { c })
+        .map(|c| {
+            if c == '=' || c == '\'' || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let opt = |v: Option<f64>| v.map(perf_num).unwrap_or_default();
     let s = format!(

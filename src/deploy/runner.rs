@@ -24,6 +24,9 @@ impl Runner<'_> {
             step: step.to_string(),
             target: String::new(),
         });
+        if crate::crash::armed() {
+            crate::crash::point(&format!("during:{step}"));
+        }
         Instant::now()
     }
 

@@ -217,6 +217,17 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// The resolv file the built-in promotion rewrites, if that is how this playbook promotes.
+    pub fn promoted_resolv_file(&self) -> Option<PathBuf> {
+        match self.actions(&self.servers[0], &self.servers[1]) {
+            Ok(Actions {
+                promote: PromoteBy::ResolvConf(p),
+                ..
+            }) => Some(p),
+            _ => None,
+        }
+    }
+
     pub fn server(&self, name: &str) -> Option<&Server> {
         self.servers.iter().find(|s| s.name == name)
     }

@@ -298,17 +298,35 @@ impl Ctx<'_> {
             from: old.name.clone(),
             to: standby.name.clone(),
             started: now_rfc3339(),
+            fence_started: false,
             fenced: false,
             fence_ok: None,
             forced: false,
+            promote_started: false,
             promoted: false,
         });
+        // A fence that a killed run had started is never run again: what it did is unknown,
+        // and the probe after it decides whether the promotion must be forced.
+        let fence_in_doubt = seq.fence_started && !seq.fenced;
+        seq.fence_started = true;
         self.state.sequence = Some(seq.clone());
         self.save();
 
         if !seq.fenced {
             let name = format!("fence {}", old.name);
-            seq.fence_ok = actions.fence.as_ref().map(|a| self.run(&name, a, &old));
+            seq.fence_ok = if fence_in_doubt {
+                self.reporter.notice(
+                    Level::Warn,
+                    format!(
+                        "the fence of {} was under way when a run was killed: it is not run again; the probe after it decides",
+                        old.name
+                    ),
+                );
+                None
+            } else {
+                actions.fence.as_ref().map(|a| self.run(&name, a, &old))
+            };
+            crate::crash::point("failover:fenced");
             seq.fenced = true;
             self.state.sequence = Some(seq.clone());
             self.state.note(format!(
@@ -353,6 +371,20 @@ impl Ctx<'_> {
                 standby.name,
                 if seq.forced { " (forced)" } else { "" }
             );
+            if seq.promote_started {
+                // A run killed during the promotion: had it taken effect, the active would be
+                // the standby now and the sequence recorded as done before it got here.
+                self.reporter.notice(
+                    Level::Warn,
+                    format!(
+                        "the promotion of {} was under way when a run was killed and has not taken effect: promoting again",
+                        standby.name
+                    ),
+                );
+            }
+            seq.promote_started = true;
+            self.state.sequence = Some(seq.clone());
+            self.save();
             let promoted = match (&actions.promote, seq.forced, &actions.promote_forced) {
                 (_, true, Some(forced)) => self.run(&name, forced, &standby),
                 (PromoteBy::Action(a), _, _) => self.run(&name, a, &standby),
@@ -404,6 +436,7 @@ impl Ctx<'_> {
                     message: body,
                 };
             }
+            crate::crash::point("failover:promoted");
             if let ActiveSource::StateFile(f) = &p.active
                 && let Err(e) =
                     crate::fsutil::atomic_write(f, format!("{}\n", standby.name).as_bytes(), 0o644)
@@ -426,6 +459,7 @@ impl Ctx<'_> {
             ));
             self.save();
         }
+        crate::crash::point("failover:before-verify");
         let verified = self.step(&format!("verify {}", standby.name), |c| {
             let tries = c.plan.rise.max(3);
             let mut last = Answer::Timeout;

@@ -38,9 +38,16 @@ pub struct Sequence {
     pub from: String,
     pub to: String,
     pub started: String,
+    /// The fence command was started: a run killed during it never runs it again.
+    #[serde(default)]
+    pub fence_started: bool,
     pub fenced: bool,
     pub fence_ok: Option<bool>,
     pub forced: bool,
+    /// The promotion was started: a run killed during it checks whether it took effect
+    /// before promoting again.
+    #[serde(default)]
+    pub promote_started: bool,
     pub promoted: bool,
 }
 

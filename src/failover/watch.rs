@@ -52,6 +52,15 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             c.state.note(msg);
             c.state.sequence = None;
             c.state.down_since = None;
+            // What the promotion wrote is what drift is measured against from now on.
+            if let Some(path) = p.promoted_resolv_file()
+                && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                c.state.resolv_written = Some(state::Written {
+                    path: path.display().to_string(),
+                    nameservers: super::resolv::nameservers(&text),
+                });
+            }
             c.state.last_failover = Some(state::Failover {
                 from: seq.from,
                 to: seq.to,

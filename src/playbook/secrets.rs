@@ -70,13 +70,15 @@ impl SecretSource {
                 })?
             }
             SecretSource::Command(cmd) => {
+                let shown = crate::action::first_line(cmd);
                 let out = crate::target::local::capture(cmd, Duration::from_secs(30), dir)
-                    .map_err(|e| format!("command `{cmd}`: {e}"))?;
+                    .map_err(|e| format!("command `{shown}`: {e}"))?;
                 if !out.success {
+                    let err = out.stderr.trim();
                     return Err(format!(
-                        "command `{cmd}` failed ({}): {}",
+                        "command `{shown}` failed ({}): {}",
                         out.status,
-                        out.stderr.trim()
+                        err.lines().last().unwrap_or(err)
                     ));
                 }
                 out.stdout
@@ -88,7 +90,10 @@ impl SecretSource {
             return Err(match self {
                 SecretSource::Env(var) => format!("environment variable {var} is empty"),
                 SecretSource::File(f) => format!("{} is empty", dir.join(f).display()),
-                SecretSource::Command(cmd) => format!("command `{cmd}` printed nothing"),
+                SecretSource::Command(cmd) => format!(
+                    "command `{}` printed nothing",
+                    crate::action::first_line(cmd)
+                ),
             });
         }
         Ok(value)

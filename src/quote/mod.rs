@@ -174,10 +174,8 @@ fn escape(value: &str, ctx: &Context) -> Result<String, (String, String)> {
             let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
             if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
                 return Err((
-                    format!(
-                        "inside $((...)) a value must be a whole number, and this one is not ({})",
-                        describe(value)
-                    ),
+                    // Not shown: a value may be a secret, and a cut one is not masked.
+                    "inside $((...)) a value must be a whole number, and this one is not".into(),
                     format!(
                         "check the value, or compute outside: n={{{{ value }}}}; echo $((n + 1)); or {RAW_HINT}"
                     ),
@@ -187,17 +185,6 @@ fn escape(value: &str, ctx: &Context) -> Result<String, (String, String)> {
         }
         Context::Refused { why, hint } => return Err((why.clone(), hint.clone())),
     })
-}
-
-/// A value shown in an error: short, on one line.
-fn describe(value: &str) -> String {
-    let one: String = value.chars().take(40).collect();
-    let one = one.escape_debug().to_string();
-    if value.chars().count() > 40 {
-        format!("\"{one}…\"")
-    } else {
-        format!("\"{one}\"")
-    }
 }
 
 #[cfg(test)]

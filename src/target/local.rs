@@ -54,7 +54,7 @@ fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<(Child, crate::procs::Runn
         .lines()
         .find(|l| !l.ends_with("|| exit 125"))
         .unwrap_or_default();
-    let running = crate::procs::started(child.id(), what);
+    let running = crate::procs::started(child.id(), &crate::redact::redact(what));
     Ok((child, running))
 }
 

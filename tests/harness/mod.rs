@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod dns;
+pub mod failover;
 pub mod fleet;
 pub mod hangfs;
 pub mod http;
