@@ -1,10 +1,14 @@
 //! The step processes tend has running on this machine. Each step runs in a process group of
 //! its own, so a timeout or a stop signal reaches its whole pipeline. Those groups must not
-//! outlive tend: a signal that ends tend ends them first (`crate::interrupt`), the kernel kills
-//! a step's shell when tend dies (`PR_SET_PDEATHSIG`, which `kill -9` cannot dodge), and each
-//! group is recorded in the run's lock file, so a run that takes over the lock of one killed
-//! with `-9` first stops what that run left behind (a pipeline's other processes, which the
-//! death signal does not reach) before it starts anything.
+//! outlive tend, however it ends:
+//! - a signal that ends tend ends them first (`crate::interrupt`);
+//! - `kill -9` cannot be caught, so the kernel does it: the step's shell gets SIGKILL when tend
+//!   dies (`PR_SET_PDEATHSIG`), and a watchdog forked beside each step (a bare process that
+//!   only waits) is told the same way and kills the step's whole group, which the shell's death
+//!   alone would leave running (`bin/migrate` under `sh -c`, both sides of a pipe);
+//! - each group is recorded in the run's lock file, so a run that takes over the lock of a dead
+//!   one stops whatever still runs before it starts anything (a machine where the watchdog
+//!   could not be forked, a step that left its group).
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -37,10 +41,18 @@ static LOCK: Mutex<Option<(File, serde_json::Value)>> = Mutex::new(None);
 /// A running step's group; dropping it forgets the group (the step has ended).
 pub struct Running {
     pgid: i32,
+    watchdog: Option<libc::pid_t>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        if let Some(w) = self.watchdog {
+            // SAFETY: our own child, killed and reaped here alone (waitpid on its pid).
+            unsafe {
+                libc::kill(w, libc::SIGKILL);
+                libc::waitpid(w, std::ptr::null_mut(), 0);
+            }
+        }
         for s in &SLOTS {
             if s.compare_exchange(self.pgid, 0, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
@@ -73,7 +85,55 @@ pub fn started(pgid: u32, what: &str) -> Running {
         what: what.chars().take(120).collect(),
     });
     write_lock(&running);
-    Running { pgid }
+    drop(running);
+    Running {
+        pgid,
+        watchdog: watchdog(pgid),
+    }
+}
+
+/// Fork a watchdog for group `pgid`: it waits for the death signal the kernel sends when this
+/// thread (which waits for the step) dies, then kills the group. It holds none of tend's files
+/// (a copy of the lock's descriptor would keep the lock held after tend died).
+fn watchdog(pgid: i32) -> Option<libc::pid_t> {
+    // SAFETY: between fork and _exit the child makes only system calls: no allocation, no
+    // lock, nothing another thread of tend could have held at the fork.
+    unsafe {
+        let parent = libc::getpid();
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        // Blocked across the fork, so the child never runs a handler of tend's.
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+        let pid = libc::fork();
+        if pid == 0 {
+            if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+                // A kernel before 5.9.
+                for fd in 0..4096 {
+                    libc::close(fd);
+                }
+            }
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGUSR1 as libc::c_ulong,
+                0,
+                0,
+                0,
+            );
+            let mut sig: libc::c_int = 0;
+            let mut wait: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut wait);
+            libc::sigaddset(&mut wait, libc::SIGUSR1);
+            // tend already gone (before the prctl), or its death signal: the group goes.
+            if libc::getppid() == parent {
+                libc::sigwait(&wait, &mut sig);
+            }
+            libc::kill(-pgid, libc::SIGKILL);
+            libc::_exit(0);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        (pid > 0).then_some(pid)
+    }
 }
 
 /// Signal every running step's group. Async-signal-safe: only atomics and kill(2).

@@ -850,7 +850,7 @@ fn a_rollback_is_emailed_and_secrets_never_show() {
 }
 
 #[test]
-fn a_deploy_killed_midway_is_reported_by_the_next_run() {
+fn a_deploy_killed_midway_is_taken_back_by_the_next_run_and_its_migration_dies_with_it() {
     let shop = shop_on_v1();
     let gate = shop.env.path("gate");
     let sha = shop.artifact("v2", false);
@@ -870,24 +870,291 @@ fn a_deploy_killed_midway_is_reported_by_the_next_run() {
     });
     child.kill().unwrap();
     child.wait().unwrap();
-    // tend is gone, its migration is not (it runs in its own process group): end it too.
+    // The migration runs in its own process group, and still dies with tend.
     let migration = std::fs::read_to_string(&waiting).unwrap();
-    std::process::Command::new("kill")
-        .args(["-9", migration.trim()])
-        .status()
-        .unwrap();
+    wait_for("the migration to end", Duration::from_secs(10), || {
+        !std::path::Path::new(&format!("/proc/{}", migration.trim())).exists()
+    });
     assert_eq!(shop.states(), "v1=verified v2=deploying");
-    // The lock died with it; the next run says what was left behind, then deploys.
+    // The lock died with it; the next run says what was left behind, takes it back to v1 (the
+    // migration under way gets its `down`), then deploys.
     let out = shop.deploy("v3");
     let err = stderr(&out);
     assert_eq!(code(&out), 0, "{err}");
     assert!(
-        err.contains("the deploy of v2") && err.contains("never finished"),
+        err.contains("the deploy of v2") && err.contains("never finished: it was killed"),
         "{err}"
     );
     assert!(err.contains("took over a stale lock"), "{err}");
+    assert!(
+        err.contains("rollback: down: bin/migrate down catalog_v2"),
+        "{err}"
+    );
     assert_eq!(shop.states(), "v1=verified v2=failed v3=verified");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1 catalog_v3 orders_v3");
     assert_eq!(shop.health().unwrap(), "version=v3 greeting=hello");
+    let v2 = &shop.journal()["releases"][1];
+    assert!(
+        v2["message"].as_str().unwrap().starts_with(
+            "interrupted: the run was killed before it finished; rolled back to v1, verified at"
+        ),
+        "{v2}"
+    );
+}
+
+#[test]
+fn a_failed_deploys_record_says_where_it_rolled_back_to_and_whether_that_was_verified() {
+    let shop = shop_on_v1();
+    let out = shop.deploy_with("v2", true, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let out = shop
+        .env
+        .tend()
+        .args(["releases", "shop.yaml"])
+        .output()
+        .unwrap();
+    let table = stdout(&out);
+    let v2 = table.lines().find(|l| l.starts_with("v2")).unwrap();
+    assert!(
+        v2.contains("failed") && v2.contains("rolled back to v1, verified at 20"),
+        "{table}"
+    );
+    let out = shop
+        .env
+        .tend()
+        .args(["--output", "json", "releases", "shop.yaml"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rb = &v["releases"][1]["rolled_back_to"];
+    assert_eq!(rb["release"], "v1", "{v}");
+    assert_eq!(rb["verified"], true, "{v}");
+
+    // A rollback that does not verify says so in the record too.
+    let out = shop.deploy_with("v3", true, &[("BAD_VERSIONS", "v1")]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let rec = &shop.journal()["releases"][2];
+    assert!(
+        rec["message"]
+            .as_str()
+            .unwrap()
+            .contains("rollback to v1 NOT verified"),
+        "{rec}"
+    );
+    assert_eq!(rec["rolled_back_to"]["verified"], false, "{rec}");
+}
+
+#[test]
+fn configure_never_writes_through_a_symlink_nor_out_of_the_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let shop = shop_on_v1();
+    let conf = shop.root().join("shared/app.conf");
+    // A link where the config goes, to a private file elsewhere (one the app can still read,
+    // so v1 comes back).
+    let victim = shop.env.path("victim");
+    let private = std::fs::read_to_string(&conf).unwrap() + "token=private\n";
+    std::fs::write(&victim, &private).unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(&conf).unwrap();
+    std::os::unix::fs::symlink(&victim, &conf).unwrap();
+    let pid = shop.pid();
+    let out = shop.deploy("v2");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: it is a symlink (to {}): tend does not write a config through a link",
+            conf.display(),
+            victim.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), private);
+    assert!(
+        std::fs::symlink_metadata(&conf)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "a link stays a link"
+    );
+    let backups = shop.root().join(".tend/previous/v2.json");
+    assert!(
+        !std::fs::read_to_string(&backups)
+            .unwrap_or_default()
+            .contains("token=private"),
+        "the link's target was not copied into the backups"
+    );
+    assert_eq!(shop.current(), "releases/v1");
+    assert_ne!(shop.pid(), pid, "rolled back: restarted");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+
+    // A directory on the way that is a link out of the root.
+    let shop =
+        Shop::with_playbook(|p| p.replace("dest: shared/app.conf", "dest: shared/conf.d/app.conf"));
+    let outside = shop.env.path("elsewhere");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::create_dir_all(shop.root().join("shared")).unwrap();
+    std::os::unix::fs::symlink(&outside, shop.root().join("shared/conf.d")).unwrap();
+    let out = shop.deploy("v1");
+    let err = stderr(&out);
+    assert_eq!(
+        code(&out),
+        2,
+        "a first deploy has nothing to go back to: {err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "its directory resolves to {}, outside the deploy root",
+            outside.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        0,
+        "nothing written outside"
+    );
+}
+
+#[test]
+fn a_deploy_root_is_judged_by_its_real_path() {
+    let env = crate::harness::Env::new();
+    std::os::unix::fs::symlink("/etc", env.path("etc-link")).unwrap();
+    for root in [
+        "/tmp/../etc".to_string(),
+        "/etc/../usr".to_string(),
+        env.path("etc-link").display().to_string(),
+    ] {
+        env.write(
+            "d.yaml",
+            &format!(
+                "kind: deploy\ndeploy:\n  root: {root}\n  release: v1\n  fetch: {{ path: a.tar.gz }}\n"
+            ),
+        );
+        let out = env.tend().args(["validate", "d.yaml"]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 64, "{root}: {err}");
+        assert!(err.contains("is a system directory"), "{root}: {err}");
+    }
+}
+
+/// A tar.gz of `entries` (path, bytes, mode) into the shop's artifacts as version `v`; its
+/// sha256.
+fn artifact(shop: &Shop, v: &str, entries: &[(&str, &[u8], u32)]) -> String {
+    let path = shop.env.path(&format!("artifacts/shop-{v}.tar.gz"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::best(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    for (name, data, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        tar.append_data(&mut h, name, *data).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    crate::harness::deploy::sha256(&path)
+}
+
+#[test]
+fn an_empty_artifact_or_a_bomb_is_refused_before_anything_is_stopped() {
+    let shop = shop_on_v1();
+    let pid = shop.pid();
+    let playbook = std::fs::read_to_string(shop.env.path("shop.yaml")).unwrap();
+    let fetch = "    sha256: \"{{ sha }}\"\n";
+    let deploy = |v: &str, sha: &str, extra: &str| {
+        shop.env.write(
+            "shop.yaml",
+            &playbook.replace(fetch, &format!("{fetch}{extra}")),
+        );
+        shop.env
+            .tend()
+            .args(["deploy", "shop.yaml", "--var"])
+            .arg(format!("version={v}"))
+            .arg("--var")
+            .arg(format!("sha={sha}"))
+            .output()
+            .unwrap()
+    };
+    // 3 MiB of zeros: a 3 KiB tar.gz, which may unpack to 1 MiB at most by default.
+    let zeros = vec![0u8; 3 << 20];
+    for (v, entries, extra, why) in [
+        ("v2", vec![], "", "the artifact has no files"),
+        (
+            "v3",
+            vec![("VERSION", &b"v3\n"[..], 0o644)],
+            "    strip_components: 1\n",
+            "no files left once strip_components: 1 drops their leading directories",
+        ),
+        (
+            "v4",
+            vec![("big", &zeros[..], 0o644)],
+            "",
+            "the artifact unpacks to more than 1.0 MiB",
+        ),
+    ] {
+        let sha = artifact(&shop, v, &entries);
+        let out = deploy(v, &sha, extra);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "{v}: {err}");
+        assert!(err.contains(why), "{v}: {err}");
+        assert!(err.contains("nothing was stopped"), "{v}: {err}");
+        assert_eq!(shop.pid(), pid, "{v}: the app was not touched");
+        assert_eq!(shop.current(), "releases/v1");
+        assert!(!shop.root().join(format!("releases/{v}")).exists());
+        assert!(!shop.root().join(format!("releases/{v}.partial")).exists());
+    }
+    // A release that big is deployed when the playbook allows it.
+    let src = crate::harness::repo_root().join("tests/harness/app");
+    let read = |f: &str| std::fs::read(src.join(f)).unwrap();
+    let (app, start, stop, migrate) =
+        (read("app.py"), read("start"), read("stop"), read("migrate"));
+    let sha = artifact(
+        &shop,
+        "v5",
+        &[
+            ("big", &zeros[..], 0o644),
+            ("app.py", &app[..], 0o644),
+            ("bin/start", &start[..], 0o755),
+            ("bin/stop", &stop[..], 0o755),
+            ("bin/migrate", &migrate[..], 0o755),
+            ("VERSION", &b"v5\n"[..], 0o644),
+        ],
+    );
+    let out = deploy("v5", &sha, "    max_unpacked_size: 8MiB\n");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v5 greeting=hello");
+}
+
+#[test]
+fn a_release_name_with_a_line_break_is_refused() {
+    let shop = Shop::new();
+    let out = shop
+        .env
+        .tend()
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--var",
+            "version=v2\n2026-12-01T00:00:00Z ok deployed",
+            "--var",
+            "sha=x",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 64, "{err}");
+    assert!(
+        err.contains("release 'v2\\n2026-12-01T00:00:00Z ok deployed' has a control character"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains(" ok deployed")).count(),
+        1,
+        "{err}"
+    );
 }
 
 #[test]

@@ -57,11 +57,27 @@ const CONTEXTS: &[(&str, &str, &str)] = &[
     ("bare", "printf '%s' V > OUT", "V"),
     ("double", "printf '%s' \"V\" > OUT", "V"),
     ("single", "printf '%s' 'V' > OUT", "V"),
-    ("mixed", "printf '%s' pre\"V\"mid'V'postV > OUT", "preVmidVpostV"),
-    ("subst", "r=$(printf '%s' V; printf x); printf '%s' \"${r%x}\" > OUT", "V"),
-    ("subst-in-double", "r=\"$(printf '%s' \"V\"; printf x)\"; printf '%s' \"${r%x}\" > OUT", "V"),
+    (
+        "mixed",
+        "printf '%s' pre\"V\"mid'V'postV > OUT",
+        "preVmidVpostV",
+    ),
+    (
+        "subst",
+        "r=$(printf '%s' V; printf x); printf '%s' \"${r%x}\" > OUT",
+        "V",
+    ),
+    (
+        "subst-in-double",
+        "r=\"$(printf '%s' \"V\"; printf x)\"; printf '%s' \"${r%x}\" > OUT",
+        "V",
+    ),
     ("heredoc", "cat > OUT <<TEND_END\nV\nTEND_END", "V\n"),
-    ("heredoc-quoted", "cat > OUT <<'TEND_END'\nV\nTEND_END", "V\n"),
+    (
+        "heredoc-quoted",
+        "cat > OUT <<'TEND_END'\nV\nTEND_END",
+        "V\n",
+    ),
     ("single-in-double", "printf '%s' \"it's V\" > OUT", "it's V"),
 ];
 

@@ -6,6 +6,7 @@ mod harness;
 mod check;
 mod cleanup;
 mod cli;
+mod crash;
 mod deploy;
 mod failover;
 mod fleet;

@@ -14,7 +14,8 @@ use crate::harness::{Env, stderr};
 
 /// Each line carries a token that no quoting or escaping can split (letters, digits, `-`), so
 /// every form tend could write it in contains the token.
-const CANARY: &str = "c4n4ry-L1x9 'sq' \"dq\" \\bs $(sub) `bt`\nc4n4ry-L2y8 it's \"quoted\"\nc4n4ry-L3z7";
+const CANARY: &str =
+    "c4n4ry-L1x9 'sq' \"dq\" \\bs $(sub) `bt`\nc4n4ry-L2y8 it's \"quoted\"\nc4n4ry-L3z7";
 const TOKENS: &[&str] = &["c4n4ry-L1x9", "c4n4ry-L2y8", "c4n4ry-L3z7"];
 
 fn clean(what: &str, bytes: &[u8]) {
@@ -77,7 +78,10 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
     let shop = Shop::with_playbook(|p| {
         p.replace(
             "name: shop\n",
-            &format!("name: shop\n{SECRETS}{}", email(smtp.port, "failure, rollback, success")),
+            &format!(
+                "name: shop\n{SECRETS}{}",
+                email(smtp.port, "failure, rollback, success")
+            ),
         )
         .replace(
             "start: [ \"bin/start\" ]",
@@ -171,7 +175,15 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
     );
     for output in ["nagios", "json", "plain", "human"] {
         let mut c = check.tend();
-        c.args(["-v", "--output", output, "check", "check.yaml", "--prom-file", "tend.prom"]);
+        c.args([
+            "-v",
+            "--output",
+            output,
+            "check",
+            "check.yaml",
+            "--prom-file",
+            "tend.prom",
+        ]);
         let out = runs.run("check", c);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     }

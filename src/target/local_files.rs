@@ -28,7 +28,7 @@ impl Local {
         use super::ConfigDest;
         use std::os::unix::fs::OpenOptionsExt;
         if let Ok(to) = fs::read_link(dest) {
-            return Ok(ConfigDest::Refused(super::symlink_refused(dest, &to)));
+            return Ok(ConfigDest::Refused(super::symlink_refused(&to)));
         }
         if let Some(root) = root {
             let links = super::dirs_between(root, dest)
@@ -37,9 +37,7 @@ impl Local {
             if links {
                 let real = crate::fsutil::real_path(&parent(dest));
                 if !real.starts_with(crate::fsutil::real_path(root)) {
-                    return Ok(ConfigDest::Refused(super::outside_refused(
-                        dest, &real, root,
-                    )));
+                    return Ok(ConfigDest::Refused(super::outside_refused(&real, root)));
                 }
             }
         }
@@ -54,10 +52,7 @@ impl Local {
         };
         let meta = file.metadata()?;
         if !meta.is_file() {
-            return Ok(ConfigDest::Refused(format!(
-                "{} is not a regular file",
-                dest.display()
-            )));
+            return Ok(ConfigDest::Refused("it is not a regular file".into()));
         }
         let mut bytes = Vec::with_capacity(meta.len() as usize);
         file.read_to_end(&mut bytes)?;

@@ -206,18 +206,16 @@ pub fn dirs_between(root: &Path, path: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-pub fn symlink_refused(dest: &Path, to: &Path) -> String {
+pub fn symlink_refused(to: &Path) -> String {
     format!(
-        "{} is a symlink (to {}): tend does not write a config through a link; remove the link, or point `dest` at the file itself",
-        dest.display(),
+        "it is a symlink (to {}): tend does not write a config through a link; remove the link, or point `dest` at the file itself",
         to.display()
     )
 }
 
-pub fn outside_refused(dest: &Path, real: &Path, root: &Path) -> String {
+pub fn outside_refused(real: &Path, root: &Path) -> String {
     format!(
-        "{}'s directory resolves to {}, outside the deploy root {} (a symlink on the way); tend does not write there",
-        dest.display(),
+        "its directory resolves to {}, outside the deploy root {} (a symlink on the way); tend does not write there",
         real.display(),
         root.display()
     )

@@ -140,4 +140,3 @@ pub fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<Strin
         }
     }
 }
-

@@ -215,17 +215,15 @@ impl Target for Ssh {
             s.strip_suffix('\n').unwrap_or(&s).to_string()
         };
         Ok(match out.first() {
-            Some(b'L') => ConfigDest::Refused(crate::target::symlink_refused(
-                dest,
-                Path::new(&line(&out[1..])),
-            )),
+            Some(b'L') => {
+                ConfigDest::Refused(crate::target::symlink_refused(Path::new(&line(&out[1..]))))
+            }
             Some(b'O') => ConfigDest::Refused(crate::target::outside_refused(
-                dest,
                 Path::new(&line(&out[1..])),
                 root.unwrap_or(Path::new("/")),
             )),
             Some(b'A') => ConfigDest::Absent,
-            Some(b'N') => ConfigDest::Refused(format!("{} is not a regular file", dest.display())),
+            Some(b'N') => ConfigDest::Refused("it is not a regular file".into()),
             Some(b'P') => {
                 let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
                 let mode = u32::from_str_radix(String::from_utf8_lossy(&out[1..nl]).trim(), 8)
