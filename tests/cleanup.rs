@@ -515,15 +515,15 @@ fn a_rule_never_crosses_into_another_filesystem() {
 }
 
 #[test]
-fn kill_9_at_any_moment_loses_nothing() {
+fn kill_9_while_it_compresses_then_the_next_run_finishes_and_exits_0() {
     let env = Env::new();
     let logs = env.path("logs");
     let dest = env.path("archive");
     let mut originals = BTreeMap::new();
-    for i in 0..24 {
-        let name = format!("svc{i:02}.log");
+    for i in 0..160 {
+        let name = format!("svc{i:03}.log");
         // Two days' worth of logs, so both rules have work: compress, then archive the .gz.
-        let data = log(&logs.join(&name), 15_000 + i * 500, 8 + (i as u64 % 2));
+        let data = log(&logs.join(&name), 1_500 + i * 10, 8 + (i as u64 % 2));
         originals.insert(name, sha(&data));
     }
     let p = env.write(
@@ -536,7 +536,9 @@ fn kill_9_at_any_moment_loses_nothing() {
         ),
     );
     let tend = assert_cmd::cargo::cargo_bin("tend");
-    for step in 0..14 {
+    // Killed the moment a compressed copy is being written, a few times over: each time some
+    // `.gz.partial` is left for the next run, which must clear it and go on.
+    for _ in 0..4 {
         let mut child = std::process::Command::new(&tend)
             .arg("cleanup")
             .arg(&p)
@@ -546,8 +548,12 @@ fn kill_9_at_any_moment_loses_nothing() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // The kill lands at a different moment each time: the point of the test.
-        std::thread::sleep(Duration::from_millis(5 + step * step * 4));
+        crate::harness::wait_for("a partial file", Duration::from_secs(20), || {
+            walk(&logs)
+                .iter()
+                .any(|p| p.to_string_lossy().ends_with(".gz.partial"))
+                || child.try_wait().unwrap().is_some()
+        });
         let _ = child.kill();
         let _ = child.wait();
         assert_all_present(&logs, &dest, &originals);
@@ -685,4 +691,32 @@ fn a_second_cleanup_of_the_same_playbook_exits_75() {
         stderr(&out)
     );
     assert!(logs.join("a.log").exists());
+}
+
+#[test]
+fn a_file_name_with_a_line_break_cannot_forge_a_line_of_output() {
+    let env = Env::new();
+    let logs = env.path("logs");
+    let forged = "x\n2026-12-01T00:00:00.000Z ok      all good.log";
+    log(&logs.join(forged), 100, 3);
+    let p = env.write("c.yaml", &compress_playbook(&logs, ""));
+    let out = env
+        .tend()
+        .args(["-v", "cleanup", "--output", "plain"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("compressed 1 files")
+            && err.contains("x\\n2026-12-01T00:00:00.000Z ok      all good.log"),
+        "{err}"
+    );
+    assert!(
+        !err.lines()
+            .any(|l| l.starts_with("2026-12-01T00:00:00.000Z")),
+        "a line of its own: {err}"
+    );
+    assert!(gz(&logs.join(forged)).exists());
 }

@@ -699,3 +699,59 @@ fn sigint_during_a_remote_step_stops_it_on_the_host_and_rolls_back() {
     assert!(err.contains("interrupted"), "{err}");
     assert_eq!(f.picture(), "web1 releases/v1 v1 [v1=verified v2=failed]");
 }
+
+#[test]
+fn a_host_refuses_a_config_link_and_a_bomb_is_refused_before_any_host_is_touched() {
+    let f = Fleet::new(1, 1, CANARY);
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    // A link where the config goes, on the host.
+    let conf = f.root("web1").join("shared/app.conf");
+    let victim = f.shop.env.path("victim");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&victim, &text).unwrap();
+    std::fs::remove_file(&conf).unwrap();
+    std::os::unix::fs::symlink(&victim, &conf).unwrap();
+    let out = f.deploy("v2", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains(&format!("it is a symlink (to {})", victim.display())),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), text, "untouched");
+    assert_eq!(f.picture(), "web1 releases/v1 v1 [v1=verified v2=failed]");
+    std::fs::remove_file(&conf).unwrap();
+    std::fs::write(&conf, &text).unwrap();
+
+    // 3 MiB of zeros in a tar.gz of a few KiB: refused on the controller.
+    let path = f.shop.env.path("artifacts/shop-v3.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::best(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    let zeros = vec![0u8; 3 << 20];
+    let mut h = tar::Header::new_gnu();
+    h.set_size(zeros.len() as u64);
+    h.set_mode(0o644);
+    tar.append_data(&mut h, "big", &zeros[..]).unwrap();
+    tar.into_inner().unwrap().finish().unwrap();
+    let sha = crate::harness::deploy::sha256(&path);
+    let out = f
+        .shop
+        .env
+        .tend()
+        .args(["deploy", "shop.yaml", "--var", "version=v3", "--var"])
+        .arg(format!("sha={sha}"))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(
+        err.contains("the artifact unpacks to more than 1.0 MiB"),
+        "{err}"
+    );
+    assert!(err.contains("no host was touched"), "{err}");
+    assert!(!f.root("web1").join("releases/v3").exists());
+    assert!(!f.root("web1").join("releases/v3.partial").exists());
+}

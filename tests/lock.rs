@@ -108,3 +108,50 @@ fn a_stale_lock_from_a_dead_process_is_taken_over_and_said() {
         "{err}"
     );
 }
+
+/// A check whose probe runs a pipeline that would outlive a shell killed alone.
+fn pipeline_check(env: &Env) -> std::process::Child {
+    let p = env.write(
+        "slow.yaml",
+        "kind: check\nchecks:\n  - probe: { command: \"echo started >&2; sleep 60 | cat\", timeout: 90s }\n",
+    );
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
+        .args(["-v", "--output", "plain", "check"])
+        .arg(&p)
+        .env("TEND_STATE_DIR", env.state())
+        .current_dir(env.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// The `sleep 60` of this test's pipeline, if any is running (its parent's working directory is
+/// the test's).
+fn sleeping(env: &Env) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cwd = std::fs::read_link(e.path().join("cwd")).unwrap_or_default();
+        cmd == b"sleep\x0060\x00" && cwd == env.dir.path()
+    })
+}
+
+#[test]
+fn a_signal_or_kill_9_ends_tend_and_every_process_of_its_steps() {
+    for sig in ["TERM", "INT", "KILL"] {
+        let env = Env::new();
+        let mut child = pipeline_check(&env);
+        wait_for("the pipeline", Duration::from_secs(20), || sleeping(&env));
+        std::process::Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{sig}");
+        wait_for(
+            &format!("the pipeline to end after SIG{sig}"),
+            Duration::from_secs(10),
+            || !sleeping(&env),
+        );
+    }
+}

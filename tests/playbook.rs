@@ -318,3 +318,39 @@ fn permission_denied_is_said_plainly() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_empty_secret_is_an_error_and_a_short_one_a_warning() {
+    let env = Env::new();
+    let p = env.write(
+        "c.yaml",
+        "kind: check\nsecrets: { pw: { env: TEND_TEST_PW } }\nchecks:\n  - probe: { command: \"test -n {{ pw }}\" }\n",
+    );
+    // Too short to mask without masking ordinary text: said at validate.
+    let out = env
+        .tend()
+        .args(["validate"])
+        .arg(&p)
+        .env("TEND_TEST_PW", "ab")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stderr(&out),
+        "warning: secret 'pw' is only 2 characters long: every occurrence of that text in tend's output is masked as ***\n"
+    );
+    // Empty: an error when it is read for a run.
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios"])
+        .arg(&p)
+        .env("TEND_TEST_PW", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot read secret 'pw': environment variable TEND_TEST_PW is empty"),
+        "{err}"
+    );
+}
