@@ -109,8 +109,12 @@ impl ActionSpec {
         if run.trim().is_empty() {
             return Err(scope.error("run", "the command is empty"));
         }
+        let label = match &self.name {
+            Some(n) => scope.render("name", n, Mode::Text)?,
+            None => first_line(&run),
+        };
         Ok(Action {
-            label: self.name.clone().unwrap_or_else(|| first_line(&run)),
+            label,
             run,
             timeout: self.timeout.unwrap_or(DEFAULT_TIMEOUT).0,
             retries: self.retries,
@@ -138,6 +142,9 @@ pub fn first_line(cmd: &str) -> String {
 pub struct Ran {
     pub ok: bool,
     pub interrupted: bool,
+    /// It was cut short (interrupted, timed out) or its end was never seen (the connection
+    /// dropped): it may have done part of its work.
+    pub in_doubt: bool,
     /// "exit status 3: <last output line>".
     pub detail: String,
 }
@@ -188,6 +195,7 @@ impl Action {
                 Err(e) => Ran {
                     ok: false,
                     interrupted: false,
+                    in_doubt: true,
                     detail: e.to_string(),
                 },
             };
@@ -230,6 +238,7 @@ impl Action {
         Ran {
             ok,
             interrupted: ran.interrupted,
+            in_doubt: !ok && ran.in_doubt,
             detail: message,
         }
     }
@@ -243,6 +252,7 @@ fn describe(o: &Outcome, timeout: std::time::Duration, last: &str) -> Ran {
     Ran {
         ok: o.success(),
         interrupted: o.interrupted,
+        in_doubt: o.interrupted || o.timed_out,
         detail,
     }
 }

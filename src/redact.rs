@@ -1,6 +1,6 @@
 //! Secrets are registered once resolved, and every string that leaves tend goes through here:
-//! events (so output and the run journal), host journals, state files, alerts, prom files and
-//! error messages.
+//! events (so output and the run journal), the host journal's messages, state files' notes,
+//! alerts, prom files and error messages.
 //!
 //! A secret can reach text in other shapes than its own: a step prints a multi-line key one line
 //! at a time, and a command carries it quoted for the shell (`'it'\''s'`, `"a\"b"`), a JSON
@@ -42,6 +42,14 @@ fn forms(value: &str) -> Vec<String> {
             }
         }
     }
+    // `echo` in dash (/bin/sh on Debian) reads backslash escapes: `echo {{ secret }}` prints
+    // `\1` as a control character. The most natural step there is, so its form is masked too.
+    let echoed: Vec<String> = parts
+        .iter()
+        .map(|p| dash_echo(p))
+        .filter(|e| e.chars().count() >= MIN_LINE)
+        .collect();
+    parts.extend(echoed);
     let mut all = vec![];
     for p in parts {
         all.extend(crate::quote::forms(&p));
@@ -54,6 +62,52 @@ fn forms(value: &str) -> Vec<String> {
     }
     all.retain(|f| !f.is_empty());
     all
+}
+
+/// What dash's `echo` prints for `s` (without its newline).
+fn dash_echo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek().copied() {
+            Some('a') => out.push('\u{7}'),
+            Some('b') => out.push('\u{8}'),
+            Some('c') => return out,
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('v') => out.push('\u{b}'),
+            Some('\\') => out.push('\\'),
+            Some(d) if d.is_digit(8) => {
+                if d == '0' {
+                    chars.next();
+                }
+                let mut n = 0u32;
+                for _ in 0..3 {
+                    match chars.peek().and_then(|c| c.to_digit(8)) {
+                        Some(v) => {
+                            n = n * 8 + v;
+                            chars.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.push(char::from_u32(n & 0xff).unwrap_or('?'));
+                continue;
+            }
+            _ => {
+                out.push('\\');
+                continue;
+            }
+        }
+        chars.next();
+    }
+    out
 }
 
 /// Mask `value` (and its forms) from now on. An empty value masks nothing.
@@ -85,40 +139,6 @@ pub fn redact(text: &str) -> String {
     }
 }
 
-/// Whether any secret is registered (a run with none skips the work of masking documents).
-pub fn any() -> bool {
-    !MASKS
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .secrets
-        .is_empty()
-}
-
-/// A document as JSON with every string in it (keys too) masked: what is persisted.
-pub fn json<T: serde::Serialize>(doc: &T) -> serde_json::Result<serde_json::Value> {
-    let mut v = serde_json::to_value(doc)?;
-    if any() {
-        mask_value(&mut v);
-    }
-    Ok(v)
-}
-
-fn mask_value(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::String(s) => *s = redact(s),
-        Value::Array(a) => a.iter_mut().for_each(mask_value),
-        Value::Object(o) => {
-            let old = std::mem::take(o);
-            for (k, mut val) in old {
-                mask_value(&mut val);
-                o.insert(redact(&k), val);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +149,12 @@ mod tests {
         register(pem);
         let quoted = "dq\"bs\\-it's S3cret";
         register(quoted);
+        register("Sl-p@ss'w\"d\\1%x/y");
+        assert_eq!(
+            redact("Sl-p@ss'w\"d\u{1}%x/y"),
+            MASK,
+            "as dash's echo prints it"
+        );
         for text in [
             "MIIEvQIBADANBgkq",
             "  | step: hkiG9w0BAQEFAASC",
@@ -142,7 +168,5 @@ mod tests {
                 assert!(!out.contains(part), "{text} -> {out}");
             }
         }
-        let doc = serde_json::json!({ "message": "failed: MIIEvQIBADANBgkq" });
-        assert_eq!(json(&doc).unwrap()["message"], "failed: ***");
     }
 }

@@ -720,3 +720,23 @@ fn a_file_name_with_a_line_break_cannot_forge_a_line_of_output() {
     );
     assert!(gz(&logs.join(forged)).exists());
 }
+
+#[test]
+fn a_rule_path_that_is_a_link_is_refused() {
+    let env = Env::new();
+    let outside = env.path("outside");
+    log(&outside.join("keep.log"), 10, 3);
+    std::os::unix::fs::symlink(&outside, env.path("logs")).unwrap();
+    let p = env.write(
+        "c.yaml",
+        &format!(
+            "kind: cleanup\nrules:\n  - {{ path: {}, match: [\"*.log\"], older_than: 1d, action: delete }}\n",
+            env.path("logs").display()
+        ),
+    );
+    let out = cleanup(&env, &p);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(err.contains("is a symlink (to "), "{err}");
+    assert!(outside.join("keep.log").exists());
+}

@@ -178,6 +178,43 @@ fn a_deploy_killed_during_its_rollback_is_finished_by_the_next_run() {
 }
 
 #[test]
+fn a_rollback_killed_during_a_down_runs_each_down_once_when_finished() {
+    let shop = Shop::new();
+    assert_eq!(shop.deploy("v1").status.code(), Some(0));
+    // Killed while it verifies v2; then the rollback that takes it back, killed in a `down`.
+    let out = shop.deploy_with("v2", false, &[("TEND_TEST_CRASH_AT", "during:verify")]);
+    assert!(killed(&out), "{}", stderr(&out));
+    let out = shop
+        .env
+        .tend()
+        .args(["rollback", "shop.yaml"])
+        .env(
+            "TEND_TEST_CRASH_AT",
+            "during:rollback: down: bin/migrate down orders_v2",
+        )
+        .output()
+        .unwrap();
+    assert!(killed(&out), "{}", stderr(&out));
+    let out = shop
+        .env
+        .tend()
+        .args(["--output", "plain", "rollback", "shop.yaml"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    for down in ["orders_v2", "catalog_v2"] {
+        let runs = err
+            .lines()
+            .filter(|l| l.contains(&format!("start   rollback: down: bin/migrate down {down}")))
+            .count();
+        assert_eq!(runs, 1, "the down of {down} ran {runs} times: {err}");
+    }
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+}
+
+#[test]
 fn a_fleet_deploy_killed_midway_is_finished_by_the_next_run_on_every_host() {
     for (point, bad) in [
         ("during:migrate", false),

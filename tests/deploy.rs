@@ -354,6 +354,11 @@ fn sigint_during_migrate_rolls_back() {
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");
     assert!(err.contains("interrupted"), "{err}");
+    // Cut short, the migration may have done part of its work: its `down` runs.
+    assert!(
+        err.contains("rollback: down: bin/migrate down catalog_v2"),
+        "{err}"
+    );
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
     assert_eq!(shop.current(), "releases/v1");
     assert_eq!(shop.schema(), "catalog_v1 orders_v1");
@@ -907,24 +912,14 @@ fn a_failed_deploys_record_says_where_it_rolled_back_to_and_whether_that_was_ver
     let shop = shop_on_v1();
     let out = shop.deploy_with("v2", true, &[]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let out = shop
-        .env
-        .tend()
-        .args(["releases", "shop.yaml"])
-        .output()
-        .unwrap();
+    let out = shop.run(&["releases", "shop.yaml"]);
     let table = stdout(&out);
     let v2 = table.lines().find(|l| l.starts_with("v2")).unwrap();
     assert!(
         v2.contains("failed") && v2.contains("rolled back to v1, verified at 20"),
         "{table}"
     );
-    let out = shop
-        .env
-        .tend()
-        .args(["--output", "json", "releases", "shop.yaml"])
-        .output()
-        .unwrap();
+    let out = shop.run(&["--output", "json", "releases", "shop.yaml"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rb = &v["releases"][1]["rolled_back_to"];
     assert_eq!(rb["release"], "v1", "{v}");
@@ -962,6 +957,10 @@ fn configure_never_writes_through_a_symlink_nor_out_of_the_root() {
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");
     assert!(
+        err.contains("nothing was stopped"),
+        "refused before the stop: {err}"
+    );
+    assert!(
         err.contains(&format!(
             "{}: it is a symlink (to {}): tend does not write a config through a link",
             conf.display(),
@@ -985,7 +984,7 @@ fn configure_never_writes_through_a_symlink_nor_out_of_the_root() {
         "the link's target was not copied into the backups"
     );
     assert_eq!(shop.current(), "releases/v1");
-    assert_ne!(shop.pid(), pid, "rolled back: restarted");
+    assert_eq!(shop.pid(), pid, "the app was never stopped");
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
 
     // A directory on the way that is a link out of the root.
@@ -997,11 +996,8 @@ fn configure_never_writes_through_a_symlink_nor_out_of_the_root() {
     std::os::unix::fs::symlink(&outside, shop.root().join("shared/conf.d")).unwrap();
     let out = shop.deploy("v1");
     let err = stderr(&out);
-    assert_eq!(
-        code(&out),
-        2,
-        "a first deploy has nothing to go back to: {err}"
-    );
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("nothing was stopped"), "{err}");
     assert!(
         err.contains(&format!(
             "its directory resolves to {}, outside the deploy root",
@@ -1020,10 +1016,16 @@ fn configure_never_writes_through_a_symlink_nor_out_of_the_root() {
 fn a_deploy_root_is_judged_by_its_real_path() {
     let env = crate::harness::Env::new();
     std::os::unix::fs::symlink("/etc", env.path("etc-link")).unwrap();
+    std::os::unix::fs::symlink("/etc/ssl", env.path("ssl-link")).unwrap();
     for root in [
         "/tmp/../etc".to_string(),
         "/etc/../usr".to_string(),
         env.path("etc-link").display().to_string(),
+        "/var/lib".to_string(),
+        "/usr/local".to_string(),
+        "/usr/lib/app".to_string(),
+        env.path("ssl-link").display().to_string(),
+        "/".to_string(),
     ] {
         env.write(
             "d.yaml",
@@ -1036,26 +1038,6 @@ fn a_deploy_root_is_judged_by_its_real_path() {
         assert_eq!(code(&out), 64, "{root}: {err}");
         assert!(err.contains("is a system directory"), "{root}: {err}");
     }
-}
-
-/// A tar.gz of `entries` (path, bytes, mode) into the shop's artifacts as version `v`; its
-/// sha256.
-fn artifact(shop: &Shop, v: &str, entries: &[(&str, &[u8], u32)]) -> String {
-    let path = shop.env.path(&format!("artifacts/shop-{v}.tar.gz"));
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
-        flate2::Compression::best(),
-    );
-    let mut tar = tar::Builder::new(gz);
-    for (name, data, mode) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(*mode);
-        tar.append_data(&mut h, name, *data).unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-    crate::harness::deploy::sha256(&path)
 }
 
 #[test]
@@ -1094,8 +1076,14 @@ fn an_empty_artifact_or_a_bomb_is_refused_before_anything_is_stopped() {
             "",
             "the artifact unpacks to more than 1.0 MiB",
         ),
+        (
+            "v6",
+            vec![("app/", &b""[..], 0o755), ("app/sub/", &b""[..], 0o755)],
+            "",
+            "the artifact holds only directories, no file",
+        ),
     ] {
-        let sha = artifact(&shop, v, &entries);
+        let sha = shop.artifact_from(v, &entries);
         let out = deploy(v, &sha, extra);
         let err = stderr(&out);
         assert_eq!(code(&out), 1, "{v}: {err}");
@@ -1111,8 +1099,7 @@ fn an_empty_artifact_or_a_bomb_is_refused_before_anything_is_stopped() {
     let read = |f: &str| std::fs::read(src.join(f)).unwrap();
     let (app, start, stop, migrate) =
         (read("app.py"), read("start"), read("stop"), read("migrate"));
-    let sha = artifact(
-        &shop,
+    let sha = shop.artifact_from(
         "v5",
         &[
             ("big", &zeros[..], 0o644),
@@ -1332,4 +1319,43 @@ fn a_relative_artifact_path_is_read_from_the_playbooks_directory() {
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+}
+
+#[test]
+fn redeploying_the_live_release_neither_reruns_nor_undoes_its_migrations() {
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "  greeting: hello\n",
+            "  greeting: hello\n  flaky: \"no\"\n",
+        )
+        .replace(
+            "  verify:\n",
+            "  verify:\n    - { command: \"test {{ flaky }} = no\" }\n",
+        )
+    });
+    let out = shop.deploy("v1");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The same release again (a CI re-run), whose verify fails this time.
+    let out = shop.deploy_with("v1", false, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let sha = shop.artifact("v1", false);
+    let out = shop.run(&[
+        "deploy",
+        "shop.yaml",
+        "--var",
+        "version=v1",
+        "--var",
+        &format!("sha={sha}"),
+        "--var",
+        "flaky=yes",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("already applied: v1 is live"), "{err}");
+    assert!(!err.contains("bin/migrate down"), "{err}");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1", "{err}");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    let v1 = &shop.journal()["releases"][0];
+    assert_eq!(v1["state"], "verified", "{v1}");
+    assert_eq!(v1["migrations"].as_array().unwrap().len(), 2, "{v1}");
 }

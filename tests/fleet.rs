@@ -724,27 +724,9 @@ fn a_host_refuses_a_config_link_and_a_bomb_is_refused_before_any_host_is_touched
     std::fs::write(&conf, &text).unwrap();
 
     // 3 MiB of zeros in a tar.gz of a few KiB: refused on the controller.
-    let path = f.shop.env.path("artifacts/shop-v3.tar.gz");
-    let gz = flate2::write::GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
-        flate2::Compression::best(),
-    );
-    let mut tar = tar::Builder::new(gz);
     let zeros = vec![0u8; 3 << 20];
-    let mut h = tar::Header::new_gnu();
-    h.set_size(zeros.len() as u64);
-    h.set_mode(0o644);
-    tar.append_data(&mut h, "big", &zeros[..]).unwrap();
-    tar.into_inner().unwrap().finish().unwrap();
-    let sha = crate::harness::deploy::sha256(&path);
-    let out = f
-        .shop
-        .env
-        .tend()
-        .args(["deploy", "shop.yaml", "--var", "version=v3", "--var"])
-        .arg(format!("sha={sha}"))
-        .output()
-        .unwrap();
+    let sha = f.shop.artifact_from("v3", &[("big", &zeros[..], 0o644)]);
+    let out = f.shop.deploy_sha("v3", &sha);
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");
     assert!(

@@ -328,9 +328,14 @@ fn a_placeholder_where_no_quoting_is_safe_is_refused_with_a_caret_under_it() {
     );
     for (command, why) in [
         ("echo ${X:-{{ msg }}}", "inside ${...}"),
-        ("echo $'{{ msg }}'", "inside $'...'"),
+        ("echo $'{{ msg }}'", "bash and dash"),
         ("echo \\{{ msg }}", "follows a backslash"),
         ("echo ${{ msg }}", "follows a `$`"),
+        ("echo $HOME{{ msg }}", "follows $NAME"),
+        ("echo $'it\\'s' {{ msg }}", "bash and dash"),
+        ("sh -c 'echo {{ msg }}'", "reads the value again"),
+        ("eval \"echo {{ msg }}\"", "eval"),
+        ("printf '%s' {{ msg }} | sh", "piped into a shell"),
         ("cat <<{{ msg }}\nx\n", "delimiter"),
         ("echo \"{{ msg }}", "a `\"` is never closed"),
     ] {
@@ -346,6 +351,14 @@ fn values_that_cannot_be_data_where_they_land_are_refused() {
     let (code, err) = validate_start("cat <<EOF\n{{ msg }}\nEOF", &[("msg", "x\nEOF\nrm -rf /")]);
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("has a line `EOF`"), "{err}");
+    // Values side by side that together make the delimiter's line.
+    let env_cmd = "cat <<'EOF'\n{{ a }}{{ b }}\nEOF";
+    let (code, err) = validate_start(env_cmd, &[("a", "x\nEO"), ("b", "F\nrm -rf /")]);
+    assert_eq!(code, 64, "{err}");
+    assert!(
+        err.contains("with its values in, the here-document has a line `EOF`"),
+        "{err}"
+    );
     // A comment ends at a line break.
     let (code, err) = validate_start("true # {{ msg }}", &[("msg", "x\nrm -rf /")]);
     assert_eq!(code, 64, "{err}");

@@ -85,7 +85,7 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
         )
         .replace(
             "start: [ \"bin/start\" ]",
-            "start: [ \"bin/start\", \"printf '%s\\\\n' {{ token }}; test ! -e BAD\" ]",
+            "start: [ \"bin/start\", \"echo {{ token }}\", \"printf '%s\\\\n' {{ token }}; test ! -e BAD\" ]",
         )
         .replace(
             "  verify:\n",
@@ -246,4 +246,38 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
     ] {
         clean_tree(dir.path());
     }
+}
+
+#[test]
+fn a_var_that_contains_a_secrets_text_is_not_masked_in_what_a_rollback_runs() {
+    // A short secret masks its text everywhere in output; the vars a rollback renders its
+    // commands from must still be the real ones.
+    let shop = Shop::with_playbook(|p| {
+        p.replace("name: shop\n", &format!("name: shop\n{SECRETS}"))
+            .replace("  greeting: hello\n", "  greeting: hello-world\n")
+            .replace(
+                "  verify:\n",
+                "  verify:\n    - { command: \"test {{ greeting }} = hello-world\" }\n",
+            )
+    });
+    let deploy = |v: &str, bad: bool| {
+        let sha = shop.artifact(v, bad);
+        shop.env
+            .tend()
+            .env("CANARY", "hello")
+            .args(["deploy", "shop.yaml", "--var"])
+            .arg(format!("version={v}"))
+            .arg("--var")
+            .arg(format!("sha={sha}"))
+            .output()
+            .unwrap()
+    };
+    assert_eq!(deploy("v1", false).status.code(), Some(0));
+    let out = deploy("v2", true);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello-world");
+    assert_eq!(
+        shop.journal()["releases"][0]["vars"]["greeting"],
+        "hello-world"
+    );
 }

@@ -111,6 +111,7 @@ pub fn walk(
         .map(|d| SystemTime::now() - d.0);
     let walker = WalkDir::new(root)
         .follow_links(false)
+        .follow_root_links(false)
         .same_file_system(true)
         .into_iter();
     let it = walker.filter_entry(|e| skip_dir.is_none_or(|s| e.path() != s));

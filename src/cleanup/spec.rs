@@ -181,6 +181,14 @@ pub fn rule_root(path: &str) -> Result<PathBuf, String> {
     if !p.is_absolute() {
         return Err(format!("path '{path}' must be absolute"));
     }
+    // A rule never follows a link, its own path included: a log directory swapped for a link
+    // (by whoever owns its parent) would send a root cron job's deletes anywhere.
+    if let Ok(to) = std::fs::read_link(p.components().collect::<PathBuf>()) {
+        return Err(format!(
+            "path '{path}' is a symlink (to {}): a rule never follows a link; give the directory itself",
+            to.display()
+        ));
+    }
     let real = match std::fs::canonicalize(p) {
         Ok(r) => r,
         Err(e) => return Err(format!("path '{path}': {}", crate::describe_io(&e))),

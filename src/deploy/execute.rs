@@ -69,6 +69,18 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             format!("rollback target if anything fails: {t}"),
         );
     }
+    // Redeploying the live release: the migrations its verified deploy applied are in place,
+    // neither run again nor undone by this deploy's rollback.
+    let kept: Vec<super::releases::Migration> = if current_before.as_deref() == Some(release) {
+        journal
+            .get(release)
+            .filter(|r| r.state == State::Verified)
+            .map(|r| r.migrations.clone())
+            .unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let mut prepared: Vec<Option<Written>> = vec![];
     let release_dir = layout.release(release);
     let mut done = Done::default();
     let mut sha = None;
@@ -90,6 +102,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                 // would wait for all of its data.)
                 let before = journal.clone();
                 let mut rec = record(d, State::Deploying, None, String::new(), r.reporter.run());
+                rec.migrations.clone_from(&kept);
                 rec.progress = Some(Progress {
                     from: current_before.clone(),
                     target: target_name.clone(),
@@ -108,7 +121,17 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     };
                 }
                 let known = before.get(release);
-                let result = r.step(&name, || fetch_release(r, known, &mut sha, &mut sync));
+                let result = r.step(&name, || {
+                    // Each config's destination is checked, and read, before anything is
+                    // stopped: a link there is refused now, not after the app is down.
+                    for c in &phases.configure {
+                        let w = configure::prepare(&*layout.target, c).map_err(|e| {
+                            format!("{}: {}", c.dest.display(), crate::describe_io(&e))
+                        })?;
+                        prepared.push(Some(w));
+                    }
+                    fetch_release(r, known, &mut sha, &mut sync)
+                });
                 let stopped_early = crate::interrupt::requested();
                 if result.is_err() || stopped_early {
                     let why = match &result {
@@ -154,17 +177,27 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     Ok(())
                 }
             },
+            Step::Migrate(i) if kept.contains(&phases.migrate[i].recorded) => {
+                done.stop_began = true;
+                r.step(&name, || {
+                    Ok(format!(
+                        "already applied: {release} is live, and its verified deploy ran it"
+                    ))
+                })
+            }
             Step::Migrate(i) => {
                 done.stop_began = true;
                 // Recorded before it runs and once the last has run: a run killed in between
                 // leaves the next one the migrations applied and the one that was under way.
-                progress(r, journal, phases, &done.migrated, Some(i));
-                let res = r.action(&name, &phases.migrate[i].up, &release_dir);
-                if res.is_ok() {
+                progress(r, journal, phases, &kept, &done.migrated, Some(i));
+                let (res, in_doubt) = r.action_ran(&name, &phases.migrate[i].up, &release_dir);
+                // One cut short (a signal, its timeout) may have done part of its work: its
+                // `down` runs in the rollback, as after a kill -9.
+                if res.is_ok() || in_doubt {
                     done.migrated.push(i);
                 }
                 if res.is_err() || i + 1 == phases.migrate.len() {
-                    progress(r, journal, phases, &done.migrated, None);
+                    progress(r, journal, phases, &kept, &done.migrated, None);
                 }
                 crate::crash::point(&format!("deploy:migrated {}", phases.migrate[i].label));
                 res
@@ -176,7 +209,11 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     let io = |e: std::io::Error| {
                         format!("{}: {}", c.dest.display(), crate::describe_io(&e))
                     };
-                    match configure::prepare(&*layout.target, c).map_err(io)? {
+                    let written = match prepared.get_mut(i).and_then(Option::take) {
+                        Some(w) => w,
+                        None => configure::prepare(&*layout.target, c).map_err(io)?,
+                    };
+                    match written {
                         Written::Unchanged => Ok("unchanged".into()),
                         Written::Replaced(prev) => {
                             let existed = prev.content.is_some();
@@ -257,13 +294,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
         }
         let rb = Rollback {
             stop: &phases.stop,
-            stop_dir: if done.switched {
-                release_dir.clone()
-            } else {
-                current_before
-                    .as_ref()
-                    .map_or(layout.root.clone(), |c| layout.release(c))
-            },
+            stop_dir: layout.stop_dir(release, done.switched, current_before.as_deref()),
             downs: done
                 .migrated
                 .iter()
@@ -279,10 +310,14 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
     if let Some(rec) = journal.get_mut(release) {
         rec.verified_at = Some(now.clone());
         rec.progress = None;
-        rec.migrations = done
-            .migrated
+        rec.migrations = kept
             .iter()
-            .map(|i| phases.migrate[*i].recorded.clone())
+            .cloned()
+            .chain(
+                done.migrated
+                    .iter()
+                    .map(|i| phases.migrate[*i].recorded.clone()),
+            )
             .collect();
     }
     // The release is live and verified; a prune that fails is a warning, not a failed deploy.
@@ -446,14 +481,16 @@ fn progress(
     r: &Runner,
     journal: &mut Releases,
     phases: &Phases,
+    kept: &[super::releases::Migration],
     migrated: &[usize],
     migrating: Option<usize>,
 ) {
     let layout = &r.d.layout;
     if let Some(rec) = journal.get_mut(&r.d.release) {
-        rec.migrations = migrated
+        rec.migrations = kept
             .iter()
-            .map(|i| phases.migrate[*i].recorded.clone())
+            .cloned()
+            .chain(migrated.iter().map(|i| phases.migrate[*i].recorded.clone()))
             .collect();
         rec.progress.get_or_insert_with(Default::default).migrating =
             migrating.map(|i| phases.migrate[i].recorded.clone());

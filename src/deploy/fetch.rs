@@ -319,7 +319,7 @@ size=$(wc -c <\"$t\"); limit={max}; [ \"$limit\" -gt 0 ] || limit=$((size * {rat
 total=$(tar -tvf \"$t\" | awk '{{s += $3}} END {{printf \"%.0f\", s}}') || exit 5
 [ \"$total\" -le \"$limit\" ] || {{ echo \"the artifact unpacks to $total bytes, more than $limit\"; exit 6; }}
 mkdir -p {p} && tar -xvf \"$t\" -C {p} --no-same-owner --strip-components={n} >\"$t.list\" || exit 5
-[ -s \"$t.list\" ] || exit 7
+grep -qv '/$' \"$t.list\" || exit 7
 echo \"__bytes $size __entries $(wc -l <\"$t.list\")\"",
         u = q(url),
         n = artifact.strip_components,
@@ -361,6 +361,7 @@ echo \"__bytes $size __entries $(wc -l <\"$t.list\")\"",
                 Some(7) => {
                     return Err(FetchError::Unpack(crate::target::UnpackError::Empty(
                         artifact.strip_components,
+                        true,
                     )));
                 }
                 _ => "fetching on the host failed",

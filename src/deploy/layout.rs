@@ -75,8 +75,18 @@ impl Layout {
             (self.root.join("shared"), None),
             // The journal names users and the backups hold rendered configs (secrets included).
             (self.meta(), Some(0o700)),
-            (self.meta().join("previous"), None),
+            (self.meta().join("previous"), Some(0o700)),
         ])
+    }
+
+    /// Where the stop commands of a deploy of `release` run: in it once `current` points there
+    /// (`switched`), else in the release it was to replace (the root when there is none).
+    pub fn stop_dir(&self, release: &str, switched: bool, replaced: Option<&str>) -> PathBuf {
+        match (switched, replaced) {
+            (true, _) => self.release(release),
+            (false, Some(r)) => self.release(r),
+            (false, None) => self.root.clone(),
+        }
     }
 
     /// The release `current` points at, if any.

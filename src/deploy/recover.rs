@@ -96,7 +96,13 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         migrations: rec.migrations.clone(),
         ..rec.clone()
     };
-    applied.migrations.extend(progress.migrating.clone());
+    // During a rollback the `down` under way is of a migration still listed as applied: it is
+    // not added twice.
+    if let Some(m) = &progress.migrating
+        && !applied.migrations.contains(m)
+    {
+        applied.migrations.push(m.clone());
+    }
     let migrations = match d.recorded_migrations(&applied) {
         Ok(m) => m,
         Err(e) => return render(e),
@@ -110,13 +116,7 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
     let switched = current.as_deref() == Some(rec.release.as_str());
     let rb = Rollback {
         stop: &leaving.stop,
-        stop_dir: if switched {
-            release_dir.clone()
-        } else {
-            current
-                .as_ref()
-                .map_or(layout.root.clone(), |c| layout.release(c))
-        },
+        stop_dir: layout.stop_dir(&rec.release, switched, current.as_deref()),
         downs: migrations
             .iter()
             .rev()

@@ -126,10 +126,15 @@ impl Releases {
         }
     }
 
-    /// Written masked: a step's output in a record's message may carry a secret, and this file
-    /// sits on every host.
+    /// Messages are written masked: a step's output in a record's message may carry a secret,
+    /// and this file sits on every host. Nothing else is: the vars and migrations are what a
+    /// rollback renders its commands from, and a var that merely contains a secret's text must
+    /// not come back as `***`.
     pub fn save(&self, t: &dyn Target, path: &Path) -> io::Result<()> {
-        let doc = crate::redact::json(self).map_err(io::Error::other)?;
+        let mut doc = self.clone();
+        for r in &mut doc.releases {
+            r.message = crate::redact::redact(&r.message);
+        }
         let mut json = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
         json.push(b'\n');
         t.write_file(path, &json, 0o644)

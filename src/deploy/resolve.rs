@@ -255,7 +255,9 @@ impl<'a> Deploy<'a> {
     /// with) on top, so a rollback renders `{{ version }}` as that release had it.
     fn templater_for(&self, recorded: Option<&Vars>) -> Option<Templater> {
         let recorded = recorded.filter(|v| !v.is_empty())?;
-        let mut vars = self.loaded.vars.clone();
+        // The playbook's own vars under what the release was deployed with: not this run's
+        // `--var`s, which were never that release's.
+        let mut vars = self.loaded.body.vars.clone();
         vars.extend(recorded.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut t = Templater::new(&vars, &self.secrets);
         if let Some(h) = &self.host {
@@ -547,19 +549,65 @@ pub fn system_root(root: &Path, real: &Path) -> Option<String> {
         } else {
             String::new()
         };
+        let written = if root.as_os_str().is_empty() {
+            "/".into()
+        } else {
+            root.display().to_string()
+        };
         return Some(format!(
-            "deploy root '{}'{shown} is a system directory; give the app one of its own, like /srv/app",
-            root.display()
+            "deploy root '{written}'{shown} is a system directory; give the app one of its own, like /srv/app"
         ));
     }
     None
 }
 
+/// A directory the system owns: one of the shared places apps live under (an app gets a
+/// directory of its own there), or anything inside the system's own trees.
 fn is_system(root: &Path) -> bool {
-    [
-        "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
-        "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var",
-    ]
-    .iter()
-    .any(|s| root == Path::new(s))
+    const SHARED: &[&str] = &[
+        "/home",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/root",
+        "/run",
+        "/srv",
+        "/tmp",
+        "/usr",
+        "/usr/local",
+        "/var",
+        "/var/cache",
+        "/var/lib",
+        "/var/log",
+        "/var/opt",
+        "/var/spool",
+        "/var/tmp",
+        "/var/www",
+    ];
+    const OWN: &[&str] = &[
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/proc",
+        "/sbin",
+        "/sys",
+        "/usr/bin",
+        "/usr/include",
+        "/usr/lib",
+        "/usr/lib32",
+        "/usr/lib64",
+        "/usr/libexec",
+        "/usr/sbin",
+        "/usr/share",
+        "/usr/local/bin",
+        "/usr/local/lib",
+        "/usr/local/sbin",
+        "/usr/local/share",
+    ];
+    SHARED.iter().any(|s| root == Path::new(s)) || OWN.iter().any(|s| root.starts_with(s))
 }

@@ -59,13 +59,23 @@ impl Runner<'_> {
     }
 
     pub fn action(&self, step: &str, a: &Action, dir: &Path) -> Result<(), String> {
+        self.action_ran(step, a, dir).0
+    }
+
+    /// `action`, and whether a failure leaves it in doubt (cut short: it may have done part
+    /// of its work, as a migration killed halfway has).
+    pub fn action_ran(&self, step: &str, a: &Action, dir: &Path) -> (Result<(), String>, bool) {
         let ran = a.execute(self.target, self.reporter, step, dir.to_str());
         self.story.borrow_mut().push(format!(
             "{}: {step}: {}",
             if ran.ok { "ok" } else { "failed" },
             ran.detail
         ));
-        if ran.ok { Ok(()) } else { Err(ran.detail) }
+        if ran.ok {
+            (Ok(()), false)
+        } else {
+            (Err(ran.detail), ran.in_doubt)
+        }
     }
 
     pub fn probe(&self, step: &str, p: &Probe) -> Result<(), String> {

@@ -243,13 +243,8 @@ pub fn take_back(
         ),
     );
     if let Some(rec) = journal.get_mut(release) {
-        // Newest first in `downs`: the record lists them in the order they were applied.
-        rec.migrations = rb
-            .downs
-            .iter()
-            .rev()
-            .map(|(m, _)| m.recorded.clone())
-            .collect();
+        // `migrations` already lists what is applied (the deploy recorded each as it ran): each
+        // `down` takes its migration off as it runs.
         let p = rec.progress.get_or_insert_with(Default::default);
         p.rolling_back = true;
         p.target.clone_from(&target);

@@ -102,15 +102,19 @@ impl Ctx<'_> {
                         p.timeout.max(std::time::Duration::from_secs(10)),
                         &mut |l| lines.push(l.trim().to_string()),
                     )
-                    .map_err(|e| format!("`{cmd}`: {e}"))?;
+                    .map_err(|e| format!("`{}`: {e}", crate::action::first_line(cmd)))?;
                 if !o.success() {
-                    return Err(format!("`{cmd}` failed: {}", o.describe(p.timeout)));
+                    return Err(format!(
+                        "`{}` failed: {}",
+                        crate::action::first_line(cmd),
+                        o.describe(p.timeout)
+                    ));
                 }
                 let first = lines
                     .into_iter()
                     .find(|l| !l.is_empty())
                     .unwrap_or_default();
-                (first, format!("`{cmd}`"))
+                (first, format!("`{}`", crate::action::first_line(cmd)))
             }
             ActiveSource::ResolvConf(path) => {
                 let text = std::fs::read_to_string(path)
@@ -204,7 +208,9 @@ impl Ctx<'_> {
 
     /// Alert unless the same condition was the last thing alerted (cron runs every minute).
     pub fn alert_once(&mut self, reason: &str, subject: &str, body: &str) {
-        if self.state.last_alert.as_deref() != Some(&format!("{reason}: {subject}")) {
+        // Compared as saved: masked.
+        let said = crate::redact::redact(&format!("{reason}: {subject}"));
+        if self.state.last_alert.as_deref() != Some(said.as_str()) {
             self.alert(reason, subject, body);
             self.save();
         }

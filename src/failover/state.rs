@@ -88,7 +88,12 @@ impl State {
 
     pub fn save(&self, path: &Path) -> io::Result<()> {
         crate::fsutil::ensure_dir(&crate::fsutil::parent(path))?;
-        let doc = crate::redact::json(self).map_err(io::Error::other)?;
+        // The notes are masked; names and addresses are what the next run matches on.
+        let mut doc = self.clone();
+        for t in &mut doc.transitions {
+            t.what = crate::redact::redact(&t.what);
+        }
+        doc.last_alert = doc.last_alert.map(|a| crate::redact::redact(&a));
         let json = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
         crate::fsutil::atomic_write(path, &json, 0o600)
     }

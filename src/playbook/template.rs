@@ -28,6 +28,56 @@ thread_local! {
     static OUTPUTS: RefCell<usize> = const { RefCell::new(0) };
 }
 
+/// The environment templates render in; for commands (`shell`), one without Jinja comments.
+fn environment(shell: bool) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // A rendered config file ends the way its template does.
+    let mut syntax = minijinja::syntax::SyntaxConfig::builder();
+    syntax.keep_trailing_newline(true);
+    if shell {
+        syntax.comment_delimiters("{#tend-no-comments#", "#tend-no-comments#}");
+    }
+    if let Ok(syntax) = syntax.build() {
+        env.set_syntax(syntax);
+    }
+    env.set_auto_escape_callback(|name| {
+        if name == "shell" {
+            AutoEscape::Custom("shell".into())
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        if !matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell") {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let ordinal = OUTPUTS.with(|n| {
+            let mut n = n.borrow_mut();
+            *n += 1;
+            *n - 1
+        });
+        if value.is_safe() {
+            // `| raw` or `| safe`: shell code the playbook vouches for, spliced as it is.
+            return out
+                .write_str(&value.to_string())
+                .map_err(minijinja::Error::from);
+        }
+        // A marker now; the value is escaped once the whole command shows its context.
+        let index = VALUES.with(|v| {
+            let mut v = v.borrow_mut();
+            let list = v.get_or_insert_with(Vec::new);
+            list.push((ordinal, value.to_string()));
+            list.len() - 1
+        });
+        out.write_str(&crate::quote::marker(index))
+            .map_err(minijinja::Error::from)
+    });
+    // `raw` reads better than Jinja's `safe` in a command; both splice the value unquoted.
+    env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
+    env
+}
+
 /// Why a template did not render, and which `{{ }}` (by order of output) was to blame.
 #[derive(Debug, Clone)]
 pub struct RenderError {
@@ -60,6 +110,9 @@ impl From<RenderError> for String {
 
 pub struct Templater {
     env: Environment<'static>,
+    /// For commands: Jinja's `{# ... #}` comments are off there, since `${#VAR}` (a length)
+    /// is shell.
+    shell: Environment<'static>,
     ctx: BTreeMap<String, Value>,
 }
 
@@ -75,49 +128,6 @@ impl Templater {
         vars: &BTreeMap<String, serde_yaml::Value>,
         secrets: &BTreeMap<String, String>,
     ) -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        // A rendered config file ends the way its template does.
-        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
-            .keep_trailing_newline(true)
-            .build()
-        {
-            env.set_syntax(syntax);
-        }
-        env.set_auto_escape_callback(|name| {
-            if name == "shell" {
-                AutoEscape::Custom("shell".into())
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_formatter(|out, state, value| {
-            if !matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell") {
-                return minijinja::escape_formatter(out, state, value);
-            }
-            let ordinal = OUTPUTS.with(|n| {
-                let mut n = n.borrow_mut();
-                *n += 1;
-                *n - 1
-            });
-            if value.is_safe() {
-                // `| raw` or `| safe`: shell code the playbook vouches for, spliced as it is.
-                return out
-                    .write_str(&value.to_string())
-                    .map_err(minijinja::Error::from);
-            }
-            // A marker now; the value is escaped once the whole command shows its context.
-            let index = VALUES.with(|v| {
-                let mut v = v.borrow_mut();
-                let list = v.get_or_insert_with(Vec::new);
-                list.push((ordinal, value.to_string()));
-                list.len() - 1
-            });
-            out.write_str(&crate::quote::marker(index))
-                .map_err(minijinja::Error::from)
-        });
-        // `raw` reads better than Jinja's `safe` in a command; both splice the value unquoted.
-        env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
         let mut ctx: BTreeMap<String, Value> = vars
             .iter()
             .map(|(k, v)| (k.clone(), Value::from(minijinja::value::Serde(v))))
@@ -130,7 +140,11 @@ impl Templater {
             "host".into(),
             minijinja::context! { name => crate::hostname() },
         );
-        Templater { env, ctx }
+        Templater {
+            env: environment(false),
+            shell: environment(true),
+            ctx,
+        }
     }
 
     /// Set a variable for every render (`host` in a fleet deploy: the host being deployed).
@@ -217,10 +231,14 @@ impl Templater {
             Value::from(ctx)
         };
         let name = if mode == Mode::Shell { "shell" } else { "text" };
-        self.env.render_named_str(name, src, ctx).map_err(|e| {
+        let env = if mode == Mode::Shell {
+            &self.shell
+        } else {
+            &self.env
+        };
+        env.render_named_str(name, src, ctx).map_err(|e| {
             if e.kind() == minijinja::ErrorKind::UndefinedError {
-                let mut missing: Vec<String> = self
-                    .env
+                let mut missing: Vec<String> = env
                     .template_from_str(src)
                     .map(|t| t.undeclared_variables(true))
                     .unwrap_or_default()
@@ -300,6 +318,12 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(e.placeholder, Some(1), "{e:?}");
+        // `${#VAR}` is a length in a command, not a Jinja comment.
+        assert_eq!(
+            t.render_with("echo ${#HOME} {{ version }}", Mode::Shell, &[])
+                .unwrap(),
+            "echo ${#HOME} 'v2; rm -rf /'"
+        );
         assert!(e.message.contains("backticks"), "{e:?}");
         assert_eq!(
             t.render_with("v={{ version }}", Mode::Text, &[]).unwrap(),

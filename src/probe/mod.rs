@@ -55,7 +55,7 @@ impl Probe {
         match &self.kind {
             Kind::Http { url, .. } => url.clone(),
             Kind::Tcp { address } => format!("tcp {address}"),
-            Kind::Command { run } => format!("command `{run}`"),
+            Kind::Command { run } => format!("command `{}`", crate::action::first_line(run)),
             Kind::Dns { server, question } => {
                 format!("dns {} {} @{server}", question.rtype, question.name)
             }

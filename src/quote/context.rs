@@ -1,7 +1,9 @@
 //! Reading a command the way `sh` reads it, far enough to know the quoting context of each value
 //! marker: which quotes are open, whether it sits in a command substitution, a here-document,
-//! a comment or an arithmetic expansion. The markers stand in for the values, so no value can
-//! steer this reading; only the playbook's own text does.
+//! a comment or an arithmetic expansion, and whether the word it is in is read again as shell
+//! code by a second shell (`sh -c '...'`, `eval`, `ssh host '...'`, a here-document or a pipe
+//! into `sh`). The markers stand in for the values, so no value can steer this reading; only the
+//! playbook's own text does.
 
 use super::{CLOSE, OPEN, Refused};
 
@@ -36,6 +38,24 @@ pub struct Found {
     pub context: Context,
 }
 
+/// A here-document's body that holds values: once they are in, no line of it but the last may
+/// be its delimiter (values next to each other, or next to text, can make one).
+pub struct Body {
+    /// Byte offsets in the marked text: the body's first byte, and the start of the line that
+    /// ends it (or the end of the text).
+    pub start: usize,
+    pub end: usize,
+    pub delim: String,
+    pub strip_tabs: bool,
+    /// A marker inside it, to name in the refusal.
+    pub index: usize,
+}
+
+pub struct Scanned {
+    pub found: Vec<Found>,
+    pub bodies: Vec<Body>,
+}
+
 #[derive(Debug)]
 enum Frame {
     /// Shell code: the command itself (`subst: false`) or the inside of `$(...)`, `<(...)`.
@@ -44,10 +64,14 @@ enum Frame {
         parens: usize,
         /// `case` statements open here: their `pat)` does not close a `$(`.
         cases: usize,
+        /// The words of the simple command being read, and its markers (by index into found).
+        words: Vec<String>,
+        markers: Vec<usize>,
+        /// Markers of the command before a `|`: the next command may be a shell reading them.
+        piped: Vec<usize>,
     },
     Double,
     Single,
-    AnsiC,
     Backtick,
     Param {
         braces: usize,
@@ -61,10 +85,24 @@ enum Frame {
         quoted: bool,
         strip_tabs: bool,
         line_start: bool,
+        /// Fed to a shell (`sh <<EOF`): its body is code.
+        code: bool,
+        start: usize,
+        /// The first marker in it.
+        marker: Option<usize>,
     },
 }
 
-const QUOTE_HINT: &str = "tend quotes values itself: put the placeholder where it is a plain word or inside \"...\" or '...', or use `| raw` if the value is shell code you trust";
+fn code_frame(subst: bool) -> Frame {
+    Frame::Code {
+        subst,
+        parens: 0,
+        cases: 0,
+        words: vec![],
+        markers: vec![],
+        piped: vec![],
+    }
+}
 
 fn refused(why: &str, hint: &str) -> Context {
     Context::Refused {
@@ -73,39 +111,115 @@ fn refused(why: &str, hint: &str) -> Context {
     }
 }
 
+/// Programs that read an argument, or their input, as shell code.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish"];
+/// Programs whose `-c` argument is a command line for a shell.
+const DASH_C: &[&str] = &["su", "runuser", "flock"];
+/// Words that start a command without being it.
+const KEYWORDS: &[&str] = &[
+    "then", "do", "else", "elif", "if", "while", "until", "!", "{", "time",
+];
+
+fn base(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// A `-c` option, alone or with others (`-ec`, `-lc`).
+fn dash_c(word: &str) -> bool {
+    word.starts_with('-')
+        && !word.starts_with("--")
+        && word.len() > 1
+        && word[1..].chars().all(|c| c.is_ascii_alphabetic())
+        && word.contains('c')
+}
+
+/// Why the word at `k` of a command (`words` before it) is read again as shell code, if it is.
+fn reread(words: &[String], k: usize) -> Option<(&'static str, &'static str)> {
+    const ARG: &str = "pass the value as an argument instead, where it stays data: sh -c '... \"$1\" ...' sh {{ value }}; or use `| raw` if it is shell code you trust";
+    if words.iter().any(|w| w == "eval") {
+        return Some((
+            "the placeholder is in what `eval` runs: the shell reads the value again, as code",
+            ARG,
+        ));
+    }
+    for (i, w) in words.iter().enumerate() {
+        let b = base(w);
+        if (SHELLS.contains(&b) || DASH_C.contains(&b))
+            && let Some(j) = (i + 1..words.len()).find(|&j| dash_c(&words[j]))
+            && k == j + 1
+        {
+            return Some((
+                "the placeholder is in the script of a `-c` option: that shell reads the value again, as code",
+                ARG,
+            ));
+        }
+        if b == "ssh" {
+            // Options that take a value, then the destination; what follows is a command line
+            // for the remote shell.
+            let mut j = i + 1;
+            while let Some(o) = words.get(j).filter(|o| o.starts_with('-')) {
+                let takes = o.len() == 2 && "BbcDEeFIiJLlmOoPpQRSWw".contains(&o[1..]);
+                j += if takes { 2 } else { 1 };
+            }
+            if k > j {
+                return Some((
+                    "the placeholder is in the command ssh sends to the remote host, whose shell reads the value again, as code",
+                    "put a script on the host and pass the value as its argument, or use `| raw` if it is shell code you trust",
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The command reads its input as shell code (`sh`, `bash -s`, `ssh host`).
+fn reads_code(words: &[String]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        let b = base(w);
+        (SHELLS.contains(&b) && !words[i + 1..].iter().any(|o| dash_c(o))) || b == "ssh"
+    })
+}
+
 struct Scanner<'a> {
     text: &'a str,
     chars: Vec<(usize, char)>,
     i: usize,
     stack: Vec<Frame>,
     found: Vec<Found>,
-    /// The marker that follows was escaped by a `\`, or follows a `$`.
+    bodies: Vec<Body>,
+    /// The marker that follows was escaped by a `\`, follows a `$`, or follows `$NAME`.
     after_backslash: bool,
     after_dollar: bool,
+    after_name: bool,
     word_start: bool,
+    /// The word being read in the innermost code frame: its literal characters, `\0` for any
+    /// quoted or expanded part.
     word: String,
-    pending: Vec<(String, bool, bool)>,
+    pending: Vec<(String, bool, bool, bool)>,
+    error: Option<Refused>,
 }
 
-pub fn scan(text: &str) -> Result<Vec<Found>, Refused> {
+pub fn scan(text: &str) -> Result<Scanned, Refused> {
     let mut s = Scanner {
         text,
         chars: text.char_indices().collect(),
         i: 0,
-        stack: vec![Frame::Code {
-            subst: false,
-            parens: 0,
-            cases: 0,
-        }],
+        stack: vec![code_frame(false)],
         found: vec![],
+        bodies: vec![],
         after_backslash: false,
         after_dollar: false,
+        after_name: false,
         word_start: true,
         word: String::new(),
         pending: vec![],
+        error: None,
     };
     s.run()?;
-    Ok(s.found)
+    Ok(Scanned {
+        found: s.found,
+        bodies: s.bodies,
+    })
 }
 
 impl Scanner<'_> {
@@ -119,6 +233,9 @@ impl Scanner<'_> {
 
     fn run(&mut self) -> Result<(), Refused> {
         while self.i < self.chars.len() {
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
             let c = self.chars[self.i].1;
             if c == OPEN {
                 self.marker();
@@ -133,14 +250,6 @@ impl Scanner<'_> {
                     }
                     self.i += 1;
                 }
-                Some(Frame::AnsiC) => match c {
-                    '\\' => self.i += 2,
-                    '\'' => {
-                        self.stack.pop();
-                        self.i += 1;
-                    }
-                    _ => self.i += 1,
-                },
                 Some(Frame::Backtick) => match c {
                     '\\' => self.i += 2,
                     '`' => {
@@ -162,18 +271,37 @@ impl Scanner<'_> {
                 None => self.i += 1,
             }
         }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
         self.end_word();
+        self.end_command(false);
         // A here-document may run to the end of the command, as in sh; anything else left
         // open means the command cannot be read as sh would.
         while let Some(f) = self.stack.pop() {
             let open = match f {
+                Frame::Heredoc {
+                    delim,
+                    strip_tabs,
+                    start,
+                    marker: Some(index),
+                    ..
+                } => {
+                    self.bodies.push(Body {
+                        start,
+                        end: self.text.len(),
+                        delim,
+                        strip_tabs,
+                        index,
+                    });
+                    continue;
+                }
                 Frame::Code { subst: false, .. } | Frame::Heredoc { .. } | Frame::Comment => {
                     continue;
                 }
                 Frame::Code { .. } => "a `$(` is never closed",
                 Frame::Double => "a `\"` is never closed",
                 Frame::Single => "a `'` is never closed",
-                Frame::AnsiC => "a `$'` is never closed",
                 Frame::Backtick => "a backtick is never closed",
                 Frame::Param { .. } => "a `${` is never closed",
                 Frame::Arith { .. } => "a `$((` is never closed",
@@ -200,14 +328,25 @@ impl Scanner<'_> {
             }
         }
         let context = self.context();
+        let n = self.found.len();
         self.found.push(Found {
             index,
             start: self.offset(start),
             end: self.offset(j),
             context,
         });
+        for f in &mut self.stack {
+            match f {
+                Frame::Code { markers, .. } => markers.push(n),
+                Frame::Heredoc { marker, .. } => {
+                    marker.get_or_insert(n);
+                }
+                _ => {}
+            }
+        }
         self.after_backslash = false;
         self.after_dollar = false;
+        self.after_name = false;
         self.word_start = false;
         // A line that starts with a value is never the here-document's delimiter.
         if let Some(Frame::Heredoc { line_start, .. }) = self.stack.last_mut() {
@@ -233,11 +372,16 @@ impl Scanner<'_> {
                         "set a variable first: v={{ value }}; then use \"${x:-$v}\"",
                     );
                 }
-                Frame::AnsiC => {
+                Frame::Heredoc { code: true, .. } => {
                     return refused(
-                        "the placeholder is inside $'...', where backslashes are escapes",
-                        QUOTE_HINT,
+                        "the placeholder is in a here-document fed to a shell, which reads the value as code",
+                        "pass the value as an argument (sh -s -- {{ value }} <<'EOF' ... \"$1\" ...), or use `| raw` if it is shell code you trust",
                     );
+                }
+                Frame::Code { words, .. } => {
+                    if let Some((why, hint)) = reread(words, words.len()) {
+                        return refused(why, hint);
+                    }
                 }
                 _ => {}
             }
@@ -252,6 +396,12 @@ impl Scanner<'_> {
             return refused(
                 "the placeholder follows a `$`, which would make the value an expansion",
                 "remove the `$`: tend quotes the value itself",
+            );
+        }
+        if self.after_name {
+            return refused(
+                "the placeholder follows $NAME, and the value would become part of the variable's name",
+                "write ${NAME}{{ value }}",
             );
         }
         match self.stack.last() {
@@ -274,8 +424,7 @@ impl Scanner<'_> {
     }
 
     /// `\`, `$` and `` ` ``, as they work in code, inside "..." and in a here-document body.
-    /// Returns false when `c` is none of them.
-    fn expansion(&mut self, c: char) -> bool {
+    fn expansion(&mut self, c: char) {
         match c {
             '\\' => {
                 if self.at(1) == Some(OPEN) {
@@ -295,11 +444,7 @@ impl Scanner<'_> {
                     self.i += 3;
                 }
                 (Some('('), _) => {
-                    self.stack.push(Frame::Code {
-                        subst: true,
-                        parens: 0,
-                        cases: 0,
-                    });
+                    self.stack.push(code_frame(true));
                     self.word_start = true;
                     self.word.clear();
                     self.i += 2;
@@ -312,11 +457,23 @@ impl Scanner<'_> {
                     self.after_dollar = true;
                     self.i += 1;
                 }
+                // A special parameter: `$$`, `$?`, `$1`...
+                (Some(s), _) if "$?!#@*-0123456789".contains(s) => self.i += 2,
+                // `$NAME`: a value right after it would extend the name.
+                (Some(s), _) if s.is_ascii_alphabetic() || s == '_' => {
+                    self.i += 1;
+                    while self
+                        .at(0)
+                        .is_some_and(|n| n.is_ascii_alphanumeric() || n == '_')
+                    {
+                        self.i += 1;
+                    }
+                    self.after_name = self.at(0) == Some(OPEN);
+                }
                 _ => self.i += 1,
             },
-            _ => return false,
+            _ => {}
         }
-        true
     }
 
     fn code(&mut self, c: char) {
@@ -332,9 +489,14 @@ impl Scanner<'_> {
                 self.in_word();
             }
             '$' if self.at(1) == Some('\'') => {
-                self.stack.push(Frame::AnsiC);
+                // bash reads `$'it\'s'` as one string; dash (Debian's /bin/sh) as `$` and two
+                // quoted strings: where the quotes end depends on the shell.
+                self.error = Some(Refused {
+                    index: None,
+                    why: "the command uses $'...', which bash and dash (/bin/sh on Debian) read differently: tend cannot tell where its quotes end".into(),
+                    hint: "write the text with '...' or \"...\" (printf '\\n' for escapes)".into(),
+                });
                 self.i += 2;
-                self.in_word();
             }
             '$' if self.at(1) == Some('"') => {
                 self.stack.push(Frame::Double);
@@ -356,13 +518,9 @@ impl Scanner<'_> {
                 self.end_word();
             }
             '<' | '>' if self.at(1) == Some('(') => {
-                self.stack.push(Frame::Code {
-                    subst: true,
-                    parens: 0,
-                    cases: 0,
-                });
-                self.i += 2;
                 self.end_word();
+                self.stack.push(code_frame(true));
+                self.i += 2;
             }
             '#' if self.word_start => {
                 self.stack.push(Frame::Comment);
@@ -370,6 +528,7 @@ impl Scanner<'_> {
             }
             '(' => {
                 self.end_word();
+                self.end_command(false);
                 if let Some(Frame::Code { parens, .. }) = self.stack.last_mut() {
                     *parens += 1;
                 }
@@ -377,12 +536,14 @@ impl Scanner<'_> {
             }
             ')' => {
                 self.end_word();
+                self.end_command(false);
                 self.i += 1;
                 let close = match self.stack.last_mut() {
                     Some(Frame::Code {
                         subst,
                         parens,
                         cases,
+                        ..
                     }) => {
                         if *cases > 0 && *parens == 0 {
                             false
@@ -402,27 +563,40 @@ impl Scanner<'_> {
             }
             '\n' => {
                 self.end_word();
+                self.end_command(false);
                 self.i += 1;
                 // Here-documents start on the line after their `<<`, first one first.
-                for (delim, quoted, strip_tabs) in self.pending.drain(..).rev() {
+                let start = self.offset(self.i);
+                for (delim, quoted, strip_tabs, code) in self.pending.drain(..).rev() {
                     self.stack.push(Frame::Heredoc {
                         delim,
                         quoted,
                         strip_tabs,
                         line_start: true,
+                        code,
+                        start,
+                        marker: None,
                     });
                 }
             }
-            ' ' | '\t' | ';' | '&' | '|' | '<' | '>' => {
+            '|' => {
+                self.end_word();
+                // `||` is a separator like `;`; a lone `|` pipes into the next command.
+                let pipe = self.at(1) != Some('|');
+                self.end_command(pipe);
+                self.i += if pipe { 1 } else { 2 };
+            }
+            ';' | '&' => {
+                self.end_word();
+                self.end_command(false);
+                self.i += 1;
+            }
+            ' ' | '\t' | '<' | '>' => {
                 self.end_word();
                 self.i += 1;
             }
             _ => {
-                if c.is_ascii_alphanumeric() || c == '_' {
-                    self.word.push(c);
-                } else {
-                    self.word.push('\u{0}');
-                }
+                self.word.push(c);
                 self.word_start = false;
                 self.i += 1;
             }
@@ -434,17 +608,55 @@ impl Scanner<'_> {
         self.word.push('\u{0}');
     }
 
-    /// A word ends: keep count of `case` ... `esac` in this frame.
+    /// A word ends: it joins its command's words; `case` ... `esac` are counted in this frame.
     fn end_word(&mut self) {
         let w = std::mem::take(&mut self.word);
-        if let Some(Frame::Code { cases, .. }) = self.stack.last_mut() {
+        if let Some(Frame::Code { cases, words, .. }) = self.stack.last_mut() {
             if w == "case" {
                 *cases += 1;
             } else if w == "esac" {
                 *cases = cases.saturating_sub(1);
             }
+            if !w.is_empty() {
+                if words.is_empty() && KEYWORDS.contains(&w.as_str()) {
+                    // `then cmd`: the command is what follows.
+                } else {
+                    words.push(w);
+                }
+            }
         }
         self.word_start = true;
+    }
+
+    /// A simple command ends. A command that reads its input as code (`sh`, `ssh host`) gets
+    /// no value piped into it from the command before it.
+    fn end_command(&mut self, pipe: bool) {
+        let Some(Frame::Code {
+            words,
+            markers,
+            piped,
+            ..
+        }) = self.stack.last_mut()
+        else {
+            return;
+        };
+        if !piped.is_empty() && reads_code(words) {
+            for &n in piped.iter() {
+                if let Some(f) = self.found.get_mut(n) {
+                    f.context = refused(
+                        "the placeholder is in the output of a command piped into a shell, which reads the value as code",
+                        "pass the value as an argument (sh -s -- {{ value }}), or use `| raw` if it is shell code you trust",
+                    );
+                }
+            }
+        }
+        *piped = if pipe {
+            std::mem::take(markers)
+        } else {
+            vec![]
+        };
+        markers.clear();
+        words.clear();
     }
 
     /// After `<<`: an optional `-`, blanks, then the delimiter word; its quoting decides whether
@@ -509,7 +721,11 @@ impl Scanner<'_> {
                 }
             }
         }
-        self.pending.push((delim, quoted, strip_tabs));
+        let code = match self.stack.last() {
+            Some(Frame::Code { words, .. }) => reads_code(words),
+            _ => false,
+        };
+        self.pending.push((delim, quoted, strip_tabs, code));
     }
 
     fn double(&mut self, c: char) {
@@ -518,9 +734,7 @@ impl Scanner<'_> {
                 self.stack.pop();
                 self.i += 1;
             }
-            '\\' | '$' | '`' => {
-                self.expansion(c);
-            }
+            '\\' | '$' | '`' => self.expansion(c),
             _ => self.i += 1,
         }
     }
@@ -550,9 +764,7 @@ impl Scanner<'_> {
                 self.stack.push(Frame::Double);
                 self.i += 1;
             }
-            '\\' | '$' | '`' => {
-                self.expansion(c);
-            }
+            '\\' | '$' | '`' => self.expansion(c),
             _ => self.i += 1,
         }
     }
@@ -578,9 +790,7 @@ impl Scanner<'_> {
                     self.i += 1;
                 }
             }
-            '\\' | '$' | '`' => {
-                self.expansion(c);
-            }
+            '\\' | '$' | '`' => self.expansion(c),
             _ => self.i += 1,
         }
     }
@@ -592,6 +802,7 @@ impl Scanner<'_> {
             quoted,
             strip_tabs,
             line_start,
+            ..
         }) = self.stack.last_mut()
         else {
             return;
@@ -605,7 +816,22 @@ impl Scanner<'_> {
                 line
             };
             if line == delim {
-                self.stack.pop();
+                if let Some(Frame::Heredoc {
+                    delim,
+                    strip_tabs,
+                    start,
+                    marker: Some(index),
+                    ..
+                }) = self.stack.pop()
+                {
+                    self.bodies.push(Body {
+                        start,
+                        end: from,
+                        delim,
+                        strip_tabs,
+                        index,
+                    });
+                }
                 let len = self.text[from..]
                     .split('\n')
                     .next()
@@ -625,9 +851,7 @@ impl Scanner<'_> {
                 }
                 self.i += 1;
             }
-            '\\' | '$' | '`' if !quoted => {
-                self.expansion(c);
-            }
+            '\\' | '$' | '`' if !quoted => self.expansion(c),
             _ => self.i += 1,
         }
     }

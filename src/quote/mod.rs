@@ -25,8 +25,14 @@ fn plain(c: char) -> bool {
 
 /// A value as one word where no quotes are open: as it is when that is safe, else in single
 /// quotes (a `'` inside written as `'\''`).
+/// Words the shell reads as its own where a command or a `case` pattern starts.
+const RESERVED: &[&str] = &[
+    "if", "then", "else", "elif", "fi", "do", "done", "case", "esac", "while", "until", "for",
+    "in", "function", "select", "time",
+];
+
 pub fn word(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(plain) {
+    if !s.is_empty() && s.chars().all(plain) && !RESERVED.contains(&s) {
         return s.to_string();
     }
     format!("'{}'", inside_single(s))
@@ -97,11 +103,14 @@ pub struct Refused {
 
 /// Replace every marker in `script` with its value, escaped for the context it sits in.
 pub fn splice(script: &str, values: &[String]) -> Result<String, Refused> {
-    let found = context::scan(script)?;
+    let scanned = context::scan(script)?;
     let mut out =
         String::with_capacity(script.len() + values.iter().map(String::len).sum::<usize>());
     let mut last = 0;
-    for m in found {
+    // Where each marker ended in the script, and how far the output has moved from it: to find
+    // a here-document's body in the output.
+    let mut shifts: Vec<(usize, isize)> = vec![];
+    for m in &scanned.found {
         out.push_str(&script[last..m.start]);
         last = m.end;
         let value = values.get(m.index).ok_or_else(|| Refused {
@@ -114,8 +123,39 @@ pub fn splice(script: &str, values: &[String]) -> Result<String, Refused> {
             why,
             hint,
         })?);
+        shifts.push((m.end, out.len() as isize - m.end as isize));
     }
     out.push_str(&script[last..]);
+    let moved = |at: usize| {
+        let shift = shifts
+            .iter()
+            .take_while(|(end, _)| *end <= at)
+            .last()
+            .map_or(0, |(_, s)| *s);
+        (at as isize + shift) as usize
+    };
+    // Values side by side, or beside text, can make a line that ends the document early (and
+    // run what follows): no line of a body that holds values may be its delimiter.
+    for b in &scanned.bodies {
+        let body = &out[moved(b.start)..moved(b.end)];
+        let hit = body.split('\n').any(|l| {
+            (if b.strip_tabs {
+                l.trim_start_matches('\t')
+            } else {
+                l
+            }) == b.delim
+        });
+        if hit {
+            return Err(Refused {
+                index: scanned.found.get(b.index).map(|m| m.index),
+                why: format!(
+                    "with its values in, the here-document has a line `{}`, which would end it early and run what follows",
+                    b.delim
+                ),
+                hint: "choose a delimiter no value can make, like <<'TEND_EOF'".into(),
+            });
+        }
+    }
     Ok(out)
 }
 
@@ -146,6 +186,12 @@ fn escape(value: &str, ctx: &Context) -> Result<String, (String, String)> {
             quoted,
             strip_tabs,
         } => {
+            if *strip_tabs && value.split('\n').any(|l| l.starts_with('\t')) {
+                return Err((
+                    "a line of the value starts with a tab, which <<- strips".into(),
+                    "use <<EOF (without the -) to keep the value as it is".into(),
+                ));
+            }
             if delimiter_line(delim, *strip_tabs) {
                 return Err((
                     format!(
@@ -297,6 +343,81 @@ mod tests {
         let e = splice(&format!("cat <<EOF\n{m}\nEOF"), &["x\nEOF\nid".into()]).unwrap_err();
         assert!(e.why.contains("`EOF`"), "{e:?}");
         assert!(splice(&format!("echo {m}"), &["a\0b".into()]).is_err());
+    }
+
+    #[test]
+    fn values_that_together_end_a_here_document_are_refused() {
+        let (a, b) = (marker(0), marker(1));
+        for (script, values) in [
+            (format!("cat <<'EOF'\n{a}{b}\nEOF"), ["x\nEO", "F\nid"]),
+            (format!("cat <<EOF\nEO{a}\nEOF"), ["F\nid", ""]),
+            (format!("cat <<'EOF'\nEOF{a}\nEOF"), ["\nid", ""]),
+        ] {
+            let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            let e = splice(&script, &values).expect_err(&script);
+            assert!(e.why.contains("has a line `EOF`"), "{script}: {e:?}");
+        }
+        let ok = splice(
+            &format!("cat <<'EOF'\n{a}{b}\nEOF"),
+            &["x".into(), "y".into()],
+        );
+        assert_eq!(ok.unwrap(), "cat <<'EOF'\nxy\nEOF");
+        let e = splice(&format!("cat <<-EOF\n{a}\nEOF"), &["a\n\tb".into()]).unwrap_err();
+        assert!(e.why.contains("tab"), "{e:?}");
+    }
+
+    #[test]
+    fn a_value_read_again_by_a_second_shell_is_refused() {
+        let m = marker(0);
+        for script in [
+            format!("sh -c 'echo {m}'"),
+            format!("sudo bash -ec \"echo {m}\""),
+            format!("find . -exec sh -c 'echo {m}' \\;"),
+            format!("eval \"echo {m}\""),
+            format!("ssh -p 22 host echo {m}"),
+            format!("printf '%s' {m} | sh"),
+            format!("sh <<EOF\necho {m}\nEOF"),
+            format!("su - app -c \"echo {m}\""),
+            format!("x=\"$(sh -c 'echo {m}')\""),
+        ] {
+            assert!(splice(&script, &["v".into()]).is_err(), "{script}");
+        }
+        // As an argument after the script, a value stays data.
+        for script in [
+            format!("sh -c 'echo \"$1\"' sh {m}"),
+            format!("ssh -i {m} host true"),
+            format!("printf '%s' {m} | cat"),
+        ] {
+            let out = splice(&script, &["v".into()]);
+            assert!(out.is_ok(), "{script}: {out:?}");
+        }
+        assert_eq!(
+            sh(&splice(
+                &format!("sh -c 'printf %s \"$1\"' sh {m}"),
+                &["$(id)".into()]
+            )
+            .unwrap()),
+            "$(id)"
+        );
+    }
+
+    #[test]
+    fn expansions_next_to_a_value() {
+        let m = marker(0);
+        let e = splice(&format!("printf %s $HOME{m}"), &["x".into()]).unwrap_err();
+        assert!(e.why.contains("$NAME"), "{e:?}");
+        assert!(splice(&format!("printf %s \"$HOME{m}\""), &["x".into()]).is_err());
+        assert_eq!(
+            sh(&splice(&format!("printf %s ${{HOME}}{m}"), &["/x".into()]).unwrap()),
+            format!("{}/x", std::env::var("HOME").unwrap())
+        );
+        let pid = splice(&format!("printf %s $${m}"), &["x".into()]).unwrap();
+        assert!(sh(&pid).ends_with('x'), "{pid}");
+        let e = splice("echo $'it\\'s' M".replace('M', &m).as_str(), &["v".into()]).unwrap_err();
+        assert!(e.why.contains("$'"), "{e:?}");
+        // A reserved word is quoted like any other word.
+        let case = format!("case esac in {m}) printf ok;; esac");
+        assert_eq!(sh(&splice(&case, &["esac".into()]).unwrap()), "ok");
     }
 
     #[test]

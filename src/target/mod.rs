@@ -4,7 +4,7 @@
 pub mod local;
 mod local_files;
 pub mod ssh;
-mod unpack;
+pub(crate) mod unpack;
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};

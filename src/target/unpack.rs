@@ -17,26 +17,29 @@ pub enum UnpackError {
         crate::playbook::units::Size(*.0)
     )]
     TooBig(u64),
-    #[error("{}", empty(*.0))]
-    Empty(usize),
+    /// No file to deploy: `strip_components`, and whether the archive held any entry at all.
+    #[error("{}", empty(*.0, *.1))]
+    Empty(usize, bool),
     #[error("{0}")]
     Other(String),
 }
 
-fn empty(strip: usize) -> String {
-    if strip > 0 {
+fn empty(strip: usize, entries: bool) -> String {
+    let why = if !entries {
+        "the artifact has no files".to_string()
+    } else if strip > 0 {
         format!(
-            "the artifact has no files left once strip_components: {strip} drops their leading directories; a release with nothing in it is refused before anything is stopped"
+            "the artifact has no files left once strip_components: {strip} drops their leading directories"
         )
     } else {
-        "the artifact has no files; a release with nothing in it is refused before anything is stopped".into()
-    }
+        "the artifact holds only directories, no file".to_string()
+    };
+    format!("{why}; a release with nothing in it is refused before anything is stopped")
 }
 
-/// Read a tar or tar.gz stream to its end, counting the entries that `strip` leaves and the
-/// bytes they unpack to: what a host will unpack, checked before any host is touched.
-pub fn scan(raw: &mut dyn Read, strip: usize, limit: u64) -> Result<u64, UnpackError> {
-    let what = "the artifact";
+/// The stream's first two bytes, read back into a reader, and whether they are gzip's magic:
+/// gzip or plain tar is told by the content (a name can lie, and the download cache keeps none).
+pub fn sniff(raw: &mut dyn Read) -> io::Result<(io::Cursor<Vec<u8>>, bool)> {
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < 2 {
@@ -44,17 +47,27 @@ pub fn scan(raw: &mut dyn Read, strip: usize, limit: u64) -> Result<u64, UnpackE
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(other(what, e)),
+            Err(e) => return Err(e),
         }
     }
-    let head = io::Cursor::new(magic[..got].to_vec());
-    let mut reader: Box<dyn Read + '_> = if magic == [0x1f, 0x8b] {
+    Ok((
+        io::Cursor::new(magic[..got].to_vec()),
+        magic == [0x1f, 0x8b],
+    ))
+}
+
+/// Read a tar or tar.gz stream to its end, counting the entries that `strip` leaves and the
+/// bytes they unpack to: what a host will unpack, checked before any host is touched.
+pub fn scan(raw: &mut dyn Read, strip: usize, limit: u64) -> Result<u64, UnpackError> {
+    let what = "the artifact";
+    let (head, gz) = sniff(raw).map_err(|e| other(what, e))?;
+    let mut reader: Box<dyn Read + '_> = if gz {
         Box::new(flate2::read::MultiGzDecoder::new(head.chain(&mut *raw)))
     } else {
         Box::new(head.chain(&mut *raw))
     };
     let counted = (|| {
-        let (mut count, mut total) = (0u64, 0u64);
+        let (mut count, mut files, mut total, mut seen) = (0u64, 0u64, 0u64, false);
         let mut archive = tar::Archive::new(&mut reader);
         let entries = archive
             .entries()
@@ -62,20 +75,24 @@ pub fn scan(raw: &mut dyn Read, strip: usize, limit: u64) -> Result<u64, UnpackE
         for entry in entries {
             let entry = entry.map_err(|e| other(&format!("{what}: corrupt archive"), e))?;
             let raw = entry.path().map_err(|e| other(what, e))?.into_owned();
+            seen = true;
             match inside(&raw, strip) {
                 Err(()) => return Err(UnpackError::Escape(raw.display().to_string())),
                 Ok(None) => continue,
                 Ok(Some(_)) => {}
             }
             count += 1;
+            if !entry.header().entry_type().is_dir() {
+                files += 1;
+            }
             total = total.saturating_add(entry.size());
             if total > limit {
                 return Err(UnpackError::TooBig(limit));
             }
         }
-        match count {
-            0 => Err(UnpackError::Empty(strip)),
-            n => Ok(n),
+        match files {
+            0 => Err(UnpackError::Empty(strip, seen)),
+            _ => Ok(count),
         }
     })();
     drop(reader);
@@ -113,28 +130,19 @@ pub fn unpack(
         let producer = s.spawn(move || {
             let mut failed = None;
             {
-                // gzip or plain tar, told by the content: a name can lie, and the download cache
-                // keeps no name.
-                let mut magic = [0u8; 2];
-                let mut got = 0;
-                while got < 2 {
-                    match raw.read(&mut magic[got..]) {
-                        Ok(0) => break,
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
+                let (head, gz) = match sniff(raw) {
+                    Ok(sniffed) => sniffed,
+                    Err(e) => {
+                        failed = Some(e);
+                        (io::Cursor::new(vec![]), false)
                     }
-                }
-                let head = io::Cursor::new(magic[..got].to_vec());
-                let mut reader: Box<dyn Read + '_> = if magic == [0x1f, 0x8b] {
+                };
+                let mut reader: Box<dyn Read + '_> = if gz {
                     Box::new(flate2::read::MultiGzDecoder::new(head.chain(&mut *raw)))
                 } else {
                     Box::new(head.chain(&mut *raw))
                 };
-                loop {
+                while failed.is_none() {
                     let mut buf = vec![0; 128 * 1024];
                     match reader.read(&mut buf) {
                         Ok(0) => break,
@@ -211,7 +219,7 @@ fn entries<R: Read>(
     what: &str,
 ) -> Result<u64, UnpackError> {
     let root = fs::canonicalize(dst).map_err(|e| io_other(&dst.display().to_string(), &e))?;
-    let mut count = 0;
+    let (mut count, mut files, mut seen) = (0, 0, false);
     // Bytes the entries will take, by their headers: checked before each is written, so a bomb
     // never gets to fill the disk.
     let mut total: u64 = 0;
@@ -227,6 +235,7 @@ fn entries<R: Read>(
             .map_err(|e| other(what, e))?
             .to_string_lossy()
             .into_owned();
+        seen = true;
         let Some(rel) =
             inside(Path::new(&raw), strip).map_err(|_| UnpackError::Escape(raw.clone()))?
         else {
@@ -277,9 +286,12 @@ fn entries<R: Read>(
             entry.unpack(&dest).map_err(|e| other(&raw, e))?;
         }
         count += 1;
+        if !kind.is_dir() {
+            files += 1;
+        }
     }
-    if count == 0 {
-        return Err(UnpackError::Empty(strip));
+    if files == 0 {
+        return Err(UnpackError::Empty(strip, seen));
     }
     Ok(count)
 }

@@ -96,6 +96,45 @@ impl Shop {
         sha256(&path)
     }
 
+    /// A tar.gz of `entries` (path, bytes, mode) as the artifact of version `v`; its sha256.
+    pub fn artifact_from(&self, v: &str, entries: &[(&str, &[u8], u32)]) -> String {
+        let path = self.env.path(&format!("artifacts/shop-{v}.tar.gz"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::best(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        for (name, data, mode) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(*mode);
+            if name.ends_with('/') {
+                h.set_entry_type(tar::EntryType::Directory);
+            }
+            tar.append_data(&mut h, name, *data).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        sha256(&path)
+    }
+
+    /// `tend ARGS` in the shop's dir, run to the end.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        self.env.tend().args(args).output().unwrap()
+    }
+
+    /// `tend deploy shop.yaml --var version=V --var sha=SHA`, the artifact as it is.
+    pub fn deploy_sha(&self, v: &str, sha: &str) -> std::process::Output {
+        self.run(&[
+            "deploy",
+            "shop.yaml",
+            "--var",
+            &format!("version={v}"),
+            "--var",
+            &format!("sha={sha}"),
+        ])
+    }
+
     /// `tend deploy shop.yaml --var version=V --var sha=...`, packing V first.
     pub fn deploy(&self, v: &str) -> std::process::Output {
         self.deploy_with(v, false, &[])

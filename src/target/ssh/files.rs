@@ -392,19 +392,11 @@ impl Target for Ssh {
             )
         })?;
         // gzip or plain tar, told by the content, as on this machine.
-        let mut magic = [0u8; 2];
-        let mut got = 0;
-        while got < 2 {
-            match archive.read(&mut magic[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(UnpackError::Other(crate::describe_io(&e))),
-            }
-        }
-        let z = if magic == [0x1f, 0x8b] { "z" } else { "" };
+        let (head, gz) = crate::target::unpack::sniff(archive)
+            .map_err(|e| UnpackError::Other(crate::describe_io(&e)))?;
+        let z = if gz { "z" } else { "" };
         let d = q(dest);
-        let mut stream = io::Cursor::new(magic[..got].to_vec()).chain(archive);
+        let mut stream = head.chain(archive);
         let out = self
             .must(
                 &format!(
@@ -413,11 +405,15 @@ impl Target for Ssh {
                 Some((&mut stream, len)),
             )
             .map_err(|e| UnpackError::Other(format!("tar: {e}")))?;
-        // tar -v names what it extracted, nothing it stripped away.
-        match out.iter().filter(|&&b| b == b'\n').count() as u64 {
-            0 => Err(UnpackError::Empty(strip)),
-            n => Ok(n),
+        // tar -v names what it extracted, nothing it stripped away; a directory ends in `/`.
+        let names: Vec<&[u8]> = out
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        if !names.iter().any(|l| !l.ends_with(b"/")) {
+            return Err(UnpackError::Empty(strip, !names.is_empty()));
         }
+        Ok(names.len() as u64)
     }
 
     fn sync_all(&self, path: &Path) -> io::Result<()> {
