@@ -17,6 +17,8 @@ struct Done {
     migrated: Vec<usize>,
     previous: Vec<Previous>,
     switched: bool,
+    /// A progress line was written by this run (the first one starts the file afresh).
+    noted: bool,
 }
 
 pub struct Outcome {
@@ -187,18 +189,26 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             }
             Step::Migrate(i) => {
                 done.stop_began = true;
-                // Recorded before it runs and once the last has run: a run killed in between
-                // leaves the next one the migrations applied and the one that was under way.
-                progress(r, journal, phases, &kept, &done.migrated, Some(i));
+                // Recorded before it runs: a run killed during it, or after it, leaves the next
+                // one the migrations applied and this one as under way (its `down` runs then,
+                // which is right whether it finished or not).
+                progress(
+                    r,
+                    journal,
+                    phases,
+                    &kept,
+                    &done.migrated,
+                    Some(i),
+                    !done.noted,
+                );
+                done.noted = true;
                 let (res, in_doubt) = r.action_ran(&name, &phases.migrate[i].up, &release_dir);
                 // One cut short (a signal, its timeout) may have done part of its work: its
                 // `down` runs in the rollback, as after a kill -9.
                 if res.is_ok() || in_doubt {
                     done.migrated.push(i);
                 }
-                if res.is_err() || i + 1 == phases.migrate.len() {
-                    progress(r, journal, phases, &kept, &done.migrated, None);
-                }
+                progress(r, journal, phases, &kept, &done.migrated, None, false);
                 crate::crash::point(&format!("deploy:migrated {}", phases.migrate[i].label));
                 res
             }
@@ -475,8 +485,11 @@ pub fn record(
     }
 }
 
-/// Record how far the deploy got: the migrations `migrated` (indices into the phases) applied,
-/// the one `migrating` under way.
+/// Note how far the deploy got: the migrations `migrated` (indices into the phases) applied,
+/// the one `migrating` under way; in the journal's record (written with the next durable save),
+/// and, when one is under way, as a line of `.tend/progress` right away, which is what a
+/// kill leaves. A line, not the journal: appended by the shell's own `printf` on a host, it
+/// costs no process and no fsync (which, right after the unpack, would wait for all of it).
 fn progress(
     r: &Runner,
     journal: &mut Releases,
@@ -484,18 +497,41 @@ fn progress(
     kept: &[super::releases::Migration],
     migrated: &[usize],
     migrating: Option<usize>,
+    first: bool,
 ) {
     let layout = &r.d.layout;
+    let applied: Vec<super::releases::Migration> = kept
+        .iter()
+        .cloned()
+        .chain(migrated.iter().map(|i| phases.migrate[*i].recorded.clone()))
+        .collect();
+    let under_way = migrating.map(|i| phases.migrate[i].recorded.clone());
     if let Some(rec) = journal.get_mut(&r.d.release) {
-        rec.migrations = kept
-            .iter()
-            .cloned()
-            .chain(migrated.iter().map(|i| phases.migrate[*i].recorded.clone()))
-            .collect();
-        rec.progress.get_or_insert_with(Default::default).migrating =
-            migrating.map(|i| phases.migrate[i].recorded.clone());
+        rec.migrations.clone_from(&applied);
+        rec.progress.get_or_insert_with(Default::default).migrating = under_way.clone();
     }
-    journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
+    if under_way.is_none() {
+        return;
+    }
+    let line = super::releases::Line {
+        run: r.reporter.run().to_string(),
+        release: r.d.release.clone(),
+        applied,
+        migrating: under_way,
+    };
+    let written = serde_json::to_string(&line)
+        .map_err(std::io::Error::other)
+        .and_then(|l| layout.target.put_line(&layout.progress(), &l, !first));
+    if let Err(e) = written {
+        r.reporter.notice(
+            Level::Error,
+            format!(
+                "cannot write {}: {}",
+                layout.progress().display(),
+                crate::describe_io(&e)
+            ),
+        );
+    }
 }
 
 fn finish_record(journal: &mut Releases, release: &str, state: State, message: &str, now: &str) {

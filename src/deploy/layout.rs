@@ -37,6 +37,11 @@ impl Layout {
         self.meta().join("releases.json")
     }
 
+    /// How far a running deploy got, a line per migration begun.
+    pub fn progress(&self) -> PathBuf {
+        self.meta().join("progress")
+    }
+
     pub fn lock(&self) -> PathBuf {
         self.meta().join("lock")
     }

@@ -28,7 +28,7 @@ const KILLED: &str = "the run was killed before it finished";
 pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
     let d = r.d;
     let layout = &d.layout;
-    let Some(rec) = journal
+    let Some(mut rec) = journal
         .releases
         .iter()
         .rev()
@@ -61,6 +61,17 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
         return Recovered::Closed;
     }
+    let mut progress = rec.progress.clone().unwrap_or_default();
+    // The progress file knows more than the record, unless a rollback had begun (then the
+    // record, saved at each `down`, is the newer).
+    if !progress.rolling_back
+        && let Some(line) =
+            super::releases::last_line(&*layout.target, &layout.progress(), &rec.run)
+        && line.release == rec.release
+    {
+        rec.migrations = line.applied;
+        progress.migrating = line.migrating;
+    }
     let failed = format!("interrupted: {KILLED}");
     let render = |e: crate::playbook::Diagnostic| {
         Recovered::TakenBack(Outcome {
@@ -76,7 +87,6 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         Ok(p) => p,
         Err(e) => return render(e),
     };
-    let progress = rec.progress.clone().unwrap_or_default();
     // A redeploy of the live release has itself as its target: back to it as it was.
     let target = progress.target.clone().or_else(|| {
         journal
@@ -107,6 +117,15 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         Ok(m) => m,
         Err(e) => return render(e),
     };
+    // From here the journal's record lists every migration the takeback undoes (the one that
+    // was under way included); each `down` takes its own off as it runs, so a takeback killed
+    // in turn leaves the next the exact rest.
+    if let Some(x) = journal.get_mut(&rec.release) {
+        x.migrations.clone_from(&applied.migrations);
+        if let Some(p) = x.progress.as_mut() {
+            p.migrating = None;
+        }
+    }
     let release_dir = layout.release(&rec.release);
     // The config files it replaced, by its own list only.
     let restore = match configure::load(&*layout.target, &layout.backup(&rec.release)) {

@@ -91,6 +91,26 @@ impl RolledBackTo {
     }
 }
 
+/// A line of `<root>/.tend/progress`: how far the deploy of `release` by `run` had got when it
+/// was written.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Line {
+    pub run: String,
+    pub release: String,
+    pub applied: Vec<Migration>,
+    pub migrating: Option<Migration>,
+}
+
+/// The last line `run` wrote, if any (a line a kill cut short is not one).
+pub fn last_line(t: &dyn Target, path: &Path, run: &str) -> Option<Line> {
+    let (bytes, _) = t.read_file(path).ok()??;
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+        .find(|l| l.run == run)
+}
+
 /// A deploy's progress as it runs, written at each point a kill would leave something to undo.
 /// `Record::migrations` holds the migrations applied so far.
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
@@ -131,13 +151,17 @@ impl Releases {
     /// rollback renders its commands from, and a var that merely contains a secret's text must
     /// not come back as `***`.
     pub fn save(&self, t: &dyn Target, path: &Path) -> io::Result<()> {
+        t.write_file(path, &self.encoded()?, 0o644)
+    }
+
+    fn encoded(&self) -> io::Result<Vec<u8>> {
         let mut doc = self.clone();
         for r in &mut doc.releases {
             r.message = crate::redact::redact(&r.message);
         }
         let mut json = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
         json.push(b'\n');
-        t.write_file(path, &json, 0o644)
+        Ok(json)
     }
 
     pub fn get(&self, release: &str) -> Option<&Record> {

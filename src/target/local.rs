@@ -19,9 +19,10 @@ enum Msg {
     Exit(Option<i32>),
 }
 
-/// `sh -c cmd` in a process group of its own, recorded while it runs (`crate::procs`), and
-/// killed by the kernel if tend dies first (its commands must never outlive it: a migration
-/// left running would race the next run's).
+/// `sh -c cmd` in a process group of its own, recorded while it runs (`crate::procs`), whose
+/// watchdog kills the group if tend dies first (its commands must never outlive it: a
+/// migration left running would race the next run's). No `pre_exec`: it would turn the
+/// spawn into a fork of all of tend, where posix_spawn costs a fraction.
 fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<(Child, crate::procs::Running)> {
     // By path: a PATH search costs an exec attempt per directory before it.
     let mut c = Command::new("/bin/sh");
@@ -33,18 +34,6 @@ fn spawn(cmd: &str, dir: Option<&Path>) -> io::Result<(Child, crate::procs::Runn
         .process_group(0);
     if let Some(d) = dir {
         c.current_dir(d);
-    }
-    let parent = rustix::process::getpid();
-    // SAFETY: between fork and exec only async-signal-safe calls (prctl, getppid).
-    unsafe {
-        c.pre_exec(move || {
-            rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
-            // tend died before the prctl: the death signal will never come.
-            if rustix::process::getppid() != Some(parent) {
-                return Err(io::Error::other("tend exited"));
-            }
-            Ok(())
-        });
     }
     let child = c
         .spawn()
@@ -156,6 +145,19 @@ impl Target for Local {
 
     fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>> {
         self.read_file_impl(path)
+    }
+
+    fn put_line(&self, path: &Path, line: &str, append: bool) -> io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .mode(0o600)
+            .open(path)?;
+        f.write_all(format!("{line}\n").as_bytes())
     }
 
     fn real_path(&self, path: &Path) -> io::Result<std::path::PathBuf> {

@@ -83,6 +83,10 @@ pub trait Target: Send + Sync {
     /// Replace `path` atomically with exactly `mode`, creating its directory if needed.
     fn write_file(&self, path: &Path, bytes: &[u8], mode: u32) -> io::Result<()>;
 
+    /// Write `line` and a newline to `path`, at its end (`append`) or as its whole content;
+    /// neither atomic nor durable: for a record a reader takes line by line.
+    fn put_line(&self, path: &Path, line: &str, append: bool) -> io::Result<()>;
+
     /// `write_file` for each, in order: each is durable before the next one starts.
     fn write_files(&self, files: &[(&Path, &[u8], u32)]) -> io::Result<()> {
         for (path, bytes, mode) in files {

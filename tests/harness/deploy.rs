@@ -193,7 +193,10 @@ impl Drop for Shop {
     /// The app outlives tend by design; it must not outlive the test.
     fn drop(&mut self) {
         if let Some(pid) = self.pid() {
-            let _ = std::process::Command::new("kill").arg(&pid).status();
+            let _ = std::process::Command::new("kill")
+                .arg(&pid)
+                .stderr(std::process::Stdio::null())
+                .status();
         }
     }
 }

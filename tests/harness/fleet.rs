@@ -184,7 +184,10 @@ impl Drop for Fleet {
     fn drop(&mut self) {
         for h in &self.hosts {
             if let Ok(pid) = std::fs::read_to_string(self.root(&h.name).join("shared/app.pid")) {
-                let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+                let _ = std::process::Command::new("kill")
+                    .arg(pid.trim())
+                    .stderr(std::process::Stdio::null())
+                    .status();
             }
         }
     }

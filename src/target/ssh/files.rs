@@ -183,6 +183,16 @@ impl Target for Ssh {
         Ok(Some((content, mode)))
     }
 
+    /// The shell's own `printf`: no process.
+    fn put_line(&self, path: &Path, line: &str, append: bool) -> io::Result<()> {
+        let to = if append { ">>" } else { ">" };
+        self.must(
+            &format!("printf '%s\\n' {} {to}{}", quote(line), q(path)),
+            None,
+        )
+        .map(drop)
+    }
+
     fn real_path(&self, path: &Path) -> io::Result<PathBuf> {
         let out = self.must(&format!("realpath -m -- {}", q(path)), None)?;
         let s = String::from_utf8_lossy(&out);
