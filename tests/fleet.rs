@@ -737,3 +737,44 @@ fn a_host_refuses_a_config_link_and_a_bomb_is_refused_before_any_host_is_touched
     assert!(!f.root("web1").join("releases/v3").exists());
     assert!(!f.root("web1").join("releases/v3.partial").exists());
 }
+
+#[test]
+fn a_host_root_is_judged_by_its_real_path_on_that_host() {
+    let f = Fleet::new(
+        3,
+        1,
+        r#"{ batches: ["100%"], max_failures: 2, on_failure: halt }"#,
+    );
+    f.edit(|t| t.replace("/{{ host.name }}\"", "/{{ host.name }}/app/../app2\""));
+    let srv = f.shop.env.path("srv");
+    std::fs::create_dir_all(&srv).unwrap();
+    // web1 through a link to nowhere, inside a system tree; web2 through a link to one.
+    let nowhere = format!("/usr/lib/tend-test-nowhere-{}", std::process::id());
+    std::os::unix::fs::symlink(&nowhere, srv.join("web1")).unwrap();
+    std::os::unix::fs::symlink("/usr/lib", srv.join("web2")).unwrap();
+    // web3 through a link to a directory of its own: deployed there.
+    let elsewhere = f.shop.env.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, srv.join("web3")).unwrap();
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    for (host, real) in [
+        ("web1", format!("{nowhere}/app2")),
+        ("web2", "/usr/lib/app2".into()),
+    ] {
+        assert!(
+            err.contains(&format!(
+                "[{host}] error   deploy root '{}/{host}/app/../app2' (it resolves to {real}) is a system directory; give the app one of its own, like /srv/app\n",
+                srv.display()
+            )),
+            "{host}: {err}"
+        );
+    }
+    assert!(!std::path::Path::new(&nowhere).exists());
+    assert!(!std::path::Path::new("/usr/lib/app2").exists());
+    assert_eq!(
+        std::fs::read_link(elsewhere.join("app2/current")).unwrap(),
+        std::path::Path::new("releases/v1")
+    );
+}

@@ -259,6 +259,20 @@ fn deploy_fleet(
         step: name.clone(),
         target: String::new(),
     });
+    // The first hosts connect while the artifact is read here; none is touched before it passed.
+    let early = if d.artifact.on_hosts {
+        fleet::Early::default()
+    } else {
+        let first: Vec<&crate::inventory::Host> = fleet
+            .batches
+            .first()
+            .into_iter()
+            .flatten()
+            .take(args.forks.get())
+            .map(|i| &fleet.hosts[*i])
+            .collect();
+        fleet::Early::start(&first, &ssh)
+    };
     let staged = if d.artifact.on_hosts {
         // Each host downloads and checks it itself.
         Ok((
@@ -317,7 +331,8 @@ fn deploy_fleet(
         }
     };
     d.artifact = artifact;
-    let ctx = fleet_ctx(&d, ssh, reporter, args.forks);
+    let mut ctx = fleet_ctx(&d, ssh, reporter, args.forks);
+    ctx.early = early;
     let (outcome, runs) = fleet::deploy(&ctx, fleet);
     let story = summary(reporter, &runs, &d.release);
     let subject = match outcome.code {
@@ -379,6 +394,7 @@ fn fleet_ctx<'a, 'd>(
             std::process::id(),
             crate::report::now_rfc3339()
         ),
+        early: fleet::Early::default(),
     }
 }
 

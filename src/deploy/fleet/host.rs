@@ -1,7 +1,8 @@
 //! One host of a fleet: its connection, its deploy and its journal, kept for the whole run.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::super::releases::Releases;
 use super::super::resolve::Deploy;
@@ -84,6 +85,43 @@ pub struct Ctx<'a, 'd> {
     pub forks: usize,
     /// `name: [pid ...] on host` for the remote lock file.
     pub holder: String,
+    pub early: Early,
+}
+
+/// A connection and how long it took.
+type Connected = (Result<Ssh, String>, std::time::Duration);
+
+/// Connections opened while the controller still reads the artifact (the first hosts a deploy
+/// will reach): connecting changes nothing on a host, and it takes longer than the read.
+#[derive(Default)]
+pub struct Early(Mutex<HashMap<String, mpsc::Receiver<Connected>>>);
+
+impl Early {
+    pub fn start(hosts: &[&Host], spec: &SshSpec) -> Early {
+        let mut waiting = HashMap::new();
+        for host in hosts {
+            let (tx, rx) = mpsc::channel();
+            waiting.insert(host.name.clone(), rx);
+            let (host, spec) = ((*host).clone(), spec.clone());
+            // Not joined: a host that takes its connect timeout holds up only its own deploy.
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                let connected = Ssh::connect(&host, &spec);
+                let _ = tx.send((connected, started.elapsed()));
+            });
+        }
+        Early(Mutex::new(waiting))
+    }
+
+    /// The connection opened early for `host`, once it is open or has failed.
+    fn take(&self, host: &str) -> Option<Connected> {
+        let rx = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(host)?;
+        rx.recv().ok()
+    }
 }
 
 /// Run `f` for each of `items` on up to `forks` threads.
@@ -114,7 +152,10 @@ pub fn open<'a>(
         step: step.into(),
         target: String::new(),
     });
-    let connected = Ssh::connect(run.host, &ctx.ssh);
+    let (connected, took) = ctx
+        .early
+        .take(&run.host.name)
+        .unwrap_or_else(|| (Ssh::connect(run.host, &ctx.ssh), started.elapsed()));
     run.reporter.emit(crate::report::Event::StepFinished {
         step: step.into(),
         target: String::new(),
@@ -123,7 +164,7 @@ pub fn open<'a>(
         } else {
             Status::Failed
         },
-        elapsed_ms: started.elapsed().as_millis() as u64,
+        elapsed_ms: took.as_millis() as u64,
         message: match &connected {
             Ok(s) => s.shown.clone(),
             Err(e) => e.clone(),

@@ -16,7 +16,7 @@ use super::runner::Runner;
 use super::spec::OnFailure;
 use crate::exit;
 use crate::report::Level;
-pub use host::{Ctx, HostRun, HostState, describe};
+pub use host::{Ctx, Early, HostRun, HostState, describe};
 use host::{open, parallel};
 pub use manual::{HostReleases, releases, rollback};
 

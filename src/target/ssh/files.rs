@@ -193,10 +193,43 @@ impl Target for Ssh {
         .map(drop)
     }
 
+    /// Builtins in the common case (a `realpath` process per host cost a millisecond): the
+    /// longest existing directory on the path, resolved by `cd -P` and `pwd -P`, and the rest
+    /// folded here. A link that leads nowhere on the way is left to `realpath -m`, which
+    /// follows it.
     fn real_path(&self, path: &Path) -> io::Result<PathBuf> {
-        let out = self.must(&format!("realpath -m -- {}", q(path)), None)?;
+        let p = q(path);
+        let text = path.to_string_lossy();
+        if !path.is_absolute() || text.contains('\n') {
+            let out = self.must(&format!("realpath -m -- {p}"), None)?;
+            let s = String::from_utf8_lossy(&out);
+            return Ok(PathBuf::from(s.strip_suffix('\n').unwrap_or(&s)));
+        }
+        // The loop shell's own `cd`, back at once: its file operations use absolute paths.
+        let out = self.must(
+            &format!(
+                "tend_d={p}; while [ -n \"$tend_d\" ] && [ ! -d \"$tend_d\" ]; do if [ -L \"$tend_d\" ]; then printf 'R\\n'; realpath -m -- {p}; return; fi; tend_d=${{tend_d%/*}}; done; cd -P -- \"${{tend_d:-/}}\" || return 1; printf '%s\\n' \"$tend_d\"; pwd -P; cd \"$OLDPWD\""
+            ),
+            None,
+        )?;
         let s = String::from_utf8_lossy(&out);
-        Ok(PathBuf::from(s.strip_suffix('\n').unwrap_or(&s)))
+        let s = s.strip_suffix('\n').unwrap_or(&s);
+        let (first, resolved) = s.split_once('\n').unwrap_or((s, ""));
+        if first == "R" {
+            return Ok(PathBuf::from(resolved));
+        }
+        let rest = text.get(first.len()..).unwrap_or_default();
+        let mut out = PathBuf::from(resolved);
+        for part in rest.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    out.pop();
+                }
+                _ => out.push(part),
+            }
+        }
+        Ok(out)
     }
 
     /// One request: the link tests are builtins; `realpath` runs only when a directory on the
@@ -506,10 +539,17 @@ impl Target for Ssh {
                 .join(" && "),
             all.join(" ")
         )];
-        for (p, mode) in dirs {
-            if let Some(m) = mode {
-                cmd.push(format!("chmod {m:o} {}", q(p)));
-            }
+        // One `chmod` per mode, not per directory: each is a process on every run.
+        let mut modes: Vec<u32> = dirs.iter().filter_map(|(_, m)| *m).collect();
+        modes.sort_unstable();
+        modes.dedup();
+        for m in modes {
+            let these: Vec<String> = dirs
+                .iter()
+                .filter(|(_, mode)| *mode == Some(m))
+                .map(|(p, _)| q(p))
+                .collect();
+            cmd.push(format!("chmod {m:o} {}", these.join(" ")));
         }
         self.must(&cmd.join(" && "), None).map(drop)
     }
