@@ -22,7 +22,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
     $completions = @(switch ($command) {
         'tend' {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -54,7 +54,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the steps and the rollback plan (= `tend plan`); touch nothing')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
@@ -73,7 +73,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -89,7 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -104,7 +104,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -119,7 +119,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Probe and show the decision and the steps that would run; change nothing')
             [CompletionResult]::new('--now', '--now', [CompletionResultType]::ParameterName, 'Skip the grace period and the hold-down, and probe rounds back to back')
             [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Keep running: probe every `interval` and act as needed (a service, not cron)')
@@ -139,7 +139,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('--no-notify', '--no-notify', [CompletionResultType]::ParameterName, 'Evaluate and print, but send no alert and record no alert state')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
@@ -157,7 +157,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List every action with the bytes it would reclaim; touch nothing')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
@@ -172,7 +172,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -183,10 +183,10 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             break
         }
         'tend;history' {
-            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only runs of this kind (deploy, cleanup, failover, check)')
-            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many runs to list, newest first')
+            [CompletionResult]::new('--kind', '--kind', [CompletionResultType]::ParameterName, 'Only runs of this kind')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'How many runs to list, newest first (at least 1)')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -200,7 +200,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
         }
         'tend;history;show' {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -223,7 +223,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
         }
         'tend;completions' {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -235,7 +235,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
         }
         'tend;man' {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
@@ -247,7 +247,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
         }
         'tend;statvfs' {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
-            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')

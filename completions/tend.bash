@@ -533,7 +533,7 @@ _tend() {
             fi
             case "${prev}" in
                 --kind)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "deploy cleanup failover check" -- "${cur}"))
                     return 0
                     ;;
                 --limit)

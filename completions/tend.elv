@@ -19,7 +19,7 @@ set edit:completion:arg-completer[tend] = {|@words|
     var completions = [
         &'tend'= {
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -50,7 +50,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand --dry-run 'Show the steps and the rollback plan (= `tend plan`); touch nothing'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
@@ -68,7 +68,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -83,7 +83,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -97,7 +97,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -111,7 +111,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand --dry-run 'Probe and show the decision and the steps that would run; change nothing'
             cand --now 'Skip the grace period and the hold-down, and probe rounds back to back'
             cand --watch 'Keep running: probe every `interval` and act as needed (a service, not cron)'
@@ -130,7 +130,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand --no-notify 'Evaluate and print, but send no alert and record no alert state'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
@@ -147,7 +147,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand --dry-run 'List every action with the bytes it would reclaim; touch nothing'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
@@ -161,7 +161,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -171,10 +171,10 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'tend;history'= {
-            cand --kind 'Only runs of this kind (deploy, cleanup, failover, check)'
-            cand --limit 'How many runs to list, newest first'
+            cand --kind 'Only runs of this kind'
+            cand --limit 'How many runs to list, newest first (at least 1)'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -187,7 +187,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;history;show'= {
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -206,7 +206,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;completions'= {
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -217,7 +217,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;man'= {
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'
@@ -228,7 +228,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;statvfs'= {
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
-            cand --state-dir 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'

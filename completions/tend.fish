@@ -29,7 +29,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_needs_command" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_needs_command" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_needs_command" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_needs_command" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_needs_command" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -58,7 +58,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand deploy" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l dry-run -d 'Show the steps and the rollback plan (= `tend plan`); touch nothing'
 complete -c tend -n "__fish_tend_using_subcommand deploy" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand deploy" -s v -l verbose -d 'Show each step\'s output lines'
@@ -75,7 +75,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand rollback" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand rollback" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand rollback" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -89,7 +89,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand releases" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand releases" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand releases" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand releases" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand releases" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -102,7 +102,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand plan" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand plan" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand plan" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand plan" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand plan" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -115,7 +115,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand failover" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand failover" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand failover" -l dry-run -d 'Probe and show the decision and the steps that would run; change nothing'
 complete -c tend -n "__fish_tend_using_subcommand failover" -l now -d 'Skip the grace period and the hold-down, and probe rounds back to back'
 complete -c tend -n "__fish_tend_using_subcommand failover" -l watch -d 'Keep running: probe every `interval` and act as needed (a service, not cron)'
@@ -133,7 +133,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand check" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand check" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand check" -l no-notify -d 'Evaluate and print, but send no alert and record no alert state'
 complete -c tend -n "__fish_tend_using_subcommand check" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand check" -s v -l verbose -d 'Show each step\'s output lines'
@@ -148,7 +148,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand cleanup" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l dry-run -d 'List every action with the bytes it would reclaim; touch nothing'
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -s v -l verbose -d 'Show each step\'s output lines'
@@ -161,19 +161,22 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand validate" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand validate" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand validate" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand validate" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand validate" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l kind -d 'Only runs of this kind (deploy, cleanup, failover, check)' -r
-complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l limit -d 'How many runs to list, newest first' -r
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l kind -d 'Only runs of this kind' -r -f -a "deploy\t''
+cleanup\t''
+failover\t''
+check\t''"
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l limit -d 'How many runs to list, newest first (at least 1)' -r
 complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
 human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -185,7 +188,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand history; and __fish_seen_subcommand_from show" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -197,7 +200,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand completions" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand completions" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand completions" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand completions" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand completions" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -207,7 +210,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand man" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand man" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand man" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand man" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand man" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
@@ -217,7 +220,7 @@ human\t''
 plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
-complete -c tend -n "__fish_tend_using_subcommand statvfs" -l state-dir -d 'Where run journals, locks and alert state live [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand statvfs" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'

@@ -13,7 +13,10 @@ Exit codes:
 
 /// SRE toil automation: declarative playbooks for deploys, cleanup, failover and checks.
 #[derive(Parser, Debug)]
-#[command(name = "tend", version, about, after_help = EXIT_CODES, max_term_width = 100)]
+#[command(
+    name = "tend",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("TEND_COMMIT"), " ", env!("TEND_BUILD_DATE"), ")"),
+    about, after_help = EXIT_CODES, max_term_width = 100)]
 pub struct Cli {
     /// How progress and results are shown: auto is human on a terminal, plain otherwise
     #[arg(long, global = true, value_enum, default_value_t = Output::Auto)]
@@ -31,9 +34,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
-    /// Where run journals, locks and alert state live
+    /// Where run journals, locks and alert state live [env: TEND_STATE_DIR]
     /// [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]
-    #[arg(long, global = true, env = "TEND_STATE_DIR", value_name = "DIR")]
+    // TEND_STATE_DIR is read in `state_dir`, not by clap: clap counts a value from the
+    // environment as given, and its usage lines then show `--state-dir <DIR>` as if required.
+    #[arg(long, global = true, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -281,13 +286,13 @@ pub struct ValidateArgs {
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct HistoryArgs {
-    /// Only runs of this kind (deploy, cleanup, failover, check)
-    #[arg(long)]
+    /// Only runs of this kind
+    #[arg(long, value_parser = ["deploy", "cleanup", "failover", "check"])]
     pub kind: Option<String>,
 
-    /// How many runs to list, newest first
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    /// How many runs to list, newest first (at least 1)
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
 
     #[command(subcommand)]
     pub show: Option<HistoryCommand>,

@@ -45,25 +45,13 @@ pub fn real_path(path: &Path) -> PathBuf {
         if let Ok(real) = fs::canonicalize(&existing) {
             break real;
         }
-        match (existing.file_name(), existing.parent()) {
-            (Some(name), Some(up)) => {
-                rest.push(name.to_os_string());
+        // A name, or a `.` or `..` at the end of a path that does not exist: folded below.
+        match (existing.components().next_back(), existing.parent()) {
+            (Some(last), Some(up)) => {
+                rest.push(last.as_os_str().to_os_string());
                 existing = up.to_path_buf();
             }
-            // `..` or `.` at the end of a path that does not exist: fold it lexically below.
-            _ => match existing.parent() {
-                Some(up) if existing.components().next_back().is_some() => {
-                    rest.push(
-                        existing
-                            .components()
-                            .next_back()
-                            .map(|c| c.as_os_str().to_os_string())
-                            .unwrap_or_default(),
-                    );
-                    existing = up.to_path_buf();
-                }
-                _ => break PathBuf::from("/"),
-            },
+            _ => break PathBuf::from("/"),
         }
     };
     let mut out = base;
@@ -135,5 +123,15 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "precious");
         super::rename_noreplace(&a, &c).unwrap();
         assert!(!a.exists() && std::fs::read_to_string(&c).unwrap() == "new");
+    }
+
+    #[test]
+    fn real_path_folds_what_does_not_exist() {
+        use std::path::Path;
+        let real = |p: &str| super::real_path(Path::new(p));
+        assert_eq!(real("/tend-no-such/../etc"), Path::new("/etc"));
+        assert_eq!(real("/tend-no-such/a/.."), Path::new("/tend-no-such"));
+        assert_eq!(real("/tend-no-such/./b"), Path::new("/tend-no-such/b"));
+        assert_eq!(real("/tend-no-such/../../.."), Path::new("/"));
     }
 }

@@ -10,7 +10,7 @@ pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
     if let Some(HistoryCommand::Show { run_id }) = &args.show {
         return show(cli, &state, run_id);
     }
-    let runs = journal::list(&state, args.kind.as_deref(), args.limit);
+    let runs = journal::list(&state, args.kind.as_deref(), args.limit as usize);
     if cli.output == Output::Json {
         for r in &runs {
             println!("{}", serde_json::to_string(r).unwrap_or_default());

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
                 }
                 // Nagios reads anything above 3 as UNKNOWN anyway, but say it properly, with a
                 // status line on stdout, which is all Nagios shows.
-                _ if std::env::args().any(|a| a == "check") => {
+                _ if std::env::args_os().any(|a| a == "check") => {
                     let text = e.to_string();
                     let first = text
                         .lines()
@@ -101,7 +101,9 @@ fn run(cli: &Cli) -> i32 {
             }
         },
         Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            match clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))
+                .render(&mut std::io::stdout())
+            {
                 Ok(()) => exit::OK,
                 Err(e) => {
                     eprintln!("tend: {e}");
@@ -170,6 +172,9 @@ fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {
 pub fn state_dir(cli: &Cli) -> PathBuf {
     if let Some(d) = &cli.state_dir {
         return d.clone();
+    }
+    if let Some(d) = std::env::var_os("TEND_STATE_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
     }
     if rustix::process::geteuid().is_root() {
         return PathBuf::from("/var/lib/tend");

@@ -6,6 +6,13 @@ use crate::harness::{Env, repo_root, stdout};
 fn bad_invocation_exits_64_and_check_exits_unknown() {
     let env = Env::new();
     env.tend().arg("frobnicate").assert().code(64);
+    // An argument that is not UTF-8 is a usage error, not a crash.
+    use std::os::unix::ffi::OsStrExt;
+    env.tend()
+        .args(["deploy", "x.yaml", "--var"])
+        .arg(std::ffi::OsStr::from_bytes(b"rel=a\xffb"))
+        .assert()
+        .code(64);
     env.tend()
         .args(["check", "--no-such-flag"])
         .assert()
@@ -68,4 +75,66 @@ fn committed_man_page_is_current() {
         fresh == committed,
         "man/tend.1 is stale: run scripts/generate"
     );
+}
+
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let env = Env::new();
+    let text = stdout(&env.tend().arg("--version").output().unwrap());
+    // `tend 0.1.0 (4fc15a7 2026-11-30)`
+    let (head, rest) = text.trim_end().split_once(" (").unwrap_or_default();
+    assert_eq!(
+        head,
+        format!("tend {}", env!("CARGO_PKG_VERSION")),
+        "{text}"
+    );
+    let (commit, date) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(' '))
+        .unwrap_or_default();
+    assert!(
+        commit.len() == 7 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{text}"
+    );
+    assert!(
+        date.len() == 10 && date.chars().filter(|c| *c == '-').count() == 2,
+        "{text}"
+    );
+}
+
+#[test]
+fn usage_lines_do_not_show_state_dir_as_required_when_the_variable_is_set() {
+    let env = Env::new();
+    let out = env
+        .tend()
+        .env("TEND_STATE_DIR", env.path("state"))
+        .arg("deploy")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = crate::harness::stderr(&out);
+    assert!(err.contains("Usage: tend deploy <PLAYBOOK>"), "{err}");
+}
+
+#[test]
+fn history_refuses_an_unknown_kind_and_a_zero_limit() {
+    let env = Env::new();
+    let out = env
+        .tend()
+        .args(["history", "--kind", "bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        crate::harness::stderr(&out)
+            .contains("[possible values: deploy, cleanup, failover, check]"),
+        "{}",
+        crate::harness::stderr(&out)
+    );
+    let out = env
+        .tend()
+        .args(["history", "--limit", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
 }

@@ -1359,3 +1359,29 @@ fn redeploying_the_live_release_neither_reruns_nor_undoes_its_migrations() {
     assert_eq!(v1["state"], "verified", "{v1}");
     assert_eq!(v1["migrations"].as_array().unwrap().len(), 2, "{v1}");
 }
+
+#[test]
+fn a_release_or_record_directory_that_is_a_link_is_refused_before_anything_is_written() {
+    for dir in ["releases", ".tend"] {
+        let shop = Shop::new();
+        let outside = shop.env.path("outside");
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::create_dir_all(shop.root()).unwrap();
+        std::os::unix::fs::symlink(&outside, shop.root().join(dir)).unwrap();
+        let out = shop.deploy("v1");
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "{dir}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{} is a symlink: tend keeps releases and its records only in directories of the deploy root itself",
+                shop.root().join(dir).display()
+            )),
+            "{dir}: {err}"
+        );
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "{dir}: nothing was written through the link"
+        );
+    }
+}

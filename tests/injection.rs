@@ -337,6 +337,21 @@ fn a_placeholder_where_no_quoting_is_safe_is_refused_with_a_caret_under_it() {
         ("eval \"echo {{ msg }}\"", "eval"),
         ("printf '%s' {{ msg }} | sh", "piped into a shell"),
         ("cat <<{{ msg }}\nx\n", "delimiter"),
+        // What a second shell reads later or joins into a command line.
+        ("trap 'rm -f {{ msg }}' EXIT; true", "hands to a shell"),
+        ("trap \"rm -f {{ msg }}\" EXIT; true", "hands to a shell"),
+        ("watch -g 'ls {{ msg }}'", "hands to a shell"),
+        ("sg root -c 'ls {{ msg }}'", "hands to a shell"),
+        (
+            "script -qc 'ls {{ msg }}' /dev/null",
+            "reads the value again",
+        ),
+        ("\"sh\" -c 'printf %s {{ msg }}'", "reads the value again"),
+        ("$SHELL -c 'printf %s {{ msg }}'", "reads the value again"),
+        (
+            "cat <<EOF | sh\nprintf '%s\\n' {{ msg }}\nEOF",
+            "here-document",
+        ),
         ("echo \"{{ msg }}", "a `\"` is never closed"),
     ] {
         let (code, err) = validate_start(command, &[]);
@@ -373,6 +388,20 @@ fn values_that_cannot_be_data_where_they_land_are_refused() {
     let (code, err) = validate_start("echo {{ msg }}", &[("msg", "a\u{0}b")]);
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("NUL"), "{err}");
+    // `{% autoescape false %}` is not a third opt-out: the value is still quoted.
+    let env = Env::new();
+    let mark = env.path("PWNED");
+    env.write(
+        "d.yaml",
+        "kind: check\nchecks:\n  - name: t\n    probe: { command: \"{% autoescape false %}echo {{ msg }}{% endautoescape %}\" }\n",
+    );
+    let out = env
+        .tend()
+        .args(["check", "d.yaml", "--var"])
+        .arg(format!("msg=$(touch {})", mark.display()))
+        .output()
+        .unwrap();
+    assert!(!mark.exists(), "{}", stderr(&out));
     // `| raw` and `| safe` are the opt-outs: the value is shell code.
     for filter in ["raw", "safe"] {
         let (code, err) = validate_start(

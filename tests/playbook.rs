@@ -354,3 +354,141 @@ fn an_empty_secret_is_an_error_and_a_short_one_a_warning() {
         "{err}"
     );
 }
+
+/// Validate raw bytes (a file no editor would write on purpose).
+fn validate_bytes(env: &Env, bytes: &[u8]) -> (i32, String) {
+    let p = env.path("raw.yaml");
+    std::fs::write(&p, bytes).unwrap();
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    (out.status.code().unwrap(), stderr(&out))
+}
+
+#[test]
+fn numbers_that_are_not_finite_are_refused_at_the_value() {
+    let env = Env::new();
+    for (text, at) in [
+        ("kind: check\nchecks:\n  - cpu: { warn: .nan }\n", ":3:18"),
+        (
+            "kind: check\nchecks:\n  - disk: { mount: /, crit: .inf }\n",
+            ":3:29",
+        ),
+        (
+            "kind: check\nchecks:\n  - load: { warn: [1, -.inf, 2] }\n",
+            ":3:23",
+        ),
+        (
+            "kind: cleanup\nrules: [{ path: /tmp, match: ['*'], action: delete, expendable: true }]\nfree_space: { mount: /, max_used_percent: .NaN }\n",
+            ":3:43",
+        ),
+    ] {
+        let (code, err) = validate(&env, text);
+        assert_eq!(code, 64, "{text}: {err}");
+        assert!(err.contains("is not a finite number"), "{text}: {err}");
+        assert!(err.contains(at), "{text}: {err}");
+    }
+}
+
+#[test]
+fn a_value_of_the_wrong_shape_says_what_was_expected() {
+    let env = Env::new();
+    let (code, err) = validate(&env, "kind: check\nchecks:\n  - cpu: { warn: [1] }\n");
+    assert_eq!(code, 64);
+    assert_eq!(
+        err,
+        format!(
+            "error: expected a number like 80 or a Nagios range like \"10:20\" in checks[0].cpu.warn, found sequence\n --> {}:3:18\n  |\n3 |   - cpu: {{ warn: [1] }}\n  |                  ^\n",
+            env.path("bad.yaml").display()
+        )
+    );
+    let (_, err) = validate(&env, "kind: check\nchecks:\n  - disk: { mount: 3 }\n");
+    assert!(
+        err.contains("expected a mount point like /var or a list of them") && err.contains(":3:20"),
+        "{err}"
+    );
+    let (_, err) = validate(&env, "kind: check\nchecks:\n  - load: { warn: {a: 1} }\n");
+    assert!(
+        err.contains("or a list of three, for 1, 5 and 15 minutes"),
+        "{err}"
+    );
+    assert!(!err.contains("untagged"), "{err}");
+}
+
+#[test]
+fn a_byte_order_mark_is_accepted() {
+    let env = Env::new();
+    let (code, err) = validate_bytes(&env, b"\xef\xbb\xbfkind: check\nchecks:\n  - cpu: {}\n");
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn duplicates_bad_bytes_and_alias_bombs_are_shown_where_they_are() {
+    let env = Env::new();
+    let (code, err) = validate(&env, "kind: check\nname: a\nchecks: []\nname: b\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("error: key 'name' is written twice") && err.contains(":4:1\n"),
+        "{err}"
+    );
+    let (_, err) = validate(
+        &env,
+        "kind: check\nchecks:\n  - cpu: { warn: 1, warn: 2 }\n",
+    );
+    assert!(
+        err.contains("key 'warn' is written twice in checks[0].cpu") && err.contains(":3:21"),
+        "{err}"
+    );
+    let (code, err) = validate_bytes(&env, b"kind: check\nname: caf\xe9\nchecks: []\n");
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("not UTF-8 text: byte 0xe9 here") && err.contains("raw.yaml:2:10"),
+        "{err}"
+    );
+    let mut bomb = "kind: check\nvars:\n  a0: &a0 [x,x,x,x,x,x,x,x,x,x]\n".to_string();
+    for i in 1..12 {
+        bomb += &format!(
+            "  a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(",")
+        );
+    }
+    bomb += "checks: [{cpu: {}}]\n";
+    let (code, err) = validate(&env, &bomb);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("these aliases expand to too many values") && err.contains(":4:12"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_at_once_with_its_place() {
+    let env = Env::new();
+    let deep = format!(
+        "kind: check\nchecks: {}{}\n",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    let (code, err) = validate(&env, &deep);
+    assert_eq!(code, 64);
+    assert!(
+        err.contains("this nests deeper than 64 levels") && err.contains(":2:72"),
+        "{err}"
+    );
+    // The line is shown around the caret, not 40,000 characters of it.
+    assert!(err.len() < 1_000, "{err}");
+}
+
+#[test]
+fn archives_inside_their_own_path_are_refused() {
+    let env = Env::new();
+    let logs = env.path("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let (code, err) = validate(
+        &env,
+        &format!(
+            "kind: cleanup\nrules:\n  - path: {0}\n    match: [\"*.gz\"]\n    action: archive\n    archive: {{ dest: {0}/old, name: \"a-{{{{ date }}}}.tar.gz\" }}\n",
+            logs.display()
+        ),
+    );
+    assert_eq!(code, 64);
+    assert!(err.contains("is inside the rule's own path"), "{err}");
+}

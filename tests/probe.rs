@@ -194,3 +194,89 @@ fn dns_probe_answers_and_nxdomain() {
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("NXDOMAIN"), "{text}");
 }
+
+#[test]
+fn a_nagios_plugin_keeps_its_meaning_with_plugin_true() {
+    let env = Env::new();
+    let plugins = "/usr/lib/nagios/plugins";
+    // Without `plugin: true`, any failure is CRITICAL.
+    let (code, text) = run(
+        &env,
+        &format!("  - probe: {{ command: \"{plugins}/check_dummy 1 'disk low'\" }}\n"),
+    );
+    assert_eq!(code, 2, "{text}");
+    for (status, word) in [(0, "OK"), (1, "WARNING"), (2, "CRITICAL"), (3, "UNKNOWN")] {
+        let (code, text) = run(
+            &env,
+            &format!(
+                "  - probe: {{ command: \"{plugins}/check_dummy {status} 'disk low'\", plugin: true }}\n    name: dummy\n"
+            ),
+        );
+        assert_eq!(code, status, "{text}");
+        assert!(
+            text.starts_with(&format!("TEND {word} - dummy {word}: disk low")),
+            "{text}"
+        );
+    }
+    // A plugin's own perfdata is kept, before tend's time.
+    let (code, text) = run(
+        &env,
+        &format!(
+            "  - probe: {{ command: \"{plugins}/check_load -w 1000,1000,1000 -c 2000,2000,2000\", plugin: true }}\n    name: load\n"
+        ),
+    );
+    assert_eq!(code, 0, "{text}");
+    let perf = text.split_once(" | ").map_or("", |(_, p)| p);
+    assert!(
+        perf.starts_with("'load1'=")
+            && perf.contains(";1000.000;2000.000;0 ")
+            && perf.contains("'time_load'="),
+        "{text}"
+    );
+    // A plugin that runs past its timeout is UNKNOWN, as Nagios reports it.
+    let (code, text) = run(
+        &env,
+        "  - probe: { command: \"sleep 5\", plugin: true, timeout: 300ms }\n",
+    );
+    assert_eq!(code, 3, "{text}");
+    // `plugin` applies to commands only.
+    let (code, text) = run(&env, "  - probe: { tcp: \"127.0.0.1:1\", plugin: true }\n");
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains("`plugin: true` applies to `command` probes"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_check_name_with_perfdata_syntax_is_made_safe_in_the_label() {
+    let env = Env::new();
+    let up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = up.local_addr().unwrap().port();
+    let (code, text) = run(
+        &env,
+        &format!(
+            "  - probe: {{ tcp: \"127.0.0.1:{port}\" }}\n    name: \"bob's app = fine|bar\"\n"
+        ),
+    );
+    assert_eq!(code, 0, "{text}");
+    let (status, perf) = text.split_once(" | ").unwrap();
+    assert!(status.contains("bob's app = fine/bar"), "{text}");
+    assert!(perf.starts_with("'time_bob_s app _ fine_bar'="), "{text}");
+    assert_eq!(text.matches('|').count(), 1, "{text}");
+}
+
+#[test]
+fn a_playbook_named_without_a_directory_runs_its_secret_command_where_it_is() {
+    let env = Env::new();
+    env.write(
+        "sc.yaml",
+        "kind: check\nsecrets:\n  pw: { command: \"echo s3cretvalue\" }\nchecks:\n  - probe: { command: \"test {{ pw }} = s3cretvalue\" }\n",
+    );
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios", "sc.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}

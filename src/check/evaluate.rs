@@ -157,7 +157,7 @@ fn evaluate(c: &Resolved, m: &Machine) -> Vec<Outcome> {
 fn perf(
     label: &str,
     value: f64,
-    uom: &'static str,
+    uom: &str,
     levels: &Levels,
     min: Option<f64>,
     max: Option<f64>,
@@ -166,7 +166,7 @@ fn perf(
     Perf {
         label: label.to_string(),
         value,
-        uom,
+        uom: uom.to_string(),
         warn,
         crit,
         min,
@@ -525,16 +525,34 @@ fn probe(name: String, p: Option<&Probe>) -> Outcome {
         return Outcome::unknown(name, "probe", "probe not resolved".into());
     };
     let v = p.run(&Local);
-    let status = if v.healthy {
-        Status::Ok
-    } else {
-        Status::Critical
+    let plugin = matches!(p.kind, crate::probe::Kind::Command { plugin: true, .. });
+    let status = match (plugin, v.healthy, v.code) {
+        (_, true, _) => Status::Ok,
+        (false, false, _) => Status::Critical,
+        (true, false, Some(1)) => Status::Warning,
+        (true, false, Some(2)) => Status::Critical,
+        // 3, anything else, a timeout or a plugin that could not start: Nagios says UNKNOWN.
+        (true, false, _) => Status::Unknown,
     };
     let attempts = if v.attempts > 1 {
         format!(" after {} attempts", v.attempts)
     } else {
         String::new()
     };
+    let mut perf = if plugin {
+        Perf::parse_all(&v.perfdata)
+    } else {
+        vec![]
+    };
+    perf.push(Perf {
+        label: format!("time_{name}"),
+        value: v.latency.as_secs_f64(),
+        uom: "s".into(),
+        warn: String::new(),
+        crit: String::new(),
+        min: Some(0.0),
+        max: None,
+    });
     Outcome {
         kind: "probe",
         status,
@@ -544,16 +562,12 @@ fn probe(name: String, p: Option<&Probe>) -> Outcome {
             v.detail,
             crate::report::format_ms(v.latency.as_millis() as u64)
         ),
-        thresholds: "critical when the probe fails".into(),
-        perf: vec![Perf {
-            label: format!("time_{name}"),
-            value: v.latency.as_secs_f64(),
-            uom: "s",
-            warn: String::new(),
-            crit: String::new(),
-            min: Some(0.0),
-            max: None,
-        }],
+        thresholds: if plugin {
+            "the plugin's exit code: 1 warning, 2 critical, 3 unknown".into()
+        } else {
+            "critical when the probe fails".into()
+        },
+        perf,
         name,
         runbook: None,
         first_steps: vec![],

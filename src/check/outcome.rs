@@ -7,11 +7,69 @@ use crate::report::Status;
 pub struct Perf {
     pub label: String,
     pub value: f64,
-    pub uom: &'static str,
+    pub uom: String,
     pub warn: String,
     pub crit: String,
     pub min: Option<f64>,
     pub max: Option<f64>,
+}
+
+impl Perf {
+    /// A plugin's perfdata (`'label'=value[uom];warn;crit;min;max ...`), as the Monitoring
+    /// Plugins guidelines write it; items whose value is not a number (`U`) are left out.
+    pub fn parse_all(text: &str) -> Vec<Perf> {
+        let mut out = vec![];
+        let mut rest = text.trim_start();
+        while !rest.is_empty() {
+            let (label, after) = if let Some(quoted) = rest.strip_prefix('\'') {
+                let mut label = String::new();
+                let mut chars = quoted.char_indices().peekable();
+                let mut end = quoted.len();
+                while let Some((i, c)) = chars.next() {
+                    if c == '\'' {
+                        if chars.peek().map(|(_, c)| *c) == Some('\'') {
+                            chars.next();
+                        } else {
+                            end = i + 1;
+                            break;
+                        }
+                    }
+                    label.push(c);
+                }
+                (label, &quoted[end..])
+            } else {
+                let end = rest.find(['=', ' ']).unwrap_or(rest.len());
+                (rest[..end].to_string(), &rest[end..])
+            };
+            let Some(after) = after.strip_prefix('=') else {
+                // Not perfdata after all: skip the word.
+                rest = after.trim_start_matches(|c| c != ' ').trim_start();
+                continue;
+            };
+            let end = after.find(' ').unwrap_or(after.len());
+            let mut fields = after[..end].split(';');
+            rest = after[end..].trim_start();
+            let value = fields.next().unwrap_or_default();
+            let split = value
+                .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+')))
+                .unwrap_or(value.len());
+            let Ok(number) = value[..split].parse::<f64>() else {
+                continue;
+            };
+            let mut text = || fields.next().unwrap_or_default().to_string();
+            let (warn, crit, min, max) = (text(), text(), text(), text());
+            out.push(Perf {
+                label,
+                value: number,
+                uom: value[split..].to_string(),
+                warn,
+                crit,
+                min: min.parse().ok(),
+                max: max.parse().ok(),
+            });
+        }
+        out
+    }
 }
 
 /// The result of one check on one object (one mount, one process name...).
@@ -102,4 +160,31 @@ pub fn overall(outcomes: &[Outcome]) -> Status {
         .map(|o| o.status)
         .max_by_key(|s| severity(*s))
         .unwrap_or(Status::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Perf;
+
+    #[test]
+    fn plugin_perfdata_is_read_as_written() {
+        let p = Perf::parse_all("'/ root'=93%;80;90;0;100 time=0.012s;;;0 'it''s'=3 bad=U junk");
+        let got: Vec<_> = p
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}|{}|{}|{}|{}|{:?}|{:?}",
+                    p.label, p.value, p.uom, p.warn, p.crit, p.min, p.max
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "/ root|93|%|80|90|Some(0.0)|Some(100.0)",
+                "time|0.012|s|||Some(0.0)|None",
+                "it's|3||||None|None",
+            ]
+        );
+    }
 }

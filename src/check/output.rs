@@ -20,7 +20,7 @@ fn perf_item(p: &Perf) -> String {
         .label
         .chars()
         .map(|c| {
-            if c == '=' || c == '\'' || c.is_control() {
+            if matches!(c, '=' | '\'' | '|') || c.is_control() {
                 '_'
             } else {
                 c
@@ -236,7 +236,7 @@ mod tests {
         let p = Perf {
             label: "disk_/".into(),
             value: 93.0,
-            uom: "%",
+            uom: "%".into(),
             warn: "80".into(),
             crit: "90".into(),
             min: Some(0.0),
@@ -246,7 +246,7 @@ mod tests {
         let p = Perf {
             label: "load1".into(),
             value: 0.5,
-            uom: "",
+            uom: String::new(),
             warn: "5".into(),
             crit: "10".into(),
             min: Some(0.0),

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::threshold::{Direction, Levels, Raw, Unit};
+use super::threshold::{Direction, Levels, Raw, RawVisitor, Unit};
 use crate::playbook::diagnostic::{at_key, with_hint};
 use crate::playbook::units::Duration;
 use crate::probe::ProbeSpec;
@@ -226,11 +226,30 @@ macro_rules! usage_with_defaults {
 usage_with_defaults!(UsageMemory, 80.0, 90.0);
 usage_with_defaults!(UsageSwap, 50.0, 80.0);
 
-#[derive(Deserialize, Debug, Clone)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a mount point like /var or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(s.to_string()))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<OneOrMany, A::Error> {
+                Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// disk and inodes: one mount, a list, or (absent) every real mounted filesystem.
@@ -326,11 +345,42 @@ pub struct Load {
     pub per_cpu: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RawTriple {
     One(Raw),
     Three(Vec<Raw>),
+}
+
+impl<'de> Deserialize<'de> for RawTriple {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = RawTriple;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "{} or a list of three, for 1, 5 and 15 minutes",
+                    crate::check::threshold::EXPECTED
+                )
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<RawTriple, E> {
+                RawVisitor.visit_f64(n).map(RawTriple::One)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<RawTriple, E> {
+                RawVisitor.visit_i64(n).map(RawTriple::One)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<RawTriple, E> {
+                RawVisitor.visit_u64(n).map(RawTriple::One)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawTriple, E> {
+                RawVisitor.visit_str(s).map(RawTriple::One)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<RawTriple, A::Error> {
+                Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))
+                    .map(RawTriple::Three)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Deserialize)]

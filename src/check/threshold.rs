@@ -4,15 +4,45 @@
 use std::fmt;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 use crate::playbook::units::{Duration, Size};
 
 /// As written in the playbook, before the check says what unit it is in.
-#[derive(Deserialize, Debug, Clone)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Raw {
     Number(f64),
     Text(String),
+}
+
+pub const EXPECTED: &str = "a number like 80 or a Nagios range like \"10:20\"";
+
+/// Reads a threshold from a number or a string; load triples use it for their single form.
+pub struct RawVisitor;
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawVisitor)
+    }
+}
+
+impl Visitor<'_> for RawVisitor {
+    type Value = Raw;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(EXPECTED)
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Raw, E> {
+        crate::playbook::units::finite(n).map(Raw::Number)
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Raw, E> {
+        Ok(Raw::Number(n as f64))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Raw, E> {
+        Ok(Raw::Number(n as f64))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Raw, E> {
+        Ok(Raw::Text(s.to_string()))
+    }
 }
 
 impl fmt::Display for Raw {

@@ -98,6 +98,8 @@ pub struct Archived {
     pub after: u64,
     /// Sources that changed after they were archived: kept, and reported.
     pub kept: Vec<(PathBuf, String)>,
+    /// Why the list of sources beside the archive is still there, if it is.
+    pub leftover: Option<String>,
 }
 
 pub fn archive(
@@ -190,13 +192,25 @@ pub fn archive(
     for d in dirs {
         let _ = sync_dir(&d);
     }
-    let _ = fs::remove_file(&intent).and_then(|()| sync_dir(dest));
+    // A list left behind is harmless (the next run finds every source gone and removes it),
+    // but say so rather than lose it silently.
+    let leftover = fs::remove_file(&intent)
+        .and_then(|()| sync_dir(dest))
+        .err()
+        .map(|e| {
+            format!(
+                "{} could not be removed ({}): the next run finds its sources gone and removes it",
+                intent.display(),
+                crate::describe_io(&e)
+            )
+        });
     Ok(Archived {
         path: target,
         files: written.len(),
         before,
         after,
         kept,
+        leftover,
     })
 }
 

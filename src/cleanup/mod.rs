@@ -66,6 +66,19 @@ fn resolve(
                         format!("archive dest '{d}' must be an absolute path"),
                     ));
                 }
+                let real = crate::fsutil::real_path(Path::new(&d));
+                if real.starts_with(&root) {
+                    return Err(scope
+                        .at("archive")
+                        .error(
+                            "dest",
+                            format!(
+                                "archive dest '{d}' is inside the rule's own path {}",
+                                root.display()
+                            ),
+                        )
+                        .hint("keep archives beside what they archive, not in it: e.g. a sibling directory like /var/log/app-archive"));
+                }
                 // Check the name renders now, with a sample period, so errors show before work.
                 render_name(&templater, &a.name, "2026-01-01")
                     .map_err(|e| scope.at("archive").error("name", e))?;
@@ -86,7 +99,7 @@ fn resolve(
         Some(fs) => {
             let scope = top.at("free_space");
             let mount = scope.render("mount", &fs.mount, Mode::Text)?;
-            if !(0.0..=100.0).contains(&fs.max_used_percent) {
+            if !(0.0..=100.0).contains(&fs.max_used_percent.0) {
                 return Err(scope.error(
                     "max_used_percent",
                     "max_used_percent is a percentage, 0 to 100",
@@ -479,6 +492,9 @@ impl Job<'_> {
                     tally.before += a.before;
                     tally.after += a.after;
                     tally.skipped.extend(a.kept);
+                    if let Some(why) = a.leftover {
+                        self.reporter.notice(Level::Warn, why);
+                    }
                 }
                 Err(e) => tally.failed.push((dest.join(&name), e)),
             }
@@ -507,7 +523,7 @@ impl Job<'_> {
             );
         };
         let start = pct(used, avail);
-        let target = fs.max_used_percent;
+        let target = fs.max_used_percent.0;
         if start <= target {
             return (
                 Status::Ok,

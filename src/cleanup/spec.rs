@@ -166,7 +166,7 @@ impl Rule {
 #[serde(deny_unknown_fields)]
 pub struct FreeSpace {
     pub mount: String,
-    pub max_used_percent: f64,
+    pub max_used_percent: crate::playbook::units::Number,
 }
 
 /// Places a cleanup must never work in: it deletes and rewrites files.

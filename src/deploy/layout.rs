@@ -73,6 +73,33 @@ impl Layout {
         }
     }
 
+    /// None of the layout's own directories and records is a symlink.
+    pub fn check_links(&self) -> Result<(), String> {
+        // Releases, journals and backups are written below these: a link among them (planted
+        // by whoever can write the root) would carry a root-run deploy's writes anywhere.
+        let own = [
+            self.releases(),
+            self.meta(),
+            self.meta().join("previous"),
+            self.trash(),
+            self.cache(),
+            self.progress(),
+            self.journal(),
+            self.lock(),
+        ];
+        let links = self
+            .target
+            .links_among(&own)
+            .map_err(|e| crate::describe_io(&e))?;
+        match links.first() {
+            Some(link) => Err(format!(
+                "{} is a symlink: tend keeps releases and its records only in directories of the deploy root itself; replace the link with a directory",
+                link.display()
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Create the layout's directories (a first deploy starts from nothing).
     pub fn prepare(&self) -> io::Result<()> {
         self.target.create_all(&[
@@ -143,6 +170,17 @@ pub fn check_release_name(r: &str) -> Result<(), String> {
         return Err(format!(
             "release '{}' has a control character (a line break, a tab...): it would garble every list of releases",
             crate::report::printable(r)
+        ));
+    }
+    // Invisible characters that reorder or hide text: a listing would show another name.
+    if let Some(c) = r
+        .chars()
+        .find(|c| matches!(*c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2069 | 0xFEFF))
+    {
+        return Err(format!(
+            "release '{}' has the invisible character U+{:04X}: a list of releases would show another name",
+            crate::report::printable(r),
+            c as u32
         ));
     }
     if r.contains('/') || r.contains('\0') || r.starts_with('.') || r.ends_with(".partial") {

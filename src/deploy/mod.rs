@@ -146,6 +146,10 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    if let Err(why) = d.layout.check_links() {
+        eprintln!("tend: {why}");
+        return exit::FAILED;
+    }
     if let Err(e) = d.layout.prepare() {
         eprintln!(
             "tend: cannot prepare {}: {}",
@@ -627,6 +631,10 @@ pub fn rollback(cli: &Cli, args: &RollbackArgs) -> i32 {
             layout.root.display(),
             layout.journal().display()
         );
+        return exit::FAILED;
+    }
+    if let Err(why) = layout.check_links() {
+        eprintln!("tend: {why}");
         return exit::FAILED;
     }
     let started = match crate::run::start(

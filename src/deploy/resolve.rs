@@ -544,15 +544,16 @@ pub fn system_root(root: &Path, real: &Path) -> Option<String> {
     };
     let bad = |p: &Path| p == Path::new("/") || is_system(p);
     if root.as_os_str().is_empty() || bad(&lexical) || bad(real) {
-        let shown = if real != root {
-            format!(" (it resolves to {})", real.display())
-        } else {
-            String::new()
-        };
+        // `root: /` reaches here trimmed of its slash: show it as written.
         let written = if root.as_os_str().is_empty() {
             "/".into()
         } else {
             root.display().to_string()
+        };
+        let shown = if real != Path::new(&written) {
+            format!(" (it resolves to {})", real.display())
+        } else {
+            String::new()
         };
         return Some(format!(
             "deploy root '{written}'{shown} is a system directory; give the app one of its own, like /srv/app"

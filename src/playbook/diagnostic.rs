@@ -85,6 +85,11 @@ impl Diagnostic {
         Self::at_index(source, found, message)
     }
 
+    /// An error at a byte offset of the source.
+    pub fn at_offset(source: &Arc<Source>, index: usize, message: impl Into<String>) -> Self {
+        Self::at_index(source, Some(index), message)
+    }
+
     fn at_index(source: &Arc<Source>, found: Option<usize>, message: impl Into<String>) -> Self {
         let span = found.map(|index| {
             let (line, col) = source.line_col(index);
@@ -184,16 +189,17 @@ impl Diagnostic {
         if let (Some(source), Some(span)) = (&self.source, self.span)
             && let Some(text) = source.text.lines().nth(span.line - 1)
         {
+            let (text, col, len) = excerpt(text, span.col, span.len);
             let lead: String = text
                 .chars()
-                .take(span.col - 1)
+                .take(col - 1)
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             out += &format!("{pad} {blue}|{reset}\n");
             out += &format!("{blue}{}{reset} {blue}|{reset} {text}\n", span.line);
             out += &format!(
                 "{pad} {blue}|{reset} {lead}{red}{}{reset}\n",
-                "^".repeat(span.len.max(1))
+                "^".repeat(len.max(1))
             );
         }
         for hint in &self.hints {
@@ -216,6 +222,29 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// At most `WIDTH` characters of a long line, around the column shown (a generated playbook can
+/// hold its whole content on one line), with the column and length moved to match.
+fn excerpt(text: &str, col: usize, len: usize) -> (String, usize, usize) {
+    const WIDTH: usize = 100;
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= WIDTH {
+        return (text.to_string(), col, len);
+    }
+    let start = col.saturating_sub(1 + WIDTH / 3).min(chars.len() - WIDTH);
+    let end = start + WIDTH;
+    let mut shown: String = chars[start..end].iter().collect();
+    let mut col = col - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        col += 1;
+    }
+    if end < chars.len() {
+        shown.push('…');
+    }
+    let len = len.min((WIDTH + 2).saturating_sub(col)).max(1);
+    (shown, col, len)
 }
 
 /// Length of the YAML token starting at line:col, so the caret underlines all of it.
@@ -280,6 +309,31 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
         format!(" in {path}")
     };
 
+    let duplicate = message
+        .strip_prefix("duplicate field `")
+        .and_then(|r| r.strip_suffix('`'))
+        .or_else(|| {
+            message
+                .strip_prefix("duplicate entry with key \"")
+                .and_then(|r| r.strip_suffix('"'))
+        });
+    if let Some(key) = duplicate {
+        let mut d = match locate::again(&source.text, path, key) {
+            Some(at) => Diagnostic::at_offset(source, at, ""),
+            None => diag,
+        };
+        d.message = format!("key '{key}' is written twice{within}");
+        return d
+            .hint("keep one of them: YAML does not say which would win, so tend refuses to guess");
+    }
+    if message.starts_with("repetition limit exceeded") {
+        let mut d = match super::depth::first_alias(&source.text) {
+            Some(at) => Diagnostic::at_offset(source, at, ""),
+            None => diag,
+        };
+        d.message = "these aliases expand to too many values".into();
+        return d.hint("each `*name` copies its anchor's whole value; write the values out, or nest fewer aliases");
+    }
     if let Some((name, expected)) = parse_unknown(message, "unknown field `") {
         diag.message = format!("unknown key '{name}'{within}");
         return suggest(diag, &name, &expected, "allowed keys");
@@ -315,10 +369,11 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
         );
         return diag;
     }
+    let mut diag = split_hints(diag);
     if !within.is_empty() {
-        diag.message = format!("{message} (in {path})");
+        diag.message = format!("{} (in {path})", diag.message);
     }
-    split_hints(diag)
+    diag
 }
 
 /// Custom messages may carry a hint after "\u{2}".

@@ -14,6 +14,8 @@ const MARK: &str = "tend-locate-here";
 enum Seg {
     Key(String),
     Index(usize),
+    /// The second time this key is written in the mapping.
+    Again(String),
 }
 
 fn parse(path: &str) -> Vec<Seg> {
@@ -41,6 +43,13 @@ pub fn path(text: &str, path: &str) -> Option<usize> {
     at(text, parse(path))
 }
 
+/// Byte offset of the second `key` in the mapping at `path` (a duplicate key).
+pub fn again(text: &str, path: &str, key: &str) -> Option<usize> {
+    let mut segs = parse(path);
+    segs.push(Seg::Again(key.to_string()));
+    at(text, segs)
+}
+
 /// Byte offset of the value of the first `key` found in or below the node at `path`.
 pub fn key_below(text: &str, path: &str, key: &str) -> Option<usize> {
     let value = serde_yaml::from_str::<serde_yaml::Value>(text).ok()?;
@@ -50,6 +59,7 @@ pub fn key_below(text: &str, path: &str, key: &str) -> Option<usize> {
         node = match s {
             Seg::Key(k) => node.get(k.as_str())?,
             Seg::Index(i) => node.get(*i)?,
+            Seg::Again(_) => return None,
         };
     }
     let rest = find(node, key)?;
@@ -89,6 +99,55 @@ fn at(text: &str, segs: Vec<Seg>) -> Option<usize> {
 }
 
 struct Walk<'a>(&'a [Seg]);
+
+/// Reads a mapping's keys and fails on the second one equal to the key looked for.
+struct Again<'a>(&'a str, &'a mut bool);
+
+impl<'de> DeserializeSeed<'de> for Again<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Again<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<(), E> {
+        if s == self.0 {
+            if *self.1 {
+                return Err(E::custom(MARK));
+            }
+            *self.1 = true;
+        }
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
 
 struct Here;
 
@@ -140,6 +199,13 @@ impl<'de> Visitor<'de> for Walk<'_> {
         f.write_str("any value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if let Seg::Again(key) = &self.0[0] {
+            let mut seen = false;
+            while map.next_key_seed(Again(key, &mut seen))?.is_some() {
+                map.next_value::<IgnoredAny>()?;
+            }
+            return Ok(());
+        }
         while let Some(key) = map.next_key::<serde_yaml::Value>()? {
             let hit = match (&self.0[0], &key) {
                 (Seg::Key(k), serde_yaml::Value::String(s)) => k == s,
@@ -202,5 +268,14 @@ mod tests {
         let index = super::key_below(text, "checks[1]", "warn").unwrap();
         assert_eq!(&text[index..index + 2], "95");
         assert!(super::path(text, "checks[5]").is_none());
+    }
+
+    #[test]
+    fn finds_a_duplicate_key() {
+        let text = "kind: check\nchecks:\n  - disk: { warn: 95, crit: 90, warn: 80 }\n";
+        let index = super::again(text, "checks[0].disk", "warn").unwrap();
+        assert_eq!(&text[index..index + 8], "warn: 80");
+        let text = "name: a\nkind: check\nname: b\n";
+        assert_eq!(super::again(text, "", "name"), Some(20));
     }
 }

@@ -1,5 +1,6 @@
 //! Loading playbooks: strict YAML, `kind` matched to the subcommand, vars, secrets, templates.
 
+mod depth;
 pub mod diagnostic;
 mod locate;
 pub mod secrets;
@@ -260,8 +261,25 @@ pub fn read_source(path: &Path) -> Result<Arc<Source>, Diagnostic> {
         };
         Diagnostic::new(format!("cannot read playbook {}: {why}", path.display()))
     })?;
-    let text = String::from_utf8(text)
-        .map_err(|_| Diagnostic::new(format!("playbook {} is not UTF-8 text", path.display())))?;
+    let text = match String::from_utf8(text) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[at];
+            let shown = Source::new(path, String::from_utf8_lossy(e.as_bytes()).into_owned());
+            return Err(Diagnostic::at_offset(
+                &shown,
+                at,
+                format!("the file is not UTF-8 text: byte 0x{byte:02x} here"),
+            )
+            .hint("save it as UTF-8 (iconv -f latin1 -t utf-8 converts a Latin-1 file)"));
+        }
+    };
+    // Editors on Windows start UTF-8 files with a byte order mark; YAML allows it.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
     Ok(Source::new(path, text))
 }
 
@@ -277,6 +295,7 @@ pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
         return Err(Diagnostic::in_file(source, "the playbook is empty")
             .hint("a playbook is a YAML mapping that starts with `kind: check` (or deploy, cleanup, failover)"));
     }
+    shallow(source)?;
     #[derive(Deserialize)]
     struct Peek {
         kind: Option<serde_yaml::Value>,
@@ -301,6 +320,19 @@ pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
                 None => d.hint("kind is one of: deploy, cleanup, failover, check"),
             }
         }),
+    }
+}
+
+/// Refuse a text nested so deep that parsing it would take seconds, before it is parsed.
+pub fn shallow(source: &Arc<Source>) -> Result<(), Diagnostic> {
+    match depth::too_deep(&source.text) {
+        None => Ok(()),
+        Some(at) => Err(Diagnostic::at_offset(
+            source,
+            at,
+            format!("this nests deeper than {} levels", depth::MAX),
+        )
+        .hint("a playbook is a few levels deep: look for a bracket opened again and again")),
     }
 }
 
@@ -340,8 +372,11 @@ pub fn load_source<T: Playbook>(
 fn merge_vars(base: &Vars, args: &VarArgs) -> Result<Vars, Diagnostic> {
     let mut vars = base.clone();
     for file in &args.vars_files {
-        let source = read_source(file)
-            .map_err(|d| Diagnostic::new(d.message.replace("playbook", "vars file")))?;
+        let source = read_source(file).map_err(|mut d| {
+            d.message = d.message.replace("playbook", "vars file");
+            d
+        })?;
+        shallow(&source)?;
         let extra: Vars = serde_yaml::from_str(&source.text).map_err(|e| {
             let mut d = diagnostic::from_yaml(&source, &e);
             d.message = format!("in vars file: {}", d.message);

@@ -48,8 +48,10 @@ fn environment(shell: bool) -> Environment<'static> {
             AutoEscape::None
         }
     });
-    env.set_formatter(|out, state, value| {
-        if !matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell") {
+    env.set_formatter(move |out, state, value| {
+        // In a command every value is quoted, whatever `{% autoescape false %}` says: only
+        // `| raw` and `| safe` splice a value as code.
+        if !shell {
             return minijinja::escape_formatter(out, state, value);
         }
         let ordinal = OUTPUTS.with(|n| {

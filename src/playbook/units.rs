@@ -63,6 +63,56 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// A YAML float as a number tend can compare with: `.nan` and `.inf` are floats to YAML, but a
+/// threshold or a percentage that is not finite makes every comparison lie.
+pub fn finite<E: de::Error>(n: f64) -> Result<f64, E> {
+    if n.is_finite() {
+        Ok(n)
+    } else {
+        Err(E::custom(crate::playbook::diagnostic::with_hint(
+            format!("{} is not a finite number", yaml_float(n)),
+            "give a number like 80",
+        )))
+    }
+}
+
+/// A finite number read from the playbook (`max_used_percent: 90`).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Number(pub f64);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number like 80")
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Number, E> {
+                finite(n).map(Number)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Number, E> {
+                Ok(Number(n as f64))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Number, E> {
+                Ok(Number(n as f64))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How YAML spells a float that is not finite, as the user wrote it (near enough).
+fn yaml_float(n: f64) -> &'static str {
+    if n.is_nan() {
+        ".nan"
+    } else if n > 0.0 {
+        ".inf"
+    } else {
+        "-.inf"
+    }
+}
+
 /// A size in bytes; decimal (MB) and binary (MiB) units are both understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Size(pub u64);

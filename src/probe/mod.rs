@@ -23,6 +23,9 @@ pub enum Kind {
     },
     Command {
         run: String,
+        /// A Nagios plugin: the first line is its status text and perfdata, and the exit code
+        /// (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN) keeps its meaning in a check.
+        plugin: bool,
     },
     Dns {
         server: std::net::SocketAddr,
@@ -48,6 +51,33 @@ pub struct Verdict {
     /// Response time of the last attempt.
     pub latency: Duration,
     pub attempts: u32,
+    /// A command's exit code, from the last attempt.
+    pub code: Option<i32>,
+    /// A plugin's perfdata (after the `|` of its first line), from the last attempt.
+    pub perfdata: String,
+}
+
+/// One attempt of a probe.
+struct Attempt {
+    ok: bool,
+    detail: String,
+    code: Option<i32>,
+    perfdata: String,
+}
+
+impl Attempt {
+    fn of(result: Result<String, String>) -> Attempt {
+        let (ok, detail) = match result {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        Attempt {
+            ok,
+            detail,
+            code: None,
+            perfdata: String::new(),
+        }
+    }
 }
 
 impl Probe {
@@ -55,7 +85,9 @@ impl Probe {
         match &self.kind {
             Kind::Http { url, .. } => url.clone(),
             Kind::Tcp { address } => format!("tcp {address}"),
-            Kind::Command { run } => format!("command `{}`", crate::action::first_line(run)),
+            Kind::Command { run, .. } => {
+                format!("command `{}`", crate::action::first_line(run))
+            }
             Kind::Dns { server, question } => {
                 format!("dns {} {} @{server}", question.rtype, question.name)
             }
@@ -68,23 +100,14 @@ impl Probe {
         let needed = self.successes.max(1);
         let budget = self.retries + needed;
         let mut streak = 0;
-        let mut last = (false, String::new(), Duration::ZERO);
+        let mut last = (Attempt::of(Err(String::new())), Duration::ZERO);
         for attempt in 1..=budget {
             let started = Instant::now();
             let result = self.once(target);
-            let latency = started.elapsed();
-            last = match result {
-                Ok(detail) => (true, detail, latency),
-                Err(detail) => (false, detail, latency),
-            };
-            streak = if last.0 { streak + 1 } else { 0 };
+            last = (result, started.elapsed());
+            streak = if last.0.ok { streak + 1 } else { 0 };
             if streak >= needed {
-                return Verdict {
-                    healthy: true,
-                    detail: last.1,
-                    latency,
-                    attempts: attempt,
-                };
+                return Verdict::of(last, attempt);
             }
             // Stop early once the remaining attempts cannot make up the streak.
             if budget - attempt < needed - streak || crate::interrupt::armed() {
@@ -94,49 +117,77 @@ impl Probe {
                 std::thread::sleep(self.interval);
             }
         }
-        Verdict {
-            healthy: false,
-            detail: last.1,
-            latency: last.2,
-            attempts: budget,
-        }
+        Verdict::of(last, budget)
     }
 
-    fn once(&self, target: &dyn Target) -> Result<String, String> {
+    fn once(&self, target: &dyn Target) -> Attempt {
         match &self.kind {
             Kind::Http {
                 url,
                 status,
                 body_contains,
-            } => http::get(url, self.timeout, *status, body_contains.as_deref()),
-            Kind::Tcp { address } => tcp(address, self.timeout),
+            } => Attempt::of(http::get(
+                url,
+                self.timeout,
+                *status,
+                body_contains.as_deref(),
+            )),
+            Kind::Tcp { address } => Attempt::of(tcp(address, self.timeout)),
             Kind::Dns { server, question } => {
                 let a = dns::ask(*server, question, self.timeout);
-                if a.healthy() {
+                Attempt::of(if a.healthy() {
                     Ok(a.describe())
                 } else {
                     Err(a.describe())
-                }
+                })
             }
-            Kind::Command { run } => {
-                let mut last_line = String::new();
-                let outcome = target
-                    .run(run, self.timeout, &mut |l| {
-                        if !l.trim().is_empty() {
-                            last_line = l.trim().to_string();
-                        }
-                    })
-                    .map_err(|e| e.to_string())?;
+            Kind::Command { run, plugin } => {
+                let (mut first_line, mut last_line) = (None, String::new());
+                let outcome = target.run(run, self.timeout, &mut |l| {
+                    if first_line.is_none() {
+                        first_line = Some(l.trim().to_string());
+                    }
+                    if !l.trim().is_empty() {
+                        last_line = l.trim().to_string();
+                    }
+                });
+                let outcome = match outcome {
+                    Ok(o) => o,
+                    Err(e) => return Attempt::of(Err(e.to_string())),
+                };
                 let mut detail = outcome.describe(self.timeout);
-                if !last_line.is_empty() {
+                let mut perfdata = String::new();
+                if *plugin && outcome.code.is_some() && !outcome.timed_out {
+                    // A plugin says what it found on its first line: "DISK OK - free ... | perf".
+                    let line = first_line.unwrap_or_default();
+                    let (text, perf) = line.split_once('|').unwrap_or((&line, ""));
+                    perfdata = perf.trim().to_string();
+                    if !text.trim().is_empty() {
+                        detail = text.trim().to_string();
+                    }
+                } else if !last_line.is_empty() {
                     detail = format!("{detail}: {last_line}");
                 }
-                if outcome.success() {
-                    Ok(detail)
-                } else {
-                    Err(detail)
+                Attempt {
+                    ok: outcome.success(),
+                    detail,
+                    code: outcome.code.filter(|_| !outcome.timed_out),
+                    perfdata,
                 }
             }
+        }
+    }
+}
+
+impl Verdict {
+    fn of((a, latency): (Attempt, Duration), attempts: u32) -> Verdict {
+        Verdict {
+            healthy: a.ok,
+            detail: a.detail,
+            latency,
+            attempts,
+            code: a.code,
+            perfdata: a.perfdata,
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct ProbeSpec {
     pub dns: Option<DnsSpec>,
     pub tcp: Option<String>,
     pub command: Option<String>,
+    /// A Nagios plugin as the command: its exit code is the check's status.
+    pub plugin: bool,
     pub status: Option<u16>,
     pub body_contains: Option<String>,
     pub timeout: Duration,
@@ -45,6 +47,8 @@ struct Raw {
     dns: Option<DnsSpec>,
     tcp: Option<String>,
     command: Option<String>,
+    #[serde(default)]
+    plugin: bool,
     status: Option<u16>,
     body_contains: Option<String>,
     timeout: Option<Duration>,
@@ -77,6 +81,12 @@ impl<'de> Deserialize<'de> for ProbeSpec {
                 "`status` and `body_contains` only apply to `http` probes",
             ));
         }
+        if r.plugin && r.command.is_none() {
+            return Err(de::Error::custom(crate::playbook::diagnostic::at_key(
+                "plugin",
+                "`plugin: true` applies to `command` probes (a Nagios plugin run as a command)",
+            )));
+        }
         if r.successes == Some(0) {
             return Err(de::Error::custom("`successes` must be at least 1"));
         }
@@ -89,6 +99,7 @@ impl<'de> Deserialize<'de> for ProbeSpec {
             dns: r.dns,
             tcp: r.tcp,
             command: r.command,
+            plugin: r.plugin,
             status: r.status,
             body_contains: r.body_contains,
             timeout: r.timeout.unwrap_or(Duration::secs(5)),
@@ -148,6 +159,7 @@ impl ProbeSpec {
             let run = self.command.as_deref().unwrap_or_default();
             Kind::Command {
                 run: scope.render("command", run, Mode::Shell)?,
+                plugin: self.plugin,
             }
         };
         Ok(Probe {

@@ -69,6 +69,8 @@ enum Frame {
         markers: Vec<usize>,
         /// Markers of the command before a `|`: the next command may be a shell reading them.
         piped: Vec<usize>,
+        /// The command being read follows a `|`: a here-document before it feeds it.
+        after_pipe: bool,
     },
     Double,
     Single,
@@ -101,6 +103,7 @@ fn code_frame(subst: bool) -> Frame {
         words: vec![],
         markers: vec![],
         piped: vec![],
+        after_pipe: false,
     }
 }
 
@@ -114,7 +117,12 @@ fn refused(why: &str, hint: &str) -> Context {
 /// Programs that read an argument, or their input, as shell code.
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "fish"];
 /// Programs whose `-c` argument is a command line for a shell.
-const DASH_C: &[&str] = &["su", "runuser", "flock"];
+const DASH_C: &[&str] = &["su", "runuser", "flock", "script"];
+/// Programs that join their arguments into a command line for a shell (`watch`, `sg group
+/// cmd`, GNU `parallel`, tmux's shell-command) or keep one to run later (`trap`).
+const JOINS: &[&str] = &["watch", "sg", "parallel", "tmux", "screen", "trap"];
+/// Programs that read their input as shell code, besides the shells themselves.
+const READ_STDIN: &[&str] = &["ssh", "at", "batch"];
 /// Words that start a command without being it.
 const KEYWORDS: &[&str] = &[
     "then", "do", "else", "elif", "if", "while", "until", "!", "{", "time",
@@ -144,7 +152,15 @@ fn reread(words: &[String], k: usize) -> Option<(&'static str, &'static str)> {
     }
     for (i, w) in words.iter().enumerate() {
         let b = base(w);
-        if (SHELLS.contains(&b) || DASH_C.contains(&b))
+        if JOINS.contains(&b) && k > i {
+            return Some((
+                "the placeholder is in a command line this program hands to a shell (or, for `trap`, keeps for the shell to run later): the value would be read again, as code",
+                "put the code in a script and pass the value as its argument, or use `| raw` if it is shell code you trust",
+            ));
+        }
+        // `$SHELL -c '...'`, `"sh" -c '...'`: a command name tend cannot read may be a shell.
+        let unknown = w.contains('\u{0}') && i == 0;
+        if (SHELLS.contains(&b) || DASH_C.contains(&b) || unknown)
             && let Some(j) = (i + 1..words.len()).find(|&j| dash_c(&words[j]))
             && k == j + 1
         {
@@ -176,7 +192,8 @@ fn reread(words: &[String], k: usize) -> Option<(&'static str, &'static str)> {
 fn reads_code(words: &[String]) -> bool {
     words.iter().enumerate().any(|(i, w)| {
         let b = base(w);
-        (SHELLS.contains(&b) && !words[i + 1..].iter().any(|o| dash_c(o))) || b == "ssh"
+        (SHELLS.contains(&b) && !words[i + 1..].iter().any(|o| dash_c(o)))
+            || READ_STDIN.contains(&b)
     })
 }
 
@@ -635,11 +652,19 @@ impl Scanner<'_> {
             words,
             markers,
             piped,
+            after_pipe,
             ..
         }) = self.stack.last_mut()
         else {
             return;
         };
+        if *after_pipe && reads_code(words) {
+            // `cat <<EOF | sh`: the here-documents not yet read feed a shell.
+            for p in &mut self.pending {
+                p.3 = true;
+            }
+        }
+        *after_pipe = pipe;
         if !piped.is_empty() && reads_code(words) {
             for &n in piped.iter() {
                 if let Some(f) = self.found.get_mut(n) {

@@ -109,6 +109,15 @@ pub trait Target: Send + Sync {
 
     fn read_link(&self, path: &Path) -> Option<PathBuf>;
 
+    /// Which of `paths` are symlinks.
+    fn links_among(&self, paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+        Ok(paths
+            .iter()
+            .filter(|p| self.read_link(p).is_some())
+            .cloned()
+            .collect())
+    }
+
     /// Point `link` at `to` atomically: a new symlink renamed over the old one.
     fn replace_symlink(&self, link: &Path, to: &Path) -> io::Result<()>;
 

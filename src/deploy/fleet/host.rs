@@ -180,6 +180,7 @@ pub fn open<'a>(
         .on_host(run.host, ssh.clone())
         .map_err(|diag| diag.message)?;
     d.layout.check_real()?;
+    d.layout.check_links()?;
     if lock {
         match ssh.lock(&d.layout.lock(), &ctx.holder) {
             Ok(None) => {}

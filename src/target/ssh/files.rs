@@ -141,6 +141,9 @@ impl Ssh {
     }
 }
 
+/// The line that ends a request's file data: files are renamed into place only after it.
+const WRITTEN: &str = "tend-written";
+
 impl Target for Ssh {
     fn run(
         &self,
@@ -294,6 +297,7 @@ impl Target for Ssh {
     /// counts.
     fn write_files(&self, files: &[(&Path, &[u8], u32)]) -> io::Result<()> {
         let mut cmd = vec![];
+        let mut commit = vec![];
         let mut data = vec![];
         for (path, bytes, mode) in files {
             let (p, t, d) = (q(path), q(&partial(path)), q(&parent(path)));
@@ -313,10 +317,20 @@ impl Target for Ssh {
             // mode or be a symlink, is removed first.
             let umask = !mode & 0o777;
             cmd.push(format!(
-                "{{ [ -d {d} ] || mkdir -p {d}; }} && {{ [ ! -e {t} ] && [ ! -L {t} ] || rm -f {t}; }} && ( umask {umask:o} && {write} ){synced} && chmod {mode:o} {t} && mv -f {t} {p} && sync {d}"
+                "{{ [ -d {d} ] || mkdir -p {d}; }} && {{ [ ! -e {t} ] && [ ! -L {t} ] || rm -f {t}; }} && ( umask {umask:o} && {write} ){synced}"
             ));
+            commit.push(format!("chmod {mode:o} {t} && mv -f {t} {p} && sync {d}"));
             data.extend_from_slice(bytes);
         }
+        // dd and head stop without an error at the end of their input: when tend dies mid-send
+        // the connection ends, and a short file would be renamed into place. So nothing is
+        // renamed until a last line, sent after all the data, has arrived.
+        cmd.push(format!(
+            "IFS= read -r tend_end && [ \"$tend_end\" = {WRITTEN} ]"
+        ));
+        cmd.extend(commit);
+        data.extend_from_slice(WRITTEN.as_bytes());
+        data.push(b'\n');
         let mut reader: &[u8] = &data;
         self.must(&cmd.join(" && "), Some((&mut reader, data.len() as u64)))
             .map(drop)
@@ -349,6 +363,19 @@ impl Target for Ssh {
 
     fn exists(&self, path: &Path) -> bool {
         matches!(self.op(&present(path), None), Ok((0, _)))
+    }
+
+    /// One request, shell builtins only: no process per path.
+    fn links_among(&self, paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+        let script: String = paths
+            .iter()
+            .map(|p| format!("[ -L {0} ] && printf '%s\\n' {0}; ", q(p)))
+            .collect();
+        let (_, out) = self.op(&format!("{script}true"), None)?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .map(PathBuf::from)
+            .collect())
     }
 
     fn read_link(&self, path: &Path) -> Option<PathBuf> {
