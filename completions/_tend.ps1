@@ -135,6 +135,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
         }
         'tend;check' {
             [CompletionResult]::new('--prom-file', '--prom-file', [CompletionResultType]::ParameterName, 'Also write the results as a node_exporter textfile, atomically')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up on checks still running after this long: they are UNKNOWN [default: the playbook''s `timeout:`, else 60s]')
             [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)')

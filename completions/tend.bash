@@ -138,13 +138,17 @@ _tend() {
             return 0
             ;;
         tend__subcmd__check)
-            opts="-q -v -h --prom-file --no-notify --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --prom-file --no-notify --timeout --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --prom-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

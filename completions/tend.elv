@@ -126,6 +126,7 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;check'= {
             cand --prom-file 'Also write the results as a node_exporter textfile, atomically'
+            cand --timeout 'Give up on checks still running after this long: they are UNKNOWN [default: the playbook''s `timeout:`, else 60s]'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s)'

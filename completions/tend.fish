@@ -125,6 +125,7 @@ complete -c tend -n "__fish_tend_using_subcommand failover" -s v -l verbose -d '
 complete -c tend -n "__fish_tend_using_subcommand failover" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand failover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand check" -l prom-file -d 'Also write the results as a node_exporter textfile, atomically' -r -F
+complete -c tend -n "__fish_tend_using_subcommand check" -l timeout -d 'Give up on checks still running after this long: they are UNKNOWN [default: the playbook\'s `timeout:`, else 60s]' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand check" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r

@@ -127,6 +127,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub no_notify: bool,
 
+    /// Give up on checks still running after this long: they are UNKNOWN
+    /// [default: the playbook's `timeout:`, else 60s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
+    pub timeout: Option<std::time::Duration>,
+
     #[command(flatten)]
     pub vars: VarArgs,
 
@@ -313,4 +318,11 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 5m)"))
+}
+
+fn parse_deadline(s: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("a deadline of 0 would give every check up at once".into()),
+        d => Ok(d),
+    }
 }

@@ -10,8 +10,8 @@ use crate::report::{Event, Level, Options, Reporter};
 
 pub struct Started {
     pub reporter: Reporter,
-    /// Held for as long as the job keeps `Started`.
-    _lock: Lock,
+    /// Held for as long as the job keeps `Started`; none for a job that only reads.
+    _lock: Option<Lock>,
     pub state: PathBuf,
     /// Names the lock and the job's own state files.
     pub key: String,
@@ -28,21 +28,71 @@ pub fn start(
 ) -> Result<Started, LockError> {
     let state = crate::state_dir(cli);
     let run_id = crate::journal::new_run_id();
+    let key = lock::key_for(playbook, kind);
+    let lock_path = lock_at.unwrap_or_else(|| lock::path_for(&state, &key));
+    let lock = lock::acquire(&lock_path, holder(kind, playbook, &run_id), wait_lock)?;
+    Ok(announce(
+        kind,
+        playbook,
+        name,
+        opts,
+        state,
+        key,
+        run_id,
+        Some(lock),
+    ))
+}
+
+/// A run that takes no lock: one that only reads (a check), so that overlapping runs of it
+/// both report. What it writes must be safe to write from two runs at once.
+pub fn start_unlocked(
+    cli: &Cli,
+    kind: &str,
+    playbook: Option<&Path>,
+    name: String,
+    opts: Options,
+) -> Started {
+    let run_id = crate::journal::new_run_id();
+    let key = lock::key_for(playbook, kind);
+    announce(
+        kind,
+        playbook,
+        name,
+        opts,
+        crate::state_dir(cli),
+        key,
+        run_id,
+        None,
+    )
+}
+
+/// Who holds a run's lock, as another run shows it.
+pub fn holder(kind: &str, playbook: Option<&Path>, run_id: &str) -> lock::Holder {
     let shown = playbook.map_or("(built-in default)".to_string(), |p| {
         p.display().to_string()
     });
-    let holder = lock::Holder {
+    lock::Holder {
         pid: std::process::id(),
         host: crate::hostname(),
         user: crate::username(),
-        run: run_id.clone(),
+        run: run_id.to_string(),
         since: crate::report::now_rfc3339(),
         what: format!("{kind} {shown}"),
         steps: vec![],
-    };
-    let key = lock::key_for(playbook, kind);
-    let lock_path = lock_at.unwrap_or_else(|| lock::path_for(&state, &key));
-    let lock = lock::acquire(&lock_path, holder, wait_lock)?;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn announce(
+    kind: &str,
+    playbook: Option<&Path>,
+    name: String,
+    opts: Options,
+    state: PathBuf,
+    key: String,
+    run_id: String,
+    lock: Option<Lock>,
+) -> Started {
     let journal = match crate::journal::Journal::open(&state, &run_id) {
         Ok(j) => Some(j),
         Err(e) => {
@@ -59,7 +109,9 @@ pub fn start(
         user: crate::username(),
         pid: std::process::id(),
     });
-    if let Some(stale) = &lock.stale {
+    if let Some(lock) = &lock
+        && let Some(stale) = &lock.stale
+    {
         reporter.notice(
             Level::Warn,
             format!(
@@ -78,12 +130,12 @@ pub fn start(
             ),
         );
     }
-    Ok(Started {
+    Started {
         reporter,
         _lock: lock,
         state,
         key,
-    })
+    }
 }
 
 /// A run that could not start: 75 when another run holds the lock (saying who), else 1.

@@ -335,3 +335,67 @@ fn a_hung_mount_is_unknown_and_does_not_hang_the_check() {
         "tend must exit despite the stuck statfs (took {took:?})"
     );
 }
+
+#[test]
+fn a_check_still_running_at_the_deadline_is_unknown_and_the_rest_report() {
+    let env = Env::new();
+    let p = env.write(
+        "hang.yaml",
+        "kind: check\nchecks:\n  - name: stuck\n    probe: { command: \"sleep 47\", timeout: 50s }\n  - memory: { warn: 100, crit: 100 }\n",
+    );
+    let started = std::time::Instant::now();
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios", "--timeout", "1s"])
+        .arg(&p)
+        .timeout(Duration::from_secs(40))
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(40));
+    assert!(
+        text.starts_with("TEND UNKNOWN - stuck still running after 1s, given up (--timeout)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("'memory'="),
+        "the memory check reports: {text}"
+    );
+    // The probe's command does not outlive the run.
+    crate::harness::wait_for("the probe's sleep to end", Duration::from_secs(10), || {
+        !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline")).unwrap_or_default() == b"sleep\x0047\x00"
+        })
+    });
+}
+
+#[test]
+fn a_probe_that_could_outlast_the_deadline_is_refused_at_validate() {
+    let env = Env::new();
+    let p = env.write(
+        "forever.yaml",
+        "kind: check\nchecks:\n  - probe: { tcp: \"127.0.0.1:9\", retries: 1000000, interval: 1h }\n",
+    );
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        crate::harness::stderr(&out),
+        format!(
+            "error: this check can run for 114years 2months 25days 3h 46m 13s (1000001 attempts of up to 5s each, 1h apart), past the run's deadline of 1m\n --> {}:3:12\n  |\n3 |   - probe: {{ tcp: \"127.0.0.1:9\", retries: 1000000, interval: 1h }}\n  |            ^\n  = hint: lower its `retries`, `interval`, `timeout` or `sample`, or raise the playbook's `timeout:` (how long `tend check` waits, default 60s)\n",
+            p.display()
+        )
+    );
+    // Raised, the deadline fits a probe that needs it.
+    let p = env.write(
+        "slow.yaml",
+        "kind: check\ntimeout: 5m\nchecks:\n  - probe: { tcp: \"127.0.0.1:9\", retries: 10, interval: 20s }\n",
+    );
+    env.tend().arg("validate").arg(&p).assert().code(0);
+    // A CPU sample longer than the deadline could never report.
+    let p = env.write(
+        "cpu.yaml",
+        "kind: check\ntimeout: 10s\nchecks:\n  - cpu: { sample: 20s }\n",
+    );
+    env.tend().arg("validate").arg(&p).assert().code(64);
+}

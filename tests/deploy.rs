@@ -393,10 +393,34 @@ fn a_second_deploy_of_the_same_root_exits_75_naming_the_holder() {
         err.contains("another run holds the lock") && err.contains(&format!("pid {}", first.id())),
         "{err}"
     );
+    // --wait-lock waits for the holder to finish, then deploys.
+    let sha3 = shop.artifact("v3", false);
+    let mut waiter = shop.env.tend();
+    waiter
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--wait-lock",
+            "60s",
+            "--var",
+            "version=v3",
+        ])
+        .arg("--var")
+        .arg(format!("sha={sha3}"))
+        .timeout(Duration::from_secs(90));
+    let waiter = std::thread::spawn(move || waiter.output().unwrap());
+    wait_for("the waiter to start", Duration::from_secs(10), || {
+        std::process::Command::new("pgrep")
+            .args(["-f", "wait-lock 60s"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
     std::fs::write(&gate, "").unwrap();
     let done = first.wait_with_output().unwrap();
     assert_eq!(done.status.code(), Some(0));
-    assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
+    let waited = waiter.join().unwrap();
+    assert_eq!(code(&waited), 0, "{}", stderr(&waited));
+    assert_eq!(shop.health().unwrap(), "version=v3 greeting=hello");
 }
 
 #[test]

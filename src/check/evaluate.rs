@@ -2,8 +2,9 @@
 //! their own threads while the quick ones are read, so a run takes about as long as its slowest
 //! check, not the sum.
 
-use std::sync::OnceLock;
-use std::time::{Instant, SystemTime};
+use std::panic::AssertUnwindSafe;
+use std::sync::{OnceLock, mpsc};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::measure::{cpu, disk, memory, process};
 use super::outcome::{Outcome, Perf};
@@ -15,6 +16,7 @@ use crate::report::{Event, Reporter, Status};
 use crate::target::Local;
 
 /// A check ready to run: templates rendered.
+#[derive(Clone)]
 pub struct Resolved {
     pub spec: CheckSpec,
     pub name: Option<String>,
@@ -59,73 +61,109 @@ impl Machine {
     }
 }
 
-pub fn run_all(checks: &[Resolved], reporter: &Reporter) -> Vec<Outcome> {
+/// Run every check; a slow one still running at `deadline` is given up as UNKNOWN (its
+/// thread is left behind and its step processes killed) so that a hung probe cannot hold the
+/// whole run, and the checks that did answer still report and alert.
+pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> Vec<Outcome> {
+    let until = Instant::now() + deadline;
     let machine = Machine {
         memory: OnceLock::new(),
     };
-    let run_one = |c: &Resolved| {
-        let label = c.label();
-        let started = Instant::now();
+    let begin = |c: &Resolved| {
         reporter.emit(Event::StepStarted {
-            step: label.clone(),
+            step: c.label(),
             target: String::new(),
         });
-        let mut outs = evaluate(c, &machine);
-        let single = outs.len() == 1;
-        for o in &mut outs {
-            if o.runbook.is_none() {
-                o.runbook = c.runbook.clone();
-            }
-            if o.first_steps.is_empty() {
-                o.first_steps = c.first_steps.clone();
-            }
-            if let Some(n) = &c.name
-                && single
-            {
-                o.name = n.clone();
-            }
-        }
-        let status = super::outcome::overall(&outs);
-        let message = match outs.as_slice() {
-            [one] => one.summary.clone(),
-            many => many
-                .iter()
-                .map(|o| format!("{} {}", o.name, o.summary))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        reporter.emit(Event::StepFinished {
-            step: label,
-            target: String::new(),
-            status,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            message,
-        });
-        outs
+        Instant::now()
     };
-    std::thread::scope(|s| {
-        let slow: Vec<_> = checks
-            .iter()
-            .map(|c| c.is_slow().then(|| s.spawn(|| run_one(c))))
-            .collect();
-        let mut results: Vec<Option<Vec<Outcome>>> = checks
-            .iter()
-            .map(|c| (!c.is_slow()).then(|| run_one(c)))
-            .collect();
-        for (i, handle) in slow.into_iter().enumerate() {
-            if let Some(h) = handle {
-                let label = checks[i].label();
-                results[i] = Some(h.join().unwrap_or_else(|_| {
+    let mut results: Vec<Option<Vec<Outcome>>> = vec![None; checks.len()];
+    let (tx, rx) = mpsc::channel();
+    let mut pending = vec![];
+    for (i, c) in checks.iter().enumerate().filter(|(_, c)| c.is_slow()) {
+        let started = begin(c);
+        let (c, tx) = (c.clone(), tx.clone());
+        // Not scoped: a thread stuck past the deadline must not keep the run waiting for it.
+        std::thread::spawn(move || {
+            let machine = Machine {
+                memory: OnceLock::new(),
+            };
+            let outs = std::panic::catch_unwind(AssertUnwindSafe(|| evaluate(&c, &machine)))
+                .unwrap_or_else(|_| {
                     vec![Outcome::unknown(
-                        label,
-                        checks[i].spec.kind(),
+                        c.label(),
+                        c.spec.kind(),
                         "the check crashed".into(),
                     )]
-                }));
-            }
+                });
+            let _ = tx.send((i, outs));
+        });
+        pending.push((i, started));
+    }
+    for (i, c) in checks.iter().enumerate().filter(|(_, c)| !c.is_slow()) {
+        let started = begin(c);
+        results[i] = Some(finish(c, evaluate(c, &machine), started, reporter));
+    }
+    while !pending.is_empty() {
+        let Ok((i, outs)) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) else {
+            break;
+        };
+        if let Some(at) = pending.iter().position(|(p, _)| *p == i) {
+            let (_, started) = pending.swap_remove(at);
+            results[i] = Some(finish(&checks[i], outs, started, reporter));
         }
-        results.into_iter().flatten().flatten().collect()
-    })
+    }
+    if !pending.is_empty() {
+        crate::procs::signal_all(rustix::process::Signal::KILL);
+    }
+    for (i, started) in pending {
+        let c = &checks[i];
+        let why = format!(
+            "still running after {}, given up (--timeout)",
+            humantime::format_duration(deadline)
+        );
+        let outs = vec![Outcome::unknown(c.label(), c.spec.kind(), why)];
+        results[i] = Some(finish(c, outs, started, reporter));
+    }
+    results.into_iter().flatten().flatten().collect()
+}
+
+/// A check's outcomes with what its playbook entry adds, reported as its step's end.
+fn finish(
+    c: &Resolved,
+    mut outs: Vec<Outcome>,
+    started: Instant,
+    reporter: &Reporter,
+) -> Vec<Outcome> {
+    let single = outs.len() == 1;
+    for o in &mut outs {
+        if o.runbook.is_none() {
+            o.runbook = c.runbook.clone();
+        }
+        if o.first_steps.is_empty() {
+            o.first_steps = c.first_steps.clone();
+        }
+        if let Some(n) = &c.name
+            && single
+        {
+            o.name = n.clone();
+        }
+    }
+    let message = match outs.as_slice() {
+        [one] => one.summary.clone(),
+        many => many
+            .iter()
+            .map(|o| format!("{} {}", o.name, o.summary))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    reporter.emit(Event::StepFinished {
+        step: c.label(),
+        target: String::new(),
+        status: super::outcome::overall(&outs),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        message,
+    });
+    outs
 }
 
 fn evaluate(c: &Resolved, m: &Machine) -> Vec<Outcome> {

@@ -24,6 +24,9 @@ pub fn statvfs(path: &str) -> Result<String, String> {
     measure::disk::read(path).map(|u| u.to_string())
 }
 
+/// How long a check waits for another run of the same playbook to finish sending its alerts.
+const ALERT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 const ALERT_REASONS: &[&str] = &["critical", "warning", "unknown", "recovery"];
 
 /// The set `tend check` runs with no playbook.
@@ -38,8 +41,13 @@ checks:
   - load: { per_cpu: true }
 ";
 
+/// How long `tend check` waits for its checks when neither `--timeout` nor `timeout:` says.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 struct Plan {
     checks: Vec<Resolved>,
+    /// The playbook's deadline: every probe fits in it, `--timeout` may cut it shorter.
+    deadline: std::time::Duration,
     /// An SMTP password that cannot be read must not stop the checks: they run, and the alert
     /// waits (state untouched) until it can be sent.
     notifier: Result<Notifier, Diagnostic>,
@@ -65,6 +73,18 @@ fn resolve(
             .map(|(i, s)| scope.render(&format!("first_steps[{i}]"), s, Mode::Text))
             .collect()
     };
+    let deadline = match body.timeout {
+        Some(t) if t.0.is_zero() => {
+            return Err(top
+                .error(
+                    "timeout",
+                    "a deadline of 0s would give every check up at once",
+                )
+                .hint("leave `timeout` out for the default, 60s"));
+        }
+        Some(t) => t.0,
+        None => DEADLINE,
+    };
     let mut checks = vec![];
     for (i, item) in body.checks.iter().enumerate() {
         let scope = top.at(&format!("checks[{i}]"));
@@ -73,6 +93,43 @@ fn resolve(
             spec::CheckSpec::Probe(p) => Some(p.resolve(&kind_scope)?),
             _ => None,
         };
+        let longest = match (&item.spec, &probe) {
+            (_, Some(p)) => Some((
+                p.longest(),
+                format!(
+                    "{} attempts of up to {} each, {} apart",
+                    p.retries.saturating_add(p.successes.max(1)),
+                    humantime::format_duration(p.timeout),
+                    humantime::format_duration(p.interval)
+                ),
+            )),
+            (spec::CheckSpec::Cpu(c), _) => Some((c.sample.0, "its sample".to_string())),
+            (spec::CheckSpec::Disk(d) | spec::CheckSpec::Inodes(d), _) => {
+                Some((d.timeout.0, "its timeout".to_string()))
+            }
+            _ => None,
+        };
+        if let Some((longest, how)) = longest
+            && longest > deadline
+        {
+            let shown = if longest == std::time::Duration::MAX {
+                "for ever".to_string()
+            } else {
+                format!("for {}", humantime::format_duration(longest))
+            };
+            return Err(scope
+                .error(
+                    item.spec.kind(),
+                    format!(
+                        "this check can run {shown} ({how}), past the run's deadline of {}",
+                        humantime::format_duration(deadline)
+                    ),
+                )
+                .hint(
+                    "lower its `retries`, `interval`, `timeout` or `sample`, or raise the \
+                     playbook's `timeout:` (how long `tend check` waits, default 60s)",
+                ));
+        }
         let path = match &item.spec {
             spec::CheckSpec::FileAge(f) => Some(kind_scope.render("path", &f.path, Mode::Text)?),
             _ => None,
@@ -96,6 +153,7 @@ fn resolve(
     }
     Ok(Plan {
         checks,
+        deadline,
         notifier: body.notify.resolve(&top, ALERT_REASONS, real_secrets),
         runbook: body
             .runbook
@@ -177,22 +235,16 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         });
     let mut opts = Options::from_cli(cli);
     opts.steps = false;
-    let started = match crate::run::start(
-        cli,
-        "check",
-        args.playbook.as_deref(),
-        loaded.name(),
-        opts,
-        args.lock.wait_lock,
-        None,
-    ) {
-        Ok(s) => s,
-        Err(e) => return unknown(cli, &e.to_string(), None),
-    };
+    // No lock for the run: a check only reads, and two overlapping runs must both report (a
+    // second one's UNKNOWN would page someone). Only the alert state is shared; it is updated
+    // under the lock, below.
+    let started =
+        crate::run::start_unlocked(cli, "check", args.playbook.as_deref(), loaded.name(), opts);
     let (reporter, state, key) = (&started.reporter, &started.state, &started.key);
     let run_id = reporter.run().to_string();
 
-    let mut outcomes = evaluate::run_all(&plan.checks, reporter);
+    let deadline = args.timeout.unwrap_or(plan.deadline);
+    let mut outcomes = evaluate::run_all(&plan.checks, reporter, deadline);
     outcomes.iter_mut().for_each(outcome::Outcome::redact);
     let status = overall(&outcomes);
 
@@ -209,7 +261,18 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
                 runbook: plan.runbook.clone(),
                 first_steps: plan.first_steps.clone(),
             };
-            match alert::process(&ctx, &outcomes) {
+            let lock = crate::lock::acquire(
+                &crate::lock::path_for(state, key),
+                crate::run::holder("check", args.playbook.as_deref(), &run_id),
+                Some(args.lock.wait_lock.unwrap_or(ALERT_LOCK_WAIT)),
+            );
+            let processed = match lock {
+                Ok(_held) => alert::process(&ctx, &outcomes),
+                Err(e) => Err(format!(
+                    "alerts not processed this run (the next run sends what is due): {e}"
+                )),
+            };
+            match processed {
                 Ok(deliveries) => {
                     for d in deliveries {
                         match d {

@@ -19,6 +19,9 @@ crate::playbook!(
         pub runbook: Option<String>,
         #[serde(default)]
         pub first_steps: Vec<String>,
+        /// The run's deadline (`--timeout` overrides it); a probe that could outlast it is
+        /// refused at load.
+        pub timeout: Option<Duration>,
     }
 );
 

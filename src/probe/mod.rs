@@ -94,11 +94,20 @@ impl Probe {
         }
     }
 
+    /// The longest a run can take: every attempt timing out, the interval between each.
+    pub fn longest(&self) -> Duration {
+        let attempts = self.retries.saturating_add(self.successes.max(1));
+        self.timeout
+            .checked_mul(attempts)
+            .and_then(|t| t.checked_add(self.interval.checked_mul(attempts - 1)?))
+            .unwrap_or(Duration::MAX)
+    }
+
     /// Probe until `successes` consecutive good answers, or until `retries` extra attempts
     /// have been spent.
     pub fn run(&self, target: &dyn Target) -> Verdict {
         let needed = self.successes.max(1);
-        let budget = self.retries + needed;
+        let budget = self.retries.saturating_add(needed);
         let mut streak = 0;
         let mut last = (Attempt::of(Err(String::new())), Duration::ZERO);
         for attempt in 1..=budget {
