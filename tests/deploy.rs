@@ -1205,6 +1205,36 @@ fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
     ] {
         assert!(text.contains(want), "{want:?} not in:\n{text}");
     }
+    // As JSON: every host with its own root, steps and rollback, and the batches.
+    let out = plan(&["--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hosts = doc["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 5);
+    assert_eq!(hosts[1]["host"], "web2 (app@127.0.0.12)");
+    assert!(
+        hosts[1]["root"]
+            .as_str()
+            .unwrap()
+            .ends_with("/srv/web2/shop"),
+        "{doc}"
+    );
+    assert_eq!(hosts[1]["steps"][1]["command"], "bin/stop");
+    assert!(
+        hosts[4]["rollback"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["command"] == "bin/migrate down orders_v2"),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["rollout"]["batches"],
+        serde_json::json!([
+            ["deploy@127.0.0.11:2222"],
+            ["web2 (app@127.0.0.12)", "ops@127.0.0.13"],
+            ["ops@127.0.0.14", "ops@127.0.0.15"]
+        ])
+    );
     let out = plan(&["--limit", "web2,127.0.0.15"]);
     let text = stdout(&out);
     assert!(text.contains("to 2 hosts in 2 batches"), "{text}");
@@ -1408,4 +1438,70 @@ fn a_release_or_record_directory_that_is_a_link_is_refused_before_anything_is_wr
             "{dir}: nothing was written through the link"
         );
     }
+}
+
+#[test]
+fn plan_shows_every_line_of_a_script_and_gives_json() {
+    let env = crate::harness::Env::new();
+    let root = env.path("root");
+    let p = env.write(
+        "d.yaml",
+        &format!(
+            "kind: deploy\nvars: {{ version: v1 }}\ndeploy:\n  root: {}\n  release: \"{{{{ version }}}}\"\n  fetch: {{ path: a.tar.gz, sha256: \"{}\" }}\n  stop: [bin/stop]\n  migrate:\n    - name: catalog\n      run: |\n        set -e\n        bin/migrate up catalog\n      down: bin/migrate down catalog\n  start: [\"bin/start\"]\n  verify:\n    - {{ command: \"curl -fs http://127.0.0.1:1/health\" }}\n",
+            root.display(),
+            "0".repeat(64)
+        ),
+    );
+    let out = env.tend().arg("plan").arg(&p).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "deploy v1 to {} on this machine
+current: (none: first deploy)
+
+steps:
+   1. fetch v1: {}/a.tar.gz (sha256 000000000000) → releases/v1, checked before anything is stopped
+   2. stop: bin/stop (skipped: no current release yet)
+   3. migrate: catalog (down: bin/migrate down catalog)
+        | set -e
+        | bin/migrate up catalog
+   4. switch current → v1
+   5. start: bin/start
+   6. verify command `curl -fs http://127.0.0.1:1/health`
+   7. prune old releases (keep_releases: 5)
+
+if a step from stop on fails, undo what ran (there is no verified release to go back to: exit 2):
+   1. rollback: stop: bin/stop
+   2. rollback: down: bin/migrate down catalog
+",
+            root.display(),
+            env.dir.path().display()
+        )
+    );
+    let out = env
+        .tend()
+        .args(["plan", "--output", "json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "deploy");
+    assert_eq!(doc["release"], "v1");
+    let host = &doc["hosts"][0];
+    assert_eq!(host["root"], root.display().to_string());
+    assert_eq!(
+        host["steps"][2]["command"],
+        "set -e\nbin/migrate up catalog\n"
+    );
+    assert_eq!(
+        host["steps"][5]["command"],
+        "curl -fs http://127.0.0.1:1/health"
+    );
+    assert_eq!(
+        host["rollback"]["steps"][1]["command"],
+        "bin/migrate down catalog"
+    );
+    assert_eq!(doc["warnings"], serde_json::json!([]));
 }

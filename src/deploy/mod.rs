@@ -102,7 +102,16 @@ fn show_plan(cli: &Cli, d: &Deploy, limit: Option<&str>) -> i32 {
             return exit::USAGE;
         }
     };
-    match plan::render(d, fleet.as_ref()) {
+    let shown = if cli.output == crate::cli::Output::Json {
+        plan::build(d, fleet.as_ref()).map(|doc| {
+            let mut json = serde_json::to_string_pretty(&doc).unwrap_or_default();
+            json.push('\n');
+            json
+        })
+    } else {
+        plan::render(d, fleet.as_ref())
+    };
+    match shown {
         Ok(text) => {
             print!("{text}");
             exit::OK
@@ -126,7 +135,7 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
     };
     if args.dry_run {
         let code = show_plan(cli, &d, args.hosts.limit.as_deref());
-        if code == exit::OK {
+        if code == exit::OK && cli.output != crate::cli::Output::Json {
             println!("dry run: nothing was touched");
         }
         return code;

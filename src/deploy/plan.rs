@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use serde::Serialize;
+
 use super::configure::Previous;
 use super::releases::{Releases, State};
 use super::resolve::{Deploy, Fleet, Phases};
@@ -94,9 +96,122 @@ pub fn warnings(d: &Deploy, p: &Phases) -> Vec<String> {
     w
 }
 
+/// A plan as a reviewer reads it, and as `--output json` gives it: per host, the steps with
+/// the whole of every command they run, and the rollback that follows a failure.
+#[derive(Serialize)]
+pub struct Doc {
+    pub kind: &'static str,
+    pub release: String,
+    pub hosts: Vec<HostPlan>,
+    /// A fleet's rollout; absent on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct HostPlan {
+    /// Absent on this machine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub root: String,
+    /// The release live now, as this machine's journal has it (a fleet's hosts are read at
+    /// deploy time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    pub steps: Vec<Line>,
+    pub rollback: RollbackPlan,
+}
+
+#[derive(Serialize)]
+pub struct RollbackPlan {
+    /// When it runs.
+    pub when: String,
+    /// The release it goes back to; absent when there is none yet, or (a fleet) when each
+    /// host's own journal names it at deploy time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub steps: Vec<Line>,
+}
+
+#[derive(Serialize)]
+pub struct Rollout {
+    pub batches: Vec<Vec<String>>,
+    pub on_failure: String,
+    pub max_failures: usize,
+}
+
+/// A step of a plan, with the whole command it runs: a reviewer approves what will run, not
+/// its first line.
+#[derive(Serialize)]
+pub struct Line {
+    pub step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+impl Line {
+    fn of(step: String) -> Line {
+        Line {
+            step,
+            command: None,
+        }
+    }
+
+    fn running(step: String, run: &str) -> Line {
+        Line {
+            step,
+            command: Some(crate::redact::redact(run)),
+        }
+    }
+
+    fn probing(step: String, p: &Probe) -> Line {
+        match &p.kind {
+            crate::probe::Kind::Command { run, .. } => Line::running(step, run),
+            _ => Line::of(step),
+        }
+    }
+
+    fn write(&self, out: &mut String, n: usize) {
+        let _ = writeln!(out, "  {n:>2}. {}", self.step);
+        // The command's every line, unless the step's line already shows all of it.
+        if let Some(cmd) = &self.command
+            && !self.step.contains(cmd.trim())
+        {
+            for l in cmd.trim_end().lines() {
+                let _ = writeln!(out, "        | {}", crate::report::printable(l));
+            }
+        }
+    }
+}
+
+fn forward(d: &Deploy, p: &Phases, first: bool) -> Vec<Line> {
+    steps::forward(p)
+        .into_iter()
+        .map(|step| {
+            let text = detail(d, p, step, first);
+            match step {
+                Step::Stop(i) => Line::running(text, &p.stop[i].run),
+                Step::Migrate(i) => Line::running(text, &p.migrate[i].up.run),
+                Step::Start(i) => Line::running(text, &p.start[i].run),
+                Step::Verify(i) => Line::probing(text, &p.verify[i]),
+                _ => Line::of(text),
+            }
+        })
+        .collect()
+}
+
 pub fn render(d: &Deploy, fleet: Option<&Fleet>) -> Result<String, Diagnostic> {
+    let doc = build(d, fleet)?;
+    Ok(match fleet {
+        Some(f) => text_fleet(&doc, f),
+        None => text_local(&doc),
+    })
+}
+
+pub fn build(d: &Deploy, fleet: Option<&Fleet>) -> Result<Doc, Diagnostic> {
     if let Some(f) = fleet {
-        return render_fleet(d, f);
+        return build_fleet(d, f);
     }
     let p = d.phases(&d.release, None)?;
     let journal = Releases::load(&*d.layout.target, &d.layout.journal()).unwrap_or_default();
@@ -109,34 +224,12 @@ pub fn render(d: &Deploy, fleet: Option<&Fleet>) -> Result<String, Diagnostic> {
         Some(t) => Some(d.phases(t, target_rec.map(|r| &r.vars))?),
         None => None,
     };
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "deploy {} to {} on this machine",
-        d.release,
-        d.layout.root.display()
-    );
-    let _ = writeln!(
-        out,
-        "current: {}",
-        current
-            .as_deref()
-            .map_or("(none: first deploy)".to_string(), |c| {
-                let state = journal
-                    .get(c)
-                    .map_or("not recorded by tend", |r| r.state.label());
-                format!("{c} ({state})")
-            })
-    );
-    let _ = writeln!(out, "\nsteps:");
-    for (n, step) in steps::forward(&p).into_iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "  {:>2}. {}",
-            n + 1,
-            detail(d, &p, step, current.is_none())
-        );
-    }
+    let shown_current = current.as_deref().map(|c| {
+        let state = journal
+            .get(c)
+            .map_or("not recorded by tend", |r| r.state.label());
+        format!("{c} ({state})")
+    });
     let rb = Rollback {
         stop: &p.stop,
         stop_dir: d.layout.release(&d.release),
@@ -157,48 +250,91 @@ pub fn render(d: &Deploy, fleet: Option<&Fleet>) -> Result<String, Diagnostic> {
             .collect(),
         target: target.as_ref(),
     };
-    match &target_name {
-        Some(t) => {
-            let _ = writeln!(
-                out,
-                "\nif a step from stop on fails, or tend gets SIGINT/SIGTERM, roll back to {t}:"
-            );
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "\nif a step from stop on fails, undo what ran (there is no verified release to go back to: exit 2):"
-            );
-        }
-    }
-    for (n, step) in rb.steps().into_iter().enumerate() {
-        let name = rb.name(step);
-        let line = match step {
-            Undo::Down(i) if rb.downs[i].0.down.is_none() => {
-                let m = rb.downs[i].0;
-                if m.backward_compatible {
-                    format!("{name}: kept (backward compatible)")
-                } else {
-                    format!("{name}: IMPOSSIBLE, no `down`: the rollback halts here (exit 2)")
+    let when = match &target_name {
+        Some(t) => format!("if a step from stop on fails, or tend gets SIGINT/SIGTERM, roll back to {t}"),
+        None => "if a step from stop on fails, undo what ran (there is no verified release to go back to: exit 2)".to_string(),
+    };
+    let rollback = rb
+        .steps()
+        .into_iter()
+        .map(|step| {
+            let name = rb.name(step);
+            match step {
+                Undo::Down(i) => {
+                    let m = rb.downs[i].0;
+                    match &m.down {
+                        Some(down) => Line::running(name, &down.run),
+                        None if m.backward_compatible => {
+                            Line::of(format!("{name}: kept (backward compatible)"))
+                        }
+                        None => Line::of(format!(
+                            "{name}: IMPOSSIBLE, no `down`: the rollback halts here (exit 2)"
+                        )),
+                    }
                 }
+                Undo::Restore => {
+                    Line::of("rollback: restore the config files configure replaced".into())
+                }
+                Undo::Stop(i) => Line::running(name, &rb.stop[i].run),
+                Undo::Start(i) => match rb.target {
+                    Some(t) => Line::running(name, &t.start[i].run),
+                    None => Line::of(name),
+                },
+                Undo::Verify(i) => {
+                    let v = &rb.target.expect("verify has a target").verify[i];
+                    Line::probing(format!("{name}{}", probe_detail(v)), v)
+                }
+                Undo::Switch => Line::of(name),
             }
-            Undo::Restore => "rollback: restore the config files configure replaced".into(),
-            Undo::Verify(i) => format!(
-                "{name}{}",
-                probe_detail(&rb.target.expect("verify has a target").verify[i])
-            ),
-            _ => name,
-        };
-        let _ = writeln!(out, "  {:>2}. {line}", n + 1);
+        })
+        .collect();
+    Ok(Doc {
+        kind: "deploy",
+        release: d.release.clone(),
+        hosts: vec![HostPlan {
+            host: None,
+            root: d.layout.root.display().to_string(),
+            current: shown_current,
+            steps: forward(d, &p, current.is_none()),
+            rollback: RollbackPlan {
+                when,
+                to: target_name,
+                steps: rollback,
+            },
+        }],
+        rollout: None,
+        warnings: warnings(d, &p),
+    })
+}
+
+fn text_local(doc: &Doc) -> String {
+    let h = &doc.hosts[0];
+    let mut out = String::new();
+    let _ = writeln!(out, "deploy {} to {} on this machine", doc.release, h.root);
+    let _ = writeln!(
+        out,
+        "current: {}",
+        h.current.as_deref().unwrap_or("(none: first deploy)")
+    );
+    let _ = writeln!(out, "\nsteps:");
+    for (n, l) in h.steps.iter().enumerate() {
+        l.write(&mut out, n + 1);
     }
-    let warnings = warnings(d, &p);
+    let _ = writeln!(out, "\n{}:", h.rollback.when);
+    for (n, l) in h.rollback.steps.iter().enumerate() {
+        l.write(&mut out, n + 1);
+    }
+    text_warnings(&mut out, &doc.warnings);
+    out
+}
+
+fn text_warnings(out: &mut String, warnings: &[String]) {
     if !warnings.is_empty() {
         out.push('\n');
     }
     for w in warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    Ok(out)
 }
 
 pub fn table(d: &Deploy, journal: &Releases, current: Option<&str>) -> String {
@@ -340,31 +476,27 @@ pub fn fleet_table(hosts: &[super::fleet::HostReleases]) -> String {
     out
 }
 
-/// A fleet's plan: the batches, each host's root, the steps every host runs, and what a failure
-/// does. (Which release each host goes back to is read from its own journal at deploy time.)
-fn render_fleet(d: &Deploy, f: &Fleet) -> Result<String, Diagnostic> {
+/// A fleet's plan: the batches, each host's root and steps, and what a failure does. (Which
+/// release each host goes back to is read from its own journal at deploy time.)
+fn build_fleet(d: &Deploy, f: &Fleet) -> Result<Doc, Diagnostic> {
     let first = d.check_hosts(f)?;
-    let p = first.phases(&d.release, None)?;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "deploy {} to {} hosts in {} batches (a batch is deployed and verified before the next starts)",
-        d.release,
-        f.hosts.len(),
-        f.batches.len()
-    );
-    for (n, batch) in f.batches.iter().enumerate() {
-        let _ = writeln!(out, "  batch {}:", n + 1);
-        for i in batch {
-            let h = &f.hosts[*i];
-            let _ = writeln!(out, "    {}  root {}", h.shown(), d.root_on(h)?);
-        }
+    let mut hosts = vec![];
+    for h in &f.hosts {
+        let on = d.on_host(h, d.layout.target.clone())?;
+        let p = on.phases(&d.release, None)?;
+        hosts.push(HostPlan {
+            host: Some(h.shown()),
+            root: d.root_on(h)?,
+            current: None,
+            steps: forward(&on, &p, false),
+            rollback: RollbackPlan {
+                when: format!("if more than {} host(s) of a batch fail", f.max_failures),
+                to: None,
+                steps: fleet_rollback(&p),
+            },
+        });
     }
-    let _ = writeln!(out, "\nsteps on each host (as on {}):", f.hosts[0].name);
-    for (n, step) in steps::forward(&p).into_iter().enumerate() {
-        let _ = writeln!(out, "  {:>2}. {}", n + 1, detail(&first, &p, step, false));
-    }
-    let what = match f.on_failure {
+    let on_failure = match f.on_failure {
         OnFailure::RollbackAll => {
             "every host switched in this run goes back to its own last verified release, and is verified"
         }
@@ -373,45 +505,100 @@ fn render_fleet(d: &Deploy, f: &Fleet) -> Result<String, Diagnostic> {
         }
         OnFailure::Halt => "the rollout stops; hosts already done stay on the new release",
     };
-    let _ = writeln!(
-        out,
-        "\nif more than {} host(s) of a batch fail: {what}:",
-        f.max_failures
-    );
-    let mut n = 0;
-    let mut line = |text: String| {
-        n += 1;
-        let _ = writeln!(out, "  {n:>2}. rollback: {text}");
-    };
+    let p = first.phases(&d.release, None)?;
+    Ok(Doc {
+        kind: "deploy",
+        release: d.release.clone(),
+        rollout: Some(Rollout {
+            batches: f
+                .batches
+                .iter()
+                .map(|b| b.iter().map(|i| f.hosts[*i].shown()).collect())
+                .collect(),
+            on_failure: on_failure.to_string(),
+            max_failures: f.max_failures,
+        }),
+        hosts,
+        warnings: warnings(d, &p),
+    })
+}
+
+/// The rollback every host of a fleet runs: the one it goes back to is its own.
+fn fleet_rollback(p: &Phases) -> Vec<Line> {
+    let mut lines = vec![];
     for a in &p.stop {
-        line(format!("stop: {}", a.label));
+        lines.push(Line::running(
+            format!("rollback: stop: {}", a.label),
+            &a.run,
+        ));
     }
     for m in p.migrate.iter().rev() {
-        line(match (&m.down, m.backward_compatible) {
-            (Some(down), _) => format!("down: {}", down.label),
-            (None, true) => format!("undo migration {}: kept (backward compatible)", m.label),
-            (None, false) => format!(
-                "undo migration {}: IMPOSSIBLE, no `down`: the rollback halts here (exit 2)",
+        lines.push(match (&m.down, m.backward_compatible) {
+            (Some(down), _) => Line::running(format!("rollback: down: {}", down.label), &down.run),
+            (None, true) => Line::of(format!(
+                "rollback: undo migration {}: kept (backward compatible)",
                 m.label
-            ),
+            )),
+            (None, false) => Line::of(format!(
+                "rollback: undo migration {}: IMPOSSIBLE, no `down`: the rollback halts here (exit 2)",
+                m.label
+            )),
         });
     }
     if !p.configure.is_empty() {
-        line("restore the config files configure replaced".into());
+        lines.push(Line::of(
+            "rollback: restore the config files configure replaced".into(),
+        ));
     }
-    line("switch current → the host's last verified release".into());
+    lines.push(Line::of(
+        "rollback: switch current → the host's last verified release".into(),
+    ));
     for a in &p.start {
-        line(format!("start: {}", a.label));
+        lines.push(Line::running(
+            format!("rollback: start: {}", a.label),
+            &a.run,
+        ));
     }
     for v in &p.verify {
-        line(format!("verify {}{}", v.label(), probe_detail(v)));
+        lines.push(Line::probing(
+            format!("rollback: verify {}{}", v.label(), probe_detail(v)),
+            v,
+        ));
     }
-    let warnings = warnings(d, &p);
-    if !warnings.is_empty() {
-        out.push('\n');
+    lines
+}
+
+fn text_fleet(doc: &Doc, f: &Fleet) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "deploy {} to {} hosts in {} batches (a batch is deployed and verified before the next starts)",
+        doc.release,
+        f.hosts.len(),
+        f.batches.len()
+    );
+    for (n, batch) in f.batches.iter().enumerate() {
+        let _ = writeln!(out, "  batch {}:", n + 1);
+        for i in batch {
+            let h = &doc.hosts[*i];
+            let _ = writeln!(
+                out,
+                "    {}  root {}",
+                h.host.as_deref().unwrap_or(""),
+                h.root
+            );
+        }
     }
-    for w in warnings {
-        let _ = writeln!(out, "warning: {w}");
+    let first = &doc.hosts[0];
+    let _ = writeln!(out, "\nsteps on each host (as on {}):", f.hosts[0].name);
+    for (n, l) in first.steps.iter().enumerate() {
+        l.write(&mut out, n + 1);
     }
-    Ok(out)
+    let on_failure = doc.rollout.as_ref().map_or("", |r| r.on_failure.as_str());
+    let _ = writeln!(out, "\n{}: {on_failure}:", first.rollback.when);
+    for (n, l) in first.rollback.steps.iter().enumerate() {
+        l.write(&mut out, n + 1);
+    }
+    text_warnings(&mut out, &doc.warnings);
+    out
 }
