@@ -148,12 +148,48 @@ fn dry_run_lists_every_action_and_touches_nothing() {
         err.contains(&format!("would compress {}/b.log (", logs.display())),
         "{err}"
     );
-    assert!(err.contains("would compress 2 files ("), "{err}");
     let names: Vec<_> = std::fs::read_dir(&logs)
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 2, "nothing written: {names:?}");
+    // What it says it would reclaim is what the real run reclaims, not the files' whole size.
+    let (before, estimate) = sizes(&err, "would compress 2 files, ", " → about ");
+    let out = cleanup(&env, &p);
+    let (real_before, after) = sizes(&stderr(&out), "compressed 2 files, ", " → ");
+    assert_eq!(before, real_before);
+    assert!(after < before / 4, "{after} of {before}");
+    assert!(
+        estimate.abs_diff(after) <= after / 10,
+        "estimated {estimate}, took {after}"
+    );
+}
+
+/// The two sizes of `{lead}X{sep}Y` in `text`, in bytes.
+fn sizes(text: &str, lead: &str, sep: &str) -> (u64, u64) {
+    let at = text
+        .find(lead)
+        .unwrap_or_else(|| panic!("{lead:?} not in {text}"))
+        + lead.len();
+    let rest = &text[at..];
+    let (a, rest) = rest.split_once(sep).unwrap();
+    let b: String = rest
+        .chars()
+        .take_while(|c| !matches!(c, '\n' | ';' | '('))
+        .collect();
+    (bytes(a), bytes(&b))
+}
+
+fn bytes(size: &str) -> u64 {
+    let (n, unit) = size.trim().split_once(' ').unwrap_or((size.trim(), "B"));
+    let n: f64 = n.parse().unwrap_or_else(|_| panic!("not a size: {size:?}"));
+    let scale = match unit {
+        "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        other => panic!("unit {other:?}"),
+    };
+    (n * scale) as u64
 }
 
 #[test]
@@ -365,14 +401,26 @@ fn permission_denied_on_one_file_and_the_rest_go_on() {
     .unwrap();
     let p = env.write("c.yaml", &compress_playbook(&logs, ""));
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(assert_cmd::cargo::cargo_bin("tend"))
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .env("TEND_STATE_DIR", &state)
-        .output()
-        .unwrap();
+    let as_nobody = |dry_run: bool| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("tend"))
+            .args(["cleanup", "--output", "plain"])
+            .args(dry_run.then_some("--dry-run"))
+            .arg(&p)
+            .env("TEND_STATE_DIR", &state)
+            .output()
+            .unwrap()
+    };
+    // The dry run names the file the real run could not read.
+    let out = as_nobody(true);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("secret.log: cannot be read: permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    let out = as_nobody(false);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("secret.log: permission denied"), "{err}");

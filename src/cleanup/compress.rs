@@ -210,3 +210,39 @@ fn is_copy_of(gz: &Path, mtime: u64, size: u64) -> io::Result<bool> {
             == (mtime & 0xffff_ffff)
         && u64::from(u32::from_le_bytes(tail)) == (size & 0xffff_ffff))
 }
+
+/// What a dry run tells the operator a file will take once compressed: the file itself
+/// compressed when it is small, else three samples of it (start, middle, end) compressed and
+/// scaled to its size. Reading it also proves the real run could: an unreadable file fails here.
+pub fn estimate(c: &Candidate, level: u32) -> io::Result<u64> {
+    const SAMPLE: u64 = 64 * 1024;
+    let mut src = OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&c.path)?;
+    let size = src.metadata()?.len();
+    let starts: Vec<u64> = if size <= 3 * SAMPLE {
+        vec![0]
+    } else {
+        vec![0, size / 2 - SAMPLE / 2, size - SAMPLE]
+    };
+    let each = if starts.len() == 1 { size } else { SAMPLE };
+    let mut gz = super::gzip::Gzip::new(Vec::new(), level, b"", 0)?;
+    let mut read = 0u64;
+    let mut buf = Vec::with_capacity(each as usize);
+    for at in starts {
+        src.seek(SeekFrom::Start(at))?;
+        buf.clear();
+        (&mut src).take(each).read_to_end(&mut buf)?;
+        gz.write_all(&buf)?;
+        read += buf.len() as u64;
+    }
+    let packed = gz.finish()?.len() as u64;
+    let scaled = if read == 0 {
+        packed
+    } else {
+        (packed as f64 * size as f64 / read as f64).ceil() as u64
+    };
+    // Counted in blocks, like what the file takes now.
+    Ok(scaled.div_ceil(4096) * 4096)
+}

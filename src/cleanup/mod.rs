@@ -228,17 +228,29 @@ impl Job<'_> {
         let rx = Mutex::new(rx);
         let work = |c: Candidate| {
             if self.dry_run {
-                self.line(
-                    step,
-                    format!(
-                        "would compress {} ({})",
-                        c.path.display(),
-                        Size(c.allocated)
-                    ),
-                );
+                let estimate = compress::estimate(&c, r.rule.level);
                 let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
-                t.files += 1;
-                t.before += c.allocated;
+                match estimate {
+                    Ok(after) => {
+                        t.files += 1;
+                        t.before += c.allocated;
+                        t.after += after.min(c.allocated);
+                        drop(t);
+                        self.line(
+                            step,
+                            format!(
+                                "would compress {} ({} → about {})",
+                                c.path.display(),
+                                Size(c.allocated),
+                                Size(after)
+                            ),
+                        );
+                    }
+                    Err(e) => t.failed.push((
+                        c.path.clone(),
+                        format!("cannot be read: {}", crate::describe_io(&e)),
+                    )),
+                }
                 return;
             }
             let progress = |n: u64| {
@@ -453,17 +465,33 @@ impl Job<'_> {
             };
             let bytes: u64 = group.iter().map(|c| c.allocated).sum();
             if self.dry_run {
+                let level = spec.level.unwrap_or(r.rule.level);
+                let (mut readable, mut after) = (0, 0);
+                for c in &group {
+                    match compress::estimate(c, level) {
+                        Ok(a) => {
+                            readable += 1;
+                            after += a;
+                        }
+                        Err(e) => tally.failed.push((
+                            c.path.clone(),
+                            format!("cannot be read: {}", crate::describe_io(&e)),
+                        )),
+                    }
+                }
                 self.line(
                     step,
                     format!(
-                        "would archive {} files ({}) into {}",
+                        "would archive {} files ({} → about {}) into {}",
                         group.len(),
                         Size(bytes),
+                        Size(after),
                         archive::free_name(dest, &name).display()
                     ),
                 );
-                tally.files += group.len() as u64;
+                tally.files += readable;
                 tally.before += bytes;
+                tally.after += after.min(bytes);
                 continue;
             }
             let progress = |n: u64| {
@@ -762,10 +790,17 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
         },
         exit_code: code,
         elapsed_ms: reporter.elapsed_ms(),
-        message: format!(
-            "cleanup {verb} {total_files} files, {} reclaimed",
-            Size(total_freed)
-        ),
+        message: if args.dry_run {
+            format!(
+                "cleanup {verb} {total_files} files, about {} reclaimed",
+                Size(total_freed)
+            )
+        } else {
+            format!(
+                "cleanup {verb} {total_files} files, {} reclaimed",
+                Size(total_freed)
+            )
+        },
     });
     reporter.finish();
     code
@@ -774,13 +809,21 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
 fn summary(action: Action, t: &Tally, dry_run: bool) -> String {
     let n = t.files;
     let mut s = match (action, dry_run) {
-        (Action::Compress, true) => format!("would compress {n} files ({})", Size(t.before)),
+        (Action::Compress, true) => format!(
+            "would compress {n} files, {} → about {}",
+            Size(t.before),
+            Size(t.after)
+        ),
         (Action::Compress, false) => format!(
             "compressed {n} files, {} → {}",
             Size(t.before),
             Size(t.after)
         ),
-        (Action::Archive, true) => format!("would archive {n} files ({})", Size(t.before)),
+        (Action::Archive, true) => format!(
+            "would archive {n} files, {} → about {}",
+            Size(t.before),
+            Size(t.after)
+        ),
         (Action::Archive, false) => {
             format!("archived {n} files, {} → {}", Size(t.before), Size(t.after))
         }
