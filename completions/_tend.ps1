@@ -174,6 +174,8 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--strict-host', '--strict-host', [CompletionResultType]::ParameterName, 'Also refuse what is only true of this machine (a path or mount missing here), as a run would; without it these are warnings, for playbooks meant for other machines')
+            [CompletionResult]::new('--vars-complete', '--vars-complete', [CompletionResultType]::ParameterName, 'Also refuse a variable no one defined; without it, it is named as required at run time (e.g. a deploy''s sha256, given with --var) and checked with a stand-in')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')

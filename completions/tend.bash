@@ -786,7 +786,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__validate)
-            opts="-q -v -h --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --strict-host --vars-complete --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -163,6 +163,8 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
             cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --strict-host 'Also refuse what is only true of this machine (a path or mount missing here), as a run would; without it these are warnings, for playbooks meant for other machines'
+            cand --vars-complete 'Also refuse a variable no one defined; without it, it is named as required at run time (e.g. a deploy''s sha256, given with --var) and checked with a stand-in'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'

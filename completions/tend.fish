@@ -163,6 +163,8 @@ plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
 complete -c tend -n "__fish_tend_using_subcommand validate" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand validate" -l strict-host -d 'Also refuse what is only true of this machine (a path or mount missing here), as a run would; without it these are warnings, for playbooks meant for other machines'
+complete -c tend -n "__fish_tend_using_subcommand validate" -l vars-complete -d 'Also refuse a variable no one defined; without it, it is named as required at run time (e.g. a deploy\'s sha256, given with --var) and checked with a stand-in'
 complete -c tend -n "__fish_tend_using_subcommand validate" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand validate" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand validate" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'

@@ -284,6 +284,16 @@ pub struct ValidateArgs {
     #[arg(required = true)]
     pub playbooks: Vec<PathBuf>,
 
+    /// Also refuse what is only true of this machine (a path or mount missing here), as a run
+    /// would; without it these are warnings, for playbooks meant for other machines
+    #[arg(long)]
+    pub strict_host: bool,
+
+    /// Also refuse a variable no one defined; without it, it is named as required at run time
+    /// (e.g. a deploy's sha256, given with --var) and checked with a stand-in
+    #[arg(long)]
+    pub vars_complete: bool,
+
     #[command(flatten)]
     pub vars: VarArgs,
 }

@@ -114,29 +114,85 @@ fn run(cli: &Cli) -> i32 {
     }
 }
 
+/// What `tend validate` puts where a variable given at run time goes: it is a valid sha256, a
+/// valid release name and a valid number, so what depends on it is checked too.
+const STAND_IN: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
     let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
+    if !args.strict_host {
+        playbook::facts::lenient();
+    }
     let mut code = exit::OK;
     for path in &args.playbooks {
-        let result = playbook::kind_of(path).and_then(|(source, kind)| match kind {
-            Kind::Check => check::validate(source, &args.vars),
-            Kind::Cleanup => cleanup::validate(source, &args.vars),
-            Kind::Deploy => deploy::validate(source, &args.vars),
-            Kind::Failover => failover::validate(source, &args.vars),
-        });
-        match result {
+        match validate_one(path, args) {
             Ok(what) => {
+                for w in playbook::facts::take() {
+                    eprintln!("warning: {w}");
+                }
                 if !cli.quiet {
                     println!("ok: {} ({what})", path.display());
                 }
             }
             Err(d) => {
+                playbook::facts::take();
                 eprint!("{}", d.render(color));
                 code = exit::USAGE;
             }
         }
     }
     code
+}
+
+/// One playbook: a variable nobody defined gets a stand-in and is named as required at run
+/// time (unless `--vars-complete`), so a CI job can check a playbook whose values come later.
+fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<String, Diagnostic> {
+    let (source, kind) = playbook::kind_of(path)?;
+    let mut vars = args.vars.clone();
+    let mut assumed: Vec<String> = vec![];
+    loop {
+        playbook::facts::take();
+        let source = source.clone();
+        let result = match kind {
+            Kind::Check => check::validate(source, &vars),
+            Kind::Cleanup => cleanup::validate(source, &vars),
+            Kind::Deploy => deploy::validate(source, &vars),
+            Kind::Failover => failover::validate(source, &vars),
+        };
+        match result {
+            Err(d)
+                if !args.vars_complete
+                    && !d.missing.is_empty()
+                    && d.missing
+                        .iter()
+                        .all(|m| !m.contains('.') && !assumed.contains(m)) =>
+            {
+                for m in &d.missing {
+                    vars.vars.push((m.clone(), STAND_IN.to_string()));
+                    assumed.push(m.clone());
+                }
+            }
+            Ok(what) if assumed.is_empty() => return Ok(what),
+            Ok(what) => {
+                let when = if kind == Kind::Deploy {
+                    "deploy"
+                } else {
+                    "run"
+                };
+                return Ok(format!(
+                    "{what}; required at {when} time: {}",
+                    assumed.join(", ")
+                ));
+            }
+            Err(d) if assumed.is_empty() => return Err(d),
+            Err(d) => {
+                return Err(d.hint(format!(
+                    "checked with a stand-in for what is required at run time ({}): give it with --var to check the real value",
+                    assumed.join(", ")
+                )));
+            }
+        }
+    }
 }
 
 fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {

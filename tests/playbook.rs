@@ -128,10 +128,25 @@ fn huge_numbers_are_out_of_range_not_a_panic() {
 #[test]
 fn undefined_variable_names_it() {
     let env = Env::new();
-    let (code, err) = validate(
-        &env,
-        "kind: check\nvars: { port: 8080 }\nchecks:\n  - probe: { http: \"http://{{ hots }}:{{ port }}/\" }\n",
+    let text = "kind: check\nvars: { port: 8080 }\nchecks:\n  - probe: { http: \"http://{{ hots }}:{{ port }}/\" }\n";
+    // A value given at run time, for validate: named, and checked with a stand-in.
+    let p = env.write("bad.yaml", text);
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        crate::harness::stdout(&out),
+        format!(
+            "ok: {} (check, 1 checks; required at run time: hots)\n",
+            p.display()
+        )
     );
+    let out = env
+        .tend()
+        .args(["validate", "--vars-complete"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let (code, err) = (out.status.code().unwrap(), stderr(&out));
     assert_eq!(code, 64);
     assert!(
         err.contains("undefined variable 'hots' in template"),
@@ -290,6 +305,70 @@ fn every_shipped_playbook_validates() {
         }
     }
     assert!(n >= 1, "no playbooks found in {}", dir.display());
+}
+
+#[test]
+fn a_near_miss_of_a_defined_variable_is_a_typo_even_for_validate() {
+    let env = Env::new();
+    let (code, err) = validate(
+        &env,
+        "kind: check\nvars: { port: 8080 }\nchecks:\n  - probe: { tcp: \"127.0.0.1:{{ prot }}\" }\n",
+    );
+    assert_eq!(code, 64, "{err}");
+    assert!(
+        err.contains("undefined variable 'prot' in template")
+            && err.contains("did you mean 'port'?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shipped_playbooks_validate_on_a_machine_they_are_not_meant_for() {
+    let env = Env::new();
+    let dir = crate::harness::repo_root().join("playbooks");
+    let mut playbooks: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    playbooks.sort();
+    let validate = |flags: &[&str]| {
+        env.tend()
+            .arg("validate")
+            .args(flags)
+            .args(&playbooks)
+            .output()
+            .unwrap()
+    };
+    let out = validate(&[]);
+    let (text, err) = (crate::harness::stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    assert_eq!(text.lines().count(), playbooks.len(), "{text}");
+    assert!(
+        text.contains("(deploy, release 2.4.0, 12 steps; required at deploy time: sha256)"),
+        "{text}"
+    );
+    let missing_here = !std::path::Path::new("/var/log/app").exists();
+    if missing_here {
+        assert!(
+            err.contains("cleanup-app-logs.yaml:17:11: path '/var/log/app': no such file or directory (on this machine; checked again when it runs, --strict-host makes it an error)"),
+            "{err}"
+        );
+        let out = validate(&["--strict-host"]);
+        assert_eq!(out.status.code(), Some(64));
+        assert!(
+            stderr(&out).contains("error: path '/var/log/app': no such file or directory"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = validate(&["--vars-complete"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("error: undefined variable 'sha256' in template"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

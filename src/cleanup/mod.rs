@@ -56,7 +56,15 @@ fn resolve(
     for (i, rule) in loaded.body.rules.iter().enumerate() {
         let scope = top.at(&format!("rules[{i}]"));
         let path = scope.render("path", &rule.path, Mode::Text)?;
-        let root = spec::rule_root(&path).map_err(|why| scope.error("path", why))?;
+        let root = match spec::rule_root(&path) {
+            Ok(root) => root,
+            // Absent here (not a link, not a file): the machine it is meant for may have it.
+            Err(why) if path.starts_with('/') && std::fs::symlink_metadata(&path).is_err() => {
+                playbook::facts::host_fact(scope.error("path", why))?;
+                PathBuf::from(&path)
+            }
+            Err(why) => return Err(scope.error("path", why)),
+        };
         let dest = match &rule.archive {
             Some(a) => {
                 let d = scope.at("archive").render("dest", &a.dest, Mode::Text)?;
@@ -106,7 +114,9 @@ fn resolve(
                 ));
             }
             if !Path::new(&mount).is_dir() {
-                return Err(scope.error("mount", format!("mount '{mount}' does not exist")));
+                playbook::facts::host_fact(
+                    scope.error("mount", format!("mount '{mount}' does not exist")),
+                )?;
             }
             if !loaded.body.rules.iter().any(|r| r.expendable) {
                 return Err(scope.error("mount", "free_space needs at least one rule marked `expendable: true`").hint("free_space deletes the oldest files of expendable rules until the mount is below its target"));

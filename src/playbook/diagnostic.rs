@@ -45,6 +45,9 @@ pub struct Diagnostic {
     pub source: Option<Arc<Source>>,
     pub span: Option<Span>,
     pub hints: Vec<String>,
+    /// The variables a template needed and nobody defined: `tend validate` supplies stand-ins
+    /// for them and goes on, for a playbook whose values are given at run time.
+    pub missing: Vec<String>,
 }
 
 impl std::error::Error for Diagnostic {}
@@ -56,6 +59,7 @@ impl Diagnostic {
             source: None,
             span: None,
             hints: vec![],
+            missing: vec![],
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod depth;
 pub mod diagnostic;
+pub mod facts;
 mod locate;
 pub mod secrets;
 pub mod template;
@@ -215,6 +216,7 @@ impl<'a> Scope<'a> {
             .render_values(src, mode, &extra)
             .map_err(|e| {
                 let mut d = self.error(field, e.message.clone());
+                d.missing = e.missing.clone();
                 if let Some(n) = e.placeholder {
                     d.point_at_placeholder(src, n);
                 }
@@ -226,6 +228,14 @@ impl<'a> Scope<'a> {
                 }
                 let mut known = self.templater.names();
                 known.extend(self.extra.iter().map(|(k, _)| k.as_str()));
+                // A near miss of a defined name is a typo, never a value to give at run time.
+                let typo = d.missing.iter().find_map(|m| {
+                    diagnostic::did_you_mean(m, known.iter().copied()).map(|k| (m.clone(), k))
+                });
+                if let Some((_, k)) = typo {
+                    d.missing.clear();
+                    return d.hint(format!("did you mean '{k}'?"));
+                }
                 if let Some(var) = d
                     .message
                     .split("'env.")

@@ -86,6 +86,8 @@ pub struct RenderError {
     pub message: String,
     pub hint: Option<String>,
     pub placeholder: Option<usize>,
+    /// Undefined variables, by name.
+    pub missing: Vec<String>,
 }
 
 impl RenderError {
@@ -94,6 +96,7 @@ impl RenderError {
             message: message.into(),
             hint: None,
             placeholder: None,
+            missing: vec![],
         }
     }
 }
@@ -214,6 +217,7 @@ impl Templater {
             },
             hint: (!r.hint.is_empty()).then_some(r.hint),
             placeholder: r.index.and_then(|i| ordinals.get(i).copied()),
+            missing: vec![],
         })
     }
 
@@ -254,10 +258,12 @@ impl Templater {
                 missing.sort();
                 if !missing.is_empty() {
                     let quoted: Vec<String> = missing.iter().map(|m| format!("'{m}'")).collect();
-                    return RenderError::new(format!(
+                    let mut e = RenderError::new(format!(
                         "undefined variable {} in template",
                         quoted.join(", ")
                     ));
+                    e.missing = missing;
+                    return e;
                 }
             }
             RenderError::new(describe(e))
