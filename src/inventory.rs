@@ -313,7 +313,7 @@ pub fn batches(n: usize, sizes: &[Batch]) -> Vec<Vec<usize>> {
             Some(Batch::Count(c)) => *c,
             Some(Batch::Percent(p)) => ((n as f64 * p / 100.0).floor() as usize).max(1),
         };
-        let end = (next + size).min(n);
+        let end = next.saturating_add(size).min(n);
         out.push((next..end).collect());
         next = end;
         i += 1;
@@ -324,6 +324,14 @@ pub fn batches(n: usize, sizes: &[Batch]) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_batch_takes_every_host_left() {
+        assert_eq!(
+            batches(3, &[Batch::Count(1), Batch::Count(usize::MAX)]),
+            vec![vec![0], vec![1, 2]]
+        );
+    }
 
     #[test]
     fn host_strings() {

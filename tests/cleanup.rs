@@ -329,7 +329,12 @@ fn system_roots_missing_paths_and_escaping_archive_names_are_refused() {
                 "kind: cleanup\nrules:\n  - path: {path}\n    match: [\"*\"]\n    action: delete\n"
             ),
         );
-        let out = env.tend().arg("validate").arg(&p).output().unwrap();
+        let out = env
+            .tend()
+            .args(["validate", "--strict-host"])
+            .arg(&p)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(64), "{path}");
         let err = stderr(&out);
         assert!(
@@ -337,6 +342,23 @@ fn system_roots_missing_paths_and_escaping_archive_names_are_refused() {
             "{path}: {err}"
         );
     }
+    // A directory missing here may exist where the playbook is meant to run: validate warns,
+    // a run refuses.
+    let p = env.write(
+        "m.yaml",
+        "kind: cleanup\nrules:\n  - path: /no/such/dir\n    match: [\"*\"]\n    action: delete\n",
+    );
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "m.yaml:3:11: path '/no/such/dir': no such file or directory (on this machine"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = cleanup(&env, &p);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
     std::fs::create_dir_all(env.path("logs")).unwrap();
     let p = env.write(
         "e.yaml",

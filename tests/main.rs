@@ -10,6 +10,7 @@ mod crash;
 mod deploy;
 mod failover;
 mod fleet;
+mod fuzz;
 mod history;
 mod injection;
 mod lock;

@@ -89,6 +89,20 @@ impl Diagnostic {
         Self::at_index(source, found, message)
     }
 
+    /// An error about the whole document, shown where it starts: its first line that is not
+    /// blank or a comment (line 1 when there is none), so every error has a line and column.
+    pub fn at_start(source: &Arc<Source>, message: impl Into<String>) -> Self {
+        let line = source
+            .text
+            .lines()
+            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .map_or(1, |i| i + 1);
+        let col = source.text.lines().nth(line - 1).map_or(1, |l| {
+            l.chars().take_while(|c| c.is_whitespace()).count() + 1
+        });
+        Self::at_line_col(source, line, col, message)
+    }
+
     /// An error at a byte offset of the source.
     pub fn at_offset(source: &Arc<Source>, index: usize, message: impl Into<String>) -> Self {
         Self::at_index(source, Some(index), message)
@@ -115,6 +129,13 @@ impl Diagnostic {
         col: usize,
         message: impl Into<String>,
     ) -> Self {
+        // The parser places "unexpected end" past the last line: show it after the last
+        // character, where the text would have to go on.
+        let lines = source.text.lines().count();
+        let (line, col) = match source.text.lines().last() {
+            Some(last) if line > lines => (lines, last.chars().count() + 1),
+            _ => (line.max(1), col.max(1)),
+        };
         let len = token_len(source, line, col);
         Diagnostic {
             span: Some(Span { line, col, len }),
@@ -278,7 +299,7 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
     let (path, message) = split_path(text);
     let mut diag = match err.location() {
         Some(loc) => Diagnostic::at_line_col(source, loc.line(), loc.column(), ""),
-        None => Diagnostic::in_file(source, ""),
+        None => Diagnostic::at_start(source, ""),
     };
 
     // Our own validation errors carry a relative path to the offending key: "\u{1}warn\u{1}msg".

@@ -302,7 +302,7 @@ pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
             .lines()
             .all(|l| l.trim().is_empty() || l.trim().starts_with('#'))
     {
-        return Err(Diagnostic::in_file(source, "the playbook is empty")
+        return Err(Diagnostic::at_start(source, "the playbook is empty")
             .hint("a playbook is a YAML mapping that starts with `kind: check` (or deploy, cleanup, failover)"));
     }
     shallow(source)?;
@@ -314,7 +314,7 @@ pub fn peek_kind(source: &Arc<Source>) -> Result<Kind, Diagnostic> {
         serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(source, &e))?;
     let kinds = ["deploy", "cleanup", "failover", "check"];
     match peek.kind {
-        None => Err(Diagnostic::in_file(source, "missing key 'kind'")
+        None => Err(Diagnostic::at_start(source, "missing key 'kind'")
             .hint("a playbook starts with `kind: check` (or deploy, cleanup, failover)")),
         Some(v) => serde_yaml::from_value::<Kind>(v.clone()).map_err(|_| {
             let shown = match &v {
