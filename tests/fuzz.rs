@@ -596,8 +596,11 @@ fn fuzz_the_loader_with_generated_playbooks() {
     let cases = env_num("TEND_FUZZ_CASES", 4000) as usize;
     let seed = env_num("TEND_FUZZ_SEED", 0x7e4d_2026);
     let limit = Duration::from_millis(env_num("TEND_FUZZ_LIMIT_MS", 1000));
+    // Absolute: each run's working directory is its fuzz directory.
     let bin = std::env::var_os("TEND_FUZZ_BIN")
-        .map_or_else(|| assert_cmd::cargo::cargo_bin("tend"), PathBuf::from);
+        .map_or_else(|| assert_cmd::cargo::cargo_bin("tend"), PathBuf::from)
+        .canonicalize()
+        .expect("the tend binary to fuzz");
     let threads = if cases > 10_000 { 2 } else { 1 };
     let started = Instant::now();
     let seen = std::sync::Mutex::new(Seen::default());

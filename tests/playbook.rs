@@ -308,6 +308,18 @@ fn every_shipped_playbook_validates() {
 }
 
 #[test]
+fn a_lone_carriage_return_does_not_move_the_caret_to_another_line() {
+    let env = Env::new();
+    let (code, err) = validate_bytes(
+        &env,
+        b"kind: check\nchecks:\n  - memory: {}\n  \r - load: {}\n\n  - disk: {}\n",
+    );
+    assert_eq!(code, 64, "{err}");
+    // YAML counts the CR as a line break; the caret stays on the line that holds it.
+    assert!(err.contains("raw.yaml:4:"), "{err}");
+}
+
+#[test]
 fn a_near_miss_of_a_defined_variable_is_a_typo_even_for_validate() {
     let env = Env::new();
     let (code, err) = validate(

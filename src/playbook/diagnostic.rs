@@ -298,7 +298,16 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
     };
     let (path, message) = split_path(text);
     let mut diag = match err.location() {
-        Some(loc) => Diagnostic::at_line_col(source, loc.line(), loc.column(), ""),
+        // By its byte index: YAML's line count also breaks at a lone CR (and NEL, U+2028),
+        // which would put the caret lines away from the text it is about.
+        Some(loc) => {
+            let mut index = loc.index().min(source.text.len());
+            while !source.text.is_char_boundary(index) {
+                index -= 1;
+            }
+            let (line, col) = source.line_col(index);
+            Diagnostic::at_line_col(source, line, col, "")
+        }
         None => Diagnostic::at_start(source, ""),
     };
 
