@@ -114,9 +114,16 @@ fn run(cli: &Cli) -> i32 {
     }
 }
 
-/// What `tend validate` puts where a variable given at run time goes: it is a valid sha256, a
-/// valid release name and a valid number, so what depends on it is checked too.
-const STAND_IN: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// What `tend validate` puts where a variable given at run time goes, tried in turn until the
+/// field it lands in takes one: a sha256, release name or number; an absolute path; a URL; a
+/// host and port; an IP address.
+const STAND_INS: &[&str] = &[
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "/0000",
+    "http://127.0.0.1/0000",
+    "127.0.0.1:1",
+    "127.0.0.1",
+];
 
 fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
     let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
@@ -127,8 +134,11 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
     for path in &args.playbooks {
         match validate_one(path, args) {
             Ok(what) => {
+                // A stand-in missing here says nothing of the machine the playbook is for.
                 for w in playbook::facts::take() {
-                    eprintln!("warning: {w}");
+                    if !STAND_INS.iter().any(|s| w.contains(&format!("'{s}'"))) {
+                        eprintln!("warning: {w}");
+                    }
                 }
                 if !cli.quiet {
                     println!("ok: {} ({what})", path.display());
@@ -148,30 +158,31 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
 /// time (unless `--vars-complete`), so a CI job can check a playbook whose values come later.
 fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<String, Diagnostic> {
     let (source, kind) = playbook::kind_of(path)?;
-    let mut vars = args.vars.clone();
-    let mut assumed: Vec<String> = vec![];
-    loop {
+    // Each variable assumed, with the stand-in it has now.
+    let mut assumed: Vec<(String, usize)> = vec![];
+    for _ in 0..64 {
         playbook::facts::take();
-        let source = source.clone();
+        playbook::facts::stand_ins(assumed.iter().map(|(n, _)| n.clone()).collect());
+        let mut vars = args.vars.clone();
+        vars.vars.extend(
+            assumed
+                .iter()
+                .map(|(name, i)| (name.clone(), STAND_INS[*i].to_string())),
+        );
         let result = match kind {
-            Kind::Check => check::validate(source, &vars),
-            Kind::Cleanup => cleanup::validate(source, &vars),
-            Kind::Deploy => deploy::validate(source, &vars),
-            Kind::Failover => failover::validate(source, &vars),
+            Kind::Check => check::validate(source.clone(), &vars),
+            Kind::Cleanup => cleanup::validate(source.clone(), &vars),
+            Kind::Deploy => deploy::validate(source.clone(), &vars),
+            Kind::Failover => failover::validate(source.clone(), &vars),
         };
-        match result {
-            Err(d)
-                if !args.vars_complete
-                    && !d.missing.is_empty()
-                    && d.missing
-                        .iter()
-                        .all(|m| !m.contains('.') && !assumed.contains(m)) =>
-            {
-                for m in &d.missing {
-                    vars.vars.push((m.clone(), STAND_IN.to_string()));
-                    assumed.push(m.clone());
-                }
-            }
+        let names = |assumed: &[(String, usize)]| {
+            assumed
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let d = match result {
             Ok(what) if assumed.is_empty() => return Ok(what),
             Ok(what) => {
                 let when = if kind == Kind::Deploy {
@@ -181,18 +192,51 @@ fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<Stri
                 };
                 return Ok(format!(
                     "{what}; required at {when} time: {}",
-                    assumed.join(", ")
+                    names(&assumed)
                 ));
             }
-            Err(d) if assumed.is_empty() => return Err(d),
-            Err(d) => {
-                return Err(d.hint(format!(
-                    "checked with a stand-in for what is required at run time ({}): give it with --var to check the real value",
-                    assumed.join(", ")
-                )));
+            Err(d) => d,
+        };
+        if !d.missing.is_empty() {
+            if args.vars_complete
+                || d.missing
+                    .iter()
+                    .any(|m| m.contains('.') || assumed.iter().any(|(a, _)| a == m))
+            {
+                return Err(d);
+            }
+            assumed.extend(d.missing.iter().map(|m| (m.clone(), 0)));
+            continue;
+        }
+        // Refused where a stand-in went: try the next kind of value there.
+        let line = d
+            .source
+            .as_ref()
+            .zip(d.span)
+            .and_then(|(s, span)| s.text.lines().nth(span.line - 1).map(str::to_string))
+            .unwrap_or_default();
+        let mut moved = false;
+        for (name, i) in &mut assumed {
+            if line.contains(name.as_str()) && *i + 1 < STAND_INS.len() {
+                *i += 1;
+                moved = true;
             }
         }
+        if !moved {
+            return Err(if assumed.is_empty() {
+                d
+            } else {
+                d.hint(format!(
+                    "checked with a stand-in for what is required at run time ({}): give it with --var to check the real value",
+                    names(&assumed)
+                ))
+            });
+        }
     }
+    Err(Diagnostic::in_file(
+        &source,
+        "too many variables given at run time to check",
+    ))
 }
 
 fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {

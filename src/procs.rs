@@ -17,7 +17,7 @@
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal};
@@ -84,7 +84,29 @@ pub fn started(pgid: u32, what: &str) -> Running {
     write_lock(&running);
     drop(running);
     tell_watchdog(pgid, true);
+    if STOPPING.load(Ordering::SeqCst) {
+        // Started by a thread that had not seen the stop yet (a probe's next attempt).
+        if let Some(p) = Pid::from_raw(pgid) {
+            let _ = rustix::process::kill_process_group(p, Signal::KILL);
+        }
+    }
     Running { pgid }
+}
+
+/// Set once the run gives up on what still runs: every group is killed, now and as it starts.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Kill every running step's group, and each one started from now on. Not for a signal
+/// handler (it takes the list's lock): the list, unlike the handler's slots, has no limit.
+pub fn stop_all() {
+    STOPPING.store(true, Ordering::SeqCst);
+    signal_all(Signal::KILL);
+    let running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    for r in running.iter() {
+        if let Some(p) = Pid::from_raw(r.pgid) {
+            let _ = rustix::process::kill_process_group(p, Signal::KILL);
+        }
+    }
 }
 
 /// The write end of the watchdog's pipe (close-on-exec: no step holds it), once forked.

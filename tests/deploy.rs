@@ -1505,3 +1505,23 @@ if a step from stop on fails, undo what ran (there is no verified release to go 
     );
     assert_eq!(doc["warnings"], serde_json::json!([]));
 }
+
+#[test]
+fn plan_writes_out_a_line_break_or_escape_in_a_step_instead_of_printing_it() {
+    let env = crate::harness::Env::new();
+    let p = env.write(
+        "d.yaml",
+        &format!(
+            "kind: deploy\ndeploy:\n  root: {}\n  release: v1\n  fetch: {{ path: a.tar.gz }}\n  start:\n    - name: \"nice\\n   4. start: rm -rf / (forged)\"\n      run: \"echo \\e[2K hi\\u202e\"\n",
+            env.path("root").display()
+        ),
+    );
+    let out = env.tend().arg("plan").arg(&p).output().unwrap();
+    let text = stdout(&out);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        text.contains("   3. start: nice\\n   4. start: rm -rf / (forged)\n        | echo \\u{1b}[2K hi\\u{202e}\n"),
+        "{text}"
+    );
+    assert!(!text.contains("\n   4. start: rm"), "{text}");
+}

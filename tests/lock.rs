@@ -139,3 +139,50 @@ fn a_signal_or_kill_9_ends_tend_and_every_process_of_its_steps() {
         );
     }
 }
+
+#[test]
+fn a_slow_run_that_began_first_does_not_page_over_a_newer_one() {
+    let env = Env::new();
+    let hook = crate::harness::http::HttpServer::start(200, "ok");
+    let (bad, gate, running) = (env.path("bad"), env.path("gate"), env.path("running"));
+    let p = env.write(
+        "c.yaml",
+        &format!(
+            "kind: check\nnotify:\n  webhook: {{ url: \"{}\", on: [critical, recovery] }}\nchecks:\n  - name: app\n    probe: {{ command: \"if [ -e {bad} ]; then touch {running}; while [ ! -e {gate} ]; do sleep 0.05; done; exit 1; fi\", timeout: 30s }}\n",
+            hook.url("/hook"),
+            bad = bad.display(),
+            gate = gate.display(),
+            running = running.display(),
+        ),
+    );
+    let check = || env.tend().arg("check").arg(&p).output().unwrap();
+    std::fs::write(&bad, "").unwrap();
+    std::fs::write(&gate, "").unwrap();
+    assert_eq!(check().status.code(), Some(2));
+    assert_eq!(hook.requests.lock().unwrap().len(), 1, "CRITICAL sent");
+    // A slow run begins while the app is bad; the app recovers, and a newer run says so.
+    std::fs::remove_file(&gate).unwrap();
+    std::fs::remove_file(&running).unwrap();
+    let slow = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
+        .arg("check")
+        .arg(&p)
+        .env("TEND_STATE_DIR", env.state())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the slow run's probe", Duration::from_secs(10), || {
+        running.exists()
+    });
+    std::fs::remove_file(&bad).unwrap();
+    assert_eq!(check().status.code(), Some(0));
+    assert_eq!(hook.requests.lock().unwrap().len(), 2, "RECOVERED sent");
+    // The slow run ends CRITICAL, with an older view than what was sent: no page.
+    std::fs::write(&gate, "").unwrap();
+    let slow = slow.wait_with_output().unwrap();
+    assert_eq!(slow.status.code(), Some(2));
+    assert_eq!(hook.requests.lock().unwrap().len(), 2, "no stale CRITICAL");
+    // And the state still says OK: the next run has nothing to send.
+    assert_eq!(check().status.code(), Some(0));
+    assert_eq!(hook.requests.lock().unwrap().len(), 2);
+}

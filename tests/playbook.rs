@@ -583,3 +583,70 @@ fn archives_inside_their_own_path_are_refused() {
     assert_eq!(code, 64);
     assert!(err.contains("is inside the rule's own path"), "{err}");
 }
+
+#[test]
+fn durations_past_a_century_zero_probe_timeouts_and_nul_in_commands_are_refused() {
+    let env = Env::new();
+    for (text, want) in [
+        (
+            "kind: check\ntimeout: 18446744073709551615s\nchecks:\n  - memory: {}\n",
+            "duration '18446744073709551615s' is longer than 100 years",
+        ),
+        (
+            "kind: check\nchecks:\n  - file_age: { path: /etc/hostname, max_age: 18446744073709551615s }\n",
+            "is longer than 100 years",
+        ),
+        (
+            "kind: check\nchecks:\n  - probe: { tcp: \"127.0.0.1:1\", timeout: 0s }\n",
+            "a timeout of 0s fails every attempt",
+        ),
+        (
+            "kind: check\ntimeout: 5s\nchecks:\n  - cpu: { sample: 5s }\n",
+            "past the run's deadline of 5s",
+        ),
+        (
+            "kind: check\nchecks:\n  - probe: { command: \"echo \\x00 end\" }\n",
+            "a command cannot hold a NUL byte",
+        ),
+    ] {
+        let (code, err) = validate(&env, text);
+        assert_eq!(code, 64, "{text}: {err}");
+        assert!(
+            err.contains(want) && err.contains("bad.yaml:"),
+            "{text}: {err}"
+        );
+    }
+    for flag in ["--timeout", "--wait-lock"] {
+        let out = env
+            .tend()
+            .args(["check", flag, "18446744073709551615s", "--output", "nagios"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{flag}");
+        assert!(
+            crate::harness::stdout(&out).contains("is longer than 100 years"),
+            "{flag}: {}",
+            crate::harness::stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn values_given_at_deploy_time_are_checked_with_a_stand_in_that_fits_their_field() {
+    let env = Env::new();
+    let p = env.write(
+        "d.yaml",
+        "kind: deploy\ndeploy:\n  root: \"{{ root }}\"\n  release: \"{{ version }}\"\n  fetch: { url: \"{{ artifact_url }}\", sha256: \"{{ sha256 }}\" }\n  start: [\"bin/start {{ port }}\"]\n  verify:\n    - tcp: \"{{ addr }}\"\n    - http: \"{{ url }}\"\n",
+    );
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // `port` is not taken for a typo of `root`, which only has a stand-in.
+    assert!(
+        crate::harness::stdout(&out).ends_with(
+            "required at deploy time: root, version, artifact_url, sha256, port, addr, url)\n"
+        ),
+        "{}",
+        crate::harness::stdout(&out)
+    );
+    assert_eq!(stderr(&out), "", "no warning about a stand-in's path");
+}

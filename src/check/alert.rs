@@ -26,16 +26,29 @@ struct Entry {
 #[derive(Serialize, Deserialize, Default, Debug)]
 struct State {
     checks: BTreeMap<String, Entry>,
+    /// When the run that wrote this began measuring (Unix milliseconds): a slower run that
+    /// began earlier and ends later must not put its older view back, nor page about it.
+    #[serde(default)]
+    measured: u64,
 }
 
 pub struct Context<'a> {
     pub state_file: PathBuf,
+    /// When this run began measuring, Unix milliseconds.
+    pub measured: u64,
     pub notifier: &'a Notifier,
     pub repeat: Option<Duration>,
     pub playbook: String,
     pub run: &'a str,
     pub runbook: Option<String>,
     pub first_steps: Vec<String>,
+}
+
+/// Now, in Unix milliseconds: when a run begins measuring.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn now() -> u64 {
@@ -71,7 +84,13 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
             ));
         }
     };
+    if state.measured > ctx.measured {
+        return Ok(vec![]);
+    }
+    // Stamped, but written only with a change: a write (and its fsync) on every run would
+    // cost a cron check more than the check.
     let mut dirty = false;
+    state.measured = ctx.measured;
     let mut changed: Vec<usize> = vec![];
     for (i, o) in outcomes.iter().enumerate() {
         let e = state.checks.entry(key(&o.name)).or_insert_with(|| {

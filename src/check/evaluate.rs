@@ -113,7 +113,7 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
         }
     }
     if !pending.is_empty() {
-        crate::procs::signal_all(rustix::process::Signal::KILL);
+        crate::procs::stop_all();
     }
     for (i, started) in pending {
         let c = &checks[i];

@@ -109,8 +109,9 @@ fn resolve(
             }
             _ => None,
         };
+        // Equal is too long as well: it would answer just as the run gives it up.
         if let Some((longest, how)) = longest
-            && longest > deadline
+            && longest >= deadline
         {
             let shown = if longest == std::time::Duration::MAX {
                 "for ever".to_string()
@@ -243,6 +244,7 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
     let (reporter, state, key) = (&started.reporter, &started.state, &started.key);
     let run_id = reporter.run().to_string();
 
+    let measured = alert::now_ms();
     let deadline = args.timeout.unwrap_or(plan.deadline);
     let mut outcomes = evaluate::run_all(&plan.checks, reporter, deadline);
     outcomes.iter_mut().for_each(outcome::Outcome::redact);
@@ -254,6 +256,7 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         Ok(notifier) => {
             let ctx = alert::Context {
                 state_file: state.join("check").join(format!("{key}.json")),
+                measured,
                 notifier,
                 repeat: loaded.body.alert.repeat.map(|d| d.0),
                 playbook: playbook_shown.clone(),

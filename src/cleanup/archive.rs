@@ -331,9 +331,17 @@ fn write(
     for c in files {
         let mut f = OpenOptions::new()
             .read(true)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .custom_flags(
+                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
+            )
             .open(&c.path)?;
         let meta = f.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other(format!(
+                "{} is no longer a regular file",
+                c.path.display()
+            )));
+        }
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
         // Names are relative to the rule's root: an archive can never write outside where it

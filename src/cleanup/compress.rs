@@ -54,7 +54,7 @@ fn attempt(
     let dir = parent(&c.path);
     let mut src = OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(&c.path)?;
     let before = src.metadata()?;
     if !before.is_file() {
@@ -195,7 +195,13 @@ fn attempt(
 
 /// Whether `gz` is a complete gzip whose header mtime and trailer size match the original.
 fn is_copy_of(gz: &Path, mtime: u64, size: u64) -> io::Result<bool> {
-    let mut f = File::open(gz)?;
+    let mut f = OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(gz)?;
+    if !f.metadata()?.is_file() {
+        return Ok(false);
+    }
     let len = f.metadata()?.len();
     if len < 18 {
         return Ok(false);
@@ -218,9 +224,13 @@ pub fn estimate(c: &Candidate, level: u32) -> io::Result<u64> {
     const SAMPLE: u64 = 64 * 1024;
     let mut src = OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(&c.path)?;
-    let size = src.metadata()?.len();
+    let meta = src.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("no longer a regular file"));
+    }
+    let size = meta.len();
     let starts: Vec<u64> = if size <= 3 * SAMPLE {
         vec![0]
     } else {

@@ -12,6 +12,7 @@ use super::spec::OnFailure;
 use super::steps::{self, Rollback, Step, Undo};
 use crate::playbook::Diagnostic;
 use crate::probe::Probe;
+use crate::report::printable;
 
 fn probe_detail(p: &Probe) -> String {
     let mut s = String::new();
@@ -173,13 +174,13 @@ impl Line {
     }
 
     fn write(&self, out: &mut String, n: usize) {
-        let _ = writeln!(out, "  {n:>2}. {}", self.step);
+        let _ = writeln!(out, "  {n:>2}. {}", printable(&self.step));
         // The command's every line, unless the step's line already shows all of it.
         if let Some(cmd) = &self.command
             && !self.step.contains(cmd.trim())
         {
             for l in cmd.trim_end().lines() {
-                let _ = writeln!(out, "        | {}", crate::report::printable(l));
+                let _ = writeln!(out, "        | {}", printable(l));
             }
         }
     }
@@ -310,11 +311,16 @@ pub fn build(d: &Deploy, fleet: Option<&Fleet>) -> Result<Doc, Diagnostic> {
 fn text_local(doc: &Doc) -> String {
     let h = &doc.hosts[0];
     let mut out = String::new();
-    let _ = writeln!(out, "deploy {} to {} on this machine", doc.release, h.root);
+    let _ = writeln!(
+        out,
+        "deploy {} to {} on this machine",
+        printable(&doc.release),
+        printable(&h.root)
+    );
     let _ = writeln!(
         out,
         "current: {}",
-        h.current.as_deref().unwrap_or("(none: first deploy)")
+        printable(h.current.as_deref().unwrap_or("(none: first deploy)"))
     );
     let _ = writeln!(out, "\nsteps:");
     for (n, l) in h.steps.iter().enumerate() {
@@ -333,7 +339,7 @@ fn text_warnings(out: &mut String, warnings: &[String]) {
         out.push('\n');
     }
     for w in warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", printable(w));
     }
 }
 
@@ -573,7 +579,7 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
     let _ = writeln!(
         out,
         "deploy {} to {} hosts in {} batches (a batch is deployed and verified before the next starts)",
-        doc.release,
+        printable(&doc.release),
         f.hosts.len(),
         f.batches.len()
     );
@@ -584,13 +590,17 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
             let _ = writeln!(
                 out,
                 "    {}  root {}",
-                h.host.as_deref().unwrap_or(""),
-                h.root
+                printable(h.host.as_deref().unwrap_or("")),
+                printable(&h.root)
             );
         }
     }
     let first = &doc.hosts[0];
-    let _ = writeln!(out, "\nsteps on each host (as on {}):", f.hosts[0].name);
+    let _ = writeln!(
+        out,
+        "\nsteps on each host (as on {}):",
+        printable(&f.hosts[0].name)
+    );
     for (n, l) in first.steps.iter().enumerate() {
         l.write(&mut out, n + 1);
     }

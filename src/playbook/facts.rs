@@ -9,6 +9,7 @@ use super::Diagnostic;
 
 static LENIENT: AtomicBool = AtomicBool::new(false);
 static NOTED: Mutex<Vec<String>> = Mutex::new(vec![]);
+static STAND_INS: Mutex<Vec<String>> = Mutex::new(vec![]);
 
 /// From now on, facts about this machine are noted instead of refused.
 pub fn lenient() {
@@ -34,4 +35,18 @@ pub fn host_fact(d: Diagnostic) -> Result<(), Diagnostic> {
 /// The facts noted since the last call.
 pub fn take() -> Vec<String> {
     std::mem::take(&mut *NOTED.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The variables `tend validate` gives a stand-in value: not defined by anyone, so no other
+/// undefined name is a typo of one of them.
+pub fn stand_ins(names: Vec<String>) {
+    *STAND_INS.lock().unwrap_or_else(|e| e.into_inner()) = names;
+}
+
+pub fn is_stand_in(name: &str) -> bool {
+    STAND_INS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|n| n == name)
 }

@@ -207,6 +207,12 @@ impl<'a> Scope<'a> {
     }
 
     pub fn render(&self, field: &str, src: &str, mode: Mode) -> Result<String, Diagnostic> {
+        // No program can receive it: the step would fail only when it runs, after the stop.
+        if mode == Mode::Shell && src.contains('\0') {
+            return Err(self
+                .error(field, "a command cannot hold a NUL byte")
+                .hint("remove the \\0 (\\x00) from the command"));
+        }
         let extra: Vec<(&str, minijinja::Value)> = self
             .extra
             .iter()
@@ -230,7 +236,8 @@ impl<'a> Scope<'a> {
                 known.extend(self.extra.iter().map(|(k, _)| k.as_str()));
                 // A near miss of a defined name is a typo, never a value to give at run time.
                 let typo = d.missing.iter().find_map(|m| {
-                    diagnostic::did_you_mean(m, known.iter().copied()).map(|k| (m.clone(), k))
+                    let defined = known.iter().copied().filter(|k| !facts::is_stand_in(k));
+                    diagnostic::did_you_mean(m, defined).map(|k| (m.clone(), k))
                 });
                 if let Some((_, k)) = typo {
                     d.missing.clear();

@@ -87,6 +87,12 @@ impl<'de> Deserialize<'de> for ProbeSpec {
                 "`plugin: true` applies to `command` probes (a Nagios plugin run as a command)",
             )));
         }
+        if r.timeout.is_some_and(|t| t.0.is_zero()) {
+            return Err(de::Error::custom(crate::playbook::diagnostic::at_key(
+                "timeout",
+                "a timeout of 0s fails every attempt before it starts",
+            )));
+        }
         if r.successes == Some(0) {
             return Err(de::Error::custom("`successes` must be at least 1"));
         }

@@ -221,16 +221,23 @@ impl Reporter {
     }
 }
 
+/// A control character, or one that breaks a line or reorders or hides text on a terminal.
+fn hidden(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
 /// Text as it may be printed on a line: control characters (a line break, a carriage return,
-/// a terminal escape) written out as `\n`, `\r`, `\u{1b}`, so a file name or a value can neither
-/// forge a line nor drive the terminal. Tabs stay.
+/// a terminal escape) and those that reorder or hide text written out as `\n`, `\r`,
+/// `\u{1b}`, `\u{202e}`, so a file name or a value can neither forge a line nor drive the
+/// terminal. Tabs stay.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() && c != '\t') {
+    if !s.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if c.is_control() && c != '\t' {
+        if hidden(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
