@@ -67,6 +67,9 @@ pub fn parse_host(s: &str) -> Result<Host, String> {
             None if after.is_empty() => (addr.to_string(), 22),
             None => return Err(format!("'{s}' has text after the ']'")),
         }
+    } else if rest.parse::<std::net::Ipv6Addr>().is_ok() {
+        // `::1` is an address, not host `:` and port `:1`; a port needs the brackets.
+        (rest.to_string(), 22)
     } else {
         match rest.split_once(':') {
             Some((h, p)) => (h.to_string(), port_of(p, s)?),
@@ -341,6 +344,8 @@ mod tests {
             (Some("deploy"), "web1.internal", 2222)
         );
         assert_eq!(parse_host("10.0.0.11").unwrap().port, 22);
+        let bare = parse_host("::1").unwrap();
+        assert_eq!((bare.address.as_str(), bare.port), ("::1", 22));
         let v6 = parse_host("root@[::1]:2200").unwrap();
         assert_eq!((v6.address.as_str(), v6.port), ("::1", 2200));
         assert!(parse_host("web1:0").is_err());

@@ -19,6 +19,8 @@ const KEEP_BYTES: u64 = 256 << 20;
 pub struct Journal {
     file: File,
     broken: bool,
+    /// The file ends inside a line a killed run left: the next line starts a new one first.
+    torn: bool,
 }
 
 fn dir(state: &Path) -> PathBuf {
@@ -48,13 +50,28 @@ impl Journal {
         let day = format!("{}-{}-{}", &run_id[..4], &run_id[4..6], &run_id[6..8]);
         let path = dir.join(format!("{day}.jsonl"));
         let new = !path.exists();
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)?;
         if new {
             prune(&dir);
         }
+        // A run killed mid-line (or a full disk) leaves a line without its end: this run's
+        // first line must not be glued onto it.
+        let torn = match file.metadata()?.len() {
+            0 => false,
+            len => {
+                let mut last = [0u8];
+                std::os::unix::fs::FileExt::read_exact_at(&file, &mut last, len - 1).is_ok()
+                    && last[0] != b'\n'
+            }
+        };
         Ok(Journal {
             file,
             broken: false,
+            torn,
         })
     }
 
@@ -64,6 +81,9 @@ impl Journal {
         }
         if let Ok(mut line) = serde_json::to_vec(record) {
             line.push(b'\n');
+            if std::mem::take(&mut self.torn) {
+                line.insert(0, b'\n');
+            }
             // One write per line with O_APPEND: concurrent runs never interleave inside a line.
             if let Err(e) = self.file.write_all(&line) {
                 self.broken = true;

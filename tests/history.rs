@@ -93,3 +93,29 @@ fn old_journal_days_are_pruned() {
         "today's file and notes.txt"
     );
 }
+
+#[test]
+fn a_line_torn_by_a_killed_run_does_not_hide_the_next_run() {
+    let env = Env::new();
+    let p = env.write(
+        "h.yaml",
+        "kind: check\nname: nightly\nchecks:\n  - memory: { warn: 100, crit: 100 }\n",
+    );
+    env.tend().arg("check").arg(&p).assert().code(0);
+    let day = std::fs::read_dir(env.state().join("journal"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&day).unwrap();
+    std::io::Write::write_all(&mut f, b"{\"run\":\"x\",\"ev").unwrap();
+    env.tend().arg("check").arg(&p).assert().code(0);
+    let out = env.tend().arg("history").output().unwrap();
+    assert_eq!(
+        stdout(&out).lines().count(),
+        3,
+        "header + 2 runs: {}",
+        stdout(&out)
+    );
+}

@@ -650,3 +650,19 @@ fn values_given_at_deploy_time_are_checked_with_a_stand_in_that_fits_their_field
     );
     assert_eq!(stderr(&out), "", "no warning about a stand-in's path");
 }
+
+#[test]
+fn an_endless_file_is_not_read_to_the_end() {
+    let env = Env::new();
+    let out = env
+        .tend()
+        .args(["validate", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert_eq!(
+        stderr(&out),
+        "error: playbook /dev/zero is larger than 16 MiB: not a playbook\n"
+    );
+}

@@ -267,8 +267,19 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// A playbook is a few KiB; past this it is not one (`/dev/zero` would fill the memory).
+const MAX_SIZE: u64 = 16 * 1024 * 1024;
+
 pub fn read_source(path: &Path) -> Result<Arc<Source>, Diagnostic> {
-    let text = std::fs::read(path).map_err(|e| {
+    let read = |path: &Path| -> std::io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut text = vec![];
+        std::fs::File::open(path)?
+            .take(MAX_SIZE + 1)
+            .read_to_end(&mut text)?;
+        Ok(text)
+    };
+    let text = read(path).map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "no such file".to_string(),
             std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
@@ -278,6 +289,12 @@ pub fn read_source(path: &Path) -> Result<Arc<Source>, Diagnostic> {
         };
         Diagnostic::new(format!("cannot read playbook {}: {why}", path.display()))
     })?;
+    if text.len() as u64 > MAX_SIZE {
+        return Err(Diagnostic::new(format!(
+            "playbook {} is larger than 16 MiB: not a playbook",
+            path.display()
+        )));
+    }
     let text = match String::from_utf8(text) {
         Ok(text) => text,
         Err(e) => {
