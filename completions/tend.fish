@@ -52,7 +52,7 @@ complete -c tend -n "__fish_tend_using_subcommand deploy" -l limit -d 'Only thes
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
-complete -c tend -n "__fish_tend_using_subcommand deploy" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand deploy" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
 complete -c tend -n "__fish_tend_using_subcommand deploy" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
 human\t''
 plain\t''
@@ -69,7 +69,7 @@ complete -c tend -n "__fish_tend_using_subcommand rollback" -l limit -d 'Only th
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
-complete -c tend -n "__fish_tend_using_subcommand rollback" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand rollback" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
 complete -c tend -n "__fish_tend_using_subcommand rollback" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
 human\t''
 plain\t''
@@ -109,7 +109,7 @@ complete -c tend -n "__fish_tend_using_subcommand plan" -l no-color -d 'Never us
 complete -c tend -n "__fish_tend_using_subcommand plan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand failover" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand failover" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
-complete -c tend -n "__fish_tend_using_subcommand failover" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand failover" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
 complete -c tend -n "__fish_tend_using_subcommand failover" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
 human\t''
 plain\t''
@@ -128,7 +128,7 @@ complete -c tend -n "__fish_tend_using_subcommand check" -l prom-file -d 'Also w
 complete -c tend -n "__fish_tend_using_subcommand check" -l timeout -d 'Give up on checks still running after this long: they are UNKNOWN [default: the playbook\'s `timeout:`, else 60s]' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
-complete -c tend -n "__fish_tend_using_subcommand check" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand check" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
 human\t''
 plain\t''
@@ -143,7 +143,7 @@ complete -c tend -n "__fish_tend_using_subcommand check" -s h -l help -d 'Print 
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -s j -l jobs -d 'Files compressed or archived at once [default: the number of CPUs]' -r
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
-complete -c tend -n "__fish_tend_using_subcommand cleanup" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
 human\t''
 plain\t''

@@ -109,7 +109,8 @@ pub struct VarArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct LockArgs {
-    /// Wait this long for another run's lock instead of exiting with 75 (e.g. 30s)
+    /// Wait this long for another run's lock instead of exiting with 75 (e.g. 30s); for
+    /// `check`, for another run to finish updating the alert state (default 30s)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_lock: Option<std::time::Duration>,
 }
