@@ -163,11 +163,19 @@ fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<Stri
     for _ in 0..64 {
         playbook::facts::take();
         playbook::facts::stand_ins(assumed.iter().map(|(n, _)| n.clone()).collect());
+        let stand_in = |(name, i): &(String, usize)| (name.clone(), STAND_INS[*i].to_string());
+        playbook::facts::env_stand_ins(
+            assumed
+                .iter()
+                .filter_map(|a| Some((a.0.strip_prefix("env.")?.to_string(), stand_in(a).1)))
+                .collect(),
+        );
         let mut vars = args.vars.clone();
         vars.vars.extend(
             assumed
                 .iter()
-                .map(|(name, i)| (name.clone(), STAND_INS[*i].to_string())),
+                .filter(|(name, _)| !name.starts_with("env."))
+                .map(stand_in),
         );
         let result = match kind {
             Kind::Check => check::validate(source.clone(), &vars),
@@ -199,9 +207,10 @@ fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<Stri
         };
         if !d.missing.is_empty() {
             if args.vars_complete
-                || d.missing
-                    .iter()
-                    .any(|m| m.contains('.') || assumed.iter().any(|(a, _)| a == m))
+                || d.missing.iter().any(|m| {
+                    m.trim_start_matches("env.").contains('.')
+                        || assumed.iter().any(|(a, _)| a == m)
+                })
             {
                 return Err(d);
             }

@@ -666,3 +666,32 @@ fn an_endless_file_is_not_read_to_the_end() {
         "error: playbook /dev/zero is larger than 16 MiB: not a playbook\n"
     );
 }
+
+#[test]
+fn an_environment_variable_unset_here_is_required_at_run_time_for_validate() {
+    let env = Env::new();
+    let p = env.write(
+        "e.yaml",
+        "kind: check\nchecks:\n  - probe: { command: \"curl -u {{ env.TEND_TEST_UNSET_USER }} http://127.0.0.1:1/\" }\n",
+    );
+    let out = env.tend().arg("validate").arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        crate::harness::stdout(&out)
+            .ends_with("(check, 1 checks; required at run time: env.TEND_TEST_UNSET_USER)\n"),
+        "{}",
+        crate::harness::stdout(&out)
+    );
+    let out = env
+        .tend()
+        .args(["validate", "--vars-complete"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("the environment variable TEND_TEST_UNSET_USER is not set"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -10,6 +10,7 @@ use super::Diagnostic;
 static LENIENT: AtomicBool = AtomicBool::new(false);
 static NOTED: Mutex<Vec<String>> = Mutex::new(vec![]);
 static STAND_INS: Mutex<Vec<String>> = Mutex::new(vec![]);
+static ENV_STAND_INS: Mutex<Vec<(String, String)>> = Mutex::new(vec![]);
 
 /// From now on, facts about this machine are noted instead of refused.
 pub fn lenient() {
@@ -49,4 +50,19 @@ pub fn is_stand_in(name: &str) -> bool {
         .unwrap_or_else(|e| e.into_inner())
         .iter()
         .any(|n| n == name)
+}
+
+/// Environment variables unset here that `tend validate` gives a stand-in (`env.X` in a
+/// template): the machine the playbook is for sets them.
+pub fn env_stand_ins(vars: Vec<(String, String)>) {
+    *ENV_STAND_INS.lock().unwrap_or_else(|e| e.into_inner()) = vars;
+}
+
+pub fn env_stand_in(name: &str) -> Option<String> {
+    ENV_STAND_INS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
 }

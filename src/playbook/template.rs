@@ -16,7 +16,11 @@ struct EnvVars;
 
 impl Object for EnvVars {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        std::env::var(key.as_str()?).ok().map(Value::from)
+        let key = key.as_str()?;
+        std::env::var(key)
+            .ok()
+            .or_else(|| super::facts::env_stand_in(key))
+            .map(Value::from)
     }
 }
 
