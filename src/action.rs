@@ -111,7 +111,7 @@ impl ActionSpec {
         }
         let label = match &self.name {
             Some(n) => scope.render("name", n, Mode::Text)?,
-            None => first_line(&run),
+            None => crate::redact::first_line(&run),
         };
         Ok(Action {
             label,
@@ -124,18 +124,6 @@ impl ActionSpec {
             become_: self.become_,
         })
     }
-}
-
-/// A command's first line, shortened, for step names. Masked before it is cut: a secret cut in
-/// half would no longer be recognised.
-pub fn first_line(cmd: &str) -> String {
-    let cmd = crate::redact::redact(cmd);
-    let line = cmd.trim().lines().next().unwrap_or_default();
-    let mut s: String = line.chars().take(60).collect();
-    if s.len() < line.len() || cmd.trim().lines().nth(1).is_some() {
-        s.push('…');
-    }
-    s
 }
 
 /// How a run of an action ended.

@@ -330,7 +330,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let d =
         humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 5m)"))?;
-    crate::playbook::units::longest(d).map_err(|e| format!("'{s}' {e}"))
+    crate::sys::longest(d).map_err(|e| format!("'{s}' {e}"))
 }
 
 fn parse_deadline(s: &str) -> Result<std::time::Duration, String> {

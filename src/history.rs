@@ -6,7 +6,7 @@ use crate::journal;
 use crate::report::{format_ms, format_plain};
 
 pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
-    let state = crate::state_dir(cli);
+    let state = crate::sys::state_dir(cli.state_dir.as_deref());
     if let Some(HistoryCommand::Show { run_id }) = &args.show {
         return show(cli, &state, run_id);
     }

@@ -162,7 +162,7 @@ pub fn load_ansible(path: &Path) -> Result<Vec<Host>, String> {
         format!(
             "cannot read inventory {}: {}",
             path.display(),
-            crate::describe_io(&e)
+            crate::sys::describe_io(&e)
         )
     })?;
     let top: BTreeMap<String, Option<Group>> = serde_yaml::from_str(&text).map_err(|e| {

@@ -19,12 +19,11 @@ mod quote;
 mod redact;
 mod report;
 mod run;
+mod sys;
 mod target;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::OnceLock;
 
 use clap::{CommandFactory, Parser};
 
@@ -273,62 +272,6 @@ fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {
         Err(d) => {
             eprint!("{}", d.render(color));
             exit::USAGE
-        }
-    }
-}
-
-/// `--state-dir`, `TEND_STATE_DIR`, /var/lib/tend for root, else $XDG_STATE_HOME/tend.
-pub fn state_dir(cli: &Cli) -> PathBuf {
-    if let Some(d) = &cli.state_dir {
-        return d.clone();
-    }
-    if let Some(d) = std::env::var_os("TEND_STATE_DIR").filter(|v| !v.is_empty()) {
-        return PathBuf::from(d);
-    }
-    if rustix::process::geteuid().is_root() {
-        return PathBuf::from("/var/lib/tend");
-    }
-    match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-        Some(x) => PathBuf::from(x).join("tend"),
-        None => {
-            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-            home.join(".local/state/tend")
-        }
-    }
-}
-
-pub fn hostname() -> String {
-    static NAME: OnceLock<String> = OnceLock::new();
-    NAME.get_or_init(|| {
-        rustix::system::uname()
-            .nodename()
-            .to_string_lossy()
-            .into_owned()
-    })
-    .clone()
-}
-
-pub fn username() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
-}
-
-/// An I/O error as a person reads it: "permission denied", not "Permission denied (os error 13)".
-pub fn describe_io(e: &std::io::Error) -> String {
-    use std::io::ErrorKind::*;
-    match e.kind() {
-        NotFound => "no such file or directory".into(),
-        PermissionDenied => "permission denied".into(),
-        ConnectionRefused => "connection refused".into(),
-        ConnectionReset => "connection reset".into(),
-        TimedOut => "timed out".into(),
-        HostUnreachable => "host unreachable".into(),
-        NetworkUnreachable => "network unreachable".into(),
-        StorageFull => "no space left on device".into(),
-        _ => {
-            let s = e.to_string();
-            s.split(" (os error").next().unwrap_or(&s).to_string()
         }
     }
 }

@@ -139,6 +139,18 @@ pub fn redact(text: &str) -> String {
     }
 }
 
+/// A command's first line, shortened, for step names. Masked before it is cut: a secret cut in
+/// half would no longer be recognised.
+pub fn first_line(cmd: &str) -> String {
+    let cmd = redact(cmd);
+    let line = cmd.trim().lines().next().unwrap_or_default();
+    let mut s: String = line.chars().take(60).collect();
+    if s.len() < line.len() || cmd.trim().lines().nth(1).is_some() {
+        s.push('…');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ pub fn start(
     wait_lock: Option<Duration>,
     lock_at: Option<PathBuf>,
 ) -> Result<Started, LockError> {
-    let state = crate::state_dir(cli);
+    let state = crate::sys::state_dir(cli.state_dir.as_deref());
     let run_id = crate::journal::new_run_id();
     let key = lock::key_for(playbook, kind);
     let lock_path = lock_at.unwrap_or_else(|| lock::path_for(&state, &key));
@@ -59,7 +59,7 @@ pub fn start_unlocked(
         playbook,
         name,
         opts,
-        crate::state_dir(cli),
+        crate::sys::state_dir(cli.state_dir.as_deref()),
         key,
         run_id,
         None,
@@ -73,8 +73,8 @@ pub fn holder(kind: &str, playbook: Option<&Path>, run_id: &str) -> lock::Holder
     });
     lock::Holder {
         pid: std::process::id(),
-        host: crate::hostname(),
-        user: crate::username(),
+        host: crate::sys::hostname(),
+        user: crate::sys::username(),
         run: run_id.to_string(),
         since: crate::report::now_rfc3339(),
         what: format!("{kind} {shown}"),
@@ -105,8 +105,8 @@ fn announce(
         kind: kind.into(),
         name,
         playbook: playbook.map(|p| p.display().to_string()),
-        host: crate::hostname(),
-        user: crate::username(),
+        host: crate::sys::hostname(),
+        user: crate::sys::username(),
         pid: std::process::id(),
     });
     if let Some(lock) = &lock

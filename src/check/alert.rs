@@ -182,7 +182,7 @@ fn compose(
     state: &State,
     now: u64,
 ) -> Alert {
-    let host = crate::hostname();
+    let host = crate::sys::hostname();
     let mut about: Vec<usize> = about.to_vec();
     about.sort_by_key(|&i| std::cmp::Reverse(severity(outcomes[i].status)));
     let first = &outcomes[about[0]];

@@ -527,7 +527,7 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
             return Outcome::unknown(
                 name,
                 "file_age",
-                format!("cannot stat {path}: {}", crate::describe_io(&e)),
+                format!("cannot stat {path}: {}", crate::sys::describe_io(&e)),
             );
         }
     };

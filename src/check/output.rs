@@ -181,7 +181,7 @@ pub fn json(outcomes: &[Outcome], status: Status, run: &str) -> String {
     let report = JsonReport {
         status: status.label(),
         exit_code: nagios_code(status),
-        host: crate::hostname(),
+        host: crate::sys::hostname(),
         run,
         checked_at: crate::report::now_rfc3339(),
         checks: outcomes,

@@ -113,14 +113,14 @@ pub fn archive(
         format!(
             "cannot create {}: {}",
             dest.display(),
-            crate::describe_io(&e)
+            crate::sys::describe_io(&e)
         )
     })?;
     let target = free_name(dest, name);
     let mut partial = target.as_os_str().to_os_string();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
-    let io = |what: &str, e: io::Error| format!("{what}: {}", crate::describe_io(&e));
+    let io = |what: &str, e: io::Error| format!("{what}: {}", crate::sys::describe_io(&e));
     let written = write(files, &partial, level, progress);
     let written = match written {
         Ok(w) => w,
@@ -182,7 +182,7 @@ pub fn archive(
                         dirs.insert(parent(&c.path));
                         crate::crash::point("archive:source-removed");
                     }
-                    Err(e) => kept.push((c.path.clone(), crate::describe_io(&e))),
+                    Err(e) => kept.push((c.path.clone(), crate::sys::describe_io(&e))),
                 }
             }
             Ok(_) => kept.push((c.path.clone(), "changed after it was archived: kept".into())),
@@ -201,7 +201,7 @@ pub fn archive(
             format!(
                 "{} could not be removed ({}): the next run finds its sources gone and removes it",
                 intent.display(),
-                crate::describe_io(&e)
+                crate::sys::describe_io(&e)
             )
         });
     Ok(Archived {
@@ -266,7 +266,8 @@ pub fn finish_interrupted(dest: &Path, dry_run: bool) -> Vec<Result<Finished, St
 }
 
 fn finish_one(list: &Path, archive: &Path, dry_run: bool) -> Result<Finished, String> {
-    let io = |what: &Path, e: io::Error| format!("{}: {}", what.display(), crate::describe_io(&e));
+    let io =
+        |what: &Path, e: io::Error| format!("{}: {}", what.display(), crate::sys::describe_io(&e));
     let mut done = Finished {
         archive: archive.to_path_buf(),
         removed: vec![],

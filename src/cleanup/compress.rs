@@ -39,7 +39,7 @@ pub fn compress(
 ) -> Compressed {
     match attempt(c, level, progress, leftover) {
         Ok(r) => r,
-        Err(e) => Compressed::Failed(crate::describe_io(&e)),
+        Err(e) => Compressed::Failed(crate::sys::describe_io(&e)),
     }
 }
 

@@ -21,7 +21,7 @@ pub fn delete(
             }
             // Gone already (another cleaner, a rotation): nothing to do.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => problems.push((c.path.clone(), crate::describe_io(&e))),
+            Err(e) => problems.push((c.path.clone(), crate::sys::describe_io(&e))),
         }
     }
     (freed, problems)

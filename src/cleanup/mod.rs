@@ -212,7 +212,7 @@ impl Job<'_> {
             ),
             Err(e) => tally.failed.push((
                 path.to_path_buf(),
-                format!("stale partial file: {}", crate::describe_io(&e)),
+                format!("stale partial file: {}", crate::sys::describe_io(&e)),
             )),
         }
     }
@@ -258,7 +258,7 @@ impl Job<'_> {
                     }
                     Err(e) => t.failed.push((
                         c.path.clone(),
-                        format!("cannot be read: {}", crate::describe_io(&e)),
+                        format!("cannot be read: {}", crate::sys::describe_io(&e)),
                     )),
                 }
                 return;
@@ -372,7 +372,7 @@ impl Job<'_> {
                             first.display()
                         ),
                     ),
-                    Err(e) => tally.failed.push((c.path, crate::describe_io(&e))),
+                    Err(e) => tally.failed.push((c.path, crate::sys::describe_io(&e))),
                 }
             } else {
                 tally.skipped.push((
@@ -485,7 +485,7 @@ impl Job<'_> {
                         }
                         Err(e) => tally.failed.push((
                             c.path.clone(),
-                            format!("cannot be read: {}", crate::describe_io(&e)),
+                            format!("cannot be read: {}", crate::sys::describe_io(&e)),
                         )),
                     }
                 }
@@ -611,7 +611,7 @@ impl Job<'_> {
                             format!(
                                 "cannot delete {}: {}",
                                 c.path.display(),
-                                crate::describe_io(&e)
+                                crate::sys::describe_io(&e)
                             ),
                         );
                         continue;
@@ -766,7 +766,7 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
         "success"
     };
     if !args.dry_run && plan.notifier.wants(reason) {
-        let host = crate::hostname();
+        let host = crate::sys::hostname();
         let alert = crate::notify::Alert {
             subject: format!(
                 "[tend] {host}: cleanup '{}' {}",

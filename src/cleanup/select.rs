@@ -124,7 +124,7 @@ pub fn walk(
                     .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
                 let why = e
                     .io_error()
-                    .map_or_else(|| e.to_string(), crate::describe_io);
+                    .map_or_else(|| e.to_string(), crate::sys::describe_io);
                 out(Found::Problem(path, why));
                 continue;
             }
@@ -154,7 +154,7 @@ pub fn walk(
             Err(e) => {
                 let why = e
                     .io_error()
-                    .map_or_else(|| e.to_string(), crate::describe_io);
+                    .map_or_else(|| e.to_string(), crate::sys::describe_io);
                 out(Found::Problem(entry.path().to_path_buf(), why));
                 continue;
             }

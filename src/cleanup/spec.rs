@@ -191,7 +191,7 @@ pub fn rule_root(path: &str) -> Result<PathBuf, String> {
     }
     let real = match std::fs::canonicalize(p) {
         Ok(r) => r,
-        Err(e) => return Err(format!("path '{path}': {}", crate::describe_io(&e))),
+        Err(e) => return Err(format!("path '{path}': {}", crate::sys::describe_io(&e))),
     };
     if !real.is_dir() {
         return Err(format!("path '{path}' is not a directory"));

@@ -4,7 +4,7 @@ use super::configure::{self, Previous, Written};
 use super::fetch;
 use super::releases::{Progress, Record, Releases, State};
 use super::resolve::{Deploy, Phases};
-use super::runner::Runner;
+use super::runner::{Outcome, Runner};
 use super::steps::{self, Rollback, Step};
 use super::undo::take_back;
 use crate::exit;
@@ -19,13 +19,6 @@ struct Done {
     switched: bool,
     /// A progress line was written by this run (the first one starts the file afresh).
     noted: bool,
-}
-
-pub struct Outcome {
-    pub code: i32,
-    pub message: String,
-    /// Why an alert goes out: failure, rollback or success.
-    pub reason: &'static str,
 }
 
 /// Records of long-pruned releases kept, for `tend releases` to show some history.
@@ -117,7 +110,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                         message: format!(
                             "cannot write {}: {}; nothing was stopped",
                             layout.journal().display(),
-                            crate::describe_io(&e)
+                            crate::sys::describe_io(&e)
                         ),
                         reason: "failure",
                     };
@@ -128,7 +121,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     // stopped: a link there is refused now, not after the app is down.
                     for c in &phases.configure {
                         let w = configure::prepare(&*layout.target, c).map_err(|e| {
-                            format!("{}: {}", c.dest.display(), crate::describe_io(&e))
+                            format!("{}: {}", c.dest.display(), crate::sys::describe_io(&e))
                         })?;
                         prepared.push(Some(w));
                     }
@@ -217,7 +210,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                 let c = &phases.configure[i];
                 r.step(&name, || {
                     let io = |e: std::io::Error| {
-                        format!("{}: {}", c.dest.display(), crate::describe_io(&e))
+                        format!("{}: {}", c.dest.display(), crate::sys::describe_io(&e))
                     };
                     let written = match prepared.get_mut(i).and_then(Option::take) {
                         Some(w) => w,
@@ -256,14 +249,14 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                         wait().map_err(|e| {
                             format!(
                                 "releases/{release} could not be made durable: {}",
-                                crate::describe_io(&e)
+                                crate::sys::describe_io(&e)
                             )
                         })?;
                     }
                     layout
                         .switch(release)
                         .map(|()| format!("current → releases/{release}"))
-                        .map_err(|e| crate::describe_io(&e))
+                        .map_err(|e| crate::sys::describe_io(&e))
                 });
                 done.switched |= res.is_ok();
                 crate::crash::point("deploy:switched");
@@ -344,7 +337,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             format!(
                 "{release} is live and verified, but {} could not be updated: {}",
                 layout.journal().display(),
-                crate::describe_io(&e)
+                crate::sys::describe_io(&e)
             ),
         );
     }
@@ -387,7 +380,7 @@ fn fetch_release(
             format!(
                 "cannot remove the leftover {}: {}",
                 partial.display(),
-                crate::describe_io(&e)
+                crate::sys::describe_io(&e)
             )
         })?;
     }
@@ -419,7 +412,7 @@ fn fetch_release(
         layout.remove_release(release).map_err(|e| {
             format!(
                 "cannot replace the old releases/{release}: {}",
-                crate::describe_io(&e)
+                crate::sys::describe_io(&e)
             )
         })?;
     }
@@ -427,7 +420,7 @@ fn fetch_release(
         format!(
             "cannot move {} into place: {}",
             partial.display(),
-            crate::describe_io(&e)
+            crate::sys::describe_io(&e)
         )
     })?;
     // The release is made durable while stop, migrate and configure run; `current` switches
@@ -469,7 +462,7 @@ pub fn record(
         deployed_at: now_rfc3339(),
         finished_at: None,
         verified_at: None,
-        by: format!("{}@{}", crate::username(), crate::hostname()),
+        by: format!("{}@{}", crate::sys::username(), crate::sys::hostname()),
         run: run.to_string(),
         playbook: std::fs::canonicalize(&d.loaded.source.path)
             .unwrap_or_else(|_| d.loaded.source.path.clone())
@@ -528,7 +521,7 @@ fn progress(
             format!(
                 "cannot write {}: {}",
                 layout.progress().display(),
-                crate::describe_io(&e)
+                crate::sys::describe_io(&e)
             ),
         );
     }

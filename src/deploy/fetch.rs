@@ -102,7 +102,7 @@ fn other(what: &str, e: impl std::fmt::Display) -> FetchError {
 }
 
 fn io_other(what: &str, e: &io::Error) -> FetchError {
-    FetchError::Other(format!("{what}: {}", crate::describe_io(e)))
+    FetchError::Other(format!("{what}: {}", crate::sys::describe_io(e)))
 }
 
 /// Download or open the artifact and unpack it on `target` into `partial` (which must not
@@ -334,7 +334,7 @@ echo \"__bytes $size __entries $(wc -l <\"$t.list\")\"",
             last = l.to_string();
             lines.push(l.to_string());
         })
-        .map_err(|e| FetchError::Other(crate::describe_io(&e)))?;
+        .map_err(|e| FetchError::Other(crate::sys::describe_io(&e)))?;
     let cleanup = || {
         let _ = target.remove_tree(partial);
     };

@@ -66,8 +66,8 @@ impl Layout {
         let real = self
             .target
             .real_path(&self.root)
-            .map_err(|e| crate::describe_io(&e))?;
-        match super::resolve::system_root(&self.root, &real) {
+            .map_err(|e| crate::sys::describe_io(&e))?;
+        match system_root(&self.root, &real) {
             Some(why) => Err(why),
             None => Ok(()),
         }
@@ -90,7 +90,7 @@ impl Layout {
         let links = self
             .target
             .links_among(&own)
-            .map_err(|e| crate::describe_io(&e))?;
+            .map_err(|e| crate::sys::describe_io(&e))?;
         match links.first() {
             Some(link) => Err(format!(
                 "{} is a symlink: tend keeps releases and its records only in directories of the deploy root itself; replace the link with a directory",
@@ -192,4 +192,90 @@ pub fn check_release_name(r: &str) -> Result<(), String> {
         return Err(format!("release name '{r}' is longer than 200 bytes"));
     }
     Ok(())
+}
+
+/// Why `root` (resolving to `real`) cannot be a deploy root, if it cannot.
+pub fn system_root(root: &Path, real: &Path) -> Option<String> {
+    let lexical: PathBuf = {
+        let mut p = PathBuf::from("/");
+        for c in root.components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    p.pop();
+                }
+                std::path::Component::Normal(n) => p.push(n),
+                _ => {}
+            }
+        }
+        p
+    };
+    let bad = |p: &Path| p == Path::new("/") || is_system(p);
+    if root.as_os_str().is_empty() || bad(&lexical) || bad(real) {
+        // `root: /` reaches here trimmed of its slash: show it as written.
+        let written = if root.as_os_str().is_empty() {
+            "/".into()
+        } else {
+            root.display().to_string()
+        };
+        let shown = if real != Path::new(&written) {
+            format!(" (it resolves to {})", real.display())
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "deploy root '{written}'{shown} is a system directory; give the app one of its own, like /srv/app"
+        ));
+    }
+    None
+}
+
+/// A directory the system owns: one of the shared places apps live under (an app gets a
+/// directory of its own there), or anything inside the system's own trees.
+fn is_system(root: &Path) -> bool {
+    const SHARED: &[&str] = &[
+        "/home",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/root",
+        "/run",
+        "/srv",
+        "/tmp",
+        "/usr",
+        "/usr/local",
+        "/var",
+        "/var/cache",
+        "/var/lib",
+        "/var/log",
+        "/var/opt",
+        "/var/spool",
+        "/var/tmp",
+        "/var/www",
+    ];
+    const OWN: &[&str] = &[
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/proc",
+        "/sbin",
+        "/sys",
+        "/usr/bin",
+        "/usr/include",
+        "/usr/lib",
+        "/usr/lib32",
+        "/usr/lib64",
+        "/usr/libexec",
+        "/usr/sbin",
+        "/usr/share",
+        "/usr/local/bin",
+        "/usr/local/lib",
+        "/usr/local/sbin",
+        "/usr/local/share",
+    ];
+    SHARED.iter().any(|s| root == Path::new(s)) || OWN.iter().any(|s| root.starts_with(s))
 }

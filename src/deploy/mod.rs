@@ -26,9 +26,9 @@ use crate::cli::{Cli, DeployArgs, ReleasesArgs, RollbackArgs, VarArgs};
 use crate::exit;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::{Level, Options};
-use execute::Outcome;
 use releases::Releases;
 use resolve::Deploy;
+use runner::Outcome;
 use runner::Runner;
 pub use spec::DeployPlaybook;
 
@@ -163,7 +163,7 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
         eprintln!(
             "tend: cannot prepare {}: {}",
             d.layout.root.display(),
-            crate::describe_io(&e)
+            crate::sys::describe_io(&e)
         );
         return exit::FAILED;
     }
@@ -212,7 +212,7 @@ pub fn run(cli: &Cli, args: &DeployArgs) -> i32 {
                 format!(
                     "cannot empty {}: {}",
                     d.layout.trash().display(),
-                    crate::describe_io(&e)
+                    crate::sys::describe_io(&e)
                 ),
             );
         }
@@ -402,8 +402,8 @@ fn fleet_ctx<'a, 'd>(
         holder: format!(
             "run {} by {}@{} (pid {}) since {}",
             reporter.run(),
-            crate::username(),
-            crate::hostname(),
+            crate::sys::username(),
+            crate::sys::hostname(),
             std::process::id(),
             crate::report::now_rfc3339()
         ),
@@ -549,7 +549,11 @@ fn open_journal(d: &Deploy, reporter: &crate::report::Reporter) -> Result<Releas
     Releases::load(&*d.layout.target, &path).map_err(|e| {
         reporter.notice(
             Level::Error,
-            format!("cannot read {}: {}", path.display(), crate::describe_io(&e)),
+            format!(
+                "cannot read {}: {}",
+                path.display(),
+                crate::sys::describe_io(&e)
+            ),
         );
         reporter.finish();
         exit::FAILED
@@ -595,7 +599,7 @@ fn alert(
         _ => &["success"],
     };
     if let Some(reason) = reasons.iter().find(|r| d.notifier.wants(r)) {
-        let host = crate::hostname();
+        let host = crate::sys::hostname();
         let alert = crate::notify::Alert {
             subject: format!("[tend] {host}: {} '{}': {subject}", "deploy", loaded.name()),
             body: format!(
@@ -734,7 +738,7 @@ pub fn releases(cli: &Cli, args: &ReleasesArgs) -> i32 {
     let journal = match Releases::load(&*d.layout.target, &d.layout.journal()) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("tend: {}", crate::describe_io(&e));
+            eprintln!("tend: {}", crate::sys::describe_io(&e));
             return exit::FAILED;
         }
     };

@@ -60,7 +60,7 @@ pub fn prune(
                     let _ = std::fs::remove_file(layout.cache().join(format!("{sha}.artifact")));
                 }
             }
-            Err(e) => problems.push(format!("{}: {}", rec.release, crate::describe_io(&e))),
+            Err(e) => problems.push(format!("{}: {}", rec.release, crate::sys::describe_io(&e))),
         }
     }
     if !problems.is_empty() {

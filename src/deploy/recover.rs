@@ -6,8 +6,8 @@
 //! verify. A deploy killed while it was still fetching changed nothing, and is just closed.
 
 use super::configure;
-use super::execute::Outcome;
 use super::releases::{Record, Releases, State};
+use super::runner::Outcome;
 use super::runner::Runner;
 use super::steps::Rollback;
 use super::undo::take_back;

@@ -181,7 +181,7 @@ impl Releases {
                 format!(
                     "cannot update {}: {}",
                     path.display(),
-                    crate::describe_io(&e)
+                    crate::sys::describe_io(&e)
                 ),
             );
         }

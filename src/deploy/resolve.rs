@@ -315,7 +315,7 @@ impl<'a> Deploy<'a> {
                     format!(
                         "cannot read template {}: {}",
                         path.display(),
-                        crate::describe_io(&e)
+                        crate::sys::describe_io(&e)
                     ),
                 )
                 .hint("templates are found relative to the playbook's directory")
@@ -521,94 +521,8 @@ fn checked_root(scope: &Scope, root: String, local: bool) -> Result<PathBuf, Dia
     } else {
         root.clone()
     };
-    if let Some(why) = system_root(&root, &real) {
+    if let Some(why) = super::layout::system_root(&root, &real) {
         return Err(scope.error("root", why));
     }
     Ok(root)
-}
-
-/// Why `root` (resolving to `real`) cannot be a deploy root, if it cannot.
-pub fn system_root(root: &Path, real: &Path) -> Option<String> {
-    let lexical: PathBuf = {
-        let mut p = PathBuf::from("/");
-        for c in root.components() {
-            match c {
-                std::path::Component::ParentDir => {
-                    p.pop();
-                }
-                std::path::Component::Normal(n) => p.push(n),
-                _ => {}
-            }
-        }
-        p
-    };
-    let bad = |p: &Path| p == Path::new("/") || is_system(p);
-    if root.as_os_str().is_empty() || bad(&lexical) || bad(real) {
-        // `root: /` reaches here trimmed of its slash: show it as written.
-        let written = if root.as_os_str().is_empty() {
-            "/".into()
-        } else {
-            root.display().to_string()
-        };
-        let shown = if real != Path::new(&written) {
-            format!(" (it resolves to {})", real.display())
-        } else {
-            String::new()
-        };
-        return Some(format!(
-            "deploy root '{written}'{shown} is a system directory; give the app one of its own, like /srv/app"
-        ));
-    }
-    None
-}
-
-/// A directory the system owns: one of the shared places apps live under (an app gets a
-/// directory of its own there), or anything inside the system's own trees.
-fn is_system(root: &Path) -> bool {
-    const SHARED: &[&str] = &[
-        "/home",
-        "/media",
-        "/mnt",
-        "/opt",
-        "/root",
-        "/run",
-        "/srv",
-        "/tmp",
-        "/usr",
-        "/usr/local",
-        "/var",
-        "/var/cache",
-        "/var/lib",
-        "/var/log",
-        "/var/opt",
-        "/var/spool",
-        "/var/tmp",
-        "/var/www",
-    ];
-    const OWN: &[&str] = &[
-        "/bin",
-        "/boot",
-        "/dev",
-        "/etc",
-        "/lib",
-        "/lib32",
-        "/lib64",
-        "/libx32",
-        "/proc",
-        "/sbin",
-        "/sys",
-        "/usr/bin",
-        "/usr/include",
-        "/usr/lib",
-        "/usr/lib32",
-        "/usr/lib64",
-        "/usr/libexec",
-        "/usr/sbin",
-        "/usr/share",
-        "/usr/local/bin",
-        "/usr/local/lib",
-        "/usr/local/sbin",
-        "/usr/local/share",
-    ];
-    SHARED.iter().any(|s| root == Path::new(s)) || OWN.iter().any(|s| root.starts_with(s))
 }

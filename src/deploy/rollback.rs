@@ -2,9 +2,9 @@
 //! and config changes of every release in between, newest first, then verified.
 
 use super::configure;
-use super::execute::Outcome;
 use super::releases::{Releases, State};
 use super::resolve::Migration;
+use super::runner::Outcome;
 use super::runner::Runner;
 use super::steps::Rollback;
 use super::undo::{self, Reverting};
@@ -126,7 +126,7 @@ pub fn manual(
                     format!(
                         "cannot read the config backups of {}: {}",
                         rec.release,
-                        crate::describe_io(&e)
+                        crate::sys::describe_io(&e)
                     ),
                 )
             })?;
@@ -184,7 +184,7 @@ pub fn manual(
                 x.state = State::RolledBack;
                 x.message = format!(
                     "rolled back to {target} by {} at {now}, verified",
-                    crate::username()
+                    crate::sys::username()
                 );
                 x.finished_at = Some(now.clone());
                 x.rolled_back_to = Some(super::releases::RolledBackTo {
@@ -215,7 +215,7 @@ pub fn manual(
             format!(
                 "cannot update {}: {}",
                 layout.journal().display(),
-                crate::describe_io(&e)
+                crate::sys::describe_io(&e)
             ),
         );
     }

@@ -2,8 +2,8 @@
 //! what state each part is in when that does not work.
 
 use super::configure;
-use super::execute::Outcome;
 use super::releases::{Releases, RolledBackTo, State};
+use super::runner::Outcome;
 use super::runner::Runner;
 use super::steps::{self, Rollback, Undo};
 use crate::exit;
@@ -116,7 +116,7 @@ impl Runner<'_> {
                                 restore_failed.push(format!(
                                     "{}: {}",
                                     p.dest.display(),
-                                    crate::describe_io(&e)
+                                    crate::sys::describe_io(&e)
                                 ));
                             }
                         }
@@ -136,7 +136,7 @@ impl Runner<'_> {
                         layout
                             .switch(t)
                             .map(|()| format!("current → releases/{t}"))
-                            .map_err(|e| crate::describe_io(&e))
+                            .map_err(|e| crate::sys::describe_io(&e))
                     });
                     if let Err(e) = r {
                         u.halted = Some(format!("cannot switch current back to {t}: {e}"));

@@ -34,7 +34,11 @@ pub(crate) fn warnings(plan: &Plan) -> Vec<String> {
     for path in plan.resolv_files() {
         match std::fs::read_to_string(&path) {
             Ok(text) => w.extend(resolv::warnings(&path, &text)),
-            Err(e) => w.push(format!("{}: {}", path.display(), crate::describe_io(&e))),
+            Err(e) => w.push(format!(
+                "{}: {}",
+                path.display(),
+                crate::sys::describe_io(&e)
+            )),
         }
     }
     w
@@ -68,7 +72,10 @@ pub fn plan(cli: &Cli, source: Arc<Source>, vars: &VarArgs) -> i32 {
         }
     };
     let key = crate::lock::key_for(Some(&path), "failover");
-    dry_run(&plan, &state_path(&crate::state_dir(cli), &key))
+    dry_run(
+        &plan,
+        &state_path(&crate::sys::state_dir(cli.state_dir.as_deref()), &key),
+    )
 }
 
 fn state_path(state: &Path, key: &str) -> std::path::PathBuf {
@@ -91,7 +98,7 @@ pub fn run(cli: &Cli, args: &FailoverArgs) -> i32 {
         }
     };
     let key = crate::lock::key_for(Some(&args.playbook), "failover");
-    let path = state_path(&crate::state_dir(cli), &key);
+    let path = state_path(&crate::sys::state_dir(cli.state_dir.as_deref()), &key);
     if args.status {
         return status(&plan, &path);
     }
@@ -114,7 +121,7 @@ pub fn run(cli: &Cli, args: &FailoverArgs) -> i32 {
     let state = match State::load(&path) {
         Ok(s) => s,
         Err(e) => {
-            reporter.notice(Level::Error, crate::describe_io(&e));
+            reporter.notice(Level::Error, crate::sys::describe_io(&e));
             reporter.finish();
             return exit::FAILED;
         }

@@ -37,7 +37,7 @@ impl Ctx<'_> {
                 format!(
                     "cannot save {}: {}",
                     self.state_path.display(),
-                    crate::describe_io(&e)
+                    crate::sys::describe_io(&e)
                 ),
             );
         }
@@ -102,11 +102,11 @@ impl Ctx<'_> {
                         p.timeout.max(std::time::Duration::from_secs(10)),
                         &mut |l| lines.push(l.trim().to_string()),
                     )
-                    .map_err(|e| format!("`{}`: {e}", crate::action::first_line(cmd)))?;
+                    .map_err(|e| format!("`{}`: {e}", crate::redact::first_line(cmd)))?;
                 if !o.success() {
                     return Err(format!(
                         "`{}` failed: {}",
-                        crate::action::first_line(cmd),
+                        crate::redact::first_line(cmd),
                         o.describe(p.timeout)
                     ));
                 }
@@ -114,11 +114,11 @@ impl Ctx<'_> {
                     .into_iter()
                     .find(|l| !l.is_empty())
                     .unwrap_or_default();
-                (first, format!("`{}`", crate::action::first_line(cmd)))
+                (first, format!("`{}`", crate::redact::first_line(cmd)))
             }
             ActiveSource::ResolvConf(path) => {
                 let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("{}: {}", path.display(), crate::describe_io(&e)))?;
+                    .map_err(|e| format!("{}: {}", path.display(), crate::sys::describe_io(&e)))?;
                 let first = resolv::nameservers(&text)
                     .into_iter()
                     .next()
@@ -129,7 +129,13 @@ impl Ctx<'_> {
                 Ok(t) => (t.trim().to_string(), path.display().to_string()),
                 // No file yet: the first server is active until tend writes otherwise.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-                Err(e) => return Err(format!("{}: {}", path.display(), crate::describe_io(&e))),
+                Err(e) => {
+                    return Err(format!(
+                        "{}: {}",
+                        path.display(),
+                        crate::sys::describe_io(&e)
+                    ));
+                }
             },
         };
         p.servers
@@ -180,7 +186,7 @@ impl Ctx<'_> {
         if !n.wants(reason) {
             return;
         }
-        let host = crate::hostname();
+        let host = crate::sys::hostname();
         let alert = crate::notify::Alert {
             subject: format!(
                 "[tend] {host}: failover '{}': {subject}",
@@ -410,7 +416,7 @@ impl Ctx<'_> {
                         }
                         Err(e) => (
                             Status::Failed,
-                            format!("{}: {}", path.display(), crate::describe_io(&e)),
+                            format!("{}: {}", path.display(), crate::sys::describe_io(&e)),
                             false,
                         ),
                     })
@@ -452,7 +458,7 @@ impl Ctx<'_> {
                     format!(
                         "cannot record the new active in {}: {}",
                         f.display(),
-                        crate::describe_io(&e)
+                        crate::sys::describe_io(&e)
                     ),
                 );
             }

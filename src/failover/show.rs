@@ -14,7 +14,7 @@ pub fn status(plan: &Plan, path: &Path) -> i32 {
     let state = match State::load(path) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("tend: {}", crate::describe_io(&e));
+            eprintln!("tend: {}", crate::sys::describe_io(&e));
             return exit::FAILED;
         }
     };

@@ -170,7 +170,7 @@ impl Email {
                 format!(
                     "cannot read ca_file {}: {}",
                     ca.display(),
-                    crate::describe_io(&e)
+                    crate::sys::describe_io(&e)
                 )
             })?;
             let cert = Certificate::from_pem(&pem)

@@ -66,11 +66,15 @@ impl SecretSource {
             SecretSource::File(file) => {
                 let path = dir.join(file);
                 std::fs::read_to_string(&path).map_err(|e| {
-                    format!("cannot read {}: {}", path.display(), crate::describe_io(&e))
+                    format!(
+                        "cannot read {}: {}",
+                        path.display(),
+                        crate::sys::describe_io(&e)
+                    )
                 })?
             }
             SecretSource::Command(cmd) => {
-                let shown = crate::action::first_line(cmd);
+                let shown = crate::redact::first_line(cmd);
                 let out = crate::target::local::capture(cmd, Duration::from_secs(30), dir)
                     .map_err(|e| format!("command `{shown}`: {e}"))?;
                 if !out.success {
@@ -92,7 +96,7 @@ impl SecretSource {
                 SecretSource::File(f) => format!("{} is empty", dir.join(f).display()),
                 SecretSource::Command(cmd) => format!(
                     "command `{}` printed nothing",
-                    crate::action::first_line(cmd)
+                    crate::redact::first_line(cmd)
                 ),
             });
         }

@@ -147,7 +147,7 @@ impl Templater {
         ctx.insert("env".into(), Value::from_object(EnvVars));
         ctx.insert(
             "host".into(),
-            minijinja::context! { name => crate::hostname() },
+            minijinja::context! { name => crate::sys::hostname() },
         );
         Templater {
             env: environment(false),

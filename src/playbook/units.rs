@@ -25,20 +25,9 @@ impl FromStr for Duration {
         let d = humantime::parse_duration(s).map_err(|e| {
             format!("invalid duration '{s}': {e}; expected e.g. 500ms, 30s, 5m, 26h, 7d")
         })?;
-        longest(d)
+        crate::sys::longest(d)
             .map(Duration)
             .map_err(|e| format!("duration '{s}' {e}"))
-    }
-}
-
-/// Durations past a century are refused: no timeout, age or interval means one, and added to
-/// the clock they overflow it.
-pub fn longest(d: std::time::Duration) -> Result<std::time::Duration, String> {
-    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
-    if d > CENTURY {
-        Err("is longer than 100 years".into())
-    } else {
-        Ok(d)
     }
 }
 

@@ -130,7 +130,7 @@ fn left(deadline: Instant) -> Option<Duration> {
 fn io_error(e: &std::io::Error) -> Answer {
     match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => Answer::Timeout,
-        _ => Answer::Error(crate::describe_io(e)),
+        _ => Answer::Error(crate::sys::describe_io(e)),
     }
 }
 

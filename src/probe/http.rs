@@ -47,7 +47,7 @@ fn describe(e: &ureq::Error, timeout: Duration) -> String {
         ureq::Error::Timeout(_) => {
             format!("no answer within {}", humantime::format_duration(timeout))
         }
-        ureq::Error::Io(io) => crate::describe_io(io),
+        ureq::Error::Io(io) => crate::sys::describe_io(io),
         other => other.to_string(),
     }
 }

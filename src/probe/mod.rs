@@ -86,7 +86,7 @@ impl Probe {
             Kind::Http { url, .. } => url.clone(),
             Kind::Tcp { address } => format!("tcp {address}"),
             Kind::Command { run, .. } => {
-                format!("command `{}`", crate::action::first_line(run))
+                format!("command `{}`", crate::redact::first_line(run))
             }
             Kind::Dns { server, question } => {
                 format!("dns {} {} @{server}", question.rtype, question.name)
@@ -219,7 +219,7 @@ fn tcp(address: &str, timeout: Duration) -> Result<String, String> {
                     humantime::format_duration(timeout)
                 )
             }
-            Err(e) => last = format!("{addr}: {}", crate::describe_io(&e)),
+            Err(e) => last = format!("{addr}: {}", crate::sys::describe_io(&e)),
         }
     }
     Err(last)

@@ -107,7 +107,7 @@ fn other(what: &str, e: impl std::fmt::Display) -> UnpackError {
 }
 
 fn io_other(what: &str, e: &io::Error) -> UnpackError {
-    UnpackError::Other(format!("{what}: {}", crate::describe_io(e)))
+    UnpackError::Other(format!("{what}: {}", crate::sys::describe_io(e)))
 }
 
 /// Inflate on one thread and write files on another (what `tar -xzf` gets from running gzip as

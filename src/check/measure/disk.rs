@@ -189,7 +189,7 @@ pub fn statvfs(path: &str, fstype: &str, timeout: Duration) -> Result<Usage, Str
 /// The statvfs call itself, in this process.
 pub fn read(path: &str) -> Result<Usage, String> {
     let s = rustix::fs::statvfs(path)
-        .map_err(|e| format!("cannot stat {path}: {}", crate::describe_io(&e.into())))?;
+        .map_err(|e| format!("cannot stat {path}: {}", crate::sys::describe_io(&e.into())))?;
     let frsize = if s.f_frsize > 0 {
         s.f_frsize
     } else {

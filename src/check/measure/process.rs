@@ -12,7 +12,7 @@ pub fn count(name: &str) -> Result<u64, String> {
     let me = std::process::id().to_string();
     let long = name.len() > 15;
     let entries = std::fs::read_dir("/proc")
-        .map_err(|e| format!("cannot list processes: {}", crate::describe_io(&e)))?;
+        .map_err(|e| format!("cannot list processes: {}", crate::sys::describe_io(&e)))?;
     let mut n = 0;
     for entry in entries.flatten() {
         let pid = entry.file_name();

@@ -202,7 +202,7 @@ pub fn open<'a>(
             format!(
                 "cannot prepare {}: {}",
                 d.layout.root.display(),
-                crate::describe_io(&e)
+                crate::sys::describe_io(&e)
             )
         })?;
     } else if !ssh.exists(&d.layout.journal()) {

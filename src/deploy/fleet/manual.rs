@@ -5,9 +5,9 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 
 use super::host::{Ctx, HostRun, HostState, open, parallel};
-use crate::deploy::execute::Outcome;
 use crate::deploy::releases::Releases;
 use crate::deploy::resolve::Fleet;
+use crate::deploy::runner::Outcome;
 use crate::deploy::runner::Runner;
 use crate::exit;
 use crate::report::Level;

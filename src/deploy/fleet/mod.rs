@@ -10,8 +10,9 @@ mod manual;
 use std::cell::RefCell;
 use std::sync::Mutex;
 
-use super::execute::{self, Outcome};
+use super::execute;
 use super::resolve::Fleet;
+use super::runner::Outcome;
 use super::runner::Runner;
 use super::spec::OnFailure;
 use crate::exit;

@@ -463,7 +463,7 @@ impl Target for Ssh {
         })?;
         // gzip or plain tar, told by the content, as on this machine.
         let (head, gz) = crate::target::unpack::sniff(archive)
-            .map_err(|e| UnpackError::Other(crate::describe_io(&e)))?;
+            .map_err(|e| UnpackError::Other(crate::sys::describe_io(&e)))?;
         let z = if gz { "z" } else { "" };
         let d = q(dest);
         let mut stream = head.chain(archive);

@@ -133,12 +133,12 @@ impl Ssh {
             .next()
             .ok_or_else(|| format!("{shown}: {} resolves to no address", host.address))?;
         let tcp = TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| format!("{shown}: cannot connect: {}", crate::describe_io(&e)))?;
+            .map_err(|e| format!("{shown}: cannot connect: {}", crate::sys::describe_io(&e)))?;
         // Steps are small writes answered by small reads: Nagle would add 40 ms to each.
         let _ = tcp.set_nodelay(true);
         let sock = tcp
             .try_clone()
-            .map_err(|e| format!("{shown}: {}", crate::describe_io(&e)))?;
+            .map_err(|e| format!("{shown}: {}", crate::sys::describe_io(&e)))?;
         let mut sess = Session::new().map_err(|e| format!("{shown}: {e}"))?;
         sess.set_tcp_stream(tcp);
         sess.set_timeout(timeout.as_millis() as u32);

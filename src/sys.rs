@@ -1,0 +1,73 @@
+//! What every layer asks of this machine: where tend keeps its state, the host and user names
+//! a run is recorded under, an I/O error as a person reads it, and the longest duration tend
+//! takes. A leaf: it imports nothing of tend's.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// `--state-dir`, `TEND_STATE_DIR`, /var/lib/tend for root, else $XDG_STATE_HOME/tend.
+pub fn state_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(d) = flag {
+        return d.to_path_buf();
+    }
+    if let Some(d) = std::env::var_os("TEND_STATE_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(d);
+    }
+    if rustix::process::geteuid().is_root() {
+        return PathBuf::from("/var/lib/tend");
+    }
+    match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(x) => PathBuf::from(x).join("tend"),
+        None => {
+            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+            home.join(".local/state/tend")
+        }
+    }
+}
+
+pub fn hostname() -> String {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    })
+    .clone()
+}
+
+pub fn username() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", rustix::process::getuid().as_raw()))
+}
+
+/// An I/O error as a person reads it: "permission denied", not "Permission denied (os error 13)".
+pub fn describe_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        NotFound => "no such file or directory".into(),
+        PermissionDenied => "permission denied".into(),
+        ConnectionRefused => "connection refused".into(),
+        ConnectionReset => "connection reset".into(),
+        TimedOut => "timed out".into(),
+        HostUnreachable => "host unreachable".into(),
+        NetworkUnreachable => "network unreachable".into(),
+        StorageFull => "no space left on device".into(),
+        _ => {
+            let s = e.to_string();
+            s.split(" (os error").next().unwrap_or(&s).to_string()
+        }
+    }
+}
+
+/// Durations past a century are refused: no timeout, age or interval means one, and added to
+/// the clock they overflow it.
+pub fn longest(d: std::time::Duration) -> Result<std::time::Duration, String> {
+    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
+    if d > CENTURY {
+        Err("is longer than 100 years".into())
+    } else {
+        Ok(d)
+    }
+}
