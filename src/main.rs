@@ -161,21 +161,18 @@ fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<Stri
     let mut assumed: Vec<(String, usize)> = vec![];
     for _ in 0..64 {
         playbook::facts::take();
-        playbook::facts::stand_ins(assumed.iter().map(|(n, _)| n.clone()).collect());
-        let stand_in = |(name, i): &(String, usize)| (name.clone(), STAND_INS[*i].to_string());
-        playbook::facts::env_stand_ins(
-            assumed
-                .iter()
-                .filter_map(|a| Some((a.0.strip_prefix("env.")?.to_string(), stand_in(a).1)))
-                .collect(),
-        );
+        let values: Vec<(String, String)> = assumed
+            .iter()
+            .map(|(name, i)| (name.clone(), STAND_INS[*i].to_string()))
+            .collect();
         let mut vars = args.vars.clone();
         vars.vars.extend(
-            assumed
+            values
                 .iter()
                 .filter(|(name, _)| !name.starts_with("env."))
-                .map(stand_in),
+                .cloned(),
         );
+        playbook::facts::stand_ins(values);
         let result = match kind {
             Kind::Check => check::validate(source.clone(), &vars),
             Kind::Cleanup => cleanup::validate(source.clone(), &vars),

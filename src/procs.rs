@@ -261,27 +261,31 @@ pub fn stop_left_behind(recorded: &[Recorded], grace: Duration) -> Vec<String> {
             let _ = rustix::process::kill_process_group(p, Signal::TERM);
         }
     }
-    let deadline = Instant::now() + grace;
-    let mut killed = false;
-    while alive.iter().any(|r| group_alive(r.pgid)) {
-        if Instant::now() >= deadline {
-            if killed {
-                break;
-            }
-            killed = true;
-            for r in &alive {
-                if let Some(p) = Pid::from_raw(r.pgid) {
-                    let _ = rustix::process::kill_process_group(p, Signal::KILL);
-                }
-            }
-            continue;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    end_groups(&alive.iter().map(|r| r.pgid).collect::<Vec<_>>(), grace);
     alive
         .iter()
         .map(|r| format!("process group {} ({})", r.pgid, r.what))
         .collect()
+}
+
+/// Groups already told to stop (TERM): wait up to `grace` for their last process to end, then
+/// kill what is left and wait as long again for it to be gone, so nothing that follows (a
+/// migration's `down`, the next run) overlaps them.
+pub fn end_groups(pgids: &[i32], grace: Duration) {
+    let alive = || pgids.iter().any(|g| group_alive(*g));
+    let deadline = Instant::now() + grace;
+    while alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for g in pgids {
+        if let Some(p) = Pid::from_raw(*g) {
+            let _ = rustix::process::kill_process_group(p, Signal::KILL);
+        }
+    }
+    let deadline = Instant::now() + grace;
+    while alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The group is the one recorded: its leader is alive with the recorded start time, or the

@@ -98,7 +98,7 @@ fn resolve(
                 p.longest(),
                 format!(
                     "{} attempts of up to {} each, {} apart",
-                    p.retries.saturating_add(p.successes.max(1)),
+                    p.attempts(),
                     humantime::format_duration(p.timeout),
                     humantime::format_duration(p.interval)
                 ),

@@ -330,12 +330,7 @@ fn write(
     tar.mode(tar::HeaderMode::Complete);
     let mut written = vec![];
     for c in files {
-        let mut f = OpenOptions::new()
-            .read(true)
-            .custom_flags(
-                (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32,
-            )
-            .open(&c.path)?;
+        let mut f = super::compress::open_read(&c.path)?;
         let meta = f.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::other(format!(

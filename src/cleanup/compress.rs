@@ -30,6 +30,15 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
 
 const CHUNK: usize = 256 * 1024;
 
+/// Open a file cleanup reads: never through a link, and without blocking, so a file swapped for
+/// a FIFO after the walk cannot hold the run (the caller checks it is still a regular file).
+pub fn open_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+}
+
 /// `leftover` is told of a `x.gz.partial` a killed run left, which this removes before writing.
 pub fn compress(
     c: &Candidate,
@@ -52,10 +61,7 @@ fn attempt(
     let gz = with_suffix(&c.path, ".gz");
     let partial = with_suffix(&c.path, ".gz.partial");
     let dir = parent(&c.path);
-    let mut src = OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(&c.path)?;
+    let mut src = open_read(&c.path)?;
     let before = src.metadata()?;
     if !before.is_file() {
         return Ok(Compressed::Skipped("no longer a regular file".into()));
@@ -195,10 +201,7 @@ fn attempt(
 
 /// Whether `gz` is a complete gzip whose header mtime and trailer size match the original.
 fn is_copy_of(gz: &Path, mtime: u64, size: u64) -> io::Result<bool> {
-    let mut f = OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(gz)?;
+    let mut f = open_read(gz)?;
     if !f.metadata()?.is_file() {
         return Ok(false);
     }
@@ -222,10 +225,7 @@ fn is_copy_of(gz: &Path, mtime: u64, size: u64) -> io::Result<bool> {
 /// scaled to its size. Reading it also proves the real run could: an unreadable file fails here.
 pub fn estimate(c: &Candidate, level: u32) -> io::Result<u64> {
     const SAMPLE: u64 = 64 * 1024;
-    let mut src = OpenOptions::new()
-        .read(true)
-        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(&c.path)?;
+    let mut src = open_read(&c.path)?;
     let meta = src.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other("no longer a regular file"));

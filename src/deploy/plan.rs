@@ -485,11 +485,10 @@ pub fn fleet_table(hosts: &[super::fleet::HostReleases]) -> String {
 /// A fleet's plan: the batches, each host's root and steps, and what a failure does. (Which
 /// release each host goes back to is read from its own journal at deploy time.)
 fn build_fleet(d: &Deploy, f: &Fleet) -> Result<Doc, Diagnostic> {
-    let first = d.check_hosts(f)?;
     let mut hosts = vec![];
+    let mut first = None;
     for h in &f.hosts {
-        let on = d.on_host(h, d.layout.target.clone())?;
-        let p = on.phases(&d.release, None)?;
+        let (on, p) = d.rendered_on(h)?;
         hosts.push(HostPlan {
             host: Some(h.shown()),
             root: d.root_on(h)?,
@@ -501,7 +500,11 @@ fn build_fleet(d: &Deploy, f: &Fleet) -> Result<Doc, Diagnostic> {
                 steps: fleet_rollback(&p),
             },
         });
+        first.get_or_insert(p);
     }
+    let Some(p) = first else {
+        return Err(Diagnostic::new("no hosts"));
+    };
     let on_failure = match f.on_failure {
         OnFailure::RollbackAll => {
             "every host switched in this run goes back to its own last verified release, and is verified"
@@ -511,7 +514,6 @@ fn build_fleet(d: &Deploy, f: &Fleet) -> Result<Doc, Diagnostic> {
         }
         OnFailure::Halt => "the rollout stops; hosts already done stay on the new release",
     };
-    let p = first.phases(&d.release, None)?;
     Ok(Doc {
         kind: "deploy",
         release: d.release.clone(),

@@ -231,15 +231,23 @@ impl<'a> Deploy<'a> {
     pub fn check_hosts(&self, f: &Fleet) -> Result<Deploy<'a>, Diagnostic> {
         let mut first = None;
         for h in &f.hosts {
-            let named = |mut d: Diagnostic| {
-                d.message = format!("{} (on host {})", d.message, h.name);
-                d
-            };
-            let on = self.on_host(h, self.layout.target.clone()).map_err(named)?;
-            on.phases(&self.release, None).map_err(named)?;
+            let (on, _) = self.rendered_on(h)?;
             first.get_or_insert(on);
         }
         first.ok_or_else(|| Diagnostic::new("no hosts"))
+    }
+
+    /// This deploy as it is on `host`, and its phases for the release; an error names the host.
+    pub fn rendered_on(&self, host: &Host) -> Result<(Deploy<'a>, Phases), Diagnostic> {
+        let named = |mut d: Diagnostic| {
+            d.message = format!("{} (on host {})", d.message, host.name);
+            d
+        };
+        let on = self
+            .on_host(host, self.layout.target.clone())
+            .map_err(named)?;
+        let phases = on.phases(&self.release, None).map_err(named)?;
+        Ok((on, phases))
     }
 
     /// `deploy.root` as it is on `host` (it may name `{{ host.name }}`).

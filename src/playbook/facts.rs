@@ -9,8 +9,7 @@ use super::Diagnostic;
 
 static LENIENT: AtomicBool = AtomicBool::new(false);
 static NOTED: Mutex<Vec<String>> = Mutex::new(vec![]);
-static STAND_INS: Mutex<Vec<String>> = Mutex::new(vec![]);
-static ENV_STAND_INS: Mutex<Vec<(String, String)>> = Mutex::new(vec![]);
+static STAND_INS: Mutex<Vec<(String, String)>> = Mutex::new(vec![]);
 
 /// From now on, facts about this machine are noted instead of refused.
 pub fn lenient() {
@@ -38,10 +37,11 @@ pub fn take() -> Vec<String> {
     std::mem::take(&mut *NOTED.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-/// The variables `tend validate` gives a stand-in value: not defined by anyone, so no other
-/// undefined name is a typo of one of them.
-pub fn stand_ins(names: Vec<String>) {
-    *STAND_INS.lock().unwrap_or_else(|e| e.into_inner()) = names;
+/// The variables `tend validate` gives a stand-in, each with its value (`env.X` for an
+/// environment variable unset here): no one defined them, so no other undefined name is a
+/// typo of one of them, and the machine the playbook is for sets the environment ones.
+pub fn stand_ins(vars: Vec<(String, String)>) {
+    *STAND_INS.lock().unwrap_or_else(|e| e.into_inner()) = vars;
 }
 
 pub fn is_stand_in(name: &str) -> bool {
@@ -49,20 +49,15 @@ pub fn is_stand_in(name: &str) -> bool {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .any(|n| n == name)
+        .any(|(n, _)| n == name)
 }
 
-/// Environment variables unset here that `tend validate` gives a stand-in (`env.X` in a
-/// template): the machine the playbook is for sets them.
-pub fn env_stand_ins(vars: Vec<(String, String)>) {
-    *ENV_STAND_INS.lock().unwrap_or_else(|e| e.into_inner()) = vars;
-}
-
+/// The stand-in of environment variable `name`, if it has one.
 pub fn env_stand_in(name: &str) -> Option<String> {
-    ENV_STAND_INS
+    STAND_INS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .find(|(n, _)| n == name)
+        .find(|(n, _)| n.strip_prefix("env.") == Some(name))
         .map(|(_, v)| v.clone())
 }

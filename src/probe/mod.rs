@@ -94,9 +94,14 @@ impl Probe {
         }
     }
 
+    /// How many attempts a run makes at most: the successes it needs, and the retries.
+    pub fn attempts(&self) -> u32 {
+        self.retries.saturating_add(self.successes.max(1))
+    }
+
     /// The longest a run can take: every attempt timing out, the interval between each.
     pub fn longest(&self) -> Duration {
-        let attempts = self.retries.saturating_add(self.successes.max(1));
+        let attempts = self.attempts();
         self.timeout
             .checked_mul(attempts)
             .and_then(|t| t.checked_add(self.interval.checked_mul(attempts - 1)?))
@@ -107,7 +112,7 @@ impl Probe {
     /// have been spent.
     pub fn run(&self, target: &dyn Target) -> Verdict {
         let needed = self.successes.max(1);
-        let budget = self.retries.saturating_add(needed);
+        let budget = self.attempts();
         let mut streak = 0;
         let mut last = (Attempt::of(Err(String::new())), Duration::ZERO);
         for attempt in 1..=budget {

@@ -67,30 +67,6 @@ fn pump(r: impl Read + Send + 'static, tx: mpsc::Sender<Msg>) {
     });
 }
 
-/// Whether a process of group `pid` still runs: one that is only a zombie (waiting for init
-/// to reap it) does not count.
-fn group_alive(pid: u32) -> bool {
-    if Pid::from_raw(pid as i32)
-        .is_none_or(|p| rustix::process::test_kill_process_group(p).is_err())
-    {
-        return false;
-    }
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    procs.flatten().any(|e| {
-        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-        // "pid (comm) S ppid pgrp ...": comm may hold spaces and parentheses.
-        let mut rest = stat
-            .rsplit_once(')')
-            .map_or("", |(_, r)| r)
-            .split_whitespace();
-        let state = rest.next();
-        let pgrp = rest.nth(1);
-        pgrp == Some(&pid.to_string()) && state != Some("Z")
-    })
-}
-
 fn kill_group(pid: u32, sig: Signal) {
     if let Some(p) = Pid::from_raw(pid as i32) {
         let _ = kill_process_group(p, sig);
@@ -163,15 +139,7 @@ impl Target for Local {
             // The shell may be gone while the rest of its group ignores TERM or is still in its
             // trap: the step is over only when the whole group is, or its `down` could run
             // beside it. What is left after the grace is killed.
-            let grace = Instant::now() + Duration::from_secs(2);
-            while group_alive(pid) && Instant::now() < grace {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            kill_group(pid, Signal::KILL);
-            let gone = Instant::now() + Duration::from_secs(2);
-            while group_alive(pid) && Instant::now() < gone {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            crate::procs::end_groups(&[pid as i32], Duration::from_secs(2));
         }
         let code = if timed_out { None } else { exit.flatten() };
         Ok(Outcome {
