@@ -1,16 +1,16 @@
 //! The action building block: `"cmd"` or `{ run, timeout, retries, delay, on, ignore_errors }`,
-//! run with `sh -c` on a `Target`, its output streamed as events.
+//! run with `sh -c` on a `Machine`, its output streamed as events.
 
 use std::fmt;
-use std::time::Instant;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
+use crate::engine::Step;
+use crate::machine::{Machine, Outcome};
 use crate::playbook::units::Duration;
 use crate::playbook::{Diagnostic, Mode, Scope};
-use crate::report::{Event, Reporter, Status};
-use crate::target::{Outcome, Target};
+use crate::report::{Reporter, Status};
 
 /// Long enough for a service that drains connections on stop; a hung command still ends.
 pub const DEFAULT_TIMEOUT: Duration = Duration::secs(300);
@@ -40,7 +40,7 @@ pub struct ActionSpec {
     pub ignore_errors: bool,
     /// `sudo`: this command alone runs through `sudo -n` (`ssh.become` does it for all).
     #[serde(rename = "become")]
-    pub become_: Option<crate::target::ssh::Become>,
+    pub become_: Option<crate::machine::ssh::Become>,
 }
 
 impl ActionSpec {
@@ -100,7 +100,7 @@ pub struct Action {
     pub delay: std::time::Duration,
     pub ignore_errors: bool,
     pub on: On,
-    pub become_: Option<crate::target::ssh::Become>,
+    pub become_: Option<crate::machine::ssh::Become>,
 }
 
 impl ActionSpec {
@@ -142,16 +142,12 @@ impl Action {
     /// lines, StepFinished. An ignored failure is reported as a warning and counts as done.
     pub fn execute(
         &self,
-        target: &dyn Target,
+        target: &dyn Machine,
         reporter: &Reporter,
         step: &str,
         dir: Option<&str>,
     ) -> Ran {
-        let started = Instant::now();
-        reporter.emit(Event::StepStarted {
-            step: step.to_string(),
-            target: String::new(),
-        });
+        let announced = Step::begin(reporter, step);
         let cmd = match dir {
             // A failed cd must not run the command somewhere else.
             Some(d) => format!("cd {} || exit 125\n{}", crate::quote::word(d), self.run),
@@ -165,15 +161,11 @@ impl Action {
                 if !line.trim().is_empty() {
                     last = line.trim().to_string();
                 }
-                reporter.emit(Event::Output {
-                    step: step.to_string(),
-                    target: String::new(),
-                    line: line.to_string(),
-                });
+                announced.output(line.to_string());
             };
             crate::crash::set_step(step);
             let result = match self.become_ {
-                Some(crate::target::ssh::Become::Sudo) => {
+                Some(crate::machine::ssh::Become::Sudo) => {
                     target.run_as_root(&cmd, self.timeout, &mut on_line)
                 }
                 None => target.run(&cmd, self.timeout, &mut on_line),
@@ -190,16 +182,12 @@ impl Action {
             if ran.ok || ran.interrupted || attempt > self.retries || crate::interrupt::armed() {
                 break ran;
             }
-            reporter.emit(Event::Output {
-                step: step.to_string(),
-                target: String::new(),
-                line: format!(
-                    "attempt {attempt} of {} failed ({}); retrying in {}",
-                    self.retries + 1,
-                    ran.detail,
-                    humantime::format_duration(self.delay)
-                ),
-            });
+            announced.output(format!(
+                "attempt {attempt} of {} failed ({}); retrying in {}",
+                self.retries + 1,
+                ran.detail,
+                humantime::format_duration(self.delay)
+            ));
             std::thread::sleep(self.delay);
         };
         let tries = if attempt > 1 {
@@ -216,13 +204,7 @@ impl Action {
             ),
             (false, false) => (Status::Failed, false, format!("{}{tries}", ran.detail)),
         };
-        reporter.emit(Event::StepFinished {
-            step: step.to_string(),
-            target: String::new(),
-            status,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            message: message.clone(),
-        });
+        announced.end(status, message.clone());
         Ran {
             ok,
             interrupted: ran.interrupted,

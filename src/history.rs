@@ -1,25 +1,26 @@
 //! `tend history`: what ran, when, and how it ended; `tend history show RUN` for one timeline.
 
-use crate::cli::{Cli, HistoryArgs, HistoryCommand, Output};
-use crate::exit;
+use crate::cli::{HistoryArgs, HistoryCommand, Output};
+use crate::config::Config;
+use crate::error::{Error, Exit};
 use crate::journal;
 use crate::report::{format_ms, format_plain};
 
-pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
-    let state = crate::sys::state_dir(cli.state_dir.as_deref());
+pub fn run(cfg: &Config, args: &HistoryArgs) -> Result<Exit, Error> {
+    let state = &cfg.state;
     if let Some(HistoryCommand::Show { run_id }) = &args.show {
-        return show(cli, &state, run_id);
+        return show(cfg, state, run_id);
     }
-    let runs = journal::list(&state, args.kind.as_deref(), args.limit as usize);
-    if cli.output == Output::Json {
+    let runs = journal::list(state, args.kind.as_deref(), args.limit as usize);
+    if cfg.output == Output::Json {
         for r in &runs {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         }
-        return exit::OK;
+        return Ok(Exit::OK);
     }
     if runs.is_empty() {
         eprintln!("no runs recorded in {}", state.join("journal").display());
-        return exit::OK;
+        return Ok(Exit::OK);
     }
     let name_w = runs
         .iter()
@@ -47,24 +48,22 @@ pub fn run(cli: &Cli, args: &HistoryArgs) -> i32 {
             took
         );
     }
-    exit::OK
+    Ok(Exit::OK)
 }
 
-fn show(cli: &Cli, state: &std::path::Path, run_id: &str) -> i32 {
+fn show(cfg: &Config, state: &std::path::Path, run_id: &str) -> Result<Exit, Error> {
     let Some(records) = journal::show(state, run_id) else {
-        eprintln!(
-            "tend: no run '{run_id}' in {}",
+        return Err(Error::Usage(format!(
+            "no run '{run_id}' in {}\n  hint: `tend history` lists the runs it knows",
             state.join("journal").display()
-        );
-        eprintln!("  hint: `tend history` lists the runs it knows");
-        return exit::USAGE;
+        )));
     };
     for r in &records {
-        if cli.output == Output::Json {
+        if cfg.output == Output::Json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
             println!("{}", crate::report::printable(&format_plain(r)));
         }
     }
-    exit::OK
+    Ok(Exit::OK)
 }

@@ -9,14 +9,19 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::report::{Event, Record};
+use crate::report::{Event, Record, Sink};
 
 /// Days of journal kept, and its size at most; older day files are removed when a new day's
 /// file is started.
 const KEEP_DAYS: u64 = 90;
 const KEEP_BYTES: u64 = 256 << 20;
 
+/// A sink: it records every event of the run it was opened for.
 pub struct Journal {
+    inner: std::sync::Mutex<Inner>,
+}
+
+struct Inner {
     file: File,
     broken: bool,
     /// The file ends inside a line a killed run left: the next line starts a new one first.
@@ -69,13 +74,31 @@ impl Journal {
             }
         };
         Ok(Journal {
-            file,
-            broken: false,
-            torn,
+            inner: std::sync::Mutex::new(Inner {
+                file,
+                broken: false,
+                torn,
+            }),
         })
     }
+}
 
-    pub fn append(&mut self, record: &Record) {
+impl Sink for Journal {
+    fn record(&self, record: &Record) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append(record);
+    }
+
+    fn sync(&self) {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = inner.file.sync_data();
+    }
+}
+
+impl Inner {
+    fn append(&mut self, record: &Record) {
         if self.broken {
             return;
         }
@@ -90,10 +113,6 @@ impl Journal {
                 eprintln!("tend: warning: cannot write the run journal: {e}");
             }
         }
-    }
-
-    pub fn sync(&self) {
-        let _ = self.file.sync_data();
     }
 }
 

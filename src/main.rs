@@ -2,8 +2,11 @@ mod action;
 mod check;
 mod cleanup;
 mod cli;
+mod config;
 mod crash;
 mod deploy;
+mod engine;
+mod error;
 mod failover;
 mod fsutil;
 mod history;
@@ -11,6 +14,7 @@ mod interrupt;
 mod inventory;
 mod journal;
 mod lock;
+mod machine;
 mod notify;
 mod playbook;
 mod probe;
@@ -18,27 +22,16 @@ mod procs;
 mod quote;
 mod redact;
 mod report;
-mod run;
 mod sys;
-mod target;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
 use cli::{Cli, Command};
+use config::Config;
+use error::{Error, Exit};
 use playbook::{Diagnostic, Kind};
-
-/// Exit codes: the interface cron jobs and CI depend on (DESIGN.md section 1).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const FAILED: i32 = 1;
-    pub const NOT_VERIFIED: i32 = 2;
-    pub const USAGE: i32 = 64;
-    pub const LOCKED: i32 = 75;
-    pub const NAGIOS_UNKNOWN: i32 = 3;
-}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -47,7 +40,7 @@ fn main() -> ExitCode {
             let _ = e.print();
             let code = match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    exit::OK
+                    Exit::OK
                 }
                 // Nagios reads anything above 3 as UNKNOWN anyway, but say it properly, with a
                 // status line on stdout, which is all Nagios shows.
@@ -59,57 +52,63 @@ fn main() -> ExitCode {
                         .unwrap_or("invalid arguments")
                         .trim_start_matches("error: ");
                     println!("TEND UNKNOWN - {first}");
-                    exit::NAGIOS_UNKNOWN
+                    Exit::NAGIOS_UNKNOWN
                 }
-                _ => exit::USAGE,
+                _ => Exit::USAGE,
             };
-            return ExitCode::from(code as u8);
+            return code.into();
         }
     };
     interrupt::setup();
-    ExitCode::from(run(&cli) as u8)
+    let cfg = Config::from_cli(&cli);
+    match run(&cli, &cfg) {
+        Ok(exit) => exit.into(),
+        // The one place an error is printed.
+        Err(e) => {
+            eprint!("{}", e.render(cfg.color));
+            if let Command::Check(_) = cli.command {
+                return check::unknown(&cfg, &e.to_string()).into();
+            }
+            e.exit().into()
+        }
+    }
 }
 
-fn run(cli: &Cli) -> i32 {
+fn run(cli: &Cli, cfg: &Config) -> Result<Exit, Error> {
     if cli.output == cli::Output::Nagios && !matches!(cli.command, Command::Check(_)) {
-        eprintln!("tend: --output nagios is only for `tend check`");
-        return exit::USAGE;
+        return Err(Error::Usage(
+            "--output nagios is only for `tend check`".into(),
+        ));
     }
     match &cli.command {
-        Command::Check(args) => check::run(cli, args),
-        Command::Cleanup(args) => cleanup::run(cli, args),
-        Command::Deploy(args) => deploy::run(cli, args),
-        Command::Rollback(args) => deploy::rollback(cli, args),
-        Command::Releases(args) => deploy::releases(cli, args),
-        Command::Plan(args) => plan(cli, args),
-        Command::Failover(args) => failover::run(cli, args),
-        Command::Validate(args) => validate(cli, args),
-        Command::History(args) => history::run(cli, args),
+        Command::Check(args) => check::run(cfg, args),
+        Command::Cleanup(args) => cleanup::run(cfg, args),
+        Command::Deploy(args) => deploy::run(cfg, args),
+        Command::Rollback(args) => deploy::rollback(cfg, args),
+        Command::Releases(args) => deploy::releases(cfg, args),
+        Command::Plan(args) => plan(cfg, args),
+        Command::Failover(args) => failover::run(cfg, args),
+        Command::Validate(args) => Ok(validate(cli, cfg, args)),
+        Command::History(args) => history::run(cfg, args),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "tend", &mut std::io::stdout());
-            exit::OK
+            Ok(Exit::OK)
         }
         Command::Statvfs { path } => match check::statvfs(path) {
             Ok(line) => {
                 println!("{line}");
-                exit::OK
+                Ok(Exit::OK)
             }
+            // Read by the disk check over a pipe: the answer goes to stdout either way.
             Err(e) => {
                 println!("error: {e}");
-                exit::FAILED
+                Ok(Exit::FAILED)
             }
         },
-        Command::Man => {
-            match clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))
-                .render(&mut std::io::stdout())
-            {
-                Ok(()) => exit::OK,
-                Err(e) => {
-                    eprintln!("tend: {e}");
-                    exit::FAILED
-                }
-            }
-        }
+        Command::Man => clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))
+            .render(&mut std::io::stdout())
+            .map(|()| Exit::OK)
+            .map_err(|e| Error::Failed(e.to_string())),
     }
 }
 
@@ -124,12 +123,13 @@ const STAND_INS: &[&str] = &[
     "127.0.0.1",
 ];
 
-fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
-    let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
+/// Every playbook is checked, and each error printed as it is found: a CI job sees them all.
+fn validate(cli: &Cli, cfg: &Config, args: &cli::ValidateArgs) -> Exit {
+    let color = cfg.color;
     if !args.strict_host {
         playbook::facts::lenient();
     }
-    let mut code = exit::OK;
+    let mut code = Exit::OK;
     for path in &args.playbooks {
         match validate_one(path, args) {
             Ok(what) => {
@@ -146,7 +146,7 @@ fn validate(cli: &Cli, args: &cli::ValidateArgs) -> i32 {
             Err(d) => {
                 playbook::facts::take();
                 eprint!("{}", d.render(color));
-                code = exit::USAGE;
+                code = Exit::USAGE;
             }
         }
     }
@@ -244,31 +244,20 @@ fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<Stri
     ))
 }
 
-fn plan(cli: &Cli, args: &cli::PlanArgs) -> i32 {
-    let color = report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
-    match playbook::kind_of(&args.playbook) {
-        Ok((source, Kind::Deploy)) => {
-            deploy::plan(cli, source, &args.vars, args.hosts.limit.as_deref())
-        }
-        Ok((source, Kind::Failover)) => failover::plan(cli, source, &args.vars),
-        Ok((_, Kind::Cleanup)) => {
-            eprintln!(
-                "tend: for a cleanup playbook, `tend cleanup --dry-run {}` lists every action",
-                args.playbook.display()
-            );
-            exit::USAGE
-        }
-        Ok((source, other)) => {
-            let d = Diagnostic::in_file(
-                &source,
-                format!("`tend plan` does not plan {other} playbooks yet"),
-            );
-            eprint!("{}", d.render(color));
-            exit::USAGE
-        }
-        Err(d) => {
-            eprint!("{}", d.render(color));
-            exit::USAGE
-        }
+fn plan(cfg: &Config, args: &cli::PlanArgs) -> Result<Exit, Error> {
+    let (source, kind) = playbook::kind_of(&args.playbook)?;
+    match kind {
+        Kind::Deploy => deploy::plan(cfg, source, &args.vars, args.hosts.limit.as_deref()),
+        Kind::Failover => failover::plan(cfg, source, &args.vars),
+        Kind::Cleanup => cleanup::plan(cfg, source, &args.vars),
+        Kind::Check => Err(Diagnostic::in_file(
+            &source,
+            "`tend plan` does not plan check playbooks: they change nothing",
+        )
+        .hint(format!(
+            "`tend check {}` runs the checks",
+            args.playbook.display()
+        ))
+        .into()),
     }
 }

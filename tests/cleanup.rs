@@ -153,6 +153,38 @@ fn dry_run_lists_every_action_and_touches_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 2, "nothing written: {names:?}");
+    // `tend plan` on a cleanup playbook is its dry run, and records no run.
+    let plan = env
+        .tend()
+        .args(["plan", "--output", "plain"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let shown = stderr(&plan);
+    for line in err.lines().filter(|l| l.contains("would compress")) {
+        // The same actions, give or take the line's time stamp and the step's time.
+        let action = &line[line.find("would compress").unwrap()..];
+        let action = action.split(" (").next().unwrap();
+        assert!(shown.contains(action), "{action:?} not in:\n{shown}");
+    }
+    let history = env
+        .tend()
+        .args(["history", "--output", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&history.stdout)
+            .matches("\"kind\":\"cleanup\"")
+            .count(),
+        1,
+        "the dry run is recorded, the plan is not"
+    );
+    let names: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "nothing written: {names:?}");
     // What it says it would reclaim is what the real run reclaims, not the files' whole size.
     let (before, estimate) = sizes(&err, "would compress 2 files, ", " → about ");
     let out = cleanup(&env, &p);

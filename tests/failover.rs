@@ -492,8 +492,11 @@ fn dry_run_shows_the_decision_and_changes_nothing() {
         "dns1 (",
         "connection refused",
         "fail over to dns2",
-        "1. fence dns1: kill -9",
-        "3. promote dns2: rewrite",
+        "1. check the standby: dns2 answers A",
+        "2. fence dns1: kill -9",
+        "3. probe dns1 after the fence: ",
+        "4. promote dns2: rewrite",
+        "5. verify dns2: dns2 answers A",
         "dry run: nothing was done",
     ] {
         assert!(text.contains(want), "{want:?} not in:\n{text}");
@@ -505,6 +508,33 @@ fn dry_run_shows_the_decision_and_changes_nothing() {
     assert_eq!(p.fence_log(), "");
     let plan = p.env.tend().args(["plan", "dns.yaml"]).output().unwrap();
     assert_eq!(stdout(&plan), text, "`tend plan` is the dry run");
+
+    // The same steps, named as the real sequence names them, as one JSON document.
+    let json = p
+        .env
+        .tend()
+        .args(["plan", "dns.yaml", "--output", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let steps: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "check the standby",
+            "fence dns1",
+            "probe dns1 after the fence",
+            "promote dns2",
+            "verify dns2"
+        ]
+    );
+    assert_eq!(doc["active"], "dns1");
+    assert_eq!(doc["dry_run"], true);
 }
 
 mod over_ssh {

@@ -778,3 +778,33 @@ fn a_host_root_is_judged_by_its_real_path_on_that_host() {
         std::path::Path::new("releases/v1")
     );
 }
+
+#[test]
+fn an_on_local_step_runs_on_the_controller_once_for_each_host() {
+    let f = Fleet::new(2, 1, CANARY);
+    let marks = f.shop.env.path("marks");
+    std::fs::create_dir(&marks).unwrap();
+    // Over SSH, sshd sets SSH_CONNECTION: the step fails there, and so would the deploy.
+    f.edit(|text| {
+        text.replace(
+            "  start: [",
+            &format!(
+                "  start: [ {{ run: \"test -z \\\"$SSH_CONNECTION\\\" && echo {{{{ release }}}} > {}/{{{{ host.name }}}}\", on: local }}, ",
+                marks.display()
+            ),
+        )
+    });
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    for host in ["web1", "web2"] {
+        let mark = std::fs::read_to_string(marks.join(host)).unwrap();
+        assert_eq!(mark, "v1\n", "{host}");
+        assert_eq!(f.version(host), "v1");
+    }
+    assert!(
+        err.lines()
+            .any(|l| l.contains("web1") && l.contains("ok") && l.contains("[local]")),
+        "the step says where it ran:\n{err}"
+    );
+}

@@ -10,10 +10,11 @@ use super::measure::{cpu, disk, memory, process};
 use super::outcome::{Outcome, Perf};
 use super::spec::{CheckSpec, Disk, FileAge, Load, Process, Usage};
 use super::threshold::{Levels, Unit, num, show_value};
+use crate::engine::Step;
+use crate::machine::Local;
 use crate::playbook::units::Size;
 use crate::probe::Probe;
-use crate::report::{Event, Reporter, Status};
-use crate::target::Local;
+use crate::report::{Reporter, Status};
 
 /// A check ready to run: templates rendered.
 #[derive(Clone)]
@@ -69,13 +70,7 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
     let machine = Machine {
         memory: OnceLock::new(),
     };
-    let begin = |c: &Resolved| {
-        reporter.emit(Event::StepStarted {
-            step: c.label(),
-            target: String::new(),
-        });
-        Instant::now()
-    };
+    let begin = |c: &Resolved| Step::begin(reporter, &c.label());
     let mut results: Vec<Option<Vec<Outcome>>> = vec![None; checks.len()];
     let (tx, rx) = mpsc::channel();
     let mut pending = vec![];
@@ -101,7 +96,7 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
     }
     for (i, c) in checks.iter().enumerate().filter(|(_, c)| !c.is_slow()) {
         let started = begin(c);
-        results[i] = Some(finish(c, evaluate(c, &machine), started, reporter));
+        results[i] = Some(finish(c, evaluate(c, &machine), started));
     }
     while !pending.is_empty() {
         let Ok((i, outs)) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) else {
@@ -109,7 +104,7 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
         };
         if let Some(at) = pending.iter().position(|(p, _)| *p == i) {
             let (_, started) = pending.swap_remove(at);
-            results[i] = Some(finish(&checks[i], outs, started, reporter));
+            results[i] = Some(finish(&checks[i], outs, started));
         }
     }
     if !pending.is_empty() {
@@ -122,18 +117,13 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
             humantime::format_duration(deadline)
         );
         let outs = vec![Outcome::unknown(c.label(), c.spec.kind(), why)];
-        results[i] = Some(finish(c, outs, started, reporter));
+        results[i] = Some(finish(c, outs, started));
     }
     results.into_iter().flatten().flatten().collect()
 }
 
 /// A check's outcomes with what its playbook entry adds, reported as its step's end.
-fn finish(
-    c: &Resolved,
-    mut outs: Vec<Outcome>,
-    started: Instant,
-    reporter: &Reporter,
-) -> Vec<Outcome> {
+fn finish(c: &Resolved, mut outs: Vec<Outcome>, step: Step) -> Vec<Outcome> {
     let single = outs.len() == 1;
     for o in &mut outs {
         if o.runbook.is_none() {
@@ -156,13 +146,7 @@ fn finish(
             .collect::<Vec<_>>()
             .join(", "),
     };
-    reporter.emit(Event::StepFinished {
-        step: c.label(),
-        target: String::new(),
-        status: super::outcome::overall(&outs),
-        elapsed_ms: started.elapsed().as_millis() as u64,
-        message,
-    });
+    step.end(super::outcome::overall(&outs), message);
     outs
 }
 

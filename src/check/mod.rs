@@ -8,13 +8,16 @@ mod output;
 mod spec;
 mod threshold;
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{CheckArgs, Cli, Output};
+use crate::cli::{CheckArgs, Output};
+use crate::config::Config;
+use crate::engine::{Locking, Run, Spec};
+use crate::error::{Error, Exit};
 use crate::notify::Notifier;
 use crate::playbook::{self, Diagnostic, Loaded, Mode, Source, Templater};
-use crate::report::{Event, Level, Options, Status};
+use crate::report::Level;
 use evaluate::Resolved;
 use outcome::{nagios_code, nagios_word, overall};
 pub use spec::CheckPlaybook;
@@ -197,15 +200,11 @@ fn load(args: &CheckArgs) -> Result<Loaded<CheckPlaybook>, Diagnostic> {
     }
 }
 
-/// UNKNOWN, in the format asked for: the plugin line on stdout, the full story on stderr.
-fn unknown(cli: &Cli, message: &str, diag: Option<&Diagnostic>) -> i32 {
-    let color = crate::report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
-    match diag {
-        Some(d) => eprint!("{}", d.render(color)),
-        None => eprintln!("tend: {message}"),
-    }
+/// UNKNOWN on stdout, in the format asked for, after `main` printed the whole error on stderr:
+/// a plugin line is all Nagios shows.
+pub fn unknown(cfg: &Config, message: &str) -> Exit {
     let line = message.replace('|', "/").replace('\n', " ");
-    match cli.output {
+    match cfg.output {
         Output::Nagios => println!("TEND UNKNOWN - {line}"),
         Output::Json => println!(
             "{}",
@@ -213,36 +212,39 @@ fn unknown(cli: &Cli, message: &str, diag: Option<&Diagnostic>) -> i32 {
         ),
         _ => {}
     }
-    3
+    Exit::NAGIOS_UNKNOWN
 }
 
-pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
-    let loaded = match load(args) {
-        Ok(l) => l,
-        Err(d) => return unknown(cli, &d.to_string(), Some(&d)),
-    };
-    let plan = match loaded
-        .templater(true)
-        .and_then(|t| resolve(&loaded, &t, !args.no_notify))
-    {
-        Ok(p) => p,
-        Err(d) => return unknown(cli, &d.to_string(), Some(&d)),
-    };
+pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
+    let loaded = load(args)?;
+    let plan = resolve(&loaded, &loaded.templater(true)?, !args.no_notify)?;
     let playbook_shown = args
         .playbook
         .as_ref()
         .map_or("(built-in default)".to_string(), |p| {
             p.display().to_string()
         });
-    let mut opts = Options::from_cli(cli);
-    opts.steps = false;
     // No lock for the run: a check only reads, and two overlapping runs must both report (a
     // second one's UNKNOWN would page someone). Only the alert state is shared; it is updated
     // under the lock, below.
-    let started =
-        crate::run::start_unlocked(cli, "check", args.playbook.as_deref(), loaded.name(), opts);
-    let (reporter, state, key) = (&started.reporter, &started.state, &started.key);
-    let run_id = reporter.run().to_string();
+    let run = Run::start(
+        cfg,
+        Spec {
+            kind: "check",
+            playbook: args.playbook.as_deref(),
+            name: loaded.name(),
+            locking: Locking::None,
+            wait: None,
+            opts: crate::report::Options {
+                steps: false,
+                ..cfg.report
+            },
+            undoes: false,
+            record: true,
+        },
+    )?;
+    let reporter = run.reporter();
+    let run_id = run.id().to_string();
 
     let measured = alert::now_ms();
     let deadline = args.timeout.unwrap_or(plan.deadline);
@@ -255,7 +257,7 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         Err(d) => reporter.notice(Level::Error, format!("alerts cannot be sent: {d}")),
         Ok(notifier) => {
             let ctx = alert::Context {
-                state_file: state.join("check").join(format!("{key}.json")),
+                state_file: run.state.join("check").join(format!("{}.json", run.key)),
                 measured,
                 notifier,
                 repeat: loaded.body.alert.repeat.map(|d| d.0),
@@ -264,29 +266,17 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
                 runbook: plan.runbook.clone(),
                 first_steps: plan.first_steps.clone(),
             };
-            let lock = crate::lock::acquire(
-                &crate::lock::path_for(state, key),
-                crate::run::holder("check", args.playbook.as_deref(), &run_id),
-                Some(args.lock.wait_lock.unwrap_or(ALERT_LOCK_WAIT)),
-            );
-            let processed = match lock {
-                Ok(_held) => alert::process(&ctx, &outcomes),
-                Err(e) => Err(format!(
-                    "alerts not processed this run (the next run sends what is due): {e}"
-                )),
-            };
-            match processed {
-                Ok(deliveries) => {
-                    for d in deliveries {
-                        match d {
-                            Ok(what) => reporter.notice(Level::Info, format!("alert sent: {what}")),
-                            Err(why) => {
-                                reporter.notice(Level::Error, format!("alert not delivered: {why}"))
-                            }
-                        }
+            match run.lock(args.lock.wait_lock.unwrap_or(ALERT_LOCK_WAIT)) {
+                Ok(_held) => match alert::process(&ctx, &outcomes) {
+                    Ok(deliveries) => {
+                        crate::engine::deliver(reporter, deliveries);
                     }
-                }
-                Err(e) => reporter.notice(Level::Error, e),
+                    Err(e) => reporter.notice(Level::Error, e),
+                },
+                Err(e) => reporter.notice(
+                    Level::Error,
+                    format!("alerts not processed this run (the next run sends what is due): {e}"),
+                ),
             }
         }
     }
@@ -303,42 +293,23 @@ pub fn run(cli: &Cli, args: &CheckArgs) -> i32 {
         );
     }
 
-    let stdout_tty = std::io::stdout().is_terminal();
-    let text = match cli.output {
+    let text = match cfg.output {
         Output::Nagios => output::nagios(&outcomes, status),
         Output::Json => output::json(&outcomes, status, &run_id),
         Output::Plain => output::plain(&outcomes),
-        Output::Human => output::human(
-            &outcomes,
-            status,
-            crate::report::color_enabled(cli.no_color, stdout_tty),
-        ),
-        Output::Auto if stdout_tty => output::human(
-            &outcomes,
-            status,
-            crate::report::color_enabled(cli.no_color, true),
-        ),
+        Output::Human => output::human(&outcomes, status, cfg.stdout_color),
+        Output::Auto if cfg.stdout_tty => output::human(&outcomes, status, cfg.stdout_color),
         Output::Auto => output::plain(&outcomes),
     };
-    if !cli.quiet || status.is_problem() {
+    if !cfg.quiet || status.is_problem() {
         let text = crate::redact::redact(&text);
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
     let problems = outcomes.iter().filter(|o| o.status.is_problem()).count();
-    reporter.emit(Event::RunFinished {
-        status: if status == Status::Ok {
-            Status::Ok
-        } else {
-            status
-        },
-        exit_code: nagios_code(status),
-        elapsed_ms: reporter.elapsed_ms(),
-        message: format!(
-            "{} ({} checks, {problems} not OK)",
-            nagios_word(status),
-            outcomes.len()
-        ),
-    });
-    reporter.finish();
-    nagios_code(status)
+    let message = format!(
+        "{} ({} checks, {problems} not OK)",
+        nagios_word(status),
+        outcomes.len()
+    );
+    Ok(run.finish_as(status, nagios_code(status), message))
 }

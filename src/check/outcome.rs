@@ -136,12 +136,13 @@ pub fn severity(s: Status) -> u8 {
     }
 }
 
-pub fn nagios_code(s: Status) -> i32 {
+pub fn nagios_code(s: Status) -> crate::error::Exit {
+    use crate::error::Exit;
     match s {
-        Status::Ok | Status::Skipped => 0,
-        Status::Warning => 1,
-        Status::Critical | Status::Failed => 2,
-        Status::Unknown => 3,
+        Status::Ok | Status::Skipped => Exit::OK,
+        Status::Warning => Exit::NAGIOS_WARNING,
+        Status::Critical | Status::Failed => Exit::NAGIOS_CRITICAL,
+        Status::Unknown => Exit::NAGIOS_UNKNOWN,
     }
 }
 

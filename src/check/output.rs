@@ -170,7 +170,7 @@ pub fn human(outcomes: &[Outcome], status: Status, color: bool) -> String {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     status: &'static str,
-    exit_code: i32,
+    exit_code: crate::error::Exit,
     host: String,
     run: &'a str,
     checked_at: String,
@@ -204,7 +204,7 @@ pub fn prometheus(outcomes: &[Outcome]) -> String {
             "tend_check_status{{check=\"{}\",kind=\"{}\"}} {}\n",
             esc(&o.name),
             o.kind,
-            nagios_code(o.status)
+            nagios_code(o.status).code()
         );
     }
     out += "# HELP tend_check_value The measured value, as in the perfdata.\n# TYPE tend_check_value gauge\n";

@@ -9,17 +9,17 @@ mod select;
 mod spec;
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, mpsc};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, mpsc};
 
-use crate::cli::{CleanupArgs, Cli, VarArgs};
-use crate::exit;
+use crate::cli::{CleanupArgs, VarArgs};
+use crate::config::Config;
+use crate::engine::{Locking, Run, Spec, Step};
+use crate::error::{Error, Exit};
 use crate::playbook::units::Size;
 use crate::playbook::{self, Diagnostic, Loaded, Mode, Source, Templater};
-use crate::report::{Event, Level, Options, Reporter, Status};
+use crate::report::{Event, Level, Reporter, Status};
 use compress::Compressed;
 use select::{Candidate, Found};
 pub use spec::CleanupPlaybook;
@@ -646,61 +646,71 @@ impl Job<'_> {
     }
 }
 
-pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
-    let color = crate::report::color_enabled(cli.no_color, std::io::stderr().is_terminal());
-    let loaded: Loaded<CleanupPlaybook> = match playbook::load(&args.playbook, &args.vars) {
-        Ok(l) => l,
-        Err(d) => {
-            eprint!("{}", d.render(color));
-            return exit::USAGE;
-        }
-    };
-    let plan = match loaded
-        .templater(true)
-        .and_then(|t| resolve(&loaded, t, true))
-    {
-        Ok(p) => p,
-        Err(d) => {
-            eprint!("{}", d.render(color));
-            return exit::USAGE;
-        }
-    };
-    let mut opts = Options::from_cli(cli);
-    // A dry run's listing of every action is its whole point.
-    opts.verbose |= args.dry_run;
-    let started = match crate::run::start(
-        cli,
-        "cleanup",
-        Some(&args.playbook),
-        loaded.name(),
-        opts,
+pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
+    let loaded: Loaded<CleanupPlaybook> = playbook::load(&args.playbook, &args.vars)?;
+    let locking = Locking::Playbook;
+    execute(
+        cfg,
+        &loaded,
+        &args.playbook,
+        args.dry_run,
+        args.jobs,
+        locking,
         args.lock.wait_lock,
-        None,
-    ) {
-        Ok(s) => s,
-        Err(e) => return crate::run::refused(&e),
+    )
+}
+
+/// `tend plan` on a cleanup playbook: its dry run, which takes no lock and records no run.
+pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
+    let path = source.path.clone();
+    let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, vars)?;
+    execute(cfg, &loaded, &path, true, None, Locking::None, None)
+}
+
+fn execute(
+    cfg: &Config,
+    loaded: &Loaded<CleanupPlaybook>,
+    playbook: &Path,
+    dry_run: bool,
+    jobs: Option<u16>,
+    locking: Locking,
+    wait: Option<std::time::Duration>,
+) -> Result<Exit, Error> {
+    let plan = resolve(loaded, loaded.templater(true)?, true)?;
+    // A dry run's listing of every action is its whole point.
+    let opts = crate::report::Options {
+        verbose: cfg.report.verbose || dry_run,
+        ..cfg.report
     };
-    let reporter = &started.reporter;
-    let jobs = args.jobs.map_or_else(
+    let record = !matches!(locking, Locking::None);
+    let run = Run::start(
+        cfg,
+        Spec {
+            kind: "cleanup",
+            playbook: Some(playbook),
+            name: loaded.name(),
+            locking,
+            wait,
+            opts,
+            undoes: false,
+            record,
+        },
+    )?;
+    let reporter = run.reporter();
+    let jobs = jobs.map_or_else(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
     let job = Job {
         reporter,
-        dry_run: args.dry_run,
+        dry_run,
         jobs,
         verbose: opts.verbose,
     };
     let mut worst = Status::Ok;
     let (mut total_files, mut total_freed) = (0u64, 0u64);
-    // What an alert says: each step's outcome and every problem.
-    let mut story: Vec<String> = vec![];
     for r in &plan.rules {
-        let started = Instant::now();
-        reporter.emit(Event::StepStarted {
-            step: r.label.clone(),
-            target: String::new(),
-        });
+        let step = Step::begin(reporter, &r.label);
         let tally = match r.rule.action {
             Action::Compress => job.compress(r),
             Action::Delete => job.delete(r),
@@ -709,111 +719,51 @@ pub fn run(cli: &Cli, args: &CleanupArgs) -> i32 {
         reporter.clear_progress(&r.label);
         for (p, why) in &tally.skipped {
             reporter.notice(Level::Warn, format!("{}: left alone: {why}", p.display()));
-            story.push(format!("  left alone: {}: {why}", p.display()));
         }
         for (p, why) in &tally.failed {
             reporter.notice(Level::Error, format!("{}: {why}", p.display()));
-            story.push(format!("  FAILED: {}: {why}", p.display()));
         }
-        let freed = tally.before.saturating_sub(tally.after);
         total_files += tally.files;
-        total_freed += freed;
-        let message = summary(r.rule.action, &tally, args.dry_run);
+        total_freed += tally.before.saturating_sub(tally.after);
         let status = tally.status();
         worst = worst.max(status);
-        story.insert(
-            story.len() - tally.skipped.len() - tally.failed.len(),
-            format!("{}: {}: {message}", status.label(), r.label),
-        );
-        reporter.emit(Event::StepFinished {
-            step: r.label.clone(),
-            target: String::new(),
-            status,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            message,
-        });
+        step.end(status, summary(r.rule.action, &tally, dry_run));
     }
     if let Some((fs, mount)) = &plan.free_space {
-        let started = Instant::now();
-        reporter.emit(Event::StepStarted {
-            step: "free space".into(),
-            target: String::new(),
-        });
+        let step = Step::begin(reporter, "free space");
         let (status, message) = job.free_space(fs, mount, &plan.rules);
         worst = worst.max(status);
-        story.push(format!("{}: free space: {message}", status.label()));
-        reporter.emit(Event::StepFinished {
-            step: "free space".into(),
-            target: String::new(),
-            status,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            message,
-        });
+        step.end(status, message);
     }
-    let code = if worst == Status::Failed {
-        exit::FAILED
+    let failed = worst == Status::Failed;
+    let message = if dry_run {
+        format!(
+            "cleanup would act on {total_files} files, about {} reclaimed",
+            Size(total_freed)
+        )
     } else {
-        exit::OK
+        format!(
+            "cleanup acted on {total_files} files, {} reclaimed",
+            Size(total_freed)
+        )
     };
-    let verb = if args.dry_run {
-        "would act on"
-    } else {
-        "acted on"
-    };
-    let reason = if worst == Status::Failed {
-        "failure"
-    } else {
-        "success"
-    };
-    if !args.dry_run && plan.notifier.wants(reason) {
-        let host = crate::sys::hostname();
-        let alert = crate::notify::Alert {
-            subject: format!(
-                "[tend] {host}: cleanup '{}' {}",
-                loaded.name(),
-                if reason == "failure" {
-                    "FAILED"
-                } else {
-                    "done"
-                }
-            ),
-            body: format!(
-                "tend cleanup {} on {host} (run {}):\n\n{}\n\nNothing was lost: originals stay until their compressed copy or archive is durable.\n",
-                args.playbook.display(),
-                reporter.run(),
-                story.join("\n")
-            ),
-            reason: reason.into(),
+    if !dry_run {
+        let (reason, subject) = if failed {
+            ("failure", "FAILED")
+        } else {
+            ("success", "done")
         };
-        for d in plan.notifier.send(&alert) {
-            match d {
-                Ok(what) => reporter.notice(Level::Info, format!("alert sent: {what}")),
-                Err(why) => reporter.notice(Level::Error, format!("alert not delivered: {why}")),
-            }
-        }
+        run.alert(
+            &plan.notifier,
+            reason,
+            subject,
+            &format!(
+                "{message}. Nothing was lost: originals stay until their compressed copy or archive is durable."
+            ),
+        );
     }
-    reporter.emit(Event::RunFinished {
-        status: if worst == Status::Failed {
-            Status::Failed
-        } else {
-            Status::Ok
-        },
-        exit_code: code,
-        elapsed_ms: reporter.elapsed_ms(),
-        message: if args.dry_run {
-            format!(
-                "cleanup {verb} {total_files} files, about {} reclaimed",
-                Size(total_freed)
-            )
-        } else {
-            format!(
-                "cleanup {verb} {total_files} files, {} reclaimed",
-                Size(total_freed)
-            )
-        },
-    });
-    reporter.finish();
-    code
+    let exit = if failed { Exit::FAILED } else { Exit::OK };
+    Ok(run.finish(exit, message))
 }
 
 fn summary(action: Action, t: &Tally, dry_run: bool) -> String {

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::target::{ConfigDest, Target};
+use crate::machine::{ConfigDest, Machine};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +39,7 @@ pub enum Written {
 
 /// Write `c` unless it already has that content and mode; the previous state is returned for
 /// the caller to keep durably *before* calling `commit`.
-pub fn prepare(t: &dyn Target, c: &Config) -> io::Result<Written> {
+pub fn prepare(t: &dyn Machine, c: &Config) -> io::Result<Written> {
     Ok(match t.read_config(&c.dest, c.root.as_deref())? {
         ConfigDest::Refused(why) => return Err(io::Error::other(why)),
         ConfigDest::Present(old, mode) if old == c.content.as_bytes() && mode == c.mode => {
@@ -69,7 +69,7 @@ pub struct Backup {
 /// Keep `previous` (the backups of the release, `c`'s among them) at `backup`, durably, then
 /// write `c`.
 pub fn commit(
-    t: &dyn Target,
+    t: &dyn Machine,
     backup: &Path,
     run: &str,
     previous: &[Previous],
@@ -86,14 +86,14 @@ pub fn commit(
     ])
 }
 
-pub fn restore(t: &dyn Target, p: &Previous) -> io::Result<()> {
+pub fn restore(t: &dyn Machine, p: &Previous) -> io::Result<()> {
     match &p.content {
         Some(bytes) => t.write_file(&p.dest, bytes, p.mode),
         None => t.remove_file(&p.dest),
     }
 }
 
-pub fn load(t: &dyn Target, path: &Path) -> io::Result<Backup> {
+pub fn load(t: &dyn Machine, path: &Path) -> io::Result<Backup> {
     /// Backups written before they named their run are a bare list.
     #[derive(Deserialize)]
     #[serde(untagged)]

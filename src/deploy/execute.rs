@@ -7,7 +7,7 @@ use super::resolve::{Deploy, Phases};
 use super::runner::{Outcome, Runner};
 use super::steps::{self, Rollback, Step};
 use super::undo::take_back;
-use crate::exit;
+use crate::error::Exit;
 use crate::report::{Level, Status, now_rfc3339};
 
 /// What happened before a failure, so the rollback knows what to undo.
@@ -47,7 +47,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
             Ok(p) => Some(p),
             Err(e) => {
                 return Outcome {
-                    code: exit::FAILED,
+                    code: Exit::FAILED,
                     message: format!(
                         "cannot prepare the rollback to {t}, so nothing was done: {}",
                         e.message
@@ -106,7 +106,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                 journal.begin(rec);
                 if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
                     return Outcome {
-                        code: exit::FAILED,
+                        code: Exit::FAILED,
                         message: format!(
                             "cannot write {}: {}; nothing was stopped",
                             layout.journal().display(),
@@ -137,9 +137,9 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     if journal.get(release).is_none() {
                         journal.begin(record(d, State::Failed, sha.clone(), why, r.reporter.run()));
                     }
-                    let _ = journal.save(&*layout.target, &layout.journal());
+                    journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
                     return Outcome {
-                        code: exit::FAILED,
+                        code: Exit::FAILED,
                         message: match result {
                             Err(e) => format!("{name} failed: {e}; nothing was stopped or changed"),
                             Ok(()) => {
@@ -162,10 +162,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
                     r.action(&name, &phases.stop[i], &layout.release(c))
                 }
                 None => {
-                    let started = r.begin(&name);
-                    r.end(
-                        &name,
-                        started,
+                    r.begin(&name).end(
                         Status::Skipped,
                         "no current release: nothing to stop".into(),
                     );
@@ -288,9 +285,9 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
         let failed = format!("{step} failed: {why}");
         if !done.stop_began {
             finish_record(journal, release, State::Failed, &failed, &now);
-            let _ = journal.save(&*layout.target, &layout.journal());
+            journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
             return Outcome {
-                code: exit::FAILED,
+                code: Exit::FAILED,
                 message: format!("{failed}; nothing was stopped or changed"),
                 reason: "failure",
             };
@@ -328,7 +325,7 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
     // leaves a release moved to the trash that the journal still lists: the next prune
     // finds it gone and marks it so).
     let name = steps::name(Step::Prune, phases);
-    let started = r.begin(&name);
+    let step = r.begin(&name);
     let pruned = super::prune::prune(d, journal, release, target_name.as_deref());
     journal.forget_old(JOURNAL_HISTORY);
     if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
@@ -342,11 +339,11 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
         );
     }
     match pruned {
-        Ok(m) => r.end(&name, started, Status::Ok, m),
-        Err(m) => r.end(&name, started, Status::Warning, m),
+        Ok(m) => step.end(Status::Ok, m),
+        Err(m) => step.end(Status::Warning, m),
     }
     Outcome {
-        code: exit::OK,
+        code: Exit::OK,
         message: format!("deployed {release}: live and verified"),
         reason: "success",
     }
@@ -356,7 +353,7 @@ fn fetch_release(
     r: &Runner,
     known: Option<&Record>,
     sha: &mut Option<String>,
-    sync: &mut Option<crate::target::Pending>,
+    sync: &mut Option<crate::machine::Pending>,
 ) -> Result<String, String> {
     let d = r.d;
     let layout = &d.layout;

@@ -58,7 +58,7 @@ pub enum FetchError {
         got: String,
     },
     #[error(transparent)]
-    Unpack(#[from] crate::target::UnpackError),
+    Unpack(#[from] crate::machine::UnpackError),
     #[error("{0}")]
     Other(String),
 }
@@ -112,7 +112,7 @@ pub fn fetch(
     cache: &Path,
     partial: &Path,
     progress: &(dyn Fn(u64) + Sync),
-    target: &dyn crate::target::Target,
+    target: &dyn crate::machine::Machine,
 ) -> Result<Fetched, FetchError> {
     let cached_file = artifact
         .sha256
@@ -256,7 +256,7 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
     // Hashed, and read as the hosts will unpack it: an empty release or a bomb is refused here,
     // before any host is touched.
     let len = f_len;
-    let scanned = crate::target::scan(
+    let scanned = crate::machine::scan(
         &mut tap,
         artifact.strip_components,
         artifact.unpack_limit(len),
@@ -299,7 +299,7 @@ pub fn stage(artifact: &Artifact, cache: &Path) -> Result<(Artifact, Fetched), F
 pub fn on_target(
     artifact: &Artifact,
     partial: &Path,
-    target: &dyn crate::target::Target,
+    target: &dyn crate::machine::Machine,
 ) -> Result<Fetched, FetchError> {
     let (Source::Url(url), Some(sha)) = (&artifact.source, &artifact.sha256) else {
         return Err(FetchError::Other(
@@ -359,7 +359,7 @@ echo \"__bytes $size __entries $(wc -l <\"$t.list\")\"",
                     )));
                 }
                 Some(7) => {
-                    return Err(FetchError::Unpack(crate::target::UnpackError::Empty(
+                    return Err(FetchError::Unpack(crate::machine::UnpackError::Empty(
                         artifact.strip_components,
                         true,
                     )));

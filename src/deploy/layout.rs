@@ -4,12 +4,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::target::Target;
+use crate::machine::Machine;
 
 pub struct Layout {
     pub root: PathBuf,
     /// Where the releases live; every file operation of a deploy goes through it.
-    pub target: Arc<dyn Target>,
+    pub target: Arc<dyn Machine>,
 }
 
 impl Layout {

@@ -11,7 +11,7 @@ use super::runner::Outcome;
 use super::runner::Runner;
 use super::steps::Rollback;
 use super::undo::take_back;
-use crate::exit;
+use crate::error::Exit;
 use crate::report::{Level, now_rfc3339};
 
 pub enum Recovered {
@@ -75,7 +75,7 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
     let failed = format!("interrupted: {KILLED}");
     let render = |e: crate::playbook::Diagnostic| {
         Recovered::TakenBack(Outcome {
-            code: exit::NOT_VERIFIED,
+            code: Exit::NOT_VERIFIED,
             message: format!(
                 "the interrupted deploy of {} cannot be taken back: {}; a human is needed",
                 rec.release, e.message

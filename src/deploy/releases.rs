@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::machine::Machine;
 use crate::playbook::Vars;
-use crate::target::Target;
 
 #[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
 #[serde(rename_all = "kebab-case")]
@@ -102,7 +102,7 @@ pub struct Line {
 }
 
 /// The last line `run` wrote, if any (a line a kill cut short is not one).
-pub fn last_line(t: &dyn Target, path: &Path, run: &str) -> Option<Line> {
+pub fn last_line(t: &dyn Machine, path: &Path, run: &str) -> Option<Line> {
     let (bytes, _) = t.read_file(path).ok()??;
     String::from_utf8_lossy(&bytes)
         .lines()
@@ -134,7 +134,7 @@ pub struct Releases {
 }
 
 impl Releases {
-    pub fn load(t: &dyn Target, path: &Path) -> io::Result<Releases> {
+    pub fn load(t: &dyn Machine, path: &Path) -> io::Result<Releases> {
         match t.read_file(path)? {
             Some((bytes, _)) => serde_json::from_slice(&bytes).map_err(|e| {
                 io::Error::new(
@@ -150,7 +150,7 @@ impl Releases {
     /// and this file sits on every host. Nothing else is: the vars and migrations are what a
     /// rollback renders its commands from, and a var that merely contains a secret's text must
     /// not come back as `***`.
-    pub fn save(&self, t: &dyn Target, path: &Path) -> io::Result<()> {
+    pub fn save(&self, t: &dyn Machine, path: &Path) -> io::Result<()> {
         t.write_file(path, &self.encoded()?, 0o644)
     }
 
@@ -174,7 +174,7 @@ impl Releases {
 
     /// Save, reporting rather than failing: for a record of progress, which a deploy does not
     /// stop for (only what a kill would leave depends on it).
-    pub fn save_or_warn(&self, t: &dyn Target, path: &Path, reporter: &crate::report::Reporter) {
+    pub fn save_or_warn(&self, t: &dyn Machine, path: &Path, reporter: &crate::report::Reporter) {
         if let Err(e) = self.save(t, path) {
             reporter.notice(
                 crate::report::Level::Error,

@@ -115,7 +115,7 @@ impl<'a> Deploy<'a> {
             .resolve(&top, ALERT_REASONS, real_secrets)?;
         let layout = Layout {
             root,
-            target: std::sync::Arc::new(crate::target::Local),
+            target: std::sync::Arc::new(crate::machine::Local),
         };
         let deploy = Deploy {
             loaded,
@@ -201,7 +201,7 @@ impl<'a> Deploy<'a> {
     pub fn on_host(
         &self,
         host: &Host,
-        target: std::sync::Arc<dyn crate::target::Target>,
+        target: std::sync::Arc<dyn crate::machine::Machine>,
     ) -> Result<Deploy<'a>, Diagnostic> {
         let value = host_value(host);
         let mut templater = Templater::new(&self.loaded.vars, &self.secrets);

@@ -8,19 +8,19 @@ use super::runner::Outcome;
 use super::runner::Runner;
 use super::steps::Rollback;
 use super::undo::{self, Reverting};
-use crate::exit;
+use crate::error::Exit;
 use crate::report::now_rfc3339;
 
 pub fn manual(
     r: &Runner,
     journal: &mut Releases,
     to: Option<&str>,
-) -> Result<Outcome, (i32, String)> {
+) -> Result<Outcome, (Exit, String)> {
     let d = r.d;
     let layout = &d.layout;
     let Some(current) = layout.current_release() else {
         return Err((
-            exit::FAILED,
+            Exit::FAILED,
             format!(
                 "{} has no current release: nothing to roll back",
                 layout.root.display()
@@ -45,7 +45,7 @@ pub fn manual(
         Some(t) => {
             let Some(rec) = journal.get(t) else {
                 return Err((
-                    exit::USAGE,
+                    Exit::USAGE,
                     format!(
                         "there is no release '{t}' under {}; verified releases to go back to: {}",
                         layout.root.display(),
@@ -54,7 +54,7 @@ pub fn manual(
                 ));
             };
             if t == current {
-                return Err((exit::USAGE, format!("{t} is already the current release")));
+                return Err((Exit::USAGE, format!("{t} is already the current release")));
             }
             if !candidates.contains(&t) {
                 let why = if rec.pruned {
@@ -67,7 +67,7 @@ pub fn manual(
                     )
                 };
                 return Err((
-                    exit::USAGE,
+                    Exit::USAGE,
                     format!(
                         "cannot roll back to {t}: {why}; verified releases to go back to: {}",
                         list(&candidates)
@@ -88,7 +88,7 @@ pub fn manual(
             }
             None => {
                 return Err((
-                    exit::FAILED,
+                    Exit::FAILED,
                     format!("there is no verified release before {current} to go back to"),
                 ));
             }
@@ -106,7 +106,7 @@ pub fn manual(
         between.push(rec.clone());
     }
     between.reverse();
-    let render = |e: crate::playbook::Diagnostic| (exit::USAGE, e.message);
+    let render = |e: crate::playbook::Diagnostic| (Exit::USAGE, e.message);
     let cur_vars = journal.get(&current).map(|x| x.vars.clone());
     let leaving = d.phases(&current, cur_vars.as_ref()).map_err(render)?;
     let target_vars = journal.get(&target).map(|x| x.vars.clone());
@@ -122,7 +122,7 @@ pub fn manual(
             .map(|b| b.files)
             .map_err(|e| {
                 (
-                    exit::FAILED,
+                    Exit::FAILED,
                     format!(
                         "cannot read the config backups of {}: {}",
                         rec.release,
@@ -221,9 +221,9 @@ pub fn manual(
     }
     let what = format!("rollback from {current} to {target}");
     let mut o = undo::rolled_back(r, undone, &what, Some(&target));
-    if o.code == exit::FAILED {
+    if o.code == Exit::FAILED {
         // For `tend rollback`, reaching a verified target is the job done.
-        o.code = exit::OK;
+        o.code = Exit::OK;
         o.message = format!("rolled back from {current} to {target}: running and verified");
     }
     Ok(o)

@@ -1,46 +1,29 @@
-//! Running steps: each one announced, timed, reported and added to the alert's story.
+//! Running a deploy's steps on its machine: each one through the engine's `Step`, with the
+//! crash matrix's point at its start.
 
-use std::cell::RefCell;
 use std::path::Path;
-use std::time::Instant;
 
 use super::resolve::Deploy;
-use crate::action::Action;
+use crate::action::{Action, On};
+use crate::engine::Step;
+use crate::error::Exit;
+use crate::machine::{Local, Machine};
 use crate::probe::Probe;
-use crate::report::{Event, Reporter, Status};
-use crate::target::Target;
+use crate::report::{Reporter, Status};
 
 pub struct Runner<'a> {
     pub d: &'a Deploy<'a>,
     pub reporter: &'a Reporter,
-    pub target: &'a dyn Target,
-    /// One line per finished step, for the alert.
-    pub story: RefCell<Vec<String>>,
+    pub target: &'a dyn Machine,
 }
 
 impl Runner<'_> {
-    pub fn begin(&self, step: &str) -> Instant {
-        self.reporter.emit(Event::StepStarted {
-            step: step.to_string(),
-            target: String::new(),
-        });
+    pub fn begin(&self, step: &str) -> Step<'_> {
+        let s = Step::begin(self.reporter, step);
         if crate::crash::armed() {
             crate::crash::point(&format!("during:{step}"));
         }
-        Instant::now()
-    }
-
-    pub fn end(&self, step: &str, started: Instant, status: Status, message: String) {
-        self.story
-            .borrow_mut()
-            .push(format!("{}: {step}: {message}", status.label()));
-        self.reporter.emit(Event::StepFinished {
-            step: step.to_string(),
-            target: String::new(),
-            status,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            message,
-        });
+        s
     }
 
     /// A step that is not a command: `f` says what it did, or why it failed.
@@ -49,11 +32,11 @@ impl Runner<'_> {
         step: &str,
         f: impl FnOnce() -> Result<String, String>,
     ) -> Result<(), String> {
-        let started = self.begin(step);
+        let s = self.begin(step);
         let result = f();
         match &result {
-            Ok(m) => self.end(step, started, Status::Ok, m.clone()),
-            Err(m) => self.end(step, started, Status::Failed, m.clone()),
+            Ok(m) => s.end(Status::Ok, m.clone()),
+            Err(m) => s.end(Status::Failed, m.clone()),
         }
         result.map(|_| ())
     }
@@ -65,12 +48,14 @@ impl Runner<'_> {
     /// `action`, and whether a failure leaves it in doubt (cut short: it may have done part
     /// of its work, as a migration killed halfway has).
     pub fn action_ran(&self, step: &str, a: &Action, dir: &Path) -> (Result<(), String>, bool) {
-        let ran = a.execute(self.target, self.reporter, step, dir.to_str());
-        self.story.borrow_mut().push(format!(
-            "{}: {step}: {}",
-            if ran.ok { "ok" } else { "failed" },
-            ran.detail
-        ));
+        // `on: local` runs on the machine tend runs on, wherever the release goes; not in the
+        // release's directory, which is on the host.
+        let ran = match a.on {
+            On::Local if self.target.is_remote() => {
+                a.execute(&Local, &self.reporter.on_controller(), step, None)
+            }
+            _ => a.execute(self.target, self.reporter, step, dir.to_str()),
+        };
         if ran.ok {
             (Ok(()), false)
         } else {
@@ -79,7 +64,7 @@ impl Runner<'_> {
     }
 
     pub fn probe(&self, step: &str, p: &Probe) -> Result<(), String> {
-        let started = self.begin(step);
+        let s = self.begin(step);
         let v = p.run(self.target);
         let tries = if v.attempts > 1 {
             format!(" ({} attempts)", v.attempts)
@@ -87,11 +72,11 @@ impl Runner<'_> {
             String::new()
         };
         if v.healthy {
-            self.end(step, started, Status::Ok, format!("{}{tries}", v.detail));
+            s.end(Status::Ok, format!("{}{tries}", v.detail));
             Ok(())
         } else {
             let msg = format!("{}{tries}", v.detail);
-            self.end(step, started, Status::Failed, msg.clone());
+            s.end(Status::Failed, msg.clone());
             Err(msg)
         }
     }
@@ -100,7 +85,7 @@ impl Runner<'_> {
 /// How a deploy, a rollback or a takeback ended: its exit code, what it says, and why an
 /// alert goes out (failure, rollback or success).
 pub struct Outcome {
-    pub code: i32,
+    pub code: Exit,
     pub message: String,
     pub reason: &'static str,
 }

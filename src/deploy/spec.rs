@@ -15,7 +15,7 @@ crate::playbook!(
         /// An Ansible YAML inventory, relative to the playbook.
         pub inventory: Option<String>,
         #[allow(dead_code)]
-        pub ssh: Option<crate::target::ssh::SshSpec>,
+        pub ssh: Option<crate::machine::ssh::SshSpec>,
     }
 );
 

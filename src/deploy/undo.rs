@@ -6,7 +6,7 @@ use super::releases::{Releases, RolledBackTo, State};
 use super::runner::Outcome;
 use super::runner::Runner;
 use super::steps::{self, Rollback, Undo};
-use crate::exit;
+use crate::error::Exit;
 use crate::report::{Level, now_rfc3339};
 
 /// How far a rollback got, for the host journal: a run killed during the rollback leaves the
@@ -309,7 +309,7 @@ pub fn take_back(
 pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str>) -> Outcome {
     if undone.verified {
         Outcome {
-            code: exit::FAILED,
+            code: Exit::FAILED,
             message: format!(
                 "{failed}; rolled back to {}, which is running and verified",
                 target.unwrap_or_default()
@@ -325,12 +325,8 @@ pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str
         for line in &undone.state {
             r.reporter.notice(Level::Error, format!("  {line}"));
         }
-        r.story.borrow_mut().push(format!(
-            "\nROLLBACK NOT VERIFIED: {why}\nState:\n  {}",
-            undone.state.join("\n  ")
-        ));
         Outcome {
-            code: exit::NOT_VERIFIED,
+            code: Exit::NOT_VERIFIED,
             message: format!(
                 "{failed}; the rollback is NOT verified ({why}): {}",
                 undone.state.join("; ")

@@ -10,24 +10,21 @@ mod spec;
 mod state;
 mod watch;
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::{Cli, FailoverArgs, VarArgs};
-use crate::exit;
+use crate::cli::{FailoverArgs, VarArgs};
+use crate::config::Config;
+use crate::engine::{Locking, Run, Spec};
+use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
-use crate::report::{Level, Options};
+use crate::report::Level;
 use resolve::Plan;
 use sequence::Ctx;
 use show::{dry_run, status};
 pub use spec::FailoverPlaybook;
 use state::State;
 use watch::watch;
-
-fn color(cli: &Cli) -> bool {
-    crate::report::color_enabled(cli.no_color, std::io::stderr().is_terminal())
-}
 
 pub(crate) fn warnings(plan: &Plan) -> Vec<String> {
     let mut w = vec![];
@@ -55,89 +52,60 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
 }
 
 /// `tend plan` on a failover playbook: the dry run (it probes, and changes nothing).
-pub fn plan(cli: &Cli, source: Arc<Source>, vars: &VarArgs) -> i32 {
+pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
     let path = source.path.clone();
-    let loaded: Loaded<FailoverPlaybook> = match playbook::load_source(source, vars) {
-        Ok(l) => l,
-        Err(d) => {
-            eprint!("{}", d.render(color(cli)));
-            return exit::USAGE;
-        }
-    };
-    let plan = match Plan::resolve(&loaded, false) {
-        Ok(p) => p,
-        Err(d) => {
-            eprint!("{}", d.render(color(cli)));
-            return exit::USAGE;
-        }
-    };
+    let loaded: Loaded<FailoverPlaybook> = playbook::load_source(source, vars)?;
+    let plan = Plan::resolve(&loaded, false)?;
     let key = crate::lock::key_for(Some(&path), "failover");
-    dry_run(
-        &plan,
-        &state_path(&crate::sys::state_dir(cli.state_dir.as_deref()), &key),
-    )
+    dry_run(cfg, &plan, &state_path(&cfg.state, &key))
 }
 
 fn state_path(state: &Path, key: &str) -> std::path::PathBuf {
     state.join("failover").join(format!("{key}.json"))
 }
 
-pub fn run(cli: &Cli, args: &FailoverArgs) -> i32 {
-    let loaded: Loaded<FailoverPlaybook> = match playbook::load(&args.playbook, &args.vars) {
-        Ok(l) => l,
-        Err(d) => {
-            eprint!("{}", d.render(color(cli)));
-            return exit::USAGE;
-        }
-    };
-    let plan = match Plan::resolve(&loaded, !args.dry_run && !args.status) {
-        Ok(p) => p,
-        Err(d) => {
-            eprint!("{}", d.render(color(cli)));
-            return exit::USAGE;
-        }
-    };
+pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
+    let loaded: Loaded<FailoverPlaybook> = playbook::load(&args.playbook, &args.vars)?;
+    let plan = Plan::resolve(&loaded, !args.dry_run && !args.status)?;
     let key = crate::lock::key_for(Some(&args.playbook), "failover");
-    let path = state_path(&crate::sys::state_dir(cli.state_dir.as_deref()), &key);
+    let path = state_path(&cfg.state, &key);
     if args.status {
         return status(&plan, &path);
     }
     if args.dry_run {
-        return dry_run(&plan, &path);
+        return dry_run(cfg, &plan, &path);
     }
-    let started = match crate::run::start(
-        cli,
-        "failover",
-        Some(&args.playbook),
-        loaded.name(),
-        Options::from_cli(cli),
-        args.lock.wait_lock,
-        None,
-    ) {
-        Ok(s) => s,
-        Err(e) => return crate::run::refused(&e),
-    };
-    let reporter = &started.reporter;
+    let run = Run::start(
+        cfg,
+        Spec {
+            kind: "failover",
+            playbook: Some(&args.playbook),
+            name: loaded.name(),
+            locking: Locking::Playbook,
+            wait: args.lock.wait_lock,
+            opts: cfg.report,
+            // A signal ends a --watch between steps; a sequence under way finishes its step
+            // first.
+            undoes: true,
+            record: true,
+        },
+    )?;
     let state = match State::load(&path) {
         Ok(s) => s,
         Err(e) => {
-            reporter.notice(Level::Error, crate::sys::describe_io(&e));
-            reporter.finish();
-            return exit::FAILED;
+            let why = format!("{}: {}", path.display(), crate::sys::describe_io(&e));
+            run.reporter().notice(Level::Error, why.clone());
+            return Ok(run.finish(Exit::FAILED, why));
         }
     };
-    // A signal ends a --watch between steps; a sequence under way finishes its step first.
-    crate::interrupt::install();
     let mut ctx = Ctx {
         plan: &plan,
-        reporter,
+        run: &run,
+        reporter: run.reporter(),
         state,
         state_path: &path,
         now: args.now,
-        story: vec![],
     };
     let outcome = watch(&mut ctx, args.watch);
-    reporter.run_finished(outcome.code, outcome.message);
-    reporter.finish();
-    outcome.code
+    Ok(run.finish(outcome.code, outcome.message))
 }

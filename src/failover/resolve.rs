@@ -47,7 +47,7 @@ pub struct Plan<'a> {
     pub grace: Duration,
     pub hold_down: Duration,
     pub notifier: Notifier,
-    pub ssh: crate::target::ssh::SshSpec,
+    pub ssh: crate::machine::ssh::SshSpec,
 }
 
 /// The fence and promotion commands for one failover, from `active` to `standby`.

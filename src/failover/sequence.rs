@@ -3,29 +3,29 @@
 //! Every completed step is saved before the next, so a killed run resumes where it stopped.
 
 use std::path::Path;
-use std::time::Instant;
 
 use super::resolv;
 use super::resolve::{ActiveSource, Plan, PromoteBy, Server};
 use super::state::{self, Failover, Sequence, State};
-use crate::exit;
+use crate::engine::{Run, Step};
+use crate::error::Exit;
+use crate::machine::ssh::Ssh;
+use crate::machine::{Local, Machine};
 use crate::probe::dns::{self, Answer};
-use crate::report::{Event, Level, Reporter, Status, now_rfc3339};
-use crate::target::ssh::Ssh;
-use crate::target::{Local, Target};
+use crate::report::{Level, Reporter, Status, now_rfc3339};
 
 pub struct Ctx<'a> {
     pub plan: &'a Plan<'a>,
+    pub run: &'a Run,
     pub reporter: &'a Reporter,
     pub state: State,
     pub state_path: &'a Path,
     /// `--now`: no grace, no hold-down, rounds back to back.
     pub now: bool,
-    pub story: Vec<String>,
 }
 
 pub struct Outcome {
-    pub code: i32,
+    pub code: Exit,
     pub message: String,
 }
 
@@ -44,21 +44,9 @@ impl Ctx<'_> {
     }
 
     fn step<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> (Status, String, T)) -> T {
-        let started = Instant::now();
-        self.reporter.emit(Event::StepStarted {
-            step: name.to_string(),
-            target: String::new(),
-        });
+        let step = Step::begin(self.reporter, name);
         let (status, message, value) = f(self);
-        self.story
-            .push(format!("{}: {name}: {message}", status.label()));
-        self.reporter.emit(Event::StepFinished {
-            step: name.to_string(),
-            target: String::new(),
-            status,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            message,
-        });
+        step.end(status, message);
         value
     }
 
@@ -182,33 +170,9 @@ impl Ctx<'_> {
     }
 
     pub fn alert(&mut self, reason: &str, subject: &str, body: &str) {
-        let n = &self.plan.notifier;
-        if !n.wants(reason) {
-            return;
-        }
-        let host = crate::sys::hostname();
-        let alert = crate::notify::Alert {
-            subject: format!(
-                "[tend] {host}: failover '{}': {subject}",
-                self.plan.loaded.name()
-            ),
-            body: format!(
-                "{body}\n\n{}\n\ntend run {} on {host}\n",
-                self.story.join("\n"),
-                self.reporter.run()
-            ),
-            reason: reason.into(),
-        };
-        self.state.last_alert = Some(format!("{reason}: {subject}"));
-        for d in n.send(&alert) {
-            match d {
-                Ok(what) => self
-                    .reporter
-                    .notice(Level::Info, format!("alert sent: {what}")),
-                Err(why) => self
-                    .reporter
-                    .notice(Level::Error, format!("alert not delivered: {why}")),
-            }
+        if self.plan.notifier.wants(reason) {
+            self.state.last_alert = Some(format!("{reason}: {subject}"));
+            self.run.alert(&self.plan.notifier, reason, subject, body);
         }
     }
 
@@ -254,7 +218,7 @@ impl Ctx<'_> {
                 .collect(),
         };
         let fenced_already = resumed.as_ref().is_some_and(|s| s.fenced);
-        let standby = self.step("check the standby", |c| {
+        let standby = self.step(CHECK_STANDBY, |c| {
             let mut seen = vec![];
             for s in &candidates {
                 let a = c.probe_one(s);
@@ -290,9 +254,9 @@ impl Ctx<'_> {
             );
             return Outcome {
                 code: if fenced_already {
-                    exit::NOT_VERIFIED
+                    Exit::NOT_VERIFIED
                 } else {
-                    exit::FAILED
+                    Exit::FAILED
                 },
                 message: body,
             };
@@ -301,7 +265,7 @@ impl Ctx<'_> {
             Ok(a) => a,
             Err(d) => {
                 return Outcome {
-                    code: exit::FAILED,
+                    code: Exit::FAILED,
                     message: format!("cannot render the failover commands: {}", d.message),
                 };
             }
@@ -325,7 +289,7 @@ impl Ctx<'_> {
         self.save();
 
         if !seq.fenced {
-            let name = format!("fence {}", old.name);
+            let name = fence_step(&old);
             seq.fence_ok = if fence_in_doubt {
                 self.reporter.notice(
                     Level::Warn,
@@ -353,7 +317,7 @@ impl Ctx<'_> {
             self.save();
         }
         if !seq.promoted {
-            let answer = self.step(&format!("probe {} after the fence", old.name), |c| {
+            let answer = self.step(&probe_step(&old), |c| {
                 let a = c.probe_one(&old);
                 let st = if responded(&a) {
                     Status::Warning
@@ -378,11 +342,7 @@ impl Ctx<'_> {
                     ),
                 );
             }
-            let name = format!(
-                "promote {}{}",
-                standby.name,
-                if seq.forced { " (forced)" } else { "" }
-            );
+            let name = promote_step(&standby, seq.forced);
             if seq.promote_started {
                 // A run killed during the promotion: had it taken effect, the active would be
                 // the standby now and the sequence recorded as done before it got here.
@@ -444,7 +404,7 @@ impl Ctx<'_> {
                 );
                 self.save();
                 return Outcome {
-                    code: exit::NOT_VERIFIED,
+                    code: Exit::NOT_VERIFIED,
                     message: body,
                 };
             }
@@ -472,7 +432,7 @@ impl Ctx<'_> {
             self.save();
         }
         crate::crash::point("failover:before-verify");
-        let verified = self.step(&format!("verify {}", standby.name), |c| {
+        let verified = self.step(&verify_step(&standby), |c| {
             let tries = c.plan.rise.max(3);
             let mut last = Answer::Timeout;
             for i in 0..tries {
@@ -528,7 +488,7 @@ impl Ctx<'_> {
             self.alert("failover", &subject, &msg);
             self.save();
             Outcome {
-                code: exit::OK,
+                code: Exit::OK,
                 message: msg,
             }
         } else {
@@ -545,7 +505,7 @@ impl Ctx<'_> {
             );
             self.save();
             Outcome {
-                code: exit::NOT_VERIFIED,
+                code: Exit::NOT_VERIFIED,
                 message: msg,
             }
         }
@@ -572,13 +532,31 @@ impl Ctx<'_> {
                 }
             },
         };
-        self.story.push(format!(
-            "{}: {name}: {}",
-            if ran.ok { "ok" } else { "failed" },
-            ran.detail
-        ));
         ran.ok
     }
+}
+
+// The sequence's step names, shared with the dry run that lists them.
+pub const CHECK_STANDBY: &str = "check the standby";
+
+pub fn fence_step(old: &Server) -> String {
+    format!("fence {}", old.name)
+}
+
+pub fn probe_step(old: &Server) -> String {
+    format!("probe {} after the fence", old.name)
+}
+
+pub fn promote_step(standby: &Server, forced: bool) -> String {
+    format!(
+        "promote {}{}",
+        standby.name,
+        if forced { " (forced)" } else { "" }
+    )
+}
+
+pub fn verify_step(standby: &Server) -> String {
+    format!("verify {}", standby.name)
 }
 
 /// The process answered at all (any DNS reply): it is not fenced, even if its answers are bad.

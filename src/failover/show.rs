@@ -3,21 +3,16 @@
 
 use std::path::Path;
 
-use super::resolve::{self, ActiveSource, Plan};
-use super::sequence::Ctx;
+use super::resolve::{self, ActiveSource, Plan, Server};
+use super::sequence::{self, Ctx};
 use super::state::State;
 use super::warnings;
-use crate::exit;
-use crate::report::Options;
+use crate::config::Config;
+use crate::engine::{Locking, Run, Spec};
+use crate::error::{Error, Exit};
 
-pub fn status(plan: &Plan, path: &Path) -> i32 {
-    let state = match State::load(path) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tend: {}", crate::sys::describe_io(&e));
-            return exit::FAILED;
-        }
-    };
+pub fn status(plan: &Plan, path: &Path) -> Result<Exit, Error> {
+    let state = State::load(path).map_err(|e| Error::io(path, e))?;
     let names: Vec<String> = plan
         .servers
         .iter()
@@ -51,106 +46,155 @@ pub fn status(plan: &Plan, path: &Path) -> i32 {
             println!("  {}  {}", t.at, t.what);
         }
     }
-    exit::OK
+    Ok(Exit::OK)
 }
 
-pub fn dry_run(plan: &Plan, path: &Path) -> i32 {
+/// One round of probes, the decision, and the steps the sequence would run, each named as the
+/// real run names it: text on stdout, or one JSON document with `--output json`.
+pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
     let state = State::load(path).unwrap_or_default();
-    let reporter = crate::report::Reporter::new(
-        Options {
-            style: crate::report::Style::Plain,
-            quiet: false,
-            verbose: false,
-            color: false,
-            steps: true,
+    // Probes and commands run through a run of their own, which shows and records nothing.
+    let run = Run::start(
+        cfg,
+        Spec {
+            kind: "failover",
+            playbook: None,
+            name: plan.loaded.name(),
+            locking: Locking::None,
+            wait: None,
+            opts: crate::report::Options {
+                quiet: true,
+                ..cfg.report
+            },
+            undoes: false,
+            record: false,
         },
-        String::new(),
-        None,
-    );
+    )?;
     let c = Ctx {
         plan,
-        reporter: &reporter,
+        run: &run,
+        reporter: run.reporter(),
         state,
         state_path: path,
         now: false,
-        story: vec![],
     };
-    let active = match c.active() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("tend: {e}");
-            return exit::FAILED;
-        }
-    };
+    let active = c.active().map_err(Error::Failed)?;
     let answers = c.round();
     let old = &plan.servers[active];
-    println!("active: {} ({})", old.name, old.addr);
-    for (s, a) in plan.servers.iter().zip(&answers) {
-        println!("  {} ({}): {}", s.name, s.addr, a.describe());
-    }
-    for w in warnings(plan) {
-        println!("warning: {w}");
-    }
-    if answers[active].healthy() {
-        println!("decision: {} is healthy: nothing to do", old.name);
-        println!("dry run: nothing was done");
-        return exit::OK;
-    }
     let standby = plan
         .servers
         .iter()
         .zip(&answers)
         .find(|(s, a)| s.name != old.name && a.healthy())
         .map(|(s, _)| s);
-    let Some(standby) = standby else {
-        println!(
-            "decision: {} failed this round and no standby answers: tend would change nothing",
-            old.name
-        );
-        println!("dry run: nothing was done");
-        return exit::OK;
-    };
-    println!(
-        "decision: if {} fails {} rounds in a row and stays down for grace {}, fail over to {}:",
-        old.name,
-        plan.fall,
-        humantime::format_duration(plan.grace),
-        standby.name
-    );
-    match plan.actions(old, standby) {
-        Ok(a) => {
-            match &a.fence {
-                Some(f) => println!("  1. fence {}: {}", old.name, f.run),
-                None => println!("  1. fence {}: no fence command", old.name),
-            }
-            println!(
-                "  2. probe {}: if it still answers (or the fence failed), the promotion is forced",
+    let (decision, steps) = if answers[active].healthy() {
+        (format!("{} is healthy: nothing to do", old.name), vec![])
+    } else if let Some(standby) = standby {
+        (
+            format!(
+                "if {} fails {} rounds in a row and stays down for grace {}, fail over to {}:",
+                old.name,
+                plan.fall,
+                humantime::format_duration(plan.grace),
+                standby.name
+            ),
+            steps(plan, old, standby),
+        )
+    } else {
+        (
+            format!(
+                "{} failed this round and no standby answers: tend would change nothing",
                 old.name
-            );
-            match &a.promote {
-                resolve::PromoteBy::Action(p) => {
-                    println!("  3. promote {}: {}", standby.name, p.run)
-                }
-                resolve::PromoteBy::ResolvConf(p) => println!(
-                    "  3. promote {}: rewrite {} with nameserver {} first",
-                    standby.name,
-                    p.display(),
-                    standby.addr.ip()
-                ),
-            }
-            if let Some(f) = &a.promote_forced {
-                println!("     forced: {}", f.run);
-            }
-            println!(
-                "  4. verify {} answers {} {}",
-                standby.name, plan.question.rtype, plan.question.name
-            );
+            ),
+            vec![],
+        )
+    };
+    let warnings = warnings(plan);
+    if cfg.json() {
+        let doc = serde_json::json!({
+            "active": old.name,
+            "servers": plan.servers.iter().zip(&answers).map(|(s, a)| serde_json::json!({
+                "name": s.name, "addr": s.addr.to_string(), "answer": a.describe(),
+            })).collect::<Vec<_>>(),
+            "warnings": warnings,
+            "decision": decision,
+            "steps": steps.iter().map(|(step, does)| serde_json::json!({
+                "step": step, "does": does,
+            })).collect::<Vec<_>>(),
+            "dry_run": true,
+        });
+        println!(
+            "{}",
+            crate::redact::redact(&serde_json::to_string_pretty(&doc).unwrap_or_default())
+        );
+        return Ok(Exit::OK);
+    }
+    let mut out = format!("active: {} ({})\n", old.name, old.addr);
+    for (s, a) in plan.servers.iter().zip(&answers) {
+        out += &format!("  {} ({}): {}\n", s.name, s.addr, a.describe());
+    }
+    for w in &warnings {
+        out += &format!("warning: {w}\n");
+    }
+    out += &format!("decision: {decision}\n");
+    for (i, (step, does)) in steps.iter().enumerate() {
+        out += &format!("  {}. {step}: {does}\n", i + 1);
+    }
+    if let (Some(standby), ActiveSource::StateFile(f), false) =
+        (standby, &plan.active, steps.is_empty())
+    {
+        out += &format!("  then record {} in {}\n", standby.name, f.display());
+    }
+    out += "dry run: nothing was done\n";
+    print!(
+        "{}",
+        crate::report::printable_lines(&crate::redact::redact(&out))
+    );
+    Ok(Exit::OK)
+}
+
+/// The failover sequence's steps from `old` to `standby`, as the run names them, each with
+/// what it would do.
+fn steps(plan: &Plan, old: &Server, standby: &Server) -> Vec<(String, String)> {
+    let probe = format!(
+        "{} answers {} {}",
+        standby.name, plan.question.rtype, plan.question.name
+    );
+    let actions = match plan.actions(old, standby) {
+        Ok(a) => a,
+        Err(d) => {
+            return vec![(
+                "(the commands do not render)".to_string(),
+                d.message.clone(),
+            )];
         }
-        Err(d) => println!("  (the commands do not render: {})", d.message),
+    };
+    let mut steps = vec![(sequence::CHECK_STANDBY.to_string(), probe.clone())];
+    steps.push((
+        sequence::fence_step(old),
+        actions
+            .fence
+            .as_ref()
+            .map_or("no fence command".to_string(), |f| f.run.clone()),
+    ));
+    steps.push((
+        sequence::probe_step(old),
+        "if it still answers (or the fence failed), the promotion is forced".to_string(),
+    ));
+    steps.push((
+        sequence::promote_step(standby, false),
+        match &actions.promote {
+            resolve::PromoteBy::Action(p) => p.run.clone(),
+            resolve::PromoteBy::ResolvConf(p) => format!(
+                "rewrite {} with nameserver {} first",
+                p.display(),
+                standby.addr.ip()
+            ),
+        },
+    ));
+    if let Some(f) = &actions.promote_forced {
+        steps.push((sequence::promote_step(standby, true), f.run.clone()));
     }
-    if let ActiveSource::StateFile(f) = &plan.active {
-        println!("  then record {} in {}", standby.name, f.display());
-    }
-    println!("dry run: nothing was done");
-    exit::OK
+    steps.push((sequence::verify_step(standby), probe));
+    steps
 }

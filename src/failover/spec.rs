@@ -19,7 +19,7 @@ crate::playbook!(
         pub promote_forced: Option<ActionItem>,
         pub hold_down: Option<Duration>,
         /// How `host:` entries are reached: user, identity, known_hosts, host_key_check.
-        pub ssh: Option<crate::target::ssh::SshSpec>,
+        pub ssh: Option<crate::machine::ssh::SshSpec>,
     }
 );
 

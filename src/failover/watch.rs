@@ -5,8 +5,9 @@ use std::time::{Duration, Instant};
 
 use super::sequence::{Ctx, Outcome};
 use super::state;
-use crate::exit;
-use crate::report::{Event, Level, Status};
+use crate::engine::Step;
+use crate::error::Exit;
+use crate::report::{Level, Status};
 
 /// Probe rounds until there is a decision (or, with `--watch`, until a signal).
 pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
@@ -17,7 +18,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
     loop {
         if crate::interrupt::requested() {
             return Outcome {
-                code: exit::OK,
+                code: Exit::OK,
                 message: "stopped by a signal".into(),
             };
         }
@@ -34,7 +35,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
                     continue;
                 }
                 return Outcome {
-                    code: exit::FAILED,
+                    code: Exit::FAILED,
                     message: e,
                 };
             }
@@ -82,6 +83,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             continue;
         }
         round += 1;
+        let step = Step::begin(c.reporter, &format!("round {round}"));
         let answers = c.round();
         let parts: Vec<String> = p
             .servers
@@ -104,12 +106,9 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
         if fails == 1 {
             first_fail = round_at;
         }
-        c.reporter.emit(Event::StepFinished {
-            step: format!("round {round}"),
-            target: String::new(),
-            status: if healthy { Status::Ok } else { Status::Warning },
-            elapsed_ms: started.elapsed().as_millis() as u64,
-            message: if healthy {
+        step.end(
+            if healthy { Status::Ok } else { Status::Warning },
+            if healthy {
                 parts.join("; ")
             } else {
                 format!(
@@ -118,7 +117,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
                     p.fall
                 )
             },
-        });
+        );
         if healthy {
             if c.state.down_since.take().is_some() {
                 let msg = format!("{name} answers again: no failover");
@@ -129,7 +128,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             }
             if !forever {
                 return Outcome {
-                    code: exit::OK,
+                    code: Exit::OK,
                     message: format!("{name} is healthy: nothing to do"),
                 };
             }
@@ -189,7 +188,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             c.alert_once("failure", &format!("{name} down during hold-down"), &msg);
             if !forever {
                 return Outcome {
-                    code: exit::FAILED,
+                    code: Exit::FAILED,
                     message: msg,
                 };
             }
@@ -206,7 +205,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             c.reporter.notice(Level::Warn, msg.clone());
             if !forever {
                 return Outcome {
-                    code: exit::FAILED,
+                    code: Exit::FAILED,
                     message: msg,
                 };
             }
@@ -225,7 +224,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
 
 /// In `--watch`, a sequence's outcome is a line of its own: the run goes on.
 fn announce(c: &Ctx, o: &Outcome) {
-    let level = if o.code == exit::OK {
+    let level = if o.code == Exit::OK {
         Level::Info
     } else {
         Level::Error

@@ -75,7 +75,7 @@ impl SecretSource {
             }
             SecretSource::Command(cmd) => {
                 let shown = crate::redact::first_line(cmd);
-                let out = crate::target::local::capture(cmd, Duration::from_secs(30), dir)
+                let out = crate::machine::local::capture(cmd, Duration::from_secs(30), dir)
                     .map_err(|e| format!("command `{shown}`: {e}"))?;
                 if !out.success {
                     let err = out.stderr.trim();

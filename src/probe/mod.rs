@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 pub use spec::ProbeSpec;
 
-use crate::target::Target;
+use crate::machine::Machine;
 
 #[derive(Debug, Clone)]
 pub enum Kind {
@@ -110,7 +110,7 @@ impl Probe {
 
     /// Probe until `successes` consecutive good answers, or until `retries` extra attempts
     /// have been spent.
-    pub fn run(&self, target: &dyn Target) -> Verdict {
+    pub fn run(&self, target: &dyn Machine) -> Verdict {
         let needed = self.successes.max(1);
         let budget = self.attempts();
         let mut streak = 0;
@@ -134,7 +134,7 @@ impl Probe {
         Verdict::of(last, budget)
     }
 
-    fn once(&self, target: &dyn Target) -> Attempt {
+    fn once(&self, target: &dyn Machine) -> Attempt {
         match &self.kind {
             Kind::Http {
                 url,

@@ -1,26 +1,25 @@
 //! Jobs emit events and never print; reporters turn them into human, plain or JSON output on
-//! stderr, and the journal records them. All three see the same events, so they carry the same
-//! content.
+//! stderr, and recording sinks (the journal, the alert's story) keep every one of them. All see
+//! the same events, so they carry the same content.
 
 mod event;
 mod human;
 mod json;
 mod plain;
 
-use std::io::IsTerminal;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 pub use event::{Event, Level, Record, Status};
 pub use plain::format_plain;
-
-use crate::journal::Journal;
 
 pub trait Sink: Send + Sync {
     fn record(&self, record: &Record);
     /// Bytes done so far in a long step; only a terminal shows it.
     fn progress(&self, _step: &str, _bytes: u64) {}
     fn clear_progress(&self, _step: &str) {}
+    /// Make what was recorded durable: the run's record must survive a crash after tend exits.
+    fn sync(&self) {}
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -40,49 +39,27 @@ pub struct Options {
     pub steps: bool,
 }
 
-impl Options {
-    pub fn from_cli(cli: &crate::cli::Cli) -> Self {
-        use crate::cli::Output;
-        let tty = std::io::stderr().is_terminal();
-        let style = match cli.output {
-            Output::Human => Style::Human,
-            Output::Json => Style::Json,
-            Output::Plain | Output::Nagios => Style::Plain,
-            Output::Auto if tty => Style::Human,
-            Output::Auto => Style::Plain,
-        };
-        Options {
-            style,
-            quiet: cli.quiet,
-            verbose: cli.verbose > 0,
-            color: color_enabled(cli.no_color, tty),
-            steps: true,
-        }
-    }
-}
-
-pub fn color_enabled(no_color: bool, tty: bool) -> bool {
-    tty && !no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 /// Cheap to clone: a fleet deploy gives each host's thread its own, naming that host.
 #[derive(Clone)]
 pub struct Reporter {
     shared: Arc<Shared>,
     /// The host every event of this reporter is about (a fleet deploy); empty on this machine.
     host: String,
+    /// Where its steps run, when not on `host`: "local" for an `on: local` step.
+    target: Option<String>,
 }
 
 struct Shared {
     sink: Box<dyn Sink>,
-    journal: Option<Mutex<Journal>>,
+    /// Sinks that keep every event, whatever is shown: the journal, the alert's story.
+    recorders: Vec<Arc<dyn Sink>>,
     run: String,
     opts: Options,
     started: Instant,
 }
 
 impl Reporter {
-    pub fn new(opts: Options, run: String, journal: Option<Journal>) -> Self {
+    pub fn new(opts: Options, run: String, recorders: Vec<Arc<dyn Sink>>) -> Self {
         let sink: Box<dyn Sink> = match opts.style {
             Style::Human => Box::new(human::Human::new(opts)),
             Style::Plain => Box::new(plain::Plain),
@@ -91,12 +68,13 @@ impl Reporter {
         Reporter {
             shared: Arc::new(Shared {
                 sink,
-                journal: journal.map(Mutex::new),
+                recorders,
                 run,
                 opts,
                 started: Instant::now(),
             }),
             host: String::new(),
+            target: None,
         }
     }
 
@@ -105,6 +83,15 @@ impl Reporter {
         Reporter {
             shared: self.shared.clone(),
             host: host.to_string(),
+            target: None,
+        }
+    }
+
+    /// The same host's events, for a step that runs on the machine tend runs on (`on: local`).
+    pub fn on_controller(&self) -> Reporter {
+        Reporter {
+            target: Some("local".to_string()),
+            ..self.clone()
         }
     }
 
@@ -118,15 +105,16 @@ impl Reporter {
 
     pub fn emit(&self, mut event: Event) {
         event.redact();
-        if !self.host.is_empty() {
-            // A step's target is where it ran: this host.
+        let ran_on = self.target.as_ref().unwrap_or(&self.host);
+        if !ran_on.is_empty() {
+            // A step's target is where it ran: this host, or this machine for it.
             match &mut event {
                 Event::StepStarted { target, .. }
                 | Event::Output { target, .. }
                 | Event::StepFinished { target, .. }
                     if target.is_empty() =>
                 {
-                    target.clone_from(&self.host);
+                    target.clone_from(ran_on);
                 }
                 _ => {}
             }
@@ -137,11 +125,8 @@ impl Reporter {
             host: self.host.clone(),
             event,
         };
-        if let Some(journal) = &self.shared.journal {
-            journal
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .append(&record);
+        for r in &self.shared.recorders {
+            r.record(&record);
         }
         if self.shows(&record.event) {
             if self.shared.opts.style == Style::Json {
@@ -199,24 +184,10 @@ impl Reporter {
         });
     }
 
-    /// The run's last event: ok for exit 0, failed otherwise.
-    pub fn run_finished(&self, exit_code: i32, message: String) {
-        self.emit(Event::RunFinished {
-            status: if exit_code == 0 {
-                Status::Ok
-            } else {
-                Status::Failed
-            },
-            exit_code,
-            elapsed_ms: self.elapsed_ms(),
-            message,
-        });
-    }
-
-    /// Flush the journal to disk: the run's record must survive a crash after we exit.
-    pub fn finish(&self) {
-        if let Some(journal) = &self.shared.journal {
-            journal.lock().unwrap_or_else(|e| e.into_inner()).sync();
+    /// Make what the recorders kept durable.
+    pub fn sync(&self) {
+        for r in &self.shared.recorders {
+            r.sync();
         }
     }
 }
@@ -244,6 +215,18 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// `printable` for each line of a text meant to be several lines.
+pub fn printable_lines(s: &str) -> String {
+    let mut out: String = s
+        .lines()
+        .map(|l| printable(l).into_owned() + "\n")
+        .collect();
+    if !s.ends_with('\n') {
+        out.pop();
+    }
+    out
 }
 
 pub fn now_rfc3339() -> String {

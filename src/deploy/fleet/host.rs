@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use super::super::releases::Releases;
 use super::super::resolve::Deploy;
-use crate::exit;
+use crate::error::Exit;
 use crate::inventory::Host;
+use crate::machine::Machine;
+use crate::machine::ssh::{Ssh, SshSpec};
 use crate::report::{Level, Reporter, Status};
-use crate::target::Target;
-use crate::target::ssh::{Ssh, SshSpec};
 
 /// Where a host stands.
 #[derive(Clone, Debug)]
@@ -23,12 +23,12 @@ pub enum HostState {
     /// its rollback was not verified.
     /// `touched`: it got as far as stopping the app (and rolled back), so it was changed.
     Failed {
-        code: i32,
+        code: Exit,
         message: String,
         touched: bool,
     },
     /// It was on the new release and the fleet rollback took it back (`code` 0 verified).
-    RolledBack { code: i32, message: String },
+    RolledBack { code: Exit, message: String },
 }
 
 /// One host's part of the run: its connection, its deploy and its journal, kept from its batch
@@ -42,8 +42,6 @@ pub struct HostRun<'a> {
     /// Its last verified release before this run: where a fleet rollback takes it.
     pub previous: Option<String>,
     pub state: HostState,
-    /// One line per finished step, for the alert.
-    pub story: Vec<String>,
 }
 
 impl<'a> HostRun<'a> {
@@ -56,7 +54,6 @@ impl<'a> HostRun<'a> {
             journal: Releases::default(),
             previous: None,
             state: HostState::Untouched,
-            story: vec![],
         }
     }
 
@@ -64,7 +61,7 @@ impl<'a> HostRun<'a> {
     pub fn unreached(&mut self, message: String) {
         self.reporter.notice(Level::Error, message.clone());
         self.state = HostState::Failed {
-            code: exit::FAILED,
+            code: Exit::FAILED,
             message: format!("{message}; nothing changed"),
             touched: false,
         };
@@ -146,30 +143,25 @@ pub fn open<'a>(
     lock: bool,
     prepare: bool,
 ) -> Result<(Deploy<'a>, Arc<Ssh>), String> {
-    let started = std::time::Instant::now();
-    let step = "connect";
-    run.reporter.emit(crate::report::Event::StepStarted {
-        step: step.into(),
-        target: String::new(),
-    });
-    let (connected, took) = ctx
-        .early
-        .take(&run.host.name)
-        .unwrap_or_else(|| (Ssh::connect(run.host, &ctx.ssh), started.elapsed()));
-    run.reporter.emit(crate::report::Event::StepFinished {
-        step: step.into(),
-        target: String::new(),
-        status: if connected.is_ok() {
-            Status::Ok
-        } else {
-            Status::Failed
-        },
-        elapsed_ms: took.as_millis() as u64,
-        message: match &connected {
-            Ok(s) => s.shown.clone(),
-            Err(e) => e.clone(),
-        },
-    });
+    let step = crate::engine::Step::begin(&run.reporter, "connect");
+    // Connected early (while the artifact was read): the step took what the connection took.
+    let (connected, took) = match ctx.early.take(&run.host.name) {
+        Some((c, took)) => (c, Some(took)),
+        None => (Ssh::connect(run.host, &ctx.ssh), None),
+    };
+    let message = match &connected {
+        Ok(s) => s.shown.clone(),
+        Err(e) => e.clone(),
+    };
+    let status = if connected.is_ok() {
+        Status::Ok
+    } else {
+        Status::Failed
+    };
+    match took {
+        Some(took) => step.end_after(took, status, message),
+        None => step.end(status, message),
+    }
     let ssh = Arc::new(connected.map_err(|e| format!("unreachable: {e}"))?);
     if let Some(n) = &ssh.notice {
         run.reporter.notice(Level::Warn, n.clone());
@@ -212,8 +204,7 @@ pub fn open<'a>(
             d.layout.journal().display()
         ));
     }
-    run.journal = super::super::open_journal(&d, &run.reporter)
-        .map_err(|_| format!("cannot read {}", d.layout.journal().display()))?;
+    run.journal = super::super::open_journal(&d)?;
     Ok((d, ssh))
 }
 
@@ -222,18 +213,18 @@ pub fn describe(run: &HostRun, release: &str) -> (Level, String) {
     match &run.state {
         HostState::Untouched => (Level::Info, "untouched: its batch never started".into()),
         HostState::Deployed => (Level::Info, format!("on {release}, verified")),
-        HostState::Failed { code, message, .. } if *code == exit::NOT_VERIFIED => {
+        HostState::Failed { code, message, .. } if *code == Exit::NOT_VERIFIED => {
             (Level::Error, format!("NOT VERIFIED: {message}"))
         }
         HostState::Failed { message, .. } => (Level::Warn, format!("failed: {message}")),
-        HostState::RolledBack { code, .. } if *code == exit::OK => (
+        HostState::RolledBack { code, .. } if *code == Exit::OK => (
             Level::Warn,
             format!(
                 "rolled back to {}, verified",
                 run.previous.as_deref().unwrap_or("?")
             ),
         ),
-        HostState::RolledBack { code, message } if *code != exit::NOT_VERIFIED => {
+        HostState::RolledBack { code, message } if *code != Exit::NOT_VERIFIED => {
             (Level::Warn, format!("not rolled back: {message}"))
         }
         HostState::RolledBack { message, .. } => {

@@ -1,7 +1,6 @@
 //! `tend rollback` and `tend releases` across a fleet: every host at once (up to `--forks`),
 //! each with its own journal.
 
-use std::cell::RefCell;
 use std::sync::Mutex;
 
 use super::host::{Ctx, HostRun, HostState, open, parallel};
@@ -9,7 +8,7 @@ use crate::deploy::releases::Releases;
 use crate::deploy::resolve::Fleet;
 use crate::deploy::runner::Outcome;
 use crate::deploy::runner::Runner;
-use crate::exit;
+use crate::error::Exit;
 use crate::report::Level;
 
 /// Each host back to `to` (or its own previous verified release), verified. The exit code:
@@ -18,7 +17,7 @@ pub fn rollback<'a>(
     ctx: &Ctx<'a, '_>,
     fleet: &'a Fleet,
     to: Option<&str>,
-) -> (i32, Vec<HostRun<'a>>) {
+) -> (Exit, Vec<HostRun<'a>>) {
     let runs: Vec<Mutex<HostRun>> = fleet
         .hosts
         .iter()
@@ -36,22 +35,21 @@ pub fn rollback<'a>(
             d: &d,
             reporter: &run.reporter,
             target: &*ssh,
-            story: RefCell::new(vec![]),
         };
         let recovered = crate::deploy::recover::interrupted(&runner, &mut journal);
         let outcome = match recovered {
             // A deploy killed midway, taken back: that is the rollback asked for, unless `to`
             // names a release further back.
             crate::deploy::recover::Recovered::TakenBack(o)
-                if o.code == exit::NOT_VERIFIED
+                if o.code == Exit::NOT_VERIFIED
                     || to.is_none()
                     || to == d.layout.current_release().as_deref() =>
             {
                 Outcome {
-                    code: if o.code == exit::NOT_VERIFIED {
-                        exit::NOT_VERIFIED
+                    code: if o.code == Exit::NOT_VERIFIED {
+                        Exit::NOT_VERIFIED
                     } else {
-                        exit::OK
+                        Exit::OK
                     },
                     ..o
                 }
@@ -68,10 +66,8 @@ pub fn rollback<'a>(
                 }
             },
         };
-        let story = runner.story.into_inner();
         run.previous = d.layout.current_release();
         run.journal = journal;
-        run.story = story;
         run.d = Some(d);
         run.state = HostState::RolledBack {
             code: outcome.code,
@@ -85,20 +81,20 @@ pub fn rollback<'a>(
     for run in &runs {
         run.release();
     }
-    let codes: Vec<i32> = runs
+    let codes: Vec<Exit> = runs
         .iter()
         .map(|r| match &r.state {
             HostState::RolledBack { code, .. } | HostState::Failed { code, .. } => *code,
-            _ => exit::OK,
+            _ => Exit::OK,
         })
         .collect();
-    let code = if codes.contains(&exit::NOT_VERIFIED) {
-        exit::NOT_VERIFIED
+    let code = if codes.contains(&Exit::NOT_VERIFIED) {
+        Exit::NOT_VERIFIED
     } else {
         codes
             .into_iter()
-            .find(|c| *c != exit::OK)
-            .unwrap_or(exit::OK)
+            .find(|c| *c != Exit::OK)
+            .unwrap_or(Exit::OK)
     };
     (code, runs)
 }

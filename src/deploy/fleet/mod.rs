@@ -7,7 +7,6 @@
 mod host;
 mod manual;
 
-use std::cell::RefCell;
 use std::sync::Mutex;
 
 use super::execute;
@@ -15,7 +14,7 @@ use super::resolve::Fleet;
 use super::runner::Outcome;
 use super::runner::Runner;
 use super::spec::OnFailure;
-use crate::exit;
+use crate::error::Exit;
 use crate::report::Level;
 pub use host::{Ctx, Early, HostRun, HostState, describe};
 use host::{open, parallel};
@@ -32,7 +31,7 @@ pub fn hosts(n: usize) -> String {
 
 /// How the fleet ended, for the exit code and the alert.
 pub struct FleetOutcome {
-    pub code: i32,
+    pub code: Exit,
     pub message: String,
     pub reason: &'static str,
 }
@@ -159,7 +158,7 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
         Ok(p) => p,
         Err(diag) => {
             run.state = HostState::Failed {
-                code: exit::FAILED,
+                code: Exit::FAILED,
                 message: format!("{}; nothing changed", diag.message),
                 touched: false,
             };
@@ -175,25 +174,20 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
         .filter(|p| *p != d.release);
     // Releases pruned by the last deploy are deleted while this one runs.
     d.layout.empty_trash_later();
-    let (outcome, story) = {
-        let runner = Runner {
-            d: &d,
-            reporter: &run.reporter,
-            target: &*ssh,
-            story: RefCell::new(vec![]),
-        };
-        // A deploy killed midway on this host is taken back first.
-        let outcome = match super::recover::interrupted(&runner, &mut journal) {
-            super::recover::Recovered::TakenBack(o) if o.code == exit::NOT_VERIFIED => o,
-            _ => execute::deploy(&runner, &phases, &mut journal),
-        };
-        (outcome, runner.story.into_inner())
+    let runner = Runner {
+        d: &d,
+        reporter: &run.reporter,
+        target: &*ssh,
     };
-    run.story = story;
+    // A deploy killed midway on this host is taken back first.
+    let outcome = match super::recover::interrupted(&runner, &mut journal) {
+        super::recover::Recovered::TakenBack(o) if o.code == Exit::NOT_VERIFIED => o,
+        _ => execute::deploy(&runner, &phases, &mut journal),
+    };
     run.journal = journal;
     run.d = Some(d);
     run.state = match outcome.code {
-        exit::OK => HostState::Deployed,
+        Exit::OK => HostState::Deployed,
         code => HostState::Failed {
             code,
             touched: outcome.reason == "rollback",
@@ -213,7 +207,7 @@ fn roll_back_host(ctx: &Ctx, run: &mut HostRun) {
         );
         run.reporter.notice(Level::Error, message.clone());
         run.state = HostState::RolledBack {
-            code: exit::NOT_VERIFIED,
+            code: Exit::NOT_VERIFIED,
             message,
         };
         return;
@@ -222,22 +216,20 @@ fn roll_back_host(ctx: &Ctx, run: &mut HostRun) {
         d,
         reporter: &run.reporter,
         target: &**ssh,
-        story: RefCell::new(vec![]),
     };
     let outcome = match super::rollback::manual(&runner, &mut run.journal, Some(&previous)) {
         Ok(o) => o,
         Err((_, why)) => Outcome {
-            code: exit::NOT_VERIFIED,
+            code: Exit::NOT_VERIFIED,
             message: format!("cannot roll back to {previous}: {why}"),
             reason: "rollback",
         },
     };
-    run.story.extend(runner.story.into_inner());
     run.state = HostState::RolledBack {
-        code: if outcome.code == exit::OK {
-            exit::OK
+        code: if outcome.code == Exit::OK {
+            Exit::OK
         } else {
-            exit::NOT_VERIFIED
+            Exit::NOT_VERIFIED
         },
         message: outcome.message,
     };
@@ -251,20 +243,20 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome
     let unverified: Vec<&str> = runs
         .iter()
         .filter(|r| {
-            matches!(r.state, HostState::Failed { code, .. } | HostState::RolledBack { code, .. } if code == exit::NOT_VERIFIED)
+            matches!(r.state, HostState::Failed { code, .. } | HostState::RolledBack { code, .. } if code == Exit::NOT_VERIFIED)
         })
         .map(|r| r.host.name.as_str())
         .collect();
     if deployed == n {
         return FleetOutcome {
-            code: exit::OK,
+            code: Exit::OK,
             message: format!("deployed {release} to {}: live and verified", hosts(n)),
             reason: "success",
         };
     }
     if !unverified.is_empty() {
         return FleetOutcome {
-            code: exit::NOT_VERIFIED,
+            code: Exit::NOT_VERIFIED,
             message: format!(
                 "deploy of {release} FAILED and {} of {n} hosts are NOT VERIFIED: {}",
                 unverified.len(),
@@ -288,7 +280,7 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome
         )
     };
     FleetOutcome {
-        code: exit::FAILED,
+        code: Exit::FAILED,
         message,
         reason: if rolled + touched_failed > 0 {
             "rollback"

@@ -1,4 +1,4 @@
-//! The `Target` operations over the host's one shell: each a short POSIX command with every path
+//! The `Machine` operations over the host's one shell: each a short POSIX command with every path
 //! quoted, and the same durability as on this machine (temp file, fsync, rename, fsync the
 //! directory: `sync FILE` and `sync DIR` are fsync(2), `sync -f` is syncfs(2)).
 
@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::Ssh;
 use super::shell::{Kind, Out};
+use crate::machine::{ConfigDest, Machine, Outcome, Pending, UnpackError};
 use crate::quote::word as quote;
-use crate::target::{ConfigDest, Outcome, Pending, Target, UnpackError};
 
 /// File operations are quick; a host that takes longer has a problem worth reporting.
 const OP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -144,7 +144,11 @@ impl Ssh {
 /// The line that ends a request's file data: files are renamed into place only after it.
 const WRITTEN: &str = "tend-written";
 
-impl Target for Ssh {
+impl Machine for Ssh {
+    fn is_remote(&self) -> bool {
+        true
+    }
+
     fn run(
         &self,
         cmd: &str,
@@ -241,7 +245,7 @@ impl Target for Ssh {
         let d = q(dest);
         let mut cmd = format!("if [ -L {d} ]; then printf L; readlink {d}; return 0; fi; ");
         if let Some(root) = root {
-            let dirs = crate::target::dirs_between(root, dest);
+            let dirs = crate::machine::dirs_between(root, dest);
             if !dirs.is_empty() {
                 let tests: Vec<String> = dirs.iter().map(|p| format!("[ -L {} ]", q(p))).collect();
                 cmd += &format!(
@@ -262,9 +266,9 @@ impl Target for Ssh {
         };
         Ok(match out.first() {
             Some(b'L') => {
-                ConfigDest::Refused(crate::target::symlink_refused(Path::new(&line(&out[1..]))))
+                ConfigDest::Refused(crate::machine::symlink_refused(Path::new(&line(&out[1..]))))
             }
-            Some(b'O') => ConfigDest::Refused(crate::target::outside_refused(
+            Some(b'O') => ConfigDest::Refused(crate::machine::outside_refused(
                 Path::new(&line(&out[1..])),
                 root.unwrap_or(Path::new("/")),
             )),
@@ -462,7 +466,7 @@ impl Target for Ssh {
             )
         })?;
         // gzip or plain tar, told by the content, as on this machine.
-        let (head, gz) = crate::target::unpack::sniff(archive)
+        let (head, gz) = crate::machine::unpack::sniff(archive)
             .map_err(|e| UnpackError::Other(crate::sys::describe_io(&e)))?;
         let z = if gz { "z" } else { "" };
         let d = q(dest);

@@ -1,4 +1,4 @@
-//! The file half of `Target` for this machine.
+//! The file half of `Machine` for this machine.
 
 use std::fs;
 use std::io::{self, Read};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group};
 
-use super::{Outcome, Target};
+use super::{Machine, Outcome};
 
 /// This machine: commands run as `sh -c` children in their own process group, so a timeout
 /// stops the whole pipeline, not just the shell.
@@ -73,7 +73,7 @@ fn kill_group(pid: u32, sig: Signal) {
     }
 }
 
-impl Target for Local {
+impl Machine for Local {
     fn run(
         &self,
         cmd: &str,

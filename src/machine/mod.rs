@@ -1,4 +1,4 @@
-//! Where commands run. Jobs hold a `Target` and never know whether it is this machine or a host
+//! Where commands run. Jobs hold a `Machine` and never know whether it is this machine or a host
 //! over SSH.
 
 pub mod local;
@@ -43,7 +43,12 @@ impl Outcome {
 /// Where a job's commands run and its files change: every deploy step goes through this, so
 /// the same step list works on this machine and on a host over SSH. Paths are on the target;
 /// writes are atomic and durable (temp file, fsync, rename, fsync the directory).
-pub trait Target: Send + Sync {
+pub trait Machine: Send + Sync {
+    /// A host over SSH, not the machine tend runs on.
+    fn is_remote(&self) -> bool {
+        false
+    }
+
     /// Run `sh -c cmd`, calling `on_line` for each output line (stdout and stderr) as it comes.
     fn run(
         &self,
@@ -193,7 +198,7 @@ pub trait Target: Send + Sync {
     }
 }
 
-/// A config file's destination as `Target::read_config` finds it.
+/// A config file's destination as `Machine::read_config` finds it.
 #[derive(Debug)]
 pub enum ConfigDest {
     /// Not a place tend writes: the reason.
