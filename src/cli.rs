@@ -241,11 +241,19 @@ pub struct ReleasesArgs {
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
-    /// Playbook to plan (kind: deploy or failover)
+    /// Playbook to plan (kind: deploy, failover or cleanup)
     pub playbook: PathBuf,
 
     #[command(flatten)]
     pub hosts: HostArgs,
+
+    /// A fleet's plan without reading its hosts: each host's rollback target shows as its last
+    /// verified release, unnamed
+    #[arg(long)]
+    pub offline: bool,
+
+    #[command(flatten)]
+    pub forks: ForkArgs,
 
     #[command(flatten)]
     pub vars: VarArgs,

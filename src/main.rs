@@ -247,7 +247,16 @@ fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<Stri
 fn plan(cfg: &Config, args: &cli::PlanArgs) -> Result<Exit, Error> {
     let (source, kind) = playbook::kind_of(&args.playbook)?;
     match kind {
-        Kind::Deploy => deploy::plan(cfg, source, &args.vars, args.hosts.limit.as_deref()),
+        Kind::Deploy => deploy::plan(
+            cfg,
+            source,
+            &args.vars,
+            args.hosts.limit.as_deref(),
+            deploy::Reading {
+                offline: args.offline,
+                forks: args.forks,
+            },
+        ),
         Kind::Failover => failover::plan(cfg, source, &args.vars),
         Kind::Cleanup => cleanup::plan(cfg, source, &args.vars),
         Kind::Check => Err(Diagnostic::in_file(

@@ -808,3 +808,53 @@ fn an_on_local_step_runs_on_the_controller_once_for_each_host() {
         "the step says where it ran:\n{err}"
     );
 }
+
+#[test]
+fn plan_reads_each_host_and_shows_the_rollback_it_would_run_there() {
+    let f = Fleet::new(2, 1, CANARY);
+    f.edit(|text| {
+        text.replace(
+            "\"env BAD_VERSIONS=",
+            "\"env FOR={{ release }} BAD_VERSIONS=",
+        )
+    });
+    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    assert_eq!(code(&f.deploy("v2", false, &["--limit", "web2"])), 0);
+    let sha = f.shop.artifact("v3", false);
+    let plan = |extra: &[&str]| {
+        let out = f
+            .shop
+            .env
+            .tend()
+            .args(["plan", "shop.yaml", "--var", "version=v3", "--var"])
+            .arg(format!("sha={sha}"))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        stdout(&out)
+    };
+    let text = plan(&[]);
+    let section = |host: &str| {
+        let at = text.find(&format!("\nrollback on {host} (")).expect(host);
+        text[at + 1..].split("\n\n").next().unwrap().to_string()
+    };
+    // Each host goes back to its own last verified release, started as that release starts.
+    let web1 = section("web1");
+    assert!(web1.contains("), back to v1:\n"), "{web1}");
+    assert!(web1.contains("start: env FOR=v1 BAD"), "{web1}");
+    let web2 = section("web2");
+    assert!(web2.contains("), back to v2:\n"), "{web2}");
+    assert!(web2.contains("start: env FOR=v2 BAD"), "{web2}");
+    assert!(text.contains("   6. start: env FOR=v3 BAD"), "{text}");
+    let offline = plan(&["--offline"]);
+    assert!(
+        offline.contains("back to its last verified release, read at deploy time:\n"),
+        "{offline}"
+    );
+    let json = plan(&["--output", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["hosts"][0]["rollback"]["to"], "v1");
+    assert_eq!(doc["hosts"][1]["rollback"]["to"], "v2");
+    assert_eq!(doc["hosts"][1]["current"], "v2 (verified)");
+}

@@ -568,7 +568,8 @@ fn batch(bin: &Path, dir: &Path, inputs: &[Vec<u8>], seed: u64, limit: Duration)
             continue;
         }
         seen.planned += 1;
-        let mut plan: Vec<String> = vec!["plan".into(), name.clone()];
+        // Offline: a mutated host name must not send a DNS query anywhere.
+        let mut plan: Vec<String> = vec!["plan".into(), "--offline".into(), name.clone()];
         if let Some(needed) = ok.split("required at deploy time: ").nth(1) {
             for var in needed.trim_end_matches(')').split(", ") {
                 plan.push("--var".into());

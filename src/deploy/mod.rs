@@ -56,29 +56,67 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
     ))
 }
 
+/// How a plan reads a fleet: each host's journal over SSH, unless `offline`.
+pub struct Reading {
+    pub offline: bool,
+    pub forks: crate::cli::ForkArgs,
+}
+
 pub fn plan(
     cfg: &Config,
     source: Arc<Source>,
     vars: &VarArgs,
     limit: Option<&str>,
+    reading: Reading,
 ) -> Result<Exit, Error> {
     let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, vars)?;
     let d = Deploy::resolve(&loaded, false, true)?;
-    show_plan(cfg, &d, limit)
+    show_plan(cfg, &loaded, &d, limit, reading)
 }
 
-fn show_plan(cfg: &Config, d: &Deploy, limit: Option<&str>) -> Result<Exit, Error> {
+/// The plan on stdout; a fleet's hosts are read (read only, no lock) for their rollback
+/// targets.
+fn show_plan(
+    cfg: &Config,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    limit: Option<&str>,
+    reading: Reading,
+) -> Result<Exit, Error> {
     let fleet = d.fleet(limit)?;
+    let hosts = match &fleet {
+        Some(f) if !reading.offline => read_hosts(cfg, loaded, d, f, reading.forks)?,
+        _ => vec![],
+    };
     let text = if cfg.json() {
-        let doc = plan::build(d, fleet.as_ref())?;
+        let doc = plan::build(d, fleet.as_ref(), &hosts)?;
         let mut json = serde_json::to_string_pretty(&doc).unwrap_or_default();
         json.push('\n');
         json
     } else {
-        plan::render(d, fleet.as_ref())?
+        plan::render(d, fleet.as_ref(), &hosts)?
     };
     print!("{text}");
     Ok(Exit::OK)
+}
+
+/// Every host's journal and current release, read over SSH, `forks` at a time; only problems
+/// (an unreachable host) are reported as it goes.
+fn read_hosts(
+    cfg: &Config,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    fleet: &resolve::Fleet,
+    forks: crate::cli::ForkArgs,
+) -> Result<Vec<fleet::HostReleases>, Error> {
+    let ssh = ssh_spec(loaded, d)?;
+    let opts = crate::report::Options {
+        quiet: true,
+        ..cfg.report
+    };
+    let reporter = crate::report::Reporter::new(opts, crate::journal::new_run_id(), vec![]);
+    let ctx = fleet_ctx(d, ssh, &reporter, forks);
+    Ok(fleet::releases(&ctx, fleet))
 }
 
 /// Who runs a deploy: its kind and name, the lock it holds, and that a signal rolls it back.
@@ -107,7 +145,11 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
     // A dry run reads no secrets: it shows where they go, never what they are.
     let d = Deploy::resolve(&loaded, !args.dry_run, true)?;
     if args.dry_run {
-        show_plan(cfg, &d, args.hosts.limit.as_deref())?;
+        let reading = Reading {
+            offline: false,
+            forks: args.forks,
+        };
+        show_plan(cfg, &loaded, &d, args.hosts.limit.as_deref(), reading)?;
         if !cfg.json() {
             println!("dry run: nothing was touched");
         }
@@ -394,15 +436,7 @@ fn releases_fleet(
     d: &Deploy,
     fleet: &resolve::Fleet,
 ) -> Result<Exit, Error> {
-    let ssh = ssh_spec(loaded, d)?;
-    // Not a run: only problems (an unreachable host) are reported as it goes.
-    let opts = crate::report::Options {
-        quiet: true,
-        ..cfg.report
-    };
-    let reporter = crate::report::Reporter::new(opts, crate::journal::new_run_id(), vec![]);
-    let ctx = fleet_ctx(d, ssh, &reporter, args.forks);
-    let hosts = fleet::releases(&ctx, fleet);
+    let hosts = read_hosts(cfg, loaded, d, fleet, args.forks)?;
     let failed = hosts.iter().any(|(_, r)| r.is_err());
     if cfg.json() {
         let v: Vec<serde_json::Value> = hosts

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::configure::Previous;
+use super::fleet::HostReleases;
 use super::releases::{Releases, State};
 use super::resolve::{Deploy, Fleet, Phases};
 use super::spec::OnFailure;
@@ -202,35 +203,75 @@ fn forward(d: &Deploy, p: &Phases, first: bool) -> Vec<Line> {
         .collect()
 }
 
-pub fn render(d: &Deploy, fleet: Option<&Fleet>) -> Result<String, Diagnostic> {
-    let doc = build(d, fleet)?;
+/// A plan as text. `hosts` are a fleet's journals as read from the hosts (none: offline).
+pub fn render(
+    d: &Deploy,
+    fleet: Option<&Fleet>,
+    hosts: &[HostReleases],
+) -> Result<String, Diagnostic> {
+    let doc = build(d, fleet, hosts)?;
     Ok(match fleet {
         Some(f) => text_fleet(&doc, f),
         None => text_local(&doc),
     })
 }
 
-pub fn build(d: &Deploy, fleet: Option<&Fleet>) -> Result<Doc, Diagnostic> {
+pub fn build(d: &Deploy, fleet: Option<&Fleet>, hosts: &[HostReleases]) -> Result<Doc, Diagnostic> {
     if let Some(f) = fleet {
-        return build_fleet(d, f);
+        return build_fleet(d, f, hosts);
     }
     let p = d.phases(&d.release, None)?;
     let journal = Releases::load(&*d.layout.target, &d.layout.journal()).unwrap_or_default();
     let current = d.layout.current_release();
-    let target_rec = journal.last_verified(None);
-    let target_name = target_rec
-        .map(|r| r.release.clone())
-        .or_else(|| current.clone());
-    let target = match &target_name {
-        Some(t) => Some(d.phases(t, target_rec.map(|r| &r.vars))?),
-        None => None,
-    };
-    let shown_current = current.as_deref().map(|c| {
+    let rollback = rollback_plan(
+        d,
+        &p,
+        &journal,
+        current.as_deref(),
+        "if a step from stop on fails, or tend gets SIGINT/SIGTERM",
+    )?;
+    Ok(Doc {
+        kind: "deploy",
+        release: d.release.clone(),
+        hosts: vec![HostPlan {
+            host: None,
+            root: d.layout.root.display().to_string(),
+            current: shown_current(&journal, current.as_deref()),
+            steps: forward(d, &p, current.is_none()),
+            rollback,
+        }],
+        rollout: None,
+        warnings: warnings(d, &p),
+    })
+}
+
+/// "v1 (verified)": the release live now and what its journal says of it.
+fn shown_current(journal: &Releases, current: Option<&str>) -> Option<String> {
+    current.map(|c| {
         let state = journal
             .get(c)
             .map_or("not recorded by tend", |r| r.state.label());
         format!("{c} ({state})")
-    });
+    })
+}
+
+/// The rollback that follows a failure of `p`'s deploy: back to the last verified release in
+/// `journal` (else the current one), each of its steps rendered as that release has them.
+fn rollback_plan(
+    d: &Deploy,
+    p: &Phases,
+    journal: &Releases,
+    current: Option<&str>,
+    when: &str,
+) -> Result<RollbackPlan, Diagnostic> {
+    let target_rec = journal.last_verified(None);
+    let target_name = target_rec
+        .map(|r| r.release.clone())
+        .or_else(|| current.map(str::to_string));
+    let target = match &target_name {
+        Some(t) => Some(d.phases(t, target_rec.map(|r| &r.vars))?),
+        None => None,
+    };
     let rb = Rollback {
         stop: &p.stop,
         stop_dir: d.layout.release(&d.release),
@@ -252,10 +293,12 @@ pub fn build(d: &Deploy, fleet: Option<&Fleet>) -> Result<Doc, Diagnostic> {
         target: target.as_ref(),
     };
     let when = match &target_name {
-        Some(t) => format!("if a step from stop on fails, or tend gets SIGINT/SIGTERM, roll back to {t}"),
-        None => "if a step from stop on fails, undo what ran (there is no verified release to go back to: exit 2)".to_string(),
+        Some(t) => format!("{when}, roll back to {t}"),
+        None => {
+            format!("{when}, undo what ran (there is no verified release to go back to: exit 2)")
+        }
     };
-    let rollback = rb
+    let steps = rb
         .steps()
         .into_iter()
         .map(|step| {
@@ -289,22 +332,10 @@ pub fn build(d: &Deploy, fleet: Option<&Fleet>) -> Result<Doc, Diagnostic> {
             }
         })
         .collect();
-    Ok(Doc {
-        kind: "deploy",
-        release: d.release.clone(),
-        hosts: vec![HostPlan {
-            host: None,
-            root: d.layout.root.display().to_string(),
-            current: shown_current,
-            steps: forward(d, &p, current.is_none()),
-            rollback: RollbackPlan {
-                when,
-                to: target_name,
-                steps: rollback,
-            },
-        }],
-        rollout: None,
-        warnings: warnings(d, &p),
+    Ok(RollbackPlan {
+        when,
+        to: target_name,
+        steps,
     })
 }
 
@@ -415,7 +446,7 @@ pub fn table(d: &Deploy, journal: &Releases, current: Option<&str>) -> String {
 
 /// `tend releases` for a fleet: a row per host, a column per release (in deploy order), each
 /// cell the release's state there; `*` marks the current one.
-pub fn fleet_table(hosts: &[super::fleet::HostReleases]) -> String {
+pub fn fleet_table(hosts: &[HostReleases]) -> String {
     let mut names: Vec<&str> = vec![];
     for (_, r) in hosts {
         if let Ok((journal, _)) = r {
@@ -482,23 +513,47 @@ pub fn fleet_table(hosts: &[super::fleet::HostReleases]) -> String {
     out
 }
 
-/// A fleet's plan: the batches, each host's root and steps, and what a failure does. (Which
-/// release each host goes back to is read from its own journal at deploy time.)
-fn build_fleet(d: &Deploy, f: &Fleet) -> Result<Doc, Diagnostic> {
+/// A fleet's plan: the batches, each host's root and steps, and what a failure does: each
+/// host's rollback as its own journal has it, when the hosts were read.
+fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diagnostic> {
     let mut hosts = vec![];
     let mut first = None;
+    let mut unread = vec![];
+    let when = format!("if more than {} host(s) of a batch fail", f.max_failures);
     for h in &f.hosts {
         let (on, p) = d.rendered_on(h)?;
+        let journal = read
+            .iter()
+            .find(|(name, _)| *name == h.name)
+            .map(|(_, r)| r);
+        let (current, rollback) = match journal {
+            Some(Ok((journal, current))) => (
+                shown_current(journal, current.as_deref()),
+                rollback_plan(&on, &p, journal, current.as_deref(), &when)?,
+            ),
+            other => {
+                if let Some(Err(why)) = other {
+                    unread.push(format!(
+                        "{}: its journal cannot be read ({why}): its rollback target is read at deploy time",
+                        h.name
+                    ));
+                }
+                (
+                    None,
+                    RollbackPlan {
+                        when: format!("{when}, roll back to its last verified release"),
+                        to: None,
+                        steps: fleet_rollback(&p),
+                    },
+                )
+            }
+        };
         hosts.push(HostPlan {
             host: Some(h.shown()),
             root: d.root_on(h)?,
-            current: None,
+            current,
             steps: forward(&on, &p, false),
-            rollback: RollbackPlan {
-                when: format!("if more than {} host(s) of a batch fail", f.max_failures),
-                to: None,
-                steps: fleet_rollback(&p),
-            },
+            rollback,
         });
         first.get_or_insert(p);
     }
@@ -514,6 +569,8 @@ fn build_fleet(d: &Deploy, f: &Fleet) -> Result<Doc, Diagnostic> {
         }
         OnFailure::Halt => "the rollout stops; hosts already done stay on the new release",
     };
+    let mut warnings = warnings(d, &p);
+    warnings.extend(unread);
     Ok(Doc {
         kind: "deploy",
         release: d.release.clone(),
@@ -527,7 +584,7 @@ fn build_fleet(d: &Deploy, f: &Fleet) -> Result<Doc, Diagnostic> {
             max_failures: f.max_failures,
         }),
         hosts,
-        warnings: warnings(d, &p),
+        warnings,
     })
 }
 
@@ -607,10 +664,45 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
         l.write(&mut out, n + 1);
     }
     let on_failure = doc.rollout.as_ref().map_or("", |r| r.on_failure.as_str());
-    let _ = writeln!(out, "\n{}: {on_failure}:", first.rollback.when);
-    for (n, l) in first.rollback.steps.iter().enumerate() {
-        l.write(&mut out, n + 1);
+    let _ = writeln!(
+        out,
+        "\nif more than {} host(s) of a batch fail: {on_failure}",
+        doc.rollout.as_ref().map_or(0, |r| r.max_failures)
+    );
+    // Hosts whose rollbacks are the same are listed together: one list of steps for each.
+    let mut groups: Vec<(Vec<&str>, &RollbackPlan)> = vec![];
+    for h in &doc.hosts {
+        let name = h.host.as_deref().unwrap_or("");
+        match groups
+            .iter_mut()
+            .find(|(_, rb)| rb.to == h.rollback.to && same_steps(rb, &h.rollback))
+        {
+            Some((names, _)) => names.push(name),
+            None => groups.push((vec![name], &h.rollback)),
+        }
+    }
+    for (names, rb) in groups {
+        let back = rb.to.as_deref().map_or_else(
+            || "its last verified release, read at deploy time".to_string(),
+            |t| printable(t).into_owned(),
+        );
+        let _ = writeln!(
+            out,
+            "\nrollback on {}, back to {back}:",
+            printable(&names.join(", "))
+        );
+        for (n, l) in rb.steps.iter().enumerate() {
+            l.write(&mut out, n + 1);
+        }
     }
     text_warnings(&mut out, &doc.warnings);
     out
+}
+
+fn same_steps(a: &RollbackPlan, b: &RollbackPlan) -> bool {
+    a.steps.len() == b.steps.len()
+        && a.steps
+            .iter()
+            .zip(&b.steps)
+            .all(|(x, y)| x.step == y.step && x.command == y.command)
 }
