@@ -842,3 +842,58 @@ fn a_rule_path_that_is_a_link_is_refused() {
     assert!(err.contains("is a symlink (to "), "{err}");
     assert!(outside.join("keep.log").exists());
 }
+
+/// A plain line as a snapshot reads it: no time stamp, no time taken, and sizes as `N` (a
+/// file's size on disk depends on the file system).
+fn timeless(line: &str) -> String {
+    let line = line.get(25..).unwrap_or(line);
+    let words: Vec<&str> = line.split(' ').collect();
+    let mut out: Vec<String> = vec![];
+    for (i, word) in words.iter().enumerate() {
+        let bare = word.trim_start_matches('(').trim_end_matches([')', ',']);
+        let number = !bare.is_empty() && bare.chars().all(|c| c.is_ascii_digit() || c == '.');
+        let timed = bare
+            .strip_suffix("ms")
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+        let size = number
+            && words.get(i + 1).is_some_and(|u| {
+                ["B", "KiB", "MiB"].contains(&u.trim_end_matches([')', ',', ';']))
+            });
+        out.push(if timed {
+            word.replace(bare, "T")
+        } else if size {
+            word.replace(bare, "N")
+        } else {
+            word.to_string()
+        });
+    }
+    out.join(" ")
+}
+
+#[test]
+fn plan_of_a_cleanup_reads_as_its_dry_run() {
+    use crate::harness::run::Runs;
+    let env = Env::new();
+    let logs = env.path("logs");
+    log(&logs.join("a.log"), 2000, 3);
+    log(&logs.join("new.log"), 2000, 0);
+    let p = env.write("c.yaml", &compress_playbook(&logs, ""));
+    let run = env.tend().args(["plan", "--output", "plain"]).arg(&p).run();
+    run.code(0).stdout_is("");
+    let text: Vec<String> = run
+        .stderr()
+        .replace(&env.dir.path().display().to_string(), "DIR")
+        .lines()
+        .filter(|l| !l.contains(" run     cleanup"))
+        .map(timeless)
+        .collect();
+    assert_eq!(
+        text,
+        [
+            "start   compress old logs",
+            "  |     compress old logs: would compress DIR/logs/a.log (N KiB → about N KiB)",
+            "ok      compress old logs: would compress 1 files, N KiB → about N KiB (T)",
+            "done    ok: cleanup would act on 1 files, about N KiB reclaimed (exit 0, T)",
+        ]
+    );
+}

@@ -138,3 +138,56 @@ fn history_refuses_an_unknown_kind_and_a_zero_limit() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+/// Whatever stops a subcommand is printed once, on stderr, and sets the documented exit code;
+/// `tend check` turns it into UNKNOWN with the plugin line on stdout.
+#[test]
+fn an_error_is_printed_once_with_its_exit_code() {
+    use crate::harness::run::Runs;
+    let env = Env::new();
+    env.write("check.yaml", "kind: check\nchecks:\n  - disk: {}\n");
+    let missing = "cannot read playbook missing.yaml: no such file";
+    let cases: &[(&[&str], i32, &str, &str)] = &[
+        (&["deploy", "missing.yaml"], 64, missing, ""),
+        (&["rollback", "missing.yaml"], 64, missing, ""),
+        (&["releases", "missing.yaml"], 64, missing, ""),
+        (&["plan", "missing.yaml"], 64, missing, ""),
+        (&["cleanup", "missing.yaml"], 64, missing, ""),
+        (&["failover", "missing.yaml"], 64, missing, ""),
+        (&["check", "missing.yaml"], 3, missing, ""),
+        (
+            &["check", "--output", "nagios", "missing.yaml"],
+            3,
+            missing,
+            "TEND UNKNOWN - cannot read playbook missing.yaml: no such file\n",
+        ),
+        (
+            &["plan", "check.yaml"],
+            64,
+            "`tend plan` does not plan check playbooks: they change nothing",
+            "",
+        ),
+        (
+            &["history", "show", "20260101-000000-0000"],
+            64,
+            "tend: no run '20260101-000000-0000' in ",
+            "",
+        ),
+        (
+            &["deploy", "--output", "nagios", "x.yaml"],
+            64,
+            "tend: --output nagios is only for `tend check`",
+            "",
+        ),
+    ];
+    for (args, code, said, out) in cases {
+        let run = env.tend().args(*args).run();
+        run.code(*code).stderr_has(said).stdout_is(out);
+        assert_eq!(
+            run.stderr().matches(said).count(),
+            1,
+            "said once: tend {args:?}\n{}",
+            run.stderr()
+        );
+    }
+}

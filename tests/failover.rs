@@ -508,6 +508,25 @@ fn dry_run_shows_the_decision_and_changes_nothing() {
     assert_eq!(p.fence_log(), "");
     let plan = p.env.tend().args(["plan", "dns.yaml"]).output().unwrap();
     assert_eq!(stdout(&plan), text, "`tend plan` is the dry run");
+    let shown = text
+        .replace(&p.env.dir.path().display().to_string(), "DIR")
+        .replace(&format!("{}:{}", p.dns1.ip, p.dns1.port), "DNS1")
+        .replace(&format!("{}:{}", p.dns2.ip, p.dns2.port), "DNS2")
+        .replace(&p.dns2.ip, "IP2");
+    assert_eq!(
+        shown,
+        r#"active: dns1 (DNS1)
+  dns1 (DNS1): connection refused
+  dns2 (DNS2): answered 10.1.0.10
+decision: if dns1 fails 3 rounds in a row and stays down for grace 0s, fail over to dns2:
+  1. check the standby: dns2 answers A exoticplant.plant
+  2. fence dns1: kill -9 $(cat dns1.pid) 2>/dev/null; echo fenced dns1 >> fence.log
+  3. probe dns1 after the fence: if it still answers (or the fence failed), the promotion is forced
+  4. promote dns2: rewrite DIR/resolv.conf with nameserver IP2 first
+  5. verify dns2: dns2 answers A exoticplant.plant
+dry run: nothing was done
+"#
+    );
 
     // The same steps, named as the real sequence names them, as one JSON document.
     let json = p

@@ -858,3 +858,62 @@ fn plan_reads_each_host_and_shows_the_rollback_it_would_run_there() {
     assert_eq!(doc["hosts"][1]["rollback"]["to"], "v2");
     assert_eq!(doc["hosts"][1]["current"], "v2 (verified)");
 }
+
+#[test]
+fn plan_of_a_fleet_offline_reads_as_a_reviewer_approves_it() {
+    use crate::harness::run::Runs;
+    let f = Fleet::new(2, 1, CANARY);
+    let sha = f.shop.artifact("v1", false);
+    let run = f
+        .shop
+        .env
+        .tend()
+        .args(["plan", "shop.yaml", "--offline", "--var"])
+        .arg(format!("sha={sha}"))
+        .run();
+    run.code(0);
+    let text = run
+        .stdout()
+        .replace(&f.shop.env.dir.path().display().to_string(), "DIR")
+        .replace(&f.sshd[0].port.to_string(), "SSH")
+        .replace(&f.hosts[0].app_port.to_string(), "PORT1")
+        .replace(&f.hosts[1].app_port.to_string(), "PORT2")
+        .replace(&sha[..12], "SHA");
+    assert_eq!(
+        text,
+        r#"deploy v1 to 2 hosts in 2 batches (a batch is deployed and verified before the next starts)
+  batch 1:
+    web1 (127.0.0.1:SSH)  root DIR/srv/web1
+  batch 2:
+    web2 (127.0.0.1:SSH)  root DIR/srv/web2
+
+steps on each host (as on web1):
+   1. fetch v1: DIR/artifacts/shop-v1.tar.gz (sha256 SHA) → releases/v1, checked before anything is stopped
+   2. stop: bin/stop
+   3. migrate: env GATE_MIGRATE='' bin/migrate up catalog_v1 (down: bin/migrate down catalog_v1)
+   4. configure DIR/srv/web1/shared/app.conf from app.conf.j2 (mode 0640, previous file kept)
+   5. switch current → v1
+   6. start: env BAD_VERSIONS='' bin/start
+   7. verify http://127.0.0.1:PORT1/health (30 retries every 100ms)
+   8. prune old releases (keep_releases: 3)
+
+if more than 0 host(s) of a batch fail: every host switched in this run goes back to its own last verified release, and is verified
+
+rollback on web1 (127.0.0.1:SSH), back to its last verified release, read at deploy time:
+   1. rollback: stop: bin/stop
+   2. rollback: down: bin/migrate down catalog_v1
+   3. rollback: restore the config files configure replaced
+   4. rollback: switch current → the host's last verified release
+   5. rollback: start: env BAD_VERSIONS='' bin/start
+   6. rollback: verify http://127.0.0.1:PORT1/health (30 retries every 100ms)
+
+rollback on web2 (127.0.0.1:SSH), back to its last verified release, read at deploy time:
+   1. rollback: stop: bin/stop
+   2. rollback: down: bin/migrate down catalog_v1
+   3. rollback: restore the config files configure replaced
+   4. rollback: switch current → the host's last verified release
+   5. rollback: start: env BAD_VERSIONS='' bin/start
+   6. rollback: verify http://127.0.0.1:PORT2/health (30 retries every 100ms)
+"#
+    );
+}
