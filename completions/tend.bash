@@ -646,13 +646,17 @@ _tend() {
             return 0
             ;;
         tend__subcmd__plan)
-            opts="-q -v -h --limit --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --limit --offline --forks --var --vars-file --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

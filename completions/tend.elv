@@ -94,10 +94,12 @@ set edit:completion:arg-completer[tend] = {|@words|
         }
         &'tend;plan'= {
             cand --limit 'Only these hosts or inventory groups (comma-separated)'
+            cand --forks 'Hosts worked on at once [default: 20]'
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
             cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --offline 'A fleet''s plan without reading its hosts: each host''s rollback target shows as its last verified release, unnamed'
             cand -q 'Print only problems (cron mails nothing on success)'
             cand --quiet 'Print only problems (cron mails nothing on success)'
             cand -v 'Show each step''s output lines'

@@ -95,6 +95,7 @@ complete -c tend -n "__fish_tend_using_subcommand releases" -s v -l verbose -d '
 complete -c tend -n "__fish_tend_using_subcommand releases" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand releases" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand plan" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
+complete -c tend -n "__fish_tend_using_subcommand plan" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand plan" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand plan" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand plan" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
@@ -103,6 +104,7 @@ plain\t''
 json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
 complete -c tend -n "__fish_tend_using_subcommand plan" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand plan" -l offline -d 'A fleet\'s plan without reading its hosts: each host\'s rollback target shows as its last verified release, unnamed'
 complete -c tend -n "__fish_tend_using_subcommand plan" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand plan" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand plan" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'

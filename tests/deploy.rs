@@ -6,17 +6,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::harness::deploy::Shop;
+use crate::harness::run::Run;
 use crate::harness::{stderr, stdout, wait_for};
-
-fn code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
 
 /// v1 deployed, serving and verified: where most scenarios start.
 fn shop_on_v1() -> Shop {
     let shop = Shop::new();
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
     shop
 }
@@ -26,7 +23,7 @@ fn v1_then_v2_is_live_verified_and_recorded() {
     let shop = shop_on_v1();
     let out = shop.deploy("v2");
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
     assert_eq!(shop.current(), "releases/v2");
     assert_eq!(shop.states(), "v1=verified v2=verified");
@@ -98,7 +95,7 @@ fn a_checksum_mismatch_stops_nothing() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("checksum mismatch") && err.contains("nothing was stopped"),
         "{err}"
@@ -120,7 +117,7 @@ fn a_bad_build_is_rolled_back_to_v1_serving_and_verified() {
     let shop = shop_on_v1();
     let out = shop.deploy_with("v2", true, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("rolling back to v1"), "{err}");
     assert!(
         err.contains("rolled back to v1, which is running and verified"),
@@ -145,7 +142,7 @@ fn a_failed_stop_rolls_back_and_keeps_v1_serving() {
     let shop = shop_on_v1();
     let out = shop.deploy_with("v2", false, &[("FAIL_STOP", "v1")]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("stop: bin/stop") && err.contains("exit status 1"),
         "{err}"
@@ -161,7 +158,7 @@ fn a_failed_migration_runs_the_downs_of_those_that_ran() {
     let shop = shop_on_v1();
     let out = shop.deploy_with("v2", false, &[("FAIL_MIGRATE", "orders_v2")]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("syntax error at line 1"),
         "the migration's own output is shown: {err}"
@@ -189,7 +186,7 @@ fn a_template_error_is_caught_before_anything_runs() {
     );
     let out = shop.deploy("v2");
     let err = stderr(&out);
-    assert_eq!(code(&out), 64, "{err}");
+    Run::of(&out).code(64);
     assert!(
         err.contains("worker_count") && err.contains("app.conf.j2"),
         "{err}"
@@ -211,12 +208,8 @@ fn a_config_that_cannot_be_written_rolls_back() {
     // The second config's directory is a file: configure fails after the first was written.
     std::fs::create_dir_all(shop.root().join("shared")).unwrap();
     let out = shop.deploy("v1");
-    assert_eq!(
-        code(&out),
-        2,
-        "first deploy: nothing to go back to: {}",
-        stderr(&out)
-    );
+    // The first deploy: there is nothing to go back to.
+    Run::of(&out).code(2);
     let err = stderr(&out);
     assert!(
         err.contains("there is no verified release to go back to"),
@@ -234,7 +227,7 @@ fn a_failed_start_rolls_back() {
     let shop = shop_on_v1();
     let out = shop.deploy_with("v2", false, &[("FAIL_START", "v2")]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("start: refusing"), "{err}");
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
     assert_eq!(shop.current(), "releases/v1");
@@ -247,7 +240,7 @@ fn a_rollback_that_does_not_verify_exits_2_and_says_what_state_each_part_is_in()
     // v2 is broken, and so is v1 once restarted (its dependency broke meanwhile).
     let out = shop.deploy_with("v2", false, &[("BAD_VERSIONS", "v1 v2")]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 2, "{err}");
+    Run::of(&out).code(2);
     assert!(
         err.contains("ROLLBACK NOT VERIFIED: v1 does not pass verify"),
         "{err}"
@@ -272,7 +265,7 @@ fn an_irreversible_migration_halts_the_rollback_with_exit_2() {
         )
     });
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     let sha = shop.artifact("v2", true);
     let plan = shop
         .env
@@ -291,7 +284,7 @@ fn an_irreversible_migration_halts_the_rollback_with_exit_2() {
 
     let out = shop.deploy_with("v2", true, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 2, "{err}");
+    Run::of(&out).code(2);
     assert!(
         err.contains(
             "migration 'bin/migrate up drop_legacy_v2' has no `down` and is not backward_compatible"
@@ -352,7 +345,7 @@ fn sigint_during_migrate_rolls_back() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("interrupted"), "{err}");
     // Cut short, the migration may have done part of its work: its `down` runs.
     assert!(
@@ -388,7 +381,7 @@ fn a_second_deploy_of_the_same_root_exits_75_naming_the_holder() {
     );
     let out = shop.deploy("v3");
     let err = stderr(&out);
-    assert_eq!(code(&out), 75, "{err}");
+    Run::of(&out).code(75);
     assert!(
         err.contains("another run holds the lock") && err.contains(&format!("pid {}", first.id())),
         "{err}"
@@ -419,7 +412,7 @@ fn a_second_deploy_of_the_same_root_exits_75_naming_the_holder() {
     let done = first.wait_with_output().unwrap();
     assert_eq!(done.status.code(), Some(0));
     let waited = waiter.join().unwrap();
-    assert_eq!(code(&waited), 0, "{}", stderr(&waited));
+    Run::of(&waited).code(0);
     assert_eq!(shop.health().unwrap(), "version=v3 greeting=hello");
 }
 
@@ -428,7 +421,7 @@ fn rollback_goes_to_the_previous_verified_release_and_to_a_given_one() {
     let shop = shop_on_v1();
     for v in ["v2", "v3"] {
         let out = shop.deploy(v);
-        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        Run::of(&out).code(0);
     }
     let out = shop
         .env
@@ -436,8 +429,7 @@ fn rollback_goes_to_the_previous_verified_release_and_to_a_given_one() {
         .args(["rollback", "shop.yaml"])
         .output()
         .unwrap();
-    let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
     assert_eq!(shop.current(), "releases/v2");
     assert_eq!(shop.schema(), "catalog_v1 orders_v1 catalog_v2 orders_v2");
@@ -450,7 +442,7 @@ fn rollback_goes_to_the_previous_verified_release_and_to_a_given_one() {
         .args(["rollback", "shop.yaml", "--to", "v3"])
         .output()
         .unwrap();
-    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    Run::of(&out).code(64);
     assert!(
         stderr(&out).contains("cannot roll back to v3"),
         "{}",
@@ -463,7 +455,7 @@ fn rollback_goes_to_the_previous_verified_release_and_to_a_given_one() {
         .args(["rollback", "shop.yaml", "--to", "v1"])
         .output()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
     assert_eq!(shop.current(), "releases/v1");
     assert_eq!(shop.schema(), "catalog_v1 orders_v1");
@@ -473,7 +465,7 @@ fn rollback_goes_to_the_previous_verified_release_and_to_a_given_one() {
 
     // A deploy after a rollback goes back to v1 if it fails, not to a rolled-back release.
     let out = shop.deploy_with("v4", true, &[]);
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    Run::of(&out).code(1);
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
 }
 
@@ -481,10 +473,10 @@ fn rollback_goes_to_the_previous_verified_release_and_to_a_given_one() {
 fn keep_releases_prunes_old_releases_but_failed_ones_do_not_count() {
     let shop = shop_on_v1();
     for v in ["v2", "v3"] {
-        assert_eq!(code(&shop.deploy(v)), 0);
+        Run::of(&shop.deploy(v)).code(0);
     }
-    assert_eq!(code(&shop.deploy_with("v4", true, &[])), 1);
-    assert_eq!(code(&shop.deploy("v5")), 0);
+    Run::of(&shop.deploy_with("v4", true, &[])).code(1);
+    Run::of(&shop.deploy("v5")).code(0);
     let mut dirs: Vec<_> = std::fs::read_dir(shop.root().join("releases"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -502,14 +494,14 @@ fn keep_releases_prunes_old_releases_but_failed_ones_do_not_count() {
 #[test]
 fn a_verified_release_is_reused_not_fetched_again() {
     let shop = shop_on_v1();
-    assert_eq!(code(&shop.deploy("v2")), 0);
+    Run::of(&shop.deploy("v2")).code(0);
     let out = shop
         .env
         .tend()
         .args(["rollback", "shop.yaml"])
         .output()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     // v1 is verified and its directory is there: redeploying it reads no artifact.
     let sha = shop.artifact("v1", false);
     std::fs::remove_file(shop.env.path("artifacts/shop-v1.tar.gz")).unwrap();
@@ -521,7 +513,7 @@ fn a_verified_release_is_reused_not_fetched_again() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert!(
         err.contains("already there and verified (same sha256); reused"),
         "{err}"
@@ -548,13 +540,8 @@ fn dry_run_and_plan_show_the_steps_and_the_rollback_and_touch_nothing() {
         ])
         .output()
         .unwrap();
-    let text = stdout(&out);
-    assert_eq!(
-        code(&out),
-        64,
-        "a bad sha256 is refused: {text}{}",
-        stderr(&out)
-    );
+    // A bad sha256 is refused.
+    Run::of(&out).code(64);
     let sha = shop.artifact("v2", false);
     let out = shop
         .env
@@ -571,7 +558,7 @@ fn dry_run_and_plan_show_the_steps_and_the_rollback_and_touch_nothing() {
         .output()
         .unwrap();
     let text = stdout(&out);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     let expected = [
         "current: v1 (verified)",
         "1. fetch v2:",
@@ -615,7 +602,7 @@ fn values_with_shell_metacharacters_stay_one_argument() {
         .arg("greeting=hi; touch pwned")
         .output()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     let written = std::fs::read_to_string(shop.root().join("releases/v1/greeting.txt")).unwrap();
     assert_eq!(written, "hi; touch pwned\n");
     assert!(!shop.root().join("releases/v1/pwned").exists());
@@ -632,7 +619,7 @@ fn hosts_and_bad_values_are_clear_errors() {
         .replace("srv/shop", "srv/{{ host.vars.zone }}/shop")
     });
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 64);
+    Run::of(&out).code(64);
     let err = stderr(&out);
     assert!(
         err.contains("undefined") && err.contains("(on host web1)") && err.contains("shop.yaml:"),
@@ -646,7 +633,7 @@ fn hosts_and_bad_values_are_clear_errors() {
         )
     });
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 64);
+    Run::of(&out).code(64);
     assert!(
         stderr(&out).contains("cannot be a directory name"),
         "{}",
@@ -655,7 +642,7 @@ fn hosts_and_bad_values_are_clear_errors() {
 
     let shop = Shop::with_playbook(|p| p.replace("mode: \"0640\"", "mode: \"0986\""));
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 64);
+    Run::of(&out).code(64);
     let err = stderr(&out);
     assert!(
         err.contains("invalid file mode '0986'") && err.contains("shop.yaml:"),
@@ -669,7 +656,7 @@ fn hosts_and_bad_values_are_clear_errors() {
         )
     });
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 64);
+    Run::of(&out).code(64);
     assert!(
         stderr(&out).contains("`on: hosts` downloads a `url:` on each host"),
         "{}",
@@ -678,7 +665,7 @@ fn hosts_and_bad_values_are_clear_errors() {
 
     let shop = Shop::with_playbook(|p| p.replace("  stop:", "  stopp:"));
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 64);
+    Run::of(&out).code(64);
     assert!(
         stderr(&out).contains("did you mean 'stop'"),
         "{}",
@@ -713,7 +700,7 @@ fn an_archive_entry_that_escapes_the_release_is_refused() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("'../escaped.sh' would land outside the release directory"),
         "{err}"
@@ -751,7 +738,7 @@ fn a_url_artifact_is_downloaded_checked_and_cached_and_a_plain_tar_works() {
             .unwrap()
     };
     let out = deploy("v1", "tar.gz", &sha);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
     assert_eq!(*server.hits.lock().unwrap(), 1);
     assert!(
@@ -773,13 +760,13 @@ fn a_url_artifact_is_downloaded_checked_and_cached_and_a_plain_tar_works() {
     std::fs::write(&tar, &raw).unwrap();
     let sha2 = crate::harness::deploy::sha256(&tar);
     let out = deploy("v2", "tar", &sha2);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
 
     // A 404 is a fetch failure: nothing stopped.
     let out = deploy("v9", "tar.gz", &"ab".repeat(32));
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("HTTP 404") && err.contains("nothing was stopped"),
         "{err}"
@@ -793,12 +780,12 @@ fn a_url_artifact_is_downloaded_checked_and_cached_and_a_plain_tar_works() {
         .args(["rollback", "shop.yaml"])
         .output()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     std::fs::remove_dir_all(shop.root().join("releases/v2")).unwrap();
     let before = *server.hits.lock().unwrap();
     let out = deploy("v2", "tar", &sha2);
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert!(err.contains("from the download cache"), "{err}");
     assert_eq!(*server.hits.lock().unwrap(), before);
 }
@@ -826,14 +813,14 @@ fn a_rollback_is_emailed_and_secrets_never_show() {
     );
     let secret = "s3cr3t-Pa55";
     let out = shop.deploy_with("v1", false, &[("SHOP_DB_PASSWORD", secret)]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert!(smtp.messages().is_empty(), "no mail on success by default");
     let conf = std::fs::read_to_string(shop.root().join("shared/app.conf")).unwrap();
     assert!(conf.contains(secret), "the config file gets the real value");
 
     let out = shop.deploy_with("v2", true, &[("SHOP_DB_PASSWORD", secret)]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     // Unfold headers and undo quoted-printable enough to read the text.
     let mail = smtp
         .wait_for_messages(1)
@@ -909,7 +896,7 @@ fn a_deploy_killed_midway_is_taken_back_by_the_next_run_and_its_migration_dies_w
     // migration under way gets its `down`), then deploys.
     let out = shop.deploy("v3");
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert!(
         err.contains("the deploy of v2") && err.contains("never finished: it was killed"),
         "{err}"
@@ -935,7 +922,7 @@ fn a_deploy_killed_midway_is_taken_back_by_the_next_run_and_its_migration_dies_w
 fn a_failed_deploys_record_says_where_it_rolled_back_to_and_whether_that_was_verified() {
     let shop = shop_on_v1();
     let out = shop.deploy_with("v2", true, &[]);
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    Run::of(&out).code(1);
     let out = shop.run(&["releases", "shop.yaml"]);
     let table = stdout(&out);
     let v2 = table.lines().find(|l| l.starts_with("v2")).unwrap();
@@ -951,7 +938,7 @@ fn a_failed_deploys_record_says_where_it_rolled_back_to_and_whether_that_was_ver
 
     // A rollback that does not verify says so in the record too.
     let out = shop.deploy_with("v3", true, &[("BAD_VERSIONS", "v1")]);
-    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    Run::of(&out).code(2);
     let rec = &shop.journal()["releases"][2];
     assert!(
         rec["message"]
@@ -979,7 +966,7 @@ fn configure_never_writes_through_a_symlink_nor_out_of_the_root() {
     let pid = shop.pid();
     let out = shop.deploy("v2");
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("nothing was stopped"),
         "refused before the stop: {err}"
@@ -1020,7 +1007,7 @@ fn configure_never_writes_through_a_symlink_nor_out_of_the_root() {
     std::os::unix::fs::symlink(&outside, shop.root().join("shared/conf.d")).unwrap();
     let out = shop.deploy("v1");
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("nothing was stopped"), "{err}");
     assert!(
         err.contains(&format!(
@@ -1059,7 +1046,7 @@ fn a_deploy_root_is_judged_by_its_real_path() {
         );
         let out = env.tend().args(["validate", "d.yaml"]).output().unwrap();
         let err = stderr(&out);
-        assert_eq!(code(&out), 64, "{root}: {err}");
+        assert_eq!(out.status.code(), Some(64), "{root}: {err}");
         assert!(err.contains("is a system directory"), "{root}: {err}");
     }
 }
@@ -1110,7 +1097,7 @@ fn an_empty_artifact_or_a_bomb_is_refused_before_anything_is_stopped() {
         let sha = shop.artifact_from(v, &entries);
         let out = deploy(v, &sha, extra);
         let err = stderr(&out);
-        assert_eq!(code(&out), 1, "{v}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{v}: {err}");
         assert!(err.contains(why), "{v}: {err}");
         assert!(err.contains("nothing was stopped"), "{v}: {err}");
         assert_eq!(shop.pid(), pid, "{v}: the app was not touched");
@@ -1135,7 +1122,7 @@ fn an_empty_artifact_or_a_bomb_is_refused_before_anything_is_stopped() {
         ],
     );
     let out = deploy("v5", &sha, "    max_unpacked_size: 8MiB\n");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v5 greeting=hello");
 }
 
@@ -1156,7 +1143,7 @@ fn a_release_name_with_a_line_break_is_refused() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 64, "{err}");
+    Run::of(&out).code(64);
     assert!(
         err.contains("release 'v2\\n2026-12-01T00:00:00Z ok deployed' has a control character"),
         "{err}"
@@ -1190,7 +1177,7 @@ fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
     };
     let out = plan(&[]);
     let text = stdout(&out);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     for want in [
         "deploy v2 to 5 hosts in 3 batches",
         "  batch 1:\n    deploy@127.0.0.11:2222  root ",
@@ -1239,7 +1226,7 @@ fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
     let text = stdout(&out);
     assert!(text.contains("to 2 hosts in 2 batches"), "{text}");
     let out = plan(&["--limit", "web9"]);
-    assert_eq!(code(&out), 64);
+    Run::of(&out).code(64);
     assert!(
         stderr(&out).contains("no host or group 'web9'"),
         "{}",
@@ -1249,7 +1236,7 @@ fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
     // Nothing listens there: the canary is unreachable, so nothing anywhere is touched.
     let out = shop.deploy("v2");
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("unreachable: deploy@127.0.0.11:2222: cannot connect: connection refused"),
         "{err}"
@@ -1291,7 +1278,7 @@ fn an_ansible_inventory_is_read_as_it_is() {
     };
     let out = plan(&[]);
     let text = stdout(&out);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert!(text.contains("to 3 hosts in 1 batches"), "{text}");
     assert!(text.contains("web1 (deploy@127.0.0.21:2201)"), "{text}");
     assert!(text.contains("web2 (admin@127.0.0.22)"), "{text}");
@@ -1327,7 +1314,7 @@ fn bad_hosts_and_batches_are_clear_errors() {
     ] {
         let shop = Shop::with_playbook(|p| p.replace("deploy:\n", &format!("{edit}deploy:\n")));
         let out = shop.deploy("v1");
-        assert_eq!(code(&out), 64, "{edit}");
+        assert_eq!(out.status.code(), Some(64), "{edit}");
         let err = stderr(&out);
         assert!(
             err.contains(want) && err.contains("shop.yaml:"),
@@ -1342,7 +1329,7 @@ fn bad_hosts_and_batches_are_clear_errors() {
             )
     });
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 64);
+    Run::of(&out).code(64);
     assert!(
         stderr(&out).contains("batch size '150%' is neither"),
         "{}",
@@ -1371,7 +1358,7 @@ fn a_relative_artifact_path_is_read_from_the_playbooks_directory() {
         .arg(format!("sha={sha}"))
         .output()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
 }
 
@@ -1388,10 +1375,10 @@ fn redeploying_the_live_release_neither_reruns_nor_undoes_its_migrations() {
         )
     });
     let out = shop.deploy("v1");
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     // The same release again (a CI re-run), whose verify fails this time.
     let out = shop.deploy_with("v1", false, &[]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     let sha = shop.artifact("v1", false);
     let out = shop.run(&[
         "deploy",
@@ -1404,7 +1391,7 @@ fn redeploying_the_live_release_neither_reruns_nor_undoes_its_migrations() {
         "flaky=yes",
     ]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("already applied: v1 is live"), "{err}");
     assert!(!err.contains("bin/migrate down"), "{err}");
     assert_eq!(shop.schema(), "catalog_v1 orders_v1", "{err}");
@@ -1424,7 +1411,7 @@ fn a_release_or_record_directory_that_is_a_link_is_refused_before_anything_is_wr
         std::os::unix::fs::symlink(&outside, shop.root().join(dir)).unwrap();
         let out = shop.deploy("v1");
         let err = stderr(&out);
-        assert_eq!(code(&out), 1, "{dir}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{dir}: {err}");
         assert!(
             err.contains(&format!(
                 "{} is a symlink: tend keeps releases and its records only in directories of the deploy root itself",
@@ -1453,7 +1440,7 @@ fn plan_shows_every_line_of_a_script_and_gives_json() {
         ),
     );
     let out = env.tend().arg("plan").arg(&p).output().unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(
         stdout(&out),
         format!(
@@ -1471,7 +1458,7 @@ steps:
    6. verify command `curl -fs http://127.0.0.1:1/health`
    7. prune old releases (keep_releases: 5)
 
-if a step from stop on fails, undo what ran (there is no verified release to go back to: exit 2):
+if a step from stop on fails, or tend gets SIGINT/SIGTERM, undo what ran (there is no verified release to go back to: exit 2):
    1. rollback: stop: bin/stop
    2. rollback: down: bin/migrate down catalog
 ",
@@ -1485,7 +1472,7 @@ if a step from stop on fails, undo what ran (there is no verified release to go 
         .arg(&p)
         .output()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["kind"], "deploy");
     assert_eq!(doc["release"], "v1");
@@ -1518,7 +1505,7 @@ fn plan_writes_out_a_line_break_or_escape_in_a_step_instead_of_printing_it() {
     );
     let out = env.tend().arg("plan").arg(&p).output().unwrap();
     let text = stdout(&out);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert!(
         text.contains("   3. start: nice\\n   4. start: rm -rf / (forged)\n        | echo \\u{1b}[2K hi\\u{202e}\n"),
         "{text}"

@@ -2,22 +2,19 @@
 //! over real OpenSSH sshd instances on loopback, each host with its own root and app port.
 
 use crate::harness::fleet::Fleet;
+use crate::harness::run::{Run, Runs};
 use crate::harness::{stderr, stdout};
 
 const CANARY: &str = r#"{ batches: [1, "100%"] }"#;
-
-fn code(out: &std::process::Output) -> i32 {
-    out.status.code().unwrap_or(-1)
-}
 
 #[test]
 fn v1_then_v2_to_three_hosts_canary_first() {
     let f = Fleet::new(3, 1, CANARY);
     let out = f.deploy("v1", false, &[]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     let out = f.deploy("v2", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert_eq!(
         f.picture(),
         "web1 releases/v2 v2 [v1=verified v2=verified]\n\
@@ -51,7 +48,7 @@ fn v1_then_v2_to_three_hosts_canary_first() {
         .args(["releases", "shop.yaml"])
         .output()
         .unwrap();
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(
         stdout(&out),
         "HOST  v1        v2\n\
@@ -65,10 +62,10 @@ fn v1_then_v2_to_three_hosts_canary_first() {
 #[test]
 fn a_bad_build_caught_on_the_canary_leaves_the_other_hosts_untouched() {
     let f = Fleet::new(3, 1, CANARY);
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
     let out = f.deploy("v2", true, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert_eq!(
         f.picture(),
         "web1 releases/v1 v1 [v1=verified v2=failed]\n\
@@ -93,10 +90,10 @@ fn a_bad_build_caught_on_the_canary_leaves_the_other_hosts_untouched() {
 fn verify_failing_on_one_host_of_the_second_batch_takes_every_host_back() {
     // web3 answers 500 on v2 only.
     let f = Fleet::with_vars(3, 1, CANARY, &[(2, "bad: v2")]);
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
     let out = f.deploy("v2", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert_eq!(
         f.picture(),
         "web1 releases/v1 v1 [v1=verified v2=rolled-back]\n\
@@ -125,10 +122,10 @@ fn on_failure_halt_keeps_the_verified_hosts_on_the_new_release() {
         r#"{ batches: [1, "100%"], on_failure: halt }"#,
         &[(2, "bad: v2")],
     );
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
     let out = f.deploy("v2", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert_eq!(
         f.picture(),
         "web1 releases/v2 v2 [v1=verified v2=verified]\n\
@@ -152,7 +149,7 @@ fn a_host_whose_sshd_dies_mid_deploy_is_named_not_verified_and_the_others_go_bac
     let mut f = f;
     // v1 goes out with the gate open.
     std::fs::write(&gate, "").unwrap();
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
     std::fs::remove_file(&gate).unwrap();
     std::fs::remove_file(gate.with_extension("waiting")).unwrap();
     let child = f.deploy_spawn("v2", false, &[]);
@@ -165,7 +162,7 @@ fn a_host_whose_sshd_dies_mid_deploy_is_named_not_verified_and_the_others_go_bac
     let out = child.wait_with_output().unwrap();
     std::fs::write(&gate, "").unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 2, "{err}");
+    Run::of(&out).code(2);
     assert!(
         err.contains("deploy of v2 FAILED and 1 of 3 hosts are NOT VERIFIED: web3"),
         "{err}"
@@ -188,13 +185,13 @@ fn a_host_whose_sshd_dies_mid_deploy_is_named_not_verified_and_the_others_go_bac
 fn limit_deploys_only_the_hosts_named() {
     let f = Fleet::new(3, 1, CANARY);
     let out = f.deploy("v1", false, &["--limit", "web2"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(f.current("web1"), "(none)");
     assert_eq!(f.current("web2"), "releases/v1");
     assert_eq!(f.version("web2"), "v1");
     assert_eq!(f.current("web3"), "(none)");
     let out = f.deploy("v1", false, &["--limit", "web9"]);
-    assert_eq!(code(&out), 64, "{}", stderr(&out));
+    Run::of(&out).code(64);
 }
 
 #[test]
@@ -215,11 +212,11 @@ fn an_ansible_inventory_brings_the_hosts_and_its_groups() {
         format!("{}inventory: hosts.yaml\n{}", &text[..start], &text[end..])
     });
     let out = f.deploy("v1", false, &["--limit", "api"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(f.current("web1"), "(none)");
     assert_eq!(f.version("web2"), "v1");
     let out = f.deploy("v1", false, &[]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(f.version("web1"), "v1");
 }
 
@@ -234,7 +231,7 @@ fn a_var_with_spaces_quotes_and_dollars_reaches_the_remote_command_as_one_argume
     });
     let note = r#"it's a "big" day; $(touch /tmp/tend-pwned) `id` \ end"#;
     let out = f.deploy("v1", false, &["--var", &format!("note={note}")]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     let got = std::fs::read_to_string(f.root("web1").join("shared/note")).unwrap();
     assert_eq!(got, format!("{note}|"));
 }
@@ -245,7 +242,7 @@ fn an_unknown_host_key_on_the_canary_stops_the_fleet_before_anything_changes() {
     f.shop.env.write("known_hosts", "");
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains(&format!(
             "ED25519 key fingerprint is {}",
@@ -262,8 +259,8 @@ fn an_unknown_host_key_on_the_canary_stops_the_fleet_before_anything_changes() {
 #[test]
 fn rollback_takes_every_host_back_and_verifies_each() {
     let f = Fleet::new(2, 1, CANARY);
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
-    assert_eq!(code(&f.deploy("v2", false, &[])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
+    Run::of(&f.deploy("v2", false, &[])).code(0);
     let out = f
         .shop
         .env
@@ -272,7 +269,7 @@ fn rollback_takes_every_host_back_and_verifies_each() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert_eq!(
         f.picture(),
         "web1 releases/v1 v1 [v1=verified v2=rolled-back]\n\
@@ -314,10 +311,10 @@ fn a_second_run_on_a_host_is_refused_while_the_first_holds_its_lock() {
     std::fs::write(&gate, "").unwrap();
     let first = first.wait_with_output().unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("another run holds the lock of"), "{err}");
     assert!(err.contains("since"), "names the holder: {err}");
-    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    Run::of(&first).code(0);
     assert_eq!(f.version("web1"), "v1");
 }
 
@@ -334,13 +331,13 @@ fn become_sudo_runs_the_steps_and_file_operations_through_sudo() {
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
     if rustix::process::geteuid().is_root() {
-        assert_eq!(code(&out), 0, "{err}");
+        Run::of(&out).code(0);
         let by = std::fs::read_to_string(f.root("web1").join("shared/become")).unwrap();
         assert_eq!(by.trim(), "root", "the step ran under sudo");
         assert_eq!(f.version("web1"), "v1");
     } else {
         // Without a sudoers rule `sudo -n` refuses at once rather than prompting.
-        assert_eq!(code(&out), 1, "{err}");
+        Run::of(&out).code(1);
         assert!(err.contains("sudo"), "{err}");
     }
 }
@@ -370,14 +367,14 @@ fn an_encrypted_identity_is_opened_with_the_passphrase_from_the_playbook() {
     });
     let out = f.deploy("v1", false, &["--var", "key_pass=wrong"]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("authentication failed for user"), "{err}");
     assert!(
         !err.contains("wrong"),
         "the passphrase is not printed: {err}"
     );
     let out = f.deploy("v1", false, &["--var", "key_pass=s3cret pass"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(f.version("web1"), "v1");
 }
 
@@ -397,7 +394,7 @@ fn fetch_on_hosts_downloads_and_checks_the_artifact_on_each_host() {
     });
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert_eq!(
         *files.hits.lock().unwrap(),
         2,
@@ -433,7 +430,7 @@ fn fetch_on_hosts_downloads_and_checks_the_artifact_on_each_host() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(err.contains("checksum mismatch"), "{err}");
     assert!(err.contains("nothing was stopped or changed"), "{err}");
     assert_eq!(f.version("web1"), "v1");
@@ -450,7 +447,6 @@ fn become_on_one_action_runs_only_that_action_through_sudo() {
         )
     });
     let out = f.deploy("v1", false, &[]);
-    let err = stderr(&out);
     let read = |name: &str| {
         std::fs::read_to_string(f.root("web1").join("shared").join(name))
             .unwrap_or_default()
@@ -458,11 +454,11 @@ fn become_on_one_action_runs_only_that_action_through_sudo() {
             .to_string()
     };
     if rustix::process::geteuid().is_root() {
-        assert_eq!(code(&out), 0, "{err}");
+        Run::of(&out).code(0);
         assert_eq!(read("by-sudo"), "root");
         assert_eq!(read("by-user"), "not-sudo");
     } else {
-        assert_eq!(code(&out), 1, "{err}");
+        Run::of(&out).code(1);
         assert_eq!(read("by-sudo"), "");
     }
 }
@@ -529,7 +525,7 @@ fn become_with_a_password_from_secrets_runs_every_step_as_root() {
     let before = askpass_scripts();
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     assert_eq!(f.picture(), "web1 releases/v1 v1 [v1=verified]");
     let by = std::fs::read_to_string(f.root("web1").join("shared/become")).unwrap();
     assert_eq!(
@@ -591,8 +587,7 @@ fn one_action_becomes_root_with_the_password_while_the_rest_run_as_the_login_use
         )
     });
     let out = f.deploy("v1", false, &[]);
-    let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     let read = |name: &str| {
         std::fs::read_to_string(f.root("web1").join("shared").join(name))
             .unwrap()
@@ -610,7 +605,7 @@ fn a_wrong_become_password_stops_the_host_before_anything_changes() {
     f.edit(|text| text.replace("ssh: { user:", "ssh: { become: sudo, user:"));
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("sudo did not accept ssh.become_password for tendsudo"),
         "{err}"
@@ -643,7 +638,7 @@ fn an_empty_config_and_a_17_mb_one_arrive_whole_over_the_shell() {
     let victim = f.shop.env.write("victim", "untouched");
     std::os::unix::fs::symlink(&victim, shared.join("empty.conf.partial")).unwrap();
     let out = f.deploy("v1", false, &[]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    Run::of(&out).code(0);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
     let mode = |name: &str| {
         std::fs::symlink_metadata(shared.join(name))
@@ -669,7 +664,7 @@ fn sigint_during_a_remote_step_stops_it_on_the_host_and_rolls_back() {
     let gate = dir.path().join("gate");
     let f = Fleet::with_vars(1, 1, CANARY, &[(0, &format!("gate: {}", gate.display()))]);
     std::fs::write(&gate, "").unwrap();
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
     std::fs::remove_file(&gate).unwrap();
     let waiting = gate.with_extension("waiting");
     std::fs::remove_file(&waiting).unwrap();
@@ -689,7 +684,7 @@ fn sigint_during_a_remote_step_stops_it_on_the_host_and_rolls_back() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     // Gone, or a zombie nobody reaps (a container has no init to do it).
     let state = std::fs::read_to_string(format!("/proc/{migrate}/status")).unwrap_or_default();
     assert!(
@@ -703,7 +698,7 @@ fn sigint_during_a_remote_step_stops_it_on_the_host_and_rolls_back() {
 #[test]
 fn a_host_refuses_a_config_link_and_a_bomb_is_refused_before_any_host_is_touched() {
     let f = Fleet::new(1, 1, CANARY);
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
     // A link where the config goes, on the host.
     let conf = f.root("web1").join("shared/app.conf");
     let victim = f.shop.env.path("victim");
@@ -713,7 +708,7 @@ fn a_host_refuses_a_config_link_and_a_bomb_is_refused_before_any_host_is_touched
     std::os::unix::fs::symlink(&victim, &conf).unwrap();
     let out = f.deploy("v2", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains(&format!("it is a symlink (to {})", victim.display())),
         "{err}"
@@ -728,7 +723,7 @@ fn a_host_refuses_a_config_link_and_a_bomb_is_refused_before_any_host_is_touched
     let sha = f.shop.artifact_from("v3", &[("big", &zeros[..], 0o644)]);
     let out = f.shop.deploy_sha("v3", &sha);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     assert!(
         err.contains("the artifact unpacks to more than 1.0 MiB"),
         "{err}"
@@ -758,7 +753,7 @@ fn a_host_root_is_judged_by_its_real_path_on_that_host() {
     std::os::unix::fs::symlink(&elsewhere, srv.join("web3")).unwrap();
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 1, "{err}");
+    Run::of(&out).code(1);
     for (host, real) in [
         ("web1", format!("{nowhere}/app2")),
         ("web2", "/usr/lib/app2".into()),
@@ -796,7 +791,7 @@ fn an_on_local_step_runs_on_the_controller_once_for_each_host() {
     });
     let out = f.deploy("v1", false, &[]);
     let err = stderr(&out);
-    assert_eq!(code(&out), 0, "{err}");
+    Run::of(&out).code(0);
     for host in ["web1", "web2"] {
         let mark = std::fs::read_to_string(marks.join(host)).unwrap();
         assert_eq!(mark, "v1\n", "{host}");
@@ -818,8 +813,8 @@ fn plan_reads_each_host_and_shows_the_rollback_it_would_run_there() {
             "\"env FOR={{ release }} BAD_VERSIONS=",
         )
     });
-    assert_eq!(code(&f.deploy("v1", false, &[])), 0);
-    assert_eq!(code(&f.deploy("v2", false, &["--limit", "web2"])), 0);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
+    Run::of(&f.deploy("v2", false, &["--limit", "web2"])).code(0);
     let sha = f.shop.artifact("v3", false);
     let plan = |extra: &[&str]| {
         let out = f
@@ -831,7 +826,7 @@ fn plan_reads_each_host_and_shows_the_rollback_it_would_run_there() {
             .args(extra)
             .output()
             .unwrap();
-        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        Run::of(&out).code(0);
         stdout(&out)
     };
     let text = plan(&[]);
@@ -861,7 +856,6 @@ fn plan_reads_each_host_and_shows_the_rollback_it_would_run_there() {
 
 #[test]
 fn plan_of_a_fleet_offline_reads_as_a_reviewer_approves_it() {
-    use crate::harness::run::Runs;
     let f = Fleet::new(2, 1, CANARY);
     let sha = f.shop.artifact("v1", false);
     let run = f

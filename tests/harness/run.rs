@@ -22,6 +22,11 @@ impl Runs for assert_cmd::Command {
 }
 
 impl Run {
+    /// A run already finished (a helper's `Output`).
+    pub fn of(out: &Output) -> Run {
+        Run { out: out.clone() }
+    }
+
     pub fn stdout(&self) -> String {
         String::from_utf8_lossy(&self.out.stdout).into_owned()
     }
