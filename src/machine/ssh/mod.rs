@@ -5,6 +5,7 @@
 
 mod auth;
 mod files;
+mod frame;
 mod shell;
 
 use std::net::{TcpStream, ToSocketAddrs};
