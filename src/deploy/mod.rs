@@ -119,16 +119,16 @@ fn read_hosts(
     Ok(fleet::releases(&ctx, fleet))
 }
 
-/// Who runs a deploy: its kind and name, the lock it holds, and that a signal rolls it back.
-fn spec<'a>(
+/// A deploy's or a rollback's run: recorded, holding `locking`, and rolled back on a signal.
+fn start(
     cfg: &Config,
     kind: &'static str,
-    playbook: &'a Path,
+    playbook: &Path,
     name: String,
     locking: Locking,
     wait: Option<std::time::Duration>,
-) -> Spec<'a> {
-    Spec {
+) -> Result<Run, Error> {
+    let spec = Spec {
         kind,
         playbook: Some(playbook),
         name,
@@ -137,7 +137,8 @@ fn spec<'a>(
         opts: cfg.report,
         undoes: true,
         record: true,
-    }
+    };
+    Run::start(cfg, spec)
 }
 
 pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
@@ -163,16 +164,13 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
     d.layout
         .prepare()
         .map_err(|e| Error::io(&d.layout.root, e))?;
-    let run = Run::start(
+    let run = start(
         cfg,
-        spec(
-            cfg,
-            "deploy",
-            &args.playbook,
-            format!("{} {}", loaded.name(), d.release),
-            Locking::At(d.layout.lock()),
-            args.lock.wait_lock,
-        ),
+        "deploy",
+        &args.playbook,
+        format!("{} {}", loaded.name(), d.release),
+        Locking::At(d.layout.lock()),
+        args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
     let mut journal = match open_journal(&d) {
@@ -233,21 +231,18 @@ fn deploy_fleet(
     // Every host's templates render before any host is touched.
     d.check_hosts(fleet)?;
     let ssh = ssh_spec(loaded, &d)?;
-    let run = Run::start(
+    let run = start(
         cfg,
-        spec(
-            cfg,
-            "deploy",
-            &args.playbook,
-            format!(
-                "{} {} to {}",
-                loaded.name(),
-                d.release,
-                fleet::hosts(fleet.hosts.len())
-            ),
-            Locking::Playbook,
-            args.lock.wait_lock,
+        "deploy",
+        &args.playbook,
+        format!(
+            "{} {} to {}",
+            loaded.name(),
+            d.release,
+            fleet::hosts(fleet.hosts.len())
         ),
+        Locking::Playbook,
+        args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
     // Fetched and checksum-verified once, here; every host gets these bytes.
@@ -326,12 +321,7 @@ fn deploy_fleet(
         Exit::FAILED => format!("deploy of {} FAILED, hosts verified", d.release),
         _ => format!("deploy of {} FAILED, HOSTS NOT VERIFIED", d.release),
     };
-    let result = Outcome {
-        code: outcome.code,
-        message: outcome.message,
-        reason: outcome.reason,
-    };
-    Ok(finish(run, &d, result, &subject))
+    Ok(finish(run, &d, outcome, &subject))
 }
 
 fn ssh_spec(
@@ -386,16 +376,13 @@ fn rollback_fleet(
     fleet: &resolve::Fleet,
 ) -> Result<Exit, Error> {
     let ssh = ssh_spec(loaded, d)?;
-    let run = Run::start(
+    let run = start(
         cfg,
-        spec(
-            cfg,
-            "rollback",
-            &args.playbook,
-            format!("{} on {}", loaded.name(), fleet::hosts(fleet.hosts.len())),
-            Locking::Playbook,
-            args.lock.wait_lock,
-        ),
+        "rollback",
+        &args.playbook,
+        format!("{} on {}", loaded.name(), fleet::hosts(fleet.hosts.len())),
+        Locking::Playbook,
+        args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
     let ctx = fleet_ctx(d, ssh, reporter, args.forks);
@@ -507,16 +494,13 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
         )));
     }
     layout.check_links().map_err(Error::Failed)?;
-    let run = Run::start(
+    let run = start(
         cfg,
-        spec(
-            cfg,
-            "rollback",
-            &args.playbook,
-            loaded.name(),
-            Locking::At(layout.lock()),
-            args.lock.wait_lock,
-        ),
+        "rollback",
+        &args.playbook,
+        loaded.name(),
+        Locking::At(layout.lock()),
+        args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
     let mut journal = match open_journal(&d) {

@@ -29,14 +29,7 @@ pub fn hosts(n: usize) -> String {
     }
 }
 
-/// How the fleet ended, for the exit code and the alert.
-pub struct FleetOutcome {
-    pub code: Exit,
-    pub message: String,
-    pub reason: &'static str,
-}
-
-pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (FleetOutcome, Vec<HostRun<'a>>) {
+pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Outcome, Vec<HostRun<'a>>) {
     let runs: Vec<Mutex<HostRun<'a>>> = fleet
         .hosts
         .iter()
@@ -235,7 +228,7 @@ fn roll_back_host(ctx: &Ctx, run: &mut HostRun) {
     };
 }
 
-fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome {
+fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> Outcome {
     let release = &ctx.d.release;
     let n = runs.len();
     let count = |f: &dyn Fn(&HostState) -> bool| runs.iter().filter(|r| f(&r.state)).count();
@@ -248,14 +241,14 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome
         .map(|r| r.host.name.as_str())
         .collect();
     if deployed == n {
-        return FleetOutcome {
+        return Outcome {
             code: Exit::OK,
             message: format!("deployed {release} to {}: live and verified", hosts(n)),
             reason: "success",
         };
     }
     if !unverified.is_empty() {
-        return FleetOutcome {
+        return Outcome {
             code: Exit::NOT_VERIFIED,
             message: format!(
                 "deploy of {release} FAILED and {} of {n} hosts are NOT VERIFIED: {}",
@@ -279,7 +272,7 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> FleetOutcome
             "deploy of {release} FAILED ({why}); every host touched is back on its previous release, verified"
         )
     };
-    FleetOutcome {
+    Outcome {
         code: Exit::FAILED,
         message,
         reason: if rolled + touched_failed > 0 {
