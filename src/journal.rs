@@ -202,7 +202,7 @@ pub fn list(state: &Path, kind: Option<&str>, limit: usize) -> Vec<RunSummary> {
                     ..
                 } => {
                     index.insert(r.run.clone(), runs.len());
-                    let alive = crate::lock::pid_alive(pid);
+                    let alive = still_running(pid, &r.ts);
                     runs.push(RunSummary {
                         run: r.run,
                         kind,
@@ -247,6 +247,49 @@ pub fn list(state: &Path, kind: Option<&str>, limit: usize) -> Vec<RunSummary> {
         }
     }
     out
+}
+
+/// Whether the run that started at `since` as `pid` still runs: that pid alive, not a zombie
+/// nobody reaped yet, a tend, and not a process that started after the run did (the pid given
+/// again after the run died, or after a reboot).
+fn still_running(pid: u32, since: &str) -> bool {
+    if !crate::lock::pid_alive(pid) {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        // No /proc to ask: the pid is alive, and that is all there is to go by.
+        return true;
+    };
+    // `pid (comm) state ...`: the name may hold spaces and parentheses, so split at the last.
+    let Some((head, rest)) = stat.rsplit_once(')') else {
+        return true;
+    };
+    let comm = head.split_once('(').map_or("", |(_, c)| c);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if matches!(fields.first(), Some(&"Z" | &"X")) || !comm.starts_with("tend") {
+        return false;
+    }
+    let started = fields.get(19).and_then(|t| t.parse::<u64>().ok());
+    let since = humantime::parse_rfc3339_weak(since).ok();
+    match (started, boot_time(), since) {
+        (Some(ticks), Some(boot), Some(since)) => {
+            let hz = rustix::param::clock_ticks_per_second().max(1);
+            boot + Duration::from_millis(ticks * 1000 / hz) <= since + Duration::from_secs(2)
+        }
+        _ => true,
+    }
+}
+
+/// When this machine booted, from /proc/stat's `btime`.
+fn boot_time() -> Option<SystemTime> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let secs = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Every record of one run, in order. The run id names its day file; a run that crossed midnight

@@ -59,6 +59,20 @@ fn warning_level_exits_1_and_ok_exits_0() {
         env.check_nagios("kind: check\nchecks:\n  - memory: { warn: 100, crit: 100 }\n");
     assert_eq!(code, 0, "{text}");
     assert!(text.starts_with("TEND OK - memory "), "{text}");
+    // `-q` quiets a person's table, never the line Nagios shows or the JSON a script reads.
+    use crate::harness::run::Runs;
+    for (format, start) in [("nagios", "TEND OK - memory "), ("json", "{")] {
+        let run = env
+            .tend()
+            .args(["-q", "check", "--output", format, "check.yaml"])
+            .run();
+        run.code(0);
+        assert!(
+            run.stdout().starts_with(start),
+            "{format}: {}",
+            run.stdout()
+        );
+    }
 }
 
 #[test]

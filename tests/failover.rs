@@ -554,6 +554,16 @@ dry run: nothing was done
     );
     assert_eq!(doc["active"], "dns1");
     assert_eq!(doc["dry_run"], true);
+
+    // With `fall: 1` and no grace, one failed round is a failover: the dry run says so.
+    let text = std::fs::read_to_string(p.env.path("dns.yaml")).unwrap();
+    p.env.write("dns.yaml", &text.replace("fall: 3", "fall: 1"));
+    let out = p.failover(&["--dry-run"]);
+    assert!(
+        stdout(&out).contains("decision: dns1 is down: tend fails over to dns2 now:\n"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 mod over_ssh {

@@ -802,6 +802,29 @@ fn an_on_local_step_runs_on_the_controller_once_for_each_host() {
             .any(|l| l.contains("web1") && l.contains("ok") && l.contains("[local]")),
         "the step says where it ran:\n{err}"
     );
+    // The plan a reviewer approves says so too.
+    let sha = f.shop.artifact("v1", false);
+    let plan = f
+        .shop
+        .env
+        .tend()
+        .args([
+            "plan",
+            "shop.yaml",
+            "--offline",
+            "--output",
+            "json",
+            "--var",
+        ])
+        .arg(format!("sha={sha}"))
+        .run();
+    let doc: serde_json::Value = serde_json::from_str(&plan.code(0).stdout()).unwrap();
+    let start = &doc["hosts"][0]["steps"][5];
+    assert_eq!(start["on"], "local", "{start}");
+    assert!(
+        start["step"].as_str().unwrap().ends_with(" [local]"),
+        "{start}"
+    );
 }
 
 #[test]

@@ -119,3 +119,46 @@ fn a_line_torn_by_a_killed_run_does_not_hide_the_next_run() {
         stdout(&out)
     );
 }
+
+/// A run whose process is gone is interrupted, even when its pid now belongs to another
+/// process (given again after the run died, or after a reboot); one that runs says so.
+#[test]
+fn a_dead_runs_pid_in_use_by_another_process_is_not_running() {
+    let env = Env::new();
+    let mut other = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    let ts = |ago: u64| {
+        humantime::format_rfc3339_millis(now - std::time::Duration::from_secs(ago)).to_string()
+    };
+    let line = |run: &str, pid: u32, at: String| {
+        format!(
+            "{{\"ts\":\"{at}\",\"run\":\"{run}\",\"event\":\"run_started\",\"kind\":\"deploy\",\"name\":\"{run}\",\"playbook\":null,\"controller\":\"h\",\"user\":\"u\",\"pid\":{pid}}}\n"
+        )
+    };
+    let day = humantime::format_rfc3339_seconds(now).to_string()[..10].to_string();
+    let digits = day.replace('-', "");
+    let journal = format!(
+        "{}{}",
+        // The pid of a `sleep` that started after this run.
+        line(&format!("{digits}-000001-0001"), other.id(), ts(3600)),
+        // pid 1, alive and older than the run, but not a tend.
+        line(&format!("{digits}-000002-0002"), 1, ts(60)),
+    );
+    env.write(&format!("state/journal/{day}.jsonl"), &journal);
+    let text = stdout(
+        &env.tend()
+            .args(["history", "--output", "json"])
+            .output()
+            .unwrap(),
+    );
+    let _ = other.kill();
+    let _ = other.wait();
+    let states: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["status"].to_string())
+        .collect();
+    assert_eq!(states, ["\"interrupted\"", "\"interrupted\""], "{text}");
+}

@@ -301,7 +301,8 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
         Output::Auto if cfg.stdout_tty => output::human(&outcomes, status, cfg.stdout_color),
         Output::Auto => output::plain(&outcomes),
     };
-    if !cfg.quiet || status.is_problem() {
+    // `-q` quiets a person's table; a monitor reads its line (or document) whatever it says.
+    if !cfg.quiet || status.is_problem() || matches!(cfg.output, Output::Nagios | Output::Json) {
         let text = crate::redact::redact(&text);
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }

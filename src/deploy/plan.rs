@@ -150,6 +150,9 @@ pub struct Line {
     pub step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// "local": the step runs on the machine tend runs on, not on the host (`on: local`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on: Option<&'static str>,
 }
 
 impl Line {
@@ -157,6 +160,7 @@ impl Line {
         Line {
             step,
             command: None,
+            on: None,
         }
     }
 
@@ -164,6 +168,18 @@ impl Line {
         Line {
             step,
             command: Some(crate::redact::redact(run)),
+            on: None,
+        }
+    }
+
+    /// An action's step, marked when it runs on the machine tend runs on.
+    fn action(step: String, a: &crate::action::Action) -> Line {
+        match a.on {
+            crate::action::On::Local => Line {
+                on: Some("local"),
+                ..Line::running(format!("{step} [local]"), &a.run)
+            },
+            crate::action::On::Hosts => Line::running(step, &a.run),
         }
     }
 
@@ -193,9 +209,9 @@ fn forward(d: &Deploy, p: &Phases, first: bool) -> Vec<Line> {
         .map(|step| {
             let text = detail(d, p, step, first);
             match step {
-                Step::Stop(i) => Line::running(text, &p.stop[i].run),
-                Step::Migrate(i) => Line::running(text, &p.migrate[i].up.run),
-                Step::Start(i) => Line::running(text, &p.start[i].run),
+                Step::Stop(i) => Line::action(text, &p.stop[i]),
+                Step::Migrate(i) => Line::action(text, &p.migrate[i].up),
+                Step::Start(i) => Line::action(text, &p.start[i]),
                 Step::Verify(i) => Line::probing(text, &p.verify[i]),
                 _ => Line::of(text),
             }
@@ -307,7 +323,7 @@ fn rollback_plan(
                 Undo::Down(i) => {
                     let m = rb.downs[i].0;
                     match &m.down {
-                        Some(down) => Line::running(name, &down.run),
+                        Some(down) => Line::action(name, down),
                         None if m.backward_compatible => {
                             Line::of(format!("{name}: kept (backward compatible)"))
                         }
@@ -319,9 +335,9 @@ fn rollback_plan(
                 Undo::Restore => {
                     Line::of("rollback: restore the config files configure replaced".into())
                 }
-                Undo::Stop(i) => Line::running(name, &rb.stop[i].run),
+                Undo::Stop(i) => Line::action(name, &rb.stop[i]),
                 Undo::Start(i) => match rb.target {
-                    Some(t) => Line::running(name, &t.start[i].run),
+                    Some(t) => Line::action(name, &t.start[i]),
                     None => Line::of(name),
                 },
                 Undo::Verify(i) => {
@@ -592,14 +608,11 @@ fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diag
 fn fleet_rollback(p: &Phases) -> Vec<Line> {
     let mut lines = vec![];
     for a in &p.stop {
-        lines.push(Line::running(
-            format!("rollback: stop: {}", a.label),
-            &a.run,
-        ));
+        lines.push(Line::action(format!("rollback: stop: {}", a.label), a));
     }
     for m in p.migrate.iter().rev() {
         lines.push(match (&m.down, m.backward_compatible) {
-            (Some(down), _) => Line::running(format!("rollback: down: {}", down.label), &down.run),
+            (Some(down), _) => Line::action(format!("rollback: down: {}", down.label), down),
             (None, true) => Line::of(format!(
                 "rollback: undo migration {}: kept (backward compatible)",
                 m.label
@@ -619,10 +632,7 @@ fn fleet_rollback(p: &Phases) -> Vec<Line> {
         "rollback: switch current → the host's last verified release".into(),
     ));
     for a in &p.start {
-        lines.push(Line::running(
-            format!("rollback: start: {}", a.label),
-            &a.run,
-        ));
+        lines.push(Line::action(format!("rollback: start: {}", a.label), a));
     }
     for v in &p.verify {
         lines.push(Line::probing(

@@ -87,19 +87,31 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
         .zip(&answers)
         .find(|(s, a)| s.name != old.name && a.healthy())
         .map(|(s, _)| s);
-    let (decision, steps) = if answers[active].healthy() {
-        (format!("{} is healthy: nothing to do", old.name), vec![])
-    } else if let Some(standby) = standby {
+    // What the real run does with this round: it fails over once `fall` rounds in a row failed
+    // and the grace is over; a dry run sees one round.
+    let now = plan.fall <= 1 && plan.grace.is_zero();
+    let (decision, steps, exit) = if answers[active].healthy() {
         (
+            format!("{} is healthy: nothing to do", old.name),
+            vec![],
+            Exit::OK,
+        )
+    } else if let Some(standby) = standby {
+        let decision = if now {
             format!(
-                "if {} fails {} rounds in a row and stays down for grace {}, fail over to {}:",
+                "{} is down: tend fails over to {} now",
+                old.name, standby.name
+            )
+        } else {
+            format!(
+                "if {} fails {} rounds in a row and stays down for grace {}, fail over to {}",
                 old.name,
                 plan.fall,
                 humantime::format_duration(plan.grace),
                 standby.name
-            ),
-            steps(plan, old, standby),
-        )
+            )
+        };
+        (decision, steps(plan, old, standby), Exit::OK)
     } else {
         (
             format!(
@@ -107,6 +119,8 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
                 old.name
             ),
             vec![],
+            // As the real run would end.
+            Exit::FAILED,
         )
     };
     let warnings = warnings(plan);
@@ -127,7 +141,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
             "{}",
             crate::redact::redact(&serde_json::to_string_pretty(&doc).unwrap_or_default())
         );
-        return Ok(Exit::OK);
+        return Ok(exit);
     }
     let mut out = format!("active: {} ({})\n", old.name, old.addr);
     for (s, a) in plan.servers.iter().zip(&answers) {
@@ -136,7 +150,8 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
     for w in &warnings {
         out += &format!("warning: {w}\n");
     }
-    out += &format!("decision: {decision}\n");
+    let lead = if steps.is_empty() { "" } else { ":" };
+    out += &format!("decision: {decision}{lead}\n");
     for (i, (step, does)) in steps.iter().enumerate() {
         out += &format!("  {}. {step}: {does}\n", i + 1);
     }
@@ -193,7 +208,13 @@ fn steps(plan: &Plan, old: &Server, standby: &Server) -> Vec<(String, String)> {
         },
     ));
     if let Some(f) = &actions.promote_forced {
-        steps.push((sequence::promote_step(standby, true), f.run.clone()));
+        steps.push((
+            sequence::promote_step(standby, true),
+            format!(
+                "instead of the promotion above, when {} may still be serving: {}",
+                old.name, f.run
+            ),
+        ));
     }
     steps.push((sequence::verify_step(standby), probe));
     steps

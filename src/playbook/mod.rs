@@ -273,10 +273,17 @@ const MAX_SIZE: u64 = 16 * 1024 * 1024;
 pub fn read_source(path: &Path) -> Result<Arc<Source>, Diagnostic> {
     let read = |path: &Path| -> std::io::Result<Vec<u8>> {
         use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
         let mut text = vec![];
-        std::fs::File::open(path)?
-            .take(MAX_SIZE + 1)
-            .read_to_end(&mut text)?;
+        // Opened without waiting: a FIFO nobody writes to would block open(2) for ever. Then
+        // read as usual, which ends at once on such a FIFO (no writer: end of file) and waits
+        // for one that has a writer (`tend validate <(generate-playbook)`).
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(path)?;
+        rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())?;
+        file.take(MAX_SIZE + 1).read_to_end(&mut text)?;
         Ok(text)
     };
     let text = read(path).map_err(|e| {
