@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Env, stderr};
+use crate::harness::{Env, stderr, stdout};
 
 const DAY: u64 = 86_400;
 
@@ -153,15 +153,10 @@ fn dry_run_lists_every_action_and_touches_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 2, "nothing written: {names:?}");
-    // `tend plan` on a cleanup playbook is its dry run, and records no run.
-    let plan = env
-        .tend()
-        .args(["plan", "--output", "plain"])
-        .arg(&p)
-        .output()
-        .unwrap();
+    // `tend plan` on a cleanup playbook lists the dry run's actions on stdout, and records no run.
+    let plan = env.tend().arg("plan").arg(&p).output().unwrap();
     assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
-    let shown = stderr(&plan);
+    let shown = stdout(&plan);
     for line in err.lines().filter(|l| l.contains("would compress")) {
         // The same actions, give or take the line's time stamp and the step's time.
         let action = &line[line.find("would compress").unwrap()..];
@@ -177,8 +172,8 @@ fn dry_run_lists_every_action_and_touches_nothing() {
         String::from_utf8_lossy(&history.stdout)
             .matches("\"kind\":\"cleanup\"")
             .count(),
-        1,
-        "the dry run is recorded, the plan is not"
+        0,
+        "neither the dry run nor the plan is recorded"
     );
     let names: Vec<_> = std::fs::read_dir(&logs)
         .unwrap()
@@ -756,14 +751,12 @@ fn bytes_reclaimed_are_allocated_blocks_not_apparent_size() {
 fn a_second_cleanup_of_the_same_playbook_exits_75() {
     let env = Env::new();
     let logs = env.path("logs");
-    log(&logs.join("a.log"), 10, 3);
+    std::fs::create_dir(&logs).unwrap();
     let p = env.write("c.yaml", &compress_playbook(&logs, ""));
-    // Hold the playbook's lock as a running cleanup would: an flock on its lock file.
-    env.tend()
-        .args(["cleanup", "--dry-run"])
-        .arg(&p)
-        .assert()
-        .code(0);
+    // Hold the playbook's lock as a running cleanup would: an flock on its lock file (which
+    // a first run, with nothing to do yet, leaves).
+    env.tend().arg("cleanup").arg(&p).assert().code(0);
+    log(&logs.join("a.log"), 10, 3);
     let lock = std::fs::read_dir(env.state().join("locks"))
         .unwrap()
         .next()
@@ -843,25 +836,19 @@ fn a_rule_path_that_is_a_link_is_refused() {
     assert!(outside.join("keep.log").exists());
 }
 
-/// A plain line as a snapshot reads it: no time stamp, no time taken, and sizes as `N` (a
-/// file's size on disk depends on the file system).
-fn timeless(line: &str) -> String {
-    let line = line.get(25..).unwrap_or(line);
+/// A line as a snapshot reads it: sizes as `N` (a file's size on disk depends on the file
+/// system).
+fn sizeless(line: &str) -> String {
     let words: Vec<&str> = line.split(' ').collect();
     let mut out: Vec<String> = vec![];
     for (i, word) in words.iter().enumerate() {
         let bare = word.trim_start_matches('(').trim_end_matches([')', ',']);
         let number = !bare.is_empty() && bare.chars().all(|c| c.is_ascii_digit() || c == '.');
-        let timed = bare
-            .strip_suffix("ms")
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
         let size = number
             && words.get(i + 1).is_some_and(|u| {
                 ["B", "KiB", "MiB"].contains(&u.trim_end_matches([')', ',', ';']))
             });
-        out.push(if timed {
-            word.replace(bare, "T")
-        } else if size {
+        out.push(if size {
             word.replace(bare, "N")
         } else {
             word.to_string()
@@ -876,24 +863,60 @@ fn plan_of_a_cleanup_reads_as_its_dry_run() {
     let env = Env::new();
     let logs = env.path("logs");
     log(&logs.join("a.log"), 2000, 3);
+    log(&logs.join("b.log"), 2000, 3);
     log(&logs.join("new.log"), 2000, 0);
     let p = env.write("c.yaml", &compress_playbook(&logs, ""));
-    let run = env.tend().args(["plan", "--output", "plain"]).arg(&p).run();
-    run.code(0).stdout_is("");
+    let run = env.tend().arg("plan").arg(&p).run();
+    run.code(0).stderr_is("");
     let text: Vec<String> = run
-        .stderr()
+        .stdout()
         .replace(&env.dir.path().display().to_string(), "DIR")
         .lines()
-        .filter(|l| !l.contains(" run     cleanup"))
-        .map(timeless)
+        .map(sizeless)
         .collect();
     assert_eq!(
         text,
         [
-            "start   compress old logs",
-            "  |     compress old logs: would compress DIR/logs/a.log (N KiB → about N KiB)",
-            "ok      compress old logs: would compress 1 files, N KiB → about N KiB (T)",
-            "done    ok: cleanup would act on 1 files, about N KiB reclaimed (exit 0, T)",
+            "cleanup 'c': a dry run, nothing is touched",
+            "   1. compress old logs: would compress 2 files, N KiB → about N KiB",
+            "        would compress DIR/logs/a.log (N KiB → about N KiB)",
+            "        would compress DIR/logs/b.log (N KiB → about N KiB)",
+            "cleanup would act on 2 files, about N KiB reclaimed",
         ]
     );
+    let run = env.tend().args(["plan", "--output", "json"]).arg(&p).run();
+    let doc: serde_json::Value = serde_json::from_str(&run.code(0).stdout()).unwrap();
+    assert_eq!(doc["steps"][0]["step"], "compress old logs");
+    assert_eq!(doc["steps"][0]["actions"].as_array().unwrap().len(), 2);
+    assert_eq!(doc["exit_code"], 0);
+}
+
+/// A file the first rule takes is not counted again by the next: the dry run adds up to what
+/// the real run does.
+#[test]
+fn a_dry_run_counts_each_file_once_across_rules() {
+    use crate::harness::run::Runs;
+    let env = Env::new();
+    let logs = env.path("logs");
+    for name in ["a.log", "b.log", "c.log"] {
+        log(&logs.join(name), 200, 3);
+    }
+    let p = env.write(
+        "c.yaml",
+        &format!(
+            "kind: cleanup\nrules:\n  - {{ name: old a, path: {0}, match: [\"a.log\"], older_than: 1d, action: delete }}\n  - {{ name: all old, path: {0}, match: [\"*.log\"], older_than: 1d, action: compress }}\n",
+            logs.display()
+        ),
+    );
+    let plan = env.tend().arg("plan").arg(&p).run();
+    plan.code(0)
+        .stdout_has("1. old a: would delete 1 files")
+        .stdout_has("2. all old: would compress 2 files")
+        .stdout_has("cleanup would act on 3 files");
+    env.tend()
+        .args(["cleanup", "--output", "plain"])
+        .arg(&p)
+        .run()
+        .code(0)
+        .stderr_has("cleanup acted on 3 files");
 }

@@ -241,6 +241,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
             },
             undoes: false,
             record: true,
+            listed: false,
         },
     )?;
     let reporter = run.reporter();

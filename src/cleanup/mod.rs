@@ -187,9 +187,35 @@ struct Job<'a> {
     dry_run: bool,
     jobs: usize,
     verbose: bool,
+    /// A dry run's files that an earlier rule would already have taken: a later rule, and
+    /// the free-space step, do not count them again (the real run would not find them).
+    claimed: Mutex<std::collections::HashSet<PathBuf>>,
+    /// What the dry run's rules would have freed: the free-space step starts from there.
+    would_free: AtomicU64,
 }
 
 impl Job<'_> {
+    /// Not taken by an earlier rule of this dry run.
+    fn unclaimed(&self, path: &Path) -> bool {
+        !self.dry_run
+            || !self
+                .claimed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(path)
+    }
+
+    /// A dry run's rule would take this file.
+    fn claim(&self, path: &Path, frees: u64) {
+        if self.dry_run {
+            self.claimed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(path.to_path_buf());
+            self.would_free.fetch_add(frees, Ordering::Relaxed);
+        }
+    }
+
     fn line(&self, step: &str, line: String) {
         if self.verbose || self.dry_run {
             self.reporter.emit(Event::Output {
@@ -220,11 +246,13 @@ impl Job<'_> {
     /// A rule's files, oldest first; unreadable entries and stale partial files are dealt
     /// with and recorded on the way.
     fn collect(&self, r: &Resolved, skip: Option<&Path>, tally: &mut Tally) -> Vec<Candidate> {
-        select::collect(&r.rule, &r.root, false, skip, &mut |f| match f {
+        let mut files = select::collect(&r.rule, &r.root, false, skip, &mut |f| match f {
             Found::Problem(p, why) => tally.failed.push((p, why)),
             Found::Stale(p) => self.remove_stale(&r.label, &p, tally),
             Found::File(_) => {}
-        })
+        });
+        files.retain(|c| self.unclaimed(&c.path));
+        files
     }
 
     fn compress(&self, r: &Resolved) -> Tally {
@@ -246,6 +274,7 @@ impl Job<'_> {
                         t.before += c.allocated;
                         t.after += after.min(c.allocated);
                         drop(t);
+                        self.claim(&c.path, c.allocated.saturating_sub(after));
                         self.line(
                             step,
                             format!(
@@ -256,6 +285,8 @@ impl Job<'_> {
                             ),
                         );
                     }
+                    // Gone since it was listed (another run took it): nothing to do.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => t.failed.push((
                         c.path.clone(),
                         format!("cannot be read: {}", crate::sys::describe_io(&e)),
@@ -322,7 +353,9 @@ impl Job<'_> {
                         }
                         seen.insert((c.dev, c.ino), c.path.clone());
                     }
-                    let _ = tx.send(c);
+                    if self.unclaimed(&c.path) {
+                        let _ = tx.send(c);
+                    }
                 }
                 Found::Problem(p, why) => tally_local.failed.push((p, why)),
                 // Not removed now: a worker may be writing this very name for its file already.
@@ -397,6 +430,7 @@ impl Job<'_> {
                     step,
                     format!("would delete {} ({})", c.path.display(), Size(c.allocated)),
                 );
+                self.claim(&c.path, c.allocated);
             }
             tally.files = files.len() as u64;
             tally.before = files.iter().map(|c| c.allocated).sum();
@@ -482,7 +516,10 @@ impl Job<'_> {
                         Ok(a) => {
                             readable += 1;
                             after += a;
+                            // Archived, the file goes: all of it is freed here.
+                            self.claim(&c.path, c.allocated);
                         }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => tally.failed.push((
                             c.path.clone(),
                             format!("cannot be read: {}", crate::sys::describe_io(&e)),
@@ -554,12 +591,18 @@ impl Job<'_> {
                 used as f64 * 100.0 / (used + avail) as f64
             }
         };
-        let Some((mut used, avail)) = usage(mount) else {
+        let Some((mut used, mut avail)) = usage(mount) else {
             return (
                 Status::Failed,
                 format!("cannot read usage of {}", mount.display()),
             );
         };
+        if self.dry_run {
+            // As the real run would find the mount: after the rules before this step.
+            let freed = self.would_free.load(Ordering::Relaxed).min(used);
+            used -= freed;
+            avail += freed;
+        }
         let start = pct(used, avail);
         let target = fs.max_used_percent.0;
         if start <= target {
@@ -576,7 +619,7 @@ impl Job<'_> {
             pool.extend(
                 select::collect(&r.rule, &r.root, true, r.dest.as_deref(), &mut |_| {})
                     .into_iter()
-                    .filter(|c| c.dev == dev),
+                    .filter(|c| c.dev == dev && self.unclaimed(&c.path)),
             );
         }
         pool.sort_by_key(|c| c.mtime);
@@ -648,41 +691,52 @@ impl Job<'_> {
 
 pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
     let loaded: Loaded<CleanupPlaybook> = playbook::load(&args.playbook, &args.vars)?;
-    let locking = Locking::Playbook;
-    execute(
-        cfg,
-        &loaded,
-        &args.playbook,
-        args.dry_run,
-        args.jobs,
-        locking,
-        args.lock.wait_lock,
-    )
+    let how = if args.dry_run {
+        // A dry run only reads: it waits for no run and is not recorded as one.
+        How::DryRun
+    } else {
+        How::Run {
+            wait: args.lock.wait_lock,
+        }
+    };
+    execute(cfg, &loaded, &args.playbook, how, args.jobs)
 }
 
-/// `tend plan` on a cleanup playbook: its dry run, which takes no lock and records no run.
+/// `tend plan` on a cleanup playbook: its dry run, listed on stdout as a plan.
 pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
     let path = source.path.clone();
     let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, vars)?;
-    execute(cfg, &loaded, &path, true, None, Locking::None, None)
+    execute(cfg, &loaded, &path, How::Plan, None)
+}
+
+/// How a cleanup runs: for real (under the playbook's lock, recorded), as a dry run (its
+/// actions shown as it goes), or as a plan (the dry run listed on stdout at the end).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    Run { wait: Option<std::time::Duration> },
+    DryRun,
+    Plan,
 }
 
 fn execute(
     cfg: &Config,
     loaded: &Loaded<CleanupPlaybook>,
     playbook: &Path,
-    dry_run: bool,
+    how: How,
     jobs: Option<u16>,
-    locking: Locking,
-    wait: Option<std::time::Duration>,
 ) -> Result<Exit, Error> {
     let plan = resolve(loaded, loaded.templater(true)?, true)?;
-    // A dry run's listing of every action is its whole point.
+    let dry_run = matches!(how, How::DryRun | How::Plan);
     let opts = crate::report::Options {
-        verbose: cfg.report.verbose || dry_run,
+        // A dry run's listing of every action is its whole point; a plan's is on stdout.
+        verbose: cfg.report.verbose || how == How::DryRun,
+        quiet: cfg.report.quiet || how == How::Plan,
         ..cfg.report
     };
-    let record = !matches!(locking, Locking::None);
+    let (locking, wait) = match how {
+        How::Run { wait } => (Locking::Playbook, wait),
+        How::DryRun | How::Plan => (Locking::None, None),
+    };
     let run = Run::start(
         cfg,
         Spec {
@@ -693,7 +747,8 @@ fn execute(
             wait,
             opts,
             undoes: false,
-            record,
+            record: matches!(how, How::Run { .. }),
+            listed: how == How::Plan,
         },
     )?;
     let reporter = run.reporter();
@@ -705,10 +760,15 @@ fn execute(
         reporter,
         dry_run,
         jobs,
-        verbose: opts.verbose,
+        // A plan lists every action too.
+        verbose: opts.verbose || how == How::Plan,
+        claimed: Mutex::default(),
+        would_free: AtomicU64::new(0),
     };
     let mut worst = Status::Ok;
     let (mut total_files, mut total_freed) = (0u64, 0u64);
+    // What failed, for the run's last line and the alert's first.
+    let mut failures: Vec<String> = vec![];
     for r in &plan.rules {
         let step = Step::begin(reporter, &r.label);
         let tally = match r.rule.action {
@@ -727,16 +787,23 @@ fn execute(
         total_freed += tally.before.saturating_sub(tally.after);
         let status = tally.status();
         worst = worst.max(status);
-        step.end(status, summary(r.rule.action, &tally, dry_run));
+        let message = summary(r.rule.action, &tally, dry_run);
+        if status == Status::Failed {
+            failures.push(format!("{}: {message}", r.label));
+        }
+        step.end(status, message);
     }
     if let Some((fs, mount)) = &plan.free_space {
         let step = Step::begin(reporter, "free space");
         let (status, message) = job.free_space(fs, mount, &plan.rules);
         worst = worst.max(status);
+        if status == Status::Failed {
+            failures.push(format!("free space: {message}"));
+        }
         step.end(status, message);
     }
     let failed = worst == Status::Failed;
-    let message = if dry_run {
+    let done = if dry_run {
         format!(
             "cleanup would act on {total_files} files, about {} reclaimed",
             Size(total_freed)
@@ -746,6 +813,11 @@ fn execute(
             "cleanup acted on {total_files} files, {} reclaimed",
             Size(total_freed)
         )
+    };
+    let message = if failures.is_empty() {
+        done
+    } else {
+        format!("FAILED: {}; {done}", failures.join("; "))
     };
     if !dry_run {
         let (reason, subject) = if failed {

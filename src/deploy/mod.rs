@@ -137,6 +137,7 @@ fn start(
         opts: cfg.report,
         undoes: true,
         record: true,
+        listed: false,
     };
     Run::start(cfg, spec)
 }
@@ -539,14 +540,12 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
     crate::interrupt::unshield();
     let outcome = match rollback::manual(&runner, &mut journal, args.to.as_deref()) {
         Ok(o) => o,
-        Err((code, why)) => {
-            reporter.notice(Level::Error, why.clone());
-            Outcome {
-                code,
-                message: why,
-                reason: "failure",
-            }
-        }
+        // Said once, by the run's last line.
+        Err((code, why)) => Outcome {
+            code,
+            message: why,
+            reason: "failure",
+        },
     };
     let subject = match outcome.code {
         Exit::OK => "rolled back (verified)",

@@ -3,6 +3,7 @@
 //! starts a `Run`, runs its steps through `Step`, and ends with `finish`; it never announces a
 //! run or a step itself.
 
+mod listing;
 mod step;
 mod story;
 
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use listing::Listing;
 pub use step::Step;
 use story::Story;
 
@@ -44,11 +46,14 @@ pub struct Spec<'a> {
     pub undoes: bool,
     /// Kept in the run journal; a plan, which changes nothing, is not.
     pub record: bool,
+    /// Shown as a plan on stdout when it ends (as JSON with `--output json`).
+    pub listed: bool,
 }
 
 pub struct Run {
     reporter: Reporter,
     story: Arc<Story>,
+    listing: Option<(Arc<Listing>, bool)>,
     /// Held until the run is finished.
     _lock: Option<Lock>,
     pub state: PathBuf,
@@ -72,6 +77,10 @@ impl Run {
         .transpose()?;
         let story = Arc::new(Story::default());
         let mut sinks: Vec<Arc<dyn Sink>> = vec![story.clone()];
+        let listing = spec.listed.then(|| Arc::new(Listing::default()));
+        if let Some(l) = &listing {
+            sinks.push(l.clone());
+        }
         if spec.record {
             match crate::journal::Journal::open(&cfg.state, &run_id) {
                 Ok(j) => sinks.push(Arc::new(j)),
@@ -115,6 +124,7 @@ impl Run {
         Ok(Run {
             reporter,
             story,
+            listing: listing.map(|l| (l, cfg.json())),
             _lock: lock,
             state: cfg.state.clone(),
             key,
@@ -182,6 +192,9 @@ impl Run {
             message,
         });
         self.reporter.sync();
+        if let Some((listing, json)) = &self.listing {
+            print!("{}", listing.render(*json));
+        }
         exit
     }
 }

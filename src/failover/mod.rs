@@ -88,6 +88,7 @@ pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
             // first.
             undoes: true,
             record: true,
+            listed: false,
         },
     )?;
     let state = match State::load(&path) {

@@ -68,6 +68,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
             },
             undoes: false,
             record: false,
+            listed: false,
         },
     )?;
     let c = Ctx {
