@@ -79,6 +79,10 @@ impl Error {
     pub fn render(&self, color: bool) -> String {
         match self {
             Error::Playbook(d) => d.render(color),
+            Error::Lock(LockError::Held { .. }) => format!(
+                "tend: {}\n  hint: `--wait-lock DURATION` waits for it to finish\n",
+                crate::redact::redact(&self.to_string())
+            ),
             other => format!("tend: {}\n", crate::redact::redact(&other.to_string())),
         }
     }

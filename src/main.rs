@@ -259,8 +259,9 @@ fn plan(cfg: &Config, args: &cli::PlanArgs) -> Result<Exit, Error> {
         ),
         Kind::Failover => failover::plan(cfg, source, &args.vars),
         Kind::Cleanup => cleanup::plan(cfg, source, &args.vars),
-        Kind::Check => Err(Diagnostic::in_file(
+        Kind::Check => Err(Diagnostic::at_path(
             &source,
+            "kind",
             "`tend plan` does not plan check playbooks: they change nothing",
         )
         .hint(format!(

@@ -70,7 +70,7 @@ fn wrong_kind_for_the_subcommand() {
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(
-        err.contains("this is a cleanup playbook, but `tend check` runs check playbooks"),
+        err.contains("this is a cleanup playbook, where a check playbook is needed"),
         "{err}"
     );
     assert!(err.contains("cleanup.yaml:1:7"), "{err}");

@@ -392,9 +392,9 @@ pub fn load_source<T: Playbook>(
         return Err(Diagnostic::at_path(
             &source,
             "kind",
+            // Not "`tend X` runs": `rollback` and `releases` take deploy playbooks too.
             format!(
-                "this is a {kind} playbook, but `tend {}` runs {} playbooks",
-                T::KIND,
+                "this is a {kind} playbook, where a {} playbook is needed",
                 T::KIND
             ),
         )
