@@ -24,328 +24,446 @@ struct Done {
 /// Records of long-pruned releases kept, for `tend releases` to show some history.
 const JOURNAL_HISTORY: usize = 20;
 
+/// A deploy under way: what it was given, and how far it got.
+struct Deploying<'r, 'a> {
+    r: &'r Runner<'a>,
+    phases: &'r Phases,
+    journal: &'r mut Releases,
+    release_dir: std::path::PathBuf,
+    current_before: Option<String>,
+    /// Where a failure takes it back to, and that release's steps.
+    target_name: Option<String>,
+    target_phases: Option<Phases>,
+    /// Migrations the live release's verified deploy applied: this deploy of the same release
+    /// neither runs them again nor undoes them.
+    kept: Vec<super::releases::Migration>,
+    /// Each config file, read before anything was stopped.
+    prepared: Vec<Option<Written>>,
+    done: Done,
+    sha: Option<String>,
+    /// Makes the unpacked release durable; waited for before `current` switches.
+    sync: Option<crate::machine::Pending>,
+}
+
+/// Why the steps stopped: a step failed (`stop` on, the rollback follows), or the deploy ended
+/// before anything was stopped.
+enum Halt {
+    Failed(String),
+    Ended(Outcome),
+}
+
+impl From<String> for Halt {
+    fn from(why: String) -> Self {
+        Halt::Failed(why)
+    }
+}
+
 pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
-    let d = r.d;
-    let layout = &d.layout;
-    let release = d.release.as_str();
-    let current_before = layout.current_release();
-    let target_rec = journal.last_verified(None).cloned();
-    let target_name = target_rec
-        .as_ref()
-        .map(|t| t.release.clone())
-        .or_else(|| current_before.clone());
-    if target_rec.is_none()
-        && let Some(c) = &current_before
-    {
-        r.reporter.notice(
-            Level::Warn,
-            format!("no release here was verified by tend; a rollback would go back to the current one, {c}"),
-        );
-    }
-    let target_phases = match &target_name {
-        Some(t) => match d.phases(t, target_rec.as_ref().map(|r| &r.vars)) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                return Outcome {
-                    code: Exit::FAILED,
-                    message: format!(
-                        "cannot prepare the rollback to {t}, so nothing was done: {}",
-                        e.message
-                    ),
-                    reason: "failure",
-                };
-            }
-        },
-        None => None,
+    let mut run = match Deploying::new(r, phases, journal) {
+        Ok(run) => run,
+        Err(o) => return o,
     };
-    if let Some(t) = &target_name {
-        r.reporter.notice(
-            Level::Info,
-            format!("rollback target if anything fails: {t}"),
-        );
-    }
-    // Redeploying the live release: the migrations its verified deploy applied are in place,
-    // neither run again nor undone by this deploy's rollback.
-    let kept: Vec<super::releases::Migration> = if current_before.as_deref() == Some(release) {
-        journal
-            .get(release)
-            .filter(|r| r.state == State::Verified)
-            .map(|r| r.migrations.clone())
-            .unwrap_or_default()
-    } else {
-        vec![]
-    };
-    let mut prepared: Vec<Option<Written>> = vec![];
-    let release_dir = layout.release(release);
-    let mut done = Done::default();
-    let mut sha = None;
-    let mut sync = None;
-    let mut failure: Option<(String, String)> = None;
     for step in steps::forward(phases) {
         let name = steps::name(step, phases);
         if step == Step::Prune {
-            break;
+            // A signal during the last verify: the release is not taken as verified.
+            if crate::interrupt::requested() {
+                return run.failed("verify", "interrupted by a signal".into());
+            }
+            return run.verified(&name);
         }
-        if done.stop_began && crate::interrupt::requested() {
-            failure = Some((name.clone(), "interrupted by a signal".into()));
-            break;
+        if run.done.stop_began && crate::interrupt::requested() {
+            return run.failed(&name, "interrupted by a signal".into());
         }
-        let result = match step {
-            Step::Fetch => {
-                // Recorded before anything happens, so a crash at any later point leaves a trace
-                // the next run reports. (Written first also because an fsync after the unpack
-                // would wait for all of its data.)
-                let before = journal.clone();
-                let mut rec = record(d, State::Deploying, None, String::new(), r.reporter.run());
-                rec.migrations.clone_from(&kept);
-                rec.progress = Some(Progress {
-                    from: current_before.clone(),
-                    target: target_name.clone(),
-                    ..Progress::default()
-                });
-                journal.begin(rec);
-                if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
-                    return Outcome {
+        match run.run_step(step, &name) {
+            Ok(()) => {}
+            Err(Halt::Ended(o)) => return o,
+            Err(Halt::Failed(e)) => {
+                let e = if crate::interrupt::requested() && !e.contains("interrupted") {
+                    format!("{e} (interrupted by a signal)")
+                } else {
+                    e
+                };
+                return run.failed(&name, e);
+            }
+        }
+    }
+    unreachable!("a deploy's steps end with prune")
+}
+
+impl<'r, 'a> Deploying<'r, 'a> {
+    /// The rollback target chosen (the last verified release, else the current one) and its
+    /// steps rendered, before anything runs: a target that cannot be rendered stops it here.
+    fn new(
+        r: &'r Runner<'a>,
+        phases: &'r Phases,
+        journal: &'r mut Releases,
+    ) -> Result<Self, Outcome> {
+        let d = r.d;
+        let release = d.release.as_str();
+        let current_before = d.layout.current_release();
+        let target_rec = journal.last_verified(None).cloned();
+        let target_name = target_rec
+            .as_ref()
+            .map(|t| t.release.clone())
+            .or_else(|| current_before.clone());
+        if target_rec.is_none()
+            && let Some(c) = &current_before
+        {
+            r.reporter.notice(
+                Level::Warn,
+                format!("no release here was verified by tend; a rollback would go back to the current one, {c}"),
+            );
+        }
+        let target_phases = match &target_name {
+            Some(t) => Some(
+                d.phases(t, target_rec.as_ref().map(|r| &r.vars))
+                    .map_err(|e| Outcome {
                         code: Exit::FAILED,
                         message: format!(
-                            "cannot write {}: {}; nothing was stopped",
-                            layout.journal().display(),
-                            crate::sys::describe_io(&e)
+                            "cannot prepare the rollback to {t}, so nothing was done: {}",
+                            e.message
                         ),
                         reason: "failure",
-                    };
-                }
-                let known = before.get(release);
-                let result = r.step(&name, || {
-                    // Each config's destination is checked, and read, before anything is
-                    // stopped: a link there is refused now, not after the app is down.
-                    for c in &phases.configure {
-                        let w = configure::prepare(&*layout.target, c).map_err(|e| {
-                            format!("{}: {}", c.dest.display(), crate::sys::describe_io(&e))
-                        })?;
-                        prepared.push(Some(w));
-                    }
-                    fetch_release(r, known, &mut sha, &mut sync)
-                });
-                let stopped_early = crate::interrupt::requested();
-                if result.is_err() || stopped_early {
-                    let why = match &result {
-                        Err(e) => format!("fetch failed: {e}"),
-                        Ok(()) => "interrupted before anything was stopped".into(),
-                    };
-                    *journal = before;
-                    if journal.get(release).is_none() {
-                        journal.begin(record(d, State::Failed, sha.clone(), why, r.reporter.run()));
-                    }
-                    journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
-                    return Outcome {
-                        code: Exit::FAILED,
-                        message: match result {
-                            Err(e) => format!("{name} failed: {e}; nothing was stopped or changed"),
-                            Ok(()) => {
-                                "interrupted before anything was stopped; nothing changed".into()
-                            }
-                        },
-                        reason: "failure",
-                    };
-                }
-                if let Some(rec) = journal.get_mut(release) {
-                    rec.sha256 = sha.clone();
-                }
-                crate::crash::point("deploy:fetched");
-                Ok(())
-            }
-            Step::Stop(i) => match &current_before {
+                    })?,
+            ),
+            None => None,
+        };
+        if let Some(t) = &target_name {
+            r.reporter.notice(
+                Level::Info,
+                format!("rollback target if anything fails: {t}"),
+            );
+        }
+        let kept = if current_before.as_deref() == Some(release) {
+            journal
+                .get(release)
+                .filter(|r| r.state == State::Verified)
+                .map(|r| r.migrations.clone())
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
+        Ok(Deploying {
+            r,
+            phases,
+            journal,
+            release_dir: d.layout.release(release),
+            current_before,
+            target_name,
+            target_phases,
+            kept,
+            prepared: vec![],
+            done: Done::default(),
+            sha: None,
+            sync: None,
+        })
+    }
+
+    fn release(&self) -> &'a str {
+        self.r.d.release.as_str()
+    }
+
+    fn save_journal(&mut self) {
+        let layout = &self.r.d.layout;
+        self.journal
+            .save_or_warn(&*layout.target, &layout.journal(), self.r.reporter);
+    }
+
+    fn run_step(&mut self, step: Step, name: &str) -> Result<(), Halt> {
+        let (r, phases) = (self.r, self.phases);
+        match step {
+            Step::Fetch => self.fetch(name),
+            Step::Stop(i) => match self.current_before.clone() {
                 Some(c) => {
-                    done.stop_began = true;
+                    self.done.stop_began = true;
                     // The running release's own scripts know how to stop it.
-                    r.action(&name, &phases.stop[i], &layout.release(c))
+                    Ok(r.action(name, &phases.stop[i], &r.d.layout.release(&c))?)
                 }
                 None => {
-                    r.begin(&name).end(
+                    r.begin(name).end(
                         Status::Skipped,
                         "no current release: nothing to stop".into(),
                     );
                     Ok(())
                 }
             },
-            Step::Migrate(i) if kept.contains(&phases.migrate[i].recorded) => {
-                done.stop_began = true;
-                r.step(&name, || {
+            Step::Migrate(i) if self.kept.contains(&phases.migrate[i].recorded) => {
+                self.done.stop_began = true;
+                let release = self.release();
+                Ok(r.step(name, || {
                     Ok(format!(
                         "already applied: {release} is live, and its verified deploy ran it"
                     ))
-                })
+                })?)
             }
-            Step::Migrate(i) => {
-                done.stop_began = true;
-                // Recorded before it runs: a run killed during it, or after it, leaves the next
-                // one the migrations applied and this one as under way (its `down` runs then,
-                // which is right whether it finished or not).
-                progress(
-                    r,
-                    journal,
-                    phases,
-                    &kept,
-                    &done.migrated,
-                    Some(i),
-                    !done.noted,
-                );
-                done.noted = true;
-                let (res, in_doubt) = r.action_ran(&name, &phases.migrate[i].up, &release_dir);
-                // One cut short (a signal, its timeout) may have done part of its work: its
-                // `down` runs in the rollback, as after a kill -9.
-                if res.is_ok() || in_doubt {
-                    done.migrated.push(i);
-                }
-                progress(r, journal, phases, &kept, &done.migrated, None, false);
-                crate::crash::point(&format!("deploy:migrated {}", phases.migrate[i].label));
-                res
-            }
-            Step::Configure(i) => {
-                done.stop_began = true;
-                let c = &phases.configure[i];
-                r.step(&name, || {
-                    let io = |e: std::io::Error| {
-                        format!("{}: {}", c.dest.display(), crate::sys::describe_io(&e))
-                    };
-                    let written = match prepared.get_mut(i).and_then(Option::take) {
-                        Some(w) => w,
-                        None => configure::prepare(&*layout.target, c).map_err(io)?,
-                    };
-                    match written {
-                        Written::Unchanged => Ok("unchanged".into()),
-                        Written::Replaced(prev) => {
-                            let existed = prev.content.is_some();
-                            done.previous.push(prev);
-                            // The old file is durable before the new one replaces it.
-                            configure::commit(
-                                &*layout.target,
-                                &layout.backup(release),
-                                r.reporter.run(),
-                                &done.previous,
-                                c,
-                            )
-                            .map_err(io)?;
-                            crate::crash::point("deploy:configured");
-                            Ok(format!(
-                                "wrote {} ({} bytes, mode {:04o}){}",
-                                c.dest.display(),
-                                c.content.len(),
-                                c.mode,
-                                if existed { ", previous kept" } else { "" }
-                            ))
-                        }
-                    }
-                })
-            }
-            Step::Switch => {
-                done.stop_began = true;
-                let res = r.step(&name, || {
-                    if let Some(wait) = sync.take() {
-                        wait().map_err(|e| {
-                            format!(
-                                "releases/{release} could not be made durable: {}",
-                                crate::sys::describe_io(&e)
-                            )
-                        })?;
-                    }
-                    layout
-                        .switch(release)
-                        .map(|()| format!("current → releases/{release}"))
-                        .map_err(|e| crate::sys::describe_io(&e))
-                });
-                done.switched |= res.is_ok();
-                crate::crash::point("deploy:switched");
-                res
-            }
+            Step::Migrate(i) => self.migrate(i, name),
+            Step::Configure(i) => self.configure(i, name),
+            Step::Switch => self.switch(name),
             Step::Start(i) => {
-                done.stop_began = true;
-                r.action(&name, &phases.start[i], &release_dir)
+                self.done.stop_began = true;
+                Ok(r.action(name, &phases.start[i], &self.release_dir)?)
             }
-            Step::Verify(i) => r.probe(&name, &phases.verify[i]),
-            Step::Prune => unreachable!(),
-        };
-        if let Err(e) = result {
-            let e = if crate::interrupt::requested() && !e.contains("interrupted") {
-                format!("{e} (interrupted by a signal)")
-            } else {
-                e
-            };
-            failure = Some((name, e));
-            break;
+            Step::Verify(i) => Ok(r.probe(name, &phases.verify[i])?),
+            Step::Prune => unreachable!("prune is the verified deploy's last step"),
         }
     }
-    if failure.is_none() && crate::interrupt::requested() {
-        failure = Some(("verify".into(), "interrupted by a signal".into()));
+
+    /// Recorded before anything happens, so a crash at any later point leaves a trace the next
+    /// run reports. (Written first also because an fsync after the unpack would wait for all
+    /// of its data.) A failure here, or a signal, ends the deploy with nothing stopped.
+    fn fetch(&mut self, name: &str) -> Result<(), Halt> {
+        let (r, d, phases) = (self.r, self.r.d, self.phases);
+        let layout = &d.layout;
+        let release = self.release();
+        let before = self.journal.clone();
+        let mut rec = record(d, State::Deploying, None, String::new(), r.reporter.run());
+        rec.migrations.clone_from(&self.kept);
+        rec.progress = Some(Progress {
+            from: self.current_before.clone(),
+            target: self.target_name.clone(),
+            ..Progress::default()
+        });
+        self.journal.begin(rec);
+        if let Err(e) = self.journal.save(&*layout.target, &layout.journal()) {
+            return Err(Halt::Ended(Outcome {
+                code: Exit::FAILED,
+                message: format!(
+                    "cannot write {}: {}; nothing was stopped",
+                    layout.journal().display(),
+                    crate::sys::describe_io(&e)
+                ),
+                reason: "failure",
+            }));
+        }
+        let known = before.get(release);
+        let (prepared, sha, sync) = (&mut self.prepared, &mut self.sha, &mut self.sync);
+        let result = r.step(name, || {
+            // Each config's destination is checked, and read, before anything is stopped: a
+            // link there is refused now, not after the app is down.
+            for c in &phases.configure {
+                let w = configure::prepare(&*layout.target, c).map_err(|e| {
+                    format!("{}: {}", c.dest.display(), crate::sys::describe_io(&e))
+                })?;
+                prepared.push(Some(w));
+            }
+            fetch_release(r, known, sha, sync)
+        });
+        if result.is_err() || crate::interrupt::requested() {
+            let why = match &result {
+                Err(e) => format!("fetch failed: {e}"),
+                Ok(()) => "interrupted before anything was stopped".into(),
+            };
+            *self.journal = before;
+            if self.journal.get(release).is_none() {
+                let rec = record(d, State::Failed, self.sha.clone(), why, r.reporter.run());
+                self.journal.begin(rec);
+            }
+            self.save_journal();
+            return Err(Halt::Ended(Outcome {
+                code: Exit::FAILED,
+                message: match result {
+                    Err(e) => format!("{name} failed: {e}; nothing was stopped or changed"),
+                    Ok(()) => "interrupted before anything was stopped; nothing changed".into(),
+                },
+                reason: "failure",
+            }));
+        }
+        if let Some(rec) = self.journal.get_mut(release) {
+            rec.sha256.clone_from(&self.sha);
+        }
+        crate::crash::point("deploy:fetched");
+        Ok(())
     }
-    let now = now_rfc3339();
-    if let Some((step, why)) = failure {
-        // Everything after `stop` began is undone; a failure before it changed nothing.
+
+    /// Recorded before it runs: a run killed during it, or after it, leaves the next one the
+    /// migrations applied and this one as under way (its `down` runs then, which is right
+    /// whether it finished or not).
+    fn migrate(&mut self, i: usize, name: &str) -> Result<(), Halt> {
+        let (r, phases) = (self.r, self.phases);
+        self.done.stop_began = true;
+        let first = !self.done.noted;
+        progress(
+            r,
+            self.journal,
+            phases,
+            &self.kept,
+            &self.done.migrated,
+            Some(i),
+            first,
+        );
+        self.done.noted = true;
+        let (res, in_doubt) = r.action_ran(name, &phases.migrate[i].up, &self.release_dir);
+        // One cut short (a signal, its timeout) may have done part of its work: its `down`
+        // runs in the rollback, as after a kill -9.
+        if res.is_ok() || in_doubt {
+            self.done.migrated.push(i);
+        }
+        progress(
+            r,
+            self.journal,
+            phases,
+            &self.kept,
+            &self.done.migrated,
+            None,
+            false,
+        );
+        crate::crash::point(&format!("deploy:migrated {}", phases.migrate[i].label));
+        Ok(res?)
+    }
+
+    fn configure(&mut self, i: usize, name: &str) -> Result<(), Halt> {
+        let r = self.r;
+        let layout = &r.d.layout;
+        let release = self.release();
+        self.done.stop_began = true;
+        let c = &self.phases.configure[i];
+        let (prepared, done) = (&mut self.prepared, &mut self.done);
+        Ok(r.step(name, || {
+            let io = |e: std::io::Error| {
+                format!("{}: {}", c.dest.display(), crate::sys::describe_io(&e))
+            };
+            let written = match prepared.get_mut(i).and_then(Option::take) {
+                Some(w) => w,
+                None => configure::prepare(&*layout.target, c).map_err(io)?,
+            };
+            match written {
+                Written::Unchanged => Ok("unchanged".into()),
+                Written::Replaced(prev) => {
+                    let existed = prev.content.is_some();
+                    done.previous.push(prev);
+                    // The old file is durable before the new one replaces it.
+                    configure::commit(
+                        &*layout.target,
+                        &layout.backup(release),
+                        r.reporter.run(),
+                        &done.previous,
+                        c,
+                    )
+                    .map_err(io)?;
+                    crate::crash::point("deploy:configured");
+                    Ok(format!(
+                        "wrote {} ({} bytes, mode {:04o}){}",
+                        c.dest.display(),
+                        c.content.len(),
+                        c.mode,
+                        if existed { ", previous kept" } else { "" }
+                    ))
+                }
+            }
+        })?)
+    }
+
+    /// `current` switches once the unpacked release is durable.
+    fn switch(&mut self, name: &str) -> Result<(), Halt> {
+        let layout = &self.r.d.layout;
+        let release = self.release();
+        self.done.stop_began = true;
+        let sync = &mut self.sync;
+        let res = self.r.step(name, || {
+            if let Some(wait) = sync.take() {
+                wait().map_err(|e| {
+                    format!(
+                        "releases/{release} could not be made durable: {}",
+                        crate::sys::describe_io(&e)
+                    )
+                })?;
+            }
+            layout
+                .switch(release)
+                .map(|()| format!("current → releases/{release}"))
+                .map_err(|e| crate::sys::describe_io(&e))
+        });
+        self.done.switched |= res.is_ok();
+        crate::crash::point("deploy:switched");
+        Ok(res?)
+    }
+
+    /// A step failed: everything after `stop` began is undone; a failure before it changed
+    /// nothing.
+    fn failed(mut self, step: &str, why: String) -> Outcome {
+        let release = self.release();
+        let layout = &self.r.d.layout;
         let failed = format!("{step} failed: {why}");
-        if !done.stop_began {
-            finish_record(journal, release, State::Failed, &failed, &now);
-            journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
+        if !self.done.stop_began {
+            finish_record(
+                self.journal,
+                release,
+                State::Failed,
+                &failed,
+                &now_rfc3339(),
+            );
+            self.save_journal();
             return Outcome {
                 code: Exit::FAILED,
                 message: format!("{failed}; nothing was stopped or changed"),
                 reason: "failure",
             };
         }
+        let phases = self.phases;
         let rb = Rollback {
             stop: &phases.stop,
-            stop_dir: layout.stop_dir(release, done.switched, current_before.as_deref()),
-            downs: done
+            stop_dir: layout.stop_dir(release, self.done.switched, self.current_before.as_deref()),
+            downs: self
+                .done
                 .migrated
                 .iter()
                 .rev()
-                .map(|i| (&phases.migrate[*i], release_dir.clone()))
+                .map(|i| (&phases.migrate[*i], self.release_dir.clone()))
                 .collect(),
-            restore: done.previous.iter().rev().cloned().collect(),
-            target: target_phases.as_ref(),
+            restore: self.done.previous.iter().rev().cloned().collect(),
+            target: self.target_phases.as_ref(),
         };
-        return take_back(r, journal, &rb, release, &failed);
+        take_back(self.r, self.journal, &rb, release, &failed)
     }
-    finish_record(journal, release, State::Verified, "", &now);
-    if let Some(rec) = journal.get_mut(release) {
-        rec.verified_at = Some(now.clone());
-        rec.progress = None;
-        rec.migrations = kept
-            .iter()
-            .cloned()
-            .chain(
-                done.migrated
-                    .iter()
-                    .map(|i| phases.migrate[*i].recorded.clone()),
-            )
-            .collect();
-    }
-    // The release is live and verified; a prune that fails is a warning, not a failed deploy.
-    // It runs before the journal is saved so one write records both (a crash in between
-    // leaves a release moved to the trash that the journal still lists: the next prune
-    // finds it gone and marks it so).
-    let name = steps::name(Step::Prune, phases);
-    let step = r.begin(&name);
-    let pruned = super::prune::prune(d, journal, release, target_name.as_deref());
-    journal.forget_old(JOURNAL_HISTORY);
-    if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
-        r.reporter.notice(
-            Level::Error,
-            format!(
-                "{release} is live and verified, but {} could not be updated: {}",
-                layout.journal().display(),
-                crate::sys::describe_io(&e)
-            ),
-        );
-    }
-    match pruned {
-        Ok(m) => step.end(Status::Ok, m),
-        Err(m) => step.end(Status::Warning, m),
-    }
-    Outcome {
-        code: Exit::OK,
-        message: format!("deployed {release}: live and verified"),
-        reason: "success",
+
+    /// Every step passed: the release is recorded verified, and old releases are pruned. A
+    /// prune that fails is a warning, not a failed deploy. It runs before the journal is saved
+    /// so one write records both (a crash in between leaves a release moved to the trash that
+    /// the journal still lists: the next prune finds it gone and marks it so).
+    fn verified(self, name: &str) -> Outcome {
+        let (r, d) = (self.r, self.r.d);
+        let layout = &d.layout;
+        let release = self.release();
+        let now = now_rfc3339();
+        finish_record(self.journal, release, State::Verified, "", &now);
+        if let Some(rec) = self.journal.get_mut(release) {
+            rec.verified_at = Some(now.clone());
+            rec.progress = None;
+            rec.migrations = self
+                .kept
+                .iter()
+                .cloned()
+                .chain(
+                    self.done
+                        .migrated
+                        .iter()
+                        .map(|i| self.phases.migrate[*i].recorded.clone()),
+                )
+                .collect();
+        }
+        let step = r.begin(name);
+        let pruned = super::prune::prune(d, self.journal, release, self.target_name.as_deref());
+        self.journal.forget_old(JOURNAL_HISTORY);
+        if let Err(e) = self.journal.save(&*layout.target, &layout.journal()) {
+            r.reporter.notice(
+                Level::Error,
+                format!(
+                    "{release} is live and verified, but {} could not be updated: {}",
+                    layout.journal().display(),
+                    crate::sys::describe_io(&e)
+                ),
+            );
+        }
+        match pruned {
+            Ok(m) => step.end(Status::Ok, m),
+            Err(m) => step.end(Status::Warning, m),
+        }
+        Outcome {
+            code: Exit::OK,
+            message: format!("deployed {release}: live and verified"),
+            reason: "success",
+        }
     }
 }
 
