@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::resolv;
-use super::resolve::{ActiveSource, Plan, PromoteBy, Server};
+use super::resolve::{Actions, ActiveSource, Plan, PromoteBy, Server};
 use super::state::{self, Failover, Sequence, State};
 use crate::engine::{Run, Step};
 use crate::error::Exit;
@@ -186,7 +186,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// Fail over from `from`: resumes a sequence the state file says was under way.
+    /// Fail over from `from`: resumes a sequence the state file says was under way. Each step
+    /// is saved before the next: check the standby, fence, probe the fenced server, promote,
+    /// verify.
     pub fn fail_over(&mut self, from: usize) -> Outcome {
         // Once started, the sequence runs to its end: a SIGTERM stops `--watch` after it, not
         // between a fence and a promotion.
@@ -208,58 +210,9 @@ impl Ctx<'_> {
                 ),
             );
         }
-        let candidates: Vec<Server> = match &resumed {
-            Some(s) => p.server(&s.to).into_iter().cloned().collect(),
-            None => p
-                .servers
-                .iter()
-                .filter(|s| s.name != old.name)
-                .cloned()
-                .collect(),
-        };
         let fenced_already = resumed.as_ref().is_some_and(|s| s.fenced);
-        let standby = self.step(CHECK_STANDBY, |c| {
-            let mut seen = vec![];
-            for s in &candidates {
-                let a = c.probe_one(s);
-                if a.healthy() {
-                    return (
-                        Status::Ok,
-                        format!("{} ({}) {}", s.name, s.addr, a.describe()),
-                        Some(s.clone()),
-                    );
-                }
-                seen.push(format!("{} ({}) {}", s.name, s.addr, a.describe()));
-            }
-            (
-                Status::Failed,
-                format!("no healthy standby: {}", seen.join("; ")),
-                None,
-            )
-        });
-        let Some(standby) = standby else {
-            let body = format!(
-                "{} is down and so is every standby: tend changed nothing{}.",
-                old.name,
-                if fenced_already {
-                    " more (the old active was already fenced by an earlier run)"
-                } else {
-                    ""
-                }
-            );
-            self.alert_once(
-                "failure",
-                &format!("{} down, no healthy standby", old.name),
-                &body,
-            );
-            return Outcome {
-                code: if fenced_already {
-                    Exit::NOT_VERIFIED
-                } else {
-                    Exit::FAILED
-                },
-                message: body,
-            };
+        let Some(standby) = self.check_standby(&old, resumed.as_ref()) else {
+            return self.no_standby(&old, fenced_already);
         };
         let actions = match p.actions(&old, &standby) {
             Ok(a) => a,
@@ -287,156 +240,243 @@ impl Ctx<'_> {
         seq.fence_started = true;
         self.state.sequence = Some(seq.clone());
         self.save();
-
         if !seq.fenced {
-            let name = fence_step(&old);
-            seq.fence_ok = if fence_in_doubt {
-                self.reporter.notice(
-                    Level::Warn,
-                    format!(
-                        "the fence of {} was under way when a run was killed: it is not run again; the probe after it decides",
-                        old.name
-                    ),
-                );
-                None
-            } else {
-                actions.fence.as_ref().map(|a| self.run(&name, a, &old))
-            };
-            crate::crash::point("failover:fenced");
-            seq.fenced = true;
-            self.state.sequence = Some(seq.clone());
-            self.state.note(format!(
-                "fenced {} ({})",
-                old.name,
-                match seq.fence_ok {
-                    Some(true) => "ok",
-                    Some(false) => "the fence command FAILED",
-                    None => "no fence command",
-                }
-            ));
-            self.save();
+            self.fence(&mut seq, &old, &actions, fence_in_doubt);
         }
-        if !seq.promoted {
-            let answer = self.step(&probe_step(&old), |c| {
-                let a = c.probe_one(&old);
-                let st = if responded(&a) {
-                    Status::Warning
-                } else {
-                    Status::Ok
-                };
-                (st, a.describe(), a)
-            });
-            seq.forced = seq.fence_ok == Some(false) || responded(&answer);
-            if seq.forced {
-                self.reporter.notice(
-                    Level::Warn,
-                    format!(
-                        "{} may still be serving ({}): promoting {} with promote_forced",
-                        old.name,
-                        if seq.fence_ok == Some(false) {
-                            "the fence failed".to_string()
-                        } else {
-                            format!("it still answers: {}", answer.describe())
-                        },
-                        standby.name
-                    ),
-                );
-            }
-            let name = promote_step(&standby, seq.forced);
-            if seq.promote_started {
-                // A run killed during the promotion: had it taken effect, the active would be
-                // the standby now and the sequence recorded as done before it got here.
-                self.reporter.notice(
-                    Level::Warn,
-                    format!(
-                        "the promotion of {} was under way when a run was killed and has not taken effect: promoting again",
-                        standby.name
-                    ),
-                );
-            }
-            seq.promote_started = true;
-            self.state.sequence = Some(seq.clone());
-            self.save();
-            let promoted = match (&actions.promote, seq.forced, &actions.promote_forced) {
-                (_, true, Some(forced)) => self.run(&name, forced, &standby),
-                (PromoteBy::Action(a), _, _) => self.run(&name, a, &standby),
-                (PromoteBy::ResolvConf(path), _, _) => {
-                    self.step(&name, |c| match resolv::rewrite(path, standby.addr.ip()) {
-                        Ok(list) => {
-                            c.state.resolv_written = Some(state::Written {
-                                path: path.display().to_string(),
-                                nameservers: list.clone(),
-                            });
-                            c.state.drift_alerted = None;
-                            (
-                                Status::Ok,
-                                format!("{}: nameservers {}", path.display(), list.join(", ")),
-                                true,
-                            )
-                        }
-                        Err(e) => (
-                            Status::Failed,
-                            format!("{}: {}", path.display(), crate::sys::describe_io(&e)),
-                            false,
-                        ),
-                    })
-                }
-            };
-            if !promoted {
-                let body = format!(
-                    "{} is {} and promoting {} FAILED: no server is serving. A human is needed now.",
-                    old.name,
-                    if seq.fence_ok == Some(true) {
-                        "fenced"
-                    } else {
-                        "down"
-                    },
-                    standby.name
-                );
-                self.reporter.notice(Level::Error, body.clone());
-                self.state
-                    .note(format!("promotion of {} FAILED", standby.name));
-                self.save();
-                self.alert(
-                    "failure",
-                    &format!("promotion of {} FAILED", standby.name),
-                    &body,
-                );
-                self.save();
-                return Outcome {
-                    code: Exit::NOT_VERIFIED,
-                    message: body,
-                };
-            }
-            crate::crash::point("failover:promoted");
-            if let ActiveSource::StateFile(f) = &p.active
-                && let Err(e) =
-                    crate::fsutil::atomic_write(f, format!("{}\n", standby.name).as_bytes(), 0o644)
-            {
-                self.reporter.notice(
-                    Level::Error,
-                    format!(
-                        "cannot record the new active in {}: {}",
-                        f.display(),
-                        crate::sys::describe_io(&e)
-                    ),
-                );
-            }
-            seq.promoted = true;
-            self.state.sequence = Some(seq.clone());
-            self.state.note(format!(
-                "promoted {}{}",
-                standby.name,
-                if seq.forced { " (forced)" } else { "" }
-            ));
-            self.save();
+        if !seq.promoted
+            && let Err(o) = self.promote(&mut seq, &old, &standby, &actions)
+        {
+            return o;
         }
         crate::crash::point("failover:before-verify");
-        let verified = self.step(&verify_step(&standby), |c| {
+        let verified = self.verify(&standby);
+        self.record(&seq, &old, &standby, verified)
+    }
+
+    /// The first healthy server other than `old` (a resumed sequence's own target only).
+    fn check_standby(&mut self, old: &Server, resumed: Option<&Sequence>) -> Option<Server> {
+        let p = self.plan;
+        let candidates: Vec<Server> = match resumed {
+            Some(s) => p.server(&s.to).into_iter().cloned().collect(),
+            None => p
+                .servers
+                .iter()
+                .filter(|s| s.name != old.name)
+                .cloned()
+                .collect(),
+        };
+        self.step(CHECK_STANDBY, |c| {
+            let mut seen = vec![];
+            for s in &candidates {
+                let a = c.probe_one(s);
+                if a.healthy() {
+                    return (
+                        Status::Ok,
+                        format!("{} ({}) {}", s.name, s.addr, a.describe()),
+                        Some(s.clone()),
+                    );
+                }
+                seen.push(format!("{} ({}) {}", s.name, s.addr, a.describe()));
+            }
+            (
+                Status::Failed,
+                format!("no healthy standby: {}", seen.join("; ")),
+                None,
+            )
+        })
+    }
+
+    fn no_standby(&mut self, old: &Server, fenced_already: bool) -> Outcome {
+        let body = format!(
+            "{} is down and so is every standby: tend changed nothing{}.",
+            old.name,
+            if fenced_already {
+                " more (the old active was already fenced by an earlier run)"
+            } else {
+                ""
+            }
+        );
+        self.alert_once(
+            "failure",
+            &format!("{} down, no healthy standby", old.name),
+            &body,
+        );
+        Outcome {
+            code: if fenced_already {
+                Exit::NOT_VERIFIED
+            } else {
+                Exit::FAILED
+            },
+            message: body,
+        }
+    }
+
+    fn fence(&mut self, seq: &mut Sequence, old: &Server, actions: &Actions, in_doubt: bool) {
+        let name = fence_step(old);
+        seq.fence_ok = if in_doubt {
+            self.reporter.notice(
+                Level::Warn,
+                format!(
+                    "the fence of {} was under way when a run was killed: it is not run again; the probe after it decides",
+                    old.name
+                ),
+            );
+            None
+        } else {
+            actions.fence.as_ref().map(|a| self.run(&name, a, old))
+        };
+        crate::crash::point("failover:fenced");
+        seq.fenced = true;
+        self.state.sequence = Some(seq.clone());
+        self.state.note(format!(
+            "fenced {} ({})",
+            old.name,
+            match seq.fence_ok {
+                Some(true) => "ok",
+                Some(false) => "the fence command FAILED",
+                None => "no fence command",
+            }
+        ));
+        self.save();
+    }
+
+    /// Probe the fenced server, then promote the standby, forced when the fence failed or the
+    /// old active still answers. A failed promotion ends the sequence: no server serves.
+    fn promote(
+        &mut self,
+        seq: &mut Sequence,
+        old: &Server,
+        standby: &Server,
+        actions: &Actions,
+    ) -> Result<(), Outcome> {
+        let p = self.plan;
+        let answer = self.step(&probe_step(old), |c| {
+            let a = c.probe_one(old);
+            let st = if responded(&a) {
+                Status::Warning
+            } else {
+                Status::Ok
+            };
+            (st, a.describe(), a)
+        });
+        seq.forced = seq.fence_ok == Some(false) || responded(&answer);
+        if seq.forced {
+            self.reporter.notice(
+                Level::Warn,
+                format!(
+                    "{} may still be serving ({}): promoting {} with promote_forced",
+                    old.name,
+                    if seq.fence_ok == Some(false) {
+                        "the fence failed".to_string()
+                    } else {
+                        format!("it still answers: {}", answer.describe())
+                    },
+                    standby.name
+                ),
+            );
+        }
+        let name = promote_step(standby, seq.forced);
+        if seq.promote_started {
+            // A run killed during the promotion: had it taken effect, the active would be the
+            // standby now and the sequence recorded as done before it got here.
+            self.reporter.notice(
+                Level::Warn,
+                format!(
+                    "the promotion of {} was under way when a run was killed and has not taken effect: promoting again",
+                    standby.name
+                ),
+            );
+        }
+        seq.promote_started = true;
+        self.state.sequence = Some(seq.clone());
+        self.save();
+        let promoted = match (&actions.promote, seq.forced, &actions.promote_forced) {
+            (_, true, Some(forced)) => self.run(&name, forced, standby),
+            (PromoteBy::Action(a), _, _) => self.run(&name, a, standby),
+            (PromoteBy::ResolvConf(path), _, _) => self.rewrite_resolv(&name, path, standby),
+        };
+        if !promoted {
+            let body = format!(
+                "{} is {} and promoting {} FAILED: no server is serving. A human is needed now.",
+                old.name,
+                if seq.fence_ok == Some(true) {
+                    "fenced"
+                } else {
+                    "down"
+                },
+                standby.name
+            );
+            self.reporter.notice(Level::Error, body.clone());
+            self.state
+                .note(format!("promotion of {} FAILED", standby.name));
+            self.save();
+            self.alert(
+                "failure",
+                &format!("promotion of {} FAILED", standby.name),
+                &body,
+            );
+            self.save();
+            return Err(Outcome {
+                code: Exit::NOT_VERIFIED,
+                message: body,
+            });
+        }
+        crate::crash::point("failover:promoted");
+        if let ActiveSource::StateFile(f) = &p.active
+            && let Err(e) =
+                crate::fsutil::atomic_write(f, format!("{}\n", standby.name).as_bytes(), 0o644)
+        {
+            self.reporter.notice(
+                Level::Error,
+                format!(
+                    "cannot record the new active in {}: {}",
+                    f.display(),
+                    crate::sys::describe_io(&e)
+                ),
+            );
+        }
+        seq.promoted = true;
+        self.state.sequence = Some(seq.clone());
+        self.state.note(format!(
+            "promoted {}{}",
+            standby.name,
+            if seq.forced { " (forced)" } else { "" }
+        ));
+        self.save();
+        Ok(())
+    }
+
+    /// Promotion by rewriting the resolv file: what tend wrote is what drift is measured
+    /// against from now on.
+    fn rewrite_resolv(&mut self, name: &str, path: &Path, standby: &Server) -> bool {
+        self.step(name, |c| match resolv::rewrite(path, standby.addr.ip()) {
+            Ok(list) => {
+                c.state.resolv_written = Some(state::Written {
+                    path: path.display().to_string(),
+                    nameservers: list.clone(),
+                });
+                c.state.drift_alerted = None;
+                (
+                    Status::Ok,
+                    format!("{}: nameservers {}", path.display(), list.join(", ")),
+                    true,
+                )
+            }
+            Err(e) => (
+                Status::Failed,
+                format!("{}: {}", path.display(), crate::sys::describe_io(&e)),
+                false,
+            ),
+        })
+    }
+
+    /// The standby answers, `rise` rounds (at least 3) given to it.
+    fn verify(&mut self, standby: &Server) -> bool {
+        self.step(&verify_step(standby), |c| {
             let tries = c.plan.rise.max(3);
             let mut last = Answer::Timeout;
             for i in 0..tries {
-                last = c.probe_one(&standby);
+                last = c.probe_one(standby);
                 if last.healthy() {
                     return (
                         Status::Ok,
@@ -453,14 +493,23 @@ impl Ctx<'_> {
                 format!("{} after {tries} rounds", last.describe()),
                 false,
             )
-        });
-        let now = now_rfc3339();
+        })
+    }
+
+    /// The sequence is over: recorded as the last failover, and alerted.
+    fn record(
+        &mut self,
+        seq: &Sequence,
+        old: &Server,
+        standby: &Server,
+        verified: bool,
+    ) -> Outcome {
         self.state.sequence = None;
         self.state.down_since = None;
         self.state.last_failover = Some(Failover {
             from: old.name.clone(),
             to: standby.name.clone(),
-            at: now,
+            at: now_rfc3339(),
             epoch_ms: state::epoch_ms(),
             forced: seq.forced,
         });
@@ -472,43 +521,37 @@ impl Ctx<'_> {
         } else {
             String::new()
         };
-        if verified {
-            let msg = format!(
-                "failed over from {} to {}, verified.{forced_note}",
-                old.name, standby.name
-            );
-            self.state.note(&msg);
-            self.save();
-            let subject = format!(
-                "failed over from {} to {}{}",
-                old.name,
-                standby.name,
-                if seq.forced { " (FORCED)" } else { "" }
-            );
-            self.alert("failover", &subject, &msg);
-            self.save();
-            Outcome {
-                code: Exit::OK,
-                message: msg,
-            }
+        let (code, msg, reason, subject) = if verified {
+            (
+                Exit::OK,
+                format!(
+                    "failed over from {} to {}, verified.{forced_note}",
+                    old.name, standby.name
+                ),
+                "failover",
+                format!(
+                    "failed over from {} to {}{}",
+                    old.name,
+                    standby.name,
+                    if seq.forced { " (FORCED)" } else { "" }
+                ),
+            )
         } else {
-            let msg = format!(
-                "promoted {} but it does not answer the probe: NOT verified. A human is needed now.{forced_note}",
-                standby.name
-            );
-            self.state.note(&msg);
-            self.save();
-            self.alert(
+            (
+                Exit::NOT_VERIFIED,
+                format!(
+                    "promoted {} but it does not answer the probe: NOT verified. A human is needed now.{forced_note}",
+                    standby.name
+                ),
                 "failure",
-                &format!("failover to {} NOT verified", standby.name),
-                &msg,
-            );
-            self.save();
-            Outcome {
-                code: Exit::NOT_VERIFIED,
-                message: msg,
-            }
-        }
+                format!("failover to {} NOT verified", standby.name),
+            )
+        };
+        self.state.note(&msg);
+        self.save();
+        self.alert(reason, &subject, &msg);
+        self.save();
+        Outcome { code, message: msg }
     }
 
     /// Run an action for `server`: on its `host:` over SSH (unless the action says
