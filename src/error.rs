@@ -81,11 +81,16 @@ impl Error {
             Error::Playbook(d) => d.render(color),
             Error::Lock(LockError::Held { .. }) => format!(
                 "tend: {}\n  hint: `--wait-lock DURATION` waits for it to finish\n",
-                crate::redact::redact(&self.to_string())
+                shown(self)
             ),
-            other => format!("tend: {}\n", crate::redact::redact(&other.to_string())),
+            other => format!("tend: {}\n", shown(other)),
         }
     }
+}
+
+/// Masked, and with no control character left to drive a terminal (a path may hold any).
+fn shown(e: &Error) -> String {
+    crate::report::printable_lines(&crate::redact::redact(&e.to_string()))
 }
 
 impl fmt::Display for Error {

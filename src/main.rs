@@ -140,7 +140,10 @@ fn validate(cli: &Cli, cfg: &Config, args: &cli::ValidateArgs) -> Exit {
                     }
                 }
                 if !cli.quiet {
-                    println!("ok: {} ({what})", path.display());
+                    println!(
+                        "ok: {} ({what})",
+                        report::printable(&path.display().to_string())
+                    );
                 }
             }
             Err(d) => {

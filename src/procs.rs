@@ -119,7 +119,15 @@ fn tell_watchdog(pgid: i32, add: bool) {
         msg[..4].copy_from_slice(&pgid.to_ne_bytes());
         msg[4..].copy_from_slice(&i32::from(add).to_ne_bytes());
         // 8 bytes, under PIPE_BUF: written whole or not at all.
-        let _ = pipe.write_all(&msg);
+        if let Err(e) = pipe.write_all(&msg) {
+            // The watchdog is gone: a step may now outlive a `kill -9` of tend. Said once.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!(
+                    "tend: warning: the watchdog that stops steps if tend is killed is gone ({e}): a step may outlive a kill -9"
+                );
+            }
+        }
     }
 }
 
@@ -154,6 +162,10 @@ fn watchdog() -> Option<File> {
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         let pid = libc::fork();
         if pid == 0 {
+            // A group of its own: `kill -9 -PGID` on tend's group (a shell's job control, a
+            // service manager) must not take the watchdog down with tend, or the steps outlive
+            // both.
+            libc::setpgid(0, 0);
             // close_range leaves nothing an other thread opened after `highest` was read; the
             // loop is for kernels before 5.9.
             let below = read == 0

@@ -919,4 +919,18 @@ fn a_dry_run_counts_each_file_once_across_rules() {
         .run()
         .code(0)
         .stderr_has("cleanup acted on 3 files");
+    // What a rule makes (a .gz, an archive) a later rule may take: the plan says it cannot see it.
+    let p = env.write(
+        "d.yaml",
+        &format!(
+            "kind: cleanup\nrules:\n  - {{ name: zip, path: {0}, match: [\"*.log\"], older_than: 1d, action: compress }}\n  - {{ name: expire, path: {0}, match: [\"*.gz\"], older_than: 2d, action: delete }}\n",
+            logs.display()
+        ),
+    );
+    env.tend()
+        .arg("plan")
+        .arg(&p)
+        .run()
+        .code(0)
+        .stdout_has("warning: a dry run does not see the .gz files and archives zip makes");
 }

@@ -191,3 +191,35 @@ fn an_error_is_printed_once_with_its_exit_code() {
         );
     }
 }
+
+/// A playbook's path may hold any byte: what tend prints about it cannot drive the terminal.
+#[test]
+fn a_path_with_control_characters_is_written_out() {
+    use crate::harness::run::Runs;
+    let env = Env::new();
+    let name = "x\u{1b}[31m\ny.yaml";
+    env.write(name, "kind: check\nchecks:\n  - disk: {}\n");
+    let validate = env.tend().args(["validate", name]).run();
+    validate.code(0).stdout_has("ok: x\\u{1b}[31m\\ny.yaml");
+    let rollback = env.tend().args(["rollback", name]).run();
+    rollback
+        .code(64)
+        .stderr_has("--> x\\u{1b}[31m\\ny.yaml:1:7");
+    let other = "c\u{1b}[2J.yaml";
+    env.write(other, "kind: cleanup\nrules: []\n");
+    let check = env
+        .tend()
+        .args(["check", "--output", "nagios", other])
+        .run();
+    check
+        .code(3)
+        .stdout_has("TEND UNKNOWN - c\\u{1b}[2J.yaml:1:7: this is a cleanup playbook");
+    for run in [&validate, &rollback, &check] {
+        assert!(
+            !run.stdout().contains('\u{1b}') && !run.stderr().contains('\u{1b}'),
+            "{}{}",
+            run.stdout(),
+            run.stderr()
+        );
+    }
+}

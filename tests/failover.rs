@@ -165,6 +165,16 @@ notify:
     p.dns1.kill();
     p.dns2.kill();
     let before = std::fs::read_to_string(p.env.path("resolv.conf")).unwrap();
+    // The dry run ends as the real run will, in every output style.
+    for style in ["plain", "json"] {
+        let out = p.failover(&["--dry-run", "--output", style]);
+        assert_eq!(out.status.code(), Some(1), "{style}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("no standby answers"),
+            "{}",
+            stdout(&out)
+        );
+    }
     let out = p.failover(&[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -212,6 +222,14 @@ fn hold_down_prevents_a_second_failover_and_a_failback() {
     // dns1 is back, dns2 dies: failing back would flap.
     p.dns1.launch();
     p.dns2.kill();
+    // The dry run says so too, and ends as the run will.
+    let dry = p.failover(&["--dry-run"]);
+    assert_eq!(dry.status.code(), Some(1), "{}", stdout(&dry));
+    assert!(
+        stdout(&dry).contains("no second failover within hold_down 10m"),
+        "{}",
+        stdout(&dry)
+    );
     let out = p.failover(&[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");

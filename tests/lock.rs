@@ -94,20 +94,24 @@ fn a_stale_lock_from_a_dead_process_is_taken_over_and_said() {
 }
 
 /// A check whose probe runs a pipeline that would outlive a shell killed alone.
-fn pipeline_check(env: &Env) -> std::process::Child {
+fn pipeline_check(env: &Env, own_group: bool) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
     let p = env.write(
         "slow.yaml",
         "kind: check\nchecks:\n  - probe: { command: \"echo started >&2; sleep 60 | cat\", timeout: 50s }\n",
     );
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
-        .args(["-v", "--output", "plain", "check"])
+    let mut tend = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"));
+    tend.args(["-v", "--output", "plain", "check"])
         .arg(&p)
         .env("TEND_STATE_DIR", env.state())
         .current_dir(env.dir.path())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    if own_group {
+        // As a shell's job is: then `kill -9 -PGID` ends tend and all it forked at once.
+        tend.process_group(0);
+    }
+    tend.spawn().unwrap()
 }
 
 /// The `sleep 60` of this test's pipeline, if any is running (its parent's working directory is
@@ -122,12 +126,22 @@ fn sleeping(env: &Env) -> bool {
 
 #[test]
 fn a_signal_or_kill_9_ends_tend_and_every_process_of_its_steps() {
-    for sig in ["TERM", "INT", "KILL"] {
+    for (sig, group) in [
+        ("TERM", false),
+        ("INT", false),
+        ("KILL", false),
+        ("KILL", true),
+    ] {
         let env = Env::new();
-        let mut child = pipeline_check(&env);
+        let mut child = pipeline_check(&env, group);
         wait_for("the pipeline", Duration::from_secs(20), || sleeping(&env));
+        let whom = if group {
+            format!("-{}", child.id())
+        } else {
+            child.id().to_string()
+        };
         std::process::Command::new("kill")
-            .args([&format!("-{sig}"), &child.id().to_string()])
+            .args([&format!("-{sig}"), "--", &whom])
             .status()
             .unwrap();
         let status = child.wait().unwrap();

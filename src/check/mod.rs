@@ -203,7 +203,9 @@ fn load(args: &CheckArgs) -> Result<Loaded<CheckPlaybook>, Diagnostic> {
 /// UNKNOWN on stdout, in the format asked for, after `main` printed the whole error on stderr:
 /// a plugin line is all Nagios shows.
 pub fn unknown(cfg: &Config, message: &str) -> Exit {
+    // One line Nagios shows as it is: no pipe (perfdata follows one), no control character.
     let line = message.replace('|', "/").replace('\n', " ");
+    let line = crate::report::printable(&line);
     match cfg.output {
         Output::Nagios => println!("TEND UNKNOWN - {line}"),
         Output::Json => println!(

@@ -101,6 +101,23 @@ fn execute(
     );
     // A plan lists every action too.
     let job = Job::new(reporter, dry_run, jobs, opts.verbose || how == How::Plan);
+    let makes = plan
+        .rules
+        .iter()
+        .position(|r| matches!(r.rule.action, Action::Compress | Action::Archive));
+    if dry_run
+        && let Some(i) = makes
+        && (i + 1 < plan.rules.len() || plan.free_space.is_some())
+    {
+        reporter.notice(
+            Level::Warn,
+            format!(
+                "a dry run does not see the .gz files and archives {} makes: a later rule or \
+                 the free-space step may act on more, or other, files than listed",
+                plan.rules[i].label
+            ),
+        );
+    }
     let mut worst = Status::Ok;
     let (mut total_files, mut total_freed) = (0u64, 0u64);
     // What failed, for the run's last line and the alert's first.

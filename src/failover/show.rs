@@ -91,12 +91,30 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
     // What the real run does with this round: it fails over once `fall` rounds in a row failed
     // and the grace is over; a dry run sees one round.
     let now = plan.fall <= 1 && plan.grace.is_zero();
+    // As the real run holds a second failover back: `hold_down` after the last one.
+    let held = c.state.last_failover.as_ref().and_then(|last| {
+        let since = super::state::epoch_ms().saturating_sub(last.epoch_ms);
+        let hold = plan.hold_down.as_millis() as u64;
+        (since < hold).then(|| {
+            format!(
+                "{} is down, but tend failed over from {} to {} at {}: no second failover within hold_down {}, that is for {} more (`--now` overrides)",
+                old.name,
+                last.from,
+                last.to,
+                last.at,
+                humantime::format_duration(plan.hold_down),
+                humantime::format_duration(std::time::Duration::from_secs((hold - since) / 1000))
+            )
+        })
+    });
     let (decision, steps, exit) = if answers[active].healthy() {
         (
             format!("{} is healthy: nothing to do", old.name),
             vec![],
             Exit::OK,
         )
+    } else if let Some(held) = held {
+        (held, vec![], Exit::FAILED)
     } else if let Some(standby) = standby {
         let decision = if now {
             format!(
@@ -166,7 +184,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
         "{}",
         crate::report::printable_lines(&crate::redact::redact(&out))
     );
-    Ok(Exit::OK)
+    Ok(exit)
 }
 
 /// The failover sequence's steps from `old` to `standby`, as the run names them, each with

@@ -209,6 +209,7 @@ impl Diagnostic {
         let gutter = self.span.map_or(1, |s| s.line.to_string().len());
         let pad = " ".repeat(gutter);
         if let Some(location) = self.location() {
+            let location = crate::report::printable(&location);
             out += &format!("{pad}{blue}-->{reset} {location}\n");
         }
         if let (Some(source), Some(span)) = (&self.source, self.span)
@@ -229,6 +230,7 @@ impl Diagnostic {
         }
         for hint in &self.hints {
             let hint = crate::redact::redact(hint);
+            let hint = crate::report::printable(&hint);
             out += &format!("{pad} {blue}={reset} {bold}hint{reset}: {hint}\n");
         }
         out
