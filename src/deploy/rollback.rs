@@ -27,73 +27,7 @@ pub fn manual(
             ),
         ));
     };
-    let cur_pos = journal.releases.iter().position(|x| x.release == current);
-    let candidates: Vec<&str> = journal
-        .releases
-        .iter()
-        .enumerate()
-        .filter(|(i, x)| {
-            x.verified_at.is_some()
-                && x.state != State::Failed
-                && !x.pruned
-                && x.release != current
-                && cur_pos.is_none_or(|c| *i < c)
-        })
-        .map(|(_, x)| x.release.as_str())
-        .collect();
-    let target = match to {
-        Some(t) => {
-            let Some(rec) = journal.get(t) else {
-                return Err((
-                    Exit::USAGE,
-                    format!(
-                        "there is no release '{t}' under {}; verified releases to go back to: {}",
-                        layout.root.display(),
-                        list(&candidates)
-                    ),
-                ));
-            };
-            if t == current {
-                return Err((Exit::USAGE, format!("{t} is already the current release")));
-            }
-            if !candidates.contains(&t) {
-                let why = if rec.pruned {
-                    "its directory was pruned".to_string()
-                } else if rec.verified_at.is_none() || rec.state == State::Failed {
-                    "it was never verified".to_string()
-                } else {
-                    format!(
-                        "it was deployed after {current}: going forward is a deploy, not a rollback"
-                    )
-                };
-                return Err((
-                    Exit::USAGE,
-                    format!(
-                        "cannot roll back to {t}: {why}; verified releases to go back to: {}",
-                        list(&candidates)
-                    ),
-                ));
-            }
-            t.to_string()
-        }
-        None => match candidates.last() {
-            Some(t) => {
-                // The newest verified release before the current one.
-                journal
-                    .releases
-                    .iter()
-                    .filter(|x| candidates.contains(&x.release.as_str()))
-                    .max_by(|a, b| a.verified_at.cmp(&b.verified_at))
-                    .map_or(t.to_string(), |x| x.release.clone())
-            }
-            None => {
-                return Err((
-                    Exit::FAILED,
-                    format!("there is no verified release before {current} to go back to"),
-                ));
-            }
-        },
-    };
+    let target = target(journal, &current, to, &layout.root)?;
     // Every release applied after the target, newest first: its migrations and configs go.
     let mut between: Vec<_> = journal
         .applied_after(&target)
@@ -143,23 +77,15 @@ pub fn manual(
         restore,
         target: Some(&target_phases),
     };
+    let undoing = if between.len() > 1 {
+        let names: Vec<&str> = between.iter().map(|x| x.release.as_str()).collect();
+        format!(", undoing {}", names.join(", "))
+    } else {
+        String::new()
+    };
     r.reporter.notice(
         crate::report::Level::Info,
-        format!(
-            "rolling back from {current} to {target}{}",
-            if between.len() > 1 {
-                format!(
-                    ", undoing {}",
-                    between
-                        .iter()
-                        .map(|x| x.release.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            } else {
-                String::new()
-            }
-        ),
+        format!("rolling back from {current} to {target}{undoing}"),
     );
     // Each `down` that ran leaves its release's record at once: a rollback killed midway is
     // finished by the next without running a `down` twice.
@@ -177,48 +103,8 @@ pub fn manual(
             journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
         }
     });
-    let now = now_rfc3339();
-    if undone.verified {
-        for rec in &between {
-            if let Some(x) = journal.get_mut(&rec.release) {
-                x.state = State::RolledBack;
-                x.message = format!(
-                    "rolled back to {target} by {} at {now}, verified",
-                    crate::sys::username()
-                );
-                x.finished_at = Some(now.clone());
-                x.rolled_back_to = Some(super::releases::RolledBackTo {
-                    release: target.clone(),
-                    verified: true,
-                    at: now.clone(),
-                });
-            }
-        }
-        if let Some(t) = journal.get_mut(&target) {
-            t.verified_at = Some(now.clone());
-            t.state = State::Verified;
-        }
-    } else if let Some(x) = journal.get_mut(&current) {
-        x.message = format!(
-            "a rollback to {target} at {now} is NOT verified: {}",
-            undone.halted.clone().unwrap_or_default()
-        );
-        x.rolled_back_to = Some(super::releases::RolledBackTo {
-            release: target.clone(),
-            verified: false,
-            at: now.clone(),
-        });
-    }
-    if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
-        r.reporter.notice(
-            crate::report::Level::Error,
-            format!(
-                "cannot update {}: {}",
-                layout.journal().display(),
-                crate::sys::describe_io(&e)
-            ),
-        );
-    }
+    record(journal, &between, &current, &target, &undone);
+    journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
     let what = format!("rollback from {current} to {target}");
     let mut o = undo::rolled_back(r, undone, &what, Some(&target));
     if o.code == Exit::FAILED {
@@ -227,6 +113,115 @@ pub fn manual(
         o.message = format!("rolled back from {current} to {target}: running and verified");
     }
     Ok(o)
+}
+
+/// The release to go back to: `to`, if it is a verified release before the current one, else
+/// the newest such. Why not, with the ones there are.
+fn target(
+    journal: &Releases,
+    current: &str,
+    to: Option<&str>,
+    root: &std::path::Path,
+) -> Result<String, (Exit, String)> {
+    let cur_pos = journal.releases.iter().position(|x| x.release == current);
+    let candidates: Vec<&str> = journal
+        .releases
+        .iter()
+        .enumerate()
+        .filter(|(i, x)| {
+            x.verified_at.is_some()
+                && x.state != State::Failed
+                && !x.pruned
+                && x.release != current
+                && cur_pos.is_none_or(|c| *i < c)
+        })
+        .map(|(_, x)| x.release.as_str())
+        .collect();
+    let Some(t) = to else {
+        // The newest verified release before the current one.
+        return journal
+            .releases
+            .iter()
+            .filter(|x| candidates.contains(&x.release.as_str()))
+            .max_by(|a, b| a.verified_at.cmp(&b.verified_at))
+            .map(|x| x.release.clone())
+            .ok_or_else(|| {
+                (
+                    Exit::FAILED,
+                    format!("there is no verified release before {current} to go back to"),
+                )
+            });
+    };
+    let Some(rec) = journal.get(t) else {
+        return Err((
+            Exit::USAGE,
+            format!(
+                "there is no release '{t}' under {}; verified releases to go back to: {}",
+                root.display(),
+                list(&candidates)
+            ),
+        ));
+    };
+    if t == current {
+        return Err((Exit::USAGE, format!("{t} is already the current release")));
+    }
+    if !candidates.contains(&t) {
+        let why = if rec.pruned {
+            "its directory was pruned".to_string()
+        } else if rec.verified_at.is_none() || rec.state == State::Failed {
+            "it was never verified".to_string()
+        } else {
+            format!("it was deployed after {current}: going forward is a deploy, not a rollback")
+        };
+        return Err((
+            Exit::USAGE,
+            format!(
+                "cannot roll back to {t}: {why}; verified releases to go back to: {}",
+                list(&candidates)
+            ),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// What the rollback did, in the journal: the releases undone and the target verified again, or
+/// the current release marked with a rollback that is not verified.
+fn record(
+    journal: &mut Releases,
+    between: &[super::releases::Record],
+    current: &str,
+    target: &str,
+    undone: &undo::Undone,
+) {
+    let now = now_rfc3339();
+    let to = |verified: bool| super::releases::RolledBackTo {
+        release: target.to_string(),
+        verified,
+        at: now.clone(),
+    };
+    if undone.verified {
+        for rec in between {
+            if let Some(x) = journal.get_mut(&rec.release) {
+                x.state = State::RolledBack;
+                x.message = format!(
+                    "rolled back to {target} by {} at {now}, verified",
+                    crate::sys::username()
+                );
+                x.finished_at = Some(now.clone());
+                x.rolled_back_to = Some(to(true));
+            }
+        }
+        if let Some(t) = journal.get_mut(target) {
+            t.verified_at = Some(now.clone());
+            t.state = State::Verified;
+        }
+    } else if let Some(x) = journal.get_mut(current) {
+        x.message = format!(
+            "a rollback to {target} at {now} is NOT verified: {}",
+            undone.halted.clone().unwrap_or_default()
+        );
+        x.rolled_back_to = Some(to(false));
+    }
 }
 
 fn list(names: &[&str]) -> String {
