@@ -41,36 +41,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             }
         };
         let name = p.servers[active].name.clone();
-        // Promoted by a run killed before it could record it: record it now.
-        if let Some(seq) = c.state.sequence.clone()
-            && seq.to == name
-        {
-            let msg = format!(
-                "the failover from {} to {} started {} completed, but the run was stopped before recording it",
-                seq.from, seq.to, seq.started
-            );
-            c.reporter.notice(Level::Warn, msg.clone());
-            c.state.note(msg);
-            c.state.sequence = None;
-            c.state.down_since = None;
-            // What the promotion wrote is what drift is measured against from now on.
-            if let Some(path) = p.promoted_resolv_file()
-                && let Ok(text) = std::fs::read_to_string(&path)
-            {
-                c.state.resolv_written = Some(state::Written {
-                    path: path.display().to_string(),
-                    nameservers: super::resolv::nameservers(&text),
-                });
-            }
-            c.state.last_failover = Some(state::Failover {
-                from: seq.from,
-                to: seq.to,
-                at: seq.started,
-                epoch_ms: state::epoch_ms(),
-                forced: seq.forced,
-            });
-            c.save();
-        }
+        record_finished(c, &name);
         // A sequence a killed run left behind is finished before anything else.
         if c.state.sequence.as_ref().is_some_and(|s| s.from == name) {
             let o = c.fail_over(active);
@@ -85,20 +56,6 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
         round += 1;
         let step = Step::begin(c.reporter, &format!("round {round}"));
         let answers = c.round();
-        let parts: Vec<String> = p
-            .servers
-            .iter()
-            .zip(&answers)
-            .enumerate()
-            .map(|(i, (s, a))| {
-                format!(
-                    "{}{} {}",
-                    s.name,
-                    if i == active { " (active)" } else { "" },
-                    a.describe()
-                )
-            })
-            .collect();
         let healthy = answers[active].healthy();
         fails = if healthy { 0 } else { fails + 1 };
         // The outage began with the first failed round, not with the `fall`-th: the grace
@@ -106,18 +63,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
         if fails == 1 {
             first_fail = round_at;
         }
-        step.end(
-            if healthy { Status::Ok } else { Status::Warning },
-            if healthy {
-                parts.join("; ")
-            } else {
-                format!(
-                    "{}; {name} failed {fails} of {} rounds",
-                    parts.join("; "),
-                    p.fall
-                )
-            },
-        );
+        report_round(c, step, active, &answers, fails);
         if healthy {
             if c.state.down_since.take().is_some() {
                 let msg = format!("{name} answers again: no failover");
@@ -143,47 +89,8 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
         }
         // Down.
         let now = state::epoch_ms();
-        let since = match &c.state.down_since {
-            Some(d) if d.server == name => d.epoch_ms,
-            _ => {
-                c.state.down_since = Some(state::Down {
-                    server: name.clone(),
-                    at: first_fail.1.clone(),
-                    epoch_ms: first_fail.0,
-                });
-                let msg = format!(
-                    "{name} is down: {} rounds failed ({})",
-                    p.fall,
-                    answers[active].describe()
-                );
-                c.state.note(msg.clone());
-                c.save();
-                if !p.grace.is_zero() {
-                    c.alert_once(
-                        "down",
-                        &format!("{name} is down"),
-                        &format!(
-                            "{msg}. tend fails over in {} unless it answers again.",
-                            humantime::format_duration(p.grace)
-                        ),
-                    );
-                }
-                first_fail.0
-            }
-        };
-        if let Some(last) = &c.state.last_failover
-            && !c.now
-            && now.saturating_sub(last.epoch_ms) < p.hold_down.as_millis() as u64
-        {
-            let until = last.epoch_ms + p.hold_down.as_millis() as u64;
-            let msg = format!(
-                "{name} is down, but tend failed over from {} to {} at {}: no second failover (and no failback) within hold_down {}, that is for {} more; `--now` overrides",
-                last.from,
-                last.to,
-                last.at,
-                humantime::format_duration(p.hold_down),
-                humantime::format_duration(Duration::from_secs((until - now) / 1000))
-            );
+        let since = down_since(c, &name, &answers[active], &first_fail);
+        if let Some(msg) = held_down(c, &name, now) {
             c.reporter.notice(Level::Error, msg.clone());
             c.alert_once("failure", &format!("{name} down during hold-down"), &msg);
             if !forever {
@@ -220,6 +127,133 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
         fails = 0;
         pause(c, started);
     }
+}
+
+/// A promotion by a run killed before it could record it: recorded now, as the last failover.
+fn record_finished(c: &mut Ctx, active: &str) {
+    let Some(seq) = c.state.sequence.clone().filter(|s| s.to == active) else {
+        return;
+    };
+    let msg = format!(
+        "the failover from {} to {} started {} completed, but the run was stopped before recording it",
+        seq.from, seq.to, seq.started
+    );
+    c.reporter.notice(Level::Warn, msg.clone());
+    c.state.note(msg);
+    c.state.sequence = None;
+    c.state.down_since = None;
+    // What the promotion wrote is what drift is measured against from now on.
+    if let Some(path) = c.plan.promoted_resolv_file()
+        && let Ok(text) = std::fs::read_to_string(&path)
+    {
+        c.state.resolv_written = Some(state::Written {
+            path: path.display().to_string(),
+            nameservers: super::resolv::nameservers(&text),
+        });
+    }
+    c.state.last_failover = Some(state::Failover {
+        from: seq.from,
+        to: seq.to,
+        at: seq.started,
+        epoch_ms: state::epoch_ms(),
+        forced: seq.forced,
+    });
+    c.save();
+}
+
+/// A round as a step: each server's answer, and how many rounds the active failed.
+fn report_round(
+    c: &Ctx,
+    step: Step,
+    active: usize,
+    answers: &[crate::probe::dns::Answer],
+    fails: u32,
+) {
+    let p = c.plan;
+    let parts: Vec<String> = p
+        .servers
+        .iter()
+        .zip(answers)
+        .enumerate()
+        .map(|(i, (s, a))| {
+            format!(
+                "{}{} {}",
+                s.name,
+                if i == active { " (active)" } else { "" },
+                a.describe()
+            )
+        })
+        .collect();
+    let healthy = fails == 0;
+    let message = if healthy {
+        parts.join("; ")
+    } else {
+        format!(
+            "{}; {} failed {fails} of {} rounds",
+            parts.join("; "),
+            p.servers[active].name,
+            p.fall
+        )
+    };
+    let status = if healthy { Status::Ok } else { Status::Warning };
+    step.end(status, message);
+}
+
+/// Since when `name` is down (epoch ms): as recorded, or from this outage's first failed
+/// round, recorded now and alerted when a grace lets someone act first.
+fn down_since(
+    c: &mut Ctx,
+    name: &str,
+    answer: &crate::probe::dns::Answer,
+    first_fail: &(u64, String),
+) -> u64 {
+    let p = c.plan;
+    if let Some(d) = &c.state.down_since
+        && d.server == name
+    {
+        return d.epoch_ms;
+    }
+    c.state.down_since = Some(state::Down {
+        server: name.to_string(),
+        at: first_fail.1.clone(),
+        epoch_ms: first_fail.0,
+    });
+    let msg = format!(
+        "{name} is down: {} rounds failed ({})",
+        p.fall,
+        answer.describe()
+    );
+    c.state.note(msg.clone());
+    c.save();
+    if !p.grace.is_zero() {
+        c.alert_once(
+            "down",
+            &format!("{name} is down"),
+            &format!(
+                "{msg}. tend fails over in {} unless it answers again.",
+                humantime::format_duration(p.grace)
+            ),
+        );
+    }
+    first_fail.0
+}
+
+/// Why no failover may happen now: within `hold_down` of the last one (unless `--now`).
+fn held_down(c: &Ctx, name: &str, now: u64) -> Option<String> {
+    let p = c.plan;
+    let last = c.state.last_failover.as_ref()?;
+    if c.now || now.saturating_sub(last.epoch_ms) >= p.hold_down.as_millis() as u64 {
+        return None;
+    }
+    let until = last.epoch_ms + p.hold_down.as_millis() as u64;
+    Some(format!(
+        "{name} is down, but tend failed over from {} to {} at {}: no second failover (and no failback) within hold_down {}, that is for {} more; `--now` overrides",
+        last.from,
+        last.to,
+        last.at,
+        humantime::format_duration(p.hold_down),
+        humantime::format_duration(Duration::from_secs((until - now) / 1000))
+    ))
 }
 
 /// In `--watch`, a sequence's outcome is a line of its own: the run goes on.
