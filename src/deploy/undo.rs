@@ -55,36 +55,8 @@ impl Runner<'_> {
                     }
                 }
                 Undo::Down(i) => {
-                    let (m, dir) = &rb.downs[i];
-                    let outcome = match &m.down {
-                        Some(down) => {
-                            progress(Reverting::Down(m));
-                            crate::crash::point(&format!("rollback:down {}", m.label));
-                            let ran = self.action(&name, down, dir);
-                            if ran.is_ok() {
-                                progress(Reverting::Reverted(m));
-                            }
-                            ran.map(|()| true).map_err(|e| {
-                                format!("the `down` of migration '{}' failed: {e}", m.label)
-                            })
-                        }
-                        None if m.backward_compatible => {
-                            let _ = self.step(&name, || {
-                                Ok("kept: marked backward_compatible, no `down` needed".into())
-                            });
-                            Ok(false)
-                        }
-                        None => {
-                            let why = format!(
-                                "migration '{}' has no `down` and is not backward_compatible: {} must not run against a schema it does not know",
-                                m.label,
-                                rb.target
-                                    .map_or("the previous release", |t| t.release.as_str())
-                            );
-                            let _ = self.step(&name, || Err(why.clone()));
-                            Err(why)
-                        }
-                    };
+                    let m = rb.downs[i].0;
+                    let outcome = self.undo_migration(rb, i, &name, progress);
                     match outcome {
                         Ok(true) => {
                             reverted.push(m.label.clone());
@@ -110,22 +82,7 @@ impl Runner<'_> {
                 }
                 Undo::Restore => {
                     restored = true;
-                    let _ = self.step(&name, || {
-                        for p in &rb.restore {
-                            if let Err(e) = configure::restore(&*layout.target, p) {
-                                restore_failed.push(format!(
-                                    "{}: {}",
-                                    p.dest.display(),
-                                    crate::sys::describe_io(&e)
-                                ));
-                            }
-                        }
-                        if restore_failed.is_empty() {
-                            Ok(format!("restored {}", steps::files(rb.restore.len())))
-                        } else {
-                            Err(format!("could not restore {}", restore_failed.join("; ")))
-                        }
-                    });
+                    restore_failed = self.restore(rb, &name);
                 }
                 Undo::Switch => {
                     let t = rb.target.map_or("", |t| t.release.as_str());
@@ -175,24 +132,124 @@ impl Runner<'_> {
             app = format!("{t} running and verified");
         }
         // The state of each part, for the person who has to take over.
-        let mut state = vec![format!("app: {app}")];
-        if let Some(e) = stop_failed {
-            state.push(format!("stopping {left} failed during the rollback: {e}"));
+        let parts = Parts {
+            app,
+            left,
+            stop_failed,
+            reverted: &reverted,
+            restored,
+            restore_failed: &restore_failed,
+        };
+        let state = parts.state(rb, layout, std::mem::take(&mut u.state));
+        u.state = state;
+        u
+    }
+
+    /// A migration's `down`, recorded before and after it runs: whether it reverted anything
+    /// (a backward compatible one without a `down` is kept), or why the rollback halts here.
+    fn undo_migration(
+        &self,
+        rb: &Rollback,
+        i: usize,
+        name: &str,
+        progress: &mut dyn FnMut(Reverting),
+    ) -> Result<bool, String> {
+        let (m, dir) = &rb.downs[i];
+        match &m.down {
+            Some(down) => {
+                progress(Reverting::Down(m));
+                crate::crash::point(&format!("rollback:down {}", m.label));
+                let ran = self.action(name, down, dir);
+                if ran.is_ok() {
+                    progress(Reverting::Reverted(m));
+                }
+                ran.map(|()| true)
+                    .map_err(|e| format!("the `down` of migration '{}' failed: {e}", m.label))
+            }
+            None if m.backward_compatible => {
+                let _ = self.step(name, || {
+                    Ok("kept: marked backward_compatible, no `down` needed".into())
+                });
+                Ok(false)
+            }
+            None => {
+                let why = format!(
+                    "migration '{}' has no `down` and is not backward_compatible: {} must not run against a schema it does not know",
+                    m.label,
+                    rb.target
+                        .map_or("the previous release", |t| t.release.as_str())
+                );
+                let _ = self.step(name, || Err(why.clone()));
+                Err(why)
+            }
         }
-        if !u.state.iter().any(|s| s.starts_with("migrations:")) {
+    }
+
+    /// Put back the config files the deploy replaced; each one that could not be, and why.
+    fn restore(&self, rb: &Rollback, name: &str) -> Vec<String> {
+        let layout = &self.d.layout;
+        let mut failed = vec![];
+        let _ = self.step(name, || {
+            for p in &rb.restore {
+                if let Err(e) = configure::restore(&*layout.target, p) {
+                    failed.push(format!(
+                        "{}: {}",
+                        p.dest.display(),
+                        crate::sys::describe_io(&e)
+                    ));
+                }
+            }
+            if failed.is_empty() {
+                Ok(format!("restored {}", steps::files(rb.restore.len())))
+            } else {
+                Err(format!("could not restore {}", failed.join("; ")))
+            }
+        });
+        failed
+    }
+}
+
+/// How each part of a rollback ended.
+struct Parts<'p> {
+    app: String,
+    /// The release the rollback left.
+    left: &'p str,
+    stop_failed: Option<String>,
+    reverted: &'p [String],
+    restored: bool,
+    restore_failed: &'p [String],
+}
+
+impl Parts<'_> {
+    /// The state of each part, a line each, for the person who has to take over; `halted` are
+    /// the lines the halting step wrote (the migrations not reverted).
+    fn state(
+        &self,
+        rb: &Rollback,
+        layout: &super::layout::Layout,
+        mut halted: Vec<String>,
+    ) -> Vec<String> {
+        let mut state = vec![format!("app: {}", self.app)];
+        if let Some(e) = &self.stop_failed {
+            state.push(format!(
+                "stopping {} failed during the rollback: {e}",
+                self.left
+            ));
+        }
+        if !halted.iter().any(|s| s.starts_with("migrations:")) {
             let kept: Vec<&str> = rb
                 .downs
                 .iter()
                 .filter(|(m, _)| m.down.is_none())
                 .map(|(m, _)| m.label.as_str())
                 .collect();
-            if !reverted.is_empty() || !kept.is_empty() {
+            if !self.reverted.is_empty() || !kept.is_empty() {
                 state.push(format!(
                     "migrations: reverted: {}{}",
-                    if reverted.is_empty() {
+                    if self.reverted.is_empty() {
                         "none".into()
                     } else {
-                        reverted.join(", ")
+                        self.reverted.join(", ")
                     },
                     if kept.is_empty() {
                         String::new()
@@ -202,11 +259,11 @@ impl Runner<'_> {
                 ));
             }
         }
-        state.append(&mut u.state);
+        state.append(&mut halted);
         if !rb.restore.is_empty() {
-            state.push(if !restore_failed.is_empty() {
-                format!("config: NOT restored: {}", restore_failed.join("; "))
-            } else if restored {
+            state.push(if !self.restore_failed.is_empty() {
+                format!("config: NOT restored: {}", self.restore_failed.join("; "))
+            } else if self.restored {
                 format!("config: {} restored", steps::files(rb.restore.len()))
             } else {
                 "config: NOT restored (the rollback halted before it)".into()
@@ -218,8 +275,7 @@ impl Runner<'_> {
                 .current_release()
                 .map_or("(none)".into(), |r| format!("releases/{r}"))
         ));
-        u.state = state;
-        u
+        state
     }
 }
 
