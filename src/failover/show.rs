@@ -81,68 +81,9 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
     };
     let active = c.active().map_err(Error::Failed)?;
     let answers = c.round();
-    let old = &plan.servers[active];
-    let standby = plan
-        .servers
-        .iter()
-        .zip(&answers)
-        .find(|(s, a)| s.name != old.name && a.healthy())
-        .map(|(s, _)| s);
-    // What the real run does with this round: it fails over once `fall` rounds in a row failed
-    // and the grace is over; a dry run sees one round.
-    let now = plan.fall <= 1 && plan.grace.is_zero();
-    // As the real run holds a second failover back: `hold_down` after the last one.
-    let held = c.state.last_failover.as_ref().and_then(|last| {
-        let since = super::state::epoch_ms().saturating_sub(last.epoch_ms);
-        let hold = plan.hold_down.as_millis() as u64;
-        (since < hold).then(|| {
-            format!(
-                "{} is down, but tend failed over from {} to {} at {}: no second failover within hold_down {}, that is for {} more (`--now` overrides)",
-                old.name,
-                last.from,
-                last.to,
-                last.at,
-                humantime::format_duration(plan.hold_down),
-                humantime::format_duration(std::time::Duration::from_secs((hold - since) / 1000))
-            )
-        })
-    });
-    let (decision, steps, exit) = if answers[active].healthy() {
-        (
-            format!("{} is healthy: nothing to do", old.name),
-            vec![],
-            Exit::OK,
-        )
-    } else if let Some(held) = held {
-        (held, vec![], Exit::FAILED)
-    } else if let Some(standby) = standby {
-        let decision = if now {
-            format!(
-                "{} is down: tend fails over to {} now",
-                old.name, standby.name
-            )
-        } else {
-            format!(
-                "if {} fails {} rounds in a row and stays down for grace {}, fail over to {}",
-                old.name,
-                plan.fall,
-                humantime::format_duration(plan.grace),
-                standby.name
-            )
-        };
-        (decision, steps(plan, old, standby), Exit::OK)
-    } else {
-        (
-            format!(
-                "{} failed this round and no standby answers: tend would change nothing",
-                old.name
-            ),
-            vec![],
-            // As the real run would end.
-            Exit::FAILED,
-        )
-    };
+    let d = decide(plan, &c.state, active, &answers);
     let warnings = warnings(plan);
+    let old = &plan.servers[active];
     if cfg.json() {
         let doc = serde_json::json!({
             "active": old.name,
@@ -150,8 +91,8 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
                 "name": s.name, "addr": s.addr.to_string(), "answer": a.describe(),
             })).collect::<Vec<_>>(),
             "warnings": warnings,
-            "decision": decision,
-            "steps": steps.iter().map(|(step, does)| serde_json::json!({
+            "decision": d.decision,
+            "steps": d.steps.iter().map(|(step, does)| serde_json::json!({
                 "step": step, "does": does,
             })).collect::<Vec<_>>(),
             "dry_run": true,
@@ -160,7 +101,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
             "{}",
             crate::redact::redact(&serde_json::to_string_pretty(&doc).unwrap_or_default())
         );
-        return Ok(exit);
+        return Ok(d.exit);
     }
     let mut out = format!("active: {} ({})\n", old.name, old.addr);
     for (s, a) in plan.servers.iter().zip(&answers) {
@@ -169,14 +110,12 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
     for w in &warnings {
         out += &format!("warning: {w}\n");
     }
-    let lead = if steps.is_empty() { "" } else { ":" };
-    out += &format!("decision: {decision}{lead}\n");
-    for (i, (step, does)) in steps.iter().enumerate() {
+    let lead = if d.steps.is_empty() { "" } else { ":" };
+    out += &format!("decision: {}{lead}\n", d.decision);
+    for (i, (step, does)) in d.steps.iter().enumerate() {
         out += &format!("  {}. {step}: {does}\n", i + 1);
     }
-    if let (Some(standby), ActiveSource::StateFile(f), false) =
-        (standby, &plan.active, steps.is_empty())
-    {
+    if let (Some(standby), ActiveSource::StateFile(f)) = (d.to, &plan.active) {
         out += &format!("  then record {} in {}\n", standby.name, f.display());
     }
     out += "dry run: nothing was done\n";
@@ -184,7 +123,94 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
         "{}",
         crate::report::printable_lines(&crate::redact::redact(&out))
     );
-    Ok(exit)
+    Ok(d.exit)
+}
+
+/// What the real run would do after this round, as a dry run can tell.
+struct Decision<'p> {
+    decision: String,
+    /// The sequence's steps, when it would fail over.
+    steps: Vec<(String, String)>,
+    /// The server it would fail over to.
+    to: Option<&'p Server>,
+    /// How the real run would end.
+    exit: Exit,
+}
+
+fn decide<'p>(
+    plan: &'p Plan,
+    state: &State,
+    active: usize,
+    answers: &[crate::probe::dns::Answer],
+) -> Decision<'p> {
+    let old = &plan.servers[active];
+    let nothing = |decision: String, exit: Exit| Decision {
+        decision,
+        steps: vec![],
+        to: None,
+        exit,
+    };
+    if answers[active].healthy() {
+        return nothing(format!("{} is healthy: nothing to do", old.name), Exit::OK);
+    }
+    // As the real run holds a second failover back: `hold_down` after the last one.
+    if let Some(last) = &state.last_failover {
+        let since = super::state::epoch_ms().saturating_sub(last.epoch_ms);
+        let hold = plan.hold_down.as_millis() as u64;
+        if since < hold {
+            return nothing(
+                format!(
+                    "{} is down, but tend failed over from {} to {} at {}: no second failover within hold_down {}, that is for {} more (`--now` overrides)",
+                    old.name,
+                    last.from,
+                    last.to,
+                    last.at,
+                    humantime::format_duration(plan.hold_down),
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        (hold - since) / 1000
+                    ))
+                ),
+                Exit::FAILED,
+            );
+        }
+    }
+    let standby = plan
+        .servers
+        .iter()
+        .zip(answers)
+        .find(|(s, a)| s.name != old.name && a.healthy())
+        .map(|(s, _)| s);
+    let Some(standby) = standby else {
+        return nothing(
+            format!(
+                "{} failed this round and no standby answers: tend would change nothing",
+                old.name
+            ),
+            Exit::FAILED,
+        );
+    };
+    // The real run fails over once `fall` rounds in a row failed and the grace is over; a dry
+    // run sees one round.
+    let decision = if plan.fall <= 1 && plan.grace.is_zero() {
+        format!(
+            "{} is down: tend fails over to {} now",
+            old.name, standby.name
+        )
+    } else {
+        format!(
+            "if {} fails {} rounds in a row and stays down for grace {}, fail over to {}",
+            old.name,
+            plan.fall,
+            humantime::format_duration(plan.grace),
+            standby.name
+        )
+    };
+    Decision {
+        decision,
+        steps: steps(plan, old, standby),
+        to: Some(standby),
+        exit: Exit::OK,
+    }
 }
 
 /// The failover sequence's steps from `old` to `standby`, as the run names them, each with
