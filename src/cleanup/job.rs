@@ -59,6 +59,10 @@ impl<'a> Job<'a> {
         }
     }
 
+    pub(super) fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
     /// Not taken by an earlier rule of this dry run.
     fn unclaimed(&self, path: &Path) -> bool {
         !self.dry_run

@@ -101,76 +101,28 @@ fn execute(
     );
     // A plan lists every action too.
     let job = Job::new(reporter, dry_run, jobs, opts.verbose || how == How::Plan);
-    let makes = plan
-        .rules
-        .iter()
-        .position(|r| matches!(r.rule.action, Action::Compress | Action::Archive));
-    if dry_run
-        && let Some(i) = makes
-        && (i + 1 < plan.rules.len() || plan.free_space.is_some())
-    {
-        reporter.notice(
-            Level::Warn,
-            format!(
-                "a dry run does not see the .gz files and archives {} makes: a later rule or \
-                 the free-space step may act on more, or other, files than listed",
-                plan.rules[i].label
-            ),
-        );
+    if dry_run {
+        warn_unseen(reporter, &plan);
     }
-    let mut worst = Status::Ok;
-    let (mut total_files, mut total_freed) = (0u64, 0u64);
-    // What failed, for the run's last line and the alert's first.
-    let mut failures: Vec<String> = vec![];
-    for r in &plan.rules {
-        let step = Step::begin(reporter, &r.label);
-        let tally = match r.rule.action {
-            Action::Compress => job.compress(r),
-            Action::Delete => job.delete(r),
-            Action::Archive => job.archive(r, &plan),
-        };
-        reporter.clear_progress(&r.label);
-        for (p, why) in &tally.skipped {
-            reporter.notice(Level::Warn, format!("{}: left alone: {why}", p.display()));
-        }
-        for (p, why) in &tally.failed {
-            reporter.notice(Level::Error, format!("{}: {why}", p.display()));
-        }
-        total_files += tally.files;
-        total_freed += tally.before.saturating_sub(tally.after);
-        let status = tally.status();
-        worst = worst.max(status);
-        let message = summary(r.rule.action, &tally, dry_run);
-        if status == Status::Failed {
-            failures.push(format!("{}: {message}", r.label));
-        }
-        step.end(status, message);
-    }
-    if let Some((fs, mount)) = &plan.free_space {
-        let step = Step::begin(reporter, "free space");
-        let (status, message) = job.free_space(fs, mount, &plan.rules);
-        worst = worst.max(status);
-        if status == Status::Failed {
-            failures.push(format!("free space: {message}"));
-        }
-        step.end(status, message);
-    }
-    let failed = worst == Status::Failed;
-    let done = if dry_run {
+    let done = steps(reporter, &job, &plan);
+    let failed = !done.failures.is_empty();
+    let total = if dry_run {
         format!(
-            "cleanup would act on {total_files} files, about {} reclaimed",
-            Size(total_freed)
+            "cleanup would act on {} files, about {} reclaimed",
+            done.files,
+            Size(done.freed)
         )
     } else {
         format!(
-            "cleanup acted on {total_files} files, {} reclaimed",
-            Size(total_freed)
+            "cleanup acted on {} files, {} reclaimed",
+            done.files,
+            Size(done.freed)
         )
     };
-    let message = if failures.is_empty() {
-        done
+    let message = if failed {
+        format!("FAILED: {}; {total}", done.failures.join("; "))
     } else {
-        format!("FAILED: {}; {done}", failures.join("; "))
+        total
     };
     if !dry_run {
         let (reason, subject) = if failed {
@@ -189,4 +141,71 @@ fn execute(
     }
     let exit = if failed { Exit::FAILED } else { Exit::OK };
     Ok(run.finish(exit, message))
+}
+
+/// A dry run sees the files as they are, not the `.gz` files and archives a rule makes, which a
+/// later rule or the free-space step may take: it says so.
+fn warn_unseen(reporter: &crate::report::Reporter, plan: &resolve::Plan) {
+    let makes = plan
+        .rules
+        .iter()
+        .position(|r| matches!(r.rule.action, Action::Compress | Action::Archive));
+    if let Some(i) = makes
+        && (i + 1 < plan.rules.len() || plan.free_space.is_some())
+    {
+        reporter.notice(
+            Level::Warn,
+            format!(
+                "a dry run does not see the .gz files and archives {} makes: a later rule or \
+                 the free-space step may act on more, or other, files than listed",
+                plan.rules[i].label
+            ),
+        );
+    }
+}
+
+/// What the rules and the free-space step did, together.
+#[derive(Default)]
+struct Done {
+    files: u64,
+    freed: u64,
+    /// What failed, for the run's last line and the alert's first.
+    failures: Vec<String>,
+}
+
+/// Each rule as a step, then the free-space step.
+fn steps(reporter: &crate::report::Reporter, job: &Job, plan: &resolve::Plan) -> Done {
+    let mut done = Done::default();
+    for r in &plan.rules {
+        let step = Step::begin(reporter, &r.label);
+        let tally = match r.rule.action {
+            Action::Compress => job.compress(r),
+            Action::Delete => job.delete(r),
+            Action::Archive => job.archive(r, plan),
+        };
+        reporter.clear_progress(&r.label);
+        for (p, why) in &tally.skipped {
+            reporter.notice(Level::Warn, format!("{}: left alone: {why}", p.display()));
+        }
+        for (p, why) in &tally.failed {
+            reporter.notice(Level::Error, format!("{}: {why}", p.display()));
+        }
+        done.files += tally.files;
+        done.freed += tally.before.saturating_sub(tally.after);
+        let status = tally.status();
+        let message = summary(r.rule.action, &tally, job.dry_run());
+        if status == Status::Failed {
+            done.failures.push(format!("{}: {message}", r.label));
+        }
+        step.end(status, message);
+    }
+    if let Some((fs, mount)) = &plan.free_space {
+        let step = Step::begin(reporter, "free space");
+        let (status, message) = job.free_space(fs, mount, &plan.rules);
+        if status == Status::Failed {
+            done.failures.push(format!("free space: {message}"));
+        }
+        step.end(status, message);
+    }
+    done
 }
