@@ -55,33 +55,37 @@ pub struct Lock {
     pub stopped: Vec<String>,
 }
 
-/// A lock name for a playbook: its file name plus a hash of its absolute path, so two playbooks
-/// with the same name in different directories do not block each other.
-pub fn key_for(playbook: Option<&Path>, kind: &str) -> String {
-    match playbook {
-        None => format!("{kind}-default"),
-        Some(p) => {
-            let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-            let hash = Sha256::digest(abs.as_os_str().as_encoded_bytes());
-            let stem = p
-                .file_stem()
-                .map_or("playbook".into(), |s| s.to_string_lossy().to_string());
-            let stem: String = stem
-                .chars()
-                .map(|c| {
-                    if c.is_alphanumeric() || c == '-' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            format!(
-                "{kind}-{stem}-{:02x}{:02x}{:02x}{:02x}",
-                hash[0], hash[1], hash[2], hash[3]
-            )
-        }
-    }
+/// A lock name for a playbook (its path and text): its file name plus a hash of its absolute
+/// path, so two playbooks with the same name in different directories do not block each other.
+/// A playbook read from a pipe (`tend check <(render)`, `/dev/stdin`) has no path of its own:
+/// its text names it, so two different ones neither block each other nor share alert state.
+pub fn key_for(playbook: Option<(&Path, &str)>, kind: &str) -> String {
+    let Some((p, text)) = playbook else {
+        return format!("{kind}-default");
+    };
+    let (stem, hash) = if std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+        let stem = p
+            .file_stem()
+            .map_or("playbook".into(), |s| s.to_string_lossy().to_string());
+        (stem, Sha256::digest(abs.as_os_str().as_encoded_bytes()))
+    } else {
+        ("piped".to_string(), Sha256::digest(text.as_bytes()))
+    };
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "{kind}-{stem}-{:02x}{:02x}{:02x}{:02x}",
+        hash[0], hash[1], hash[2], hash[3]
+    )
 }
 
 /// The lock file of a playbook, under the state dir.

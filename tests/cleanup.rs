@@ -934,3 +934,30 @@ fn a_dry_run_counts_each_file_once_across_rules() {
         .code(0)
         .stdout_has("warning: a dry run does not see the .gz files and archives zip makes");
 }
+
+/// A playbook read from a pipe has no path of its own: its text names its lock, so two
+/// different ones do not share one, and the same one does.
+#[test]
+fn a_piped_playbook_is_locked_by_its_text() {
+    use crate::harness::run::Runs;
+    let env = Env::new();
+    let logs = env.path("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let run = |extra: &str| {
+        env.tend()
+            .args(["cleanup", "/dev/stdin"])
+            .write_stdin(compress_playbook(&logs, extra))
+            .run()
+            .code(0);
+    };
+    run("");
+    run("");
+    run("name: other\n");
+    let mut locks: Vec<String> = std::fs::read_dir(env.state().join("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    locks.sort();
+    assert_eq!(locks.len(), 2, "{locks:?}");
+    assert!(locks.iter().all(|l| l.starts_with("cleanup-piped-")), "{locks:?}");
+}

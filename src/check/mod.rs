@@ -233,7 +233,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
         cfg,
         Spec {
             kind: "check",
-            playbook: args.playbook.as_deref(),
+            playbook: args.playbook.as_ref().map(|_| &*loaded.source),
             name: loaded.name(),
             locking: Locking::None,
             wait: None,

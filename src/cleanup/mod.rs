@@ -10,7 +10,6 @@ mod resolve;
 mod select;
 mod spec;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{CleanupArgs, VarArgs};
@@ -42,14 +41,13 @@ pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
             wait: args.lock.wait_lock,
         }
     };
-    execute(cfg, &loaded, &args.playbook, how, args.jobs)
+    execute(cfg, &loaded, how, args.jobs)
 }
 
 /// `tend plan` on a cleanup playbook: its dry run, listed on stdout as a plan.
 pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
-    let path = source.path.clone();
     let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, vars)?;
-    execute(cfg, &loaded, &path, How::Plan, None)
+    execute(cfg, &loaded, How::Plan, None)
 }
 
 /// How a cleanup runs: for real (under the playbook's lock, recorded), as a dry run (its
@@ -64,7 +62,6 @@ enum How {
 fn execute(
     cfg: &Config,
     loaded: &Loaded<CleanupPlaybook>,
-    playbook: &Path,
     how: How,
     jobs: Option<u16>,
 ) -> Result<Exit, Error> {
@@ -84,7 +81,7 @@ fn execute(
         cfg,
         Spec {
             kind: "cleanup",
-            playbook: Some(playbook),
+            playbook: Some(&loaded.source),
             name: loaded.name(),
             locking,
             wait,

@@ -17,7 +17,6 @@ mod spec;
 mod steps;
 mod undo;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{DeployArgs, ReleasesArgs, RollbackArgs, VarArgs};
@@ -123,7 +122,7 @@ fn read_hosts(
 fn start(
     cfg: &Config,
     kind: &'static str,
-    playbook: &Path,
+    playbook: &Source,
     name: String,
     locking: Locking,
     wait: Option<std::time::Duration>,
@@ -168,7 +167,7 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
     let run = start(
         cfg,
         "deploy",
-        &args.playbook,
+        &loaded.source,
         format!("{} {}", loaded.name(), d.release),
         Locking::At(d.layout.lock()),
         args.lock.wait_lock,
@@ -235,7 +234,7 @@ fn deploy_fleet(
     let run = start(
         cfg,
         "deploy",
-        &args.playbook,
+        &loaded.source,
         format!(
             "{} {} to {}",
             loaded.name(),
@@ -380,7 +379,7 @@ fn rollback_fleet(
     let run = start(
         cfg,
         "rollback",
-        &args.playbook,
+        &loaded.source,
         format!("{} on {}", loaded.name(), fleet::hosts(fleet.hosts.len())),
         Locking::Playbook,
         args.lock.wait_lock,
@@ -498,7 +497,7 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
     let run = start(
         cfg,
         "rollback",
-        &args.playbook,
+        &loaded.source,
         loaded.name(),
         Locking::At(layout.lock()),
         args.lock.wait_lock,

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::{Error, Exit};
 use crate::lock::{self, Lock, LockError};
 use crate::notify::{Alert, Notifier};
+use crate::playbook::Source;
 use crate::report::{Event, Level, Options, Reporter, Sink, Status};
 
 /// Whose lock a run holds.
@@ -35,7 +36,8 @@ pub enum Locking {
 /// What a job says of the run it starts.
 pub struct Spec<'a> {
     pub kind: &'static str,
-    pub playbook: Option<&'a Path>,
+    /// None for a check's built-in default set.
+    pub playbook: Option<&'a Source>,
     pub name: String,
     pub locking: Locking,
     /// `--wait-lock`.
@@ -67,13 +69,17 @@ pub struct Run {
 impl Run {
     pub fn start(cfg: &Config, spec: Spec) -> Result<Run, Error> {
         let run_id = crate::journal::new_run_id();
-        let key = lock::key_for(spec.playbook, spec.kind);
+        let key = lock::key_for(
+            spec.playbook.map(|s| (s.path.as_path(), s.text.as_str())),
+            spec.kind,
+        );
+        let path = spec.playbook.map(|s| s.path.as_path());
         let lock = match spec.locking {
             Locking::None => None,
             Locking::Playbook => Some(lock::path_for(&cfg.state, &key)),
-            Locking::At(path) => Some(path),
+            Locking::At(at) => Some(at),
         }
-        .map(|path| lock::acquire(&path, holder(spec.kind, spec.playbook, &run_id), spec.wait))
+        .map(|at| lock::acquire(&at, holder(spec.kind, path, &run_id), spec.wait))
         .transpose()?;
         let story = Arc::new(Story::default());
         let mut sinks: Vec<Arc<dyn Sink>> = vec![story.clone()];
@@ -94,7 +100,7 @@ impl Run {
         reporter.emit(Event::RunStarted {
             kind: spec.kind.into(),
             name: spec.name.clone(),
-            playbook: spec.playbook.map(|p| p.display().to_string()),
+            playbook: path.map(|p| p.display().to_string()),
             host: crate::sys::hostname(),
             user: crate::sys::username(),
             pid: std::process::id(),
@@ -130,7 +136,7 @@ impl Run {
             key,
             kind: spec.kind,
             name: spec.name,
-            playbook: shown(spec.playbook),
+            playbook: shown(path),
         })
     }
 

@@ -56,7 +56,7 @@ pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, E
     let path = source.path.clone();
     let loaded: Loaded<FailoverPlaybook> = playbook::load_source(source, vars)?;
     let plan = Plan::resolve(&loaded, false)?;
-    let key = crate::lock::key_for(Some(&path), "failover");
+    let key = crate::lock::key_for(Some((&path, &plan.loaded.source.text)), "failover");
     dry_run(cfg, &plan, &state_path(&cfg.state, &key))
 }
 
@@ -67,7 +67,7 @@ fn state_path(state: &Path, key: &str) -> std::path::PathBuf {
 pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
     let loaded: Loaded<FailoverPlaybook> = playbook::load(&args.playbook, &args.vars)?;
     let plan = Plan::resolve(&loaded, !args.dry_run && !args.status)?;
-    let key = crate::lock::key_for(Some(&args.playbook), "failover");
+    let key = crate::lock::key_for(Some((&args.playbook, &plan.loaded.source.text)), "failover");
     let path = state_path(&cfg.state, &key);
     if args.status {
         return status(&plan, &path);
@@ -79,7 +79,7 @@ pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
         cfg,
         Spec {
             kind: "failover",
-            playbook: Some(&args.playbook),
+            playbook: Some(&loaded.source),
             name: loaded.name(),
             locking: Locking::Playbook,
             wait: args.lock.wait_lock,
