@@ -959,5 +959,8 @@ fn a_piped_playbook_is_locked_by_its_text() {
         .collect();
     locks.sort();
     assert_eq!(locks.len(), 2, "{locks:?}");
-    assert!(locks.iter().all(|l| l.starts_with("cleanup-piped-")), "{locks:?}");
+    assert!(
+        locks.iter().all(|l| l.starts_with("cleanup-piped-")),
+        "{locks:?}"
+    );
 }
