@@ -93,7 +93,12 @@ impl Sink for Journal {
 
     fn sync(&self) {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = inner.file.sync_data();
+        // Said like a failed append: the run's record may be lost to a crash.
+        if !inner.broken
+            && let Err(e) = inner.file.sync_data()
+        {
+            eprintln!("tend: warning: cannot flush the run journal to disk: {e}");
+        }
     }
 }
 
