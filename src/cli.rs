@@ -328,22 +328,34 @@ pub enum HistoryCommand {
     Show { run_id: String },
 }
 
-fn parse_var(s: &str) -> Result<(String, String), String> {
+/// A value on the command line that is not what its flag takes; clap prints it with the flag.
+#[derive(Debug, thiserror::Error)]
+enum BadValue {
+    #[error("expected KEY=VALUE, got '{0}'")]
+    Var(String),
+    #[error("{0} (expected e.g. 500ms, 30s, 5m)")]
+    Duration(humantime::DurationError),
+    #[error("'{0}' {1}")]
+    TooLong(String, crate::sys::TooLong),
+    #[error("a deadline of 0 would give every check up at once")]
+    ZeroDeadline,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), BadValue> {
     match s.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got '{s}'")),
+        _ => Err(BadValue::Var(s.to_string())),
     }
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    let d =
-        humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 500ms, 30s, 5m)"))?;
-    crate::sys::longest(d).map_err(|e| format!("'{s}' {e}"))
+fn parse_duration(s: &str) -> Result<std::time::Duration, BadValue> {
+    let d = humantime::parse_duration(s).map_err(BadValue::Duration)?;
+    crate::sys::longest(d).map_err(|e| BadValue::TooLong(s.to_string(), e))
 }
 
-fn parse_deadline(s: &str) -> Result<std::time::Duration, String> {
+fn parse_deadline(s: &str) -> Result<std::time::Duration, BadValue> {
     match parse_duration(s)? {
-        d if d.is_zero() => Err("a deadline of 0 would give every check up at once".into()),
+        d if d.is_zero() => Err(BadValue::ZeroDeadline),
         d => Ok(d),
     }
 }

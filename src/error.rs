@@ -53,8 +53,12 @@ pub enum Error {
     Usage(String),
     /// Another run holds the lock, or the lock file cannot be used.
     Lock(LockError),
-    /// A file tend must read or write.
-    Io { path: PathBuf, err: std::io::Error },
+    /// A file tend must read or write: what it was doing, where.
+    Io {
+        doing: &'static str,
+        path: PathBuf,
+        err: std::io::Error,
+    },
     /// Anything else that stops the job, said in words.
     Failed(String),
 }
@@ -68,8 +72,10 @@ impl Error {
         }
     }
 
-    pub fn io(path: impl Into<PathBuf>, err: std::io::Error) -> Self {
+    /// `doing` is a verb: "cannot {doing} {path}: {why}".
+    pub fn io(doing: &'static str, path: impl Into<PathBuf>, err: std::io::Error) -> Self {
         Error::Io {
+            doing,
             path: path.into(),
             err,
         }
@@ -99,9 +105,12 @@ impl fmt::Display for Error {
             Error::Playbook(d) => write!(f, "{d}"),
             Error::Usage(m) | Error::Failed(m) => f.write_str(m),
             Error::Lock(e) => write!(f, "{e}"),
-            Error::Io { path, err } => {
-                write!(f, "{}: {}", path.display(), crate::sys::describe_io(err))
-            }
+            Error::Io { doing, path, err } => write!(
+                f,
+                "cannot {doing} {}: {}",
+                path.display(),
+                crate::sys::describe_io(err)
+            ),
         }
     }
 }

@@ -61,13 +61,21 @@ pub fn describe_io(e: &std::io::Error) -> String {
     }
 }
 
-/// Durations past a century are refused: no timeout, age or interval means one, and added to
-/// the clock they overflow it.
-pub fn longest(d: std::time::Duration) -> Result<std::time::Duration, String> {
-    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
-    if d > CENTURY {
-        Err("is longer than 100 years".into())
-    } else {
-        Ok(d)
+/// A duration past a century: no timeout, age or interval means one, and added to the clock it
+/// overflows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLong;
+
+impl std::fmt::Display for TooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("is longer than 100 years")
     }
+}
+
+impl std::error::Error for TooLong {}
+
+/// `d`, unless it is past a century.
+pub fn longest(d: std::time::Duration) -> Result<std::time::Duration, TooLong> {
+    const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
+    if d > CENTURY { Err(TooLong) } else { Ok(d) }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::outcome::{Outcome, nagios_word, severity};
-use crate::notify::{Alert, Notifier};
+use crate::notify::{Alert, Delivery, Notifier};
 use crate::report::Status;
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -71,8 +71,8 @@ fn key(name: &str) -> String {
     crate::redact::redact(name)
 }
 
-/// What happened: deliveries made (Ok) or failed (Err), for the report.
-pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String, String>>, String> {
+/// What happened: each channel's delivery, for the report.
+pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Delivery>, String> {
     let now = now();
     let mut state: State = match std::fs::read(&ctx.state_file) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
@@ -147,7 +147,7 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Result<String,
         if !ctx.notifier.is_empty() && ctx.notifier.wants(reason) {
             let alert = compose(ctx, outcomes, about, reason, reminder, &state, now);
             deliveries = ctx.notifier.send(&alert);
-            delivered = deliveries.iter().all(Result::is_ok);
+            delivered = deliveries.iter().all(Delivery::sent);
         }
         if delivered {
             for &i in about {

@@ -12,6 +12,20 @@ pub struct Layout {
     pub target: Arc<dyn Machine>,
 }
 
+/// Why a deploy root is not used.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    #[error("{}", crate::sys::describe_io(.0))]
+    Unread(io::Error),
+    #[error("{0}")]
+    SystemRoot(String),
+    #[error(
+        "{} is a symlink: tend keeps releases and its records only in directories of the deploy root itself; replace the link with a directory",
+        .0.display()
+    )]
+    Link(PathBuf),
+}
+
 impl Layout {
     pub fn releases(&self) -> PathBuf {
         self.root.join("releases")
@@ -62,19 +76,16 @@ impl Layout {
 
     /// The root as the target resolves it must not be a system directory (a link to `/etc` is
     /// `/etc`): checked on the host itself before anything is created there.
-    pub fn check_real(&self) -> Result<(), String> {
-        let real = self
-            .target
-            .real_path(&self.root)
-            .map_err(|e| crate::sys::describe_io(&e))?;
+    pub fn check_real(&self) -> Result<(), Refused> {
+        let real = self.target.real_path(&self.root).map_err(Refused::Unread)?;
         match system_root(&self.root, &real) {
-            Some(why) => Err(why),
+            Some(why) => Err(Refused::SystemRoot(why)),
             None => Ok(()),
         }
     }
 
     /// None of the layout's own directories and records is a symlink.
-    pub fn check_links(&self) -> Result<(), String> {
+    pub fn check_links(&self) -> Result<(), Refused> {
         // Releases, journals and backups are written below these: a link among them (planted
         // by whoever can write the root) would carry a root-run deploy's writes anywhere.
         let own = [
@@ -87,15 +98,9 @@ impl Layout {
             self.journal(),
             self.lock(),
         ];
-        let links = self
-            .target
-            .links_among(&own)
-            .map_err(|e| crate::sys::describe_io(&e))?;
-        match links.first() {
-            Some(link) => Err(format!(
-                "{} is a symlink: tend keeps releases and its records only in directories of the deploy root itself; replace the link with a directory",
-                link.display()
-            )),
+        let links = self.target.links_among(&own).map_err(Refused::Unread)?;
+        match links.into_iter().next() {
+            Some(link) => Err(Refused::Link(link)),
             None => Ok(()),
         }
     }

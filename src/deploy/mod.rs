@@ -160,10 +160,12 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         return deploy_fleet(cfg, args, &loaded, d, &f);
     }
     let phases = d.phases(&d.release, None)?;
-    d.layout.check_links().map_err(Error::Failed)?;
+    d.layout
+        .check_links()
+        .map_err(|e| Error::Failed(e.to_string()))?;
     d.layout
         .prepare()
-        .map_err(|e| Error::io(&d.layout.root, e))?;
+        .map_err(|e| Error::io("prepare", &d.layout.root, e))?;
     let run = start(
         cfg,
         "deploy",
@@ -175,7 +177,8 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
     let reporter = run.reporter();
     let mut journal = match open_journal(&d) {
         Ok(j) => j,
-        Err(why) => return Ok(refuse(run, why)),
+        // Said once, by the run's last line, and recorded as failed.
+        Err(e) => return Ok(run.finish(Exit::FAILED, e.to_string())),
     };
     let runner = Runner {
         d: &d,
@@ -449,21 +452,9 @@ fn releases_fleet(
 }
 
 /// Read the host journal, closing deploys that were killed mid-way; why it cannot be read.
-fn open_journal(d: &Deploy) -> Result<Releases, String> {
+fn open_journal(d: &Deploy) -> Result<Releases, Error> {
     let path = d.layout.journal();
-    Releases::load(&*d.layout.target, &path).map_err(|e| {
-        format!(
-            "cannot read {}: {}",
-            path.display(),
-            crate::sys::describe_io(&e)
-        )
-    })
-}
-
-/// A run that started and could go no further: said, and recorded as failed.
-fn refuse(run: Run, why: String) -> Exit {
-    run.reporter().notice(Level::Error, why.clone());
-    run.finish(Exit::FAILED, why)
+    Releases::load(&*d.layout.target, &path).map_err(|e| Error::io("read", path, e))
 }
 
 /// The alert for a deploy or rollback, for the reasons the playbook wants, and the run's end.
@@ -493,7 +484,9 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
             layout.journal().display()
         )));
     }
-    layout.check_links().map_err(Error::Failed)?;
+    layout
+        .check_links()
+        .map_err(|e| Error::Failed(e.to_string()))?;
     let run = start(
         cfg,
         "rollback",
@@ -505,7 +498,8 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
     let reporter = run.reporter();
     let mut journal = match open_journal(&d) {
         Ok(j) => j,
-        Err(why) => return Ok(refuse(run, why)),
+        // Said once, by the run's last line, and recorded as failed.
+        Err(e) => return Ok(run.finish(Exit::FAILED, e.to_string())),
     };
     let runner = Runner {
         d: &d,
@@ -560,8 +554,7 @@ pub fn releases(cfg: &Config, args: &ReleasesArgs) -> Result<Exit, Error> {
     if let Some(f) = d.fleet(args.hosts.limit.as_deref())? {
         return releases_fleet(cfg, args, &loaded, &d, &f);
     }
-    let journal = Releases::load(&*d.layout.target, &d.layout.journal())
-        .map_err(|e| Error::Failed(crate::sys::describe_io(&e)))?;
+    let journal = open_journal(&d)?;
     let current = d.layout.current_release();
     if cfg.json() {
         let v = serde_json::json!({

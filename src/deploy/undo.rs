@@ -56,14 +56,13 @@ impl Runner<'_> {
                 }
                 Undo::Down(i) => {
                     let m = rb.downs[i].0;
-                    let outcome = self.undo_migration(rb, i, &name, progress);
-                    match outcome {
-                        Ok(true) => {
+                    match self.undo_migration(rb, i, &name, progress) {
+                        Undid::Reverted => {
                             reverted.push(m.label.clone());
                             u.reverted.push(i);
                         }
-                        Ok(false) => {}
-                        Err(why) => {
+                        Undid::Kept => {}
+                        Undid::Halted(why) => {
                             let not: Vec<String> =
                                 rb.downs[i..].iter().map(|(m, _)| m.label.clone()).collect();
                             u.halted = Some(why);
@@ -145,32 +144,34 @@ impl Runner<'_> {
         u
     }
 
-    /// A migration's `down`, recorded before and after it runs: whether it reverted anything
-    /// (a backward compatible one without a `down` is kept), or why the rollback halts here.
+    /// A migration's `down`, recorded before and after it runs.
     fn undo_migration(
         &self,
         rb: &Rollback,
         i: usize,
         name: &str,
         progress: &mut dyn FnMut(Reverting),
-    ) -> Result<bool, String> {
+    ) -> Undid {
         let (m, dir) = &rb.downs[i];
         match &m.down {
             Some(down) => {
                 progress(Reverting::Down(m));
                 crate::crash::point(&format!("rollback:down {}", m.label));
-                let ran = self.action(name, down, dir);
-                if ran.is_ok() {
-                    progress(Reverting::Reverted(m));
+                match self.action(name, down, dir) {
+                    Ok(()) => {
+                        progress(Reverting::Reverted(m));
+                        Undid::Reverted
+                    }
+                    Err(e) => {
+                        Undid::Halted(format!("the `down` of migration '{}' failed: {e}", m.label))
+                    }
                 }
-                ran.map(|()| true)
-                    .map_err(|e| format!("the `down` of migration '{}' failed: {e}", m.label))
             }
             None if m.backward_compatible => {
                 let _ = self.step(name, || {
                     Ok("kept: marked backward_compatible, no `down` needed".into())
                 });
-                Ok(false)
+                Undid::Kept
             }
             None => {
                 let why = format!(
@@ -180,7 +181,7 @@ impl Runner<'_> {
                         .map_or("the previous release", |t| t.release.as_str())
                 );
                 let _ = self.step(name, || Err(why.clone()));
-                Err(why)
+                Undid::Halted(why)
             }
         }
     }
@@ -207,6 +208,16 @@ impl Runner<'_> {
         });
         failed
     }
+}
+
+/// What undoing one migration did.
+enum Undid {
+    /// Its `down` ran: it is no longer applied.
+    Reverted,
+    /// Backward compatible, without a `down`: it stays.
+    Kept,
+    /// The rollback halts here, and why.
+    Halted(String),
 }
 
 /// How each part of a rollback ended.

@@ -18,7 +18,7 @@ use story::Story;
 use crate::config::Config;
 use crate::error::{Error, Exit};
 use crate::lock::{self, Lock, LockError};
-use crate::notify::{Alert, Notifier};
+use crate::notify::{Alert, Delivery, Notifier};
 use crate::playbook::Source;
 use crate::report::{Event, Level, Options, Reporter, Sink, Status};
 
@@ -79,7 +79,7 @@ impl Run {
             Locking::Playbook => Some(lock::path_for(&cfg.state, &key)),
             Locking::At(at) => Some(at),
         }
-        .map(|at| lock::acquire(&at, holder(spec.kind, path, &run_id), spec.wait))
+        .map(|at| lock::acquire(&at, holder(spec.kind, &shown(path), &run_id), spec.wait))
         .transpose()?;
         let story = Arc::new(Story::default());
         let mut sinks: Vec<Arc<dyn Sink>> = vec![story.clone()];
@@ -152,7 +152,7 @@ impl Run {
     pub fn lock(&self, wait: Duration) -> Result<Lock, LockError> {
         lock::acquire(
             &lock::path_for(&self.state, &self.key),
-            holder(self.kind, Some(Path::new(&self.playbook)), self.id()),
+            holder(self.kind, &self.playbook, self.id()),
             Some(wait),
         )
     }
@@ -206,15 +206,14 @@ impl Run {
 }
 
 /// Each channel's delivery, reported; whether any went out.
-pub fn deliver(reporter: &Reporter, sent: Vec<Result<String, String>>) -> bool {
-    let mut any = false;
+pub fn deliver(reporter: &Reporter, sent: Vec<Delivery>) -> bool {
+    let any = sent.iter().any(Delivery::sent);
     for d in sent {
         match d {
-            Ok(what) => {
-                any = true;
-                reporter.notice(Level::Info, format!("alert sent: {what}"));
+            Delivery::Sent(what) => reporter.notice(Level::Info, format!("alert sent: {what}")),
+            Delivery::Failed(why) => {
+                reporter.notice(Level::Error, format!("alert not delivered: {why}"))
             }
-            Err(why) => reporter.notice(Level::Error, format!("alert not delivered: {why}")),
         }
     }
     any
@@ -226,15 +225,15 @@ fn shown(playbook: Option<&Path>) -> String {
     })
 }
 
-/// Who holds a run's lock, as another run shows it.
-pub fn holder(kind: &str, playbook: Option<&Path>, run_id: &str) -> lock::Holder {
+/// Who holds a run's lock, as another run shows it; `playbook` as `shown` gives it.
+fn holder(kind: &str, playbook: &str, run_id: &str) -> lock::Holder {
     lock::Holder {
         pid: std::process::id(),
         host: crate::sys::hostname(),
         user: crate::sys::username(),
         run: run_id.to_string(),
         since: crate::report::now_rfc3339(),
-        what: format!("{kind} {}", shown(playbook)),
+        what: format!("{kind} {playbook}"),
         steps: vec![],
     }
 }

@@ -18,7 +18,6 @@ use crate::config::Config;
 use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
-use crate::report::Level;
 use resolve::Plan;
 use sequence::Ctx;
 use show::{dry_run, status};
@@ -53,22 +52,21 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
 
 /// `tend plan` on a failover playbook: the dry run (it probes, and changes nothing).
 pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
-    let path = source.path.clone();
     let loaded: Loaded<FailoverPlaybook> = playbook::load_source(source, vars)?;
     let plan = Plan::resolve(&loaded, false)?;
-    let key = crate::lock::key_for(Some((&path, &plan.loaded.source.text)), "failover");
-    dry_run(cfg, &plan, &state_path(&cfg.state, &key))
+    dry_run(cfg, &plan, &state_path(&cfg.state, &loaded.source))
 }
 
-fn state_path(state: &Path, key: &str) -> std::path::PathBuf {
+/// The playbook's state file, named as its lock is.
+fn state_path(state: &Path, source: &Source) -> std::path::PathBuf {
+    let key = crate::lock::key_for(Some((&source.path, &source.text)), "failover");
     state.join("failover").join(format!("{key}.json"))
 }
 
 pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
     let loaded: Loaded<FailoverPlaybook> = playbook::load(&args.playbook, &args.vars)?;
     let plan = Plan::resolve(&loaded, !args.dry_run && !args.status)?;
-    let key = crate::lock::key_for(Some((&args.playbook, &plan.loaded.source.text)), "failover");
-    let path = state_path(&cfg.state, &key);
+    let path = state_path(&cfg.state, &loaded.source);
     if args.status {
         return status(&plan, &path);
     }
@@ -94,8 +92,8 @@ pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
     let state = match State::load(&path) {
         Ok(s) => s,
         Err(e) => {
-            let why = format!("{}: {}", path.display(), crate::sys::describe_io(&e));
-            run.reporter().notice(Level::Error, why.clone());
+            // Said once, by the run's last line.
+            let why = Error::io("read", &path, e).to_string();
             return Ok(run.finish(Exit::FAILED, why));
         }
     };

@@ -12,7 +12,7 @@ use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
 
 pub fn status(plan: &Plan, path: &Path) -> Result<Exit, Error> {
-    let state = State::load(path).map_err(|e| Error::io(path, e))?;
+    let state = State::load(path).map_err(|e| Error::io("read", path, e))?;
     let names: Vec<String> = plan
         .servers
         .iter()

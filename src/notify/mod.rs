@@ -26,6 +26,19 @@ pub struct Alert {
     pub reason: String,
 }
 
+/// How one channel's sending went: "email to a@b", or "email: connection refused".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent(String),
+    Failed(String),
+}
+
+impl Delivery {
+    pub fn sent(&self) -> bool {
+        matches!(self, Delivery::Sent(_))
+    }
+}
+
 /// Notify config with templates rendered and secrets read, ready to send.
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {
@@ -106,25 +119,22 @@ impl Notifier {
                 .is_some_and(|w| w.on.iter().any(|r| r == reason))
     }
 
-    /// Send through every channel that wants it. Returns a description of each delivery:
-    /// Ok("email to a@b") or Err("email: connection refused").
-    pub fn send(&self, alert: &Alert) -> Vec<Result<String, String>> {
+    /// Send through every channel that wants it: each channel's delivery.
+    pub fn send(&self, alert: &Alert) -> Vec<Delivery> {
         let mut out = vec![];
+        let said = |channel: &str, r: Result<String, String>| match r {
+            Ok(what) => Delivery::Sent(what),
+            Err(err) => Delivery::Failed(crate::redact::redact(&format!("{channel}: {err}"))),
+        };
         if let Some(e) = &self.email
             && e.on.iter().any(|r| r == &alert.reason)
         {
-            out.push(
-                e.send(alert)
-                    .map_err(|err| crate::redact::redact(&format!("email: {err}"))),
-            );
+            out.push(said("email", e.send(alert)));
         }
         if let Some(w) = &self.webhook
             && w.on.iter().any(|r| r == &alert.reason)
         {
-            out.push(
-                w.send(alert)
-                    .map_err(|err| crate::redact::redact(&format!("webhook: {err}"))),
-            );
+            out.push(said("webhook", w.send(alert)));
         }
         out
     }

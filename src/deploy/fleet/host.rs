@@ -171,8 +171,8 @@ pub fn open<'a>(
         .d
         .on_host(run.host, ssh.clone())
         .map_err(|diag| diag.message)?;
-    d.layout.check_real()?;
-    d.layout.check_links()?;
+    d.layout.check_real().map_err(|e| e.to_string())?;
+    d.layout.check_links().map_err(|e| e.to_string())?;
     if lock {
         match ssh.lock(&d.layout.lock(), &ctx.holder) {
             Ok(None) => {}
@@ -204,7 +204,7 @@ pub fn open<'a>(
             d.layout.journal().display()
         ));
     }
-    run.journal = super::super::open_journal(&d)?;
+    run.journal = super::super::open_journal(&d).map_err(|e| e.to_string())?;
     Ok((d, ssh))
 }
 
