@@ -6,6 +6,7 @@ mod execute;
 mod fetch;
 mod fleet;
 mod layout;
+mod on_machine;
 mod plan;
 mod prune;
 pub(super) mod recover;
@@ -25,7 +26,6 @@ use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::Level;
-use releases::Releases;
 use resolve::Deploy;
 use runner::Outcome;
 use runner::Runner;
@@ -160,12 +160,8 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         return deploy_fleet(cfg, args, &loaded, d, &f);
     }
     let phases = d.phases(&d.release, None)?;
-    d.layout
-        .check_links()
-        .map_err(|e| Error::Failed(e.to_string()))?;
-    d.layout
-        .prepare()
-        .map_err(|e| Error::io("prepare", &d.layout.root, e))?;
+    on_machine::usable(&d)?;
+    on_machine::check(&d, true)?;
     let run = start(
         cfg,
         "deploy",
@@ -175,7 +171,7 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
-    let mut journal = match open_journal(&d) {
+    let mut journal = match on_machine::journal(&d) {
         Ok(j) => j,
         // Said once, by the run's last line, and recorded as failed.
         Err(e) => return Ok(run.finish(Exit::FAILED, e.to_string())),
@@ -185,21 +181,10 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         reporter,
         target: &*d.layout.target,
     };
-    // A deploy killed midway is taken back first; if that is not verified, nothing more runs.
-    if let recover::Recovered::TakenBack(o) = recover::interrupted(&runner, &mut journal)
-        && o.code == Exit::NOT_VERIFIED
-    {
-        let subject = format!(
-            "an interrupted deploy could not be taken back: {}",
-            d.release
-        );
-        return Ok(finish(run, &d, o, &subject));
-    }
-    crate::interrupt::unshield();
-    // Releases pruned by the last deploy are deleted while this one unpacks.
-    let outcome = std::thread::scope(|s| {
+    // Releases pruned by the last deploy are deleted while this one runs.
+    let deployed = std::thread::scope(|s| {
         let trash = s.spawn(|| d.layout.empty_trash());
-        let outcome = execute::deploy(&runner, &phases, &mut journal);
+        let deployed = on_machine::deploy(&runner, &phases, &mut journal);
         if let Ok(Err(e)) = trash.join() {
             reporter.notice(
                 Level::Warn,
@@ -210,8 +195,18 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
                 ),
             );
         }
-        outcome
+        deployed
     });
+    let outcome = match deployed {
+        on_machine::Deployed::Stranded(o) => {
+            let subject = format!(
+                "an interrupted deploy could not be taken back: {}",
+                d.release
+            );
+            return Ok(finish(run, &d, o, &subject));
+        }
+        on_machine::Deployed::Ran(o) => o,
+    };
     let subject = match outcome.code {
         Exit::OK => format!("deployed {}", d.release),
         Exit::FAILED if outcome.reason == "rollback" => {
@@ -451,12 +446,6 @@ fn releases_fleet(
     Ok(if failed { Exit::FAILED } else { Exit::OK })
 }
 
-/// Read the host journal, closing deploys that were killed mid-way; why it cannot be read.
-fn open_journal(d: &Deploy) -> Result<Releases, Error> {
-    let path = d.layout.journal();
-    Releases::load(&*d.layout.target, &path).map_err(|e| Error::io("read", path, e))
-}
-
 /// The alert for a deploy or rollback, for the reasons the playbook wants, and the run's end.
 fn finish(run: Run, d: &Deploy, outcome: Outcome, subject: &str) -> Exit {
     let reasons: &[&str] = match outcome.reason {
@@ -476,27 +465,18 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
     if let Some(f) = d.fleet(args.hosts.limit.as_deref())? {
         return rollback_fleet(cfg, args, &loaded, &d, &f);
     }
-    let layout = &d.layout;
-    if !layout.journal().exists() {
-        return Err(Error::Failed(format!(
-            "nothing was deployed under {} by tend (no {})",
-            layout.root.display(),
-            layout.journal().display()
-        )));
-    }
-    layout
-        .check_links()
-        .map_err(|e| Error::Failed(e.to_string()))?;
+    on_machine::usable(&d)?;
+    on_machine::check(&d, false)?;
     let run = start(
         cfg,
         "rollback",
         &loaded.source,
         loaded.name(),
-        Locking::At(layout.lock()),
+        Locking::At(d.layout.lock()),
         args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
-    let mut journal = match open_journal(&d) {
+    let mut journal = match on_machine::journal(&d) {
         Ok(j) => j,
         // Said once, by the run's last line, and recorded as failed.
         Err(e) => return Ok(run.finish(Exit::FAILED, e.to_string())),
@@ -506,46 +486,18 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
         reporter,
         target: &*d.layout.target,
     };
-    // A deploy killed midway is taken back first: that is the rollback asked for, unless
-    // `--to` names a release further back.
-    let recovered = recover::interrupted(&runner, &mut journal);
-    if let recover::Recovered::TakenBack(o) = &recovered
-        && (o.code == Exit::NOT_VERIFIED
-            || args.to.is_none()
-            || args.to.as_deref() == d.layout.current_release().as_deref())
-    {
-        let o = Outcome {
-            code: if o.code == Exit::NOT_VERIFIED {
-                Exit::NOT_VERIFIED
-            } else {
-                Exit::OK
-            },
-            message: o.message.clone(),
-            reason: o.reason,
-        };
-        let subject = if o.code == Exit::OK {
+    let back = on_machine::roll_back(&runner, &mut journal, args.to.as_deref());
+    let subject = match &back {
+        on_machine::Back::Interrupted(o) if o.code == Exit::OK => {
             "interrupted deploy rolled back (verified)"
-        } else {
-            "interrupted deploy: rollback NOT VERIFIED"
-        };
-        return Ok(finish(run, &d, o, subject));
-    }
-    crate::interrupt::unshield();
-    let outcome = match rollback::manual(&runner, &mut journal, args.to.as_deref()) {
-        Ok(o) => o,
+        }
+        on_machine::Back::Interrupted(_) => "interrupted deploy: rollback NOT VERIFIED",
+        on_machine::Back::Asked(o) if o.code == Exit::OK => "rolled back (verified)",
+        on_machine::Back::Asked(o) if o.code == Exit::NOT_VERIFIED => "rollback NOT VERIFIED",
         // Said once, by the run's last line.
-        Err((code, why)) => Outcome {
-            code,
-            message: why,
-            reason: "failure",
-        },
-    };
-    let subject = match outcome.code {
-        Exit::OK => "rolled back (verified)",
-        Exit::NOT_VERIFIED => "rollback NOT VERIFIED",
         _ => "rollback refused, nothing changed",
     };
-    Ok(finish(run, &d, outcome, subject))
+    Ok(finish(run, &d, back.outcome(), subject))
 }
 
 pub fn releases(cfg: &Config, args: &ReleasesArgs) -> Result<Exit, Error> {
@@ -554,8 +506,7 @@ pub fn releases(cfg: &Config, args: &ReleasesArgs) -> Result<Exit, Error> {
     if let Some(f) = d.fleet(args.hosts.limit.as_deref())? {
         return releases_fleet(cfg, args, &loaded, &d, &f);
     }
-    let journal = open_journal(&d)?;
-    let current = d.layout.current_release();
+    let (journal, current) = on_machine::releases(&d)?;
     if cfg.json() {
         let v = serde_json::json!({
             "root": d.layout.root,

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
+use super::super::on_machine;
 use super::super::releases::Releases;
 use super::super::resolve::Deploy;
-use crate::error::Exit;
+use crate::error::{Error, Exit};
 use crate::inventory::Host;
-use crate::machine::Machine;
 use crate::machine::ssh::{Ssh, SshSpec};
 use crate::report::{Level, Reporter, Status};
 
@@ -58,7 +58,8 @@ impl<'a> HostRun<'a> {
     }
 
     /// It could not be reached or prepared (`open` said why): reported, and nothing changed.
-    pub fn unreached(&mut self, message: String) {
+    pub fn unreached(&mut self, e: Error) {
+        let message = e.to_string();
         self.reporter.notice(Level::Error, message.clone());
         self.state = HostState::Failed {
             code: Exit::FAILED,
@@ -142,7 +143,7 @@ pub fn open<'a>(
     run: &mut HostRun<'a>,
     lock: bool,
     prepare: bool,
-) -> Result<(Deploy<'a>, Arc<Ssh>), String> {
+) -> Result<(Deploy<'a>, Arc<Ssh>), Error> {
     let step = crate::engine::Step::begin(&run.reporter, "connect");
     // Connected early (while the artifact was read): the step took what the connection took.
     let (connected, took) = match ctx.early.take(&run.host.name) {
@@ -162,7 +163,7 @@ pub fn open<'a>(
         Some(took) => step.end_after(took, status, message),
         None => step.end(status, message),
     }
-    let ssh = Arc::new(connected.map_err(|e| format!("unreachable: {e}"))?);
+    let ssh = Arc::new(connected.map_err(|e| Error::Failed(format!("unreachable: {e}")))?);
     if let Some(n) = &ssh.notice {
         run.reporter.notice(Level::Warn, n.clone());
     }
@@ -170,9 +171,9 @@ pub fn open<'a>(
     let d = ctx
         .d
         .on_host(run.host, ssh.clone())
-        .map_err(|diag| diag.message)?;
-    d.layout.check_real().map_err(|e| e.to_string())?;
-    d.layout.check_links().map_err(|e| e.to_string())?;
+        .map_err(|diag| Error::Failed(diag.message))?;
+    d.layout.check_real().map_err(on_machine::refused)?;
+    on_machine::usable(&d)?;
     if lock {
         match ssh.lock(&d.layout.lock(), &ctx.holder) {
             Ok(None) => {}
@@ -181,30 +182,16 @@ pub fn open<'a>(
                 format!("took over the lock of a run that died without releasing it: {previous}"),
             ),
             Err(holder) => {
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "another run holds the lock of {}: {}",
                     d.layout.root.display(),
                     holder.unwrap_or_else(|| "holder unknown".into())
-                ));
+                )));
             }
         }
     }
-    if prepare {
-        d.layout.prepare().map_err(|e| {
-            format!(
-                "cannot prepare {}: {}",
-                d.layout.root.display(),
-                crate::sys::describe_io(&e)
-            )
-        })?;
-    } else if !ssh.exists(&d.layout.journal()) {
-        return Err(format!(
-            "nothing was deployed under {} by tend (no {})",
-            d.layout.root.display(),
-            d.layout.journal().display()
-        ));
-    }
-    run.journal = super::super::open_journal(&d).map_err(|e| e.to_string())?;
+    on_machine::check(&d, prepare)?;
+    run.journal = on_machine::journal(&d)?;
     Ok((d, ssh))
 }
 

@@ -4,9 +4,9 @@
 use std::sync::Mutex;
 
 use super::host::{Ctx, HostRun, HostState, open, parallel};
+use crate::deploy::on_machine;
 use crate::deploy::releases::Releases;
 use crate::deploy::resolve::Fleet;
-use crate::deploy::runner::Outcome;
 use crate::deploy::runner::Runner;
 use crate::error::Exit;
 use crate::report::Level;
@@ -36,35 +36,12 @@ pub fn rollback<'a>(
             reporter: &run.reporter,
             target: &*ssh,
         };
-        let recovered = crate::deploy::recover::interrupted(&runner, &mut journal);
-        let outcome = match recovered {
-            // A deploy killed midway, taken back: that is the rollback asked for, unless `to`
-            // names a release further back.
-            crate::deploy::recover::Recovered::TakenBack(o)
-                if o.code == Exit::NOT_VERIFIED
-                    || to.is_none()
-                    || to == d.layout.current_release().as_deref() =>
-            {
-                Outcome {
-                    code: if o.code == Exit::NOT_VERIFIED {
-                        Exit::NOT_VERIFIED
-                    } else {
-                        Exit::OK
-                    },
-                    ..o
-                }
+        let outcome = match on_machine::roll_back(&runner, &mut journal, to) {
+            on_machine::Back::Refused(o) => {
+                runner.reporter.notice(Level::Error, o.message.clone());
+                o
             }
-            _ => match crate::deploy::rollback::manual(&runner, &mut journal, to) {
-                Ok(o) => o,
-                Err((code, why)) => {
-                    runner.reporter.notice(Level::Error, why.clone());
-                    Outcome {
-                        code,
-                        message: why,
-                        reason: "failure",
-                    }
-                }
-            },
+            back => back.outcome(),
         };
         run.previous = d.layout.current_release();
         run.journal = journal;
@@ -109,7 +86,8 @@ pub fn releases(ctx: &Ctx, fleet: &Fleet) -> Vec<HostReleases> {
     parallel(ctx.forks, &all, |i| {
         let mut run = HostRun::new(&fleet.hosts[i], ctx.reporter);
         let got = open(ctx, &mut run, false, false)
-            .map(|(d, _)| (std::mem::take(&mut run.journal), d.layout.current_release()));
+            .map(|(d, _)| (std::mem::take(&mut run.journal), d.layout.current_release()))
+            .map_err(|e| e.to_string());
         *out[i].lock().unwrap_or_else(|e| e.into_inner()) =
             Some((fleet.hosts[i].name.clone(), got));
     });

@@ -9,7 +9,7 @@ mod manual;
 
 use std::sync::Mutex;
 
-use super::execute;
+use super::on_machine;
 use super::resolve::Fleet;
 use super::runner::Outcome;
 use super::runner::Runner;
@@ -172,10 +172,8 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
         reporter: &run.reporter,
         target: &*ssh,
     };
-    // A deploy killed midway on this host is taken back first.
-    let outcome = match super::recover::interrupted(&runner, &mut journal) {
-        super::recover::Recovered::TakenBack(o) if o.code == Exit::NOT_VERIFIED => o,
-        _ => execute::deploy(&runner, &phases, &mut journal),
+    let outcome = match on_machine::deploy(&runner, &phases, &mut journal) {
+        on_machine::Deployed::Stranded(o) | on_machine::Deployed::Ran(o) => o,
     };
     run.journal = journal;
     run.d = Some(d);
