@@ -51,11 +51,11 @@ impl Host {
 }
 
 /// `user@host:port`, `host`, `[::1]:2222`.
-pub fn parse_host(s: &str) -> Result<Host, String> {
+pub fn parse_host(s: &str) -> Result<Host, crate::playbook::Invalid> {
     let s = s.trim();
     let (user, rest) = match s.rsplit_once('@') {
         Some((u, r)) if !u.is_empty() => (Some(u.to_string()), r),
-        Some(_) => return Err(format!("'{s}' has an empty user before '@'")),
+        Some(_) => return Err(format!("'{s}' has an empty user before '@'").into()),
         None => (None, s),
     };
     let (address, port) = if let Some(v6) = rest.strip_prefix('[') {
@@ -65,7 +65,7 @@ pub fn parse_host(s: &str) -> Result<Host, String> {
         match after.strip_prefix(':') {
             Some(p) => (addr.to_string(), port_of(p, s)?),
             None if after.is_empty() => (addr.to_string(), 22),
-            None => return Err(format!("'{s}' has text after the ']'")),
+            None => return Err(format!("'{s}' has text after the ']'").into()),
         }
     } else if rest.parse::<std::net::Ipv6Addr>().is_ok() {
         // `::1` is an address, not host `:` and port `:1`; a port needs the brackets.
@@ -77,9 +77,9 @@ pub fn parse_host(s: &str) -> Result<Host, String> {
         }
     };
     if address.is_empty() || address.contains(char::is_whitespace) {
-        return Err(format!(
-            "'{s}' is not a host; expected user@host:port, host:port or host"
-        ));
+        return Err(
+            format!("'{s}' is not a host; expected user@host:port, host:port or host").into(),
+        );
     }
     Ok(Host {
         name: address.clone(),
@@ -92,12 +92,10 @@ pub fn parse_host(s: &str) -> Result<Host, String> {
     })
 }
 
-fn port_of(p: &str, whole: &str) -> Result<u16, String> {
+fn port_of(p: &str, whole: &str) -> Result<u16, crate::playbook::Invalid> {
     match p.parse::<u16>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!(
-            "'{whole}': port '{p}' is not a number from 1 to 65535"
-        )),
+        _ => Err(format!("'{whole}': port '{p}' is not a number from 1 to 65535").into()),
     }
 }
 
@@ -157,7 +155,7 @@ struct Group {
 }
 
 /// Read an Ansible YAML inventory. Group vars apply to the group's hosts; a host's own vars win.
-pub fn load_ansible(path: &Path) -> Result<Vec<Host>, String> {
+pub fn load_ansible(path: &Path) -> Result<Vec<Host>, crate::playbook::Invalid> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "cannot read inventory {}: {}",
@@ -193,7 +191,7 @@ fn walk(
     inherited: &Vars,
     path: &mut Vec<String>,
     out: &mut Vec<Host>,
-) -> Result<(), String> {
+) -> Result<(), crate::playbook::Invalid> {
     let mut vars = inherited.clone();
     vars.extend(g.vars.unwrap_or_default());
     path.push(name.to_string());
@@ -245,7 +243,7 @@ fn walk(
 }
 
 /// `--limit web1,canary`: hosts by name or group; an unknown name is an error, not a no-op.
-pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, String> {
+pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, crate::playbook::Invalid> {
     let wanted: Vec<&str> = spec
         .split(',')
         .map(str::trim)
@@ -260,7 +258,8 @@ pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, String> {
             return Err(format!(
                 "--limit: no host or group '{w}' (hosts: {})",
                 names.join(", ")
-            ));
+            )
+            .into());
         }
     }
     Ok(hosts

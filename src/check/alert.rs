@@ -72,15 +72,16 @@ fn key(name: &str) -> String {
 }
 
 /// What happened: each channel's delivery, for the report.
-pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Delivery>, String> {
+pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Delivery>, crate::error::Error> {
     let now = now();
     let mut state: State = match std::fs::read(&ctx.state_file) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
         Err(e) => {
-            return Err(format!(
-                "cannot read alert state {}: {e}",
-                ctx.state_file.display()
+            return Err(crate::error::Error::io(
+                "read the alert state",
+                &ctx.state_file,
+                e,
             ));
         }
     };
@@ -165,10 +166,10 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Delivery>, Str
         let json = serde_json::to_vec_pretty(&state).unwrap_or_default();
         if let Some(dir) = ctx.state_file.parent() {
             crate::fsutil::ensure_dir(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                .map_err(|e| crate::error::Error::io("create", dir, e))?;
         }
         crate::fsutil::atomic_write(&ctx.state_file, &json, 0o600)
-            .map_err(|e| format!("cannot save alert state {}: {e}", ctx.state_file.display()))?;
+            .map_err(|e| crate::error::Error::io("save the alert state", &ctx.state_file, e))?;
     }
     Ok(deliveries)
 }

@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::measure::{cpu, disk, memory, process};
+use super::measure::{Unmeasured, cpu, disk, memory, process};
 use super::outcome::{Outcome, Perf};
 use super::spec::{CheckSpec, Disk, FileAge, Load, Process, Usage};
 use super::threshold::{Levels, Unit, num, show_value};
@@ -50,11 +50,11 @@ impl Resolved {
 }
 
 struct Machine {
-    memory: OnceLock<Result<memory::Memory, String>>,
+    memory: OnceLock<Result<memory::Memory, Unmeasured>>,
 }
 
 impl Machine {
-    fn memory(&self) -> Result<&memory::Memory, String> {
+    fn memory(&self) -> Result<&memory::Memory, Unmeasured> {
         self.memory
             .get_or_init(memory::read)
             .as_ref()
@@ -87,7 +87,7 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
                     vec![Outcome::unknown(
                         c.label(),
                         c.spec.kind(),
-                        "the check crashed".into(),
+                        "the check crashed",
                     )]
                 });
             let _ = tx.send((i, outs));
@@ -392,7 +392,7 @@ fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome 
 
 fn inode_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome {
     let Some(levels) = &d.levels else {
-        return Outcome::unknown(name, "inodes", "no thresholds".into());
+        return Outcome::unknown(name, "inodes", "no thresholds");
     };
     if u.files == 0 {
         let mut o = percent(
@@ -544,7 +544,7 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
 
 fn probe(name: String, p: Option<&Probe>) -> Outcome {
     let Some(p) = p else {
-        return Outcome::unknown(name, "probe", "probe not resolved".into());
+        return Outcome::unknown(name, "probe", "probe not resolved");
     };
     let v = p.run(&Local);
     let plugin = matches!(p.kind, crate::probe::Kind::Command { plugin: true, .. });

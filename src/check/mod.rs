@@ -23,7 +23,7 @@ use outcome::{nagios_code, nagios_word, overall};
 pub use spec::CheckPlaybook;
 
 /// `tend statvfs PATH`, the helper behind hung-mount-safe disk checks.
-pub fn statvfs(path: &str) -> Result<String, String> {
+pub fn statvfs(path: &str) -> Result<String, measure::Unmeasured> {
     measure::disk::read(path).map(|u| u.to_string())
 }
 
@@ -274,7 +274,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
                     Ok(deliveries) => {
                         crate::engine::deliver(reporter, deliveries);
                     }
-                    Err(e) => reporter.notice(Level::Error, e),
+                    Err(e) => reporter.notice(Level::Error, e.to_string()),
                 },
                 Err(e) => reporter.notice(
                     Level::Error,

@@ -107,8 +107,8 @@ impl Outcome {
         self.first_steps.iter_mut().for_each(fix);
     }
 
-    pub fn unknown(name: String, kind: &'static str, why: String) -> Outcome {
-        Outcome::failed(name, kind, Status::Unknown, why)
+    pub fn unknown(name: String, kind: &'static str, why: impl ToString) -> Outcome {
+        Outcome::failed(name, kind, Status::Unknown, why.to_string())
     }
 
     pub fn failed(name: String, kind: &'static str, status: Status, why: String) -> Outcome {

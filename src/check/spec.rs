@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::threshold::{Direction, Levels, Raw, RawVisitor, Unit};
-use crate::playbook::diagnostic::{at_key, with_hint};
+use crate::playbook::diagnostic::{Invalid, at_key, with_hint};
 use crate::playbook::units::Duration;
 use crate::probe::ProbeSpec;
 
@@ -186,7 +186,7 @@ fn percent_levels(
     warn: Option<Raw>,
     crit: Option<Raw>,
     default: (f64, f64),
-) -> Result<Levels, String> {
+) -> Result<Levels, Invalid> {
     let (warn, crit) = match (warn, crit) {
         (None, None) => (Some(Raw::Number(default.0)), Some(Raw::Number(default.1))),
         other => other,
@@ -282,7 +282,7 @@ struct RawFree {
     crit: Option<Raw>,
 }
 
-fn disk(r: RawDisk, inodes: bool) -> Result<Disk, String> {
+fn disk(r: RawDisk, inodes: bool) -> Result<Disk, Invalid> {
     let mounts = r.mount.map(|m| match m {
         OneOrMany::One(s) => vec![s],
         OneOrMany::Many(v) => v,
@@ -307,7 +307,7 @@ fn disk(r: RawDisk, inodes: bool) -> Result<Disk, String> {
                 Unit::Bytes,
                 ("warn", "crit"),
             )
-            .map_err(|e| e.replacen('\u{1}', "\u{1}free.", 1))?,
+            .map_err(|e| Invalid(e.0.replacen('\u{1}', "\u{1}free.", 1)))?,
         ),
         None => None,
     };
@@ -394,7 +394,7 @@ struct RawLoad {
     per_cpu: Option<bool>,
 }
 
-fn triple(t: Option<RawTriple>, key: &str) -> Result<[Option<Raw>; 3], String> {
+fn triple(t: Option<RawTriple>, key: &str) -> Result<[Option<Raw>; 3], Invalid> {
     Ok(match t {
         None => [None, None, None],
         Some(RawTriple::One(r)) => [Some(r.clone()), Some(r.clone()), Some(r)],

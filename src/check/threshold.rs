@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
+use crate::playbook::Invalid;
 use crate::playbook::units::{Duration, Size};
 
 /// As written in the playbook, before the check says what unit it is in.
@@ -142,7 +143,7 @@ pub fn num(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn parse_value(s: &str, unit: Unit) -> Result<f64, String> {
+fn parse_value(s: &str, unit: Unit) -> Result<f64, Invalid> {
     let s = s.trim();
     let plain = s
         .strip_suffix('%')
@@ -152,17 +153,17 @@ fn parse_value(s: &str, unit: Unit) -> Result<f64, String> {
         return if n.is_finite() {
             Ok(n)
         } else {
-            Err(format!("'{s}' is not a finite number"))
+            Err(format!("'{s}' is not a finite number").into())
         };
     }
     match unit {
         Unit::Bytes => s.parse::<Size>().map(|b| b.0 as f64),
         Unit::Seconds => s.parse::<Duration>().map(|d| d.0.as_secs_f64()),
-        Unit::Percent | Unit::Number => Err(format!("'{s}' is not a number")),
+        Unit::Percent | Unit::Number => Err(format!("'{s}' is not a number").into()),
     }
 }
 
-pub fn parse(raw: &Raw, dir: Direction, unit: Unit) -> Result<Range, String> {
+pub fn parse(raw: &Raw, dir: Direction, unit: Unit) -> Result<Range, Invalid> {
     let text = match raw {
         Raw::Number(n) => return Ok(plain(*n, dir, unit)),
         Raw::Text(t) => t.trim(),
@@ -174,8 +175,11 @@ pub fn parse(raw: &Raw, dir: Direction, unit: Unit) -> Result<Range, String> {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let bad =
-        |why: String| format!("invalid range '{text}': {why}; expected N, N:, ~:N, N:M or @N:M");
+    let bad = |why: Invalid| {
+        Invalid(format!(
+            "invalid range '{text}': {why}; expected N, N:, ~:N, N:M or @N:M"
+        ))
+    };
     let (start, end) = match body.split_once(':') {
         Some((a, b)) => {
             let start = match a.trim() {
@@ -193,7 +197,9 @@ pub fn parse(raw: &Raw, dir: Direction, unit: Unit) -> Result<Range, String> {
         None => (0.0, parse_value(body, unit).map_err(bad)?),
     };
     if start > end {
-        return Err(bad(format!("{} is greater than {}", num(start), num(end))));
+        return Err(bad(
+            format!("{} is greater than {}", num(start), num(end)).into()
+        ));
     }
     Ok(Range {
         start,
@@ -237,7 +243,7 @@ impl Levels {
         dir: Direction,
         unit: Unit,
         names: (&str, &str),
-    ) -> Result<Levels, String> {
+    ) -> Result<Levels, Invalid> {
         use crate::playbook::diagnostic::{at_key, with_hint};
         let warn_r = warn
             .map(|w| parse(w, dir, unit))
@@ -360,6 +366,6 @@ mod tests {
             ("warn", "crit"),
         )
         .unwrap_err();
-        assert!(err.contains("never fire"), "{err}");
+        assert!(err.0.contains("never fire"), "{err}");
     }
 }

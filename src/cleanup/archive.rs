@@ -108,7 +108,7 @@ pub fn archive(
     name: &str,
     level: u32,
     progress: &dyn Fn(u64),
-) -> Result<Archived, String> {
+) -> Result<Archived, Unarchived> {
     fs::create_dir_all(dest).map_err(|e| {
         format!(
             "cannot create {}: {}",
@@ -120,7 +120,8 @@ pub fn archive(
     let mut partial = target.as_os_str().to_os_string();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
-    let io = |what: &str, e: io::Error| format!("{what}: {}", crate::sys::describe_io(&e));
+    let io =
+        |what: &str, e: io::Error| Unarchived(format!("{what}: {}", crate::sys::describe_io(&e)));
     let written = write(files, &partial, level, progress);
     let written = match written {
         Ok(w) => w,
@@ -134,7 +135,8 @@ pub fn archive(
         return Err(format!(
             "{} did not read back whole: {e}; the sources are kept",
             partial.display()
-        ));
+        )
+        .into());
     }
     let after = fs::metadata(&partial)
         .map(|m| m.blocks() * 512)
@@ -245,7 +247,7 @@ pub struct Finished {
 
 /// Finish the archives a killed run left half done in `dest`: remove the sources their lists
 /// name that are still exactly as archived. `dry_run` only says what would go.
-pub fn finish_interrupted(dest: &Path, dry_run: bool) -> Vec<Result<Finished, String>> {
+pub fn finish_interrupted(dest: &Path, dry_run: bool) -> Vec<Result<Finished, Unarchived>> {
     let Ok(entries) = fs::read_dir(dest) else {
         return vec![];
     };
@@ -265,7 +267,7 @@ pub fn finish_interrupted(dest: &Path, dry_run: bool) -> Vec<Result<Finished, St
     out
 }
 
-fn finish_one(list: &Path, archive: &Path, dry_run: bool) -> Result<Finished, String> {
+fn finish_one(list: &Path, archive: &Path, dry_run: bool) -> Result<Finished, Unarchived> {
     let io =
         |what: &Path, e: io::Error| format!("{}: {}", what.display(), crate::sys::describe_io(&e));
     let mut done = Finished {
@@ -353,7 +355,7 @@ fn write(
     Ok(written)
 }
 
-fn verify(path: &Path, expected: &[Entry]) -> Result<(), String> {
+fn verify(path: &Path, expected: &[Entry]) -> Result<(), Unarchived> {
     let f = File::open(path).map_err(|e| e.to_string())?;
     let mut ar = tar::Archive::new(GzDecoder::new(io::BufReader::with_capacity(256 * 1024, f)));
     let mut n = 0;
@@ -368,7 +370,8 @@ fn verify(path: &Path, expected: &[Entry]) -> Result<(), String> {
                 got.display(),
                 entry.size(),
                 name.display()
-            ));
+            )
+            .into());
         }
         // Decompress every byte: the gzip CRC is checked at the end of the stream.
         let copied = io::copy(&mut entry.by_ref().take(u64::MAX), &mut io::sink())
@@ -377,12 +380,13 @@ fn verify(path: &Path, expected: &[Entry]) -> Result<(), String> {
             return Err(format!(
                 "entry {} has {copied} bytes, expected {size}",
                 name.display()
-            ));
+            )
+            .into());
         }
         n += 1;
     }
     if n != expected.len() {
-        return Err(format!("{n} entries, expected {}", expected.len()));
+        return Err(format!("{n} entries, expected {}", expected.len()).into());
     }
     Ok(())
 }
@@ -401,4 +405,9 @@ mod tests {
         let jan1 = UNIX_EPOCH + Duration::from_secs(1_609_459_200); // 2021-01-01, ISO week 53 of 2020
         assert_eq!(period(jan1, GroupBy::Week), "2020-W53");
     }
+}
+
+crate::error::reason! {
+    /// Why an archive was not made (or not finished): the sources stay where they are.
+    pub struct Unarchived;
 }

@@ -352,7 +352,7 @@ impl<'a> Job<'a> {
                             .push((p, "changed after it was archived: kept".into()));
                     }
                 }
-                Err(e) => tally.failed.push((dest.clone(), e)),
+                Err(e) => tally.failed.push((dest.clone(), e.0)),
             }
         }
         let mut files = self.collect(r, skip, &mut tally);
@@ -371,7 +371,7 @@ impl<'a> Job<'a> {
             let name = match render_name(&plan.templater, &spec.name, &period) {
                 Ok(n) => n,
                 Err(e) => {
-                    tally.failed.push((dest.clone(), e));
+                    tally.failed.push((dest.clone(), e.to_string()));
                     continue;
                 }
             };
@@ -439,7 +439,7 @@ impl<'a> Job<'a> {
                         self.reporter.notice(Level::Warn, why);
                     }
                 }
-                Err(e) => tally.failed.push((dest.join(&name), e)),
+                Err(e) => tally.failed.push((dest.join(&name), e.0)),
             }
         }
         tally

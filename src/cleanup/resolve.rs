@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::spec::{self, CleanupPlaybook, FreeSpace, Rule};
-use crate::playbook::{self, Diagnostic, Loaded, Mode, Templater};
+use crate::playbook::{self, Diagnostic, Invalid, Loaded, Mode, Templater};
 
 pub(super) struct Resolved {
     pub(super) rule: Rule,
@@ -125,12 +125,14 @@ pub(super) fn resolve(
 }
 
 /// An archive file name for a period: a plain name, never a path.
-pub(super) fn render_name(t: &Templater, template: &str, date: &str) -> Result<String, String> {
-    let name = t.render_with(template, Mode::Text, &[("date", date)])?;
+pub(super) fn render_name(t: &Templater, template: &str, date: &str) -> Result<String, Invalid> {
+    let name = t
+        .render_with(template, Mode::Text, &[("date", date)])
+        .map_err(|e| Invalid(e.to_string()))?;
     if name.is_empty() || name.contains('/') || name == "." || name == ".." || name.contains('\0') {
-        return Err(format!(
-            "archive name '{name}' must be a plain file name (no '/', not '..')"
-        ));
+        return Err(
+            format!("archive name '{name}' must be a plain file name (no '/', not '..')").into(),
+        );
     }
     Ok(name)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use crate::playbook::diagnostic::{at_key, with_hint};
+use crate::playbook::diagnostic::{Invalid, at_key, with_hint};
 use crate::playbook::units::{Duration, Size};
 
 crate::playbook!(
@@ -85,7 +85,7 @@ struct RawRule {
 impl<'de> Deserialize<'de> for Rule {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = RawRule::deserialize(d)?;
-        let err = |key: &str, msg: String| de::Error::custom(at_key(key, msg));
+        let err = |key: &str, msg: Invalid| de::Error::custom(at_key(key, msg));
         if r.matches.is_empty() {
             return Err(err(
                 "match",
@@ -98,7 +98,7 @@ impl<'de> Deserialize<'de> for Rule {
         for (key, list) in [("match", &r.matches), ("exclude", &r.exclude)] {
             for g in list {
                 globset::Glob::new(g)
-                    .map_err(|e| err(key, format!("invalid pattern '{g}': {}", e.kind())))?;
+                    .map_err(|e| err(key, format!("invalid pattern '{g}': {}", e.kind()).into()))?;
             }
         }
         let level = r.level.unwrap_or(6);
@@ -107,7 +107,8 @@ impl<'de> Deserialize<'de> for Rule {
                 "level",
                 format!(
                     "level {level} is out of range: gzip levels are 0 (fastest) to 9 (smallest)"
-                ),
+                )
+                .into(),
             ));
         }
         match (r.action, &r.archive) {
@@ -176,10 +177,10 @@ const SYSTEM_ROOTS: &[&str] = &[
 ];
 
 /// The directory a rule works in, resolved, or why it is refused.
-pub fn rule_root(path: &str) -> Result<PathBuf, String> {
+pub fn rule_root(path: &str) -> Result<PathBuf, Invalid> {
     let p = Path::new(path);
     if !p.is_absolute() {
-        return Err(format!("path '{path}' must be absolute"));
+        return Err(format!("path '{path}' must be absolute").into());
     }
     // A rule never follows a link, its own path included: a log directory swapped for a link
     // (by whoever owns its parent) would send a root cron job's deletes anywhere.
@@ -187,14 +188,14 @@ pub fn rule_root(path: &str) -> Result<PathBuf, String> {
         return Err(format!(
             "path '{path}' is a symlink (to {}): a rule never follows a link; give the directory itself",
             to.display()
-        ));
+        ).into());
     }
     let real = match std::fs::canonicalize(p) {
         Ok(r) => r,
-        Err(e) => return Err(format!("path '{path}': {}", crate::sys::describe_io(&e))),
+        Err(e) => return Err(format!("path '{path}': {}", crate::sys::describe_io(&e)).into()),
     };
     if !real.is_dir() {
-        return Err(format!("path '{path}' is not a directory"));
+        return Err(format!("path '{path}' is not a directory").into());
     }
     let shown = if real != Path::new(path) {
         format!(" (it resolves to {})", real.display())
@@ -204,15 +205,15 @@ pub fn rule_root(path: &str) -> Result<PathBuf, String> {
     if SYSTEM_ROOTS.iter().any(|r| real == Path::new(r)) {
         return Err(format!(
             "path '{path}'{shown} is a system root: a cleanup rule works in a directory of its own, like /var/log/app"
-        ));
+        ).into());
     }
     for r in [
         "/proc", "/sys", "/dev", "/boot", "/etc", "/usr", "/bin", "/sbin", "/lib",
     ] {
         if real.starts_with(r) {
-            return Err(format!(
-                "path '{path}'{shown} is inside {r}, which cleanup never touches"
-            ));
+            return Err(
+                format!("path '{path}'{shown} is inside {r}, which cleanup never touches").into(),
+            );
         }
     }
     Ok(real)

@@ -4,7 +4,7 @@ use super::configure::{self, Previous, Written};
 use super::fetch;
 use super::releases::{Progress, Record, Releases, State};
 use super::resolve::{Deploy, Phases};
-use super::runner::{Outcome, Runner};
+use super::runner::{Outcome, Runner, StepFailed};
 use super::steps::{self, Rollback, Step};
 use super::undo::take_back;
 use crate::error::Exit;
@@ -52,9 +52,9 @@ enum Halt {
     Ended(Outcome),
 }
 
-impl From<String> for Halt {
-    fn from(why: String) -> Self {
-        Halt::Failed(why)
+impl From<StepFailed> for Halt {
+    fn from(why: StepFailed) -> Self {
+        Halt::Failed(why.0)
     }
 }
 
@@ -192,7 +192,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
                 self.done.stop_began = true;
                 let release = self.release();
                 Ok(r.step(name, || {
-                    Ok(format!(
+                    Ok::<_, StepFailed>(format!(
                         "already applied: {release} is live, and its verified deploy ran it"
                     ))
                 })?)
@@ -328,7 +328,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
                 None => configure::prepare(&*layout.target, c).map_err(io)?,
             };
             match written {
-                Written::Unchanged => Ok("unchanged".into()),
+                Written::Unchanged => Ok::<_, String>("unchanged".into()),
                 Written::Replaced(prev) => {
                     let existed = prev.content.is_some();
                     done.previous.push(prev);
@@ -457,7 +457,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
         }
         match pruned {
             Ok(m) => step.end(Status::Ok, m),
-            Err(m) => step.end(Status::Warning, m),
+            Err(m) => step.end(Status::Warning, m.0),
         }
         Outcome {
             code: Exit::OK,
@@ -472,7 +472,7 @@ fn fetch_release(
     known: Option<&Record>,
     sha: &mut Option<String>,
     sync: &mut Option<crate::machine::Pending>,
-) -> Result<String, String> {
+) -> Result<String, StepFailed> {
     let d = r.d;
     let layout = &d.layout;
     let release = d.release.as_str();
@@ -522,7 +522,7 @@ fn fetch_release(
             let _ = t.remove_tree(&partial);
             return Err(format!(
                 "releases/{release} is live with a different build; give the new build a new release name"
-            ));
+            ).into());
         }
         layout.remove_release(release).map_err(|e| {
             format!(

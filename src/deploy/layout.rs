@@ -167,7 +167,7 @@ impl Layout {
 }
 
 /// Checks a release name is a plain directory name.
-pub fn check_release_name(r: &str) -> Result<(), String> {
+pub fn check_release_name(r: &str) -> Result<(), crate::playbook::Invalid> {
     if r.is_empty() {
         return Err("the release name is empty".into());
     }
@@ -175,7 +175,7 @@ pub fn check_release_name(r: &str) -> Result<(), String> {
         return Err(format!(
             "release '{}' has a control character (a line break, a tab...): it would garble every list of releases",
             crate::report::printable(r)
-        ));
+        ).into());
     }
     // Invisible characters that reorder or hide text: a listing would show another name.
     if let Some(c) = r
@@ -186,15 +186,16 @@ pub fn check_release_name(r: &str) -> Result<(), String> {
             "release '{}' has the invisible character U+{:04X}: a list of releases would show another name",
             crate::report::printable(r),
             c as u32
-        ));
+        ).into());
     }
     if r.contains('/') || r.contains('\0') || r.starts_with('.') || r.ends_with(".partial") {
         return Err(format!(
             "release '{r}' cannot be a directory name: no '/', no leading '.', no '.partial' suffix"
-        ));
+        )
+        .into());
     }
     if r.len() > 200 {
-        return Err(format!("release name '{r}' is longer than 200 bytes"));
+        return Err(format!("release name '{r}' is longer than 200 bytes").into());
     }
     Ok(())
 }

@@ -433,7 +433,7 @@ fn releases_fleet(
                     "last_verified": journal.last_verified(None).map(|r| &r.release),
                     "releases": journal.releases,
                 }),
-                Err(e) => serde_json::json!({ "host": name, "error": e }),
+                Err(e) => serde_json::json!({ "host": name, "error": e.to_string() }),
             })
             .collect();
         println!(

@@ -106,7 +106,7 @@ pub fn roll_back(r: &Runner, journal: &mut Releases, to: Option<&str>) -> Back {
     lift_shield(r);
     match rollback::manual(r, journal, to) {
         Ok(o) => Back::Asked(o),
-        Err((code, why)) => Back::Refused(Outcome {
+        Err(rollback::Refusal(code, why)) => Back::Refused(Outcome {
             code,
             message: why,
             reason: "failure",

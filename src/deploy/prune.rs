@@ -14,7 +14,7 @@ pub fn prune(
     journal: &mut Releases,
     current: &str,
     keep_also: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, super::runner::StepFailed> {
     let layout = &d.layout;
     let mut keep: HashSet<String> = HashSet::new();
     keep.insert(current.to_string());
@@ -64,7 +64,7 @@ pub fn prune(
         }
     }
     if !problems.is_empty() {
-        return Err(format!("cannot remove {}", problems.join("; ")));
+        return Err(format!("cannot remove {}", problems.join("; ")).into());
     }
     Ok(if removed.is_empty() {
         format!("nothing to remove (keep_releases: {})", d.keep)

@@ -11,15 +11,11 @@ use super::undo::{self, Reverting};
 use crate::error::Exit;
 use crate::report::now_rfc3339;
 
-pub fn manual(
-    r: &Runner,
-    journal: &mut Releases,
-    to: Option<&str>,
-) -> Result<Outcome, (Exit, String)> {
+pub fn manual(r: &Runner, journal: &mut Releases, to: Option<&str>) -> Result<Outcome, Refusal> {
     let d = r.d;
     let layout = &d.layout;
     let Some(current) = layout.current_release() else {
-        return Err((
+        return Err(Refusal(
             Exit::FAILED,
             format!(
                 "{} has no current release: nothing to roll back",
@@ -40,7 +36,7 @@ pub fn manual(
         between.push(rec.clone());
     }
     between.reverse();
-    let render = |e: crate::playbook::Diagnostic| (Exit::USAGE, e.message);
+    let render = |e: crate::playbook::Diagnostic| Refusal(Exit::USAGE, e.message);
     let cur_vars = journal.get(&current).map(|x| x.vars.clone());
     let leaving = d.phases(&current, cur_vars.as_ref()).map_err(render)?;
     let target_vars = journal.get(&target).map(|x| x.vars.clone());
@@ -55,7 +51,7 @@ pub fn manual(
         let mut prev = configure::load(&*layout.target, &layout.backup(&rec.release))
             .map(|b| b.files)
             .map_err(|e| {
-                (
+                Refusal(
                     Exit::FAILED,
                     format!(
                         "cannot read the config backups of {}: {}",
@@ -122,7 +118,7 @@ fn target(
     current: &str,
     to: Option<&str>,
     root: &std::path::Path,
-) -> Result<String, (Exit, String)> {
+) -> Result<String, Refusal> {
     let cur_pos = journal.releases.iter().position(|x| x.release == current);
     let candidates: Vec<&str> = journal
         .releases
@@ -146,14 +142,14 @@ fn target(
             .max_by(|a, b| a.verified_at.cmp(&b.verified_at))
             .map(|x| x.release.clone())
             .ok_or_else(|| {
-                (
+                Refusal(
                     Exit::FAILED,
                     format!("there is no verified release before {current} to go back to"),
                 )
             });
     };
     let Some(rec) = journal.get(t) else {
-        return Err((
+        return Err(Refusal(
             Exit::USAGE,
             format!(
                 "there is no release '{t}' under {}; verified releases to go back to: {}",
@@ -163,7 +159,10 @@ fn target(
         ));
     };
     if t == current {
-        return Err((Exit::USAGE, format!("{t} is already the current release")));
+        return Err(Refusal(
+            Exit::USAGE,
+            format!("{t} is already the current release"),
+        ));
     }
     if !candidates.contains(&t) {
         let why = if rec.pruned {
@@ -173,7 +172,7 @@ fn target(
         } else {
             format!("it was deployed after {current}: going forward is a deploy, not a rollback")
         };
-        return Err((
+        return Err(Refusal(
             Exit::USAGE,
             format!(
                 "cannot roll back to {t}: {why}; verified releases to go back to: {}",
@@ -231,3 +230,6 @@ fn list(names: &[&str]) -> String {
         names.join(", ")
     }
 }
+
+/// Why a rollback was not started (nothing changed), and the exit code that says it.
+pub struct Refusal(pub Exit, pub String);

@@ -27,27 +27,32 @@ impl Runner<'_> {
     }
 
     /// A step that is not a command: `f` says what it did, or why it failed.
-    pub fn step(
+    pub fn step<E: std::fmt::Display>(
         &self,
         step: &str,
-        f: impl FnOnce() -> Result<String, String>,
-    ) -> Result<(), String> {
+        f: impl FnOnce() -> Result<String, E>,
+    ) -> Result<(), StepFailed> {
         let s = self.begin(step);
-        let result = f();
-        match &result {
-            Ok(m) => s.end(Status::Ok, m.clone()),
-            Err(m) => s.end(Status::Failed, m.clone()),
+        match f() {
+            Ok(m) => {
+                s.end(Status::Ok, m);
+                Ok(())
+            }
+            Err(why) => {
+                let why = why.to_string();
+                s.end(Status::Failed, why.clone());
+                Err(StepFailed(why))
+            }
         }
-        result.map(|_| ())
     }
 
-    pub fn action(&self, step: &str, a: &Action, dir: &Path) -> Result<(), String> {
+    pub fn action(&self, step: &str, a: &Action, dir: &Path) -> Result<(), StepFailed> {
         self.action_ran(step, a, dir).0
     }
 
     /// `action`, and whether a failure leaves it in doubt (cut short: it may have done part
     /// of its work, as a migration killed halfway has).
-    pub fn action_ran(&self, step: &str, a: &Action, dir: &Path) -> (Result<(), String>, bool) {
+    pub fn action_ran(&self, step: &str, a: &Action, dir: &Path) -> (Result<(), StepFailed>, bool) {
         // `on: local` runs on the machine tend runs on, wherever the release goes; not in the
         // release's directory, which is on the host.
         let ran = match a.on {
@@ -59,11 +64,11 @@ impl Runner<'_> {
         if ran.ok {
             (Ok(()), false)
         } else {
-            (Err(ran.detail), ran.in_doubt)
+            (Err(StepFailed(ran.detail)), ran.in_doubt)
         }
     }
 
-    pub fn probe(&self, step: &str, p: &Probe) -> Result<(), String> {
+    pub fn probe(&self, step: &str, p: &Probe) -> Result<(), StepFailed> {
         let s = self.begin(step);
         let v = p.run(self.target);
         let tries = if v.attempts > 1 {
@@ -77,7 +82,7 @@ impl Runner<'_> {
         } else {
             let msg = format!("{}{tries}", v.detail);
             s.end(Status::Failed, msg.clone());
-            Err(msg)
+            Err(StepFailed(msg))
         }
     }
 }
@@ -88,4 +93,9 @@ pub struct Outcome {
     pub code: Exit,
     pub message: String,
     pub reason: &'static str,
+}
+
+crate::error::reason! {
+    /// Why a step failed, as its last line says it.
+    pub struct StepFailed;
 }

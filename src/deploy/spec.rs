@@ -138,7 +138,7 @@ impl<'de> Deserialize<'de> for ConfigSpec {
 }
 
 /// `"0640"`, or `0640` (which YAML reads as the number 640): octal digits either way.
-fn parse_mode(v: &serde_yaml::Value) -> Result<u32, String> {
+fn parse_mode(v: &serde_yaml::Value) -> Result<u32, crate::playbook::Invalid> {
     let text = match v {
         serde_yaml::Value::String(s) => s.clone(),
         serde_yaml::Value::Number(n) => n.to_string(),

@@ -4,7 +4,7 @@
 use super::configure;
 use super::releases::{Releases, RolledBackTo, State};
 use super::runner::Outcome;
-use super::runner::Runner;
+use super::runner::{Runner, StepFailed};
 use super::steps::{self, Rollback, Undo};
 use crate::error::Exit;
 use crate::report::{Level, now_rfc3339};
@@ -51,7 +51,7 @@ impl Runner<'_> {
                 Undo::Stop(i) => {
                     if let Err(e) = self.action(&name, &rb.stop[i], &rb.stop_dir) {
                         // Going on: the verify at the end tells whether the old release is up.
-                        stop_failed = Some(e);
+                        stop_failed = Some(e.0);
                     }
                 }
                 Undo::Down(i) => {
@@ -169,7 +169,7 @@ impl Runner<'_> {
             }
             None if m.backward_compatible => {
                 let _ = self.step(name, || {
-                    Ok("kept: marked backward_compatible, no `down` needed".into())
+                    Ok::<_, StepFailed>("kept: marked backward_compatible, no `down` needed".into())
                 });
                 Undid::Kept
             }

@@ -79,7 +79,7 @@ impl Ctx<'_> {
     }
 
     /// Which server is active now, by the playbook's `active` source.
-    pub fn active(&self) -> Result<usize, String> {
+    pub fn active(&self) -> Result<usize, Unclear> {
         let p = self.plan;
         let (said, from) = match &p.active {
             ActiveSource::Command(cmd) => {
@@ -96,7 +96,8 @@ impl Ctx<'_> {
                         "`{}` failed: {}",
                         crate::redact::first_line(cmd),
                         o.describe(p.timeout)
-                    ));
+                    )
+                    .into());
                 }
                 let first = lines
                     .into_iter()
@@ -118,11 +119,9 @@ impl Ctx<'_> {
                 // No file yet: the first server is active until tend writes otherwise.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
                 Err(e) => {
-                    return Err(format!(
-                        "{}: {}",
-                        path.display(),
-                        crate::sys::describe_io(&e)
-                    ));
+                    return Err(
+                        format!("{}: {}", path.display(), crate::sys::describe_io(&e)).into(),
+                    );
                 }
             },
         };
@@ -135,10 +134,10 @@ impl Ctx<'_> {
             })
             .ok_or_else(|| {
                 let names: Vec<&str> = p.servers.iter().map(|s| s.name.as_str()).collect();
-                format!(
+                Unclear(format!(
                     "the active server '{said}' (from {from}) is not one of the playbook's servers: {}",
                     names.join(", ")
-                )
+                ))
             })
     }
 
@@ -571,7 +570,7 @@ impl Ctx<'_> {
                     a.execute(&ssh, self.reporter, name, None)
                 }
                 Err(e) => {
-                    return self.step(name, |_| (Status::Failed, e, false));
+                    return self.step(name, |_| (Status::Failed, e.0, false));
                 }
             },
         };
@@ -612,4 +611,9 @@ fn responded(a: &Answer) -> bool {
             | Answer::NxDomain
             | Answer::Wrong(_)
     )
+}
+
+crate::error::reason! {
+    /// Why the active server could not be told.
+    pub struct Unclear;
 }

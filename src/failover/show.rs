@@ -79,7 +79,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
         state_path: path,
         now: false,
     };
-    let active = c.active().map_err(Error::Failed)?;
+    let active = c.active().map_err(|e| Error::Failed(e.0))?;
     let answers = c.round();
     let d = decide(plan, &c.state, active, &answers);
     let warnings = warnings(plan);

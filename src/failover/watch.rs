@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::sequence::{Ctx, Outcome};
+use super::sequence::{Ctx, Outcome, Unclear};
 use super::state;
 use crate::engine::Step;
 use crate::error::Exit;
@@ -27,7 +27,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
         c.check_drift();
         let active = match c.active() {
             Ok(a) => a,
-            Err(e) => {
+            Err(Unclear(e)) => {
                 c.reporter.notice(Level::Error, e.clone());
                 c.alert_once("failure", "cannot tell which server is active", &e);
                 if forever {

@@ -131,7 +131,7 @@ impl EmailSpec {
 }
 
 impl Email {
-    pub fn send(&self, alert: &Alert) -> Result<String, String> {
+    pub fn send(&self, alert: &Alert) -> Result<String, super::Undelivered> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(crate::redact::redact(&alert.subject))
@@ -163,7 +163,7 @@ impl Email {
     }
 
     /// The system's CA store, plus `ca_file` if given; the server's name is always checked.
-    fn tls_parameters(&self) -> Result<TlsParameters, String> {
+    fn tls_parameters(&self) -> Result<TlsParameters, super::Undelivered> {
         let mut builder = TlsParameters::builder(self.host.clone());
         if let Some(ca) = &self.ca_file {
             let pem = std::fs::read(ca).map_err(|e| {
@@ -177,6 +177,8 @@ impl Email {
                 .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
             builder = builder.add_root_certificate(cert);
         }
-        builder.build_rustls().map_err(|e| e.to_string())
+        builder
+            .build_rustls()
+            .map_err(|e| super::Undelivered(e.to_string()))
     }
 }

@@ -122,7 +122,7 @@ impl Notifier {
     /// Send through every channel that wants it: each channel's delivery.
     pub fn send(&self, alert: &Alert) -> Vec<Delivery> {
         let mut out = vec![];
-        let said = |channel: &str, r: Result<String, String>| match r {
+        let said = |channel: &str, r: Result<String, Undelivered>| match r {
             Ok(what) => Delivery::Sent(what),
             Err(err) => Delivery::Failed(crate::redact::redact(&format!("{channel}: {err}"))),
         };
@@ -138,4 +138,9 @@ impl Notifier {
         }
         out
     }
+}
+
+crate::error::reason! {
+    /// Why a channel did not take an alert: the server's answer, or why it was not reached.
+    pub struct Undelivered;
 }

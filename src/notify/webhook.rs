@@ -38,7 +38,7 @@ impl WebhookSpec {
 
 impl Webhook {
     /// POST `{"text": ...}`: what Slack, Mattermost and most chat incoming webhooks take.
-    pub fn send(&self, alert: &Alert) -> Result<String, String> {
+    pub fn send(&self, alert: &Alert) -> Result<String, super::Undelivered> {
         let text = crate::redact::redact(&format!("{}\n\n{}", alert.subject, alert.body));
         let body = serde_json::json!({ "text": text, "subject": crate::redact::redact(&alert.subject), "reason": alert.reason });
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -59,7 +59,8 @@ impl Webhook {
                 "{} answered HTTP {}",
                 redact_url(&self.url),
                 status.as_u16()
-            ))
+            )
+            .into())
         }
     }
 }

@@ -423,13 +423,13 @@ fn split_hints(mut d: Diagnostic) -> Diagnostic {
 }
 
 /// Build a validation error that `from_yaml` relocates to `key` inside the current mapping.
-pub fn at_key(key: &str, message: impl fmt::Display) -> String {
-    format!("\u{1}{key}\u{1}{message}")
+pub fn at_key(key: &str, message: impl fmt::Display) -> Invalid {
+    Invalid(format!("\u{1}{key}\u{1}{message}"))
 }
 
 /// Attach a hint to a validation error message.
-pub fn with_hint(message: impl fmt::Display, hint: impl fmt::Display) -> String {
-    format!("{message}\u{2}{hint}")
+pub fn with_hint(message: impl fmt::Display, hint: impl fmt::Display) -> Invalid {
+    Invalid(format!("{message}\u{2}{hint}"))
 }
 
 fn split_path(text: &str) -> (&str, &str) {
@@ -493,4 +493,9 @@ fn max_of(t: &str) -> u64 {
         "u32" => u32::MAX.into(),
         _ => u64::MAX,
     }
+}
+
+crate::error::reason! {
+    /// Why a value is not one its key takes; a diagnostic pointing at the value says it.
+    pub struct Invalid;
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-pub use diagnostic::{Diagnostic, Source};
+pub use diagnostic::{Diagnostic, Invalid, Source};
 pub use secrets::{SecretSource, SecretValue};
 pub use template::{Mode, Templater};
 

@@ -58,7 +58,7 @@ impl SecretSource {
         })
     }
 
-    pub fn resolve(&self, dir: &Path) -> Result<String, String> {
+    pub fn resolve(&self, dir: &Path) -> Result<String, Unresolved> {
         let value = match self {
             SecretSource::Env(var) => {
                 std::env::var(var).map_err(|_| format!("environment variable {var} is not set"))?
@@ -83,7 +83,8 @@ impl SecretSource {
                         "command `{shown}` failed ({}): {}",
                         out.status,
                         err.lines().last().unwrap_or(err)
-                    ));
+                    )
+                    .into());
                 }
                 out.stdout
             }
@@ -92,19 +93,20 @@ impl SecretSource {
         let value = value.trim_end_matches(['\n', '\r']).to_string();
         if value.is_empty() {
             return Err(match self {
-                SecretSource::Env(var) => format!("environment variable {var} is empty"),
-                SecretSource::File(f) => format!("{} is empty", dir.join(f).display()),
+                SecretSource::Env(var) => format!("environment variable {var} is empty").into(),
+                SecretSource::File(f) => format!("{} is empty", dir.join(f).display()).into(),
                 SecretSource::Command(cmd) => format!(
                     "command `{}` printed nothing",
                     crate::redact::first_line(cmd)
-                ),
+                )
+                .into(),
             });
         }
         Ok(value)
     }
 
     /// Read without side effects (no command runs), for `validate`: `None` when it cannot be.
-    fn peek(&self, dir: &Path) -> Option<Result<String, String>> {
+    fn peek(&self, dir: &Path) -> Option<Result<String, Unresolved>> {
         match self {
             SecretSource::Command(_) => None,
             SecretSource::Env(v) if std::env::var_os(v).is_none() => None,
@@ -231,4 +233,9 @@ impl<'de> Deserialize<'de> for SecretValue {
         }
         d.deserialize_any(V)
     }
+}
+
+crate::error::reason! {
+    /// Why a secret could not be read (never its value).
+    pub struct Unresolved;
 }

@@ -16,18 +16,18 @@ impl Duration {
 }
 
 impl FromStr for Duration {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::playbook::Invalid;
+    fn from_str(s: &str) -> Result<Self, crate::playbook::Invalid> {
         let s = s.trim();
         if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            return Err(format!("duration '{s}' needs a unit, like {s}s or {s}ms"));
+            return Err(format!("duration '{s}' needs a unit, like {s}s or {s}ms").into());
         }
         let d = humantime::parse_duration(s).map_err(|e| {
             format!("invalid duration '{s}': {e}; expected e.g. 500ms, 30s, 5m, 26h, 7d")
         })?;
         crate::sys::longest(d)
             .map(Duration)
-            .map_err(|e| format!("duration '{s}' {e}"))
+            .map_err(|e| format!("duration '{s}' {e}").into())
     }
 }
 
@@ -121,8 +121,8 @@ fn yaml_float(n: f64) -> &'static str {
 pub struct Size(pub u64);
 
 impl FromStr for Size {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::playbook::Invalid;
+    fn from_str(s: &str) -> Result<Self, crate::playbook::Invalid> {
         let t = s.trim();
         if let Ok(n) = t.parse::<u64>() {
             return Ok(Size(n));
@@ -133,6 +133,7 @@ impl FromStr for Size {
                 format!(
                     "invalid size '{t}': expected e.g. 500MB, 2GiB, 512KiB or a number of bytes"
                 )
+                .into()
             })
     }
 }
@@ -179,6 +180,7 @@ mod tests {
         assert!(
             "30".parse::<Duration>()
                 .unwrap_err()
+                .0
                 .contains("needs a unit")
         );
         assert!("5 parsecs".parse::<Duration>().is_err());

@@ -60,7 +60,7 @@ impl Answer {
 }
 
 /// Checks a record type name, as `validate` does.
-pub fn record_type(name: &str) -> Result<RecordType, String> {
+pub fn record_type(name: &str) -> Result<RecordType, crate::playbook::Invalid> {
     let t = RecordType::from_str(&name.to_ascii_uppercase())
         .map_err(|_| format!("unknown record type '{name}'"))?;
     match t {
@@ -75,21 +75,23 @@ pub fn record_type(name: &str) -> Result<RecordType, String> {
         | RecordType::TXT => Ok(t),
         _ => Err(format!(
             "record type '{name}' is not probed; use A, AAAA, CNAME, MX, NS, PTR, SOA, SRV or TXT"
-        )),
+        )
+        .into()),
     }
 }
 
 /// `10.0.0.53` or `10.0.0.53:5353` or `[::1]:53`.
-pub fn server_address(s: &str) -> Result<SocketAddr, String> {
+pub fn server_address(s: &str) -> Result<SocketAddr, crate::playbook::Invalid> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
     if let Ok(ip) = s.parse::<std::net::IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    Err(format!(
-        "'{s}' is not an IP address with an optional port, like 10.0.0.53 or 10.0.0.53:53"
-    ))
+    Err(
+        format!("'{s}' is not an IP address with an optional port, like 10.0.0.53 or 10.0.0.53:53")
+            .into(),
+    )
 }
 
 /// Ask `server` once; `timeout` bounds the whole exchange, TCP fallback included.
@@ -97,7 +99,7 @@ pub fn ask(server: SocketAddr, q: &Question, timeout: Duration) -> Answer {
     let deadline = Instant::now() + timeout;
     let rtype = match record_type(&q.rtype) {
         Ok(t) => t,
-        Err(e) => return Answer::Error(e),
+        Err(e) => return Answer::Error(e.0),
     };
     let name = match Name::from_str(&q.name) {
         Ok(n) => n,

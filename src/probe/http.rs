@@ -9,7 +9,7 @@ pub fn get(
     timeout: Duration,
     want: Option<u16>,
     contains: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, super::Unhealthy> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
@@ -25,7 +25,7 @@ pub fn get(
     };
     if !ok_status {
         let expected = want.map_or("2xx".to_string(), |w| w.to_string());
-        return Err(format!("{seen}, expected {expected}"));
+        return Err(format!("{seen}, expected {expected}").into());
     }
     if let Some(needle) = contains {
         let mut body = String::new();
@@ -35,7 +35,7 @@ pub fn get(
             .read_to_string(&mut body)
             .map_err(|e| format!("{seen}, but reading the body failed: {e}"))?;
         if !body.contains(needle) {
-            return Err(format!("{seen}, but the body does not contain {needle:?}"));
+            return Err(format!("{seen}, but the body does not contain {needle:?}").into());
         }
         return Ok(format!("{seen}, body contains {needle:?}"));
     }

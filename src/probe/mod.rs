@@ -66,10 +66,10 @@ struct Attempt {
 }
 
 impl Attempt {
-    fn of(result: Result<String, String>) -> Attempt {
+    fn of(result: Result<String, Unhealthy>) -> Attempt {
         let (ok, detail) = match result {
             Ok(d) => (true, d),
-            Err(d) => (false, d),
+            Err(d) => (false, d.0),
         };
         Attempt {
             ok,
@@ -114,7 +114,7 @@ impl Probe {
         let needed = self.successes.max(1);
         let budget = self.attempts();
         let mut streak = 0;
-        let mut last = (Attempt::of(Err(String::new())), Duration::ZERO);
+        let mut last = (Attempt::of(Err(Unhealthy(String::new()))), Duration::ZERO);
         for attempt in 1..=budget {
             let started = Instant::now();
             let result = self.once(target);
@@ -152,7 +152,7 @@ impl Probe {
                 Attempt::of(if a.healthy() {
                     Ok(a.describe())
                 } else {
-                    Err(a.describe())
+                    Err(Unhealthy(a.describe()))
                 })
             }
             Kind::Command { run, plugin } => {
@@ -167,7 +167,7 @@ impl Probe {
                 });
                 let outcome = match outcome {
                     Ok(o) => o,
-                    Err(e) => return Attempt::of(Err(e.to_string())),
+                    Err(e) => return Attempt::of(Err(Unhealthy(e.to_string()))),
                 };
                 let mut detail = outcome.describe(self.timeout);
                 let mut perfdata = String::new();
@@ -206,7 +206,7 @@ impl Verdict {
     }
 }
 
-fn tcp(address: &str, timeout: Duration) -> Result<String, String> {
+fn tcp(address: &str, timeout: Duration) -> Result<String, Unhealthy> {
     let addrs: Vec<_> = address
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {address}: {e}"))?
@@ -227,5 +227,10 @@ fn tcp(address: &str, timeout: Duration) -> Result<String, String> {
             Err(e) => last = format!("{addr}: {}", crate::sys::describe_io(&e)),
         }
     }
-    Err(last)
+    Err(Unhealthy(last))
+}
+
+crate::error::reason! {
+    /// Why a probe did not pass: what it saw, or why it could not look.
+    pub struct Unhealthy;
 }

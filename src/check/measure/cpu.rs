@@ -3,7 +3,7 @@ use std::time::Duration;
 use sysinfo::{CpuRefreshKind, RefreshKind, System};
 
 /// Percent of CPU time busy across all CPUs over `sample`.
-pub fn busy_percent(sample: Duration) -> Result<f64, String> {
+pub fn busy_percent(sample: Duration) -> Result<f64, super::Unmeasured> {
     let mut sys = System::new_with_specifics(
         RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_usage()),
     )
@@ -23,7 +23,7 @@ pub fn count() -> usize {
         .unwrap_or(1)
 }
 
-pub fn load() -> Result<[f64; 3], String> {
+pub fn load() -> Result<[f64; 3], super::Unmeasured> {
     let l = System::load_average().map_err(|e| format!("cannot read load average: {e}"))?;
     Ok([l.one, l.five, l.fifteen])
 }

@@ -87,7 +87,7 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub fn mounts() -> Result<Vec<Mount>, String> {
+pub fn mounts() -> Result<Vec<Mount>, super::Unmeasured> {
     let text = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| format!("cannot read the mount table: {e}"))?;
     Ok(text.lines().filter_map(parse_line).collect())
@@ -106,7 +106,7 @@ fn parse_line(line: &str) -> Option<Mount> {
 
 /// Every real filesystem once: no pseudo filesystems, and a device mounted several times (bind
 /// mounts, container volumes) only at its first mount point.
-pub fn real_mounts() -> Result<Vec<Mount>, String> {
+pub fn real_mounts() -> Result<Vec<Mount>, super::Unmeasured> {
     let mut seen = std::collections::HashSet::new();
     Ok(mounts()?
         .into_iter()
@@ -146,7 +146,7 @@ pub fn is_remote(fstype: &str) -> bool {
 /// SIGKILL, and a process cannot exit while one of its threads is stuck. So for remote and FUSE
 /// filesystems the call is made by a child process (`tend statvfs PATH`), which is abandoned
 /// on timeout; local filesystems use a cheaper thread.
-pub fn statvfs(path: &str, fstype: &str, timeout: Duration) -> Result<Usage, String> {
+pub fn statvfs(path: &str, fstype: &str, timeout: Duration) -> Result<Usage, super::Unmeasured> {
     let (tx, rx) = mpsc::channel();
     let p = path.to_string();
     if is_remote(fstype) {
@@ -163,10 +163,10 @@ pub fn statvfs(path: &str, fstype: &str, timeout: Duration) -> Result<Usage, Str
         std::thread::spawn(move || {
             let out = child
                 .wait_with_output()
-                .map_err(|e| e.to_string())
+                .map_err(|e| super::Unmeasured(e.to_string()))
                 .and_then(|o| {
                     String::from_utf8(o.stdout)
-                        .map_err(|e| e.to_string())?
+                        .map_err(|e| super::Unmeasured(e.to_string()))?
                         .parse::<Usage>()
                 });
             let _ = tx.send(out);
@@ -179,15 +179,15 @@ pub fn statvfs(path: &str, fstype: &str, timeout: Duration) -> Result<Usage, Str
     }
     match rx.recv_timeout(timeout) {
         Ok(r) => r,
-        Err(_) => Err(format!(
+        Err(_) => Err(super::Unmeasured(format!(
             "{path} did not answer within {} (hung mount?)",
             humantime::format_duration(timeout)
-        )),
+        ))),
     }
 }
 
 /// The statvfs call itself, in this process.
-pub fn read(path: &str) -> Result<Usage, String> {
+pub fn read(path: &str) -> Result<Usage, super::Unmeasured> {
     let s = rustix::fs::statvfs(path)
         .map_err(|e| format!("cannot stat {path}: {}", crate::sys::describe_io(&e.into())))?;
     let frsize = if s.f_frsize > 0 {
@@ -216,10 +216,10 @@ impl std::fmt::Display for Usage {
 }
 
 impl std::str::FromStr for Usage {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Usage, String> {
+    type Err = super::Unmeasured;
+    fn from_str(s: &str) -> Result<Usage, super::Unmeasured> {
         if let Some(err) = s.strip_prefix("error: ") {
-            return Err(err.trim().to_string());
+            return Err(err.trim().into());
         }
         let n: Vec<u64> = s
             .split_whitespace()
@@ -233,7 +233,9 @@ impl std::str::FromStr for Usage {
                 files,
                 files_free,
             }),
-            _ => Err(format!("unexpected answer from the statvfs helper: {s:?}")),
+            _ => Err(super::Unmeasured(format!(
+                "unexpected answer from the statvfs helper: {s:?}"
+            ))),
         }
     }
 }

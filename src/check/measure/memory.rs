@@ -9,7 +9,7 @@ pub struct Memory {
     pub cgroup: bool,
 }
 
-pub fn read() -> Result<Memory, String> {
+pub fn read() -> Result<Memory, super::Unmeasured> {
     let sys = System::new_with_specifics(
         RefreshKind::nothing().with_memory(MemoryRefreshKind::everything()),
     )

@@ -4,3 +4,8 @@ pub mod cpu;
 pub mod disk;
 pub mod memory;
 pub mod process;
+
+crate::error::reason! {
+    /// Why a value could not be read: the check is UNKNOWN, and says this.
+    pub struct Unmeasured;
+}

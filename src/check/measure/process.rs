@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 
 /// Processes whose name (or, for names longer than the kernel's 15 bytes, argv[0]'s basename)
 /// is `name`, excluding this process.
-pub fn count(name: &str) -> Result<u64, String> {
+pub fn count(name: &str) -> Result<u64, super::Unmeasured> {
     let me = std::process::id().to_string();
     let long = name.len() > 15;
     let entries = std::fs::read_dir("/proc")

@@ -87,7 +87,10 @@ pub struct Ctx<'a, 'd> {
 }
 
 /// A connection and how long it took.
-type Connected = (Result<Ssh, String>, std::time::Duration);
+type Connected = (
+    Result<Ssh, crate::machine::ssh::Unreachable>,
+    std::time::Duration,
+);
 
 /// Connections opened while the controller still reads the artifact (the first hosts a deploy
 /// will reach): connecting changes nothing on a host, and it takes longer than the read.
@@ -152,7 +155,7 @@ pub fn open<'a>(
     };
     let message = match &connected {
         Ok(s) => s.shown.clone(),
-        Err(e) => e.clone(),
+        Err(e) => e.to_string(),
     };
     let status = if connected.is_ok() {
         Status::Ok

@@ -77,7 +77,10 @@ pub fn rollback<'a>(
 }
 
 /// Each host's journal and current release, or why it could not be read.
-pub type HostReleases = (String, Result<(Releases, Option<String>), String>);
+pub type HostReleases = (
+    String,
+    Result<(Releases, Option<String>), crate::error::Error>,
+);
 
 pub fn releases(ctx: &Ctx, fleet: &Fleet) -> Vec<HostReleases> {
     let out: Vec<Mutex<Option<HostReleases>>> =
@@ -86,8 +89,7 @@ pub fn releases(ctx: &Ctx, fleet: &Fleet) -> Vec<HostReleases> {
     parallel(ctx.forks, &all, |i| {
         let mut run = HostRun::new(&fleet.hosts[i], ctx.reporter);
         let got = open(ctx, &mut run, false, false)
-            .map(|(d, _)| (std::mem::take(&mut run.journal), d.layout.current_release()))
-            .map_err(|e| e.to_string());
+            .map(|(d, _)| (std::mem::take(&mut run.journal), d.layout.current_release()));
         *out[i].lock().unwrap_or_else(|e| e.into_inner()) =
             Some((fleet.hosts[i].name.clone(), got));
     });

@@ -210,7 +210,7 @@ fn roll_back_host(ctx: &Ctx, run: &mut HostRun) {
     };
     let outcome = match super::rollback::manual(&runner, &mut run.journal, Some(&previous)) {
         Ok(o) => o,
-        Err((_, why)) => Outcome {
+        Err(super::rollback::Refusal(_, why)) => Outcome {
             code: Exit::NOT_VERIFIED,
             message: format!("cannot roll back to {previous}: {why}"),
             reason: "rollback",

@@ -12,7 +12,7 @@ pub(super) fn check_host_key(
     host: &Host,
     spec: &SshSpec,
     shown: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, super::Unreachable> {
     let (key, ktype) = sess
         .host_key()
         .ok_or_else(|| format!("{shown}: the server sent no host key"))?;
@@ -44,7 +44,7 @@ pub(super) fn check_host_key(
         CheckResult::Mismatch => Err(format!(
             "{shown}: REMOTE HOST KEY HAS CHANGED: it now offers {kt} key {fp}, which does not match {} for {name}; refused (someone may be intercepting, or the host was rebuilt: check, then fix known_hosts)",
             path.display()
-        )),
+        ).into()),
         CheckResult::NotFound if spec.host_key_check == HostKeyCheck::AcceptNew => {
             kh.add(&name, key, "added by tend", ktype.into())
                 .and_then(|()| {
@@ -71,11 +71,11 @@ pub(super) fn check_host_key(
             host.port,
             host.address,
             path.display()
-        )),
+        ).into()),
         CheckResult::Failure => Err(format!(
             "{shown}: cannot check the host key against {}",
             path.display()
-        )),
+        ).into()),
     }
 }
 
@@ -86,7 +86,7 @@ pub(super) fn authenticate(
     spec: &SshSpec,
     passphrase: Option<&str>,
     shown: &str,
-) -> Result<(), String> {
+) -> Result<(), super::Unreachable> {
     let mut tried = vec![];
     if std::env::var_os("SSH_AUTH_SOCK").is_some() {
         tried.push("ssh-agent".to_string());
@@ -127,5 +127,6 @@ pub(super) fn authenticate(
         } else {
             format!(": {last}")
         }
-    ))
+    )
+    .into())
 }

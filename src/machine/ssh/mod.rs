@@ -117,7 +117,7 @@ fn key_type(t: ssh2::HostKeyType) -> &'static str {
 
 impl Ssh {
     /// `spec` as rendered (`passphrase` holds the secret itself by now).
-    pub fn connect(host: &Host, spec: &SshSpec) -> Result<Ssh, String> {
+    pub fn connect(host: &Host, spec: &SshSpec) -> Result<Ssh, Unreachable> {
         let user = host
             .user
             .clone()
@@ -152,7 +152,8 @@ impl Ssh {
         if password.is_some_and(|p| p.contains(['\n', '\r'])) {
             return Err(format!(
                 "{shown}: ssh.become_password holds a line break; sudo reads one line"
-            ));
+            )
+            .into());
         }
         let sudo = shell::Sudo {
             all: spec.become_ == Some(Become::Sudo),
@@ -178,4 +179,9 @@ impl Drop for Ssh {
             .unwrap_or_else(|e| e.into_inner())
             .close(&self.session);
     }
+}
+
+crate::error::reason! {
+    /// Why a host cannot be reached or logged in to, with what to do about it.
+    pub struct Unreachable;
 }

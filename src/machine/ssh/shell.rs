@@ -54,7 +54,7 @@ impl Shell {
         timeout: Duration,
         sudo: Sudo,
         shown: &str,
-    ) -> Result<Shell, String> {
+    ) -> Result<Shell, super::Unreachable> {
         let nonce = nonce();
         let mut ch = open_channel(sess, &tcp, timeout)
             .map_err(|e| format!("{shown}: cannot open a channel: {e}"))?;
@@ -82,7 +82,11 @@ impl Shell {
 
     /// Try `ssh.become_password` once, before anything on the host changes: a wrong one would
     /// otherwise cost three prompts at every step before the first fails.
-    pub(super) fn check_sudo_password(&mut self, sess: &Session, user: &str) -> Result<(), String> {
+    pub(super) fn check_sudo_password(
+        &mut self,
+        sess: &Session,
+        user: &str,
+    ) -> Result<(), super::Unreachable> {
         let mut last = String::new();
         let code = self
             .request(
@@ -103,7 +107,8 @@ impl Shell {
             _ => Err(format!(
                 "{}: sudo did not accept ssh.become_password for {user}: {last}",
                 self.shown
-            )),
+            )
+            .into()),
         }
     }
 
@@ -297,7 +302,7 @@ fn open_channel(
     sess: &Session,
     tcp: &std::net::TcpStream,
     timeout: Duration,
-) -> Result<ssh2::Channel, String> {
+) -> Result<ssh2::Channel, super::Unreachable> {
     use rustix::event::{PollFd, PollFlags, Timespec};
     const EAGAIN: i32 = -37; // LIBSSH2_ERROR_EAGAIN
     let deadline = Instant::now() + timeout;
@@ -338,7 +343,7 @@ fn open_channel(
         quick_ack(tcp);
     };
     sess.set_blocking(true);
-    opened
+    Ok(opened?)
 }
 
 /// sshd leaves Nagle on for sessions without a pty, so a reply in two packets (a step's pid
