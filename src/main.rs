@@ -20,8 +20,10 @@ mod playbook;
 mod probe;
 mod procs;
 mod quote;
+mod reason;
 mod redact;
 mod report;
+mod sh;
 mod sys;
 
 use std::process::ExitCode;

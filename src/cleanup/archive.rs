@@ -245,9 +245,15 @@ pub struct Finished {
     pub abandoned: bool,
 }
 
-/// Finish the archives a killed run left half done in `dest`: remove the sources their lists
-/// name that are still exactly as archived. `dry_run` only says what would go.
-pub fn finish_interrupted(dest: &Path, dry_run: bool) -> Vec<Result<Finished, Unarchived>> {
+/// A source list a killed run left in `dest`, read: what finishing it would do.
+pub struct Leftover {
+    list: PathBuf,
+    pub found: Finished,
+}
+
+/// The source lists killed runs left half done in `dest`, read (nothing is changed): a dry
+/// run says what they say, a real run then finishes each.
+pub fn interrupted(dest: &Path) -> Vec<Result<Leftover, Unarchived>> {
     let Ok(entries) = fs::read_dir(dest) else {
         return vec![];
     };
@@ -260,33 +266,35 @@ pub fn finish_interrupted(dest: &Path, dry_run: bool) -> Vec<Result<Finished, Un
         else {
             continue;
         };
-        let list = e.path();
-        let archive = dest.join(archive);
-        out.push(finish_one(&list, &archive, dry_run));
+        out.push(read_leftover(e.path(), dest.join(archive)));
     }
     out
 }
 
-fn finish_one(list: &Path, archive: &Path, dry_run: bool) -> Result<Finished, Unarchived> {
-    let io =
-        |what: &Path, e: io::Error| format!("{}: {}", what.display(), crate::sys::describe_io(&e));
-    let mut done = Finished {
-        archive: archive.to_path_buf(),
+fn io_at(what: &Path, e: io::Error) -> Unarchived {
+    Unarchived(format!(
+        "{}: {}",
+        what.display(),
+        crate::sys::describe_io(&e)
+    ))
+}
+
+/// The sources a list names that are still exactly as archived (they go), and those changed
+/// since (they stay).
+fn read_leftover(list: PathBuf, archive: PathBuf) -> Result<Leftover, Unarchived> {
+    let mut found = Finished {
+        archive,
         removed: vec![],
         kept: vec![],
         abandoned: false,
     };
-    if fs::symlink_metadata(archive).is_err() {
-        done.abandoned = true;
-        if !dry_run {
-            fs::remove_file(list).map_err(|e| io(list, e))?;
-        }
-        return Ok(done);
+    if fs::symlink_metadata(&found.archive).is_err() {
+        found.abandoned = true;
+        return Ok(Leftover { list, found });
     }
-    let bytes = fs::read(list).map_err(|e| io(list, e))?;
+    let bytes = fs::read(&list).map_err(|e| io_at(&list, e))?;
     let sources: Vec<Source> = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{}: not a list of archived sources: {e}", list.display()))?;
-    let mut dirs = std::collections::BTreeSet::new();
     for s in sources {
         match fs::symlink_metadata(&s.path) {
             Ok(m)
@@ -294,23 +302,28 @@ fn finish_one(list: &Path, archive: &Path, dry_run: bool) -> Result<Finished, Un
                     && m.len() == s.size
                     && m.modified().map(nanos).ok() == Some(s.mtime_ns) =>
             {
-                if !dry_run {
-                    fs::remove_file(&s.path).map_err(|e| io(&s.path, e))?;
-                    dirs.insert(parent(&s.path));
-                }
-                done.removed.push((s.path, m.blocks() * 512));
+                found.removed.push((s.path, m.blocks() * 512));
             }
-            Ok(_) => done.kept.push(s.path),
+            Ok(_) => found.kept.push(s.path),
             Err(_) => {}
         }
     }
-    if !dry_run {
-        for d in dirs {
-            sync_dir(&d).map_err(|e| io(&d, e))?;
-        }
-        fs::remove_file(list).map_err(|e| io(list, e))?;
+    Ok(Leftover { list, found })
+}
+
+/// Finish what a killed run's list says: its sources still as archived go (their bytes are in
+/// the archive), durably, then the list.
+pub fn finish(l: Leftover) -> Result<Finished, Unarchived> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _) in &l.found.removed {
+        fs::remove_file(path).map_err(|e| io_at(path, e))?;
+        dirs.insert(parent(path));
     }
-    Ok(done)
+    for d in dirs {
+        sync_dir(&d).map_err(|e| io_at(&d, e))?;
+    }
+    fs::remove_file(&l.list).map_err(|e| io_at(&l.list, e))?;
+    Ok(l.found)
 }
 
 type Entry = (PathBuf, u64, SystemTime);
@@ -407,7 +420,7 @@ mod tests {
     }
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why an archive was not made (or not finished): the sources stay where they are.
     pub struct Unarchived;
 }

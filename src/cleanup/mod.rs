@@ -4,8 +4,11 @@
 mod archive;
 mod compress;
 mod delete;
+mod doing;
 mod gzip;
+mod hand;
 mod job;
+mod preview;
 mod resolve;
 mod select;
 mod spec;
@@ -19,7 +22,7 @@ use crate::error::{Error, Exit};
 use crate::playbook::units::Size;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::{Level, Status};
-use job::{Job, summary};
+use job::Job;
 use resolve::resolve;
 use spec::Action;
 pub use spec::CleanupPlaybook;
@@ -96,11 +99,14 @@ fn execute(
         || std::thread::available_parallelism().map_or(1, usize::from),
         usize::from,
     );
-    // A plan lists every action too.
-    let job = Job::new(reporter, dry_run, jobs, opts.verbose || how == How::Plan);
-    if dry_run {
+    let hand: Box<dyn hand::Hand> = if dry_run {
         warn_unseen(reporter, &plan);
-    }
+        Box::new(preview::Preview::default())
+    } else {
+        Box::new(doing::Doing)
+    };
+    // A plan lists every action too.
+    let job = Job::new(reporter, &*hand, jobs, opts.verbose || how == How::Plan);
     let done = steps(reporter, &job, &plan);
     let failed = !done.failures.is_empty();
     let total = if dry_run {
@@ -190,7 +196,7 @@ fn steps(reporter: &crate::report::Reporter, job: &Job, plan: &resolve::Plan) ->
         done.files += tally.files;
         done.freed += tally.before.saturating_sub(tally.after);
         let status = tally.status();
-        let message = summary(r.rule.action, &tally, job.dry_run());
+        let message = job.summary(r.rule.action, &tally);
         if status == Status::Failed {
             done.failures.push(format!("{}: {message}", r.label));
         }

@@ -95,7 +95,7 @@ pub struct Outcome {
     pub reason: &'static str,
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why a step failed, as its last line says it.
     pub struct StepFailed;
 }

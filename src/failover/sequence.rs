@@ -613,7 +613,7 @@ fn responded(a: &Answer) -> bool {
     )
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why the active server could not be told.
     pub struct Unclear;
 }

@@ -140,7 +140,7 @@ impl Notifier {
     }
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why a channel did not take an alert: the server's answer, or why it was not reached.
     pub struct Undelivered;
 }

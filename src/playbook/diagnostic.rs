@@ -495,7 +495,7 @@ fn max_of(t: &str) -> u64 {
     }
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why a value is not one its key takes; a diagnostic pointing at the value says it.
     pub struct Invalid;
 }

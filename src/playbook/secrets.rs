@@ -75,7 +75,7 @@ impl SecretSource {
             }
             SecretSource::Command(cmd) => {
                 let shown = crate::redact::first_line(cmd);
-                let out = crate::machine::local::capture(cmd, Duration::from_secs(30), dir)
+                let out = crate::sh::capture(cmd, Duration::from_secs(30), dir)
                     .map_err(|e| format!("command `{shown}`: {e}"))?;
                 if !out.success {
                     let err = out.stderr.trim();
@@ -235,7 +235,7 @@ impl<'de> Deserialize<'de> for SecretValue {
     }
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why a secret could not be read (never its value).
     pub struct Unresolved;
 }

@@ -230,7 +230,7 @@ fn tcp(address: &str, timeout: Duration) -> Result<String, Unhealthy> {
     Err(Unhealthy(last))
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why a probe did not pass: what it saw, or why it could not look.
     pub struct Unhealthy;
 }

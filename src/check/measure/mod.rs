@@ -5,7 +5,7 @@ pub mod disk;
 pub mod memory;
 pub mod process;
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why a value could not be read: the check is UNKNOWN, and says this.
     pub struct Unmeasured;
 }

@@ -181,7 +181,7 @@ impl Drop for Ssh {
     }
 }
 
-crate::error::reason! {
+crate::reason::reason! {
     /// Why a host cannot be reached or logged in to, with what to do about it.
     pub struct Unreachable;
 }
