@@ -96,44 +96,7 @@ fn resolve(
             spec::CheckSpec::Probe(p) => Some(p.resolve(&kind_scope)?),
             _ => None,
         };
-        let longest = match (&item.spec, &probe) {
-            (_, Some(p)) => Some((
-                p.longest(),
-                format!(
-                    "{} attempts of up to {} each, {} apart",
-                    p.attempts(),
-                    humantime::format_duration(p.timeout),
-                    humantime::format_duration(p.interval)
-                ),
-            )),
-            (spec::CheckSpec::Cpu(c), _) => Some((c.sample.0, "its sample".to_string())),
-            (spec::CheckSpec::Disk(d) | spec::CheckSpec::Inodes(d), _) => {
-                Some((d.timeout.0, "its timeout".to_string()))
-            }
-            _ => None,
-        };
-        // Equal is too long as well: it would answer just as the run gives it up.
-        if let Some((longest, how)) = longest
-            && longest >= deadline
-        {
-            let shown = if longest == std::time::Duration::MAX {
-                "for ever".to_string()
-            } else {
-                format!("for {}", humantime::format_duration(longest))
-            };
-            return Err(scope
-                .error(
-                    item.spec.kind(),
-                    format!(
-                        "this check can run {shown} ({how}), past the run's deadline of {}",
-                        humantime::format_duration(deadline)
-                    ),
-                )
-                .hint(
-                    "lower its `retries`, `interval`, `timeout` or `sample`, or raise the \
-                     playbook's `timeout:` (how long `tend check` waits, default 60s)",
-                ));
-        }
+        within_deadline(&scope, &item.spec, probe.as_ref(), deadline)?;
         let path = match &item.spec {
             spec::CheckSpec::FileAge(f) => Some(kind_scope.render("path", &f.path, Mode::Text)?),
             _ => None,
@@ -166,6 +129,55 @@ fn resolve(
             .transpose()?,
         first_steps: steps(&top, &body.first_steps)?,
     })
+}
+
+/// A check that can run longer than the run's deadline is refused at load: the run would give
+/// it up every time.
+fn within_deadline(
+    scope: &playbook::Scope,
+    spec: &spec::CheckSpec,
+    probe: Option<&crate::probe::Probe>,
+    deadline: std::time::Duration,
+) -> Result<(), Diagnostic> {
+    let longest = match (spec, probe) {
+        (_, Some(p)) => Some((
+            p.longest(),
+            format!(
+                "{} attempts of up to {} each, {} apart",
+                p.attempts(),
+                humantime::format_duration(p.timeout),
+                humantime::format_duration(p.interval)
+            ),
+        )),
+        (spec::CheckSpec::Cpu(c), _) => Some((c.sample.0, "its sample".to_string())),
+        (spec::CheckSpec::Disk(d) | spec::CheckSpec::Inodes(d), _) => {
+            Some((d.timeout.0, "its timeout".to_string()))
+        }
+        _ => None,
+    };
+    // Equal is too long as well: it would answer just as the run gives it up.
+    if let Some((longest, how)) = longest
+        && longest >= deadline
+    {
+        let shown = if longest == std::time::Duration::MAX {
+            "for ever".to_string()
+        } else {
+            format!("for {}", humantime::format_duration(longest))
+        };
+        return Err(scope
+            .error(
+                spec.kind(),
+                format!(
+                    "this check can run {shown} ({how}), past the run's deadline of {}",
+                    humantime::format_duration(deadline)
+                ),
+            )
+            .hint(
+                "lower its `retries`, `interval`, `timeout` or `sample`, or raise the \
+                 playbook's `timeout:` (how long `tend check` waits, default 60s)",
+            ));
+    }
+    Ok(())
 }
 
 /// `tend validate` for a check playbook: everything but reading secrets and running checks.

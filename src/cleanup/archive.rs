@@ -172,28 +172,7 @@ pub fn archive(
     crate::crash::point("archive:renamed");
 
     // The archive is durable: now the sources may go, unless they changed since they were read.
-    let mut kept = vec![];
-    let mut dirs = std::collections::BTreeSet::new();
-    let mut before = 0;
-    for (c, (_, size, mtime)) in files.iter().zip(&written) {
-        match fs::symlink_metadata(&c.path) {
-            Ok(m) if m.len() == *size && m.modified().ok() == Some(*mtime) => {
-                match fs::remove_file(&c.path) {
-                    Ok(()) => {
-                        before += c.allocated;
-                        dirs.insert(parent(&c.path));
-                        crate::crash::point("archive:source-removed");
-                    }
-                    Err(e) => kept.push((c.path.clone(), crate::sys::describe_io(&e))),
-                }
-            }
-            Ok(_) => kept.push((c.path.clone(), "changed after it was archived: kept".into())),
-            Err(_) => {}
-        }
-    }
-    for d in dirs {
-        let _ = sync_dir(&d);
-    }
+    let (before, kept) = remove_sources(files, &written);
     // A list left behind is harmless (the next run finds every source gone and removes it),
     // but say so rather than lose it silently.
     let leftover = fs::remove_file(&intent)
@@ -214,6 +193,34 @@ pub fn archive(
         kept,
         leftover,
     })
+}
+
+/// The archived sources removed, each only if it is still as it was read; the bytes freed, and
+/// the sources kept with why.
+fn remove_sources(files: &[Candidate], written: &[Entry]) -> (u64, Vec<(PathBuf, String)>) {
+    let mut kept = vec![];
+    let mut dirs = std::collections::BTreeSet::new();
+    let mut before = 0;
+    for (c, (_, size, mtime)) in files.iter().zip(written) {
+        match fs::symlink_metadata(&c.path) {
+            Ok(m) if m.len() == *size && m.modified().ok() == Some(*mtime) => {
+                match fs::remove_file(&c.path) {
+                    Ok(()) => {
+                        before += c.allocated;
+                        dirs.insert(parent(&c.path));
+                        crate::crash::point("archive:source-removed");
+                    }
+                    Err(e) => kept.push((c.path.clone(), crate::sys::describe_io(&e))),
+                }
+            }
+            Ok(_) => kept.push((c.path.clone(), "changed after it was archived: kept".into())),
+            Err(_) => {}
+        }
+    }
+    for d in dirs {
+        let _ = sync_dir(&d);
+    }
+    (before, kept)
 }
 
 /// A source as it was archived: removed later only if it is still exactly that.

@@ -70,23 +70,7 @@ fn attempt(
     let mtime_secs = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
 
     if let Ok(existing) = fs::symlink_metadata(&gz) {
-        // A run killed between the rename and the unlink leaves both: if x.gz is the complete
-        // copy of x (same mtime in its header, same size in its trailer), finish the job.
-        return Ok(
-            if existing.is_file() && is_copy_of(&gz, mtime_secs, before.len())? {
-                fs::remove_file(&c.path)?;
-                sync_dir(&dir)?;
-                Compressed::Done {
-                    before: c.allocated,
-                    after: existing.blocks() * 512,
-                }
-            } else {
-                Compressed::Skipped(format!(
-                    "{} already exists and is not a copy of it",
-                    gz.display()
-                ))
-            },
-        );
+        return finish_killed(c, &gz, &existing, mtime_secs, before.len());
     }
 
     // A gzip of a log is rarely more than a quarter of it; refuse when even that will not fit.
@@ -102,46 +86,13 @@ fn attempt(
         )));
     }
 
-    // A partial file is never complete: one left by a killed run goes (a symlink too: removing
-    // never follows it), and this run writes its own.
-    let create = || {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&partial)
-    };
-    let out = match create() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::remove_file(&partial)?;
-            leftover(&partial);
-            create()?
-        }
-        other => other?,
-    };
-    let result = (|| -> io::Result<File> {
-        let name = c
-            .path
-            .file_name()
-            .map(|n| n.as_encoded_bytes().to_vec())
-            .unwrap_or_default();
-        let mut enc = super::gzip::Gzip::new(out, level, &name, mtime_secs as u32)?;
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = match src.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            enc.write_all(&buf[..n])?;
-            progress(n as u64);
-        }
-        let out = enc.finish()?;
-        out.sync_all()?;
-        Ok(out)
-    })();
-    let out = match result {
+    let out = open_partial(&partial, leftover)?;
+    let name = c
+        .path
+        .file_name()
+        .map(|n| n.as_encoded_bytes().to_vec())
+        .unwrap_or_default();
+    let out = match encode(&mut src, out, &name, level, mtime_secs as u32, progress) {
         Ok(f) => f,
         Err(e) => {
             let _ = fs::remove_file(&partial);
@@ -161,20 +112,10 @@ fn attempt(
             "changed while being compressed (still being written?)".into(),
         ));
     }
-    out.set_permissions(fs::Permissions::from_mode(before.mode() & 0o7777))?;
-    if let Err(e) = std::os::unix::fs::fchown(&out, Some(before.uid()), Some(before.gid())) {
-        // Only root can give a file away; a user compressing their own files keeps ownership.
-        if e.kind() != io::ErrorKind::PermissionDenied {
-            let _ = fs::remove_file(&partial);
-            return Err(e);
-        }
+    if let Err(e) = keep_attributes(&out, &before, mtime) {
+        let _ = fs::remove_file(&partial);
+        return Err(e);
     }
-    out.set_times(
-        fs::FileTimes::new()
-            .set_modified(mtime)
-            .set_accessed(before.accessed().unwrap_or(mtime)),
-    )?;
-    out.sync_all()?;
     let compressed = out.metadata()?.blocks() * 512;
     drop(out);
     crate::crash::point("compress:written");
@@ -197,6 +138,97 @@ fn attempt(
         before: c.allocated,
         after: compressed,
     })
+}
+
+/// `x.gz` is there already. A run killed between the rename and the unlink leaves both: if it
+/// is the complete copy of x (same mtime in its header, same size in its trailer), the job is
+/// finished; else x is left alone.
+fn finish_killed(
+    c: &Candidate,
+    gz: &Path,
+    existing: &fs::Metadata,
+    mtime_secs: u64,
+    size: u64,
+) -> io::Result<Compressed> {
+    if !existing.is_file() || !is_copy_of(gz, mtime_secs, size)? {
+        return Ok(Compressed::Skipped(format!(
+            "{} already exists and is not a copy of it",
+            gz.display()
+        )));
+    }
+    fs::remove_file(&c.path)?;
+    sync_dir(&parent(&c.path))?;
+    Ok(Compressed::Done {
+        before: c.allocated,
+        after: existing.blocks() * 512,
+    })
+}
+
+/// This run's own `x.gz.partial`. A partial file is never complete: one left by a killed run
+/// goes (a symlink too: removing never follows it), and `leftover` is told.
+fn open_partial(partial: &Path, leftover: &dyn Fn(&Path)) -> io::Result<File> {
+    let create = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(partial)
+    };
+    match create() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(partial)?;
+            leftover(partial);
+            create()
+        }
+        other => other,
+    }
+}
+
+/// `src` gzipped into `out`, durably.
+fn encode(
+    src: &mut File,
+    out: File,
+    name: &[u8],
+    level: u32,
+    mtime: u32,
+    progress: &dyn Fn(u64),
+) -> io::Result<File> {
+    let mut enc = super::gzip::Gzip::new(out, level, name, mtime)?;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        enc.write_all(&buf[..n])?;
+        progress(n as u64);
+    }
+    let out = enc.finish()?;
+    out.sync_all()?;
+    Ok(out)
+}
+
+/// The copy takes the original's mode, owner and times, durably.
+fn keep_attributes(
+    out: &File,
+    before: &fs::Metadata,
+    mtime: std::time::SystemTime,
+) -> io::Result<()> {
+    out.set_permissions(fs::Permissions::from_mode(before.mode() & 0o7777))?;
+    if let Err(e) = std::os::unix::fs::fchown(out, Some(before.uid()), Some(before.gid())) {
+        // Only root can give a file away; a user compressing their own files keeps ownership.
+        if e.kind() != io::ErrorKind::PermissionDenied {
+            return Err(e);
+        }
+    }
+    out.set_times(
+        fs::FileTimes::new()
+            .set_modified(mtime)
+            .set_accessed(before.accessed().unwrap_or(mtime)),
+    )?;
+    out.sync_all()
 }
 
 /// Whether `gz` is a complete gzip whose header mtime and trailer size match the original.

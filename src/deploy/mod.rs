@@ -244,8 +244,35 @@ fn deploy_fleet(
     )?;
     let reporter = run.reporter();
     // Fetched and checksum-verified once, here; every host gets these bytes.
+    let (early, artifact) = match fetch_once(&run, &d, fleet, &ssh, args.forks.get()) {
+        Ok(fetched) => fetched,
+        Err(why) => return Ok(run.finish(Exit::FAILED, why.0)),
+    };
+    d.artifact = artifact;
+    let mut ctx = fleet_ctx(&d, ssh, reporter, args.forks);
+    ctx.early = early;
+    let (outcome, runs) = fleet::deploy(&ctx, fleet);
+    summary(reporter, &runs, &d.release);
+    let subject = match outcome.code {
+        Exit::OK => format!("deployed {} to {}", d.release, fleet::hosts(runs.len())),
+        Exit::FAILED => format!("deploy of {} FAILED, hosts verified", d.release),
+        _ => format!("deploy of {} FAILED, HOSTS NOT VERIFIED", d.release),
+    };
+    Ok(finish(run, &d, outcome, &subject))
+}
+
+/// The artifact fetched and its checksum verified here, once, as the run's `fetch` step;
+/// meanwhile the first batch's hosts connect (connecting changes nothing on a host). Why not,
+/// when it cannot be fetched: then no host is touched.
+fn fetch_once(
+    run: &Run,
+    d: &Deploy,
+    fleet: &resolve::Fleet,
+    ssh: &crate::machine::ssh::SshSpec,
+    forks: usize,
+) -> Result<(fleet::Early, fetch::Artifact), runner::StepFailed> {
     let name = format!("fetch {}", d.release);
-    let step = crate::engine::Step::begin(reporter, &name);
+    let step = crate::engine::Step::begin(run.reporter(), &name);
     // The first hosts connect while the artifact is read here; none is touched before it passed.
     let early = if d.artifact.on_hosts {
         fleet::Early::default()
@@ -255,10 +282,10 @@ fn deploy_fleet(
             .first()
             .into_iter()
             .flatten()
-            .take(args.forks.get())
+            .take(forks)
             .map(|i| &fleet.hosts[*i])
             .collect();
-        fleet::Early::start(&first, &ssh)
+        fleet::Early::start(&first, ssh)
     };
     let staged = if d.artifact.on_hosts {
         // Each host downloads and checks it itself.
@@ -306,20 +333,10 @@ fn deploy_fleet(
             let message = e.to_string();
             step.end(crate::report::Status::Failed, message.clone());
             let message = format!("{name} failed: {message}; no host was touched");
-            return Ok(run.finish(Exit::FAILED, message));
+            return Err(runner::StepFailed(message));
         }
     };
-    d.artifact = artifact;
-    let mut ctx = fleet_ctx(&d, ssh, reporter, args.forks);
-    ctx.early = early;
-    let (outcome, runs) = fleet::deploy(&ctx, fleet);
-    summary(reporter, &runs, &d.release);
-    let subject = match outcome.code {
-        Exit::OK => format!("deployed {} to {}", d.release, fleet::hosts(runs.len())),
-        Exit::FAILED => format!("deploy of {} FAILED, hosts verified", d.release),
-        _ => format!("deploy of {} FAILED, HOSTS NOT VERIFIED", d.release),
-    };
-    Ok(finish(run, &d, outcome, &subject))
+    Ok((early, artifact))
 }
 
 fn ssh_spec(

@@ -38,17 +38,7 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         return Recovered::Nothing;
     };
     let current = layout.current_release();
-    r.reporter.notice(
-        Level::Warn,
-        format!(
-            "the deploy of {} (run {}, by {}, at {}) never finished: it was killed; current is {}",
-            rec.release,
-            rec.run,
-            rec.by,
-            rec.deployed_at,
-            current.as_deref().unwrap_or("(none)")
-        ),
-    );
+    said_killed(r, &rec, current.as_deref());
     // Still fetching: its release is not in place, so nothing was stopped.
     let fetching = layout.target.exists(&layout.partial(&rec.release))
         || !layout.target.is_dir(&layout.release(&rec.release));
@@ -61,17 +51,7 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
         return Recovered::Closed;
     }
-    let mut progress = rec.progress.clone().unwrap_or_default();
-    // The progress file knows more than the record, unless a rollback had begun (then the
-    // record, saved at each `down`, is the newer).
-    if !progress.rolling_back
-        && let Some(line) =
-            super::releases::last_line(&*layout.target, &layout.progress(), &rec.run)
-        && line.release == rec.release
-    {
-        rec.migrations = line.applied;
-        progress.migrating = line.migrating;
-    }
+    let progress = caught_up(r, &mut rec);
     let failed = format!("interrupted: {KILLED}");
     let render = |e: crate::playbook::Diagnostic| {
         Recovered::TakenBack(Outcome {
@@ -100,19 +80,7 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         },
         None => None,
     };
-    // The migrations it applied, and the one under way (its `down` runs too: it may have
-    // taken effect).
-    let mut applied = Record {
-        migrations: rec.migrations.clone(),
-        ..rec.clone()
-    };
-    // During a rollback the `down` under way is of a migration still listed as applied: it is
-    // not added twice.
-    if let Some(m) = &progress.migrating
-        && !applied.migrations.contains(m)
-    {
-        applied.migrations.push(m.clone());
-    }
+    let applied = applied(&rec, &progress);
     let migrations = match d.recorded_migrations(&applied) {
         Ok(m) => m,
         Err(e) => return render(e),
@@ -157,6 +125,49 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         return Recovered::Closed;
     }
     Recovered::TakenBack(take_back(r, journal, &rb, &rec.release, &failed))
+}
+
+fn said_killed(r: &Runner, rec: &Record, current: Option<&str>) {
+    r.reporter.notice(
+        Level::Warn,
+        format!(
+            "the deploy of {} (run {}, by {}, at {}) never finished: it was killed; current is {}",
+            rec.release,
+            rec.run,
+            rec.by,
+            rec.deployed_at,
+            current.unwrap_or("(none)")
+        ),
+    );
+}
+
+/// How far the killed deploy got. The progress file knows more than the record, unless a
+/// rollback had begun (then the record, saved at each `down`, is the newer).
+fn caught_up(r: &Runner, rec: &mut Record) -> super::releases::Progress {
+    let layout = &r.d.layout;
+    let mut progress = rec.progress.clone().unwrap_or_default();
+    if !progress.rolling_back
+        && let Some(line) =
+            super::releases::last_line(&*layout.target, &layout.progress(), &rec.run)
+        && line.release == rec.release
+    {
+        rec.migrations = line.applied;
+        progress.migrating = line.migrating;
+    }
+    progress
+}
+
+/// The migrations it applied, and the one under way (its `down` runs too: it may have taken
+/// effect). During a rollback the `down` under way is of a migration still listed as applied:
+/// it is not added twice.
+fn applied(rec: &Record, progress: &super::releases::Progress) -> Record {
+    let mut applied = rec.clone();
+    if let Some(m) = &progress.migrating
+        && !applied.migrations.contains(m)
+    {
+        applied.migrations.push(m.clone());
+    }
+    applied
 }
 
 /// Every `deploying` record closed as failed with `why` (there is only ever one).

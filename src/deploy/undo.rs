@@ -63,18 +63,8 @@ impl Runner<'_> {
                         }
                         Undid::Kept => {}
                         Undid::Halted(why) => {
-                            let not: Vec<String> =
-                                rb.downs[i..].iter().map(|(m, _)| m.label.clone()).collect();
                             u.halted = Some(why);
-                            u.state.push(format!(
-                                "migrations: NOT reverted: {}{}",
-                                not.join(", "),
-                                if reverted.is_empty() {
-                                    String::new()
-                                } else {
-                                    format!("; reverted: {}", reverted.join(", "))
-                                }
-                            ));
+                            u.state.push(not_reverted(rb, i, &reverted));
                             break;
                         }
                     }
@@ -84,18 +74,8 @@ impl Runner<'_> {
                     restore_failed = self.restore(rb, &name);
                 }
                 Undo::Switch => {
-                    let t = rb.target.map_or("", |t| t.release.as_str());
-                    let r = self.step(&name, || {
-                        if layout.current_release().as_deref() == Some(t) {
-                            return Ok("already there".into());
-                        }
-                        layout
-                            .switch(t)
-                            .map(|()| format!("current → releases/{t}"))
-                            .map_err(|e| crate::sys::describe_io(&e))
-                    });
-                    if let Err(e) = r {
-                        u.halted = Some(format!("cannot switch current back to {t}: {e}"));
+                    if let Err(why) = self.switch_back(rb, &name) {
+                        u.halted = Some(why.0);
                         break;
                     }
                 }
@@ -142,6 +122,22 @@ impl Runner<'_> {
         let state = parts.state(rb, layout, std::mem::take(&mut u.state));
         u.state = state;
         u
+    }
+
+    /// `current` back to the target release.
+    fn switch_back(&self, rb: &Rollback, name: &str) -> Result<(), StepFailed> {
+        let layout = &self.d.layout;
+        let t = rb.target.map_or("", |t| t.release.as_str());
+        self.step(name, || {
+            if layout.current_release().as_deref() == Some(t) {
+                return Ok("already there".into());
+            }
+            layout
+                .switch(t)
+                .map(|()| format!("current → releases/{t}"))
+                .map_err(|e| crate::sys::describe_io(&e))
+        })
+        .map_err(|e| StepFailed(format!("cannot switch current back to {t}: {e}")))
     }
 
     /// A migration's `down`, recorded before and after it runs.
@@ -401,4 +397,19 @@ pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str
             reason: "rollback",
         }
     }
+}
+
+/// The migrations a halted rollback left applied (from the `i`th down on), and those it did
+/// revert: the state line for the person who takes over.
+fn not_reverted(rb: &Rollback, i: usize, reverted: &[String]) -> String {
+    let not: Vec<String> = rb.downs[i..].iter().map(|(m, _)| m.label.clone()).collect();
+    format!(
+        "migrations: NOT reverted: {}{}",
+        not.join(", "),
+        if reverted.is_empty() {
+            String::new()
+        } else {
+            format!("; reverted: {}", reverted.join(", "))
+        }
+    )
 }

@@ -74,55 +74,11 @@ impl<'a> Plan<'a> {
                 .error("servers", format!("a failover needs at least two servers; this playbook has {}", b.servers.len()))
                 .hint("servers: [ { name: dns1, address: 10.0.0.53 }, { name: dns2, address: 10.0.0.54 } ]"));
         }
-        let mut servers: Vec<Server> = vec![];
-        for (i, s) in b.servers.iter().enumerate() {
-            let scope = top.at(&format!("servers[{i}]"));
-            let host = match &s.host {
-                Some(h) => Some(
-                    crate::inventory::parse_host(&scope.render("host", h, Mode::Text)?)
-                        .map_err(|e| scope.error("host", e))?,
-                ),
-                None => None,
-            };
-            let address = scope.render("address", &s.address, Mode::Text)?;
-            let addr = dns::server_address(&address).map_err(|e| scope.error("address", e))?;
-            if let Some(other) = servers.iter().find(|o| o.name == s.name || o.addr == addr) {
-                return Err(scope.error(
-                    "name",
-                    format!(
-                        "server '{}' ({addr}) repeats '{}' ({})",
-                        s.name, other.name, other.addr
-                    ),
-                ));
-            }
-            servers.push(Server {
-                name: s.name.clone(),
-                addr,
-                host,
-            });
-        }
+        let servers = servers(&top, b)?;
         let p = &b.probe;
         let scope = top.at("probe");
         let rtype = dns::record_type(&p.rtype).map_err(|e| scope.error("type", e))?;
-        let mut expect = vec![];
-        for (i, e) in p.expect.iter().enumerate() {
-            let e = scope.render(&format!("expect[{i}]"), e, Mode::Text)?;
-            let bad = match rtype {
-                hickory_proto::rr::RecordType::A => e.parse::<std::net::Ipv4Addr>().is_err(),
-                hickory_proto::rr::RecordType::AAAA => e.parse::<std::net::Ipv6Addr>().is_err(),
-                _ => false,
-            };
-            if bad {
-                return Err(scope.error(
-                    &format!("expect[{i}]"),
-                    format!(
-                        "'{e}' is not an address a {} record can hold",
-                        p.rtype.to_uppercase()
-                    ),
-                ));
-            }
-            expect.push(e);
-        }
+        let expect = expected(&scope, p, rtype)?;
         for (key, v) in [("attempts", p.attempts), ("fall", p.fall), ("rise", p.rise)] {
             if v == Some(0) {
                 return Err(scope.error(key, format!("`{key}` must be at least 1")));
@@ -132,29 +88,7 @@ impl<'a> Plan<'a> {
         if timeout.is_zero() {
             return Err(scope.error("timeout", "`timeout` must be more than 0"));
         }
-        let a = &b.active;
-        let scope = top.at("active");
-        let active = match (&a.command, &a.resolv_conf, &a.state_file) {
-            (Some(c), None, None) => {
-                ActiveSource::Command(scope.render("command", c, Mode::Shell)?)
-            }
-            (None, Some(r), None) => ActiveSource::ResolvConf(PathBuf::from(scope.render(
-                "resolv_conf",
-                r,
-                Mode::Text,
-            )?)),
-            (None, None, Some(f)) => {
-                ActiveSource::StateFile(PathBuf::from(scope.render("state_file", f, Mode::Text)?))
-            }
-            _ => {
-                return Err(top
-                    .error(
-                        "active",
-                        "`active` needs exactly one of `command`, `resolv_conf` or `state_file`",
-                    )
-                    .hint("active: { resolv_conf: /etc/resolv.conf }"));
-            }
-        };
+        let active = active_source(&top, &b.active)?;
         let notifier = b.notify.resolve(&top, ALERT_REASONS, real_secrets)?;
         let name = top.at("probe").render("name", &p.name, Mode::Text)?;
         let ssh = match &b.ssh {
@@ -248,4 +182,85 @@ impl<'a> Plan<'a> {
         }
         v
     }
+}
+
+fn servers(top: &Scope, b: &FailoverPlaybook) -> Result<Vec<Server>, Diagnostic> {
+    let mut servers: Vec<Server> = vec![];
+    for (i, s) in b.servers.iter().enumerate() {
+        let scope = top.at(&format!("servers[{i}]"));
+        let host = match &s.host {
+            Some(h) => Some(
+                crate::inventory::parse_host(&scope.render("host", h, Mode::Text)?)
+                    .map_err(|e| scope.error("host", e))?,
+            ),
+            None => None,
+        };
+        let address = scope.render("address", &s.address, Mode::Text)?;
+        let addr = dns::server_address(&address).map_err(|e| scope.error("address", e))?;
+        if let Some(other) = servers.iter().find(|o| o.name == s.name || o.addr == addr) {
+            return Err(scope.error(
+                "name",
+                format!(
+                    "server '{}' ({addr}) repeats '{}' ({})",
+                    s.name, other.name, other.addr
+                ),
+            ));
+        }
+        servers.push(Server {
+            name: s.name.clone(),
+            addr,
+            host,
+        });
+    }
+    Ok(servers)
+}
+
+/// The probe's expected answers, each one its record type can hold.
+fn expected(
+    scope: &Scope,
+    p: &super::spec::DnsProbe,
+    rtype: hickory_proto::rr::RecordType,
+) -> Result<Vec<String>, Diagnostic> {
+    let mut expect = vec![];
+    for (i, e) in p.expect.iter().enumerate() {
+        let e = scope.render(&format!("expect[{i}]"), e, Mode::Text)?;
+        let bad = match rtype {
+            hickory_proto::rr::RecordType::A => e.parse::<std::net::Ipv4Addr>().is_err(),
+            hickory_proto::rr::RecordType::AAAA => e.parse::<std::net::Ipv6Addr>().is_err(),
+            _ => false,
+        };
+        if bad {
+            return Err(scope.error(
+                &format!("expect[{i}]"),
+                format!(
+                    "'{e}' is not an address a {} record can hold",
+                    p.rtype.to_uppercase()
+                ),
+            ));
+        }
+        expect.push(e);
+    }
+    Ok(expect)
+}
+
+/// Where the playbook learns which server is active: exactly one source.
+fn active_source(top: &Scope, a: &super::spec::ActiveSpec) -> Result<ActiveSource, Diagnostic> {
+    let scope = top.at("active");
+    Ok(match (&a.command, &a.resolv_conf, &a.state_file) {
+        (Some(c), None, None) => ActiveSource::Command(scope.render("command", c, Mode::Shell)?),
+        (None, Some(r), None) => {
+            ActiveSource::ResolvConf(PathBuf::from(scope.render("resolv_conf", r, Mode::Text)?))
+        }
+        (None, None, Some(f)) => {
+            ActiveSource::StateFile(PathBuf::from(scope.render("state_file", f, Mode::Text)?))
+        }
+        _ => {
+            return Err(top
+                .error(
+                    "active",
+                    "`active` needs exactly one of `command`, `resolv_conf` or `state_file`",
+                )
+                .hint("active: { resolv_conf: /etc/resolv.conf }"));
+        }
+    })
 }

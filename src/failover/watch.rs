@@ -87,46 +87,54 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
             }
             continue;
         }
-        // Down.
-        let now = state::epoch_ms();
-        let since = down_since(c, &name, &answers[active], &first_fail);
-        if let Some(msg) = held_down(c, &name, now) {
-            c.reporter.notice(Level::Error, msg.clone());
-            c.alert_once("failure", &format!("{name} down during hold-down"), &msg);
-            if !forever {
-                return Outcome {
-                    code: Exit::FAILED,
-                    message: msg,
-                };
-            }
-            pause(c, started);
-            continue;
-        }
-        let waited = Duration::from_millis(now.saturating_sub(since));
-        if !c.now && waited < p.grace {
-            let msg = format!(
-                "{name} has been down for {}: failing over after grace {} unless it answers again",
-                humantime::format_duration(waited),
-                humantime::format_duration(p.grace)
-            );
-            c.reporter.notice(Level::Warn, msg.clone());
-            if !forever {
-                return Outcome {
-                    code: Exit::FAILED,
-                    message: msg,
-                };
-            }
-            pause(c, started);
-            continue;
-        }
-        let o = c.fail_over(active);
+        let (o, failed_over) = when_down(c, active, &answers[active], &first_fail);
         if !forever {
             return o;
         }
-        announce(c, &o);
-        fails = 0;
+        if failed_over {
+            announce(c, &o);
+            fails = 0;
+        }
         pause(c, started);
     }
+}
+
+/// The active server failed `fall` rounds in a row: still held down after the last failover,
+/// still within its grace, or failed over now. What that came to, and whether it failed over.
+fn when_down(
+    c: &mut Ctx,
+    active: usize,
+    answer: &crate::probe::dns::Answer,
+    first_fail: &(u64, String),
+) -> (Outcome, bool) {
+    let p = c.plan;
+    let name = p.servers[active].name.clone();
+    let now = state::epoch_ms();
+    let since = down_since(c, &name, answer, first_fail);
+    if let Some(msg) = held_down(c, &name, now) {
+        c.reporter.notice(Level::Error, msg.clone());
+        c.alert_once("failure", &format!("{name} down during hold-down"), &msg);
+        let o = Outcome {
+            code: Exit::FAILED,
+            message: msg,
+        };
+        return (o, false);
+    }
+    let waited = Duration::from_millis(now.saturating_sub(since));
+    if !c.now && waited < p.grace {
+        let msg = format!(
+            "{name} has been down for {}: failing over after grace {} unless it answers again",
+            humantime::format_duration(waited),
+            humantime::format_duration(p.grace)
+        );
+        c.reporter.notice(Level::Warn, msg.clone());
+        let o = Outcome {
+            code: Exit::FAILED,
+            message: msg,
+        };
+        return (o, false);
+    }
+    (c.fail_over(active), true)
 }
 
 /// A promotion by a run killed before it could record it: recorded now, as the last failover.

@@ -50,6 +50,9 @@ struct Scan {
 }
 
 impl Scan {
+    /// One line of the scan. Long on purpose: one pass over the line's bytes with the states
+    /// (block scalar, open quote, flow depth, indentation) side by side, as YAML's own lexers
+    /// are written; split up, each part would need all of them anyway.
     fn line(&mut self, line: &str, offset: usize) -> Option<usize> {
         let b = line.as_bytes();
         let indent = b.iter().take_while(|&&c| c == b' ').count();

@@ -317,26 +317,7 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
     if let Some(rest) = message.strip_prefix('\u{1}')
         && let Some((rel, msg)) = rest.split_once('\u{1}')
     {
-        let full = if path.is_empty() {
-            rel.to_string()
-        } else {
-            format!("{path}.{rel}")
-        };
-        let mut d = Diagnostic::at_path(source, &full, msg);
-        if d.span.is_none() {
-            // serde_yaml's path stops at the list item when a custom visitor reads its keys.
-            d.span = locate::key_below(&source.text, path, rel.rsplit('.').next().unwrap_or(rel))
-                .map(|index| {
-                    let (line, col) = source.line_col(index);
-                    Span {
-                        line,
-                        col,
-                        len: token_len(source, line, col),
-                    }
-                })
-                .or(diag.span);
-        }
-        return split_hints(d);
+        return at_own_key(source, path, rel, msg, diag.span);
     }
     diag.message = message.to_string();
     let within = if path.is_empty() {
@@ -410,6 +391,37 @@ pub fn from_yaml(source: &Arc<Source>, err: &serde_yaml::Error) -> Diagnostic {
         diag.message = format!("{} (in {path})", diag.message);
     }
     diag
+}
+
+/// One of tend's own validation errors, at the key `rel` below `path` (or where serde_yaml
+/// stopped, `near`, when the key is not found).
+fn at_own_key(
+    source: &Arc<Source>,
+    path: &str,
+    rel: &str,
+    msg: &str,
+    near: Option<Span>,
+) -> Diagnostic {
+    let full = if path.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{path}.{rel}")
+    };
+    let mut d = Diagnostic::at_path(source, &full, msg);
+    if d.span.is_none() {
+        // serde_yaml's path stops at the list item when a custom visitor reads its keys.
+        d.span = locate::key_below(&source.text, path, rel.rsplit('.').next().unwrap_or(rel))
+            .map(|index| {
+                let (line, col) = source.line_col(index);
+                Span {
+                    line,
+                    col,
+                    len: token_len(source, line, col),
+                }
+            })
+            .or(near);
+    }
+    split_hints(d)
 }
 
 /// Custom messages may carry a hint after "\u{2}".

@@ -493,6 +493,8 @@ impl Scanner<'_> {
         }
     }
 
+    /// One character of shell code (outside any quote). Long on purpose: a match over the
+    /// characters that open a quoting context, one arm each, as the shell grammar lists them.
     fn code(&mut self, c: char) {
         match c {
             '\'' => {

@@ -91,42 +91,7 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Outcome, Vec<HostRun<
         }
     }
     if let Some((last, why)) = &stopped {
-        // The hosts this policy takes back: on the new release, in the failed batch or before.
-        let last = *last;
-        let back: Vec<usize> = match fleet.on_failure {
-            OnFailure::Halt => vec![],
-            OnFailure::RollbackBatch => fleet.batches[last].clone(),
-            OnFailure::RollbackAll => fleet.batches[..=last].concat(),
-        }
-        .into_iter()
-        .filter(|i| {
-            matches!(
-                runs[*i].lock().unwrap_or_else(|e| e.into_inner()).state,
-                HostState::Deployed
-            )
-        })
-        .collect();
-        let policy = match fleet.on_failure {
-            OnFailure::Halt => "on_failure: halt, so the hosts already deployed stay on it",
-            OnFailure::RollbackBatch => "on_failure: rollback_batch",
-            OnFailure::RollbackAll => "on_failure: rollback_all",
-        };
-        ctx.reporter.notice(
-            Level::Error,
-            if back.is_empty() {
-                format!("{why}; {policy}")
-            } else {
-                format!(
-                    "{why}; {policy}: rolling back {} host(s) on {}",
-                    back.len(),
-                    ctx.d.release
-                )
-            },
-        );
-        parallel(ctx.forks, &back, |i| {
-            let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
-            roll_back_host(ctx, &mut run);
-        });
+        take_back(ctx, fleet, &runs, *last, why);
     }
     let runs: Vec<HostRun> = runs
         .into_iter()
@@ -137,6 +102,52 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Outcome, Vec<HostRun<
     }
     let outcome = verdict(ctx, &runs, stopped.map(|(_, why)| why));
     (outcome, runs)
+}
+
+/// A batch failed (or a signal came) during batch `last`: the hosts `on_failure` takes back,
+/// those on the new release in that batch or before, each to its own previous release.
+fn take_back<'a>(
+    ctx: &Ctx<'a, '_>,
+    fleet: &'a Fleet,
+    runs: &[Mutex<HostRun<'a>>],
+    last: usize,
+    why: &str,
+) {
+    // The hosts this policy takes back: on the new release, in the failed batch or before.
+    let back: Vec<usize> = match fleet.on_failure {
+        OnFailure::Halt => vec![],
+        OnFailure::RollbackBatch => fleet.batches[last].clone(),
+        OnFailure::RollbackAll => fleet.batches[..=last].concat(),
+    }
+    .into_iter()
+    .filter(|i| {
+        matches!(
+            runs[*i].lock().unwrap_or_else(|e| e.into_inner()).state,
+            HostState::Deployed
+        )
+    })
+    .collect();
+    let policy = match fleet.on_failure {
+        OnFailure::Halt => "on_failure: halt, so the hosts already deployed stay on it",
+        OnFailure::RollbackBatch => "on_failure: rollback_batch",
+        OnFailure::RollbackAll => "on_failure: rollback_all",
+    };
+    ctx.reporter.notice(
+        Level::Error,
+        if back.is_empty() {
+            format!("{why}; {policy}")
+        } else {
+            format!(
+                "{why}; {policy}: rolling back {} host(s) on {}",
+                back.len(),
+                ctx.d.release
+            )
+        },
+    );
+    parallel(ctx.forks, &back, |i| {
+        let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
+        roll_back_host(ctx, &mut run);
+    });
 }
 
 fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {

@@ -136,6 +136,9 @@ impl Shell {
     }
 
     // The buffer comes apart from `self`: the loop borrows it while calling `self.stop`.
+    // Long on purpose: one loop over the channel's frames, where the deadline, a signal, the
+    // data sent and the lines read all act on the same state; the framing itself is in
+    // `frame.rs`, unit-tested.
     #[allow(clippy::too_many_arguments)]
     fn exchange(
         &mut self,
