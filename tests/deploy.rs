@@ -198,6 +198,36 @@ fn a_template_error_is_caught_before_anything_runs() {
 }
 
 #[test]
+fn a_journal_that_cannot_be_written_is_said_not_dropped() {
+    // A migration that puts a directory where the journal goes, then fails: the rollback's
+    // writes of the crash-recovery record fail, and each is reported.
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "  migrate:\n",
+            "  migrate:\n    - { run: \"rm -f ../../.tend/releases.json && mkdir ../../.tend/releases.json && false\", down: \"true\" }\n",
+        )
+    });
+    let out = shop.deploy("v1");
+    let journal = shop.root().join(".tend/releases.json");
+    Run::of(&out).code(2).stderr_has(&format!(
+        "cannot update {}: Is a directory",
+        journal.display()
+    ));
+    // And with the journal writable, a verified deploy that cannot record it says so.
+    let shop = Shop::with_playbook(|p| {
+        p.replace(
+            "  start: [ \"bin/start\" ]",
+            "  start: [ \"bin/start\", \"rm -f ../../.tend/releases.json && mkdir ../../.tend/releases.json\" ]",
+        )
+    });
+    let out = shop.deploy("v1");
+    Run::of(&out).code(0).stderr_has(&format!(
+        "v1 is live and verified, but {} could not be updated",
+        shop.root().join(".tend/releases.json").display()
+    ));
+}
+
+#[test]
 fn a_config_that_cannot_be_written_rolls_back() {
     let shop = Shop::with_playbook(|p| {
         p.replace(
