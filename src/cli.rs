@@ -64,7 +64,7 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// List a deploy's releases: which is current, which verified, which failed
     Releases(ReleasesArgs),
-    /// Show the resolved steps and the rollback plan, touching nothing
+    /// Show what a playbook would do (steps, rollback, checks), touching nothing
     Plan(PlanArgs),
     /// The DNS failover SOP: probe the servers, fence the failed active, promote the standby,
     /// verify it answers
@@ -241,7 +241,7 @@ pub struct ReleasesArgs {
 
 #[derive(Args, Debug)]
 pub struct PlanArgs {
-    /// Playbook to plan (kind: deploy, failover or cleanup)
+    /// Playbook to plan (any kind: deploy, failover, cleanup or check)
     pub playbook: PathBuf,
 
     #[command(flatten)]

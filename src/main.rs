@@ -264,15 +264,6 @@ fn plan(cfg: &Config, args: &cli::PlanArgs) -> Result<Exit, Error> {
         ),
         Kind::Failover => failover::plan(cfg, source, &args.vars),
         Kind::Cleanup => cleanup::plan(cfg, source, &args.vars),
-        Kind::Check => Err(Diagnostic::at_path(
-            &source,
-            "kind",
-            "`tend plan` does not plan check playbooks: they change nothing",
-        )
-        .hint(format!(
-            "`tend check {}` runs the checks",
-            args.playbook.display()
-        ))
-        .into()),
+        Kind::Check => check::plan(cfg, source, &args.vars),
     }
 }

@@ -413,3 +413,31 @@ fn a_probe_that_could_outlast_the_deadline_is_refused_at_validate() {
     );
     env.tend().arg("validate").arg(&p).assert().code(64);
 }
+
+/// `tend plan` on a check playbook: each check under the name its run reports, when it alerts,
+/// and where the alerts go; nothing measured, no secret read.
+#[test]
+fn plan_of_a_check_playbook_says_what_each_check_judges_and_where_alerts_go() {
+    use crate::harness::run::Runs;
+    let env = Env::new();
+    let p = env.write(
+        "c.yaml",
+        "kind: check\nname: web\ntimeout: 30s\nsecrets: { hook: { env: TEND_TEST_HOOK } }\nnotify:\n  webhook: { url: \"https://hooks.example.com/services/{{ hook }}\", on: [critical] }\nchecks:\n  - disk: { mount: /, warn: 80, crit: 90 }\n  - process: { name: nginx, min: 1 }\n  - probe: { tcp: \"127.0.0.1:1\", timeout: 1s, retries: 2, interval: 2s }\n    name: web port\n",
+    );
+    env.tend().arg("plan").arg(&p).run().code(0).stdout_is(
+        "check web: 3 checks; the run gives up on any still running after 30s\n\
+             \n\
+             steps:\n   \
+             1. disk /: critical above 90%, warning above 80%\n   \
+             2. process nginx: count critical below 1\n   \
+             3. web port: critical when it fails (3 attempts of up to 1s each, 2s apart)\n\
+             \n\
+             alerts: webhook to https://hooks.example.com on critical\n",
+    );
+    let run = env.tend().args(["plan", "--output", "json"]).arg(&p).run();
+    run.code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(doc["kind"], "check");
+    assert_eq!(doc["steps"][2]["step"], "web port");
+    assert_eq!(doc["deadline"], 30.0);
+}

@@ -162,12 +162,6 @@ fn an_error_is_printed_once_with_its_exit_code() {
             "TEND UNKNOWN - cannot read playbook missing.yaml: no such file\n",
         ),
         (
-            &["plan", "check.yaml"],
-            64,
-            "`tend plan` does not plan check playbooks: they change nothing",
-            "",
-        ),
-        (
             &["history", "show", "20260101-000000-0000"],
             64,
             "tend: no run '20260101-000000-0000' in ",

@@ -5,6 +5,7 @@ mod evaluate;
 mod measure;
 mod outcome;
 mod output;
+mod plan;
 mod spec;
 mod threshold;
 
@@ -178,6 +179,25 @@ fn within_deadline(
             ));
     }
     Ok(())
+}
+
+/// `tend plan` on a check playbook: what each check measures and when it alerts, on stdout.
+/// No secret is read and nothing is measured.
+pub fn plan(
+    cfg: &Config,
+    source: std::sync::Arc<Source>,
+    vars: &crate::cli::VarArgs,
+) -> Result<Exit, Error> {
+    let loaded: Loaded<CheckPlaybook> = playbook::load_source(source, vars)?;
+    let p = resolve(&loaded, &loaded.templater(false)?, false)?;
+    let notifier = p.notifier?;
+    let doc = plan::build(loaded.name(), &p.checks, p.deadline, &notifier);
+    if cfg.json() {
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print!("{}", plan::text(&doc, p.deadline));
+    }
+    Ok(Exit::OK)
 }
 
 /// `tend validate` for a check playbook: everything but reading secrets and running checks.

@@ -131,6 +131,12 @@ impl EmailSpec {
 }
 
 impl Email {
+    /// "to a@example.com, b@example.com via smtp.example.com:587".
+    pub fn shown(&self) -> String {
+        let to: Vec<String> = self.to.iter().map(ToString::to_string).collect();
+        format!("to {} via {}:{}", to.join(", "), self.host, self.port)
+    }
+
     pub fn send(&self, alert: &Alert) -> Result<String, super::Undelivered> {
         let mut builder = Message::builder()
             .from(self.from.clone())

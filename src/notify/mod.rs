@@ -108,6 +108,19 @@ impl Notifier {
         self.email.is_none() && self.webhook.is_none()
     }
 
+    /// Each channel, where it goes and for which reasons: "email to ops@example.com on
+    /// critical, recovery". A webhook shows its host only: its path is often its token.
+    pub fn routes(&self) -> Vec<String> {
+        let mut out = vec![];
+        if let Some(e) = &self.email {
+            out.push(format!("email {} on {}", e.shown(), e.on.join(", ")));
+        }
+        if let Some(w) = &self.webhook {
+            out.push(format!("webhook to {} on {}", w.host(), w.on.join(", ")));
+        }
+        out
+    }
+
     /// Whether any channel wants alerts for this reason.
     pub fn wants(&self, reason: &str) -> bool {
         self.email

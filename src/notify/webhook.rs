@@ -37,6 +37,14 @@ impl WebhookSpec {
 }
 
 impl Webhook {
+    /// The URL's scheme and host, without user, path or query (a token often hides there).
+    pub fn host(&self) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap_or(("", &self.url));
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = authority.rsplit('@').next().unwrap_or_default();
+        format!("{scheme}://{host}")
+    }
+
     /// POST `{"text": ...}`: what Slack, Mattermost and most chat incoming webhooks take.
     pub fn send(&self, alert: &Alert) -> Result<String, super::Undelivered> {
         let text = crate::redact::redact(&format!("{}\n\n{}", alert.subject, alert.body));
