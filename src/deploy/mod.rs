@@ -160,22 +160,13 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         return deploy_fleet(cfg, args, &loaded, d, &f);
     }
     let phases = d.phases(&d.release, None)?;
-    on_machine::usable(&d)?;
-    on_machine::check(&d, true)?;
-    let run = start(
-        cfg,
-        "deploy",
-        &loaded.source,
-        format!("{} {}", loaded.name(), d.release),
-        Locking::At(d.layout.lock()),
-        args.lock.wait_lock,
-    )?;
-    let reporter = run.reporter();
-    let mut journal = match on_machine::journal(&d) {
-        Ok(j) => j,
-        // Said once, by the run's last line, and recorded as failed.
-        Err(e) => return Ok(run.finish(Exit::FAILED, e.to_string())),
+    let name = format!("{} {}", loaded.name(), d.release);
+    let (run, mut journal) = match open_here(cfg, "deploy", &loaded, &d, name, args.lock.wait_lock)?
+    {
+        Here::Open(open) => *open,
+        Here::Ended(exit) => return Ok(exit),
     };
+    let reporter = run.reporter();
     let runner = Runner {
         d: &d,
         reporter,
@@ -216,6 +207,32 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         _ => format!("deploy of {} FAILED, ROLLBACK NOT VERIFIED", d.release),
     };
     Ok(finish(run, &d, outcome, &subject))
+}
+
+/// A deploy or rollback on this machine before its first step, or how it ended there.
+enum Here {
+    Open(Box<(Run, releases::Releases)>),
+    Ended(Exit),
+}
+
+/// The root checked (and created, for a deploy), its lock held, the run recorded and the
+/// journal read. A journal that cannot be read ends the run, said once by its last line.
+fn open_here(
+    cfg: &Config,
+    kind: &'static str,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    name: String,
+    wait: Option<std::time::Duration>,
+) -> Result<Here, Error> {
+    on_machine::usable(d)?;
+    on_machine::check(d, kind == "deploy")?;
+    let locking = Locking::At(d.layout.lock());
+    let run = start(cfg, kind, &loaded.source, name, locking, wait)?;
+    Ok(match on_machine::journal(d) {
+        Ok(journal) => Here::Open(Box::new((run, journal))),
+        Err(e) => Here::Ended(run.finish(Exit::FAILED, e.to_string())),
+    })
 }
 
 /// `tend deploy` to hosts over SSH: the artifact verified once here, then batch by batch.
@@ -482,22 +499,18 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
     if let Some(f) = d.fleet(args.hosts.limit.as_deref())? {
         return rollback_fleet(cfg, args, &loaded, &d, &f);
     }
-    on_machine::usable(&d)?;
-    on_machine::check(&d, false)?;
-    let run = start(
+    let (run, mut journal) = match open_here(
         cfg,
         "rollback",
-        &loaded.source,
+        &loaded,
+        &d,
         loaded.name(),
-        Locking::At(d.layout.lock()),
         args.lock.wait_lock,
-    )?;
-    let reporter = run.reporter();
-    let mut journal = match on_machine::journal(&d) {
-        Ok(j) => j,
-        // Said once, by the run's last line, and recorded as failed.
-        Err(e) => return Ok(run.finish(Exit::FAILED, e.to_string())),
+    )? {
+        Here::Open(open) => *open,
+        Here::Ended(exit) => return Ok(exit),
     };
+    let reporter = run.reporter();
     let runner = Runner {
         d: &d,
         reporter,

@@ -125,6 +125,18 @@ impl Early {
     }
 }
 
+/// The hosts' runs once every host is done, each host's lock holder cleared.
+pub fn finished(runs: Vec<Mutex<HostRun>>) -> Vec<HostRun> {
+    let runs: Vec<HostRun> = runs
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect();
+    for run in &runs {
+        run.release();
+    }
+    runs
+}
+
 /// Run `f` for each of `items` on up to `forks` threads.
 pub fn parallel(forks: usize, items: &[usize], f: impl Fn(usize) + Sync) {
     let next = AtomicUsize::new(0);

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::host::{Ctx, HostRun, HostState, open, parallel};
+use super::host::{self, Ctx, HostRun, HostState, open, parallel};
 use crate::deploy::on_machine;
 use crate::deploy::releases::Releases;
 use crate::deploy::resolve::Fleet;
@@ -51,13 +51,7 @@ pub fn rollback<'a>(
             message: outcome.message,
         };
     });
-    let runs: Vec<HostRun> = runs
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect();
-    for run in &runs {
-        run.release();
-    }
+    let runs = host::finished(runs);
     let codes: Vec<Exit> = runs
         .iter()
         .map(|r| match &r.state {

@@ -93,13 +93,7 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Outcome, Vec<HostRun<
     if let Some((last, why)) = &stopped {
         take_back(ctx, fleet, &runs, *last, why);
     }
-    let runs: Vec<HostRun> = runs
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect();
-    for run in &runs {
-        run.release();
-    }
+    let runs = host::finished(runs);
     let outcome = verdict(ctx, &runs, stopped.map(|(_, why)| why));
     (outcome, runs)
 }
