@@ -6,6 +6,7 @@ mod measure;
 mod outcome;
 mod output;
 mod plan;
+mod resolve;
 mod spec;
 mod threshold;
 
@@ -16,11 +17,10 @@ use crate::cli::{CheckArgs, Output};
 use crate::config::Config;
 use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
-use crate::notify::Notifier;
-use crate::playbook::{self, Diagnostic, Loaded, Mode, Source, Templater};
+use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::Level;
-use evaluate::Resolved;
 use outcome::{nagios_code, nagios_word, overall};
+use resolve::resolve;
 pub use spec::CheckPlaybook;
 
 /// `tend statvfs PATH`, the helper behind hung-mount-safe disk checks.
@@ -44,142 +44,6 @@ checks:
   - disk: { warn: 80, crit: 90 }
   - load: { per_cpu: true }
 ";
-
-/// How long `tend check` waits for its checks when neither `--timeout` nor `timeout:` says.
-const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
-
-struct Plan {
-    checks: Vec<Resolved>,
-    /// The playbook's deadline: every probe fits in it, `--timeout` may cut it shorter.
-    deadline: std::time::Duration,
-    /// An SMTP password that cannot be read must not stop the checks: they run, and the alert
-    /// waits (state untouched) until it can be sent.
-    notifier: Result<Notifier, Diagnostic>,
-    runbook: Option<String>,
-    first_steps: Vec<String>,
-}
-
-fn resolve(
-    loaded: &Loaded<CheckPlaybook>,
-    t: &Templater,
-    real_secrets: bool,
-) -> Result<Plan, Diagnostic> {
-    let top = loaded.scope(t);
-    let body = &loaded.body;
-    if body.checks.is_empty() {
-        return Err(top
-            .error("checks", "`checks` is empty")
-            .hint("add at least one check, e.g. `- disk: { mount: /, warn: 80, crit: 90 }`"));
-    }
-    let steps = |scope: &playbook::Scope, list: &[String]| -> Result<Vec<String>, Diagnostic> {
-        list.iter()
-            .enumerate()
-            .map(|(i, s)| scope.render(&format!("first_steps[{i}]"), s, Mode::Text))
-            .collect()
-    };
-    let deadline = match body.timeout {
-        Some(t) if t.0.is_zero() => {
-            return Err(top
-                .error(
-                    "timeout",
-                    "a deadline of 0s would give every check up at once",
-                )
-                .hint("leave `timeout` out for the default, 60s"));
-        }
-        Some(t) => t.0,
-        None => DEADLINE,
-    };
-    let mut checks = vec![];
-    for (i, item) in body.checks.iter().enumerate() {
-        let scope = top.at(&format!("checks[{i}]"));
-        let kind_scope = scope.at(item.spec.kind());
-        let probe = match &item.spec {
-            spec::CheckSpec::Probe(p) => Some(p.resolve(&kind_scope)?),
-            _ => None,
-        };
-        within_deadline(&scope, &item.spec, probe.as_ref(), deadline)?;
-        let path = match &item.spec {
-            spec::CheckSpec::FileAge(f) => Some(kind_scope.render("path", &f.path, Mode::Text)?),
-            _ => None,
-        };
-        checks.push(Resolved {
-            spec: item.spec.clone(),
-            name: item
-                .name
-                .as_ref()
-                .map(|n| scope.render("name", n, Mode::Text))
-                .transpose()?,
-            probe,
-            path,
-            runbook: item
-                .runbook
-                .as_ref()
-                .map(|r| scope.render("runbook", r, Mode::Text))
-                .transpose()?,
-            first_steps: steps(&scope, &item.first_steps)?,
-        });
-    }
-    Ok(Plan {
-        checks,
-        deadline,
-        notifier: body.notify.resolve(&top, ALERT_REASONS, real_secrets),
-        runbook: body
-            .runbook
-            .as_ref()
-            .map(|r| top.render("runbook", r, Mode::Text))
-            .transpose()?,
-        first_steps: steps(&top, &body.first_steps)?,
-    })
-}
-
-/// A check that can run longer than the run's deadline is refused at load: the run would give
-/// it up every time.
-fn within_deadline(
-    scope: &playbook::Scope,
-    spec: &spec::CheckSpec,
-    probe: Option<&crate::probe::Probe>,
-    deadline: std::time::Duration,
-) -> Result<(), Diagnostic> {
-    let longest = match (spec, probe) {
-        (_, Some(p)) => Some((
-            p.longest(),
-            format!(
-                "{} attempts of up to {} each, {} apart",
-                p.attempts(),
-                humantime::format_duration(p.timeout),
-                humantime::format_duration(p.interval)
-            ),
-        )),
-        (spec::CheckSpec::Cpu(c), _) => Some((c.sample.0, "its sample".to_string())),
-        (spec::CheckSpec::Disk(d) | spec::CheckSpec::Inodes(d), _) => {
-            Some((d.timeout.0, "its timeout".to_string()))
-        }
-        _ => None,
-    };
-    // Equal is too long as well: it would answer just as the run gives it up.
-    if let Some((longest, how)) = longest
-        && longest >= deadline
-    {
-        let shown = if longest == std::time::Duration::MAX {
-            "for ever".to_string()
-        } else {
-            format!("for {}", humantime::format_duration(longest))
-        };
-        return Err(scope
-            .error(
-                spec.kind(),
-                format!(
-                    "this check can run {shown} ({how}), past the run's deadline of {}",
-                    humantime::format_duration(deadline)
-                ),
-            )
-            .hint(
-                "lower its `retries`, `interval`, `timeout` or `sample`, or raise the \
-                 playbook's `timeout:` (how long `tend check` waits, default 60s)",
-            ));
-    }
-    Ok(())
-}
 
 /// `tend plan` on a check playbook: what each check measures and when it alerts, on stdout.
 /// No secret is read and nothing is measured.

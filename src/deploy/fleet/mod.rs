@@ -4,6 +4,7 @@
 //! happens to the hosts already on the new release: by default each goes back to its own last
 //! verified release, in parallel, and is verified there.
 
+pub(super) mod command;
 mod host;
 mod manual;
 
