@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::engine::Step;
-use crate::machine::{Machine, Outcome};
+use crate::machine::{Exited, Machine};
 use crate::playbook::units::Duration;
 use crate::playbook::{Diagnostic, Mode, Scope};
 use crate::report::{Reporter, Status};
@@ -214,7 +214,7 @@ impl Action {
     }
 }
 
-fn describe(o: &Outcome, timeout: std::time::Duration, last: &str) -> Ran {
+fn describe(o: &Exited, timeout: std::time::Duration, last: &str) -> Ran {
     let mut detail = o.describe(timeout);
     if !o.success() && !last.is_empty() {
         detail = format!("{detail}: {last}");

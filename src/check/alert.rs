@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::outcome::{Outcome, nagios_word, severity};
+use super::verdict::{Verdict, nagios_word, severity};
 use crate::notify::{Alert, Delivery, Notifier};
 use crate::report::Status;
 
@@ -72,7 +72,7 @@ fn key(name: &str) -> String {
 }
 
 /// What happened: each channel's delivery, for the report.
-pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Delivery>, crate::error::Error> {
+pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, crate::error::Error> {
     let now = now();
     let mut state: State = match std::fs::read(&ctx.state_file) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
@@ -176,7 +176,7 @@ pub fn process(ctx: &Context, outcomes: &[Outcome]) -> Result<Vec<Delivery>, cra
 
 fn compose(
     ctx: &Context,
-    outcomes: &[Outcome],
+    outcomes: &[Verdict],
     about: &[usize],
     reason: &str,
     reminder: bool,

@@ -7,9 +7,9 @@ use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::measure::{Unmeasured, cpu, disk, memory, process};
-use super::outcome::{Outcome, Perf};
 use super::spec::{CheckSpec, Disk, FileAge, Load, Process, Usage};
 use super::threshold::{Levels, Unit, num, show_value};
+use super::verdict::{Perf, Verdict};
 use crate::engine::Step;
 use crate::machine::Local;
 use crate::playbook::units::Size;
@@ -65,13 +65,13 @@ impl Machine {
 /// Run every check; a slow one still running at `deadline` is given up as UNKNOWN (its
 /// thread is left behind and its step processes killed) so that a hung probe cannot hold the
 /// whole run, and the checks that did answer still report and alert.
-pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> Vec<Outcome> {
+pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> Vec<Verdict> {
     let until = Instant::now() + deadline;
     let machine = Machine {
         memory: OnceLock::new(),
     };
     let begin = |c: &Resolved| Step::begin(reporter, &c.label());
-    let mut results: Vec<Option<Vec<Outcome>>> = vec![None; checks.len()];
+    let mut results: Vec<Option<Vec<Verdict>>> = vec![None; checks.len()];
     let (tx, rx) = mpsc::channel();
     let mut pending = vec![];
     for (i, c) in checks.iter().enumerate().filter(|(_, c)| c.is_slow()) {
@@ -84,7 +84,7 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
             };
             let outs = std::panic::catch_unwind(AssertUnwindSafe(|| evaluate(&c, &machine)))
                 .unwrap_or_else(|_| {
-                    vec![Outcome::unknown(
+                    vec![Verdict::unknown(
                         c.label(),
                         c.spec.kind(),
                         "the check crashed",
@@ -116,14 +116,14 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
             "still running after {}, given up (--timeout)",
             humantime::format_duration(deadline)
         );
-        let outs = vec![Outcome::unknown(c.label(), c.spec.kind(), why)];
+        let outs = vec![Verdict::unknown(c.label(), c.spec.kind(), why)];
         results[i] = Some(finish(c, outs, started));
     }
     results.into_iter().flatten().flatten().collect()
 }
 
 /// A check's outcomes with what its playbook entry adds, reported as its step's end.
-fn finish(c: &Resolved, mut outs: Vec<Outcome>, step: Step) -> Vec<Outcome> {
+fn finish(c: &Resolved, mut outs: Vec<Verdict>, step: Step) -> Vec<Verdict> {
     let single = outs.len() == 1;
     for o in &mut outs {
         if o.runbook.is_none() {
@@ -146,11 +146,11 @@ fn finish(c: &Resolved, mut outs: Vec<Outcome>, step: Step) -> Vec<Outcome> {
             .collect::<Vec<_>>()
             .join(", "),
     };
-    step.end(super::outcome::overall(&outs), message);
+    step.end(super::verdict::overall(&outs), message);
     outs
 }
 
-fn evaluate(c: &Resolved, m: &Machine) -> Vec<Outcome> {
+fn evaluate(c: &Resolved, m: &Machine) -> Vec<Verdict> {
     let label = c.label();
     match &c.spec {
         CheckSpec::Cpu(cpu) => vec![match cpu::busy_percent(cpu.sample.0) {
@@ -163,7 +163,7 @@ fn evaluate(c: &Resolved, m: &Machine) -> Vec<Outcome> {
                 format!("{}% busy", num(v)),
                 format!("{}% busy over {}", num(v), cpu.sample),
             ),
-            Err(e) => Outcome::unknown(label, "cpu", e),
+            Err(e) => Verdict::unknown(label, "cpu", e),
         }],
         CheckSpec::Memory(u) => vec![mem(label, u, m)],
         CheckSpec::Swap(u) => vec![swap(label, u, m)],
@@ -204,8 +204,8 @@ fn percent(
     levels: &Levels,
     summary: String,
     detail: String,
-) -> Outcome {
-    Outcome {
+) -> Verdict {
+    Verdict {
         name,
         kind,
         status: levels.status(v),
@@ -229,9 +229,9 @@ fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
-fn mem(name: String, u: &Usage, m: &Machine) -> Outcome {
+fn mem(name: String, u: &Usage, m: &Machine) -> Verdict {
     match m.memory() {
-        Err(e) => Outcome::unknown(name, "memory", e),
+        Err(e) => Verdict::unknown(name, "memory", e),
         Ok(mem) => {
             let used = mem.total.saturating_sub(mem.available);
             let pct = used as f64 * 100.0 / mem.total as f64;
@@ -255,9 +255,9 @@ fn mem(name: String, u: &Usage, m: &Machine) -> Outcome {
     }
 }
 
-fn swap(name: String, u: &Usage, m: &Machine) -> Outcome {
+fn swap(name: String, u: &Usage, m: &Machine) -> Verdict {
     match m.memory() {
-        Err(e) => Outcome::unknown(name, "swap", e),
+        Err(e) => Verdict::unknown(name, "swap", e),
         Ok(mem) if mem.swap_total == 0 => {
             let mut o = percent(
                 name,
@@ -300,17 +300,17 @@ fn normalize(path: &str) -> String {
     }
 }
 
-fn disks(d: &Disk, inodes: bool) -> Vec<Outcome> {
+fn disks(d: &Disk, inodes: bool) -> Vec<Verdict> {
     let kind = if inodes { "inodes" } else { "disk" };
     let all = match disk::mounts() {
         Ok(m) => m,
-        Err(e) => return vec![Outcome::unknown(kind.into(), kind, e)],
+        Err(e) => return vec![Verdict::unknown(kind.into(), kind, e)],
     };
     let targets: Vec<String> = match &d.mounts {
         Some(list) => list.iter().map(|p| normalize(p)).collect(),
         None => match disk::real_mounts() {
             Ok(m) => m.into_iter().map(|m| m.path).collect(),
-            Err(e) => return vec![Outcome::unknown(kind.into(), kind, e)],
+            Err(e) => return vec![Verdict::unknown(kind.into(), kind, e)],
         },
     };
     targets
@@ -323,10 +323,10 @@ fn disks(d: &Disk, inodes: bool) -> Vec<Outcome> {
                 } else {
                     format!("{path} is not mounted and does not exist")
                 };
-                return Outcome::failed(name, kind, Status::Critical, why);
+                return Verdict::failed(name, kind, Status::Critical, why);
             };
             match disk::statvfs(&path, &mount.fstype, d.timeout.0) {
-                Err(e) => Outcome::unknown(name, kind, e),
+                Err(e) => Verdict::unknown(name, kind, e),
                 Ok(u) if inodes => inode_outcome(name, &path, &u, d),
                 Ok(u) => disk_outcome(name, &path, &u, d),
             }
@@ -334,7 +334,7 @@ fn disks(d: &Disk, inodes: bool) -> Vec<Outcome> {
         .collect()
 }
 
-fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome {
+fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Verdict {
     let pct = u.used_percent();
     let detail = format!(
         "{} of {} used, {} free",
@@ -360,7 +360,7 @@ fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome 
     }
     if let Some(free) = &d.free {
         let s = free.status(u.avail as f64);
-        if super::outcome::severity(s) > super::outcome::severity(status) {
+        if super::verdict::severity(s) > super::verdict::severity(status) {
             status = s;
             summary = format!("{} free", Size(u.avail));
         }
@@ -377,7 +377,7 @@ fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome 
             summary = format!("{} free", Size(u.avail));
         }
     }
-    Outcome {
+    Verdict {
         name,
         kind: "disk",
         status,
@@ -390,9 +390,9 @@ fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome 
     }
 }
 
-fn inode_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome {
+fn inode_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Verdict {
     let Some(levels) = &d.levels else {
-        return Outcome::unknown(name, "inodes", "no thresholds");
+        return Verdict::unknown(name, "inodes", "no thresholds");
     };
     if u.files == 0 {
         let mut o = percent(
@@ -421,10 +421,10 @@ fn inode_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Outcome
     )
 }
 
-fn load(name: String, l: &Load) -> Outcome {
+fn load(name: String, l: &Load) -> Verdict {
     let raw = match cpu::load() {
         Ok(v) => v,
-        Err(e) => return Outcome::unknown(name, "load", e),
+        Err(e) => return Verdict::unknown(name, "load", e),
     };
     let cpus = if l.per_cpu { cpu::count() } else { 1 };
     let vals = raw.map(|v| round2(v / cpus as f64));
@@ -432,7 +432,7 @@ fn load(name: String, l: &Load) -> Outcome {
     let status = statuses
         .iter()
         .copied()
-        .max_by_key(|s| super::outcome::severity(*s))
+        .max_by_key(|s| super::verdict::severity(*s))
         .unwrap_or(Status::Ok);
     let per = if l.per_cpu {
         format!(" per CPU ({cpus} CPUs)")
@@ -456,7 +456,7 @@ fn load(name: String, l: &Load) -> Outcome {
         .map(|(w, lv)| format!("{w}: {}", lv.describe()))
         .collect::<Vec<_>>()
         .join("; ");
-    Outcome {
+    Verdict {
         name,
         kind: "load",
         status,
@@ -469,12 +469,12 @@ fn load(name: String, l: &Load) -> Outcome {
     }
 }
 
-fn procs(name: String, p: &Process) -> Outcome {
+fn procs(name: String, p: &Process) -> Verdict {
     match process::count(&p.name) {
-        Err(e) => Outcome::unknown(name, "process", e),
+        Err(e) => Verdict::unknown(name, "process", e),
         Ok(n) => {
             let plural = if n == 1 { "" } else { "es" };
-            Outcome {
+            Verdict {
                 name,
                 kind: "process",
                 status: p.levels.status(n as f64),
@@ -496,11 +496,11 @@ fn procs(name: String, p: &Process) -> Outcome {
     }
 }
 
-fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
+fn file_age(name: String, f: &FileAge, path: &str) -> Verdict {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Outcome::failed(
+            return Verdict::failed(
                 name,
                 "file_age",
                 Status::Critical,
@@ -508,7 +508,7 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
             );
         }
         Err(e) => {
-            return Outcome::unknown(
+            return Verdict::unknown(
                 name,
                 "file_age",
                 format!("cannot stat {path}: {}", crate::sys::describe_io(&e)),
@@ -519,7 +519,7 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
     let age = SystemTime::now().duration_since(mtime).unwrap_or_default();
     let secs = age.as_secs() as f64;
     let shown = show_value(secs, Unit::Seconds);
-    Outcome {
+    Verdict {
         name,
         kind: "file_age",
         status: f.levels.status(secs),
@@ -542,9 +542,9 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Outcome {
     }
 }
 
-fn probe(name: String, p: Option<&Probe>) -> Outcome {
+fn probe(name: String, p: Option<&Probe>) -> Verdict {
     let Some(p) = p else {
-        return Outcome::unknown(name, "probe", "probe not resolved");
+        return Verdict::unknown(name, "probe", "probe not resolved");
     };
     let v = p.run(&Local);
     let plugin = matches!(p.kind, crate::probe::Kind::Command { plugin: true, .. });
@@ -575,7 +575,7 @@ fn probe(name: String, p: Option<&Probe>) -> Outcome {
         min: Some(0.0),
         max: None,
     });
-    Outcome {
+    Verdict {
         kind: "probe",
         status,
         summary: v.detail.clone(),

@@ -3,12 +3,12 @@
 mod alert;
 mod evaluate;
 mod measure;
-mod outcome;
 mod output;
 mod plan;
 mod resolve;
 mod spec;
 mod threshold;
+mod verdict;
 
 use std::io::Write;
 use std::path::Path;
@@ -19,9 +19,9 @@ use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::Level;
-use outcome::{nagios_code, nagios_word, overall};
 use resolve::resolve;
 pub use spec::CheckPlaybook;
+use verdict::{nagios_code, nagios_word, overall};
 
 /// `tend statvfs PATH`, the helper behind hung-mount-safe disk checks.
 pub fn statvfs(path: &str) -> Result<String, measure::Unmeasured> {
@@ -148,7 +148,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
     let measured = alert::now_ms();
     let deadline = args.timeout.unwrap_or(plan.deadline);
     let mut outcomes = evaluate::run_all(&plan.checks, reporter, deadline);
-    outcomes.iter_mut().for_each(outcome::Outcome::redact);
+    outcomes.iter_mut().for_each(verdict::Verdict::redact);
     let status = overall(&outcomes);
 
     match &plan.notifier {

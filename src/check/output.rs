@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::outcome::{Outcome, Perf, nagios_code, nagios_word, severity};
+use super::verdict::{Perf, Verdict, nagios_code, nagios_word, severity};
 use crate::report::Status;
 
 /// Perfdata numbers: plain decimal, no exponent, no trailing zeros.
@@ -50,10 +50,10 @@ fn clean(s: &str) -> String {
 }
 
 /// `TEND CRITICAL - disk / 93% used | 'disk_/'=93%;80;90;0;100 ...`
-pub fn nagios(outcomes: &[Outcome], status: Status) -> String {
-    let mut problems: Vec<&Outcome> = outcomes.iter().filter(|o| o.status.is_problem()).collect();
+pub fn nagios(outcomes: &[Verdict], status: Status) -> String {
+    let mut problems: Vec<&Verdict> = outcomes.iter().filter(|o| o.status.is_problem()).collect();
     problems.sort_by_key(|o| std::cmp::Reverse(severity(o.status)));
-    let shown: Vec<&Outcome> = if problems.is_empty() {
+    let shown: Vec<&Verdict> = if problems.is_empty() {
         outcomes.iter().collect()
     } else {
         problems
@@ -82,7 +82,7 @@ pub fn nagios(outcomes: &[Outcome], status: Status) -> String {
 }
 
 /// "93% used (46.5 GiB of 50 GiB used, 3.5 GiB free)", or one of them when they say the same.
-fn both(o: &Outcome) -> String {
+fn both(o: &Verdict) -> String {
     if o.detail == o.summary || o.detail.contains(&o.summary) {
         o.detail.clone()
     } else {
@@ -90,7 +90,7 @@ fn both(o: &Outcome) -> String {
     }
 }
 
-pub fn plain(outcomes: &[Outcome]) -> String {
+pub fn plain(outcomes: &[Verdict]) -> String {
     let mut out = String::new();
     for o in outcomes {
         let th = if o.thresholds.is_empty() || !o.status.is_problem() {
@@ -104,7 +104,7 @@ pub fn plain(outcomes: &[Outcome]) -> String {
     out
 }
 
-pub fn human(outcomes: &[Outcome], status: Status, color: bool) -> String {
+pub fn human(outcomes: &[Verdict], status: Status, color: bool) -> String {
     let paint = |s: Status, text: &str| {
         if !color {
             return text.to_string();
@@ -174,10 +174,10 @@ struct JsonReport<'a> {
     host: String,
     run: &'a str,
     checked_at: String,
-    checks: &'a [Outcome],
+    checks: &'a [Verdict],
 }
 
-pub fn json(outcomes: &[Outcome], status: Status, run: &str) -> String {
+pub fn json(outcomes: &[Verdict], status: Status, run: &str) -> String {
     let report = JsonReport {
         status: status.label(),
         exit_code: nagios_code(status),
@@ -190,7 +190,7 @@ pub fn json(outcomes: &[Outcome], status: Status, run: &str) -> String {
 }
 
 /// node_exporter textfile collector format.
-pub fn prometheus(outcomes: &[Outcome]) -> String {
+pub fn prometheus(outcomes: &[Verdict]) -> String {
     let esc = |s: &str| {
         s.replace('\\', "\\\\")
             .replace('"', "\\\"")

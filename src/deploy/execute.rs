@@ -4,7 +4,7 @@ use super::configure::{self, Previous, Written};
 use super::fetch;
 use super::releases::{Progress, Record, Releases, State};
 use super::resolve::{Deploy, Phases};
-use super::runner::{Outcome, Runner, StepFailed};
+use super::runner::{Ending, Runner, StepFailed};
 use super::steps::{self, Rollback, Step};
 use super::undo::take_back;
 use crate::error::Exit;
@@ -49,7 +49,7 @@ struct Deploying<'r, 'a> {
 /// before anything was stopped.
 enum Halt {
     Failed(String),
-    Ended(Outcome),
+    Ended(Ending),
 }
 
 impl From<StepFailed> for Halt {
@@ -58,7 +58,7 @@ impl From<StepFailed> for Halt {
     }
 }
 
-pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Outcome {
+pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Ending {
     let mut run = match Deploying::new(r, phases, journal) {
         Ok(run) => run,
         Err(o) => return o,
@@ -98,7 +98,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
         r: &'r Runner<'a>,
         phases: &'r Phases,
         journal: &'r mut Releases,
-    ) -> Result<Self, Outcome> {
+    ) -> Result<Self, Ending> {
         let d = r.d;
         let release = d.release.as_str();
         let current_before = d.layout.current_release();
@@ -118,7 +118,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
         let target_phases = match &target_name {
             Some(t) => Some(
                 d.phases(t, target_rec.as_ref().map(|r| &r.vars))
-                    .map_err(|e| Outcome {
+                    .map_err(|e| Ending {
                         code: Exit::FAILED,
                         message: format!(
                             "cannot prepare the rollback to {t}, so nothing was done: {}",
@@ -226,7 +226,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
         });
         self.journal.begin(rec);
         if let Err(e) = self.journal.save(&*layout.target, &layout.journal()) {
-            return Err(Halt::Ended(Outcome {
+            return Err(Halt::Ended(Ending {
                 code: Exit::FAILED,
                 message: format!(
                     "cannot write {}: {}; nothing was stopped",
@@ -260,7 +260,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
                 self.journal.begin(rec);
             }
             self.save_journal();
-            return Err(Halt::Ended(Outcome {
+            return Err(Halt::Ended(Ending {
                 code: Exit::FAILED,
                 message: match result {
                     Err(e) => format!("{name} failed: {e}; nothing was stopped or changed"),
@@ -381,7 +381,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
 
     /// A step failed: everything after `stop` began is undone; a failure before it changed
     /// nothing.
-    fn failed(mut self, step: &str, why: String) -> Outcome {
+    fn failed(mut self, step: &str, why: String) -> Ending {
         let release = self.release();
         let layout = &self.r.d.layout;
         let failed = format!("{step} failed: {why}");
@@ -394,7 +394,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
                 &now_rfc3339(),
             );
             self.save_journal();
-            return Outcome {
+            return Ending {
                 code: Exit::FAILED,
                 message: format!("{failed}; nothing was stopped or changed"),
                 reason: "failure",
@@ -421,7 +421,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
     /// prune that fails is a warning, not a failed deploy. It runs before the journal is saved
     /// so one write records both (a crash in between leaves a release moved to the trash that
     /// the journal still lists: the next prune finds it gone and marks it so).
-    fn verified(self, name: &str) -> Outcome {
+    fn verified(self, name: &str) -> Ending {
         let (r, d) = (self.r, self.r.d);
         let layout = &d.layout;
         let release = self.release();
@@ -459,7 +459,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
             Ok(m) => step.end(Status::Ok, m),
             Err(m) => step.end(Status::Warning, m.0),
         }
-        Outcome {
+        Ending {
             code: Exit::OK,
             message: format!("deployed {release}: live and verified"),
             reason: "success",

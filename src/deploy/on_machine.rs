@@ -7,7 +7,7 @@ use super::recover::{self, Recovered};
 use super::releases::Releases;
 use super::resolve::{Deploy, Phases};
 use super::rollback;
-use super::runner::{Outcome, Runner};
+use super::runner::{Ending, Runner};
 use super::{execute, layout::Refused};
 use crate::error::{Error, Exit};
 
@@ -54,8 +54,8 @@ pub fn releases(d: &Deploy) -> Result<(Releases, Option<String>), Error> {
 /// How a deploy on one machine ended.
 pub enum Deployed {
     /// A deploy killed midway here was taken back and that is not verified: nothing more ran.
-    Stranded(Outcome),
-    Ran(Outcome),
+    Stranded(Ending),
+    Ran(Ending),
 }
 
 /// Deploy `phases`: a deploy killed midway here is taken back first.
@@ -73,15 +73,15 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Deployed {
 pub enum Back {
     /// A deploy killed midway was taken back, which is the rollback asked for (or it could not
     /// be verified, and nothing more ran).
-    Interrupted(Outcome),
+    Interrupted(Ending),
     /// Back to the release asked for (or the previous verified one).
-    Asked(Outcome),
+    Asked(Ending),
     /// Refused, nothing changed: why, with the exit code.
-    Refused(Outcome),
+    Refused(Ending),
 }
 
 impl Back {
-    pub fn outcome(self) -> Outcome {
+    pub fn outcome(self) -> Ending {
         match self {
             Back::Interrupted(o) | Back::Asked(o) | Back::Refused(o) => o,
         }
@@ -101,12 +101,12 @@ pub fn roll_back(r: &Runner, journal: &mut Releases, to: Option<&str>) -> Back {
         } else {
             Exit::OK
         };
-        return Back::Interrupted(Outcome { code, ..o });
+        return Back::Interrupted(Ending { code, ..o });
     }
     lift_shield(r);
     match rollback::manual(r, journal, to) {
         Ok(o) => Back::Asked(o),
-        Err(rollback::Refusal(code, why)) => Back::Refused(Outcome {
+        Err(rollback::Refusal(code, why)) => Back::Refused(Ending {
             code,
             message: why,
             reason: "failure",

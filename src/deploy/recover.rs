@@ -7,7 +7,7 @@
 
 use super::configure;
 use super::releases::{Record, Releases, State};
-use super::runner::Outcome;
+use super::runner::Ending;
 use super::runner::Runner;
 use super::steps::Rollback;
 use super::undo::take_back;
@@ -20,7 +20,7 @@ pub enum Recovered {
     /// One was, before it stopped anything: its record is closed.
     Closed,
     /// One was taken back: `code` is 1 when the release it started from is verified again.
-    TakenBack(Outcome),
+    TakenBack(Ending),
 }
 
 const KILLED: &str = "the run was killed before it finished";
@@ -54,7 +54,7 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
     let progress = caught_up(r, &mut rec);
     let failed = format!("interrupted: {KILLED}");
     let render = |e: crate::playbook::Diagnostic| {
-        Recovered::TakenBack(Outcome {
+        Recovered::TakenBack(Ending {
             code: Exit::NOT_VERIFIED,
             message: format!(
                 "the interrupted deploy of {} cannot be taken back: {}; a human is needed",

@@ -4,14 +4,14 @@
 use super::configure;
 use super::releases::{Releases, State};
 use super::resolve::Migration;
-use super::runner::Outcome;
+use super::runner::Ending;
 use super::runner::Runner;
 use super::steps::Rollback;
 use super::undo::{self, Reverting};
 use crate::error::Exit;
 use crate::report::now_rfc3339;
 
-pub fn manual(r: &Runner, journal: &mut Releases, to: Option<&str>) -> Result<Outcome, Refusal> {
+pub fn manual(r: &Runner, journal: &mut Releases, to: Option<&str>) -> Result<Ending, Refusal> {
     let d = r.d;
     let layout = &d.layout;
     let Some(current) = layout.current_release() else {

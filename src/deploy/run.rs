@@ -7,7 +7,7 @@ use crate::error::{Error, Exit};
 use crate::playbook::Source;
 
 use super::resolve::Deploy;
-use super::runner::Outcome;
+use super::runner::Ending;
 
 /// A deploy's or a rollback's run: recorded, holding `locking`, and rolled back on a signal.
 pub fn start(
@@ -33,7 +33,7 @@ pub fn start(
 }
 
 /// The alert for a deploy or rollback, for the reasons the playbook wants, and the run's end.
-pub fn finish(run: Run, d: &Deploy, outcome: Outcome, subject: &str) -> Exit {
+pub fn finish(run: Run, d: &Deploy, outcome: Ending, subject: &str) -> Exit {
     let reasons: &[&str] = match outcome.reason {
         "rollback" => &["rollback", "failure"],
         "failure" => &["failure"],

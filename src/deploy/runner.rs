@@ -89,7 +89,7 @@ impl Runner<'_> {
 
 /// How a deploy, a rollback or a takeback ended: its exit code, what it says, and why an
 /// alert goes out (failure, rollback or success).
-pub struct Outcome {
+pub struct Ending {
     pub code: Exit,
     pub message: String,
     pub reason: &'static str,

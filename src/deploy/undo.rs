@@ -3,7 +3,7 @@
 
 use super::configure;
 use super::releases::{Releases, RolledBackTo, State};
-use super::runner::Outcome;
+use super::runner::Ending;
 use super::runner::{Runner, StepFailed};
 use super::steps::{self, Rollback, Undo};
 use crate::error::Exit;
@@ -295,7 +295,7 @@ pub fn take_back(
     rb: &Rollback,
     release: &str,
     failed: &str,
-) -> Outcome {
+) -> Ending {
     let layout = &r.d.layout;
     let target = rb.target.map(|t| t.release.clone());
     r.reporter.notice(
@@ -369,9 +369,9 @@ pub fn take_back(
     rolled_back(r, undone, failed, target.as_deref())
 }
 
-pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str>) -> Outcome {
+pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str>) -> Ending {
     if undone.verified {
-        Outcome {
+        Ending {
             code: Exit::FAILED,
             message: format!(
                 "{failed}; rolled back to {}, which is running and verified",
@@ -388,7 +388,7 @@ pub fn rolled_back(r: &Runner, undone: Undone, failed: &str, target: Option<&str
         for line in &undone.state {
             r.reporter.notice(Level::Error, format!("  {line}"));
         }
-        Outcome {
+        Ending {
             code: Exit::NOT_VERIFIED,
             message: format!(
                 "{failed}; the rollback is NOT verified ({why}): {}",

@@ -24,7 +24,8 @@ pub struct Ctx<'a> {
     pub now: bool,
 }
 
-pub struct Outcome {
+/// How a failover run (or one round of `--watch`) ended: its exit code and last line.
+pub struct Ended {
     pub code: Exit,
     pub message: String,
 }
@@ -188,7 +189,7 @@ impl Ctx<'_> {
     /// Fail over from `from`: resumes a sequence the state file says was under way. Each step
     /// is saved before the next: check the standby, fence, probe the fenced server, promote,
     /// verify.
-    pub fn fail_over(&mut self, from: usize) -> Outcome {
+    pub fn fail_over(&mut self, from: usize) -> Ended {
         // Once started, the sequence runs to its end: a SIGTERM stops `--watch` after it, not
         // between a fence and a promotion.
         crate::interrupt::shield();
@@ -216,7 +217,7 @@ impl Ctx<'_> {
         let actions = match p.actions(&old, &standby) {
             Ok(a) => a,
             Err(d) => {
-                return Outcome {
+                return Ended {
                     code: Exit::FAILED,
                     message: format!("cannot render the failover commands: {}", d.message),
                 };
@@ -285,7 +286,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn no_standby(&mut self, old: &Server, fenced_already: bool) -> Outcome {
+    fn no_standby(&mut self, old: &Server, fenced_already: bool) -> Ended {
         let body = format!(
             "{} is down and so is every standby: tend changed nothing{}.",
             old.name,
@@ -300,7 +301,7 @@ impl Ctx<'_> {
             &format!("{} down, no healthy standby", old.name),
             &body,
         );
-        Outcome {
+        Ended {
             code: if fenced_already {
                 Exit::NOT_VERIFIED
             } else {
@@ -347,7 +348,7 @@ impl Ctx<'_> {
         old: &Server,
         standby: &Server,
         actions: &Actions,
-    ) -> Result<(), Outcome> {
+    ) -> Result<(), Ended> {
         let p = self.plan;
         let answer = self.step(&probe_step(old), |c| {
             let a = c.probe_one(old);
@@ -415,7 +416,7 @@ impl Ctx<'_> {
                 &body,
             );
             self.save();
-            return Err(Outcome {
+            return Err(Ended {
                 code: Exit::NOT_VERIFIED,
                 message: body,
             });
@@ -496,13 +497,7 @@ impl Ctx<'_> {
     }
 
     /// The sequence is over: recorded as the last failover, and alerted.
-    fn record(
-        &mut self,
-        seq: &Sequence,
-        old: &Server,
-        standby: &Server,
-        verified: bool,
-    ) -> Outcome {
+    fn record(&mut self, seq: &Sequence, old: &Server, standby: &Server, verified: bool) -> Ended {
         self.state.sequence = None;
         self.state.down_since = None;
         self.state.last_failover = Some(Failover {
@@ -550,7 +545,7 @@ impl Ctx<'_> {
         self.save();
         self.alert(reason, &subject, &msg);
         self.save();
-        Outcome { code, message: msg }
+        Ended { code, message: msg }
     }
 
     /// Run an action for `server`: on its `host:` over SSH (unless the action says

@@ -3,21 +3,21 @@
 
 use std::time::{Duration, Instant};
 
-use super::sequence::{Ctx, Outcome, Unclear};
+use super::sequence::{Ctx, Ended, Unclear};
 use super::state;
 use crate::engine::Step;
 use crate::error::Exit;
 use crate::report::{Level, Status};
 
 /// Probe rounds until there is a decision (or, with `--watch`, until a signal).
-pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
+pub fn watch(c: &mut Ctx, forever: bool) -> Ended {
     let p = c.plan;
     let mut fails = 0u32;
     let mut first_fail = (0u64, String::new());
     let mut round = 0u64;
     loop {
         if crate::interrupt::requested() {
-            return Outcome {
+            return Ended {
                 code: Exit::OK,
                 message: "stopped by a signal".into(),
             };
@@ -34,7 +34,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
                     pause(c, started);
                     continue;
                 }
-                return Outcome {
+                return Ended {
                     code: Exit::FAILED,
                     message: e,
                 };
@@ -73,7 +73,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Outcome {
                 c.save();
             }
             if !forever {
-                return Outcome {
+                return Ended {
                     code: Exit::OK,
                     message: format!("{name} is healthy: nothing to do"),
                 };
@@ -106,7 +106,7 @@ fn when_down(
     active: usize,
     answer: &crate::probe::dns::Answer,
     first_fail: &(u64, String),
-) -> (Outcome, bool) {
+) -> (Ended, bool) {
     let p = c.plan;
     let name = p.servers[active].name.clone();
     let now = state::epoch_ms();
@@ -114,7 +114,7 @@ fn when_down(
     if let Some(msg) = held_down(c, &name, now) {
         c.reporter.notice(Level::Error, msg.clone());
         c.alert_once("failure", &format!("{name} down during hold-down"), &msg);
-        let o = Outcome {
+        let o = Ended {
             code: Exit::FAILED,
             message: msg,
         };
@@ -128,7 +128,7 @@ fn when_down(
             humantime::format_duration(p.grace)
         );
         c.reporter.notice(Level::Warn, msg.clone());
-        let o = Outcome {
+        let o = Ended {
             code: Exit::FAILED,
             message: msg,
         };
@@ -265,7 +265,7 @@ fn held_down(c: &Ctx, name: &str, now: u64) -> Option<String> {
 }
 
 /// In `--watch`, a sequence's outcome is a line of its own: the run goes on.
-fn announce(c: &Ctx, o: &Outcome) {
+fn announce(c: &Ctx, o: &Ended) {
     let level = if o.code == Exit::OK {
         Level::Info
     } else {

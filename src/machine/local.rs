@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
-use super::{Machine, Outcome};
+use super::{Exited, Machine};
 use crate::sh::{kill_group, spawn};
 
 /// This machine: commands run as `sh -c` children in their own process group, so a timeout
@@ -45,7 +45,7 @@ impl Machine for Local {
         cmd: &str,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<Exited> {
         let (mut child, _running) = spawn(cmd, None)?;
         crate::crash::during();
         let pid = child.id();
@@ -108,7 +108,7 @@ impl Machine for Local {
             crate::procs::end_groups(&[pid as i32], Duration::from_secs(2));
         }
         let code = if timed_out { None } else { exit.flatten() };
-        Ok(Outcome {
+        Ok(Exited {
             code,
             timed_out: timed_out && !interrupted,
             interrupted,

@@ -16,14 +16,14 @@ pub use unpack::{UnpackError, scan};
 
 /// How a command ended.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Exited {
     pub code: Option<i32>,
     pub timed_out: bool,
     /// Stopped because tend itself was asked to stop (SIGINT, SIGTERM).
     pub interrupted: bool,
 }
 
-impl Outcome {
+impl Exited {
     pub fn success(&self) -> bool {
         self.code == Some(0) && !self.timed_out && !self.interrupted
     }
@@ -55,7 +55,7 @@ pub trait Machine: Send + Sync {
         cmd: &str,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
-    ) -> io::Result<Outcome>;
+    ) -> io::Result<Exited>;
 
     /// `run`, as root through sudo (an action's `become: sudo`). `-n` here: on this machine a
     /// missing sudoers rule fails the step at once instead of waiting for a password nobody
@@ -65,7 +65,7 @@ pub trait Machine: Send + Sync {
         cmd: &str,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<Exited> {
         self.run(
             &format!("sudo -n sh -c {}", crate::quote::word(cmd)),
             timeout,

@@ -10,7 +10,7 @@ use crate::playbook::{Diagnostic, Loaded};
 use super as fleet;
 use super::super::resolve::{self, Deploy};
 use super::super::run::{finish, start};
-use super::super::runner::{self, Outcome};
+use super::super::runner::{self, Ending};
 use super::super::spec::DeployPlaybook;
 use super::super::{execute, fetch, plan};
 
@@ -215,7 +215,7 @@ pub fn rollback(
             "not every host was rolled back: see the summary".to_string(),
         ),
     };
-    let outcome = Outcome {
+    let outcome = Ending {
         code,
         message,
         reason: if code == Exit::OK {

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 
 use super::on_machine;
 use super::resolve::Fleet;
-use super::runner::Outcome;
+use super::runner::Ending;
 use super::runner::Runner;
 use super::spec::OnFailure;
 use crate::error::Exit;
@@ -30,7 +30,7 @@ pub fn hosts(n: usize) -> String {
     }
 }
 
-pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Outcome, Vec<HostRun<'a>>) {
+pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'a>>) {
     let runs: Vec<Mutex<HostRun<'a>>> = fleet
         .hosts
         .iter()
@@ -216,7 +216,7 @@ fn roll_back_host(ctx: &Ctx, run: &mut HostRun) {
     };
     let outcome = match super::rollback::manual(&runner, &mut run.journal, Some(&previous)) {
         Ok(o) => o,
-        Err(super::rollback::Refusal(_, why)) => Outcome {
+        Err(super::rollback::Refusal(_, why)) => Ending {
             code: Exit::NOT_VERIFIED,
             message: format!("cannot roll back to {previous}: {why}"),
             reason: "rollback",
@@ -232,7 +232,7 @@ fn roll_back_host(ctx: &Ctx, run: &mut HostRun) {
     };
 }
 
-fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> Outcome {
+fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> Ending {
     let release = &ctx.d.release;
     let n = runs.len();
     let count = |f: &dyn Fn(&HostState) -> bool| runs.iter().filter(|r| f(&r.state)).count();
@@ -245,14 +245,14 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> Outcome {
         .map(|r| r.host.name.as_str())
         .collect();
     if deployed == n {
-        return Outcome {
+        return Ending {
             code: Exit::OK,
             message: format!("deployed {release} to {}: live and verified", hosts(n)),
             reason: "success",
         };
     }
     if !unverified.is_empty() {
-        return Outcome {
+        return Ending {
             code: Exit::NOT_VERIFIED,
             message: format!(
                 "deploy of {release} FAILED and {} of {n} hosts are NOT VERIFIED: {}",
@@ -276,7 +276,7 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> Outcome {
             "deploy of {release} FAILED ({why}); every host touched is back on its previous release, verified"
         )
     };
-    Outcome {
+    Ending {
         code: Exit::FAILED,
         message,
         reason: if rolled + touched_failed > 0 {

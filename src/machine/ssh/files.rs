@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::Ssh;
 use super::shell::{Kind, Out};
-use crate::machine::{ConfigDest, Machine, Outcome, Pending, UnpackError};
+use crate::machine::{ConfigDest, Exited, Machine, Pending, UnpackError};
 use crate::quote::word as quote;
 
 /// File operations are quick; a host that takes longer has a problem worth reporting.
@@ -127,13 +127,13 @@ impl Ssh {
         cmd: &str,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<Exited> {
         let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
         let code = shell.request(&self.session, kind, cmd, None, timeout, Out::Lines(on_line))?;
         // coreutils `timeout`: 124 when it fired, 137 when its KILL had to follow.
         let interrupted = shell.interrupted;
         let timed_out = !interrupted && (code == 124 || code == 137);
-        Ok(Outcome {
+        Ok(Exited {
             code: (!timed_out && !interrupted).then_some(code),
             timed_out,
             interrupted,
@@ -154,7 +154,7 @@ impl Machine for Ssh {
         cmd: &str,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<Exited> {
         self.step(Kind::Step, cmd, timeout, on_line)
     }
 
@@ -163,7 +163,7 @@ impl Machine for Ssh {
         cmd: &str,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
-    ) -> io::Result<Outcome> {
+    ) -> io::Result<Exited> {
         self.step(Kind::RootStep, cmd, timeout, on_line)
     }
 

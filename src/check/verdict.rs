@@ -1,3 +1,6 @@
+//! A check's verdict on what it read (OK, WARNING, CRITICAL, UNKNOWN, with perfdata), and the
+//! Nagios words and codes for them.
+
 use serde::Serialize;
 
 use crate::report::Status;
@@ -74,7 +77,7 @@ impl Perf {
 
 /// The result of one check on one object (one mount, one process name...).
 #[derive(Serialize, Debug, Clone)]
-pub struct Outcome {
+pub struct Verdict {
     pub name: String,
     pub kind: &'static str,
     pub status: Status,
@@ -91,7 +94,7 @@ pub struct Outcome {
     pub first_steps: Vec<String>,
 }
 
-impl Outcome {
+impl Verdict {
     /// Every text masked, once, before any output is made of it: the outputs transform the
     /// text (perfdata labels trade `'` for `_`), and a transformed secret is not recognised.
     pub fn redact(&mut self) {
@@ -107,12 +110,12 @@ impl Outcome {
         self.first_steps.iter_mut().for_each(fix);
     }
 
-    pub fn unknown(name: String, kind: &'static str, why: impl ToString) -> Outcome {
-        Outcome::failed(name, kind, Status::Unknown, why.to_string())
+    pub fn unknown(name: String, kind: &'static str, why: impl ToString) -> Verdict {
+        Verdict::failed(name, kind, Status::Unknown, why.to_string())
     }
 
-    pub fn failed(name: String, kind: &'static str, status: Status, why: String) -> Outcome {
-        Outcome {
+    pub fn failed(name: String, kind: &'static str, status: Status, why: String) -> Verdict {
+        Verdict {
             name,
             kind,
             status,
@@ -155,7 +158,7 @@ pub fn nagios_word(s: Status) -> &'static str {
     }
 }
 
-pub fn overall(outcomes: &[Outcome]) -> Status {
+pub fn overall(outcomes: &[Verdict]) -> Status {
     outcomes
         .iter()
         .map(|o| o.status)
