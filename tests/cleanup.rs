@@ -422,10 +422,12 @@ fn a_file_being_written_is_left_alone() {
     writer.kill().unwrap();
     let _ = writer.wait();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Caught when it is opened (written since the walk chose it) or after it was read.
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("changed while being compressed"),
-        "{}",
-        stderr(&out)
+        err.contains("changed since it was selected: left alone")
+            || err.contains("changed while being compressed"),
+        "{err}"
     );
     assert!(file.exists() && !gz(&file).exists());
     assert!(!PathBuf::from(format!("{}.gz.partial", file.display())).exists());
@@ -554,6 +556,12 @@ fn free_space_deletes_the_oldest_expendable_files_until_below_target() {
             "old-08.tar.gz"
         ],
         "the oldest went first, and only as many as needed"
+    );
+    // What the free-space step deleted counts in the run's last line.
+    assert!(
+        stderr(&out).contains("cleanup acted on 4 files, 4.0 MiB reclaimed"),
+        "{}",
+        stderr(&out)
     );
 
     // A target the expendable files cannot reach is reported, and the run fails.
@@ -962,5 +970,70 @@ fn a_piped_playbook_is_locked_by_its_text() {
     assert!(
         locks.iter().all(|l| l.starts_with("cleanup-piped-")),
         "{locks:?}"
+    );
+}
+
+/// Whoever can write the archive directory can write a list of sources there: a list that names
+/// a file outside the rule's path, or one the archive does not hold, removes nothing.
+#[test]
+fn a_forged_list_of_archived_sources_removes_nothing() {
+    use crate::harness::run::Runs;
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let logs = env.path("logs");
+    let dest = env.path("archive");
+    log(&logs.join("a.log.gz"), 100, 10);
+    let p = env.write(
+        "a.yaml",
+        &format!(
+            "kind: cleanup\nrules:\n  - path: {}\n    match: [\"*.gz\"]\n    older_than: 7d\n    action: archive\n    archive: {{ dest: {}, name: \"app-{{{{ date }}}}.tar.gz\", group_by: day }}\n",
+            logs.display(),
+            dest.display()
+        ),
+    );
+    env.tend().arg("cleanup").arg(&p).run().code(0);
+    let archive = std::fs::read_dir(&dest)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let list = dest.join(format!(
+        ".{}.sources",
+        archive.file_name().unwrap().to_string_lossy()
+    ));
+    let forge = |victim: &Path| {
+        let m = std::fs::metadata(victim).unwrap();
+        let ns = m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128;
+        std::fs::write(
+            &list,
+            format!(
+                "[{{\"path\":{:?},\"size\":{},\"mtime_ns\":{ns}}}]",
+                victim.display().to_string(),
+                m.len()
+            ),
+        )
+        .unwrap();
+    };
+    // Outside the rule's path: refused, with why.
+    let victim = env.path("precious.txt");
+    std::fs::write(&victim, "precious\n").unwrap();
+    forge(&victim);
+    env.tend()
+        .args(["cleanup", "--output", "plain"])
+        .arg(&p)
+        .run()
+        .code(1)
+        .stderr_has("which is not below")
+        .stderr_has("not a list tend wrote; left alone");
+    assert!(victim.exists(), "a file outside the root was removed");
+    // Inside it but not in the archive: kept.
+    let inside = logs.join("fresh.log.gz");
+    log(&inside, 10, 0);
+    forge(&inside);
+    env.tend().arg("cleanup").arg(&p).run().code(0);
+    assert!(
+        inside.exists(),
+        "a file the archive does not hold was removed"
     );
 }

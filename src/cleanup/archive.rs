@@ -16,6 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::read::GzDecoder;
 
+use super::beneath::Dir;
 use super::select::Candidate;
 use super::spec::GroupBy;
 use crate::fsutil::{parent, sync_dir};
@@ -116,7 +117,37 @@ pub fn archive(
             crate::sys::describe_io(&e)
         )
     })?;
+    // A file written again since the walk chose it is not expired: it stays out.
+    let mut changed = vec![];
+    let files: Vec<Candidate> = files
+        .iter()
+        .filter(|c| {
+            let same = Dir::of(c).and_then(|d| d.holds(super::beneath::file_name(c), c));
+            match &same {
+                Ok(true) => {}
+                // Gone since (another cleaner, a rotation): nothing to archive.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                _ => changed.push((
+                    c.path.clone(),
+                    "changed since it was selected: left alone".into(),
+                )),
+            }
+            matches!(same, Ok(true))
+        })
+        .cloned()
+        .collect();
+    let files = &files[..];
     let target = free_name(dest, name);
+    if files.is_empty() {
+        return Ok(Archived {
+            path: target,
+            files: changed.len(),
+            before: 0,
+            after: 0,
+            kept: changed,
+            leftover: None,
+        });
+    }
     let mut partial = target.as_os_str().to_os_string();
     partial.push(".partial");
     let partial = PathBuf::from(partial);
@@ -172,7 +203,9 @@ pub fn archive(
     crate::crash::point("archive:renamed");
 
     // The archive is durable: now the sources may go, unless they changed since they were read.
-    let (before, kept) = remove_sources(files, &written);
+    let (before, mut kept) = remove_sources(files, &written);
+    let left_out = changed.len();
+    kept.extend(changed);
     // A list left behind is harmless (the next run finds every source gone and removes it),
     // but say so rather than lose it silently.
     let leftover = fs::remove_file(&intent)
@@ -187,7 +220,7 @@ pub fn archive(
         });
     Ok(Archived {
         path: target,
-        files: written.len(),
+        files: written.len() + left_out,
         before,
         after,
         kept,
@@ -199,26 +232,24 @@ pub fn archive(
 /// the sources kept with why.
 fn remove_sources(files: &[Candidate], written: &[Entry]) -> (u64, Vec<(PathBuf, String)>) {
     let mut kept = vec![];
-    let mut dirs = std::collections::BTreeSet::new();
     let mut before = 0;
-    for (c, (_, size, mtime)) in files.iter().zip(written) {
-        match fs::symlink_metadata(&c.path) {
-            Ok(m) if m.len() == *size && m.modified().ok() == Some(*mtime) => {
-                match fs::remove_file(&c.path) {
-                    Ok(()) => {
-                        before += c.allocated;
-                        dirs.insert(parent(&c.path));
-                        crate::crash::point("archive:source-removed");
-                    }
-                    Err(e) => kept.push((c.path.clone(), crate::sys::describe_io(&e))),
-                }
+    for (c, _) in files.iter().zip(written) {
+        let removed = Dir::of(c).and_then(|dir| {
+            let gone = super::delete::unlink(&dir, c)?;
+            if gone {
+                dir.sync()?;
             }
-            Ok(_) => kept.push((c.path.clone(), "changed after it was archived: kept".into())),
-            Err(_) => {}
+            Ok(gone)
+        });
+        match removed {
+            Ok(true) => {
+                before += c.allocated;
+                crate::crash::point("archive:source-removed");
+            }
+            Ok(false) => kept.push((c.path.clone(), "changed after it was archived: kept".into())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => kept.push((c.path.clone(), crate::sys::describe_io(&e))),
         }
-    }
-    for d in dirs {
-        let _ = sync_dir(&d);
     }
     (before, kept)
 }
@@ -255,12 +286,13 @@ pub struct Finished {
 /// A source list a killed run left in `dest`, read: what finishing it would do.
 pub struct Leftover {
     list: PathBuf,
+    root: PathBuf,
     pub found: Finished,
 }
 
-/// The source lists killed runs left half done in `dest`, read (nothing is changed): a dry
-/// run says what they say, a real run then finishes each.
-pub fn interrupted(dest: &Path) -> Vec<Result<Leftover, Unarchived>> {
+/// The source lists killed runs left half done in `dest` by the rule over `root`, read
+/// (nothing is changed): a dry run says what they say, a real run then finishes each.
+pub fn interrupted(dest: &Path, root: &Path) -> Vec<Result<Leftover, Unarchived>> {
     let Ok(entries) = fs::read_dir(dest) else {
         return vec![];
     };
@@ -273,7 +305,7 @@ pub fn interrupted(dest: &Path) -> Vec<Result<Leftover, Unarchived>> {
         else {
             continue;
         };
-        out.push(read_leftover(e.path(), dest.join(archive)));
+        out.push(read_leftover(e.path(), dest.join(archive), root));
     }
     out
 }
@@ -286,23 +318,39 @@ fn io_at(what: &Path, e: io::Error) -> Unarchived {
     ))
 }
 
-/// The sources a list names that are still exactly as archived (they go), and those changed
-/// since (they stay).
-fn read_leftover(list: PathBuf, archive: PathBuf) -> Result<Leftover, Unarchived> {
+/// The sources a list names that are in its archive and still exactly as archived (they go),
+/// and those changed since (they stay). The list is only trusted that far: whoever can write
+/// the archive directory can write a list, so a source must lie below the rule's root and be
+/// an entry of the archive with its size, or nothing of the list is acted on.
+fn read_leftover(list: PathBuf, archive: PathBuf, root: &Path) -> Result<Leftover, Unarchived> {
     let mut found = Finished {
         archive,
         removed: vec![],
         kept: vec![],
         abandoned: false,
     };
+    let root = root.to_path_buf();
     if fs::symlink_metadata(&found.archive).is_err() {
         found.abandoned = true;
-        return Ok(Leftover { list, found });
+        return Ok(Leftover { list, root, found });
     }
     let bytes = fs::read(&list).map_err(|e| io_at(&list, e))?;
     let sources: Vec<Source> = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{}: not a list of archived sources: {e}", list.display()))?;
+    let members = members(&found.archive)?;
     for s in sources {
+        let rel = below(&root, &s.path).ok_or_else(|| {
+            format!(
+                "{} names {}, which is not below {}: not a list tend wrote; left alone",
+                list.display(),
+                s.path.display(),
+                root.display()
+            )
+        })?;
+        if members.get(rel) != Some(&s.size) {
+            found.kept.push(s.path);
+            continue;
+        }
         match fs::symlink_metadata(&s.path) {
             Ok(m)
                 if m.is_file()
@@ -315,19 +363,42 @@ fn read_leftover(list: PathBuf, archive: PathBuf) -> Result<Leftover, Unarchived
             Err(_) => {}
         }
     }
-    Ok(Leftover { list, found })
+    Ok(Leftover { list, root, found })
+}
+
+/// `path` below `root`, made only of plain names (no `..`).
+fn below<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
+    let rel = path.strip_prefix(root).ok()?;
+    let plain = rel
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    (plain && rel.parent().is_some()).then_some(rel)
+}
+
+/// An archive's entries: each name and size.
+fn members(archive: &Path) -> Result<std::collections::HashMap<PathBuf, u64>, Unarchived> {
+    let f = File::open(archive).map_err(|e| io_at(archive, e))?;
+    let mut ar = tar::Archive::new(GzDecoder::new(io::BufReader::new(f)));
+    let mut out = std::collections::HashMap::new();
+    let bad = |e: io::Error| io_at(archive, e);
+    for entry in ar.entries().map_err(bad)? {
+        let entry = entry.map_err(bad)?;
+        out.insert(entry.path().map_err(bad)?.into_owned(), entry.size());
+    }
+    Ok(out)
 }
 
 /// Finish what a killed run's list says: its sources still as archived go (their bytes are in
-/// the archive), durably, then the list.
+/// the archive), each from the directory below the root it was archived from, durably; then
+/// the list.
 pub fn finish(l: Leftover) -> Result<Finished, Unarchived> {
-    let mut dirs = std::collections::BTreeSet::new();
     for (path, _) in &l.found.removed {
-        fs::remove_file(path).map_err(|e| io_at(path, e))?;
-        dirs.insert(parent(path));
-    }
-    for d in dirs {
-        sync_dir(&d).map_err(|e| io_at(&d, e))?;
+        let rel = below(&l.root, path).unwrap_or(path);
+        let dir = Dir::below(&l.root, rel.parent().unwrap_or(Path::new("")))
+            .map_err(|e| io_at(path, e))?;
+        let name = path.file_name().unwrap_or_default();
+        dir.remove(name).map_err(|e| io_at(path, e))?;
+        dir.sync().map_err(|e| io_at(path, e))?;
     }
     fs::remove_file(&l.list).map_err(|e| io_at(&l.list, e))?;
     Ok(l.found)
@@ -352,11 +423,11 @@ fn write(
     tar.mode(tar::HeaderMode::Complete);
     let mut written = vec![];
     for c in files {
-        let mut f = super::compress::open_read(&c.path)?;
+        let mut f = Dir::of(c)?.open_read(super::beneath::file_name(c))?;
         let meta = f.metadata()?;
-        if !meta.is_file() {
+        if !meta.is_file() || meta.ino() != c.ino || meta.len() != c.size {
             return Err(io::Error::other(format!(
-                "{} is no longer a regular file",
+                "{} changed since it was selected (or is no longer a regular file)",
                 c.path.display()
             )));
         }

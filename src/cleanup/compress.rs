@@ -2,14 +2,15 @@
 //! original's mode, owner and times, rename it to `x.gz`, fsync the directory, and only then
 //! unlink `x`. A file that changes while it is read is left alone.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use super::beneath::{Dir, file_name};
 use super::select::Candidate;
-use crate::fsutil::{parent, sync_dir};
 
 pub enum Compressed {
     /// Bytes on disk before and after.
@@ -58,23 +59,31 @@ fn attempt(
     progress: &dyn Fn(u64),
     leftover: &dyn Fn(&Path),
 ) -> io::Result<Compressed> {
+    // Every name is taken in the directory the walk found the file in, never through a link.
+    let dir = Dir::of(c)?;
+    let name = file_name(c);
+    let (gz_name, partial_name) = (suffixed(name, ".gz"), suffixed(name, ".gz.partial"));
     let gz = with_suffix(&c.path, ".gz");
-    let partial = with_suffix(&c.path, ".gz.partial");
-    let dir = parent(&c.path);
-    let mut src = open_read(&c.path)?;
+    let mut src = dir.open_read(name)?;
     let before = src.metadata()?;
     if !before.is_file() {
         return Ok(Compressed::Skipped("no longer a regular file".into()));
     }
+    // Written again since the walk chose it (a log reopened, a copytruncate): not expired.
+    if before.ino() != c.ino || before.len() != c.size || before.modified()? != c.mtime {
+        return Ok(Compressed::Skipped(
+            "changed since it was selected: left alone".into(),
+        ));
+    }
     let mtime = before.modified()?;
     let mtime_secs = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
 
-    if let Ok(existing) = fs::symlink_metadata(&gz) {
-        return finish_killed(c, &gz, &existing, mtime_secs, before.len());
+    if let Ok(existing) = dir.stat(&gz_name) {
+        return finish_killed(c, &dir, &gz_name, &existing, mtime_secs, before.len());
     }
 
     // A gzip of a log is rarely more than a quarter of it; refuse when even that will not fit.
-    let free = rustix::fs::statvfs(&dir)
+    let free = rustix::fs::fstatvfs(dir.fd())
         .map(|s| s.f_bavail * s.f_frsize)
         .unwrap_or(u64::MAX);
     let needed = before.len() / 4 + 64 * 1024;
@@ -86,16 +95,24 @@ fn attempt(
         )));
     }
 
-    let out = open_partial(&partial, leftover)?;
-    let name = c
-        .path
-        .file_name()
-        .map(|n| n.as_encoded_bytes().to_vec())
-        .unwrap_or_default();
-    let out = match encode(&mut src, out, &name, level, mtime_secs as u32, progress) {
+    let out = open_partial(
+        &dir,
+        &partial_name,
+        &with_suffix(&c.path, ".gz.partial"),
+        leftover,
+    )?;
+    let header_name = name.as_encoded_bytes();
+    let out = match encode(
+        &mut src,
+        out,
+        header_name,
+        level,
+        mtime_secs as u32,
+        progress,
+    ) {
         Ok(f) => f,
         Err(e) => {
-            let _ = fs::remove_file(&partial);
+            let _ = dir.remove(&partial_name);
             if e.raw_os_error() == Some(28) {
                 return Ok(Compressed::Failed(
                     "disk full while writing the compressed copy".into(),
@@ -105,22 +122,21 @@ fn attempt(
         }
     };
     // Still being written? Then the copy is not the whole file: keep the original.
-    let after = fs::symlink_metadata(&c.path)?;
-    if after.len() != before.len() || after.modified()? != mtime || after.ino() != before.ino() {
-        let _ = fs::remove_file(&partial);
+    if !dir.holds(name, c)? {
+        let _ = dir.remove(&partial_name);
         return Ok(Compressed::Skipped(
             "changed while being compressed (still being written?)".into(),
         ));
     }
     if let Err(e) = keep_attributes(&out, &before, mtime) {
-        let _ = fs::remove_file(&partial);
+        let _ = dir.remove(&partial_name);
         return Err(e);
     }
     let compressed = out.metadata()?.blocks() * 512;
     drop(out);
     crate::crash::point("compress:written");
-    if let Err(e) = crate::fsutil::rename_noreplace(&partial, &gz) {
-        let _ = fs::remove_file(&partial);
+    if let Err(e) = dir.rename_new(&partial_name, &gz_name) {
+        let _ = dir.remove(&partial_name);
         if e.kind() == io::ErrorKind::AlreadyExists {
             return Ok(Compressed::Skipped(format!(
                 "{} appeared while compressing: not overwritten",
@@ -129,15 +145,21 @@ fn attempt(
         }
         return Err(e);
     }
-    sync_dir(&dir)?;
+    dir.sync()?;
     crate::crash::point("compress:renamed");
     // Only now is the original redundant.
-    fs::remove_file(&c.path)?;
-    sync_dir(&dir)?;
+    dir.remove(name)?;
+    dir.sync()?;
     Ok(Compressed::Done {
         before: c.allocated,
         after: compressed,
     })
+}
+
+fn suffixed(name: &OsStr, suffix: &str) -> OsString {
+    let mut s = name.to_os_string();
+    s.push(suffix);
+    s
 }
 
 /// `x.gz` is there already. A run killed between the rename and the unlink leaves both: if it
@@ -145,40 +167,41 @@ fn attempt(
 /// finished; else x is left alone.
 fn finish_killed(
     c: &Candidate,
-    gz: &Path,
-    existing: &fs::Metadata,
+    dir: &Dir,
+    gz_name: &OsStr,
+    existing: &rustix::fs::Stat,
     mtime_secs: u64,
     size: u64,
 ) -> io::Result<Compressed> {
-    if !existing.is_file() || !is_copy_of(gz, mtime_secs, size)? {
+    let regular =
+        rustix::fs::FileType::from_raw_mode(existing.st_mode) == rustix::fs::FileType::RegularFile;
+    if !regular || !is_copy_of(dir.open_read(gz_name)?, mtime_secs, size)? {
         return Ok(Compressed::Skipped(format!(
             "{} already exists and is not a copy of it",
-            gz.display()
+            with_suffix(&c.path, ".gz").display()
         )));
     }
-    fs::remove_file(&c.path)?;
-    sync_dir(&parent(&c.path))?;
+    dir.remove(file_name(c))?;
+    dir.sync()?;
     Ok(Compressed::Done {
         before: c.allocated,
-        after: existing.blocks() * 512,
+        after: existing.st_blocks as u64 * 512,
     })
 }
 
 /// This run's own `x.gz.partial`. A partial file is never complete: one left by a killed run
 /// goes (a symlink too: removing never follows it), and `leftover` is told.
-fn open_partial(partial: &Path, leftover: &dyn Fn(&Path)) -> io::Result<File> {
-    let create = || {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(partial)
-    };
-    match create() {
+fn open_partial(
+    dir: &Dir,
+    name: &OsStr,
+    shown: &Path,
+    leftover: &dyn Fn(&Path),
+) -> io::Result<File> {
+    match dir.create(name, 0o600) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::remove_file(partial)?;
-            leftover(partial);
-            create()
+            dir.remove(name)?;
+            leftover(shown);
+            dir.create(name, 0o600)
         }
         other => other,
     }
@@ -231,9 +254,8 @@ fn keep_attributes(
     out.sync_all()
 }
 
-/// Whether `gz` is a complete gzip whose header mtime and trailer size match the original.
-fn is_copy_of(gz: &Path, mtime: u64, size: u64) -> io::Result<bool> {
-    let mut f = open_read(gz)?;
+/// Whether `f` is a complete gzip whose header mtime and trailer size match the original.
+fn is_copy_of(mut f: File, mtime: u64, size: u64) -> io::Result<bool> {
     if !f.metadata()?.is_file() {
         return Ok(false);
     }

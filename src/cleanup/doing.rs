@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::archive::{self, Finished, Leftover, Unarchived};
+use super::beneath::Dir;
 use super::compress::{self, Compressed};
 use super::delete;
 use super::hand::{Hand, Into, Out, Shared, Tally};
@@ -91,14 +92,15 @@ impl Hand for Doing {
     }
 
     fn delete(&self, out: &Out, step: &str, files: &[Candidate], tally: &mut Tally) {
-        let (freed, problems) = delete::delete(files, &mut |c| {
+        let done = delete::delete(files, &mut |c| {
             if out.verbose {
                 out.line(step, format!("deleted {}", c.path.display()));
             }
         });
-        tally.files = (files.len() - problems.len()) as u64;
-        tally.before = freed;
-        tally.failed.extend(problems);
+        tally.files = done.count;
+        tally.before = done.freed;
+        tally.failed.extend(done.problems);
+        tally.skipped.extend(done.kept);
     }
 
     fn finish(&self, l: Leftover) -> Result<Finished, Unarchived> {
@@ -153,28 +155,25 @@ impl Hand for Doing {
     }
 
     fn free(&self, out: &Out, c: &Candidate) -> Option<u64> {
-        match std::fs::remove_file(&c.path) {
-            Ok(()) => {
+        let removed = Dir::of(c).and_then(|dir| delete::unlink(&dir, c));
+        let why = match removed {
+            Ok(true) => {
                 out.line(
                     "free space",
                     format!("deleted {} ({})", c.path.display(), Size(c.allocated)),
                 );
                 // Counted, not re-read: ext4 returns freed blocks to statfs only when its
                 // journal commits, which would make this delete more than needed.
-                Some(if c.nlink <= 1 { c.allocated } else { 0 })
+                return Some(if c.nlink <= 1 { c.allocated } else { 0 });
             }
-            Err(e) => {
-                out.reporter.notice(
-                    Level::Warn,
-                    format!(
-                        "cannot delete {}: {}",
-                        c.path.display(),
-                        crate::sys::describe_io(&e)
-                    ),
-                );
-                None
-            }
-        }
+            Ok(false) => "changed since it was selected: left alone".to_string(),
+            Err(e) => crate::sys::describe_io(&e),
+        };
+        out.reporter.notice(
+            Level::Warn,
+            format!("cannot delete {}: {why}", c.path.display()),
+        );
+        None
     }
 
     fn deletes(&self) -> &'static str {

@@ -144,7 +144,7 @@ impl<'a> Job<'a> {
         let skip = dest.starts_with(&r.root).then_some(dest.as_path());
         let mut tally = Tally::default();
         // First what a killed run left half done, so its sources are not archived twice.
-        let finished = self.finish_interrupted(dest, &mut tally);
+        let finished = self.finish_interrupted(dest, &r.root, &mut tally);
         let mut files = self.collect(r, skip, &mut tally);
         files.retain(|c| !finished.contains(&c.path));
         self.hand.clear_partials(&self.out, step, dest, &mut tally);
@@ -172,9 +172,9 @@ impl<'a> Job<'a> {
 
     /// The archives a killed run left half done in `dest`: their sources still as archived
     /// go (or would); the paths of those sources.
-    fn finish_interrupted(&self, dest: &Path, tally: &mut Tally) -> Vec<PathBuf> {
+    fn finish_interrupted(&self, dest: &Path, root: &Path, tally: &mut Tally) -> Vec<PathBuf> {
         let mut finished: Vec<PathBuf> = vec![];
-        for f in archive::interrupted(dest) {
+        for f in archive::interrupted(dest, root) {
             match f.and_then(|l| self.hand.finish(l)) {
                 Ok(f) if f.abandoned => {}
                 Ok(f) => {
@@ -204,14 +204,9 @@ impl<'a> Job<'a> {
     }
 
     /// Delete the oldest expendable files until the mount is below its target.
-    pub(super) fn free_space(
-        &self,
-        fs: &FreeSpace,
-        mount: &Path,
-        rules: &[Resolved],
-    ) -> (Status, String) {
+    pub(super) fn free_space(&self, fs: &FreeSpace, mount: &Path, rules: &[Resolved]) -> Freed {
         let Some((used, avail)) = usage(mount) else {
-            return (
+            return Freed::said(
                 Status::Failed,
                 format!("cannot read usage of {}", mount.display()),
             );
@@ -220,7 +215,7 @@ impl<'a> Job<'a> {
         let start = percent(used, avail);
         let target = fs.max_used_percent.0;
         if start <= target {
-            return (
+            return Freed::said(
                 Status::Ok,
                 format!("{} at {:.1}% used, below {target}%", mount.display(), start),
             );
@@ -246,7 +241,7 @@ impl<'a> Job<'a> {
             self.hand.deletes(),
             crate::playbook::units::Size(freed)
         );
-        if now > target {
+        let (status, message) = if now > target {
             (
                 Status::Failed,
                 format!(
@@ -256,6 +251,12 @@ impl<'a> Job<'a> {
             )
         } else {
             (Status::Ok, msg)
+        };
+        Freed {
+            status,
+            message,
+            files: n,
+            bytes: freed,
         }
     }
 
@@ -301,5 +302,25 @@ fn percent(used: u64, avail: u64) -> f64 {
         0.0
     } else {
         used as f64 * 100.0 / (used + avail) as f64
+    }
+}
+
+/// What the free-space step did: its status and line, and the files and bytes it freed (they
+/// count in the run's total with the rules').
+pub(super) struct Freed {
+    pub status: Status,
+    pub message: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl Freed {
+    fn said(status: Status, message: String) -> Freed {
+        Freed {
+            status,
+            message,
+            files: 0,
+            bytes: 0,
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! without ever losing a byte.
 
 mod archive;
+mod beneath;
 mod compress;
 mod delete;
 mod doing;

@@ -165,11 +165,13 @@ fn steps(reporter: &crate::report::Reporter, job: &Job, plan: &resolve::Plan) ->
     }
     if let Some((fs, mount)) = &plan.free_space {
         let step = Step::begin(reporter, "free space");
-        let (status, message) = job.free_space(fs, mount, &plan.rules);
-        if status == Status::Failed {
-            done.failures.push(format!("free space: {message}"));
+        let freed = job.free_space(fs, mount, &plan.rules);
+        done.files += freed.files;
+        done.freed += freed.bytes;
+        if freed.status == Status::Failed {
+            done.failures.push(format!("free space: {}", freed.message));
         }
-        step.end(status, message);
+        step.end(freed.status, freed.message);
     }
     done
 }
