@@ -457,3 +457,30 @@ fn a_failover_killed_midway_is_finished_by_the_next_run_fencing_and_promoting_on
         );
     }
 }
+
+/// A redeploy of the live release killed midway: the next deploy takes it back without undoing
+/// the live release's own migrations, and the same build is still accepted afterwards.
+#[test]
+fn a_redeploy_of_the_live_release_killed_midway_keeps_its_migrations() {
+    let shop = Shop::new();
+    assert_eq!(shop.deploy("v1").status.code(), Some(0));
+    let out = shop.deploy_with("v1", false, &[("TEND_TEST_CRASH_AT", "during:start")]);
+    assert!(killed(&out), "{}", stderr(&out));
+    let out = shop.deploy("v1");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("rollback: down"), "a down ran: {err}");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1");
+    assert_eq!(shop.health().unwrap(), "version=v1 greeting=hello");
+    assert_eq!(shop.states(), "v1=verified");
+    // And again: the release's record still knows its build.
+    let out = shop.deploy("v1");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Killed while it fetches, before anything was stopped: still verified, nothing undone.
+    let out = shop.deploy_with("v1", false, &[("TEND_TEST_CRASH_AT", "during:fetch")]);
+    assert!(killed(&out), "{}", stderr(&out));
+    let out = shop.deploy("v1");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(shop.states(), "v1=verified");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1");
+}

@@ -217,11 +217,20 @@ impl<'r, 'a> Deploying<'r, 'a> {
         let layout = &d.layout;
         let release = self.release();
         let before = self.journal.clone();
-        let mut rec = record(d, State::Deploying, None, String::new(), r.reporter.run());
+        // A redeploy of the live release keeps what its verified deploy recorded: the build's
+        // checksum (the same build is all a redeploy takes) and the migrations it applied.
+        let live = before
+            .get(release)
+            .filter(|k| {
+                k.state == State::Verified && self.current_before.as_deref() == Some(release)
+            })
+            .and_then(|k| k.sha256.clone());
+        let mut rec = record(d, State::Deploying, live, String::new(), r.reporter.run());
         rec.migrations.clone_from(&self.kept);
         rec.progress = Some(Progress {
             from: self.current_before.clone(),
             target: self.target_name.clone(),
+            kept: self.kept.clone(),
             ..Progress::default()
         });
         self.journal.begin(rec);

@@ -48,6 +48,12 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
             journal,
             "interrupted while fetching (the run was killed); nothing had been stopped",
         );
+        // A redeploy of the live release that stopped nothing leaves it as verified as it was.
+        let redeploy =
+            rec.progress.as_ref().and_then(|p| p.target.as_deref()) == Some(&rec.release);
+        if let Some(x) = journal.get_mut(&rec.release).filter(|_| redeploy) {
+            x.state = State::Verified;
+        }
         journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
         return Recovered::Closed;
     }
@@ -81,7 +87,14 @@ pub fn interrupted(r: &Runner, journal: &mut Releases) -> Recovered {
         None => None,
     };
     let applied = applied(&rec, &progress);
-    let migrations = match d.recorded_migrations(&applied) {
+    // A redeploy's takeback undoes this run's migrations only: the live release's own stay.
+    let mut ours = applied.clone();
+    for k in &progress.kept {
+        if let Some(i) = ours.migrations.iter().position(|m| m == k) {
+            ours.migrations.remove(i);
+        }
+    }
+    let migrations = match d.recorded_migrations(&ours) {
         Ok(m) => m,
         Err(e) => return render(e),
     };

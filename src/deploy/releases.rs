@@ -125,6 +125,10 @@ pub struct Progress {
     /// The rollback had begun.
     #[serde(default)]
     pub rolling_back: bool,
+    /// A redeploy of the live release: the migrations its verified deploy had applied. They
+    /// are not this run's, and a takeback of it never runs their `down`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<Migration>,
 }
 
 #[derive(Serialize, Deserialize, Default, Debug, Clone)]
