@@ -151,8 +151,36 @@ pub fn first_line(cmd: &str) -> String {
     s
 }
 
+/// A URL with the password of its `user:password@` masked: a probe's URL names the step, and
+/// the step's name is in every output and record.
+pub fn userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    match authority.rsplit_once('@') {
+        Some((user, _)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{name}:{MASK}@{}", &rest[user.len() + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_urls_password_is_masked_and_nothing_else() {
+        for (url, shown) in [
+            ("http://ops:pw@h:1/x?y=1", "http://ops:***@h:1/x?y=1"),
+            ("https://ops@h/x", "https://ops@h/x"),
+            ("http://h/a@b", "http://h/a@b"),
+            ("tcp 127.0.0.1:80", "tcp 127.0.0.1:80"),
+        ] {
+            assert_eq!(super::userinfo(url), shown);
+        }
+    }
+
     use super::*;
 
     #[test]

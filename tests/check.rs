@@ -441,3 +441,36 @@ fn plan_of_a_check_playbook_says_what_each_check_judges_and_where_alerts_go() {
     assert_eq!(doc["steps"][2]["step"], "web port");
     assert_eq!(doc["deadline"], 30.0);
 }
+
+/// A password written in a probe's URL names the step in every output: it is masked there, and a
+/// webhook URL that is a secret is checked when the check runs, not refused by `validate`.
+#[test]
+fn a_password_in_a_probe_url_is_masked_and_a_secret_webhook_url_validates() {
+    use crate::harness::run::Runs;
+    let env = Env::new();
+    let p = env.write(
+        "c.yaml",
+        "kind: check\nsecrets: { hook: { env: TEND_TEST_HOOK_URL } }\nnotify:\n  webhook: { url: \"{{ hook }}\", on: [critical] }\nchecks:\n  - probe: { http: \"http://ops:hunter2pass@127.0.0.1:1/health\", timeout: 1s }\n",
+    );
+    env.tend().arg("validate").arg(&p).run().code(0);
+    env.tend()
+        .arg("plan")
+        .arg(&p)
+        .run()
+        .code(0)
+        .stdout_has("http://ops:***@127.0.0.1:1/health")
+        .stdout_has("webhook to the URL of a secret");
+    let run = env
+        .tend()
+        .args(["check", "--no-notify", "--output", "nagios"])
+        .arg(&p)
+        .env("TEND_TEST_HOOK_URL", "http://127.0.0.1:1/hook")
+        .run();
+    run.code(2).stdout_has("ops:***@");
+    assert!(
+        !run.stdout().contains("hunter2pass") && !run.stderr().contains("hunter2pass"),
+        "{}{}",
+        run.stdout(),
+        run.stderr()
+    );
+}

@@ -83,7 +83,7 @@ impl Attempt {
 impl Probe {
     pub fn label(&self) -> String {
         match &self.kind {
-            Kind::Http { url, .. } => url.clone(),
+            Kind::Http { url, .. } => crate::redact::userinfo(url),
             Kind::Tcp { address } => format!("tcp {address}"),
             Kind::Command { run, .. } => {
                 format!("command `{}`", crate::redact::first_line(run))
