@@ -1542,3 +1542,26 @@ fn plan_writes_out_a_line_break_or_escape_in_a_step_instead_of_printing_it() {
     );
     assert!(!text.contains("\n   4. start: rm"), "{text}");
 }
+
+/// A journal that is not the one tend writes is refused, not read as empty and overwritten.
+#[test]
+fn a_journal_that_is_not_tends_is_refused_and_kept() {
+    let shop = shop_on_v1();
+    let journal = shop.root().join(".tend/releases.json");
+    for text in ["[]", "garbage{"] {
+        std::fs::write(&journal, text).unwrap();
+        let out = shop.deploy("v2");
+        Run::of(&out)
+            .code(1)
+            .stderr_has(&format!(
+                "cannot read {}: not a release journal tend wrote",
+                journal.display()
+            ))
+            .stderr_has("restore it from a backup, or move it aside to start a new one");
+        assert_eq!(
+            std::fs::read_to_string(&journal).unwrap(),
+            text,
+            "overwritten"
+        );
+    }
+}

@@ -139,15 +139,25 @@ pub struct Releases {
 
 impl Releases {
     pub fn load(t: &dyn Machine, path: &Path) -> io::Result<Releases> {
-        match t.read_file(path)? {
-            Some((bytes, _)) => serde_json::from_slice(&bytes).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} is not a valid release journal: {e}", path.display()),
-                )
-            }),
-            None => Ok(Releases::default()),
+        let Some((bytes, _)) = t.read_file(path)? else {
+            return Ok(Releases::default());
+        };
+        // Only the object tend writes: `[]` would read as an empty journal, and the next save
+        // would lose every release recorded there.
+        let bad = |why: String| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "not a release journal tend wrote ({why}); restore it from a backup, or move it aside to start a new one"
+                ),
+            )
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if !value.is_object() {
+            return Err(bad("not a JSON object".into()));
         }
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
 
     /// Messages are written masked: a step's output in a record's message may carry a secret,
