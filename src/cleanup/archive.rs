@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use flate2::read::GzDecoder;
 
-use super::beneath::Dir;
+use super::beneath::{Dir, Dirs};
 use super::select::Candidate;
 use super::spec::GroupBy;
 use crate::fsutil::{parent, sync_dir};
@@ -118,11 +118,14 @@ pub fn archive(
         )
     })?;
     // A file written again since the walk chose it is not expired: it stays out.
+    let mut dirs = Dirs::default();
     let mut changed = vec![];
     let files: Vec<Candidate> = files
         .iter()
         .filter(|c| {
-            let same = Dir::of(c).and_then(|d| d.holds(super::beneath::file_name(c), c));
+            let same = dirs
+                .of(c)
+                .and_then(|d| d.holds(super::beneath::file_name(c), c));
             match &same {
                 Ok(true) => {}
                 // Gone since (another cleaner, a rotation): nothing to archive.
@@ -153,7 +156,7 @@ pub fn archive(
     let partial = PathBuf::from(partial);
     let io =
         |what: &str, e: io::Error| Unarchived(format!("{what}: {}", crate::sys::describe_io(&e)));
-    let written = write(files, &partial, level, progress);
+    let written = write(&mut dirs, files, &partial, level, progress);
     let written = match written {
         Ok(w) => w,
         Err(e) => {
@@ -203,7 +206,7 @@ pub fn archive(
     crate::crash::point("archive:renamed");
 
     // The archive is durable: now the sources may go, unless they changed since they were read.
-    let (before, mut kept) = remove_sources(files, &written);
+    let (before, mut kept) = remove_sources(&mut dirs, files, &written);
     let left_out = changed.len();
     kept.extend(changed);
     // A list left behind is harmless (the next run finds every source gone and removes it),
@@ -230,19 +233,17 @@ pub fn archive(
 
 /// The archived sources removed, each only if it is still as it was read; the bytes freed, and
 /// the sources kept with why.
-fn remove_sources(files: &[Candidate], written: &[Entry]) -> (u64, Vec<(PathBuf, String)>) {
+fn remove_sources(
+    dirs: &mut Dirs,
+    files: &[Candidate],
+    written: &[Entry],
+) -> (u64, Vec<(PathBuf, String)>) {
     let mut kept = vec![];
     let mut before = 0;
     for (c, _) in files.iter().zip(written) {
-        let removed = Dir::of(c).and_then(|dir| {
-            let gone = super::delete::unlink(&dir, c)?;
-            if gone {
-                dir.sync()?;
-            }
-            Ok(gone)
-        });
-        match removed {
+        match dirs.of(c).and_then(|dir| super::delete::unlink(dir, c)) {
             Ok(true) => {
+                dirs.changed(c);
                 before += c.allocated;
                 crate::crash::point("archive:source-removed");
             }
@@ -251,6 +252,8 @@ fn remove_sources(files: &[Candidate], written: &[Entry]) -> (u64, Vec<(PathBuf,
             Err(e) => kept.push((c.path.clone(), crate::sys::describe_io(&e))),
         }
     }
+    // As before this change: a removal a crash undoes is finished by the next run's list.
+    let _ = dirs.sync();
     (before, kept)
 }
 
@@ -392,13 +395,19 @@ fn members(archive: &Path) -> Result<std::collections::HashMap<PathBuf, u64>, Un
 /// the archive), each from the directory below the root it was archived from, durably; then
 /// the list.
 pub fn finish(l: Leftover) -> Result<Finished, Unarchived> {
+    let mut dirs: BTreeMap<&Path, Dir> = BTreeMap::new();
     for (path, _) in &l.found.removed {
         let rel = below(&l.root, path).unwrap_or(path);
-        let dir = Dir::below(&l.root, rel.parent().unwrap_or(Path::new("")))
-            .map_err(|e| io_at(path, e))?;
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        if !dirs.contains_key(parent) {
+            let dir = Dir::below(&l.root, parent).map_err(|e| io_at(path, e))?;
+            dirs.insert(parent, dir);
+        }
         let name = path.file_name().unwrap_or_default();
-        dir.remove(name).map_err(|e| io_at(path, e))?;
-        dir.sync().map_err(|e| io_at(path, e))?;
+        dirs[parent].remove(name).map_err(|e| io_at(path, e))?;
+    }
+    for (parent, dir) in &dirs {
+        dir.sync().map_err(|e| io_at(&l.root.join(parent), e))?;
     }
     fs::remove_file(&l.list).map_err(|e| io_at(&l.list, e))?;
     Ok(l.found)
@@ -407,6 +416,7 @@ pub fn finish(l: Leftover) -> Result<Finished, Unarchived> {
 type Entry = (PathBuf, u64, SystemTime);
 
 fn write(
+    dirs: &mut Dirs,
     files: &[Candidate],
     partial: &Path,
     level: u32,
@@ -423,7 +433,7 @@ fn write(
     tar.mode(tar::HeaderMode::Complete);
     let mut written = vec![];
     for c in files {
-        let mut f = Dir::of(c)?.open_read(super::beneath::file_name(c))?;
+        let mut f = dirs.of(c)?.open_read(super::beneath::file_name(c))?;
         let meta = f.metadata()?;
         if !meta.is_file() || meta.ino() != c.ino || meta.len() != c.size {
             return Err(io::Error::other(format!(

@@ -5,11 +5,12 @@
 //! swapped for a link to `/etc` between the walk and the act fails here, instead of carrying
 //! a root-run cleanup out of its root; a log written again since it was selected is left alone.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 
@@ -125,6 +126,48 @@ fn mtime(st: &rustix::fs::Stat) -> std::time::SystemTime {
     } else {
         std::time::UNIX_EPOCH - std::time::Duration::from_secs(secs.unsigned_abs())
             + std::time::Duration::from_nanos(nanos.into())
+    }
+}
+
+/// The directories a run of files was found in, each opened once (most of a rule's files share
+/// a few), and those whose entries changed made durable once each.
+#[derive(Default)]
+pub struct Dirs {
+    open: HashMap<PathBuf, (Dir, bool)>,
+}
+
+/// At most this many directories stay open at once.
+const OPEN_DIRS: usize = 256;
+
+impl Dirs {
+    /// The directory holding `c`.
+    pub fn of(&mut self, c: &Candidate) -> io::Result<&Dir> {
+        let parent = c.path.parent().unwrap_or(Path::new("/"));
+        if !self.open.contains_key(parent) {
+            if self.open.len() >= OPEN_DIRS {
+                let _ = self.sync();
+                self.open.clear();
+            }
+            self.open.insert(parent.to_path_buf(), (Dir::of(c)?, false));
+        }
+        Ok(&self.open[parent].0)
+    }
+
+    /// An entry of `c`'s directory changed: `sync` makes it durable.
+    pub fn changed(&mut self, c: &Candidate) {
+        if let Some(d) = self.open.get_mut(c.path.parent().unwrap_or(Path::new("/"))) {
+            d.1 = true;
+        }
+    }
+
+    /// Every changed directory's entries made durable.
+    pub fn sync(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        for (dir, changed) in self.open.values_mut().filter(|d| d.1) {
+            *changed = false;
+            result = result.and(dir.sync());
+        }
+        result
     }
 }
 

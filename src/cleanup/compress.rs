@@ -24,9 +24,7 @@ pub enum Compressed {
 }
 
 fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
-    let mut s = p.as_os_str().to_os_string();
-    s.push(suffix);
-    PathBuf::from(s)
+    PathBuf::from(suffixed(p.as_os_str(), suffix))
 }
 
 const CHUNK: usize = 256 * 1024;

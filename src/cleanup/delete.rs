@@ -3,11 +3,10 @@
 //! small files 10x slower than `find -delete`. Each file is removed from the directory the
 //! walk found it in, and only while it is still the file selected (`beneath.rs`).
 
-use std::collections::HashMap;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::beneath::{Dir, file_name};
+use super::beneath::{Dir, Dirs, file_name};
 use super::select::Candidate;
 
 /// What deleting came to.
@@ -20,34 +19,12 @@ pub struct Deleted {
     pub kept: Vec<(PathBuf, String)>,
 }
 
-/// Directories stay open across files: most of a rule's files share a few.
-const OPEN_DIRS: usize = 256;
-
 /// Unlink each file that is still as selected.
 pub fn delete(files: &[Candidate], on_done: &mut dyn FnMut(&Candidate)) -> Deleted {
     let mut out = Deleted::default();
-    let mut dirs: HashMap<PathBuf, Dir> = HashMap::new();
+    let mut dirs = Dirs::default();
     for c in files {
-        let parent = c.path.parent().unwrap_or(Path::new("/")).to_path_buf();
-        if !dirs.contains_key(&parent) {
-            if dirs.len() >= OPEN_DIRS {
-                dirs.clear();
-            }
-            match Dir::of(c) {
-                Ok(d) => {
-                    dirs.insert(parent.clone(), d);
-                }
-                // Gone already (another cleaner, a rotation): nothing to do.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    out.problems
-                        .push((c.path.clone(), crate::sys::describe_io(&e)));
-                    continue;
-                }
-            }
-        }
-        let dir = &dirs[&parent];
-        match unlink(dir, c) {
+        match dirs.of(c).and_then(|dir| unlink(dir, c)) {
             Ok(true) => {
                 out.freed += c.allocated;
                 out.count += 1;
@@ -57,6 +34,7 @@ pub fn delete(files: &[Candidate], on_done: &mut dyn FnMut(&Candidate)) -> Delet
                 c.path.clone(),
                 "changed since it was selected: left alone".into(),
             )),
+            // Gone already (another cleaner, a rotation): nothing to do.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => out
                 .problems

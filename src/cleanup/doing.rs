@@ -7,7 +7,7 @@ use super::archive::{self, Finished, Leftover, Unarchived};
 use super::beneath::Dir;
 use super::compress::{self, Compressed};
 use super::delete;
-use super::hand::{Hand, Into, Out, Shared, Tally};
+use super::hand::{Destination, Hand, Out, Shared, Tally};
 use super::select::{self, Candidate};
 use super::spec::Action;
 use crate::playbook::units::Size;
@@ -78,8 +78,8 @@ impl Hand for Doing {
             );
             return tally.skipped.push((c.path, why));
         }
-        match std::fs::remove_file(&c.path) {
-            Ok(()) => out.line(
+        match Dir::of(&c).and_then(|dir| delete::unlink(&dir, &c)) {
+            Ok(true) => out.line(
                 step,
                 format!(
                     "removed {}: a hard link to {}, compressed once",
@@ -87,6 +87,9 @@ impl Hand for Doing {
                     first.display()
                 ),
             ),
+            Ok(false) => tally
+                .skipped
+                .push((c.path, "changed since it was selected: left alone".into())),
             Err(e) => tally.failed.push((c.path, crate::sys::describe_io(&e))),
         }
     }
@@ -122,7 +125,14 @@ impl Hand for Doing {
         }
     }
 
-    fn archive(&self, out: &Out, step: &str, group: &[Candidate], into: Into, work: &Shared) {
+    fn archive(
+        &self,
+        out: &Out,
+        step: &str,
+        group: &[Candidate],
+        into: Destination,
+        work: &Shared,
+    ) {
         let progress = |n: u64| work.progress(out, step, n);
         let made = archive::archive(group, into.dest, into.name, into.level, &progress);
         let mut tally = work.tally();

@@ -40,7 +40,7 @@ pub(super) trait Hand: Sync {
     fn clear_partials(&self, out: &Out, step: &str, dest: &Path, tally: &mut Tally);
 
     /// One period's files into the archive `name` in `dest`.
-    fn archive(&self, out: &Out, step: &str, group: &[Candidate], into: Into, work: &Shared);
+    fn archive(&self, out: &Out, step: &str, group: &[Candidate], into: Destination, work: &Shared);
 
     /// The mount's (used, available) bytes as the free-space step finds it.
     fn usage(&self, used: u64, avail: u64) -> (u64, u64);
@@ -57,7 +57,7 @@ pub(super) trait Hand: Sync {
 }
 
 /// Where a period's archive goes.
-pub(super) struct Into<'a> {
+pub(super) struct Destination<'a> {
     pub dest: &'a Path,
     pub name: &'a str,
     pub level: u32,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 
 use super::archive;
-use super::hand::{Hand, Into, Out, Shared, Tally};
+use super::hand::{Destination, Hand, Out, Shared, Tally};
 use super::resolve::{Plan, Resolved, render_name};
 use super::select::{self, Candidate, Found};
 use super::spec::{Action, FreeSpace};
@@ -160,7 +160,7 @@ impl<'a> Job<'a> {
                     continue;
                 }
             };
-            let into = Into {
+            let into = Destination {
                 dest,
                 name: &name,
                 level: spec.level.unwrap_or(r.rule.level),

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::archive::{self, Finished, Leftover, Unarchived};
 use super::compress;
-use super::hand::{Hand, Into, Out, Shared, Tally};
+use super::hand::{Destination, Hand, Out, Shared, Tally};
 use super::select::Candidate;
 use super::spec::Action;
 use crate::playbook::units::Size;
@@ -113,7 +113,14 @@ impl Hand for Preview {
 
     fn clear_partials(&self, _: &Out, _: &str, _: &Path, _: &mut Tally) {}
 
-    fn archive(&self, out: &Out, step: &str, group: &[Candidate], into: Into, work: &Shared) {
+    fn archive(
+        &self,
+        out: &Out,
+        step: &str,
+        group: &[Candidate],
+        into: Destination,
+        work: &Shared,
+    ) {
         let bytes: u64 = group.iter().map(|c| c.allocated).sum();
         let (mut readable, mut after) = (0, 0);
         for c in group {
