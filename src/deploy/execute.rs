@@ -37,6 +37,8 @@ struct Deploying<'r, 'a> {
     /// Migrations the live release's verified deploy applied: this deploy of the same release
     /// neither runs them again nor undoes them.
     kept: Vec<super::releases::Migration>,
+    /// A redeploy of the live release: its verified build's checksum, which its record keeps.
+    live_sha: Option<String>,
     /// Each config file, read before anything was stopped.
     prepared: Vec<Option<Written>>,
     done: Done,
@@ -135,15 +137,12 @@ impl<'r, 'a> Deploying<'r, 'a> {
                 format!("rollback target if anything fails: {t}"),
             );
         }
-        let kept = if current_before.as_deref() == Some(release) {
-            journal
-                .get(release)
-                .filter(|r| r.state == State::Verified)
-                .map(|r| r.migrations.clone())
-                .unwrap_or_default()
-        } else {
-            vec![]
-        };
+        // A redeploy of the live, verified release: what its verified deploy recorded.
+        let live = journal
+            .get(release)
+            .filter(|r| r.state == State::Verified && current_before.as_deref() == Some(release));
+        let kept = live.map(|r| r.migrations.clone()).unwrap_or_default();
+        let live_sha = live.and_then(|r| r.sha256.clone());
         Ok(Deploying {
             r,
             phases,
@@ -153,6 +152,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
             target_name,
             target_phases,
             kept,
+            live_sha,
             prepared: vec![],
             done: Done::default(),
             sha: None,
@@ -219,13 +219,13 @@ impl<'r, 'a> Deploying<'r, 'a> {
         let before = self.journal.clone();
         // A redeploy of the live release keeps what its verified deploy recorded: the build's
         // checksum (the same build is all a redeploy takes) and the migrations it applied.
-        let live = before
-            .get(release)
-            .filter(|k| {
-                k.state == State::Verified && self.current_before.as_deref() == Some(release)
-            })
-            .and_then(|k| k.sha256.clone());
-        let mut rec = record(d, State::Deploying, live, String::new(), r.reporter.run());
+        let mut rec = record(
+            d,
+            State::Deploying,
+            self.live_sha.clone(),
+            String::new(),
+            r.reporter.run(),
+        );
         rec.migrations.clone_from(&self.kept);
         rec.progress = Some(Progress {
             from: self.current_before.clone(),
