@@ -1,4 +1,5 @@
 mod action;
+mod analysis;
 mod check;
 mod cleanup;
 mod cli;

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod analysis;
 mod check;
 mod cleanup;
 mod cli;

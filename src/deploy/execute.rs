@@ -3,8 +3,8 @@
 use super::configure::{self, Previous, Written};
 use super::fetch;
 use super::releases::{Progress, Record, Releases, State};
-use super::resolve::{Deploy, Phases};
-use super::runner::{Ending, Runner, StepFailed};
+use super::resolve::{Deploy, Gates, Phases};
+use super::runner::{Ending, Gate, Runner, StepFailed};
 use super::steps::{self, Rollback, Step};
 use super::undo::take_back;
 use crate::error::Exit;
@@ -205,7 +205,22 @@ impl<'r, 'a> Deploying<'r, 'a> {
                 Ok(r.action(name, &phases.start[i], &self.release_dir)?)
             }
             Step::Verify(i) => Ok(r.probe(name, &phases.verify[i])?),
+            Step::Analyze(i) => {
+                // Rendered again with the release it replaces, now that it is known.
+                let previous = self.target_name.clone().unwrap_or_default();
+                let gates = r.d.analyses(&phases.release, &previous, Gates::Verify);
+                let a = gates.as_ref().ok().and_then(|g| g.get(i));
+                self.gate(name, a.unwrap_or(&phases.analyses[i]))
+            }
             Step::Prune => unreachable!("prune is the verified deploy's last step"),
+        }
+    }
+
+    fn gate(&mut self, name: &str, a: &crate::analysis::Analysis) -> Result<(), Halt> {
+        match self.r.analyze(name, a) {
+            Ok(()) => Ok(()),
+            Err(Gate::Failed(why)) => Err(Halt::Failed(why)),
+            Err(Gate::Halted(why)) => Err(Halt::Ended(self.halted(name, why))),
         }
     }
 
@@ -424,6 +439,31 @@ impl<'r, 'a> Deploying<'r, 'a> {
             target: self.target_phases.as_ref(),
         };
         take_back(self.r, self.journal, &rb, release, &failed)
+    }
+
+    /// An inconclusive analysis whose playbook says `on_inconclusive: halt`: the release stays
+    /// live for a human to judge, recorded as not verified (so no later rollback goes back to
+    /// it), and the run says so loudly.
+    fn halted(&mut self, step: &str, why: String) -> Ending {
+        let release = self.release();
+        let message = format!(
+            "{step} inconclusive ({why}); on_inconclusive: halt leaves {release} live and NOT verified"
+        );
+        finish_record(
+            self.journal,
+            release,
+            State::Failed,
+            &message,
+            &now_rfc3339(),
+        );
+        self.save_journal();
+        Ending {
+            code: Exit::NOT_VERIFIED,
+            message: format!(
+                "{message}: judge it, then `tend rollback` to go back, or deploy it again"
+            ),
+            reason: "failure",
+        }
     }
 
     /// Every step passed: the release is recorded verified, and old releases are pruned. A

@@ -74,6 +74,7 @@ fn detail(d: &Deploy, p: &Phases, step: Step, first: bool) -> String {
             )
         }
         Step::Verify(i) => format!("{}{}", steps::name(step, p), probe_detail(&p.verify[i])),
+        Step::Analyze(i) => format!("{}: {}", steps::name(step, p), p.analyses[i].describe()),
         Step::Prune => format!("prune old releases (keep_releases: {})", d.keep),
         _ => steps::name(step, p),
     }
@@ -94,6 +95,22 @@ pub fn warnings(d: &Deploy, p: &Phases) -> Vec<String> {
     }
     if d.artifact.sha256.is_none() {
         w.push("fetch has no `sha256`: nothing checks that the right build is deployed".into());
+    }
+    let spec = &d.loaded.body.deploy;
+    let analyses = spec
+        .verify
+        .iter()
+        .filter_map(|v| v.analysis.as_deref())
+        .chain(
+            spec.rollout
+                .iter()
+                .flat_map(|r| r.analysis.iter().map(|a| &a.prometheus)),
+        );
+    for a in analyses.filter(|a| !a.selects_the_canary()) {
+        w.push(format!(
+            "analysis '{}': the query names neither {{{{ host.name }}}} nor {{{{ release }}}}, so it measures every host and release alike and cannot tell the canary from the rest",
+            a.name.as_deref().unwrap_or("prometheus")
+        ));
     }
     w
 }
@@ -141,6 +158,11 @@ pub struct Rollout {
     pub batches: Vec<Vec<String>>,
     pub on_failure: String,
     pub max_failures: usize,
+    /// `rollout.analysis`, as the first host renders it: run over each batch once deployed.
+    pub analysis: Vec<String>,
+    /// Waited between a batch's passed analysis and the next batch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
 }
 
 /// A step of a plan, with the whole command it runs: a reviewer approves what will run, not
@@ -598,6 +620,13 @@ fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diag
                 .collect(),
             on_failure: on_failure.to_string(),
             max_failures: f.max_failures,
+            analysis: d
+                .check_hosts(f)?
+                .analyses(&d.release, "", super::resolve::Gates::Rollout)?
+                .iter()
+                .map(|a| format!("analysis {}: {}", a.name, a.describe()))
+                .collect(),
+            pause: (!f.pause.is_zero()).then(|| humantime::format_duration(f.pause).to_string()),
         }),
         hosts,
         warnings,
@@ -673,11 +702,29 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
     for (n, l) in first.steps.iter().enumerate() {
         l.write(&mut out, n + 1);
     }
+    if let Some(r) = doc.rollout.as_ref().filter(|r| !r.analysis.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\nafter each batch, before the next starts{}:",
+            r.pause
+                .as_ref()
+                .map_or(String::new(), |p| format!(" (then a pause of {p})"))
+        );
+        for a in &r.analysis {
+            let _ = writeln!(out, "  {}", printable(a));
+        }
+    }
     let on_failure = doc.rollout.as_ref().map_or("", |r| r.on_failure.as_str());
+    let analysed = doc.rollout.as_ref().is_some_and(|r| !r.analysis.is_empty());
     let _ = writeln!(
         out,
-        "\nif more than {} host(s) of a batch fail: {on_failure}",
-        doc.rollout.as_ref().map_or(0, |r| r.max_failures)
+        "\nif more than {} host(s) of a batch fail{}: {on_failure}",
+        doc.rollout.as_ref().map_or(0, |r| r.max_failures),
+        if analysed {
+            ", or its analysis does not pass"
+        } else {
+            ""
+        }
     );
     // Hosts whose rollbacks are the same are listed together: one list of steps for each.
     let mut groups: Vec<(Vec<&str>, &RollbackPlan)> = vec![];

@@ -38,6 +38,8 @@ pub struct Phases {
     pub configure: Vec<Config>,
     pub start: Vec<Action>,
     pub verify: Vec<Probe>,
+    /// `verify`'s `prometheus` analyses, run once its probes pass: the gate after start.
+    pub analyses: Vec<crate::analysis::Analysis>,
 }
 
 /// The hosts of a fleet deploy, in their batches.
@@ -46,6 +48,17 @@ pub struct Fleet {
     pub batches: Vec<Vec<usize>>,
     pub on_failure: OnFailure,
     pub max_failures: usize,
+    /// Waited between a batch's passed analysis and the next batch.
+    pub pause: std::time::Duration,
+    /// `rollout.analysis`: how many there are (each host renders its own).
+    pub analyses: usize,
+}
+
+/// Which analyses: `verify`'s, or `rollout.analysis`'s.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Gates {
+    Verify,
+    Rollout,
 }
 
 pub struct Deploy<'a> {
@@ -192,7 +205,12 @@ impl<'a> Deploy<'a> {
             batches: crate::inventory::batches(hosts.len(), &sizes),
             hosts,
             on_failure: rollout.as_ref().map(|r| r.on_failure).unwrap_or_default(),
-            max_failures: rollout.map_or(0, |r| r.max_failures),
+            max_failures: rollout.as_ref().map_or(0, |r| r.max_failures),
+            pause: rollout
+                .as_ref()
+                .and_then(|r| r.pause)
+                .map_or_else(Default::default, |p| p.0),
+            analyses: rollout.map_or(0, |r| r.analysis.len()),
         }))
     }
 
@@ -272,6 +290,43 @@ impl<'a> Deploy<'a> {
             t.set("host", h.clone());
         }
         Some(t)
+    }
+
+    /// The analyses of `which`, rendered for `release` on this deploy's host, with
+    /// `{{ previous_release }}` the release it replaces ("" when none).
+    pub fn analyses(
+        &self,
+        release: &str,
+        previous: &str,
+        which: Gates,
+    ) -> Result<Vec<crate::analysis::Analysis>, Diagnostic> {
+        let mut vars = self.release_vars(release);
+        vars.push(("previous_release".into(), previous.to_string()));
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let scope = self
+            .loaded
+            .scope(&self.templater)
+            .at("deploy")
+            .with_vars(&vars);
+        let d = &self.loaded.body.deploy;
+        match which {
+            Gates::Verify => d
+                .verify
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((i, p.analysis.as_ref()?)))
+                .map(|(i, a)| a.resolve(&scope.at(&format!("verify[{i}]")).at("prometheus")))
+                .collect(),
+            Gates::Rollout => d
+                .rollout
+                .iter()
+                .flat_map(|r| r.analysis.iter().enumerate())
+                .map(|(i, a)| {
+                    a.prometheus
+                        .resolve(&scope.at(&format!("rollout.analysis[{i}]")).at("prometheus"))
+                })
+                .collect(),
+        }
     }
 
     /// The variables a deploy sets for its templates.
@@ -363,7 +418,15 @@ impl<'a> Deploy<'a> {
         }
         let mut verify = vec![];
         for (i, p) in d.verify.iter().enumerate() {
-            verify.push(p.resolve(&scope.at(&format!("verify[{i}]")))?);
+            if p.analysis.is_none() {
+                verify.push(p.resolve(&scope.at(&format!("verify[{i}]")))?);
+            }
+        }
+        // Rendered here so a template that cannot render stops the deploy before anything
+        // runs; rendered again when they run, with the release they replace.
+        let analyses = self.analyses(release, "", Gates::Verify)?;
+        if release == self.release {
+            self.analyses(release, "", Gates::Rollout)?;
         }
         Ok(Phases {
             release: release.to_string(),
@@ -372,6 +435,7 @@ impl<'a> Deploy<'a> {
             configure,
             start,
             verify,
+            analyses,
         })
     }
 

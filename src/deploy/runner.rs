@@ -87,6 +87,35 @@ impl Runner<'_> {
     }
 }
 
+/// Why an analysis gate did not pass: a failure (the rollback follows), or an inconclusive
+/// analysis whose playbook says to halt where it is.
+pub enum Gate {
+    Failed(String),
+    Halted(String),
+}
+
+impl Runner<'_> {
+    /// A metric analysis as a step: each measurement an event, and, when it does not pass,
+    /// the values, the conditions, the query and its graph said where the alert quotes them.
+    pub fn analyze(&self, step: &str, a: &crate::analysis::Analysis) -> Result<(), Gate> {
+        let s = self.begin(step);
+        let c = a.run(self.reporter, step);
+        if c.verdict == crate::report::Judged::Success {
+            s.end(Status::Ok, c.summary);
+            return Ok(());
+        }
+        s.end(Status::Failed, c.summary.clone());
+        self.reporter.notice(crate::report::Level::Error, c.quote);
+        if c.verdict == crate::report::Judged::Inconclusive
+            && a.on_inconclusive == crate::analysis::OnInconclusive::Halt
+        {
+            Err(Gate::Halted(c.summary))
+        } else {
+            Err(Gate::Failed(c.summary))
+        }
+    }
+}
+
 /// How a deploy, a rollback or a takeback ended: its exit code, what it says, and why an
 /// alert goes out (failure, rollback or success).
 pub struct Ending {

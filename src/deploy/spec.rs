@@ -48,6 +48,11 @@ pub struct RolloutSpec {
     pub max_failures: usize,
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// Waited after a batch passed its analysis, before the next batch starts.
+    pub pause: Option<crate::playbook::units::Duration>,
+    /// Run over each batch once it is deployed: the next starts only when they pass.
+    #[serde(default)]
+    pub analysis: Vec<crate::analysis::AnalysisItem>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]

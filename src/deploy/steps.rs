@@ -16,6 +16,8 @@ pub enum Step {
     Switch,
     Start(usize),
     Verify(usize),
+    /// A `prometheus` analysis of `verify`, once its probes passed.
+    Analyze(usize),
     Prune,
 }
 
@@ -27,6 +29,7 @@ pub fn forward(p: &Phases) -> Vec<Step> {
     steps.push(Step::Switch);
     steps.extend((0..p.start.len()).map(Step::Start));
     steps.extend((0..p.verify.len()).map(Step::Verify));
+    steps.extend((0..p.analyses.len()).map(Step::Analyze));
     steps.push(Step::Prune);
     steps
 }
@@ -41,6 +44,7 @@ pub fn name(step: Step, p: &Phases) -> String {
         Step::Switch => format!("switch current → {}", p.release),
         Step::Start(i) => format!("start: {}", p.start[i].label),
         Step::Verify(i) => format!("verify {}", p.verify[i].label()),
+        Step::Analyze(i) => format!("verify analysis {}", p.analyses[i].name),
         Step::Prune => "prune old releases".into(),
     }
 }

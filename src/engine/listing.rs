@@ -69,7 +69,7 @@ impl Sink for Listing {
             Event::Notice { level, message } if *level != Level::Info => {
                 doc.warnings.push(message.clone());
             }
-            Event::Notice { .. } => {}
+            Event::Notice { .. } | Event::Measurement { .. } => {}
             Event::RunFinished {
                 exit_code, message, ..
             } => {

@@ -125,11 +125,12 @@ pub struct Templater {
     ctx: BTreeMap<String, Value>,
 }
 
-/// Where a template's output goes: plain text, or a command line for `sh -c`.
+/// Where a template's output goes: plain text, a command line for `sh -c`, or a PromQL query.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Text,
     Shell,
+    Query,
 }
 
 impl Templater {
@@ -191,19 +192,29 @@ impl Templater {
         if !src.contains("{{") && !src.contains("{%") && !src.contains("{#") {
             return Ok(src.to_string());
         }
-        if mode == Mode::Shell {
-            return self.render_shell(src, extra);
+        if mode == Mode::Text {
+            return self.render_plain(src, mode, extra);
         }
-        self.render_plain(src, mode, extra)
+        self.render_marked(src, mode, extra)
     }
 
-    /// A command: rendered with markers where the values go, then each value escaped for the
-    /// quoting context its marker is in.
-    fn render_shell(&self, src: &str, extra: &[(&str, Value)]) -> Result<String, RenderError> {
+    /// A command or a query: rendered with markers where the values go, then each value escaped
+    /// for the quoting context its marker is in.
+    fn render_marked(
+        &self,
+        src: &str,
+        mode: Mode,
+        extra: &[(&str, Value)],
+    ) -> Result<String, RenderError> {
+        let what = if mode == Mode::Query {
+            "query"
+        } else {
+            "command"
+        };
         if src.contains([crate::quote::OPEN, crate::quote::CLOSE]) {
-            return Err(RenderError::new(
-                "the command contains the private-use characters U+E000/U+E001, which tend uses to mark values",
-            ));
+            return Err(RenderError::new(format!(
+                "the {what} contains the private-use characters U+E000/U+E001, which tend uses to mark values"
+            )));
         }
         VALUES.with(|v| *v.borrow_mut() = Some(vec![]));
         OUTPUTS.with(|n| *n.borrow_mut() = 0);
@@ -214,9 +225,14 @@ impl Templater {
             return Ok(rendered);
         }
         let (ordinals, values): (Vec<usize>, Vec<String>) = values.into_iter().unzip();
-        crate::quote::splice(&rendered, &values).map_err(|r| RenderError {
+        let spliced = if mode == Mode::Query {
+            crate::quote::promql::splice(&rendered, &values)
+        } else {
+            crate::quote::splice(&rendered, &values)
+        };
+        spliced.map_err(|r| RenderError {
             message: match r.index.and_then(|i| ordinals.get(i)) {
-                Some(_) => format!("cannot put this value into the command: {}", r.why),
+                Some(_) => format!("cannot put this value into the {what}: {}", r.why),
                 None => r.why,
             },
             hint: (!r.hint.is_empty()).then_some(r.hint),

@@ -2,6 +2,7 @@
 
 pub mod dns;
 mod http;
+pub mod prometheus;
 mod spec;
 
 use std::net::{TcpStream, ToSocketAddrs};

@@ -22,6 +22,8 @@ pub struct ProbeSpec {
     pub retries: u32,
     pub interval: Duration,
     pub successes: u32,
+    /// `prometheus: {...}`: a metric analysis, which only a deploy's `verify` runs.
+    pub analysis: Option<Box<crate::analysis::AnalysisSpec>>,
 }
 
 /// `dns: { server: 10.0.0.53:53, name: shop.example, type: A, expect: [10.1.0.10] }`
@@ -52,10 +54,10 @@ struct Raw {
     status: Option<u16>,
     body_contains: Option<String>,
     timeout: Option<Duration>,
-    #[serde(default)]
-    retries: u32,
+    retries: Option<u32>,
     interval: Option<Duration>,
     successes: Option<u32>,
+    prometheus: Option<Box<crate::analysis::AnalysisSpec>>,
 }
 
 impl<'de> Deserialize<'de> for ProbeSpec {
@@ -66,13 +68,34 @@ impl<'de> Deserialize<'de> for ProbeSpec {
             r.tcp.is_some(),
             r.command.is_some(),
             r.dns.is_some(),
+            r.prometheus.is_some(),
         ]
         .iter()
         .filter(|b| **b)
         .count();
+        if r.prometheus.is_some() && kinds == 1 {
+            let probing = [
+                ("status", r.status.is_some()),
+                ("body_contains", r.body_contains.is_some()),
+                ("timeout", r.timeout.is_some()),
+                ("retries", r.retries.is_some()),
+                ("interval", r.interval.is_some()),
+                ("successes", r.successes.is_some()),
+                ("plugin", r.plugin),
+            ];
+            if let Some((key, _)) = probing.iter().find(|(_, set)| *set) {
+                return Err(de::Error::custom(crate::playbook::diagnostic::at_key(
+                    key,
+                    with_hint(
+                        format!("`{key}` is a probe's; an analysis is set inside `prometheus:`"),
+                        "prometheus: { url: ..., query: ..., interval: 30s, count: 5, timeout: 10s }",
+                    ),
+                )));
+            }
+        }
         if kinds != 1 {
             return Err(de::Error::custom(with_hint(
-                "a probe needs exactly one of `http`, `tcp`, `dns` or `command`",
+                "a probe needs exactly one of `http`, `tcp`, `dns` or `command` (or, in a deploy's `verify`, a `prometheus` analysis)",
                 "e.g. `{ http: \"http://127.0.0.1:8080/health\", status: 200 }`",
             )));
         }
@@ -109,9 +132,10 @@ impl<'de> Deserialize<'de> for ProbeSpec {
             status: r.status,
             body_contains: r.body_contains,
             timeout: r.timeout.unwrap_or(Duration::secs(5)),
-            retries: r.retries,
+            retries: r.retries.unwrap_or(0),
             interval: r.interval.unwrap_or(Duration::secs(1)),
             successes: r.successes.unwrap_or(1),
+            analysis: r.prometheus,
         })
     }
 }
@@ -119,6 +143,11 @@ impl<'de> Deserialize<'de> for ProbeSpec {
 impl ProbeSpec {
     /// Render the probe's templates; `render(field, text, mode)` points errors at the field.
     pub fn resolve(&self, scope: &Scope) -> Result<Probe, Diagnostic> {
+        if self.analysis.is_some() {
+            return Err(scope
+                .error("prometheus", "a `prometheus` analysis runs in a deploy's `verify` and `rollout.analysis` only")
+                .hint("a check playbook has its own: - prometheus: { url: ..., query: ..., warn: 0.05, crit: 0.2 }"));
+        }
         let kind = if let Some(url) = &self.http {
             let url = scope.render("http", url, Mode::Text)?;
             if !url.starts_with("http://") && !url.starts_with("https://") {

@@ -14,6 +14,7 @@ This module imports nothing of tend's: the quoting rules stand alone and are tes
 */
 
 mod context;
+pub mod promql;
 
 pub use context::Context;
 

@@ -37,6 +37,27 @@ pub enum Level {
     Error,
 }
 
+/// How one measurement of an analysis came out, and how the analysis did (Argo's words).
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Judged {
+    Success,
+    Failure,
+    Inconclusive,
+    Error,
+}
+
+impl Judged {
+    pub fn label(self) -> &'static str {
+        match self {
+            Judged::Success => "success",
+            Judged::Failure => "failure",
+            Judged::Inconclusive => "inconclusive",
+            Judged::Error => "error",
+        }
+    }
+}
+
 /// What jobs say about their progress. Reporters render these; the journal stores them.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -71,6 +92,22 @@ pub enum Event {
         level: Level,
         message: String,
     },
+    /// One measurement of an analysis during a step: the curve a rollback is decided on.
+    Measurement {
+        step: String,
+        target: String,
+        analysis: String,
+        /// Which measurement, of how many at most.
+        n: u32,
+        count: u32,
+        /// A number, the series' numbers, or null (no answer, or no series).
+        value: serde_json::Value,
+        /// The condition that decided it, as written (`failure: result >= 0.2`).
+        condition: String,
+        verdict: Judged,
+        /// Why it is not a number: Prometheus's error, or "no series".
+        detail: String,
+    },
     RunFinished {
         status: Status,
         exit_code: i32,
@@ -87,6 +124,7 @@ impl Event {
                 status.is_problem()
             }
             Event::Notice { level, .. } => *level != Level::Info,
+            Event::Measurement { verdict, .. } => *verdict != Judged::Success,
             _ => false,
         }
     }
@@ -132,8 +170,62 @@ impl Event {
                 fix(message);
             }
             Event::Notice { message, .. } | Event::RunFinished { message, .. } => fix(message),
+            Event::Measurement {
+                step,
+                target,
+                analysis,
+                condition,
+                detail,
+                ..
+            } => {
+                fix(step);
+                fix(target);
+                fix(analysis);
+                fix(condition);
+                fix(detail);
+            }
         }
     }
+}
+
+impl Event {
+    /// A measurement as one line says it: `#2/5 0.21 → failure (failure: result >= 0.2)`.
+    pub fn measured(
+        n: u32,
+        count: u32,
+        value: &serde_json::Value,
+        verdict: Judged,
+        condition: &str,
+        detail: &str,
+    ) -> String {
+        let value = match value {
+            serde_json::Value::Null if detail.is_empty() => "no value".to_string(),
+            serde_json::Value::Null => detail.to_string(),
+            serde_json::Value::Array(xs) => {
+                format!("[{}]", xs.iter().map(short).collect::<Vec<_>>().join(", "))
+            }
+            v => short(v),
+        };
+        let why = if condition.is_empty() {
+            String::new()
+        } else {
+            format!(" ({condition})")
+        };
+        format!("#{n}/{count} {value} → {}{why}", verdict.label())
+    }
+}
+
+/// A number as Prometheus prints it, short: 0.2, 12, NaN.
+pub fn number(x: f64) -> String {
+    if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
+}
+
+fn short(v: &serde_json::Value) -> String {
+    v.as_f64().map_or_else(|| v.to_string(), number)
 }
 
 /// An event as emitted: when, by which run.

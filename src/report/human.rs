@@ -131,6 +131,20 @@ impl Sink for Human {
                 self.host_line(&record.host, step.clone());
             }
             Event::Output { .. } if live => {}
+            Event::Measurement {
+                step,
+                analysis,
+                n,
+                count,
+                value,
+                condition,
+                verdict,
+                detail,
+                ..
+            } if live => {
+                let m = Event::measured(*n, *count, value, *verdict, condition, detail);
+                self.host_line(&record.host, format!("{step} · {analysis} {m}"));
+            }
             Event::StepFinished { step, status, .. } if live && !status.is_problem() => {
                 self.host_line(&record.host, format!("{step} {}", self.mark(*status)));
             }
@@ -191,6 +205,28 @@ impl Sink for Human {
                     "{} {step}{}{msg} {took}",
                     self.mark(*status),
                     on(target)
+                ));
+            }
+            Event::Measurement {
+                step,
+                target,
+                analysis,
+                n,
+                count,
+                value,
+                condition,
+                verdict,
+                detail,
+            } => {
+                let m = Event::measured(*n, *count, value, *verdict, condition, detail);
+                let mark = match verdict {
+                    crate::report::Judged::Success => self.mark(Status::Ok),
+                    crate::report::Judged::Failure => self.mark(Status::Failed),
+                    _ => self.mark(Status::Warning),
+                };
+                self.line(format!(
+                    "  {mark} {} {analysis} {m}",
+                    self.paint("2", &format!("{step}{}:", on(target))),
                 ));
             }
             Event::Notice { level, message } => {

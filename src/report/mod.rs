@@ -10,7 +10,7 @@ mod plain;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-pub use event::{Event, Level, Record, Status};
+pub use event::{Event, Judged, Level, Record, Status, number};
 pub use plain::format_plain;
 
 pub trait Sink: Send + Sync {
@@ -112,6 +112,7 @@ impl Reporter {
                 Event::StepStarted { target, .. }
                 | Event::Output { target, .. }
                 | Event::StepFinished { target, .. }
+                | Event::Measurement { target, .. }
                     if target.is_empty() =>
                 {
                     target.clone_from(ran_on);
@@ -152,7 +153,9 @@ impl Reporter {
         }
         match event {
             Event::Output { .. } => opts.verbose,
-            Event::StepStarted { .. } | Event::StepFinished { .. } => opts.steps || opts.verbose,
+            Event::StepStarted { .. } | Event::StepFinished { .. } | Event::Measurement { .. } => {
+                opts.steps || opts.verbose
+            }
             Event::RunStarted { .. } | Event::RunFinished { .. } => opts.steps || opts.verbose,
             Event::Notice { .. } => true,
         }

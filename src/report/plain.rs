@@ -56,6 +56,21 @@ pub fn format_plain(r: &Record) -> String {
                 format_ms(*elapsed_ms)
             )
         }
+        Event::Measurement {
+            step,
+            target,
+            analysis,
+            n,
+            count,
+            value,
+            condition,
+            verdict,
+            detail,
+        } => format!(
+            "measure {step}{}: {analysis} {}",
+            on(target),
+            Event::measured(*n, *count, value, *verdict, condition, detail)
+        ),
         Event::Notice { level, message } => {
             let l = match level {
                 Level::Info => "info",

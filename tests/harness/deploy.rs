@@ -64,6 +64,16 @@ impl Shop {
 
     /// Pack version `v` (a bad build when `bad`) and return its sha256.
     pub fn artifact(&self, v: &str, bad: bool) -> String {
+        self.artifact_with(v, bad, &[])
+    }
+
+    /// Pack version `v` that fails `ratio` of its requests (on /metrics; /health answers 200).
+    pub fn artifact_erring(&self, v: &str, ratio: f64) -> String {
+        self.artifact_with(v, false, &[("ERROR_RATIO", ratio.to_string().as_bytes())])
+    }
+
+    /// `artifact`, with more files in the release.
+    pub fn artifact_with(&self, v: &str, bad: bool, extra: &[(&str, &[u8])]) -> String {
         let dir = self.env.path("artifacts");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("shop-{v}.tar.gz"));
@@ -91,6 +101,9 @@ impl Shop {
         add("VERSION", format!("{v}\n").as_bytes(), 0o644);
         if bad {
             add("BAD", b"a QA build\n", 0o644);
+        }
+        for (name, data) in extra {
+            add(name, data, 0o644);
         }
         tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
         sha256(&path)

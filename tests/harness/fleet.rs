@@ -118,6 +118,15 @@ impl Fleet {
     /// As `deploy`, started and left running.
     pub fn deploy_spawn(&self, v: &str, bad: bool, args: &[&str]) -> std::process::Child {
         let sha = self.shop.artifact(v, bad);
+        self.spawn_packed(v, &sha, args)
+    }
+
+    /// `deploy` of version `v`, already packed with checksum `sha`.
+    pub fn deploy_packed(&self, v: &str, sha: &str, args: &[&str]) -> Output {
+        self.spawn_packed(v, sha, args).wait_with_output().unwrap()
+    }
+
+    fn spawn_packed(&self, v: &str, sha: &str, args: &[&str]) -> std::process::Child {
         self.shop
             .env
             .tend_spawnable()

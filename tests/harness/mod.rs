@@ -8,6 +8,7 @@ pub mod failover;
 pub mod fleet;
 pub mod hangfs;
 pub mod http;
+pub mod prometheus;
 pub mod run;
 pub mod smtp;
 pub mod sshd;

@@ -4,6 +4,7 @@
 //! happens to the hosts already on the new release: by default each goes back to its own last
 //! verified release, in parallel, and is verified there.
 
+mod analysis;
 pub(super) mod command;
 mod host;
 mod manual;
@@ -38,6 +39,8 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
         .collect();
     let batches = fleet.batches.len();
     let mut stopped: Option<(usize, String)> = None;
+    // An inconclusive analysis with `on_inconclusive: halt`: nothing is taken back.
+    let mut halted = false;
     for (b, batch) in fleet.batches.iter().enumerate() {
         let names: Vec<&str> = batch
             .iter()
@@ -90,9 +93,47 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
                 ),
             );
         }
+        match analysis::batch(ctx.reporter, fleet, &runs, b) {
+            analysis::Judgement::Passed => {}
+            analysis::Judgement::Failed(why) => {
+                stopped = Some((b, why));
+                break;
+            }
+            analysis::Judgement::Halted(why) => {
+                stopped = Some((b, why));
+                halted = true;
+                break;
+            }
+        }
+        if b + 1 < batches && !fleet.pause.is_zero() {
+            ctx.reporter.notice(
+                Level::Info,
+                format!(
+                    "batch {}/{batches} passed; pause {} before batch {}",
+                    b + 1,
+                    humantime::format_duration(fleet.pause),
+                    b + 2
+                ),
+            );
+            if !crate::analysis::sleep_until(std::time::Instant::now() + fleet.pause) {
+                stopped = Some((
+                    b,
+                    format!("interrupted by a signal in the pause after batch {}", b + 1),
+                ));
+                break;
+            }
+        }
     }
-    if let Some((last, why)) = &stopped {
-        take_back(ctx, fleet, &runs, *last, why);
+    match &stopped {
+        Some((_, why)) if halted => ctx.reporter.notice(
+            Level::Error,
+            format!(
+                "{why}; on_inconclusive: halt, so the hosts already deployed stay on {} for a human to judge",
+                ctx.d.release
+            ),
+        ),
+        Some((last, why)) => take_back(ctx, fleet, &runs, *last, why),
+        None => {}
     }
     let runs = host::finished(runs);
     let outcome = verdict(ctx, &runs, stopped.map(|(_, why)| why));
@@ -244,6 +285,17 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> Ending {
         })
         .map(|r| r.host.name.as_str())
         .collect();
+    if deployed == n
+        && let Some(why) = &stopped
+    {
+        return Ending {
+            code: Exit::FAILED,
+            message: format!(
+                "deploy of {release} FAILED ({why}); every host is on {release}, verified by its probes, not by the analysis"
+            ),
+            reason: "failure",
+        };
+    }
     if deployed == n {
         return Ending {
             code: Exit::OK,

@@ -1,0 +1,388 @@
+/*!
+Metric analysis: a Prometheus query measured every `interval`, each measurement judged success,
+failure, inconclusive or error by the playbook's conditions, the analysis judged by its limits.
+A deploy runs one as a verify gate and between rollout batches, so a release that answers
+`/health` but raises the error rate is still caught and rolled back.
+
+An empty answer is inconclusive, never a success: a query that selects nothing (a typo in a
+label, a canary not scraped yet) must not pass a release.
+*/
+
+mod promql;
+mod spec;
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+pub use spec::{AnalysisItem, AnalysisSpec};
+
+use crate::probe::prometheus::{self, Sample};
+use crate::report::{Event, Judged, Reporter, number};
+
+/// What happens when an analysis is inconclusive.
+#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnInconclusive {
+    /// As a failure: the verified rollback.
+    #[default]
+    Rollback,
+    /// Stop where it is, for a human to decide (the release is not taken as verified).
+    Halt,
+}
+
+/// A `success:` or `failure:` condition: a minijinja expression over `result`.
+#[derive(Debug, Clone)]
+pub struct Condition(pub String);
+
+impl Condition {
+    fn environment() -> minijinja::Environment<'static> {
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env
+    }
+
+    /// Checked when the playbook loads: it parses, and reads no name but `result`.
+    pub fn compile(src: &str) -> Result<(), crate::playbook::Invalid> {
+        let env = Self::environment();
+        let expr = env.compile_expression(src).map_err(|e| {
+            crate::playbook::diagnostic::with_hint(
+                format!(
+                    "'{src}' is not a condition: {}",
+                    e.detail().unwrap_or("syntax error")
+                ),
+                "a condition is a Jinja expression over `result`, like \"result < 0.05\" or \"result | max < 0.05\"",
+            )
+        })?;
+        let others: Vec<String> = expr
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|v| v != "result")
+            .collect();
+        if !others.is_empty() {
+            return Err(crate::playbook::diagnostic::with_hint(
+                format!(
+                    "'{src}' reads {}, and a condition knows only `result`",
+                    others.join(", ")
+                ),
+                "`result` is the query's value: a number, or a list for several series",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether it holds for `result`.
+    fn holds(&self, result: &minijinja::Value) -> Result<bool, String> {
+        let env = Self::environment();
+        let expr = env.compile_expression(&self.0).map_err(|e| e.to_string())?;
+        expr.eval(minijinja::context! { result => result.clone() })
+            .map(|v| v.is_true())
+            .map_err(|e| {
+                format!(
+                    "'{}' cannot be evaluated: {}",
+                    self.0,
+                    e.detail().unwrap_or("error")
+                )
+            })
+    }
+}
+
+/// An analysis with its URL and query rendered.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub name: String,
+    pub url: String,
+    pub query: String,
+    pub success: Option<Condition>,
+    pub failure: Option<Condition>,
+    pub interval: Duration,
+    pub count: u32,
+    pub initial_delay: Duration,
+    pub failure_limit: u32,
+    pub inconclusive_limit: u32,
+    pub error_limit: u32,
+    pub timeout: Duration,
+    pub on_inconclusive: OnInconclusive,
+}
+
+/// One measurement.
+struct Measured {
+    value: serde_json::Value,
+    numbers: Vec<f64>,
+    verdict: Judged,
+    condition: String,
+    detail: String,
+}
+
+/// How an analysis ended, and what to quote about it.
+#[derive(Debug, Clone)]
+pub struct Concluded {
+    pub verdict: Judged,
+    /// The step's last word: "5 measurements, all success (last 0.01)".
+    pub summary: String,
+    /// For the alert: the last values, the condition, the query and a link to its graph.
+    pub quote: String,
+}
+
+impl Analysis {
+    /// The schedule in words: "5 measurements, 30s apart, after 30s".
+    pub fn schedule(&self) -> String {
+        let mut s = if self.count == 1 {
+            "1 measurement".to_string()
+        } else {
+            format!(
+                "{} measurements, {} apart",
+                self.count,
+                humantime::format_duration(self.interval)
+            )
+        };
+        if !self.initial_delay.is_zero() {
+            s.push_str(&format!(
+                ", after {}",
+                humantime::format_duration(self.initial_delay)
+            ));
+        }
+        s
+    }
+
+    /// All of it, as a plan shows it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} at {}; {}; {}; at most {}; failure_limit {}, inconclusive_limit {} (then {}), error_limit {}",
+            self.query,
+            crate::redact::userinfo(&self.url),
+            self.conditions(),
+            self.schedule(),
+            humantime::format_duration(self.longest()),
+            self.failure_limit,
+            self.inconclusive_limit,
+            match self.on_inconclusive {
+                OnInconclusive::Rollback => "rollback",
+                OnInconclusive::Halt => "halt",
+            },
+            self.error_limit
+        )
+    }
+
+    /// The longest it can take: the delay, every interval, and each query's timeout.
+    pub fn longest(&self) -> Duration {
+        let gaps = self.count.saturating_sub(1);
+        self.initial_delay
+            .saturating_add(self.interval.saturating_mul(gaps))
+            .saturating_add(self.timeout.saturating_mul(self.count))
+    }
+
+    /// The conditions as written: "success: result < 0.05, failure: result >= 0.2".
+    pub fn conditions(&self) -> String {
+        [("success", &self.success), ("failure", &self.failure)]
+            .iter()
+            .filter_map(|(k, c)| c.as_ref().map(|c| format!("{k}: {}", c.0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Measure every `interval` until the limits decide, or `count` measurements are made;
+    /// each one is an event of `step`.
+    pub fn run(&self, reporter: &Reporter, step: &str) -> Concluded {
+        let (mut failures, mut inconclusive, mut errors_in_row) = (0u32, 0u32, 0u32);
+        let mut seen: Vec<String> = vec![];
+        let mut next = Instant::now() + self.initial_delay;
+        for n in 1..=self.count {
+            if !sleep_until(next) {
+                return self.concluded(Judged::Error, "interrupted by a signal".into(), &seen);
+            }
+            next = Instant::now() + self.interval;
+            let m = self.measure();
+            reporter.emit(Event::Measurement {
+                step: step.to_string(),
+                target: String::new(),
+                analysis: self.name.clone(),
+                n,
+                count: self.count,
+                value: m.value.clone(),
+                condition: m.condition.clone(),
+                verdict: m.verdict,
+                detail: m.detail.clone(),
+            });
+            seen.push(match m.numbers.as_slice() {
+                _ if m.verdict == Judged::Error => "error".into(),
+                [] if m.detail.is_empty() => "no value".into(),
+                [] => m.detail.clone(),
+                [x] => number(*x),
+                xs => format!(
+                    "[{}]",
+                    xs.iter().map(|x| number(*x)).collect::<Vec<_>>().join(", ")
+                ),
+            });
+            match m.verdict {
+                Judged::Success => errors_in_row = 0,
+                Judged::Failure => {
+                    failures += 1;
+                    errors_in_row = 0;
+                }
+                Judged::Inconclusive => {
+                    inconclusive += 1;
+                    errors_in_row = 0;
+                }
+                Judged::Error => errors_in_row += 1,
+            }
+            if failures > self.failure_limit {
+                let why = format!(
+                    "{failures} of {n} measurements failed (failure_limit {})",
+                    self.failure_limit
+                );
+                return self.concluded(Judged::Failure, why, &seen);
+            }
+            if inconclusive > self.inconclusive_limit {
+                let why = format!(
+                    "{inconclusive} of {n} measurements inconclusive (inconclusive_limit {})",
+                    self.inconclusive_limit
+                );
+                return self.concluded(Judged::Inconclusive, why, &seen);
+            }
+            if errors_in_row >= self.error_limit {
+                let why = format!(
+                    "{errors_in_row} measurements in a row could not be made (error_limit {}): {}",
+                    self.error_limit, m.detail
+                );
+                return self.concluded(Judged::Error, why, &seen);
+            }
+        }
+        // What ends in errors did not measure the release: it has not passed.
+        if errors_in_row > 0 {
+            let why = format!(
+                "the last {errors_in_row} measurement{} could not be made",
+                if errors_in_row == 1 { "" } else { "s" }
+            );
+            return self.concluded(Judged::Error, why, &seen);
+        }
+        let why = format!(
+            "{} measurement{} passed the limits ({failures} failed, {inconclusive} inconclusive)",
+            self.count,
+            if self.count == 1 { "" } else { "s" }
+        );
+        self.concluded(Judged::Success, why, &seen)
+    }
+
+    fn concluded(&self, verdict: Judged, why: String, seen: &[String]) -> Concluded {
+        let last: Vec<&str> = seen
+            .iter()
+            .rev()
+            .take(5)
+            .rev()
+            .map(String::as_str)
+            .collect();
+        let values = if last.is_empty() {
+            "no measurement".to_string()
+        } else {
+            format!("last values {}", last.join(", "))
+        };
+        Concluded {
+            verdict,
+            summary: format!("{}: {why}; {values}", verdict.label()),
+            quote: format!(
+                "analysis {} {}: {why}\n  {values}\n  conditions: {}\n  query: {}\n  graph: {}",
+                self.name,
+                verdict.label(),
+                self.conditions(),
+                self.query,
+                prometheus::graph_url(&self.url, &self.query)
+            ),
+        }
+    }
+
+    /// One query, judged: failure first (a release that fails is never saved by also passing),
+    /// then success; neither is inconclusive. With one condition only, the other is its
+    /// opposite, as Argo reads it.
+    fn measure(&self) -> Measured {
+        let sample = match prometheus::query(&self.url, &self.query, self.timeout) {
+            Ok(s) => s,
+            Err(why) => {
+                return Measured {
+                    value: serde_json::Value::Null,
+                    numbers: vec![],
+                    verdict: Judged::Error,
+                    condition: String::new(),
+                    detail: why.0,
+                };
+            }
+        };
+        let numbers = sample.values();
+        let value = match &sample {
+            Sample::Vector(v) if v.is_empty() => serde_json::Value::Null,
+            s => match s.number() {
+                Some(x) => serde_json::json!(x),
+                None => serde_json::json!(numbers),
+            },
+        };
+        let judged = |verdict, condition: String| Measured {
+            value: value.clone(),
+            numbers: numbers.clone(),
+            verdict,
+            condition,
+            detail: String::new(),
+        };
+        if sample.is_empty() {
+            return Measured {
+                detail: "no series".into(),
+                ..judged(Judged::Inconclusive, String::new())
+            };
+        }
+        let result = match sample.number() {
+            Some(x) => minijinja::Value::from(x),
+            None => minijinja::Value::from(numbers.clone()),
+        };
+        let written = |k: &str, c: &Condition| format!("{k}: {}", c.0);
+        let check = |c: &Condition| c.holds(&result);
+        match (&self.failure, &self.success) {
+            (Some(f), success) => match check(f) {
+                Err(e) => Measured {
+                    detail: e,
+                    ..judged(Judged::Error, written("failure", f))
+                },
+                Ok(true) => judged(Judged::Failure, written("failure", f)),
+                Ok(false) => match success {
+                    None => judged(Judged::Success, format!("not {}", written("failure", f))),
+                    Some(s) => match check(s) {
+                        Err(e) => Measured {
+                            detail: e,
+                            ..judged(Judged::Error, written("success", s))
+                        },
+                        Ok(true) => judged(Judged::Success, written("success", s)),
+                        Ok(false) => judged(
+                            Judged::Inconclusive,
+                            format!(
+                                "neither {} nor {}",
+                                written("success", s),
+                                written("failure", f)
+                            ),
+                        ),
+                    },
+                },
+            },
+            (None, Some(s)) => match check(s) {
+                Err(e) => Measured {
+                    detail: e,
+                    ..judged(Judged::Error, written("success", s))
+                },
+                Ok(true) => judged(Judged::Success, written("success", s)),
+                Ok(false) => judged(Judged::Failure, format!("not {}", written("success", s))),
+            },
+            (None, None) => judged(Judged::Success, String::new()),
+        }
+    }
+}
+
+/// Sleep until `at`, waking for a signal; false if one came.
+pub fn sleep_until(at: Instant) -> bool {
+    loop {
+        if crate::interrupt::requested() {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= at {
+            return true;
+        }
+        std::thread::sleep((at - now).min(Duration::from_millis(100)));
+    }
+}

@@ -1,0 +1,163 @@
+//! `prometheus: { name, url, query, success, failure, interval, count, initial_delay,
+//! failure_limit, inconclusive_limit, error_limit, on_inconclusive }`: Argo Rollouts' words, so
+//! an Argo user reads it at once.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use super::{Analysis, Condition, OnInconclusive};
+use crate::playbook::diagnostic::{at_key, with_hint};
+use crate::playbook::units::Duration;
+use crate::playbook::{Diagnostic, Mode, Scope};
+
+#[derive(Debug, Clone)]
+pub struct AnalysisSpec {
+    pub name: Option<String>,
+    pub url: String,
+    pub query: String,
+    pub success: Option<String>,
+    pub failure: Option<String>,
+    pub interval: Duration,
+    pub count: u32,
+    pub initial_delay: Duration,
+    pub failure_limit: u32,
+    pub inconclusive_limit: u32,
+    pub error_limit: u32,
+    pub timeout: Duration,
+    pub on_inconclusive: OnInconclusive,
+}
+
+/// Argo's default for `consecutiveErrorLimit`.
+const ERROR_LIMIT: u32 = 4;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    name: Option<String>,
+    url: String,
+    query: String,
+    success: Option<String>,
+    failure: Option<String>,
+    interval: Option<Duration>,
+    count: Option<u32>,
+    initial_delay: Option<Duration>,
+    #[serde(default)]
+    failure_limit: u32,
+    #[serde(default)]
+    inconclusive_limit: u32,
+    error_limit: Option<u32>,
+    timeout: Option<Duration>,
+    #[serde(default)]
+    on_inconclusive: OnInconclusive,
+}
+
+impl<'de> Deserialize<'de> for AnalysisSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = Raw::deserialize(d)?;
+        let fail = |key: &str, m: crate::playbook::Invalid| de::Error::custom(at_key(key, m));
+        if r.success.is_none() && r.failure.is_none() {
+            return Err(de::Error::custom(with_hint(
+                "an analysis needs a `success` or a `failure` condition (or both)",
+                "e.g. success: \"result < 0.05\", failure: \"result >= 0.2\"",
+            )));
+        }
+        for (key, c) in [("success", &r.success), ("failure", &r.failure)] {
+            if let Some(c) = c {
+                Condition::compile(c).map_err(|m| fail(key, m))?;
+            }
+        }
+        if r.query.trim().is_empty() {
+            return Err(fail("query", "the query is empty".into()));
+        }
+        if r.count == Some(0) {
+            return Err(fail(
+                "count",
+                "an analysis makes at least 1 measurement".into(),
+            ));
+        }
+        if r.error_limit == Some(0) {
+            return Err(fail(
+                "error_limit",
+                with_hint(
+                    "error_limit 0 would fail before the first measurement",
+                    "the analysis errors once this many measurements in a row could not be made; 1 is the least",
+                ),
+            ));
+        }
+        let count = r.count.unwrap_or(1);
+        if count > 1 && r.interval.is_some_and(|i| i.0.is_zero()) {
+            return Err(fail(
+                "interval",
+                "measurements 0s apart measure the same instant".into(),
+            ));
+        }
+        if r.timeout.is_some_and(|t| t.0.is_zero()) {
+            return Err(fail("timeout", "a timeout of 0s fails every query".into()));
+        }
+        if let Err(why) = super::promql::balanced(&r.query) {
+            return Err(fail("query", why));
+        }
+        Ok(AnalysisSpec {
+            name: r.name,
+            url: r.url,
+            query: r.query,
+            success: r.success,
+            failure: r.failure,
+            interval: r.interval.unwrap_or(Duration::secs(30)),
+            count,
+            initial_delay: r.initial_delay.unwrap_or_default(),
+            failure_limit: r.failure_limit,
+            inconclusive_limit: r.inconclusive_limit,
+            error_limit: r.error_limit.unwrap_or(ERROR_LIMIT),
+            timeout: r.timeout.unwrap_or(Duration::secs(10)),
+            on_inconclusive: r.on_inconclusive,
+        })
+    }
+}
+
+impl AnalysisSpec {
+    /// The URL and the query rendered (the query's values escaped for PromQL).
+    pub fn resolve(&self, scope: &Scope) -> Result<Analysis, Diagnostic> {
+        let url = scope.render("url", &self.url, Mode::Text)?;
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(scope
+                .error(
+                    "url",
+                    format!(
+                        "'{}' is not an http:// or https:// URL",
+                        crate::redact::userinfo(&url)
+                    ),
+                )
+                .hint("Prometheus's address, like http://prometheus.internal:9090"));
+        }
+        let query = scope.render("query", &self.query, Mode::Query)?;
+        Ok(Analysis {
+            name: self.name.clone().unwrap_or_else(|| "prometheus".into()),
+            url,
+            query,
+            success: self.success.clone().map(Condition),
+            failure: self.failure.clone().map(Condition),
+            interval: self.interval.0,
+            count: self.count,
+            initial_delay: self.initial_delay.0,
+            failure_limit: self.failure_limit,
+            inconclusive_limit: self.inconclusive_limit,
+            error_limit: self.error_limit,
+            timeout: self.timeout.0,
+            on_inconclusive: self.on_inconclusive,
+        })
+    }
+
+    /// Whether the query picks out the series of the host or release being judged: a query
+    /// that names neither measures the whole fleet, old release and new alike.
+    pub fn selects_the_canary(&self) -> bool {
+        super::promql::names_a_placeholder(&self.query, &["host", "release", "previous_release"])
+    }
+}
+
+/// `rollout.analysis: [ { prometheus: {...} } ]`: one provider a mapping, as in `verify`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisItem {
+    pub prometheus: AnalysisSpec,
+}

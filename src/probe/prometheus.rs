@@ -1,0 +1,195 @@
+//! Prometheus's HTTP API: an instant query and what it answered, or why it did not (with
+//! Prometheus's own error text), for an analysis and for the `prometheus` check.
+
+use std::io::Read;
+use std::time::Duration;
+
+/// The most of an answer read: a query meant for a threshold returns a few series, not a dump.
+const BODY_LIMIT: u64 = 4 << 20;
+
+/// What an instant query returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sample {
+    Scalar(f64),
+    /// One value a series, each with its labels as PromQL writes them (`{host="web1"}`).
+    Vector(Vec<(String, f64)>),
+}
+
+impl Sample {
+    /// The one number of a scalar or of a one-series vector.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Sample::Scalar(v) => Some(*v),
+            Sample::Vector(v) if v.len() == 1 => Some(v[0].1),
+            Sample::Vector(_) => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Sample::Vector(v) if v.is_empty())
+    }
+
+    /// As a condition sees it: a number, or the list of the series' values.
+    pub fn values(&self) -> Vec<f64> {
+        match self {
+            Sample::Scalar(v) => vec![*v],
+            Sample::Vector(v) => v.iter().map(|(_, x)| *x).collect(),
+        }
+    }
+}
+
+/// The base URL as written, without a trailing `/`: `http://prometheus:9090`, or one with a
+/// path prefix (`http://host/prometheus`).
+fn base(url: &str) -> &str {
+    url.trim_end_matches('/')
+}
+
+/// Evaluate `promql` at this instant.
+pub fn query(url: &str, promql: &str, timeout: Duration) -> Result<Sample, Unanswered> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let endpoint = format!("{}/api/v1/query", base(url));
+    let shown = crate::redact::userinfo(url);
+    let mut resp = agent
+        .get(&endpoint)
+        .query("query", promql)
+        .call()
+        .map_err(|e| {
+            let why = match &e {
+                ureq::Error::Timeout(_) => {
+                    format!("no answer within {}", humantime::format_duration(timeout))
+                }
+                ureq::Error::Io(io) => crate::sys::describe_io(io),
+                other => other.to_string(),
+            };
+            Unanswered(format!("cannot query Prometheus at {shown}: {why}"))
+        })?;
+    let status = resp.status().as_u16();
+    let mut body = String::new();
+    resp.body_mut()
+        .as_reader()
+        .take(BODY_LIMIT)
+        .read_to_string(&mut body)
+        .map_err(|e| format!("Prometheus at {shown}: HTTP {status}, unreadable answer: {e}"))?;
+    answer(status, &body).map_err(|why| Unanswered(format!("Prometheus at {shown}: {why}")))
+}
+
+/// Read Prometheus's JSON answer (`status`, `data.resultType`, `data.result`; or `errorType`
+/// and `error` on a failure).
+fn answer(status: u16, body: &str) -> Result<Sample, String> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(|_| {
+        let first = body.lines().next().unwrap_or("").trim();
+        format!(
+            "HTTP {status}, and the answer is not Prometheus's JSON ({})",
+            if first.is_empty() { "empty" } else { first }
+        )
+    })?;
+    if v["status"] != "success" || !(200..300).contains(&status) {
+        let kind = v["errorType"].as_str().unwrap_or("error");
+        let text = v["error"].as_str().unwrap_or("no error text");
+        return Err(format!("HTTP {status}, {kind}: {text}"));
+    }
+    let data = &v["data"];
+    let number = |pair: &serde_json::Value| -> Result<f64, String> {
+        let text = pair[1].as_str().ok_or("a sample without a value")?;
+        text.parse::<f64>()
+            .map_err(|_| format!("a sample value '{text}' is not a number"))
+    };
+    match data["resultType"].as_str() {
+        Some("scalar") => Ok(Sample::Scalar(number(&data["result"])?)),
+        Some("vector") => {
+            let series = data["result"].as_array().ok_or("a vector without results")?;
+            series
+                .iter()
+                .map(|s| Ok((labels(&s["metric"]), number(&s["value"])?)))
+                .collect::<Result<_, String>>()
+                .map(Sample::Vector)
+        }
+        Some("matrix") => Err(
+            "the query returns a range vector (`x[5m]`); a threshold needs one value a series: wrap it, as in rate(x[5m]) or avg_over_time(x[5m])".into(),
+        ),
+        Some(other) => Err(format!("the query returns a {other}, not a number")),
+        None => Err("an answer without a resultType".into()),
+    }
+}
+
+/// `{code="500",host="web1"}`, the series' labels as PromQL writes them; `{}` for none.
+fn labels(metric: &serde_json::Value) -> String {
+    let Some(map) = metric.as_object() else {
+        return "{}".into();
+    };
+    let pairs: Vec<String> = map
+        .iter()
+        .map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap_or_default()))
+        .collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// The Prometheus page that graphs `promql`: where an alert about it links.
+pub fn graph_url(url: &str, promql: &str) -> String {
+    format!(
+        "{}/graph?g0.expr={}&g0.tab=0&g0.range_input=1h",
+        crate::redact::userinfo(base(url)),
+        percent(promql)
+    )
+}
+
+/// `s` as a URL's query value.
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+crate::reason::reason! {
+    /// Why a query has no answer: Prometheus unreachable, or its own error text.
+    pub struct Unanswered;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_prometheus_writes_them() {
+        let vector = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"host":"web1"},"value":[1700000000.1,"0.25"]}]}}"#;
+        let s = answer(200, vector).unwrap();
+        assert_eq!(s.number(), Some(0.25));
+        assert_eq!(s, Sample::Vector(vec![("{host=\"web1\"}".into(), 0.25)]));
+        let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(answer(200, empty).unwrap().is_empty());
+        let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"NaN"]}}"#;
+        assert!(answer(200, scalar).unwrap().number().unwrap().is_nan());
+        let bad = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unclosed left parenthesis"}"#;
+        assert_eq!(
+            answer(400, bad).unwrap_err(),
+            "HTTP 400, bad_data: 1:5: parse error: unclosed left parenthesis"
+        );
+        assert!(
+            answer(502, "Bad Gateway\n")
+                .unwrap_err()
+                .contains("Bad Gateway")
+        );
+        let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert!(answer(200, matrix).unwrap_err().contains("range vector"));
+    }
+
+    #[test]
+    fn the_graph_link_carries_the_query() {
+        assert_eq!(
+            graph_url("http://127.0.0.1:9090/", "up{job=\"x\"} > 0"),
+            "http://127.0.0.1:9090/graph?g0.expr=up%7Bjob%3D%22x%22%7D%20%3E%200&g0.tab=0&g0.range_input=1h"
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! Metric-gated deploys against a real Prometheus scraping the shipped app's /metrics every
+//! second: a release that answers /health but fails a share of its requests is caught by its
+//! analysis and rolled back.
+
+use std::io::BufRead;
+
+use crate::harness::deploy::Shop;
+use crate::harness::fleet::Fleet;
+use crate::harness::prometheus::Prometheus;
+use crate::harness::run::{Run, Runs};
+
+/// The ratio of failed requests of the release being deployed, on this host: no series until
+/// the new release has been scraped.
+const QUERY: &str = r#"max(shop_error_ratio{host="{{ host.name }}", version="{{ release }}"})"#;
+
+/// The shop on this machine with v1 deployed, scraped by a Prometheus as host "shop", and then
+/// given `analysis` (the `prometheus:` mapping's keys after url and query) as a verify gate.
+fn gated(query: &str, analysis: &str) -> (Shop, Prometheus) {
+    let shop = Shop::new();
+    let prom = Prometheus::start(shop.env.dir.path(), &[("shop", shop.port)]);
+    deploy_erring(&shop, "v1", 0.0).code(0);
+    let path = shop.env.path("shop.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let query = query.replace("{{ host.name }}", "shop");
+    let gate = format!(
+        "    - prometheus: {{ name: errors, url: \"{}\", query: '{query}', {analysis} }}\n",
+        prom.url()
+    );
+    std::fs::write(&path, text + &gate).unwrap();
+    (shop, prom)
+}
+
+const FAST: &str = r#"success: "result < 0.05", failure: "result >= 0.1", interval: 300ms, count: 3, initial_delay: 1500ms"#;
+
+fn deploy_erring(shop: &Shop, v: &str, ratio: f64) -> Run {
+    let sha = shop.artifact_erring(v, ratio);
+    Run::of(
+        &shop
+            .env
+            .tend()
+            .args(["deploy", "shop.yaml", "--output", "plain", "--var"])
+            .arg(format!("version={v}"))
+            .arg("--var")
+            .arg(format!("sha={sha}"))
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_release_that_raises_the_error_rate_is_rolled_back_though_its_health_check_passes() {
+    let (shop, prom) = gated(QUERY, FAST);
+    deploy_erring(&shop, "v2", 0.0)
+        .code(0)
+        .stderr_has("ok      verify analysis errors: success: 3 measurements passed");
+    // The plan shows the gate, its schedule and the longest it can take.
+    let sha = shop.artifact_erring("v3", 0.2);
+    shop.env
+        .tend()
+        .args(["plan", "shop.yaml", "--var", "version=v3"])
+        .arg(format!("--var=sha={sha}"))
+        .run()
+        .code(0)
+        .stdout_has(&format!(
+            r#"verify analysis errors: max(shop_error_ratio{{host="shop", version="v3"}}) at {}; success: result < 0.05, failure: result >= 0.1; 3 measurements, 300ms apart, after 1s 500ms; at most 32s 100ms"#,
+            prom.url()
+        ));
+    let before = prom.queries();
+    let run = deploy_erring(&shop, "v3", 0.2);
+    run.code(1)
+        .stderr_has("ok      verify http://127.0.0.1")
+        .stderr_has("measure verify analysis errors: errors #1/3 0.2 → failure (failure: result >= 0.1)")
+        .stderr_has("failed  verify analysis errors: failure: 1 of 1 measurements failed (failure_limit 0); last values 0.2")
+        .stderr_has(&format!("graph: {}/graph?g0.expr=max%28shop_error_ratio", prom.url()))
+        .stderr_has("ok      rollback: verify http://127.0.0.1");
+    assert_eq!(shop.current(), "releases/v2");
+    assert!(shop.health().unwrap().contains("version=v2"));
+    assert_eq!(
+        shop.journal()["releases"][2]["rolled_back_to"]["release"],
+        "v2",
+        "{}",
+        shop.journal()
+    );
+    // The analysis stopped at its first failure: one query, no more.
+    assert_eq!(prom.queries() - before, 1);
+    // The journal keeps the curve the rollback was decided on.
+    let id = run
+        .stderr()
+        .lines()
+        .find_map(|l| Some(l.split("(run ").nth(1)?.trim_end_matches(')').to_string()))
+        .expect("a run id");
+    shop.env
+        .tend()
+        .args(["history", "show", &id])
+        .run()
+        .stdout_has("errors #1/3 0.2 → failure (failure: result >= 0.1)");
+}
+
+#[test]
+fn a_query_that_selects_no_series_is_inconclusive_never_a_success() {
+    let typo = r#"max(shop_error_ratio{host="{{ host.name }}", versoin="{{ release }}"})"#;
+    let (shop, _prom) = gated(typo, FAST);
+    deploy_erring(&shop, "v2", 0.0)
+        .code(1)
+        .stderr_has("errors #1/3 no series → inconclusive")
+        .stderr_has("inconclusive: 1 of 1 measurements inconclusive (inconclusive_limit 0)");
+    assert_eq!(shop.current(), "releases/v1");
+    assert_eq!(shop.journal()["releases"][1]["state"], "failed");
+}
+
+#[test]
+fn on_inconclusive_halt_leaves_the_release_live_and_says_it_is_not_verified() {
+    let typo = r#"max(shop_error_ratio{host="{{ host.name }}", versoin="{{ release }}"})"#;
+    let (shop, _prom) = gated(typo, &format!("{FAST}, on_inconclusive: halt"));
+    deploy_erring(&shop, "v2", 0.0)
+        .code(2)
+        .stderr_has("on_inconclusive: halt leaves v2 live and NOT verified");
+    assert_eq!(shop.current(), "releases/v2");
+    assert_eq!(shop.journal()["releases"][1]["state"], "failed");
+}
+
+#[test]
+fn prometheus_stopped_mid_analysis_errors_the_analysis_and_rolls_back_naming_the_url() {
+    let (shop, mut prom) = gated(
+        QUERY,
+        r#"success: "result < 0.05", interval: 300ms, count: 30, initial_delay: 1500ms, error_limit: 2"#,
+    );
+    let sha = shop.artifact_erring("v2", 0.0);
+    let mut child = shop
+        .env
+        .tend_spawnable()
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--output",
+            "plain",
+            "--var",
+            "version=v2",
+            "--var",
+        ])
+        .arg(format!("sha={sha}"))
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("#1/30 0 → success") {
+            break;
+        }
+    }
+    prom.stop();
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{seen}");
+    let url = prom.url();
+    assert!(
+        seen.contains("→ error") && seen.contains(&format!("cannot query Prometheus at {url}: ")),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("2 measurements in a row could not be made (error_limit 2)"),
+        "{seen}"
+    );
+    assert_eq!(shop.current(), "releases/v1");
+}
+
+#[test]
+fn a_value_in_a_query_stays_inside_its_label_matcher() {
+    // Were the quote not escaped, `or vector(0)` would make every measurement a success.
+    let hostile = r#"max(shop_error_ratio{host="{{ host.name }}", version="{{ nick }}"})"#;
+    let (shop, _prom) = gated(hostile, FAST);
+    let sha = shop.artifact_erring("v2", 0.0);
+    shop.env
+        .tend()
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--output",
+            "plain",
+            "--var",
+            "version=v2",
+        ])
+        .arg(format!("--var=sha={sha}"))
+        .arg(r#"--var=nick=v1"}) or vector(0) or max(up{x=""#)
+        .run()
+        .code(1)
+        .stderr_has("no series → inconclusive");
+    // Outside a string, a value that is not a plain token is refused before anything runs.
+    let (shop, _prom) = gated("shop_error_ratio > {{ nick }}", FAST);
+    let sha = shop.artifact_erring("v2", 0.0);
+    shop.env
+        .tend()
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--var",
+            "version=v2",
+            "--var",
+            "nick=0 or vector(1)",
+        ])
+        .arg(format!("--var=sha={sha}"))
+        .run()
+        .code(64)
+        .stderr_has("cannot put this value into the query: outside a quoted string");
+}
+
+#[test]
+fn a_promql_syntax_error_shows_prometheus_own_error_text() {
+    let (shop, _prom) = gated("shop_error_ratio +", FAST);
+    deploy_erring(&shop, "v2", 0.0)
+        .code(1)
+        .stderr_has("HTTP 400, bad_data: ")
+        .stderr_has("parse error");
+    // A query that picks out neither the host nor the release is warned about.
+    shop.env
+        .tend()
+        .args(["validate", "shop.yaml"])
+        .run()
+        .code(0)
+        .stderr_has(
+            "warning: analysis 'errors': the query names neither {{ host.name }} nor {{ release }}",
+        );
+    // What can be seen without Prometheus is refused when the playbook is read.
+    let (shop, _prom) = gated("max(rate(shop_requests_total[1m])", FAST);
+    shop.env
+        .tend()
+        .args(["validate", "shop.yaml"])
+        .run()
+        .code(64)
+        .stderr_has("`(` at column 4 is never closed");
+}
+
+fn rollout(prom_url: &str) -> String {
+    format!(
+        r#"{{ batches: [1, "100%"], analysis: [ {{ prometheus: {{ name: errors, url: "{prom_url}", query: '{QUERY}', success: "result < 0.05", failure: "result >= 0.1", interval: 300ms, count: 3, initial_delay: 1500ms }} }} ] }}"#
+    )
+}
+
+/// Three hosts, batches [1, 100%], with the rollout analysis; scraped by a Prometheus.
+fn fleet() -> (Fleet, Prometheus) {
+    let fleet = Fleet::new(3, 1, "PLACEHOLDER");
+    let targets: Vec<(&str, u16)> = fleet
+        .hosts
+        .iter()
+        .map(|h| (h.name.as_str(), h.app_port))
+        .collect();
+    let prom = Prometheus::start(fleet.shop.env.dir.path(), &targets);
+    fleet.edit(|t| t.replace("PLACEHOLDER", &rollout(&prom.url())));
+    (fleet, prom)
+}
+
+#[test]
+fn a_good_release_passes_its_canary_analysis_and_rolls_out_to_every_host() {
+    let (fleet, _prom) = fleet();
+    let v1 = fleet.shop.artifact_erring("v1", 0.0);
+    Run::of(&fleet.deploy_packed("v1", &v1, &[])).code(0);
+    let v2 = fleet.shop.artifact_erring("v2", 0.01);
+    Run::of(&fleet.deploy_packed("v2", &v2, &[]))
+        .code(0)
+        .stderr_has("[web1] measure analysis errors (batch 1/2): errors #3/3 0.01 → success (success: result < 0.05)")
+        .stderr_has("[web1] ok      analysis errors (batch 1/2): success")
+        .stderr_has("[web3] ok      analysis errors (batch 2/2): success");
+    for h in ["web1", "web2", "web3"] {
+        assert_eq!(fleet.current(h), "releases/v2", "{}", fleet.picture());
+    }
+}
+
+#[test]
+fn a_bad_release_fails_the_canary_analysis_and_every_host_ends_on_the_old_release() {
+    let (fleet, _prom) = fleet();
+    let v1 = fleet.shop.artifact_erring("v1", 0.0);
+    Run::of(&fleet.deploy_packed("v1", &v1, &[])).code(0);
+    let v2 = fleet.shop.artifact_erring("v2", 0.2);
+    Run::of(&fleet.deploy_packed("v2", &v2, &[]))
+        .code(1)
+        // The canary passed its health check: only the analysis saw the errors.
+        .stderr_has("[web1] ok      verify http://127.0.0.1")
+        .stderr_has("[web1] measure analysis errors (batch 1/2): errors #1/3 0.2 → failure")
+        .stderr_has("on_failure: rollback_all: rolling back 1 host(s) on v2")
+        .stderr_has("[web1] ok      rollback: verify http://127.0.0.1")
+        .stderr_lacks("[web2] start");
+    for h in ["web1", "web2", "web3"] {
+        assert_eq!(fleet.current(h), "releases/v1", "{}", fleet.picture());
+    }
+    assert_eq!(fleet.states("web1"), "v1=verified v2=rolled-back");
+}
