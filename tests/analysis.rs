@@ -289,3 +289,35 @@ fn a_bad_release_fails_the_canary_analysis_and_every_host_ends_on_the_old_releas
     }
     assert_eq!(fleet.states("web1"), "v1=verified v2=rolled-back");
 }
+
+#[test]
+fn a_prometheus_check_judges_the_query_value_with_warn_and_crit() {
+    let env = crate::harness::Env::new();
+    let app = crate::harness::http::HttpServer::start(200, "shop_error_ratio{code=\"500\"} 0.1\n");
+    let prom = Prometheus::start(env.dir.path(), &[("web1", app.port)]);
+    prom.wait_for_series("shop_error_ratio");
+    let check = |query: &str, levels: &str| {
+        env.check_nagios(&format!(
+            "kind: check\nchecks:\n  - name: errors\n    prometheus: {{ url: \"{}\", query: '{query}', {levels} }}\n",
+            prom.url()
+        ))
+    };
+    let q = r#"shop_error_ratio{host="web1"}"#;
+    let (code, out) = check(q, "warn: 0.05, crit: 0.2");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with(
+            r#"TEND WARNING - errors 0.1 shop_error_ratio{code="500",host="web1",instance="#
+        ),
+        "{out}"
+    );
+    assert!(out.contains("| 'errors'=0.1;0.05;0.2"), "{out}");
+    assert_eq!(check(q, "warn: 0.05, crit: 0.08").0, 2);
+    assert_eq!(check(q, "warn: 0.5").0, 0);
+    let (code, out) = check(r#"shop_error_ratio{host="web9"}"#, "warn: 0.05");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("the query selected no series"), "{out}");
+    let (code, out) = check("shop_error_ratio +", "warn: 0.05");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("bad_data"), "{out}");
+}

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub use promql::balanced;
 pub use spec::{AnalysisItem, AnalysisSpec};
 
 use crate::probe::prometheus::{self, Sample};

@@ -7,7 +7,7 @@ use std::sync::{OnceLock, mpsc};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::measure::{Unmeasured, cpu, disk, memory, process};
-use super::spec::{CheckSpec, Disk, FileAge, Load, Process, Usage};
+use super::spec::{CheckSpec, Disk, FileAge, Load, Process, PromCheck, Usage};
 use super::threshold::{Levels, Unit, num, show_value};
 use super::verdict::{Perf, Verdict};
 use crate::engine::Step;
@@ -23,6 +23,8 @@ pub struct Resolved {
     pub name: Option<String>,
     pub probe: Option<Probe>,
     pub path: Option<String>,
+    /// A `prometheus` check's URL and query, rendered.
+    pub query: Option<(String, String)>,
     pub runbook: Option<String>,
     pub first_steps: Vec<String>,
 }
@@ -36,6 +38,10 @@ impl Resolved {
             (CheckSpec::Process(p), _, _) => format!("process {}", p.name),
             (CheckSpec::FileAge(_), _, Some(path)) => format!("file_age {path}"),
             (CheckSpec::Probe(_), Some(p), _) => format!("probe {}", p.label()),
+            (CheckSpec::Prometheus(_), _, _) => match &self.query {
+                Some((_, q)) => format!("prometheus {q}"),
+                None => "prometheus".into(),
+            },
             (CheckSpec::Disk(d) | CheckSpec::Inodes(d), _, _) => match &d.mounts {
                 Some(m) => format!("{} {}", self.spec.kind(), m.join(" ")),
                 None => format!("{} (all filesystems)", self.spec.kind()),
@@ -45,7 +51,10 @@ impl Resolved {
     }
 
     fn is_slow(&self) -> bool {
-        matches!(self.spec, CheckSpec::Cpu(_) | CheckSpec::Probe(_))
+        matches!(
+            self.spec,
+            CheckSpec::Cpu(_) | CheckSpec::Probe(_) | CheckSpec::Prometheus(_)
+        )
     }
 }
 
@@ -173,6 +182,7 @@ fn evaluate(c: &Resolved, m: &Machine) -> Vec<Verdict> {
         CheckSpec::Process(p) => vec![procs(label, p)],
         CheckSpec::FileAge(f) => vec![file_age(label, f, c.path.as_deref().unwrap_or(&f.path))],
         CheckSpec::Probe(_) => vec![probe(label, c.probe.as_ref())],
+        CheckSpec::Prometheus(q) => vec![prometheus(label, q, c.query.as_ref())],
     }
 }
 
@@ -493,6 +503,71 @@ fn procs(name: String, p: &Process) -> Verdict {
                 first_steps: vec![],
             }
         }
+    }
+}
+
+/// The query's value against the levels; several series: the worst decides, each one's value
+/// is in the perfdata.
+fn prometheus(name: String, q: &PromCheck, query: Option<&(String, String)>) -> Verdict {
+    use crate::probe::prometheus::{self, Sample};
+    let Some((url, query)) = query else {
+        return Verdict::unknown(name, "prometheus", "query not resolved");
+    };
+    let sample = match prometheus::query(url, query, q.timeout.0) {
+        Ok(s) => s,
+        Err(why) => return Verdict::unknown(name, "prometheus", why),
+    };
+    let series: Vec<(String, f64)> = match sample {
+        Sample::Scalar(v) => vec![(String::new(), v)],
+        Sample::Vector(v) => v,
+    };
+    if series.is_empty() {
+        return Verdict::unknown(
+            name,
+            "prometheus",
+            "the query selected no series (a label that matches nothing, or a target not scraped)",
+        );
+    }
+    if let Some((labels, _)) = series.iter().find(|(_, v)| v.is_nan()) {
+        return Verdict::unknown(
+            name,
+            "prometheus",
+            format!("the query's value is NaN {labels}")
+                .trim_end()
+                .to_string(),
+        );
+    }
+    let worst = series
+        .iter()
+        .max_by_key(|(_, v)| super::verdict::severity(q.levels.status(*v)))
+        .cloned()
+        .unwrap_or_default();
+    let shown =
+        |(labels, v): &(String, f64)| format!("{} {labels}", num(*v)).trim_end().to_string();
+    let summary = if series.len() == 1 {
+        shown(&worst)
+    } else {
+        format!("{}, the worst of {} series", shown(&worst), series.len())
+    };
+    Verdict {
+        kind: "prometheus",
+        status: q.levels.status(worst.1),
+        summary: summary.clone(),
+        detail: format!("{summary} from {query}"),
+        thresholds: q.levels.describe(),
+        perf: series
+            .iter()
+            .map(|(labels, v)| {
+                let label = match series.len() {
+                    1 => name.clone(),
+                    _ => format!("{name}_{}", prometheus::label_values(labels)),
+                };
+                perf(&label, *v, "", &q.levels, None, None)
+            })
+            .collect(),
+        runbook: None,
+        first_steps: vec![],
+        name,
     }
 }
 

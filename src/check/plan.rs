@@ -100,5 +100,9 @@ fn judged(c: &Resolved) -> String {
             humantime::format_duration(p.interval)
         ),
         (CheckSpec::Probe(_), None) => "critical when it fails".into(),
+        (CheckSpec::Prometheus(q), _) => format!(
+            "{}; UNKNOWN when the query fails or selects no series",
+            q.levels.describe()
+        ),
     }
 }

@@ -63,6 +63,24 @@ pub fn resolve(
             spec::CheckSpec::FileAge(f) => Some(kind_scope.render("path", &f.path, Mode::Text)?),
             _ => None,
         };
+        let query = match &item.spec {
+            spec::CheckSpec::Prometheus(q) => {
+                let url = kind_scope.render("url", &q.url, Mode::Text)?;
+                if !url.starts_with("http://") && !url.starts_with("https://") {
+                    return Err(kind_scope
+                        .error(
+                            "url",
+                            format!(
+                                "'{}' is not an http:// or https:// URL",
+                                crate::redact::userinfo(&url)
+                            ),
+                        )
+                        .hint("Prometheus's address, like http://prometheus.internal:9090"));
+                }
+                Some((url, kind_scope.render("query", &q.query, Mode::Query)?))
+            }
+            _ => None,
+        };
         checks.push(Resolved {
             spec: item.spec.clone(),
             name: item
@@ -72,6 +90,7 @@ pub fn resolve(
                 .transpose()?,
             probe,
             path,
+            query,
             runbook: item
                 .runbook
                 .as_ref()
@@ -115,6 +134,7 @@ fn within_deadline(
         (spec::CheckSpec::Disk(d) | spec::CheckSpec::Inodes(d), _) => {
             Some((d.timeout.0, "its timeout".to_string()))
         }
+        (spec::CheckSpec::Prometheus(q), _) => Some((q.timeout.0, "its timeout".to_string())),
         _ => None,
     };
     // Equal is too long as well: it would answer just as the run gives it up.

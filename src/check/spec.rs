@@ -53,10 +53,20 @@ pub enum CheckSpec {
     Process(Process),
     FileAge(FileAge),
     Probe(ProbeSpec),
+    Prometheus(PromCheck),
 }
 
 pub const CHECK_KINDS: &[&str] = &[
-    "cpu", "memory", "swap", "disk", "inodes", "load", "process", "file_age", "probe",
+    "cpu",
+    "memory",
+    "swap",
+    "disk",
+    "inodes",
+    "load",
+    "process",
+    "file_age",
+    "probe",
+    "prometheus",
 ];
 const ITEM_KEYS: &[&str] = &[
     "cpu",
@@ -68,6 +78,7 @@ const ITEM_KEYS: &[&str] = &[
     "process",
     "file_age",
     "probe",
+    "prometheus",
     "name",
     "runbook",
     "first_steps",
@@ -85,6 +96,7 @@ impl CheckSpec {
             CheckSpec::Process(_) => "process",
             CheckSpec::FileAge(_) => "file_age",
             CheckSpec::Probe(_) => "probe",
+            CheckSpec::Prometheus(_) => "prometheus",
         }
     }
 }
@@ -110,6 +122,7 @@ impl<'de> Deserialize<'de> for CheckItem {
                         "process" => CheckSpec::Process(map.next_value()?),
                         "file_age" => CheckSpec::FileAge(map.next_value()?),
                         "probe" => CheckSpec::Probe(map.next_value()?),
+                        "prometheus" => CheckSpec::Prometheus(map.next_value()?),
                         "name" => {
                             name = Some(map.next_value()?);
                             continue;
@@ -557,6 +570,59 @@ impl<'de> Deserialize<'de> for FileAge {
         Ok(FileAge {
             path: r.path,
             levels,
+        })
+    }
+}
+
+/// `prometheus: { url, query, warn, crit, timeout }`: a query's value against thresholds (Nagios
+/// ranges, as every check's), so the queries a deploy's analysis uses serve as standing checks.
+#[derive(Debug, Clone)]
+pub struct PromCheck {
+    pub url: String,
+    pub query: String,
+    pub levels: Levels,
+    pub timeout: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPromCheck {
+    url: String,
+    query: String,
+    warn: Option<Raw>,
+    crit: Option<Raw>,
+    timeout: Option<Duration>,
+}
+
+impl<'de> Deserialize<'de> for PromCheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = RawPromCheck::deserialize(d)?;
+        if r.warn.is_none() && r.crit.is_none() {
+            return Err(de::Error::custom(with_hint(
+                "a prometheus check needs `warn` or `crit` (or both)",
+                "e.g. warn: 0.05, crit: 0.2 (above is bad); a range like \"10:\" alerts below 10",
+            )));
+        }
+        if r.timeout.is_some_and(|t| t.0.is_zero()) {
+            return Err(de::Error::custom(at_key(
+                "timeout",
+                "a timeout of 0s fails every query",
+            )));
+        }
+        crate::analysis::balanced(&r.query).map_err(|e| de::Error::custom(at_key("query", e)))?;
+        let levels = Levels::parse(
+            r.warn.as_ref(),
+            r.crit.as_ref(),
+            Direction::Above,
+            Unit::Number,
+            ("warn", "crit"),
+        )
+        .map_err(de::Error::custom)?;
+        Ok(PromCheck {
+            url: r.url,
+            query: r.query,
+            levels,
+            timeout: r.timeout.unwrap_or(Duration::secs(10)),
         })
     }
 }

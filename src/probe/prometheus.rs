@@ -117,16 +117,34 @@ fn answer(status: u16, body: &str) -> Result<Sample, String> {
     }
 }
 
-/// `{code="500",host="web1"}`, the series' labels as PromQL writes them; `{}` for none.
+/// `up{instance="a",job="b"}`: the series as PromQL writes it (its name, then its labels; `{}`
+/// for a series with neither).
 fn labels(metric: &serde_json::Value) -> String {
     let Some(map) = metric.as_object() else {
         return "{}".into();
     };
+    let name = map.get("__name__").and_then(|v| v.as_str()).unwrap_or("");
     let pairs: Vec<String> = map
         .iter()
+        .filter(|(k, _)| *k != "__name__")
         .map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap_or_default()))
         .collect();
-    format!("{{{}}}", pairs.join(","))
+    if pairs.is_empty() && !name.is_empty() {
+        return name.to_string();
+    }
+    format!("{name}{{{}}}", pairs.join(","))
+}
+
+/// The values of a series' labels, for a short name: `web1,500`.
+pub fn label_values(series: &str) -> String {
+    let inner = series
+        .split_once('{')
+        .map_or("", |(_, rest)| rest.trim_end_matches('}'));
+    inner
+        .split("\",")
+        .filter_map(|pair| Some(pair.split_once('=')?.1.trim_matches('"').to_string()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The Prometheus page that graphs `promql`: where an alert about it links.
