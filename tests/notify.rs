@@ -231,3 +231,40 @@ fn rustix_hostname() -> String {
         .trim()
         .to_string()
 }
+
+#[test]
+fn a_check_alert_reaches_alertmanager_and_its_recovery_resolves_it() {
+    let env = Env::new();
+    let am = crate::harness::prometheus::Alertmanager::start(env.dir.path());
+    let marker = env.path("backup.ok");
+    let playbook = format!(
+        "kind: check\nname: host-health\nchecks:\n  - file_age: {{ path: {}, max_age: 1h }}\n    name: backup\n    runbook: https://wiki.example/backup\n    first_steps: [\"ls -l /var/backups\"]\nnotify:\n  alertmanager: {{ url: \"{}\", labels: {{ team: shop }}, on: [critical, recovery] }}\n",
+        marker.display(),
+        am.url()
+    );
+    let (code, out) = env.check_nagios(&playbook);
+    assert_eq!(code, 2, "{out}");
+    let alerts = am.alerts();
+    let a = &alerts[0];
+    assert_eq!(a["labels"]["alertname"], "backup", "{alerts}");
+    assert_eq!(a["labels"]["severity"], "critical");
+    assert_eq!(a["labels"]["job"], "tend-check");
+    assert_eq!(a["labels"]["team"], "shop");
+    assert_eq!(a["labels"]["playbook"], "host-health");
+    assert!(
+        a["labels"]["instance"]
+            .as_str()
+            .is_some_and(|i| !i.is_empty())
+    );
+    assert_eq!(
+        a["annotations"]["runbook_url"],
+        "https://wiki.example/backup"
+    );
+    assert_eq!(a["annotations"]["first_steps"], "ls -l /var/backups");
+    assert_eq!(a["status"]["state"], "active");
+    std::fs::write(&marker, "").unwrap();
+    let (code, out) = env.check_nagios(&playbook);
+    assert_eq!(code, 0, "{out}");
+    let after = am.alerts();
+    assert!(after.as_array().is_some_and(|a| a.is_empty()), "{after}");
+}

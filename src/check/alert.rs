@@ -39,6 +39,8 @@ pub struct Context<'a> {
     pub notifier: &'a Notifier,
     pub repeat: Option<Duration>,
     pub playbook: String,
+    /// The playbook's `name:` (its file's name without one).
+    pub name: String,
     pub run: &'a str,
     pub runbook: Option<String>,
     pub first_steps: Vec<String>,
@@ -162,6 +164,21 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
             dirty = true;
         }
     }
+    if deliveries.is_empty() && !bad.is_empty() {
+        // Alertmanager forgets an alert not posted again: what is still bad is, every run.
+        let worst = bad
+            .iter()
+            .map(|&i| outcomes[i].status)
+            .max_by_key(|s| severity(*s))
+            .unwrap_or(Status::Ok);
+        let reason = match worst {
+            Status::Warning => "warning",
+            Status::Unknown => "unknown",
+            _ => "critical",
+        };
+        let alert = compose(ctx, outcomes, &bad, reason, true, &state, now);
+        deliveries = ctx.notifier.refresh(&alert);
+    }
     if dirty {
         let json = serde_json::to_vec_pretty(&state).unwrap_or_default();
         if let Some(dir) = ctx.state_file.parent() {
@@ -270,9 +287,53 @@ fn compose(
         ctx.run,
         rfc3339(now)
     );
+    let incidents = about
+        .iter()
+        .map(|&i| {
+            incident(
+                ctx,
+                &outcomes[i],
+                &state.checks[&key(&outcomes[i].name)],
+                &host,
+            )
+        })
+        .collect();
     Alert {
         subject,
         body,
         reason: reason.to_string(),
+        kind: "check".into(),
+        playbook: ctx.name.clone(),
+        incidents,
+    }
+}
+
+/// A check as Alertmanager keeps it: resolved once it is OK again.
+fn incident(ctx: &Context, o: &Verdict, e: &Entry, host: &str) -> crate::notify::Incident {
+    crate::notify::Incident {
+        name: o.name.clone(),
+        // A recovery carries the labels of the alert it resolves: the state last told.
+        severity: nagios_word(if o.status.is_problem() {
+            o.status
+        } else {
+            e.notified
+        })
+        .to_ascii_lowercase(),
+        host: host.to_string(),
+        resolved: !o.status.is_problem(),
+        summary: format!("{} {}: {}", nagios_word(o.status), o.name, o.summary),
+        description: [o.detail.clone(), o.thresholds.clone()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; "),
+        since: Some(rfc3339(e.since)),
+        runbook: o.runbook.clone().or_else(|| ctx.runbook.clone()),
+        first_steps: if o.first_steps.is_empty() {
+            ctx.first_steps.clone()
+        } else {
+            o.first_steps.clone()
+        },
+        link: None,
     }
 }

@@ -161,6 +161,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
                 notifier,
                 repeat: loaded.body.alert.repeat.map(|d| d.0),
                 playbook: playbook_shown.clone(),
+                name: loaded.name(),
                 run: &run_id,
                 runbook: plan.runbook.clone(),
                 first_steps: plan.first_steps.clone(),

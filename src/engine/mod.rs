@@ -165,16 +165,39 @@ impl Run {
             return false;
         }
         let host = crate::sys::hostname();
+        let story = self.story.text();
         let alert = Alert {
             subject: format!("[tend] {host}: {} '{}': {subject}", self.kind, self.name),
             body: format!(
-                "tend {} {} on {host} (run {}):\n\n{message}\n\n{}\n",
+                "tend {} {} on {host} (run {}):\n\n{message}\n\n{story}\n",
                 self.kind,
                 self.playbook,
                 self.id(),
-                self.story.text()
             ),
             reason: reason.to_string(),
+            kind: self.kind.to_string(),
+            playbook: self.name.clone(),
+            incidents: vec![crate::notify::Incident {
+                name: format!("tend {} {}", self.kind, self.name),
+                // A success resolves the failure alert: the same labels, severity included.
+                severity: if reason == "warning" {
+                    "warning"
+                } else {
+                    "critical"
+                }
+                .into(),
+                host,
+                resolved: matches!(reason, "success" | "recovery"),
+                summary: subject.to_string(),
+                description: format!("{message}\n\n{story}"),
+                since: None,
+                runbook: None,
+                first_steps: vec![],
+                link: story
+                    .split_whitespace()
+                    .find(|w| w.contains("/graph?g0.expr="))
+                    .map(str::to_string),
+            }],
         };
         deliver(&self.reporter, notifier.send(&alert))
     }

@@ -1,5 +1,7 @@
-//! Alerts by email (lettre, through a real SMTP server) and webhook (Slack-compatible JSON).
+//! Alerts by email (lettre, through a real SMTP server), webhook (Slack-compatible JSON) and
+//! Alertmanager's v2 API.
 
+mod alertmanager;
 mod email;
 mod webhook;
 
@@ -15,6 +17,7 @@ use crate::playbook::{Diagnostic, Scope};
 pub struct NotifySpec {
     pub email: Option<EmailSpec>,
     pub webhook: Option<WebhookSpec>,
+    pub alertmanager: Option<alertmanager::AlertmanagerSpec>,
 }
 
 /// A rendered alert: what every channel sends.
@@ -24,6 +27,30 @@ pub struct Alert {
     pub body: String,
     /// Why it is sent: critical, warning, recovery, unknown, failure, rollback, ...
     pub reason: String,
+    /// The job that sends it (check, deploy, failover, cleanup) and its playbook's name.
+    pub kind: String,
+    pub playbook: String,
+    /// Each thing it is about, for the channels that keep one alert per thing (Alertmanager).
+    pub incidents: Vec<Incident>,
+}
+
+/// One thing an alert is about: a check on a host, or a run.
+#[derive(Debug, Clone)]
+pub struct Incident {
+    pub name: String,
+    /// critical, warning, unknown, info.
+    pub severity: String,
+    pub host: String,
+    /// It is over (a recovery, a deploy that succeeded).
+    pub resolved: bool,
+    pub summary: String,
+    pub description: String,
+    /// Since when it holds (RFC 3339); absent: now.
+    pub since: Option<String>,
+    pub runbook: Option<String>,
+    pub first_steps: Vec<String>,
+    /// Where to look: a Prometheus graph, say.
+    pub link: Option<String>,
 }
 
 /// How one channel's sending went: "email to a@b", or "email: connection refused".
@@ -44,6 +71,7 @@ impl Delivery {
 pub struct Notifier {
     email: Option<email::Email>,
     webhook: Option<webhook::Webhook>,
+    alertmanager: Option<alertmanager::Alertmanager>,
 }
 
 impl NotifySpec {
@@ -64,7 +92,15 @@ impl NotifySpec {
             Some(w) => Some(w.resolve(&scope.at("webhook"), allowed)?),
             None => None,
         };
-        Ok(Notifier { email, webhook })
+        let alertmanager = match &self.alertmanager {
+            Some(a) => Some(a.resolve(&scope.at("alertmanager"), allowed)?),
+            None => None,
+        };
+        Ok(Notifier {
+            email,
+            webhook,
+            alertmanager,
+        })
     }
 }
 
@@ -105,7 +141,7 @@ pub fn check_on(
 
 impl Notifier {
     pub fn is_empty(&self) -> bool {
-        self.email.is_none() && self.webhook.is_none()
+        self.email.is_none() && self.webhook.is_none() && self.alertmanager.is_none()
     }
 
     /// Each channel, where it goes and for which reasons: "email to ops@example.com on
@@ -117,6 +153,9 @@ impl Notifier {
         }
         if let Some(w) = &self.webhook {
             out.push(format!("webhook to {} on {}", w.host(), w.on.join(", ")));
+        }
+        if let Some(a) = &self.alertmanager {
+            out.push(format!("alertmanager {} on {}", a.shown(), a.on.join(", ")));
         }
         out
     }
@@ -130,6 +169,22 @@ impl Notifier {
                 .webhook
                 .as_ref()
                 .is_some_and(|w| w.on.iter().any(|r| r == reason))
+            || self
+                .alertmanager
+                .as_ref()
+                .is_some_and(|a| a.on.iter().any(|r| r == reason))
+    }
+
+    /// Alertmanager resolves an alert not posted again within its `resolve_timeout` (5m): a
+    /// check posts what is still bad on every run, even when no other channel is told.
+    pub fn refresh(&self, alert: &Alert) -> Vec<Delivery> {
+        match &self.alertmanager {
+            Some(a) if a.on.iter().any(|r| r == &alert.reason) => vec![match a.send(alert) {
+                Ok(what) => Delivery::Sent(what),
+                Err(e) => Delivery::Failed(crate::redact::redact(&format!("alertmanager: {e}"))),
+            }],
+            _ => vec![],
+        }
     }
 
     /// Send through every channel that wants it: each channel's delivery.
@@ -148,6 +203,11 @@ impl Notifier {
             && w.on.iter().any(|r| r == &alert.reason)
         {
             out.push(said("webhook", w.send(alert)));
+        }
+        if let Some(a) = &self.alertmanager
+            && a.on.iter().any(|r| r == &alert.reason)
+        {
+            out.push(said("alertmanager", a.send(alert)));
         }
         out
     }

@@ -111,3 +111,59 @@ pub fn encode(s: &str) -> String {
         })
         .collect()
 }
+
+pub struct Alertmanager {
+    pub port: u16,
+    child: Child,
+}
+
+impl Alertmanager {
+    /// With one receiver that sends nowhere: a test reads the alerts back from its API.
+    pub fn start(dir: &Path) -> Alertmanager {
+        require(
+            "/usr/bin/prometheus-alertmanager",
+            "prometheus-alertmanager",
+        );
+        let port = free_port();
+        let file = dir.join(format!("alertmanager-{port}.yml"));
+        std::fs::write(
+            &file,
+            "route: { receiver: nowhere, group_wait: 1s }\nreceivers: [ { name: nowhere } ]\n",
+        )
+        .unwrap();
+        let child = Command::new("/usr/bin/prometheus-alertmanager")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.join(format!("alertmanager-{port}")).display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start alertmanager");
+        let a = Alertmanager { port, child };
+        wait_for("alertmanager to be ready", Duration::from_secs(30), || {
+            http::get(port, "/-/ready").is_ok()
+        });
+        a
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The alerts it holds now (its `/api/v2/alerts`), as JSON.
+    pub fn alerts(&self) -> serde_json::Value {
+        let body = http::get(self.port, "/api/v2/alerts").expect("alertmanager answers");
+        serde_json::from_str(&body).expect("alertmanager's JSON")
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
