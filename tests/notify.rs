@@ -1,5 +1,6 @@
 //! Alerts through a real SMTP server and a real webhook endpoint.
 
+use crate::harness::run::Runs;
 use crate::harness::smtp::{SmtpServer, readable};
 use crate::harness::{Env, http::HttpServer, stderr};
 
@@ -267,4 +268,40 @@ fn a_check_alert_reaches_alertmanager_and_its_recovery_resolves_it() {
     assert_eq!(code, 0, "{out}");
     let after = am.alerts();
     assert!(after.as_array().is_some_and(|a| a.is_empty()), "{after}");
+}
+
+#[test]
+fn a_pagerduty_webhook_triggers_and_resolves_events_that_match_the_events_v2_schema() {
+    let env = Env::new();
+    let pd = crate::harness::http::PagerDuty::start(env.dir.path());
+    let marker = env.path("backup.ok");
+    let playbook = format!(
+        "kind: check\nname: host-health\nsecrets: {{ pd_key: {{ env: PD_KEY }} }}\nchecks:\n  - file_age: {{ path: {}, max_age: 1h }}\n    name: backup\n    runbook: https://wiki.example/backup\nnotify:\n  webhook: {{ format: pagerduty, url: \"{}\", routing_key: \"{{{{ pd_key }}}}\", on: [critical, recovery] }}\n",
+        marker.display(),
+        pd.url()
+    );
+    let p = env.write("check.yaml", &playbook);
+    let run = |want: i32| {
+        env.tend()
+            .args(["check", "--output", "nagios"])
+            .arg(&p)
+            .env("PD_KEY", "R0UTINGKEY0123456789abcdef012345")
+            .run()
+            .code(want)
+            .stdout_lacks("R0UTINGKEY")
+            .stderr_lacks("R0UTINGKEY");
+    };
+    run(2);
+    std::fs::write(&marker, "").unwrap();
+    run(0);
+    let events = pd.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let (trigger, resolve) = (&events[0], &events[1]);
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(trigger["routing_key"], "R0UTINGKEY0123456789abcdef012345");
+    assert_eq!(trigger["payload"]["severity"], "critical");
+    assert_eq!(trigger["payload"]["class"], "backup");
+    assert_eq!(trigger["links"][0]["href"], "https://wiki.example/backup");
+    assert_eq!(resolve["event_action"], "resolve");
+    assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
 }

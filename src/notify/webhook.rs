@@ -1,13 +1,32 @@
-use serde::Deserialize;
+//! A webhook: Slack-compatible `{"text": ...}` (most chat incoming webhooks take it), or
+//! PagerDuty's Events API v2 (`format: pagerduty`): a `trigger` or `resolve` for each thing an
+//! alert is about, with a `dedup_key` per check and host, so a recovery resolves its incident.
 
-use super::{Alert, check_on};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{Alert, Incident, check_on};
 use crate::playbook::units::Duration;
 use crate::playbook::{Diagnostic, Mode, Scope};
+
+const PAGERDUTY: &str = "https://events.pagerduty.com/v2/enqueue";
+
+#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Slack,
+    Pagerduty,
+}
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSpec {
-    pub url: String,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub format: Format,
+    /// PagerDuty's integration key (from `secrets:`, usually).
+    pub routing_key: Option<String>,
     pub on: Option<Vec<String>>,
     pub timeout: Option<Duration>,
 }
@@ -15,21 +34,48 @@ pub struct WebhookSpec {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     url: String,
+    format: Format,
+    routing_key: String,
     pub on: Vec<String>,
     timeout: std::time::Duration,
 }
 
 impl WebhookSpec {
     pub fn resolve(&self, scope: &Scope, allowed: &[&str]) -> Result<Webhook, Diagnostic> {
-        let url = scope.render("url", &self.url, Mode::Text)?;
+        let url = match (&self.url, self.format) {
+            (Some(u), _) => scope.render("url", u, Mode::Text)?,
+            (None, Format::Pagerduty) => PAGERDUTY.to_string(),
+            (None, Format::Slack) => {
+                return Err(scope
+                    .error("url", "a webhook needs its `url`")
+                    .hint("url: \"https://hooks.slack.com/services/...\", or format: pagerduty with a routing_key"));
+            }
+        };
         // A URL that is a secret is checked when it runs: `validate` and `plan` see its stand-in.
         let from_secret = url.starts_with(crate::redact::MASK);
         if !from_secret && !url.starts_with("http://") && !url.starts_with("https://") {
             return Err(scope.error("url", format!("'{url}' is not an http:// or https:// URL")));
         }
+        let routing_key = match (&self.routing_key, self.format) {
+            (Some(k), Format::Pagerduty) => scope.render("routing_key", k, Mode::Text)?,
+            (None, Format::Pagerduty) => {
+                return Err(scope
+                    .error("format", "format: pagerduty needs a `routing_key`")
+                    .hint("the Events API v2 integration key of a PagerDuty service: routing_key: \"{{ pagerduty_key }}\", from secrets:"));
+            }
+            (Some(_), Format::Slack) => {
+                return Err(scope.error(
+                    "routing_key",
+                    "`routing_key` is PagerDuty's: it needs format: pagerduty",
+                ));
+            }
+            (None, Format::Slack) => String::new(),
+        };
         let on = check_on(scope, &self.on, allowed)?;
         Ok(Webhook {
             url,
+            format: self.format,
+            routing_key,
             on,
             timeout: self
                 .timeout
@@ -46,35 +92,127 @@ impl Webhook {
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host = authority.rsplit('@').next().unwrap_or_default();
-        format!("{scheme}://{host}")
+        let format = match self.format {
+            Format::Slack => "",
+            Format::Pagerduty => " (pagerduty)",
+        };
+        format!("{scheme}://{host}{format}")
     }
 
-    /// POST `{"text": ...}`: what Slack, Mattermost and most chat incoming webhooks take.
     pub fn send(&self, alert: &Alert) -> Result<String, super::Undelivered> {
-        let text = crate::redact::redact(&format!("{}\n\n{}", alert.subject, alert.body));
-        let body = serde_json::json!({ "text": text, "subject": crate::redact::redact(&alert.subject), "reason": alert.reason });
+        match self.format {
+            Format::Slack => {
+                let text = crate::redact::redact(&format!("{}\n\n{}", alert.subject, alert.body));
+                let body = serde_json::json!({ "text": text, "subject": crate::redact::redact(&alert.subject), "reason": alert.reason });
+                self.post(&body)?;
+                Ok(format!("webhook {}", redact_url(&self.url)))
+            }
+            Format::Pagerduty => {
+                for i in &alert.incidents {
+                    self.post(&self.pagerduty(alert, i))?;
+                }
+                Ok(format!(
+                    "pagerduty {} ({} event{})",
+                    redact_url(&self.url),
+                    alert.incidents.len(),
+                    if alert.incidents.len() == 1 { "" } else { "s" }
+                ))
+            }
+        }
+    }
+
+    fn post(&self, body: &serde_json::Value) -> Result<(), super::Undelivered> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(self.timeout))
             .http_status_as_error(false)
+            .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        let resp = agent
+        let mut resp = agent
             .post(&self.url)
             .content_type("application/json")
             .send(body.to_string().as_bytes())
             .map_err(|e| e.to_string())?;
         let status = resp.status();
         if status.is_success() {
-            Ok(format!("webhook {}", redact_url(&self.url)))
-        } else {
-            Err(format!(
-                "{} answered HTTP {}",
-                redact_url(&self.url),
-                status.as_u16()
-            )
-            .into())
+            return Ok(());
         }
+        // PagerDuty says why it refused an event in its answer.
+        let said = resp.body_mut().read_to_string().unwrap_or_default();
+        let said = crate::redact::redact(said.lines().next().unwrap_or("").trim());
+        Err(format!(
+            "{} answered HTTP {}{}",
+            redact_url(&self.url),
+            status.as_u16(),
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {said}")
+            }
+        )
+        .into())
     }
+
+    /// One Events API v2 event: `trigger` while it holds, `resolve` once it is over.
+    pub fn pagerduty(&self, alert: &Alert, i: &Incident) -> serde_json::Value {
+        let redact = |s: &str| crate::redact::redact(s);
+        let mut event = serde_json::json!({
+            "routing_key": self.routing_key,
+            "event_action": if i.resolved { "resolve" } else { "trigger" },
+            "dedup_key": dedup_key(&format!("tend/{}/{}/{}/{}", alert.kind, alert.playbook, i.host, i.name)),
+            "client": "tend",
+        });
+        if i.resolved {
+            return event;
+        }
+        let mut details = serde_json::json!({ "description": redact(&i.description) });
+        if !i.first_steps.is_empty() {
+            details["first_steps"] =
+                serde_json::json!(i.first_steps.iter().map(|s| redact(s)).collect::<Vec<_>>());
+        }
+        event["payload"] = serde_json::json!({
+            "summary": cut(&redact(&i.summary), 1024),
+            "source": i.host,
+            "severity": match i.severity.as_str() {
+                "critical" => "critical",
+                "warning" => "warning",
+                "info" => "info",
+                _ => "error",
+            },
+            "timestamp": i.since.clone().unwrap_or_else(crate::report::now_rfc3339),
+            "component": format!("tend {}", alert.kind),
+            "group": redact(&alert.playbook),
+            "class": redact(&i.name),
+            "custom_details": details,
+        });
+        let links: Vec<serde_json::Value> = [("runbook", &i.runbook), ("graph", &i.link)]
+            .iter()
+            .filter_map(|(text, href)| {
+                let href = redact(href.as_ref()?);
+                href.starts_with("http")
+                    .then(|| serde_json::json!({ "href": href, "text": text }))
+            })
+            .collect();
+        if !links.is_empty() {
+            event["links"] = serde_json::json!(links);
+        }
+        event
+    }
+}
+
+/// At most 255 characters, as PagerDuty takes it: a longer key keeps its start and a hash of
+/// the whole, so two long keys never collide.
+fn dedup_key(key: &str) -> String {
+    if key.chars().count() <= 255 {
+        return key.to_string();
+    }
+    let hash = data_encoding::HEXLOWER.encode(&Sha256::digest(key.as_bytes()));
+    format!("{}#{hash}", cut(key, 255 - 1 - hash.len()))
+}
+
+/// The first `n` characters.
+fn cut(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 /// Webhook URLs embed their token in the path: show only scheme and host.

@@ -121,3 +121,62 @@ pub fn get(port: u16, path: &str) -> Result<String, String> {
         Err(head.lines().next().unwrap_or_default().to_string())
     }
 }
+
+/// A PagerDuty Events API v2 receiver that checks every event against the documented schema
+/// (`pagerduty.py`, with python3-jsonschema) and keeps the valid ones.
+pub struct PagerDuty {
+    pub port: u16,
+    store: std::path::PathBuf,
+    child: std::process::Child,
+}
+
+impl PagerDuty {
+    pub fn start(dir: &std::path::Path) -> PagerDuty {
+        assert!(
+            std::process::Command::new("/usr/bin/python3")
+                .args(["-c", "import jsonschema"])
+                .status()
+                .is_ok_and(|s| s.success()),
+            "python3-jsonschema is missing: install the Debian package (scripts/test does)"
+        );
+        let port = super::free_port();
+        let store = dir.join(format!("pagerduty-{port}"));
+        let harness = super::repo_root().join("tests/harness");
+        let child = std::process::Command::new("/usr/bin/python3")
+            .arg(harness.join("pagerduty.py"))
+            .arg(port.to_string())
+            .arg(&store)
+            .arg(harness.join("pagerduty-events-v2.schema.json"))
+            .spawn()
+            .expect("start the PagerDuty receiver");
+        super::wait_for(
+            "the PagerDuty receiver to listen",
+            std::time::Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+        PagerDuty { port, store, child }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v2/enqueue", self.port)
+    }
+
+    /// The valid events received, in order.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.store)
+            .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for PagerDuty {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -74,6 +74,14 @@ impl Run {
     }
 
     #[track_caller]
+    pub fn stdout_lacks(&self, unwanted: &str) -> &Self {
+        if self.stdout().contains(unwanted) {
+            self.fail(&format!("stdout has {unwanted:?}"));
+        }
+        self
+    }
+
+    #[track_caller]
     pub fn stderr_lacks(&self, unwanted: &str) -> &Self {
         if self.stderr().contains(unwanted) {
             self.fail(&format!("stderr has {unwanted:?}"));
