@@ -106,6 +106,36 @@ fn a_query_that_selects_no_series_is_inconclusive_never_a_success() {
         .stderr_has("inconclusive: 1 of 1 measurements inconclusive (inconclusive_limit 0)");
     assert_eq!(shop.current(), "releases/v1");
     assert_eq!(shop.journal()["releases"][1]["state"], "failed");
+    // Each measurement is an event in JSON too.
+    let sha = shop.artifact_erring("v3", 0.0);
+    let run = Run::of(
+        &shop
+            .env
+            .tend()
+            .args([
+                "--output",
+                "json",
+                "deploy",
+                "shop.yaml",
+                "--var",
+                "version=v3",
+            ])
+            .arg(format!("--var=sha={sha}"))
+            .output()
+            .unwrap(),
+    );
+    let m: serde_json::Value = run
+        .stderr()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "measurement")
+        .expect("a measurement event");
+    assert_eq!(m["analysis"], "errors", "{m}");
+    assert_eq!(m["n"], 1);
+    assert_eq!(m["count"], 3);
+    assert_eq!(m["value"], serde_json::Value::Null);
+    assert_eq!(m["verdict"], "inconclusive");
+    assert_eq!(m["detail"], "no series");
 }
 
 #[test]
@@ -235,9 +265,12 @@ fn a_promql_syntax_error_shows_prometheus_own_error_text() {
         .stderr_has("`(` at column 4 is never closed");
 }
 
+/// The worst error ratio of the release over every host deployed: the same query for each.
+const FLEET: &str = r#"max(shop_error_ratio{version="{{ release }}"})"#;
+
 fn rollout(prom_url: &str) -> String {
     format!(
-        r#"{{ batches: [1, "100%"], analysis: [ {{ prometheus: {{ name: errors, url: "{prom_url}", query: '{QUERY}', success: "result < 0.05", failure: "result >= 0.1", interval: 300ms, count: 3, initial_delay: 1500ms }} }} ] }}"#
+        r#"{{ batches: [1, "100%"], analysis: [ {{ prometheus: {{ name: errors, url: "{prom_url}", query: '{QUERY}', success: "result < 0.05", failure: "result >= 0.1", interval: 300ms, count: 3, initial_delay: 1500ms }} }}, {{ prometheus: {{ name: fleet, url: "{prom_url}", query: '{FLEET}', success: "result < 0.05", interval: 300ms, count: 3, initial_delay: 1500ms }} }} ] }}"#
     )
 }
 
@@ -256,18 +289,23 @@ fn fleet() -> (Fleet, Prometheus) {
 
 #[test]
 fn a_good_release_passes_its_canary_analysis_and_rolls_out_to_every_host() {
-    let (fleet, _prom) = fleet();
+    let (fleet, prom) = fleet();
     let v1 = fleet.shop.artifact_erring("v1", 0.0);
     Run::of(&fleet.deploy_packed("v1", &v1, &[])).code(0);
     let v2 = fleet.shop.artifact_erring("v2", 0.01);
+    let before = prom.queries();
     Run::of(&fleet.deploy_packed("v2", &v2, &[]))
         .code(0)
+        // A query that is the same for every host of a batch is measured once for them all.
+        .stderr_has("ok      analysis fleet (batch 2/2: web2, web3): success")
         .stderr_has("[web1] measure analysis errors (batch 1/2): errors #3/3 0.01 → success (success: result < 0.05)")
         .stderr_has("[web1] ok      analysis errors (batch 1/2): success")
         .stderr_has("[web3] ok      analysis errors (batch 2/2): success");
     for h in ["web1", "web2", "web3"] {
         assert_eq!(fleet.current(h), "releases/v2", "{}", fleet.picture());
     }
+    // 3 measurements an analysis: errors on web1, fleet; errors on web2 and web3, fleet once.
+    assert_eq!(prom.queries() - before, 5 * 3);
 }
 
 #[test]
@@ -320,4 +358,42 @@ fn a_prometheus_check_judges_the_query_value_with_warn_and_crit() {
     let (code, out) = check("shop_error_ratio +", "warn: 0.05");
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("bad_data"), "{out}");
+}
+
+#[test]
+fn a_rolled_back_deploy_reaches_alertmanager_with_its_graph_and_a_later_success_resolves_it() {
+    let (shop, prom) = gated(QUERY, FAST);
+    let am = crate::harness::prometheus::Alertmanager::start(shop.env.dir.path());
+    let path = shop.env.path("shop.yaml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "deploy:\n",
+        &format!(
+            "notify: {{ alertmanager: {{ url: \"{}\", labels: {{ team: shop }} }} }}\ndeploy:\n",
+            am.url()
+        ),
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    deploy_erring(&shop, "v2", 0.2).code(1);
+    let alerts = am.alerts();
+    let a = &alerts[0];
+    assert_eq!(a["labels"]["alertname"], "tend deploy shop", "{alerts}");
+    assert_eq!(a["labels"]["severity"], "critical");
+    assert_eq!(a["labels"]["job"], "tend-deploy");
+    assert_eq!(a["labels"]["team"], "shop");
+    assert!(
+        a["generatorURL"]
+            .as_str()
+            .is_some_and(|g| g.starts_with(&format!("{}/graph?g0.expr=", prom.url()))),
+        "{alerts}"
+    );
+    assert!(
+        a["annotations"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("last values 0.2")),
+        "{alerts}"
+    );
+    deploy_erring(&shop, "v3", 0.0).code(0);
+    let after = am.alerts();
+    assert!(after.as_array().is_some_and(|a| a.is_empty()), "{after}");
 }

@@ -411,3 +411,69 @@ fn values_that_cannot_be_data_where_they_land_are_refused() {
         assert_eq!(code, 0, "{filter}: {err}");
     }
 }
+
+/// The quoting contexts of a PromQL query: a value in a string, double or single quoted. (As
+/// label_join's separator between two absent labels it comes back as the label `got`, as is.)
+const PROMQL_CONTEXTS: &[&str] = &[
+    r#"label_join(vector(1), "got", "V", "a", "b")"#,
+    r#"label_join(vector(1), "got", 'V', "a", "b")"#,
+];
+
+#[test]
+fn hostile_values_in_a_promql_query_arrive_as_the_label_value_they_are() {
+    let env = Env::new();
+    let prom = crate::harness::prometheus::Prometheus::start(env.dir.path(), &[]);
+    // An empty value makes no label.
+    let values: Vec<String> = corpus(&env.path("never"))
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .chain([
+            r#"web1"} or vector(0) or {x=""#.to_string(),
+            r"\u0041 \x41 \101".to_string(),
+            "\"'`".to_string(),
+        ])
+        .collect();
+    let mut checks = String::new();
+    let mut vars = String::new();
+    for (c, ctx) in PROMQL_CONTEXTS.iter().enumerate() {
+        for (i, v) in values.iter().enumerate() {
+            let query = ctx.replace('V', &format!("{{{{ v{i} }}}}"));
+            checks += &format!(
+                "  - name: c{c}v{i}\n    prometheus: {{ url: \"{}\", query: {}, crit: 2 }}\n",
+                prom.url(),
+                serde_json::to_string(&query).unwrap()
+            );
+        }
+    }
+    for (i, v) in values.iter().enumerate() {
+        vars += &format!("  v{i}: {}\n", serde_json::to_string(v).unwrap());
+    }
+    let p = env.write(
+        "check.yaml",
+        &format!("kind: check\nvars:\n{vars}checks:\n{checks}"),
+    );
+    let out = env
+        .tend()
+        .args(["check", "--output", "json"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    for (c, _) in PROMQL_CONTEXTS.iter().enumerate() {
+        for (i, v) in values.iter().enumerate() {
+            let name = format!("c{c}v{i}");
+            let check = doc["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == name.as_str())
+                .unwrap_or_else(|| panic!("no check {name}"));
+            assert_eq!(
+                check["summary"].as_str().unwrap(),
+                format!("1 {{got={v:?}}}"),
+                "{name}: {v:?}"
+            );
+        }
+    }
+}

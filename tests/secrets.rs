@@ -166,11 +166,21 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
     // A check named after the secret, whose probe prints it and fails: every output, the
     // alert, its state file and the prom file.
     let check = Env::new();
+    let am = crate::harness::prometheus::Alertmanager::start(check.dir.path());
+    let pd = crate::harness::http::PagerDuty::start(check.dir.path());
+    let channels = email(smtp.port, "critical, recovery").replacen(
+        "notify: {",
+        &format!(
+            "notify: {{ alertmanager: {{ url: \"{}\" }}, webhook: {{ format: pagerduty, url: \"{}\", routing_key: r0ut1ng }},",
+            am.url(),
+            pd.url()
+        ),
+        1,
+    );
     check.write(
         "check.yaml",
         &format!(
-            "kind: check\n{SECRETS}{}checks:\n  - probe: {{ command: \"printf '%s\\\\n' {{{{ token }}}}; test -e ok\" }}\n    name: \"api {{{{ token }}}}\"\n",
-            email(smtp.port, "critical, recovery")
+            "kind: check\n{SECRETS}{channels}checks:\n  - probe: {{ command: \"printf '%s\\\\n' {{{{ token }}}}; test -e ok\" }}\n    name: \"api {{{{ token }}}}\"\n    runbook: \"https://wiki.example/{{{{ token }}}}\"\n",
         ),
     );
     for output in ["nagios", "json", "plain", "human"] {
@@ -187,11 +197,18 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
         let out = runs.run("check", c);
         assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     }
+    // What Alertmanager holds of the alert, before the recovery resolves it.
+    let alerts = am.alerts().to_string();
+    assert!(alerts.contains("api ***"), "{alerts}");
+    clean("Alertmanager's alerts", alerts.as_bytes());
     check.write("ok", "");
     let mut c = check.tend();
     c.args(["check", "check.yaml", "--prom-file", "tend.prom"]);
     let out = runs.run("check recovered", c);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let events = pd.events();
+    assert!(events.len() >= 2, "{events:?}");
+    clean("PagerDuty's events", format!("{events:?}").as_bytes());
 
     // A failover whose fence prints the secret, with alerts.
     let mut p = pair_with(

@@ -115,7 +115,8 @@ pub(super) fn resolve(
     let notifier = loaded
         .body
         .notify
-        .resolve(&top, ALERT_REASONS, real_secrets)?;
+        .resolve(&top, ALERT_REASONS, real_secrets)?
+        .named(loaded.name());
     Ok(Plan {
         rules,
         notifier,

@@ -125,7 +125,8 @@ impl<'a> Deploy<'a> {
         let notifier = loaded
             .body
             .notify
-            .resolve(&top, ALERT_REASONS, real_secrets)?;
+            .resolve(&top, ALERT_REASONS, real_secrets)?
+            .named(loaded.name());
         let layout = Layout {
             root,
             target: std::sync::Arc::new(crate::machine::Local),

@@ -166,6 +166,12 @@ impl Run {
         }
         let host = crate::sys::hostname();
         let story = self.story.text();
+        // The playbook, not this run of it ("shop", not "shop v2"): a later success resolves.
+        let about = if notifier.playbook.is_empty() {
+            &self.name
+        } else {
+            &notifier.playbook
+        };
         let alert = Alert {
             subject: format!("[tend] {host}: {} '{}': {subject}", self.kind, self.name),
             body: format!(
@@ -176,9 +182,9 @@ impl Run {
             ),
             reason: reason.to_string(),
             kind: self.kind.to_string(),
-            playbook: self.name.clone(),
+            playbook: about.to_string(),
             incidents: vec![crate::notify::Incident {
-                name: format!("tend {} {}", self.kind, self.name),
+                name: format!("tend {} {about}", self.kind),
                 // A success resolves the failure alert: the same labels, severity included.
                 severity: if reason == "warning" {
                     "warning"

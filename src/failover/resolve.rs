@@ -89,7 +89,10 @@ impl<'a> Plan<'a> {
             return Err(scope.error("timeout", "`timeout` must be more than 0"));
         }
         let active = active_source(&top, &b.active)?;
-        let notifier = b.notify.resolve(&top, ALERT_REASONS, real_secrets)?;
+        let notifier = b
+            .notify
+            .resolve(&top, ALERT_REASONS, real_secrets)?
+            .named(loaded.name());
         let name = top.at("probe").render("name", &p.name, Mode::Text)?;
         let ssh = match &b.ssh {
             Some(s) => s.render(&top.at("ssh"))?,

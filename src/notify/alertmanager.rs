@@ -65,7 +65,12 @@ impl AlertmanagerSpec {
         Ok(Alertmanager {
             url: url.trim_end_matches('/').to_string(),
             labels,
-            on: check_on(scope, &self.on, allowed)?,
+            // Absent: every reason, success too: a success resolves a failure's alert there,
+            // it pages nobody.
+            on: match &self.on {
+                None => allowed.iter().map(|r| r.to_string()).collect(),
+                on => check_on(scope, on, allowed)?,
+            },
             timeout: self
                 .timeout
                 .map_or(std::time::Duration::from_secs(10), |d| d.0),

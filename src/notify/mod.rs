@@ -72,6 +72,8 @@ pub struct Notifier {
     email: Option<email::Email>,
     webhook: Option<webhook::Webhook>,
     alertmanager: Option<alertmanager::Alertmanager>,
+    /// The playbook's name: what an alert is about for channels that keep one alert a thing.
+    pub playbook: String,
 }
 
 impl NotifySpec {
@@ -100,6 +102,7 @@ impl NotifySpec {
             email,
             webhook,
             alertmanager,
+            playbook: String::new(),
         })
     }
 }
@@ -140,6 +143,12 @@ pub fn check_on(
 }
 
 impl Notifier {
+    /// For the playbook named `name` (its `name:`, else its file's).
+    pub fn named(mut self, name: String) -> Notifier {
+        self.playbook = name;
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.email.is_none() && self.webhook.is_none() && self.alertmanager.is_none()
     }
