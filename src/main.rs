@@ -20,6 +20,7 @@ mod notify;
 mod playbook;
 mod probe;
 mod procs;
+mod prometheus;
 mod quote;
 mod reason;
 mod redact;

@@ -18,7 +18,7 @@ use serde::Deserialize;
 pub use promql::balanced;
 pub use spec::{AnalysisItem, AnalysisSpec};
 
-use crate::probe::prometheus::{self, Sample};
+use crate::prometheus::{self, Sample};
 use crate::report::{Event, Judged, Reporter, number};
 
 /// What happens when an analysis is inconclusive.

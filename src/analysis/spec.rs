@@ -118,18 +118,7 @@ impl<'de> Deserialize<'de> for AnalysisSpec {
 impl AnalysisSpec {
     /// The URL and the query rendered (the query's values escaped for PromQL).
     pub fn resolve(&self, scope: &Scope) -> Result<Analysis, Diagnostic> {
-        let url = scope.render("url", &self.url, Mode::Text)?;
-        if !url.starts_with("http://") && !url.starts_with("https://") {
-            return Err(scope
-                .error(
-                    "url",
-                    format!(
-                        "'{}' is not an http:// or https:// URL",
-                        crate::redact::userinfo(&url)
-                    ),
-                )
-                .hint("Prometheus's address, like http://prometheus.internal:9090"));
-        }
+        let url = scope.render_url("url", &self.url, "http://prometheus.internal:9090")?;
         let query = scope.render("query", &self.query, Mode::Query)?;
         Ok(Analysis {
             name: self.name.clone().unwrap_or_else(|| "prometheus".into()),

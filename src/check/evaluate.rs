@@ -509,7 +509,7 @@ fn procs(name: String, p: &Process) -> Verdict {
 /// The query's value against the levels; several series: the worst decides, each one's value
 /// is in the perfdata.
 fn prometheus(name: String, q: &PromCheck, query: Option<&(String, String)>) -> Verdict {
-    use crate::probe::prometheus::{self, Sample};
+    use crate::prometheus::{self, Sample};
     let Some((url, query)) = query else {
         return Verdict::unknown(name, "prometheus", "query not resolved");
     };

@@ -65,18 +65,8 @@ pub fn resolve(
         };
         let query = match &item.spec {
             spec::CheckSpec::Prometheus(q) => {
-                let url = kind_scope.render("url", &q.url, Mode::Text)?;
-                if !url.starts_with("http://") && !url.starts_with("https://") {
-                    return Err(kind_scope
-                        .error(
-                            "url",
-                            format!(
-                                "'{}' is not an http:// or https:// URL",
-                                crate::redact::userinfo(&url)
-                            ),
-                        )
-                        .hint("Prometheus's address, like http://prometheus.internal:9090"));
-                }
+                let url =
+                    kind_scope.render_url("url", &q.url, "http://prometheus.internal:9090")?;
                 Some((url, kind_scope.render("query", &q.query, Mode::Query)?))
             }
             _ => None,

@@ -31,18 +31,7 @@ pub struct Alertmanager {
 
 impl AlertmanagerSpec {
     pub fn resolve(&self, scope: &Scope, allowed: &[&str]) -> Result<Alertmanager, Diagnostic> {
-        let url = scope.render("url", &self.url, Mode::Text)?;
-        if !url.starts_with("http://") && !url.starts_with("https://") {
-            return Err(scope
-                .error(
-                    "url",
-                    format!(
-                        "'{}' is not an http:// or https:// URL",
-                        crate::redact::userinfo(&url)
-                    ),
-                )
-                .hint("Alertmanager's address, like http://alertmanager.internal:9093"));
-        }
+        let url = scope.render_url("url", &self.url, "http://alertmanager.internal:9093")?;
         let mut labels = BTreeMap::new();
         for (k, v) in &self.labels {
             let valid = k

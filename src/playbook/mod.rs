@@ -206,6 +206,24 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// A server's address rendered: an http:// or https:// URL (a password in it masked in the
+    /// error); `example` is the hint's.
+    pub fn render_url(&self, field: &str, src: &str, example: &str) -> Result<String, Diagnostic> {
+        let url = self.render(field, src, Mode::Text)?;
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(self
+                .error(
+                    field,
+                    format!(
+                        "'{}' is not an http:// or https:// URL",
+                        crate::redact::userinfo(&url)
+                    ),
+                )
+                .hint(format!("its address, like {example}")));
+        }
+        Ok(url)
+    }
+
     pub fn render(&self, field: &str, src: &str, mode: Mode) -> Result<String, Diagnostic> {
         // No program can receive it: the step would fail only when it runs, after the stop.
         if mode == Mode::Shell && src.contains('\0') {

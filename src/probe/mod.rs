@@ -2,7 +2,6 @@
 
 pub mod dns;
 mod http;
-pub mod prometheus;
 mod spec;
 
 use std::net::{TcpStream, ToSocketAddrs};
