@@ -436,7 +436,7 @@ fn hostile_values_in_a_promql_query_arrive_as_the_label_value_they_are() {
     let mut checks = String::new();
     let mut vars = String::new();
     for (c, ctx) in PROMQL_CONTEXTS.iter().enumerate() {
-        for (i, v) in values.iter().enumerate() {
+        for i in 0..values.len() {
             let query = ctx.replace('V', &format!("{{{{ v{i} }}}}"));
             checks += &format!(
                 "  - name: c{c}v{i}\n    prometheus: {{ url: \"{}\", query: {}, crit: 2 }}\n",
