@@ -291,6 +291,19 @@ fn fleet() -> (Fleet, Prometheus) {
 fn a_good_release_passes_its_canary_analysis_and_rolls_out_to_every_host() {
     let (fleet, prom) = fleet();
     let v1 = fleet.shop.artifact_erring("v1", 0.0);
+    // The plan says what runs between the batches, and the longest it can take.
+    fleet
+        .shop
+        .env
+        .tend()
+        .args(["plan", "shop.yaml", "--offline", "--var"])
+        .arg(format!("sha={v1}"))
+        .run()
+        .code(0)
+        .stdout_has("\nafter each batch, before the next starts:\n  analysis errors: max(shop_error_ratio{host=\"web1\", version=\"v1\"})")
+        .stdout_has("3 measurements, 300ms apart, after 1s 500ms; at most 32s 100ms")
+        .stdout_has("  analysis fleet: max(shop_error_ratio{version=\"v1\"})")
+        .stdout_has("if more than 0 host(s) of a batch fail, or its analysis does not pass: every host");
     Run::of(&fleet.deploy_packed("v1", &v1, &[])).code(0);
     let v2 = fleet.shop.artifact_erring("v2", 0.01);
     let before = prom.queries();

@@ -149,7 +149,7 @@ impl Analysis {
     /// All of it, as a plan shows it.
     pub fn describe(&self) -> String {
         format!(
-            "{} at {}; {}; {}; at most {}; failure_limit {}, inconclusive_limit {} (then {}), error_limit {}",
+            "{} at {}; {}; {}; at most {}; failure_limit {}, inconclusive_limit {}, on_inconclusive: {}, error_limit {}",
             self.query,
             crate::redact::userinfo(&self.url),
             self.conditions(),
