@@ -410,3 +410,33 @@ fn a_rolled_back_deploy_reaches_alertmanager_with_its_graph_and_a_later_success_
     let after = am.alerts();
     assert!(after.as_array().is_some_and(|a| a.is_empty()), "{after}");
 }
+
+#[test]
+fn a_deploy_killed_in_its_analysis_is_finished_by_the_next_run() {
+    for point in ["during:verify analysis errors", "analysis:measured"] {
+        let (shop, _prom) = gated(QUERY, FAST);
+        let out = shop.deploy_with("v2", false, &[("TEND_TEST_CRASH_AT", point)]);
+        assert_eq!(
+            out.status.code(),
+            None,
+            "{point}: not killed: {}",
+            crate::harness::stderr(&out)
+        );
+        shop.env
+            .tend()
+            .args(["rollback", "shop.yaml"])
+            .run()
+            .code(0)
+            .stderr_has("never finished: it was killed");
+        assert_eq!(shop.current(), "releases/v1", "{point}");
+        assert!(shop.health().unwrap().contains("version=v1"), "{point}");
+        assert_eq!(shop.schema(), "catalog_v1 orders_v1", "{point}");
+        let v3 = shop.artifact_erring("v3", 0.0);
+        shop.env
+            .tend()
+            .args(["deploy", "shop.yaml", "--var", "version=v3"])
+            .arg(format!("--var=sha={v3}"))
+            .run()
+            .code(0);
+    }
+}

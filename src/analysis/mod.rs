@@ -205,6 +205,7 @@ impl Analysis {
                 verdict: m.verdict,
                 detail: m.detail.clone(),
             });
+            crate::crash::point("analysis:measured");
             seen.push(match m.numbers.as_slice() {
                 _ if m.verdict == Judged::Error => "error".into(),
                 [] if m.detail.is_empty() => "no value".into(),
