@@ -25,10 +25,6 @@ impl Sample {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        matches!(self, Sample::Vector(v) if v.is_empty())
-    }
-
     /// As a condition sees it: a number, or the list of the series' values.
     pub fn values(&self) -> Vec<f64> {
         match self {
@@ -44,20 +40,22 @@ fn base(url: &str) -> &str {
     url.trim_end_matches('/')
 }
 
-/// Evaluate `promql` at this instant.
+/// Evaluate `promql` at this instant. POSTed as a form, as Prometheus takes it: a query over a
+/// large fleet's names is longer than a URL may be. A redirect is not followed: the answer must
+/// come from the Prometheus the playbook names.
 pub fn query(url: &str, promql: &str, timeout: Duration) -> Result<Sample, Unanswered> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
+        .max_redirects(0)
         .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
     let endpoint = format!("{}/api/v1/query", base(url));
     let shown = crate::redact::userinfo(url);
     let mut resp = agent
-        .get(&endpoint)
-        .query("query", promql)
-        .call()
+        .post(&endpoint)
+        .send_form([("query", promql)])
         .map_err(|e| {
             let why = match &e {
                 ureq::Error::Timeout(_) => {
@@ -69,12 +67,24 @@ pub fn query(url: &str, promql: &str, timeout: Duration) -> Result<Sample, Unans
             Unanswered(format!("cannot query Prometheus at {shown}: {why}"))
         })?;
     let status = resp.status().as_u16();
+    if (300..400).contains(&status) {
+        return Err(Unanswered(format!(
+            "Prometheus at {shown}: HTTP {status}, a redirect, not followed: give the address it answers at"
+        )));
+    }
     let mut body = String::new();
-    resp.body_mut()
+    let read = resp
+        .body_mut()
         .as_reader()
-        .take(BODY_LIMIT)
+        .take(BODY_LIMIT + 1)
         .read_to_string(&mut body)
         .map_err(|e| format!("Prometheus at {shown}: HTTP {status}, unreadable answer: {e}"))?;
+    if read as u64 > BODY_LIMIT {
+        return Err(Unanswered(format!(
+            "Prometheus at {shown}: an answer larger than {} MiB; narrow the query (sum by, topk)",
+            BODY_LIMIT >> 20
+        )));
+    }
     answer(status, &body).map_err(|why| Unanswered(format!("Prometheus at {shown}: {why}")))
 }
 
@@ -82,15 +92,27 @@ pub fn query(url: &str, promql: &str, timeout: Duration) -> Result<Sample, Unans
 /// and `error` on a failure).
 fn answer(status: u16, body: &str) -> Result<Sample, String> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(|_| {
-        let first = body.lines().next().unwrap_or("").trim();
+        let first: String = body
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(200)
+            .collect();
         format!(
             "HTTP {status}, and the answer is not Prometheus's JSON ({})",
-            if first.is_empty() { "empty" } else { first }
+            if first.is_empty() { "empty" } else { &first }
         )
     })?;
     if v["status"] != "success" || !(200..300).contains(&status) {
         let kind = v["errorType"].as_str().unwrap_or("error");
-        let text = v["error"].as_str().unwrap_or("no error text");
+        let text: String = v["error"]
+            .as_str()
+            .unwrap_or("no error text")
+            .chars()
+            .take(500)
+            .collect();
         return Err(format!("HTTP {status}, {kind}: {text}"));
     }
     let data = &v["data"];
@@ -147,12 +169,22 @@ pub fn label_values(series: &str) -> String {
         .join(",")
 }
 
-/// The Prometheus page that graphs `promql`: where an alert about it links.
+/// The Prometheus page that graphs `promql`: where an alert about it links. Without the URL's
+/// user and password (a link to click, not to log in with), and with a secret in the query
+/// masked before it is encoded (encoded, the mask would not find it).
 pub fn graph_url(url: &str, promql: &str) -> String {
+    let base = base(url);
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let host = rest[..end].rsplit('@').next().unwrap_or_default();
+            format!("{scheme}://{host}{}", &rest[end..])
+        }
+        None => base.to_string(),
+    };
     format!(
-        "{}/graph?g0.expr={}&g0.tab=0&g0.range_input=1h",
-        crate::redact::userinfo(base(url)),
-        percent(promql)
+        "{base}/graph?g0.expr={}&g0.tab=0&g0.range_input=1h",
+        percent(&crate::redact::redact(promql))
     )
 }
 
@@ -186,7 +218,7 @@ mod tests {
         assert_eq!(s.number(), Some(0.25));
         assert_eq!(s, Sample::Vector(vec![("{host=\"web1\"}".into(), 0.25)]));
         let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
-        assert!(answer(200, empty).unwrap().is_empty());
+        assert!(answer(200, empty).unwrap().values().is_empty());
         let scalar = r#"{"status":"success","data":{"resultType":"scalar","result":[1,"NaN"]}}"#;
         assert!(answer(200, scalar).unwrap().number().unwrap().is_nan());
         let bad = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unclosed left parenthesis"}"#;
@@ -208,6 +240,9 @@ mod tests {
         assert_eq!(
             graph_url("http://127.0.0.1:9090/", "up{job=\"x\"} > 0"),
             "http://127.0.0.1:9090/graph?g0.expr=up%7Bjob%3D%22x%22%7D%20%3E%200&g0.tab=0&g0.range_input=1h"
+        );
+        assert!(
+            graph_url("http://u:pw@prom:9090/p", "up").starts_with("http://prom:9090/p/graph?")
         );
     }
 }

@@ -19,6 +19,12 @@ fn gated(query: &str, analysis: &str) -> (Shop, Prometheus) {
     let shop = Shop::new();
     let prom = Prometheus::start(shop.env.dir.path(), &[("shop", shop.port)]);
     deploy_erring(&shop, "v1", 0.0).code(0);
+    gate(&shop, &prom, query, analysis);
+    (shop, prom)
+}
+
+/// The gate added to the shop's `verify`.
+fn gate(shop: &Shop, prom: &Prometheus, query: &str, analysis: &str) {
     let path = shop.env.path("shop.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     let query = query.replace("{{ host.name }}", "shop");
@@ -27,7 +33,6 @@ fn gated(query: &str, analysis: &str) -> (Shop, Prometheus) {
         prom.url()
     );
     std::fs::write(&path, text + &gate).unwrap();
-    (shop, prom)
 }
 
 const FAST: &str = r#"success: "result < 0.05", failure: "result >= 0.1", interval: 300ms, count: 3, initial_delay: 1500ms"#;
@@ -371,6 +376,21 @@ fn a_prometheus_check_judges_the_query_value_with_warn_and_crit() {
     let (code, out) = check("shop_error_ratio +", "warn: 0.05");
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("bad_data"), "{out}");
+    // A query over a large fleet's names is longer than a URL may be: it is posted.
+    let names: String = (0..9000).map(|i| format!("|web{i:05}")).collect();
+    let (code, out) = check(
+        &format!(r#"max(shop_error_ratio{{host=~"web1{names}"}})"#),
+        "warn: 0.05",
+    );
+    assert_eq!(code, 1, "{}", &out[..out.len().min(300)]);
+    // A redirect is not followed: the answer must come from the Prometheus named.
+    let moved = crate::harness::http::HttpServer::start(302, "");
+    let (code, out) = env.check_nagios(&format!(
+        "kind: check\nchecks:\n  - prometheus: {{ url: \"{}\", query: up, warn: 1 }}\n",
+        moved.url("")
+    ));
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("HTTP 302, a redirect, not followed"), "{out}");
 }
 
 #[test]
@@ -439,4 +459,230 @@ fn a_deploy_killed_in_its_analysis_is_finished_by_the_next_run() {
             .run()
             .code(0);
     }
+}
+
+/// Two series, one failing: each series is judged, and the worst decides.
+const TWO: &str = r#"label_replace(vector(0.01), "s", "a", "", "") or label_replace(vector(0.3), "s", "b", "", "")"#;
+
+#[test]
+fn each_series_is_judged_and_a_value_that_is_not_a_number_never_passes() {
+    let (shop, _prom) = gated(
+        TWO,
+        r#"success: "result < 0.05", interval: 300ms, count: 3"#,
+    );
+    deploy_erring(&shop, "v2", 0.0)
+        .code(1)
+        .stderr_has("errors #1/3 [0.01, 0.3] → failure (not success: result < 0.05)");
+    // NaN meets no condition, and a condition written for failures alone would pass it.
+    let (shop, _prom) = gated(
+        "vector(0) / vector(0)",
+        r#"failure: "result >= 0.1", interval: 300ms, count: 3"#,
+    );
+    deploy_erring(&shop, "v2", 0.0)
+        .code(1)
+        .stderr_has("errors #1/3 NaN → inconclusive (NaN is not a value a condition can judge)");
+    assert_eq!(shop.current(), "releases/v1");
+}
+
+#[test]
+fn a_release_that_failed_its_gate_is_never_a_rollback_target() {
+    let shop = Shop::new();
+    let prom = Prometheus::start(shop.env.dir.path(), &[("shop", shop.port)]);
+    gate(&shop, &prom, "vector(0.3)", r#"success: "result < 0.05""#);
+    // The first deploy fails its gate with nothing to go back to: not verified.
+    deploy_erring(&shop, "v1", 0.0).code(2);
+    // Deployed again, it must not roll back "to itself" and call that verified.
+    deploy_erring(&shop, "v1", 0.0)
+        .code(2)
+        .stderr_lacks("rollback target if anything fails: v1");
+    assert_ne!(
+        shop.journal()["releases"][0]["state"],
+        "verified",
+        "{}",
+        shop.journal()
+    );
+}
+
+#[test]
+fn a_query_that_hangs_is_given_up_at_a_signal_and_the_deploy_rolls_back() {
+    let (shop, _prom) = gated(QUERY, FAST);
+    // A Prometheus that accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let path = shop.env.path("shop.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("initial_delay: 1500ms", "timeout: 1h")
+        .replacen(
+            "url: \"http://127.0.0.1:",
+            &format!("url: \"http://127.0.0.1:{port}/#"),
+            1,
+        );
+    std::fs::write(&path, text).unwrap();
+    let sha = shop.artifact_erring("v2", 0.0);
+    let mut child = shop
+        .env
+        .tend_spawnable()
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--output",
+            "plain",
+            "--var",
+            "version=v2",
+            "--var",
+        ])
+        .arg(format!("sha={sha}"))
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("start   verify analysis errors") {
+            break;
+        }
+    }
+    let _held = silent.accept().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(1), "{seen}");
+    assert!(
+        seen.contains("errors #1/3 interrupted by a signal → error"),
+        "{seen}"
+    );
+    assert_eq!(shop.current(), "releases/v1", "{seen}");
+}
+
+#[test]
+fn an_analysis_that_could_pass_every_release_is_refused_when_the_playbook_is_read() {
+    for (analysis, said) in [
+        (
+            r#"success: "result < 0.05", count: 3, failure_limit: 3"#,
+            "failure_limit 3 with count 3: the analysis could never fail",
+        ),
+        (
+            r#"success: "result < 0.05", count: 3, inconclusive_limit: 5"#,
+            "inconclusive_limit 5 with count 3: the analysis could never be inconclusive",
+        ),
+        (r#"success: "true""#, "'true' does not read `result`"),
+        (
+            r#"success: "result is defined or result < 1""#,
+            "", // reads result: accepted
+        ),
+        (
+            r#"success: "result < 0.05", count: 4294967295, interval: 99y"#,
+            "this analysis could run for more than 7 days",
+        ),
+    ] {
+        let shop = Shop::new();
+        let path = shop.env.path("shop.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text + &format!(
+                "    - prometheus: {{ name: errors, url: \"http://127.0.0.1:9\", query: 'up', {analysis} }}\n"
+            ),
+        )
+        .unwrap();
+        let run = shop
+            .env
+            .tend()
+            .args([
+                "validate",
+                "shop.yaml",
+                "--var",
+                &format!("sha={}", "0".repeat(64)),
+            ])
+            .run();
+        if said.is_empty() {
+            run.code(0);
+        } else {
+            run.code(64).stderr_has(said).stderr_has("shop.yaml:");
+        }
+    }
+}
+
+#[test]
+fn a_secret_in_the_query_or_the_url_is_masked_in_every_form_and_cannot_move_the_request() {
+    let shop = Shop::new();
+    let prom = Prometheus::start(shop.env.dir.path(), &[("shop", shop.port)]);
+    deploy_erring(&shop, "v1", 0.0).code(0);
+    let path = shop.env.path("shop.yaml");
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "deploy:\n",
+        "secrets: { k: { env: K } }\ndeploy:\n",
+        1,
+    );
+    let query = r#"max(shop_error_ratio{host="shop", version="{{ release }}", token="{{ k }}"}) or max(shop_error_ratio{host="shop", version="{{ release }}"})"#;
+    let gate = format!(
+        "    - prometheus: {{ name: errors, url: \"http://u:{{{{ k }}}}@127.0.0.1:{}\", query: '{query}', failure: \"result >= 0.1\", initial_delay: 1500ms }}\n",
+        prom.port
+    );
+    std::fs::write(&path, text + &gate).unwrap();
+    // A password that, not encoded, would send the query to 127.0.0.2 and cut the URL short.
+    let secret = "pa@127.0.0.2:1/x# Simple Secret99";
+    let sha = shop.artifact_erring("v2", 0.2);
+    let mut outputs = vec![];
+    for output in ["plain", "json"] {
+        let out = shop
+            .env
+            .tend()
+            .args([
+                "--output",
+                output,
+                "deploy",
+                "shop.yaml",
+                "--var",
+                "version=v2",
+            ])
+            .arg(format!("--var=sha={sha}"))
+            .env("K", secret)
+            .output()
+            .unwrap();
+        // Measured at the Prometheus named: its 0.2 failed the release.
+        Run::of(&out).code(1).stderr_has("0.2");
+        outputs.push(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let forms = [
+        secret.to_string(),
+        "Simple Secret99".into(),
+        "Simple%20Secret99".into(),
+        "Simple+Secret99".into(),
+        "pa%40127.0.0.2".into(),
+    ];
+    let mut files = vec![];
+    for entry in walkdir::WalkDir::new(shop.env.dir.path()).follow_links(false) {
+        let entry = entry.unwrap();
+        let p = entry.path();
+        if entry.file_type().is_file() && !p.to_string_lossy().contains("prometheus-") {
+            files.push((
+                p.display().to_string(),
+                std::fs::read(p).unwrap_or_default(),
+            ));
+        }
+    }
+    for (what, text) in outputs
+        .iter()
+        .map(|o| ("output".to_string(), o.as_bytes().to_vec()))
+        .chain(files)
+    {
+        let text = String::from_utf8_lossy(&text);
+        for f in &forms {
+            assert!(!text.contains(f.as_str()), "{f} in {what}:\n{text}");
+        }
+    }
+    assert!(
+        outputs[0].contains("graph: http://127.0.0.1:"),
+        "{}",
+        outputs[0]
+    );
 }

@@ -52,21 +52,24 @@ impl Condition {
                     "'{src}' is not a condition: {}",
                     e.detail().unwrap_or("syntax error")
                 ),
-                "a condition is a Jinja expression over `result`, like \"result < 0.05\" or \"result | max < 0.05\"",
+                "a condition is a Jinja expression over `result`, like \"result < 0.05\"",
             )
         })?;
-        let others: Vec<String> = expr
-            .undeclared_variables(false)
-            .into_iter()
-            .filter(|v| v != "result")
-            .collect();
+        let names = expr.undeclared_variables(false);
+        if !names.contains("result") {
+            return Err(crate::playbook::diagnostic::with_hint(
+                format!("'{src}' does not read `result`: it would judge every release alike"),
+                "a condition compares the query's value, like \"result < 0.05\"",
+            ));
+        }
+        let others: Vec<String> = names.into_iter().filter(|v| v != "result").collect();
         if !others.is_empty() {
             return Err(crate::playbook::diagnostic::with_hint(
                 format!(
                     "'{src}' reads {}, and a condition knows only `result`",
                     others.join(", ")
                 ),
-                "`result` is the query's value: a number, or a list for several series",
+                "`result` is the query's value (each series' in turn)",
             ));
         }
         Ok(())
@@ -121,8 +124,9 @@ pub struct Concluded {
     pub verdict: Judged,
     /// The step's last word: "5 measurements, all success (last 0.01)".
     pub summary: String,
-    /// For the alert: the last values, the condition, the query and a link to its graph.
-    pub quote: String,
+    /// For the alert, a line each: the last values, the conditions, the query and a link to
+    /// its graph.
+    pub quote: Vec<String>,
 }
 
 impl Analysis {
@@ -186,6 +190,7 @@ impl Analysis {
     /// each one is an event of `step`.
     pub fn run(&self, reporter: &Reporter, step: &str) -> Concluded {
         let (mut failures, mut inconclusive, mut errors_in_row) = (0u32, 0u32, 0u32);
+        let (mut successes, mut last_error) = (0u32, String::new());
         let mut seen: Vec<String> = vec![];
         let mut next = Instant::now() + self.initial_delay;
         for n in 1..=self.count {
@@ -217,7 +222,10 @@ impl Analysis {
                 ),
             });
             match m.verdict {
-                Judged::Success => errors_in_row = 0,
+                Judged::Success => {
+                    successes += 1;
+                    errors_in_row = 0;
+                }
                 Judged::Failure => {
                     failures += 1;
                     errors_in_row = 0;
@@ -226,7 +234,10 @@ impl Analysis {
                     inconclusive += 1;
                     errors_in_row = 0;
                 }
-                Judged::Error => errors_in_row += 1,
+                Judged::Error => {
+                    errors_in_row += 1;
+                    last_error.clone_from(&m.detail);
+                }
             }
             if failures > self.failure_limit {
                 let why = format!(
@@ -253,10 +264,15 @@ impl Analysis {
         // What ends in errors did not measure the release: it has not passed.
         if errors_in_row > 0 {
             let why = format!(
-                "the last {errors_in_row} measurement{} could not be made",
+                "the last {errors_in_row} measurement{} could not be made: {last_error}",
                 if errors_in_row == 1 { "" } else { "s" }
             );
             return self.concluded(Judged::Error, why, &seen);
+        }
+        // Within the limits, but nothing passed (no series every time, say): not a pass.
+        if successes == 0 {
+            let why = format!("no measurement of {} passed", self.count);
+            return self.concluded(Judged::Inconclusive, why, &seen);
         }
         let why = format!(
             "{} measurement{} passed the limits ({failures} failed, {inconclusive} inconclusive)",
@@ -282,22 +298,21 @@ impl Analysis {
         Concluded {
             verdict,
             summary: format!("{}: {why}; {values}", verdict.label()),
-            quote: format!(
-                "analysis {} {}: {why}\n  {values}\n  conditions: {}\n  query: {}\n  graph: {}",
-                self.name,
-                verdict.label(),
-                self.conditions(),
-                self.query,
-                prometheus::graph_url(&self.url, &self.query)
-            ),
+            quote: vec![
+                format!("analysis {} {}: {why}", self.name, verdict.label()),
+                format!("  {values}"),
+                format!("  conditions: {}", self.conditions()),
+                format!("  query: {}", self.query),
+                format!("  graph: {}", prometheus::graph_url(&self.url, &self.query)),
+            ],
         }
     }
 
-    /// One query, judged: failure first (a release that fails is never saved by also passing),
-    /// then success; neither is inconclusive. With one condition only, the other is its
-    /// opposite, as Argo reads it.
+    /// One query, judged. Each series is judged on its own (`result` is its value), and the
+    /// worst decides: one failing series fails the measurement. A value that is not a finite
+    /// number, or no series at all, is inconclusive: never a pass.
     fn measure(&self) -> Measured {
-        let sample = match prometheus::query(&self.url, &self.query, self.timeout) {
+        let sample = match self.ask() {
             Ok(s) => s,
             Err(why) => {
                 return Measured {
@@ -305,73 +320,129 @@ impl Analysis {
                     numbers: vec![],
                     verdict: Judged::Error,
                     condition: String::new(),
-                    detail: why.0,
+                    detail: why,
                 };
             }
         };
         let numbers = sample.values();
-        let value = match &sample {
-            Sample::Vector(v) if v.is_empty() => serde_json::Value::Null,
-            s => match s.number() {
-                Some(x) => serde_json::json!(x),
-                None => serde_json::json!(numbers),
-            },
+        let value = match sample.number() {
+            Some(x) => json_number(x),
+            None if numbers.is_empty() => serde_json::Value::Null,
+            None => serde_json::Value::Array(numbers.iter().map(|x| json_number(*x)).collect()),
         };
-        let judged = |verdict, condition: String| Measured {
+        let judged = |verdict, condition: String, detail: String| Measured {
             value: value.clone(),
             numbers: numbers.clone(),
             verdict,
             condition,
-            detail: String::new(),
+            detail,
         };
-        if sample.is_empty() {
-            return Measured {
-                detail: "no series".into(),
-                ..judged(Judged::Inconclusive, String::new())
-            };
+        if numbers.is_empty() {
+            return judged(Judged::Inconclusive, String::new(), "no series".into());
         }
-        let result = match sample.number() {
-            Some(x) => minijinja::Value::from(x),
-            None => minijinja::Value::from(numbers.clone()),
-        };
+        if let Some(x) = numbers.iter().find(|x| !x.is_finite()) {
+            return judged(
+                Judged::Inconclusive,
+                String::new(),
+                format!("{} is not a value a condition can judge", number(*x)),
+            );
+        }
+        let mut worst: Option<(Judged, String, String)> = None;
+        for x in &numbers {
+            let (verdict, condition, detail) = self.judge(*x);
+            let rank = |v: Judged| match v {
+                Judged::Success => 0,
+                Judged::Inconclusive => 1,
+                Judged::Failure => 2,
+                Judged::Error => 3,
+            };
+            if worst
+                .as_ref()
+                .is_none_or(|(w, _, _)| rank(verdict) > rank(*w))
+            {
+                worst = Some((verdict, condition, detail));
+            }
+        }
+        let (verdict, condition, detail) =
+            worst.unwrap_or((Judged::Success, String::new(), String::new()));
+        judged(verdict, condition, detail)
+    }
+
+    /// One value against the conditions: failure first (a value that fails is never saved by
+    /// also passing), then success; neither is inconclusive. With one condition only, the
+    /// other is its opposite, as Argo reads it.
+    fn judge(&self, x: f64) -> (Judged, String, String) {
+        let result = minijinja::Value::from(x);
         let written = |k: &str, c: &Condition| format!("{k}: {}", c.0);
-        let check = |c: &Condition| c.holds(&result);
+        let error = |e: String, c: String| (Judged::Error, c, e);
         match (&self.failure, &self.success) {
-            (Some(f), success) => match check(f) {
-                Err(e) => Measured {
-                    detail: e,
-                    ..judged(Judged::Error, written("failure", f))
-                },
-                Ok(true) => judged(Judged::Failure, written("failure", f)),
+            (Some(f), success) => match f.holds(&result) {
+                Err(e) => error(e, written("failure", f)),
+                Ok(true) => (Judged::Failure, written("failure", f), String::new()),
                 Ok(false) => match success {
-                    None => judged(Judged::Success, format!("not {}", written("failure", f))),
-                    Some(s) => match check(s) {
-                        Err(e) => Measured {
-                            detail: e,
-                            ..judged(Judged::Error, written("success", s))
-                        },
-                        Ok(true) => judged(Judged::Success, written("success", s)),
-                        Ok(false) => judged(
+                    None => (
+                        Judged::Success,
+                        format!("not {}", written("failure", f)),
+                        String::new(),
+                    ),
+                    Some(s) => match s.holds(&result) {
+                        Err(e) => error(e, written("success", s)),
+                        Ok(true) => (Judged::Success, written("success", s), String::new()),
+                        Ok(false) => (
                             Judged::Inconclusive,
                             format!(
                                 "neither {} nor {}",
                                 written("success", s),
                                 written("failure", f)
                             ),
+                            String::new(),
                         ),
                     },
                 },
             },
-            (None, Some(s)) => match check(s) {
-                Err(e) => Measured {
-                    detail: e,
-                    ..judged(Judged::Error, written("success", s))
-                },
-                Ok(true) => judged(Judged::Success, written("success", s)),
-                Ok(false) => judged(Judged::Failure, format!("not {}", written("success", s))),
+            (None, Some(s)) => match s.holds(&result) {
+                Err(e) => error(e, written("success", s)),
+                Ok(true) => (Judged::Success, written("success", s), String::new()),
+                Ok(false) => (
+                    Judged::Failure,
+                    format!("not {}", written("success", s)),
+                    String::new(),
+                ),
             },
-            (None, None) => judged(Judged::Success, String::new()),
+            (None, None) => (Judged::Success, String::new(), String::new()),
         }
+    }
+
+    /// The query, given up as soon as a signal comes (its answer may take `timeout`): a
+    /// deploy that is stopped rolls back now, not when Prometheus answers.
+    fn ask(&self) -> Result<Sample, String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (url, query, timeout) = (self.url.clone(), self.query.clone(), self.timeout);
+        std::thread::spawn(move || {
+            let _ = tx.send(prometheus::query(&url, &query, timeout));
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(answer) => return answer.map_err(|e| e.0),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if crate::interrupt::requested() {
+                        return Err("interrupted by a signal".into());
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err("the query's thread ended without an answer".into());
+                }
+            }
+        }
+    }
+}
+
+/// A number for JSON; NaN and the infinities, which JSON has not, as Prometheus writes them.
+fn json_number(x: f64) -> serde_json::Value {
+    if x.is_finite() {
+        serde_json::json!(x)
+    } else {
+        serde_json::json!(number(x))
     }
 }
 

@@ -30,6 +30,9 @@ pub struct AnalysisSpec {
 /// Argo's default for `consecutiveErrorLimit`.
 const ERROR_LIMIT: u32 = 4;
 
+/// The longest an analysis may run: a deploy waits for it.
+const LONGEST: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
@@ -85,6 +88,30 @@ impl<'de> Deserialize<'de> for AnalysisSpec {
             ));
         }
         let count = r.count.unwrap_or(1);
+        // A limit the measurements cannot pass makes an analysis that never fails (or never
+        // stops at nothing but no series): it would pass every release.
+        for (key, limit, what) in [
+            ("failure_limit", r.failure_limit, "fail"),
+            (
+                "inconclusive_limit",
+                r.inconclusive_limit,
+                "be inconclusive",
+            ),
+        ] {
+            if limit >= count {
+                return Err(fail(
+                    key,
+                    with_hint(
+                        format!(
+                            "{key} {limit} with count {count}: the analysis could never {what}"
+                        ),
+                        format!(
+                            "it {what}s after MORE than {key} measurements do; keep it below count ({count})"
+                        ),
+                    ),
+                ));
+            }
+        }
         if count > 1 && r.interval.is_some_and(|i| i.0.is_zero()) {
             return Err(fail(
                 "interval",
@@ -93,6 +120,22 @@ impl<'de> Deserialize<'de> for AnalysisSpec {
         }
         if r.timeout.is_some_and(|t| t.0.is_zero()) {
             return Err(fail("timeout", "a timeout of 0s fails every query".into()));
+        }
+        let timeout = r.timeout.unwrap_or(Duration::secs(10));
+        let interval = r.interval.unwrap_or(Duration::secs(30));
+        let longest = interval
+            .0
+            .checked_mul(count.saturating_sub(1))
+            .and_then(|t| t.checked_add(timeout.0.checked_mul(count)?))
+            .and_then(|t| t.checked_add(r.initial_delay.unwrap_or_default().0));
+        if longest.is_none_or(|t| t > LONGEST) {
+            return Err(fail(
+                "count",
+                with_hint(
+                    "this analysis could run for more than 7 days",
+                    "an analysis gates a deploy: lower count, interval, initial_delay or timeout",
+                ),
+            ));
         }
         if let Err(why) = super::promql::balanced(&r.query) {
             return Err(fail("query", why));
@@ -103,13 +146,13 @@ impl<'de> Deserialize<'de> for AnalysisSpec {
             query: r.query,
             success: r.success,
             failure: r.failure,
-            interval: r.interval.unwrap_or(Duration::secs(30)),
+            interval,
             count,
             initial_delay: r.initial_delay.unwrap_or_default(),
             failure_limit: r.failure_limit,
             inconclusive_limit: r.inconclusive_limit,
             error_limit: r.error_limit.unwrap_or(ERROR_LIMIT),
-            timeout: r.timeout.unwrap_or(Duration::secs(10)),
+            timeout,
             on_inconclusive: r.on_inconclusive,
         })
     }

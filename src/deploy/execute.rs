@@ -105,12 +105,14 @@ impl<'r, 'a> Deploying<'r, 'a> {
         let release = d.release.as_str();
         let current_before = d.layout.current_release();
         let target_rec = journal.last_verified(None).cloned();
+        // With no verified release, the current one, unless tend saw it fail (its gate, say):
+        // a rollback to it would call verified what was not.
         let target_name = target_rec
             .as_ref()
             .map(|t| t.release.clone())
-            .or_else(|| current_before.clone());
+            .or_else(|| current_before.clone().filter(|c| untried(journal, c)));
         if target_rec.is_none()
-            && let Some(c) = &current_before
+            && let Some(c) = &target_name
         {
             r.reporter.notice(
                 Level::Warn,
@@ -606,6 +608,13 @@ fn fetch_release(
     } else {
         ""
     })
+}
+
+/// A release tend has no record of (deployed by hand, or by another tool), or one it verified.
+pub fn untried(journal: &Releases, release: &str) -> bool {
+    journal
+        .get(release)
+        .is_none_or(|r| r.state == State::Verified)
 }
 
 pub fn short(sha: &str) -> &str {

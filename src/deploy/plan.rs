@@ -90,8 +90,10 @@ pub fn warnings(d: &Deploy, p: &Phases) -> Vec<String> {
             ));
         }
     }
-    if p.verify.is_empty() {
+    if p.verify.is_empty() && p.analyses.is_empty() {
         w.push("no `verify` probes: a deploy (and a rollback) counts as verified as soon as `start` exits 0".into());
+    } else if p.verify.is_empty() {
+        w.push("no `verify` probes: a rollback counts as verified as soon as `start` exits 0 (an analysis gates the deploy, not the rollback)".into());
     }
     if d.artifact.sha256.is_none() {
         w.push("fetch has no `sha256`: nothing checks that the right build is deployed".into());

@@ -105,7 +105,9 @@ impl Runner<'_> {
             return Ok(());
         }
         s.end(Status::Failed, c.summary.clone());
-        self.reporter.notice(crate::report::Level::Error, c.quote);
+        for line in c.quote {
+            self.reporter.notice(crate::report::Level::Error, line);
+        }
         if c.verdict == crate::report::Judged::Inconclusive
             && a.on_inconclusive == crate::analysis::OnInconclusive::Halt
         {

@@ -209,7 +209,7 @@ impl<'a> Scope<'a> {
     /// A server's address rendered: an http:// or https:// URL (a password in it masked in the
     /// error); `example` is the hint's.
     pub fn render_url(&self, field: &str, src: &str, example: &str) -> Result<String, Diagnostic> {
-        let url = self.render(field, src, Mode::Text)?;
+        let url = self.render(field, src, Mode::Url)?;
         if !url.starts_with("http://") && !url.starts_with("https://") {
             return Err(self
                 .error(

@@ -131,6 +131,8 @@ pub enum Mode {
     Text,
     Shell,
     Query,
+    /// A URL: a value in its user information is percent-encoded.
+    Url,
 }
 
 impl Templater {
@@ -206,10 +208,10 @@ impl Templater {
         mode: Mode,
         extra: &[(&str, Value)],
     ) -> Result<String, RenderError> {
-        let what = if mode == Mode::Query {
-            "query"
-        } else {
-            "command"
+        let what = match mode {
+            Mode::Query => "query",
+            Mode::Url => "URL",
+            _ => "command",
         };
         if src.contains([crate::quote::OPEN, crate::quote::CLOSE]) {
             return Err(RenderError::new(format!(
@@ -225,10 +227,10 @@ impl Templater {
             return Ok(rendered);
         }
         let (ordinals, values): (Vec<usize>, Vec<String>) = values.into_iter().unzip();
-        let spliced = if mode == Mode::Query {
-            crate::quote::promql::splice(&rendered, &values)
-        } else {
-            crate::quote::splice(&rendered, &values)
+        let spliced = match mode {
+            Mode::Query => crate::quote::promql::splice(&rendered, &values),
+            Mode::Url => crate::quote::url::splice(&rendered, &values),
+            _ => crate::quote::splice(&rendered, &values),
         };
         spliced.map_err(|r| RenderError {
             message: match r.index.and_then(|i| ordinals.get(i)) {

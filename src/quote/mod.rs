@@ -15,6 +15,7 @@ This module imports nothing of tend's: the quoting rules stand alone and are tes
 
 mod context;
 pub mod promql;
+pub mod url;
 
 pub use context::Context;
 

@@ -1,7 +1,9 @@
 //! PromQL quoting: a value placed into a query stays a value. Inside a string literal
 //! (`{host="{{ host.name }}"}`) it is escaped as Go escapes a string, so a `"` in a host name
-//! cannot close the matcher and add `or vector(0)`; outside one it must be a plain token (a
-//! number, a duration, a metric or label name), since nothing can quote it there.
+//! cannot close the matcher and add `or vector(0)`; in a regex matcher's string (`=~`, `!~`)
+//! its regex characters are escaped too, so `web1|web2` matches that text and not two hosts;
+//! outside a string it must be a plain token (a number, a duration, a metric or label name, not
+//! an operator such as `or` or `unless`), since nothing can quote it there.
 
 use super::{CLOSE, OPEN, Refused};
 
@@ -11,6 +13,8 @@ pub fn splice(query: &str, values: &[String]) -> Result<String, Refused> {
         String::with_capacity(query.len() + values.iter().map(String::len).sum::<usize>());
     // The quote that opened the string the scan is in: `"`, `'` or a backtick (raw).
     let mut open: Option<char> = None;
+    // The string open is a regex matcher's (after `=~` or `!~`).
+    let mut regex = false;
     let mut escaped = false;
     let mut comment = false;
     let mut chars = query.char_indices().peekable();
@@ -63,6 +67,7 @@ pub fn splice(query: &str, values: &[String]) -> Result<String, Refused> {
                     }
                     out.push_str(value);
                 }
+                Some(q) if regex => out.push_str(&inside_string(&regex_literal(value), q)),
                 Some(q) => out.push_str(&inside_string(value, q)),
                 None => {
                     if !token(value) {
@@ -88,6 +93,8 @@ pub fn splice(query: &str, values: &[String]) -> Result<String, Refused> {
                 open = None;
             }
         } else if matches!(c, '"' | '\'' | '`') {
+            let before = out[..out.len() - c.len_utf8()].trim_end();
+            regex = before.ends_with("=~") || before.ends_with("!~");
             open = Some(c);
         } else if c == '#' {
             comment = true;
@@ -96,12 +103,43 @@ pub fn splice(query: &str, values: &[String]) -> Result<String, Refused> {
     Ok(out)
 }
 
+/// PromQL's words that are operators or modifiers, not names.
+const KEYWORDS: &[&str] = &[
+    "and",
+    "or",
+    "unless",
+    "atan2",
+    "bool",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "start",
+    "end",
+];
+
 /// A number, a duration, a metric or label name: nothing PromQL reads as syntax.
 fn token(value: &str) -> bool {
     !value.is_empty()
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.'))
+        && !KEYWORDS.contains(&value.to_ascii_lowercase().as_str())
+}
+
+/// `value` as a regex (RE2) that matches exactly it.
+fn regex_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A value inside a string opened by `quote`, as Go's `strconv.Unquote` reads it back.
@@ -153,6 +191,19 @@ mod tests {
     }
 
     #[test]
+    fn a_value_in_a_regex_matcher_matches_itself() {
+        assert_eq!(
+            spliced(r#"up{h=~"V"}"#, "web1|web2").unwrap(),
+            r#"up{h=~"web1\\|web2"}"#
+        );
+        assert_eq!(
+            spliced(r#"up{h!~ 'V'}"#, "a.b").unwrap(),
+            r#"up{h!~ 'a\\.b'}"#
+        );
+        assert_eq!(spliced(r#"up{h="V"}"#, "a.b").unwrap(), r#"up{h="a.b"}"#);
+    }
+
+    #[test]
     fn outside_a_string_only_tokens_go() {
         assert_eq!(spliced("rate(x[V])", "5m").unwrap(), "rate(x[5m])");
         assert_eq!(spliced("x > V", "0.05").unwrap(), "x > 0.05");
@@ -160,6 +211,9 @@ mod tests {
         assert_eq!(e.index, Some(0));
         assert!(e.hint.contains("label matcher"), "{e:?}");
         assert!(spliced("x > V", "").is_err());
+        for keyword in ["or", "unless", "atan2", "AND", "offset"] {
+            assert!(spliced("x V y", keyword).is_err(), "{keyword}");
+        }
         assert!(spliced("x # V\n", "a\nvector(1)").is_err());
     }
 }

@@ -198,6 +198,8 @@ impl Event {
         condition: &str,
         detail: &str,
     ) -> String {
+        // The detail says why a value was not judged (NaN); one in place of no value says it.
+        let shown_detail = !value.is_null() && !detail.is_empty();
         let value = match value {
             serde_json::Value::Null if detail.is_empty() => "no value".to_string(),
             serde_json::Value::Null => detail.to_string(),
@@ -206,10 +208,10 @@ impl Event {
             }
             v => short(v),
         };
-        let why = if condition.is_empty() {
-            String::new()
-        } else {
-            format!(" ({condition})")
+        let why = match (condition.is_empty(), shown_detail) {
+            (false, _) => format!(" ({condition})"),
+            (true, true) => format!(" ({detail})"),
+            (true, false) => String::new(),
         };
         format!("#{n}/{count} {value} → {}{why}", verdict.label())
     }
@@ -217,7 +219,11 @@ impl Event {
 
 /// A number as Prometheus prints it, short: 0.2, 12, NaN.
 pub fn number(x: f64) -> String {
-    if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else if x == x.trunc() && x.abs() < 1e15 {
         format!("{x:.0}")
     } else {
         format!("{x}")
@@ -225,7 +231,10 @@ pub fn number(x: f64) -> String {
 }
 
 fn short(v: &serde_json::Value) -> String {
-    v.as_f64().map_or_else(|| v.to_string(), number)
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.as_f64().map_or_else(|| v.to_string(), number),
+    }
 }
 
 /// An event as emitted: when, by which run.

@@ -95,7 +95,9 @@ pub fn batch(
                         step.end(Status::Ok, c.summary.clone());
                     } else {
                         step.end(Status::Failed, c.summary.clone());
-                        r.notice(Level::Error, c.quote);
+                        for line in c.quote {
+                            r.notice(Level::Error, line);
+                        }
                     }
                     (
                         c.verdict,

@@ -210,7 +210,11 @@ fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
     run.previous = journal
         .last_verified(None)
         .map(|r| r.release.clone())
-        .or_else(|| d.layout.current_release())
+        .or_else(|| {
+            d.layout
+                .current_release()
+                .filter(|c| super::execute::untried(&journal, c))
+        })
         .filter(|p| *p != d.release);
     // Releases pruned by the last deploy are deleted while this one runs.
     d.layout.empty_trash_later();
