@@ -51,21 +51,24 @@ pub fn query(url: &str, promql: &str, timeout: Duration) -> Result<Sample, Unans
         .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
-    let endpoint = format!("{}/api/v1/query", base(url));
+    // The user and password as Basic auth, decoded (the URL carries them percent-encoded).
+    let (bare, auth) = crate::quote::url::basic_auth(url);
+    let endpoint = format!("{}/api/v1/query", base(&bare));
     let shown = crate::redact::userinfo(url);
-    let mut resp = agent
-        .post(&endpoint)
-        .send_form([("query", promql)])
-        .map_err(|e| {
-            let why = match &e {
-                ureq::Error::Timeout(_) => {
-                    format!("no answer within {}", humantime::format_duration(timeout))
-                }
-                ureq::Error::Io(io) => crate::sys::describe_io(io),
-                other => other.to_string(),
-            };
-            Unanswered(format!("cannot query Prometheus at {shown}: {why}"))
-        })?;
+    let mut request = agent.post(&endpoint);
+    if let Some(auth) = &auth {
+        request = request.header("Authorization", auth);
+    }
+    let mut resp = request.send_form([("query", promql)]).map_err(|e| {
+        let why = match &e {
+            ureq::Error::Timeout(_) => {
+                format!("no answer within {}", humantime::format_duration(timeout))
+            }
+            ureq::Error::Io(io) => crate::sys::describe_io(io),
+            other => other.to_string(),
+        };
+        Unanswered(format!("cannot query Prometheus at {shown}: {why}"))
+    })?;
     let status = resp.status().as_u16();
     if (300..400).contains(&status) {
         return Err(Unanswered(format!(

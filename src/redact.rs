@@ -58,8 +58,10 @@ fn forms(value: &str) -> Vec<String> {
             all.push(json[1..json.len() - 1].to_string());
         }
         all.push(p.escape_debug().to_string());
-        // Percent-encoded, as a URL's user information carries it.
+        // Percent-encoded, as a URL's user information carries it; escaped in a PromQL string
+        // or regex.
         all.push(crate::quote::url::encode(&p));
+        all.extend(crate::quote::promql::forms(&p));
         all.push(p.escape_default().to_string());
     }
     all.retain(|f| !f.is_empty());

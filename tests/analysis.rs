@@ -383,6 +383,48 @@ fn a_prometheus_check_judges_the_query_value_with_warn_and_crit() {
         "warn: 0.05",
     );
     assert_eq!(code, 1, "{}", &out[..out.len().min(300)]);
+    // A password with `@` and `/` reaches Prometheus as it is, as Basic auth, and is masked
+    // in every form, a regex matcher's escaped one too.
+    let fake = crate::harness::http::HttpServer::start(
+        200,
+        r#"{"status":"success","data":{"resultType":"scalar","result":[0,"0.01"]}}"#,
+    );
+    let p = env.write(
+        "auth.yaml",
+        &format!(
+            "kind: check\nsecrets: {{ k: {{ env: K }} }}\nchecks:\n  - prometheus: {{ url: \"http://u:{{{{ k }}}}@127.0.0.1:{}\", query: 'up{{x!~\"{{{{ k }}}}\"}} or up', warn: 1 }}\n",
+            fake.port
+        ),
+    );
+    let secret = "pa@127.0.0.2:1/x.y*";
+    let out = env
+        .tend()
+        .args(["check", "--output", "json"])
+        .arg(&p)
+        .env("K", secret)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        crate::harness::stdout(&out),
+        crate::harness::stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for form in [secret, r"x\.y\*", r"x\\.y\\*"] {
+        assert!(!text.contains(form), "{form} in {text}");
+    }
+    let seen = fake
+        .requests
+        .lock()
+        .unwrap()
+        .join("\n")
+        .to_ascii_lowercase();
+    let basic = format!(
+        "basic {}",
+        data_encoding::BASE64.encode(format!("u:{secret}").as_bytes())
+    )
+    .to_ascii_lowercase();
+    assert!(seen.contains(&format!("authorization: {basic}")), "{seen}");
     // A redirect is not followed: the answer must come from the Prometheus named.
     let moved = crate::harness::http::HttpServer::start(302, "");
     let (code, out) = env.check_nagios(&format!(
@@ -482,6 +524,14 @@ fn each_series_is_judged_and_a_value_that_is_not_a_number_never_passes() {
         .code(1)
         .stderr_has("errors #1/3 NaN → inconclusive (NaN is not a value a condition can judge)");
     assert_eq!(shop.current(), "releases/v1");
+    // A failing series beside a NaN one still fails the measurement.
+    let (shop, _prom) = gated(
+        "vector(0.3) or label_replace(vector(0) / vector(0), \"s\", \"n\", \"\", \"\")",
+        r#"failure: "result > 0.2", interval: 300ms, count: 3"#,
+    );
+    deploy_erring(&shop, "v2", 0.0)
+        .code(1)
+        .stderr_has("errors #1/3 [0.3, NaN] → failure (failure: result > 0.2)");
 }
 
 #[test]
@@ -576,8 +626,17 @@ fn an_analysis_that_could_pass_every_release_is_refused_when_the_playbook_is_rea
         (r#"success: "true""#, "'true' does not read `result`"),
         (
             r#"success: "result is defined or result < 1""#,
-            "", // reads result: accepted
+            "is true whatever the value",
         ),
+        (
+            r#"success: "result * 0 == 0""#,
+            "is true whatever the value",
+        ),
+        (
+            r#"failure: "result != result""#,
+            "is false whatever the value",
+        ),
+        (r#"success: "result > 0.5 and result < 200""#, ""),
         (
             r#"success: "result < 0.05", count: 4294967295, interval: 99y"#,
             "this analysis could run for more than 7 days",
@@ -685,4 +744,19 @@ fn a_secret_in_the_query_or_the_url_is_masked_in_every_form_and_cannot_move_the_
         "{}",
         outputs[0]
     );
+}
+
+#[test]
+fn a_pause_of_more_than_7_days_between_batches_is_refused() {
+    let env = crate::harness::Env::new();
+    env.write(
+        "fleet.yaml",
+        "kind: deploy\nhosts: [127.0.0.1]\ndeploy:\n  root: /srv/x\n  release: v1\n  fetch: { path: a.tar.gz }\n  rollout: { batches: [1], pause: 99y }\n",
+    );
+    env.tend()
+        .args(["validate", "fleet.yaml"])
+        .run()
+        .code(64)
+        .stderr_has("a pause of more than 7 days between batches")
+        .stderr_has("fleet.yaml:7:");
 }

@@ -21,6 +21,12 @@ pub use spec::{AnalysisItem, AnalysisSpec};
 use crate::prometheus::{self, Sample};
 use crate::report::{Event, Judged, Reporter, number};
 
+/// The most of a query shown, in characters.
+const SHOWN: usize = 400;
+
+/// The most of a measurement's series values an event carries.
+const VALUES: usize = 20;
+
 /// What happens when an analysis is inconclusive.
 #[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +65,22 @@ impl Condition {
         if !names.contains("result") {
             return Err(crate::playbook::diagnostic::with_hint(
                 format!("'{src}' does not read `result`: it would judge every release alike"),
+                "a condition compares the query's value, like \"result < 0.05\"",
+            ));
+        }
+        // One that reads `result` and still says the same of every value (`result or true`,
+        // `result is defined`) judges nothing either.
+        let truths: Vec<bool> = [-1e9, -1.0, 0.0, 0.05, 0.5, 1.0, 100.0, 1e9]
+            .iter()
+            .filter_map(|x| expr.eval(minijinja::context! { result => *x }).ok())
+            .map(|v| v.is_true())
+            .collect();
+        if truths.len() > 1 && truths.iter().all(|t| *t == truths[0]) {
+            return Err(crate::playbook::diagnostic::with_hint(
+                format!(
+                    "'{src}' is {} whatever the value: it would judge every release alike",
+                    truths[0]
+                ),
                 "a condition compares the query's value, like \"result < 0.05\"",
             ));
         }
@@ -150,11 +172,22 @@ impl Analysis {
         s
     }
 
+    /// The query on one line, and not much of it: a query over a thousand hosts' names is
+    /// for Prometheus, not for a terminal or an alert.
+    pub fn shown_query(&self) -> String {
+        let one_line = self.query.split_whitespace().collect::<Vec<_>>().join(" ");
+        if one_line.chars().count() <= SHOWN {
+            return one_line;
+        }
+        let cut: String = one_line.chars().take(SHOWN).collect();
+        format!("{cut}… ({} characters)", self.query.chars().count())
+    }
+
     /// All of it, as a plan shows it.
     pub fn describe(&self) -> String {
         format!(
             "{} at {}; {}; {}; at most {}; failure_limit {}, inconclusive_limit {}, on_inconclusive: {}, error_limit {}",
-            self.query,
+            self.shown_query(),
             crate::redact::userinfo(&self.url),
             self.conditions(),
             self.schedule(),
@@ -217,8 +250,17 @@ impl Analysis {
                 [] => m.detail.clone(),
                 [x] => number(*x),
                 xs => format!(
-                    "[{}]",
-                    xs.iter().map(|x| number(*x)).collect::<Vec<_>>().join(", ")
+                    "[{}{}]",
+                    xs.iter()
+                        .take(VALUES)
+                        .map(|x| number(*x))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if xs.len() > VALUES {
+                        format!(", … {} series in all", xs.len())
+                    } else {
+                        String::new()
+                    }
                 ),
             });
             match m.verdict {
@@ -272,7 +314,12 @@ impl Analysis {
         // Within the limits, but nothing passed (no series every time, say): not a pass.
         if successes == 0 {
             let why = format!("no measurement of {} passed", self.count);
-            return self.concluded(Judged::Inconclusive, why, &seen);
+            let verdict = if failures > 0 {
+                Judged::Failure
+            } else {
+                Judged::Inconclusive
+            };
+            return self.concluded(verdict, why, &seen);
         }
         let why = format!(
             "{} measurement{} passed the limits ({failures} failed, {inconclusive} inconclusive)",
@@ -302,8 +349,11 @@ impl Analysis {
                 format!("analysis {} {}: {why}", self.name, verdict.label()),
                 format!("  {values}"),
                 format!("  conditions: {}", self.conditions()),
-                format!("  query: {}", self.query),
-                format!("  graph: {}", prometheus::graph_url(&self.url, &self.query)),
+                format!("  query: {}", self.shown_query()),
+                match prometheus::graph_url(&self.url, &self.query) {
+                    link if link.len() <= 8192 => format!("  graph: {link}"),
+                    _ => "  graph: (the query is too long for a link)".into(),
+                },
             ],
         }
     }
@@ -328,7 +378,13 @@ impl Analysis {
         let value = match sample.number() {
             Some(x) => json_number(x),
             None if numbers.is_empty() => serde_json::Value::Null,
-            None => serde_json::Value::Array(numbers.iter().map(|x| json_number(*x)).collect()),
+            None => serde_json::Value::Array(
+                numbers
+                    .iter()
+                    .take(VALUES)
+                    .map(|x| json_number(*x))
+                    .collect(),
+            ),
         };
         let judged = |verdict, condition: String, detail: String| Measured {
             value: value.clone(),
@@ -340,16 +396,18 @@ impl Analysis {
         if numbers.is_empty() {
             return judged(Judged::Inconclusive, String::new(), "no series".into());
         }
-        if let Some(x) = numbers.iter().find(|x| !x.is_finite()) {
-            return judged(
-                Judged::Inconclusive,
-                String::new(),
-                format!("{} is not a value a condition can judge", number(*x)),
-            );
-        }
         let mut worst: Option<(Judged, String, String)> = None;
         for x in &numbers {
-            let (verdict, condition, detail) = self.judge(*x);
+            let (verdict, condition, detail) = if x.is_finite() {
+                self.judge(*x)
+            } else {
+                // NaN meets no condition; a failing series beside it still fails.
+                (
+                    Judged::Inconclusive,
+                    String::new(),
+                    format!("{} is not a value a condition can judge", number(*x)),
+                )
+            };
             let rank = |v: Judged| match v {
                 Judged::Success => 0,
                 Judged::Inconclusive => 1,

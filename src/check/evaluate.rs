@@ -506,6 +506,9 @@ fn procs(name: String, p: &Process) -> Verdict {
     }
 }
 
+/// The most series a `prometheus` check puts in its perfdata.
+const PERF_SERIES: usize = 50;
+
 /// The query's value against the levels; several series: the worst decides, each one's value
 /// is in the perfdata.
 fn prometheus(name: String, q: &PromCheck, query: Option<&(String, String)>) -> Verdict {
@@ -528,13 +531,16 @@ fn prometheus(name: String, q: &PromCheck, query: Option<&(String, String)>) -> 
             "the query selected no series (a label that matches nothing, or a target not scraped)",
         );
     }
-    if let Some((labels, _)) = series.iter().find(|(_, v)| v.is_nan()) {
+    if let Some((labels, v)) = series.iter().find(|(_, v)| !v.is_finite()) {
         return Verdict::unknown(
             name,
             "prometheus",
-            format!("the query's value is NaN {labels}")
-                .trim_end()
-                .to_string(),
+            format!(
+                "the query's value is {} {labels}",
+                crate::report::number(*v)
+            )
+            .trim_end()
+            .to_string(),
         );
     }
     let worst = series
@@ -555,8 +561,11 @@ fn prometheus(name: String, q: &PromCheck, query: Option<&(String, String)>) -> 
         summary: summary.clone(),
         detail: format!("{summary} from {query}"),
         thresholds: q.levels.describe(),
+        // A query over thousands of series is for Prometheus's own graphs: the perfdata keeps
+        // the first ones.
         perf: series
             .iter()
+            .take(PERF_SERIES)
             .map(|(labels, v)| {
                 let label = match series.len() {
                     1 => name.clone(),

@@ -90,7 +90,14 @@ pub fn warnings(d: &Deploy, p: &Phases) -> Vec<String> {
             ));
         }
     }
-    if p.verify.is_empty() && p.analyses.is_empty() {
+    let rollout_analysis = d
+        .loaded
+        .body
+        .deploy
+        .rollout
+        .as_ref()
+        .is_some_and(|r| !r.analysis.is_empty());
+    if p.verify.is_empty() && p.analyses.is_empty() && !rollout_analysis {
         w.push("no `verify` probes: a deploy (and a rollback) counts as verified as soon as `start` exits 0".into());
     } else if p.verify.is_empty() {
         w.push("no `verify` probes: a rollback counts as verified as soon as `start` exits 0 (an analysis gates the deploy, not the rollback)".into());

@@ -198,6 +198,17 @@ impl<'a> Deploy<'a> {
             hosts = crate::inventory::limit(hosts, l).map_err(Diagnostic::new)?;
         }
         let rollout = b.deploy.rollout.clone();
+        if rollout
+            .as_ref()
+            .and_then(|r| r.pause)
+            .is_some_and(|p| p.0 > std::time::Duration::from_secs(7 * 24 * 3600))
+        {
+            return Err(top
+                .at("deploy")
+                .at("rollout")
+                .error("pause", "a pause of more than 7 days between batches")
+                .hint("a pause lets a batch take traffic before the next: minutes, an hour"));
+        }
         let sizes = rollout
             .as_ref()
             .map(|r| r.batches.clone())

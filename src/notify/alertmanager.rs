@@ -120,8 +120,12 @@ impl Alertmanager {
             .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        let mut resp = agent
-            .post(&format!("{}/api/v2/alerts", self.url))
+        let (bare, auth) = crate::quote::url::basic_auth(&self.url);
+        let mut request = agent.post(&format!("{bare}/api/v2/alerts"));
+        if let Some(auth) = &auth {
+            request = request.header("Authorization", auth);
+        }
+        let mut resp = request
             .content_type("application/json")
             .send(self.body(alert).to_string().as_bytes())
             .map_err(|e| format!("{}: {e}", self.shown()))?;

@@ -65,7 +65,11 @@ pub fn splice(query: &str, values: &[String]) -> Result<String, Refused> {
                             "use a \"...\" string: a value is escaped there",
                         ));
                     }
-                    out.push_str(value);
+                    if regex {
+                        out.push_str(&regex_literal(value));
+                    } else {
+                        out.push_str(value);
+                    }
                 }
                 Some(q) if regex => out.push_str(&inside_string(&regex_literal(value), q)),
                 Some(q) => out.push_str(&inside_string(value, q)),
@@ -128,6 +132,18 @@ fn token(value: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '.'))
         && !KEYWORDS.contains(&value.to_ascii_lowercase().as_str())
+}
+
+/// Every form a value takes in a query: what redaction must also mask.
+pub fn forms(value: &str) -> Vec<String> {
+    let regex = regex_literal(value);
+    vec![
+        inside_string(value, '"'),
+        inside_string(value, '\''),
+        regex.clone(),
+        inside_string(&regex, '"'),
+        inside_string(&regex, '\''),
+    ]
 }
 
 /// `value` as a regex (RE2) that matches exactly it.
@@ -201,6 +217,7 @@ mod tests {
             r#"up{h!~ 'a\\.b'}"#
         );
         assert_eq!(spliced(r#"up{h="V"}"#, "a.b").unwrap(), r#"up{h="a.b"}"#);
+        assert_eq!(spliced("up{h=~`V`}", "a.b").unwrap(), r"up{h=~`a\.b`}");
     }
 
     #[test]
