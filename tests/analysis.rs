@@ -760,3 +760,25 @@ fn a_pause_of_more_than_7_days_between_batches_is_refused() {
         .stderr_has("a pause of more than 7 days between batches")
         .stderr_has("fleet.yaml:7:");
 }
+
+#[test]
+fn a_redeploy_of_the_live_release_that_fails_its_gate_leaves_its_record_as_it_was() {
+    let (shop, _prom) = gated("vector(0.3)", r#"success: "result < 0.05""#);
+    let sha = shop.artifact_erring("v1", 0.0);
+    shop.env
+        .tend()
+        .args([
+            "deploy",
+            "shop.yaml",
+            "--var",
+            "version=v1",
+            "--var",
+            "greeting=bye",
+        ])
+        .arg(format!("--var=sha={sha}"))
+        .run()
+        .code(1);
+    let v1 = &shop.journal()["releases"][0];
+    assert_eq!(v1["state"], "verified", "{v1}");
+    assert_eq!(v1["vars"]["greeting"], "hello", "{v1}");
+}

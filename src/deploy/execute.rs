@@ -39,6 +39,9 @@ struct Deploying<'r, 'a> {
     kept: Vec<super::releases::Migration>,
     /// A redeploy of the live release: its verified build's checksum, which its record keeps.
     live_sha: Option<String>,
+    /// ...and the vars it was deployed with, which its record keeps until this deploy is
+    /// verified: a redeploy that fails and is taken back leaves it as it was.
+    live_vars: Option<crate::playbook::Vars>,
     /// Each config file, read before anything was stopped.
     prepared: Vec<Option<Written>>,
     done: Done,
@@ -145,6 +148,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
             .filter(|r| r.state == State::Verified && current_before.as_deref() == Some(release));
         let kept = live.map(|r| r.migrations.clone()).unwrap_or_default();
         let live_sha = live.and_then(|r| r.sha256.clone());
+        let live_vars = live.map(|r| r.vars.clone());
         Ok(Deploying {
             r,
             phases,
@@ -155,6 +159,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
             target_phases,
             kept,
             live_sha,
+            live_vars,
             prepared: vec![],
             done: Done::default(),
             sha: None,
@@ -244,6 +249,9 @@ impl<'r, 'a> Deploying<'r, 'a> {
             r.reporter.run(),
         );
         rec.migrations.clone_from(&self.kept);
+        if let Some(vars) = &self.live_vars {
+            rec.vars.clone_from(vars);
+        }
         rec.progress = Some(Progress {
             from: self.current_before.clone(),
             target: self.target_name.clone(),
@@ -481,6 +489,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
         if let Some(rec) = self.journal.get_mut(release) {
             rec.verified_at = Some(now.clone());
             rec.progress = None;
+            rec.vars.clone_from(&d.loaded.vars);
             rec.migrations = self
                 .kept
                 .iter()
