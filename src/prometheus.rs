@@ -187,21 +187,8 @@ pub fn graph_url(url: &str, promql: &str) -> String {
     };
     format!(
         "{base}/graph?g0.expr={}&g0.tab=0&g0.range_input=1h",
-        percent(&crate::redact::redact(promql))
+        crate::quote::url::encode(&crate::redact::redact(promql))
     )
-}
-
-/// `s` as a URL's query value.
-fn percent(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 crate::reason::reason! {

@@ -35,6 +35,41 @@ fn gate(shop: &Shop, prom: &Prometheus, query: &str, analysis: &str) {
     std::fs::write(&path, text + &gate).unwrap();
 }
 
+/// `tend deploy shop.yaml --output plain` of version `v` (packed as `sha`), with `act` done
+/// once a line of its stderr holds `marker` (given tend's pid): its exit code and all it said.
+fn deploy_acting_at(
+    shop: &Shop,
+    v: &str,
+    sha: &str,
+    marker: &str,
+    act: impl FnOnce(u32),
+) -> (Option<i32>, String) {
+    let mut child = shop
+        .env
+        .tend_spawnable()
+        .args(["deploy", "shop.yaml", "--output", "plain", "--var"])
+        .arg(format!("version={v}"))
+        .arg(format!("--var=sha={sha}"))
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(marker) {
+            break;
+        }
+    }
+    act(child.id());
+    for line in lines {
+        seen.push_str(&line.unwrap());
+        seen.push('\n');
+    }
+    (child.wait().unwrap().code(), seen)
+}
+
 const FAST: &str = r#"success: "result < 0.05", failure: "result >= 0.1", interval: 300ms, count: 3, initial_delay: 1500ms"#;
 
 fn deploy_erring(shop: &Shop, v: &str, ratio: f64) -> Run {
@@ -161,37 +196,8 @@ fn prometheus_stopped_mid_analysis_errors_the_analysis_and_rolls_back_naming_the
         r#"success: "result < 0.05", interval: 300ms, count: 30, initial_delay: 1500ms, error_limit: 2"#,
     );
     let sha = shop.artifact_erring("v2", 0.0);
-    let mut child = shop
-        .env
-        .tend_spawnable()
-        .args([
-            "deploy",
-            "shop.yaml",
-            "--output",
-            "plain",
-            "--var",
-            "version=v2",
-            "--var",
-        ])
-        .arg(format!("sha={sha}"))
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("#1/30 0 → success") {
-            break;
-        }
-    }
-    prom.stop();
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    assert_eq!(child.wait().unwrap().code(), Some(1), "{seen}");
+    let (code, seen) = deploy_acting_at(&shop, "v2", &sha, "#1/30 0 → success", |_| prom.stop());
+    assert_eq!(code, Some(1), "{seen}");
     let url = prom.url();
     assert!(
         seen.contains("→ error") && seen.contains(&format!("cannot query Prometheus at {url}: ")),
@@ -570,46 +576,23 @@ fn a_query_that_hangs_is_given_up_at_a_signal_and_the_deploy_rolls_back() {
         );
     std::fs::write(&path, text).unwrap();
     let sha = shop.artifact_erring("v2", 0.0);
-    let mut child = shop
-        .env
-        .tend_spawnable()
-        .args([
-            "deploy",
-            "shop.yaml",
-            "--output",
-            "plain",
-            "--var",
-            "version=v2",
-            "--var",
-        ])
-        .arg(format!("sha={sha}"))
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("start   verify analysis errors") {
-            break;
-        }
-    }
-    let _held = silent.accept().unwrap();
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    for line in lines {
-        seen.push_str(&line.unwrap());
-        seen.push('\n');
-    }
-    assert_eq!(child.wait().unwrap().code(), Some(1), "{seen}");
+    // The connection is held open to the end: the query must be given up, not refused.
+    let mut held = None;
+    let (code, seen) =
+        deploy_acting_at(&shop, "v2", &sha, "start   verify analysis errors", |pid| {
+            held = Some(silent.accept().unwrap());
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .unwrap();
+        });
+    assert_eq!(code, Some(1), "{seen}");
     assert!(
         seen.contains("errors #1/3 interrupted by a signal → error"),
         "{seen}"
     );
     assert_eq!(shop.current(), "releases/v1", "{seen}");
+    drop(held);
 }
 
 #[test]

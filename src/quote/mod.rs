@@ -94,6 +94,31 @@ pub fn marker(index: usize) -> String {
     format!("{OPEN}{index}{CLOSE}")
 }
 
+/// The marker that starts at `at` in `text`: where it ends (just past its close) and its
+/// value, or why it is not one.
+fn marked<'v>(
+    text: &str,
+    at: usize,
+    values: &'v [String],
+) -> Result<(usize, usize, &'v str), Refused> {
+    let refused = |index, why: &str| Refused {
+        index,
+        why: why.into(),
+        hint: String::new(),
+    };
+    let close = text[at..]
+        .find(CLOSE)
+        .map(|c| at + c)
+        .ok_or_else(|| refused(None, "an unclosed value marker"))?;
+    let index: usize = text[at + OPEN.len_utf8()..close]
+        .parse()
+        .map_err(|_| refused(None, "a value marker with no index"))?;
+    let value = values
+        .get(index)
+        .ok_or_else(|| refused(Some(index), "a value marker with no value"))?;
+    Ok((close + CLOSE.len_utf8(), index, value))
+}
+
 /// Why a value cannot go where the command puts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {

@@ -5,7 +5,7 @@
 //! outside a string it must be a plain token (a number, a duration, a metric or label name, not
 //! an operator such as `or` or `unless`), since nothing can quote it there.
 
-use super::{CLOSE, OPEN, Refused};
+use super::{OPEN, Refused};
 
 /// Replace every marker in `query` with its value, escaped for where it sits.
 pub fn splice(query: &str, values: &[String]) -> Result<String, Refused> {
@@ -20,29 +20,10 @@ pub fn splice(query: &str, values: &[String]) -> Result<String, Refused> {
     let mut chars = query.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
         if c == OPEN {
-            let end = query[at..]
-                .find(CLOSE)
-                .map(|e| at + e)
-                .ok_or_else(|| Refused {
-                    index: None,
-                    why: "an unclosed value marker".into(),
-                    hint: String::new(),
-                })?;
-            let index: usize = query[at + OPEN.len_utf8()..end]
-                .parse()
-                .map_err(|_| Refused {
-                    index: None,
-                    why: "a value marker with no index".into(),
-                    hint: String::new(),
-                })?;
-            while chars.peek().is_some_and(|(i, _)| *i <= end) {
+            let (end, index, value) = super::marked(query, at, values)?;
+            while chars.peek().is_some_and(|(i, _)| *i < end) {
                 chars.next();
             }
-            let value = values.get(index).ok_or_else(|| Refused {
-                index: Some(index),
-                why: "a value marker with no value".into(),
-                hint: String::new(),
-            })?;
             let refuse = |why: String, hint: &str| Refused {
                 index: Some(index),
                 why,

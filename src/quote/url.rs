@@ -3,7 +3,7 @@
 //! host nor cut the URL short; in its path, a `?`, `#` or space is, so a value cannot cut the
 //! path short either. Elsewhere a value goes as it is: a whole URL, a host.
 
-use super::{CLOSE, OPEN, Refused};
+use super::{OPEN, Refused};
 
 /// Replace every marker in `url` with its value, encoded where it is user information.
 pub fn splice(url: &str, values: &[String]) -> Result<String, Refused> {
@@ -29,26 +29,7 @@ pub fn splice(url: &str, values: &[String]) -> Result<String, Refused> {
     let mut rest = url;
     let mut offset = 0;
     while let Some(open) = rest.find(OPEN) {
-        let close = rest[open..]
-            .find(CLOSE)
-            .map(|c| open + c)
-            .ok_or_else(|| Refused {
-                index: None,
-                why: "an unclosed value marker".into(),
-                hint: String::new(),
-            })?;
-        let index: usize = rest[open + OPEN.len_utf8()..close]
-            .parse()
-            .map_err(|_| Refused {
-                index: None,
-                why: "a value marker with no index".into(),
-                hint: String::new(),
-            })?;
-        let value = values.get(index).ok_or_else(|| Refused {
-            index: Some(index),
-            why: "a value marker with no value".into(),
-            hint: String::new(),
-        })?;
+        let (next, _, value) = super::marked(rest, open, values)?;
         out.push_str(&rest[..open]);
         if userinfo
             .as_ref()
@@ -67,7 +48,6 @@ pub fn splice(url: &str, values: &[String]) -> Result<String, Refused> {
         } else {
             out.push_str(value);
         }
-        let next = close + CLOSE.len_utf8();
         offset += next;
         rest = &rest[next..];
     }
