@@ -280,3 +280,40 @@ fn a_playbook_named_without_a_directory_runs_its_secret_command_where_it_is() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
+
+#[test]
+fn a_password_in_an_http_probe_url_reaches_the_server_as_it_is() {
+    let env = Env::new();
+    let server = crate::harness::http::HttpServer::start(200, "ok");
+    let secret = "pa@127.0.0.2:1/x#y";
+    let p = env.write(
+        "check.yaml",
+        &format!(
+            "kind: check\nsecrets: {{ k: {{ env: K }} }}\nchecks:\n  - probe: {{ http: \"http://u:{{{{ k }}}}@127.0.0.1:{}/health\" }}\n",
+            server.port
+        ),
+    );
+    let out = env
+        .tend()
+        .args(["check", "--output", "nagios"])
+        .arg(&p)
+        .env("K", secret)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stdout(&out)
+    );
+    let seen = server.requests.lock().unwrap().join("\n");
+    assert!(seen.starts_with("GET /health "), "{seen}");
+    let basic = data_encoding::BASE64.encode(format!("u:{secret}").as_bytes());
+    assert!(
+        seen.to_ascii_lowercase().contains(&format!(
+            "authorization: basic {}",
+            basic.to_ascii_lowercase()
+        )),
+        "{seen}"
+    );
+}

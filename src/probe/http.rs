@@ -16,7 +16,13 @@ pub fn get(
         .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
-    let mut resp = agent.get(url).call().map_err(|e| describe(&e, timeout))?;
+    // The user and password as Basic auth, decoded (the URL carries them percent-encoded).
+    let (bare, auth) = crate::quote::url::basic_auth(url);
+    let mut request = agent.get(&bare);
+    if let Some(auth) = &auth {
+        request = request.header("Authorization", auth);
+    }
+    let mut resp = request.call().map_err(|e| describe(&e, timeout))?;
     let status = resp.status();
     let seen = format!("HTTP {}", status.as_u16());
     let ok_status = match want {

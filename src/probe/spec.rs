@@ -149,12 +149,7 @@ impl ProbeSpec {
                 .hint("a check playbook has its own: - prometheus: { url: ..., query: ..., warn: 0.05, crit: 0.2 }"));
         }
         let kind = if let Some(url) = &self.http {
-            let url = scope.render("http", url, Mode::Text)?;
-            if !url.starts_with("http://") && !url.starts_with("https://") {
-                return Err(
-                    scope.error("http", format!("'{url}' is not an http:// or https:// URL"))
-                );
-            }
+            let url = scope.render_url("http", url, "http://127.0.0.1:8080/health")?;
             let body_contains = match &self.body_contains {
                 Some(b) => Some(scope.render("body_contains", b, Mode::Text)?),
                 None => None,
