@@ -305,3 +305,33 @@ fn a_pagerduty_webhook_triggers_and_resolves_events_that_match_the_events_v2_sch
     assert_eq!(resolve["event_action"], "resolve");
     assert_eq!(resolve["dedup_key"], trigger["dedup_key"]);
 }
+
+#[test]
+fn a_check_that_goes_from_warning_to_critical_leaves_one_alert_in_alertmanager() {
+    let env = Env::new();
+    let am = crate::harness::prometheus::Alertmanager::start(env.dir.path());
+    let marker = env.path("backup.ok");
+    std::fs::write(&marker, "").unwrap();
+    let age = |hours: u64| {
+        let t = std::time::SystemTime::now() - std::time::Duration::from_secs(hours * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&marker)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    };
+    let playbook = format!(
+        "kind: check\nchecks:\n  - file_age: {{ path: {}, warn: 1h, crit: 3h }}\n    name: backup\nnotify:\n  alertmanager: {{ url: \"{}\" }}\n",
+        marker.display(),
+        am.url()
+    );
+    age(2);
+    assert_eq!(env.check_nagios(&playbook).0, 1);
+    age(4);
+    assert_eq!(env.check_nagios(&playbook).0, 2);
+    let alerts = am.alerts();
+    let active: Vec<&serde_json::Value> = alerts.as_array().unwrap().iter().collect();
+    assert_eq!(active.len(), 1, "{alerts}");
+    assert_eq!(active[0]["labels"]["severity"], "critical", "{alerts}");
+}

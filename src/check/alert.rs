@@ -287,17 +287,20 @@ fn compose(
         ctx.run,
         rfc3339(now)
     );
-    let incidents = about
-        .iter()
-        .map(|&i| {
-            incident(
-                ctx,
-                &outcomes[i],
-                &state.checks[&key(&outcomes[i].name)],
-                &host,
-            )
-        })
-        .collect();
+    let mut incidents = vec![];
+    for &i in &about {
+        let (o, e) = (&outcomes[i], &state.checks[&key(&outcomes[i].name)]);
+        let now_bad = incident(ctx, o, e, &host);
+        // WARNING → CRITICAL is another alert where severity is a label: the one told before
+        // is resolved, not left to expire.
+        if o.status.is_problem() && e.notified.is_problem() && e.notified != o.status {
+            let mut before = now_bad.clone();
+            before.severity = nagios_word(e.notified).to_ascii_lowercase();
+            before.resolved = true;
+            incidents.push(before);
+        }
+        incidents.push(now_bad);
+    }
     Alert {
         subject,
         body,

@@ -108,7 +108,16 @@ impl Webhook {
                 Ok(format!("webhook {}", redact_url(&self.url)))
             }
             Format::Pagerduty => {
-                for i in &alert.incidents {
+                // One dedup_key a check and host: a severity change is a new trigger on it,
+                // not a resolve.
+                let superseded = |i: &Incident| {
+                    i.resolved
+                        && alert
+                            .incidents
+                            .iter()
+                            .any(|j| !j.resolved && j.name == i.name && j.host == i.host)
+                };
+                for i in alert.incidents.iter().filter(|i| !superseded(i)) {
                     self.post(&self.pagerduty(alert, i))?;
                 }
                 Ok(format!(
