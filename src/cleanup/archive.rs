@@ -209,18 +209,26 @@ pub fn archive(
     let (before, mut kept) = remove_sources(&mut dirs, files, &written);
     let left_out = changed.len();
     kept.extend(changed);
-    // A list left behind is harmless (the next run finds every source gone and removes it),
-    // but say so rather than lose it silently.
-    let leftover = fs::remove_file(&intent)
-        .and_then(|()| sync_dir(dest))
-        .err()
-        .map(|e| {
-            format!(
-                "{} could not be removed ({}): the next run finds its sources gone and removes it",
-                intent.display(),
-                crate::sys::describe_io(&e)
-            )
-        });
+    // The list goes only once the removals are durable: until then it is what lets the next run
+    // finish them after a crash. A list left behind is harmless (the next run finds every
+    // source gone and removes it), but say so rather than lose it silently.
+    let leftover = match dirs.sync() {
+        Err(e) => Some(format!(
+            "the sources' directories could not be synced ({}): {} is kept for the next run to finish",
+            crate::sys::describe_io(&e),
+            intent.display()
+        )),
+        Ok(()) => fs::remove_file(&intent)
+            .and_then(|()| sync_dir(dest))
+            .err()
+            .map(|e| {
+                format!(
+                    "{} could not be removed ({}): the next run finds its sources gone and removes it",
+                    intent.display(),
+                    crate::sys::describe_io(&e)
+                )
+            }),
+    };
     Ok(Archived {
         path: target,
         files: written.len() + left_out,
@@ -252,8 +260,6 @@ fn remove_sources(
             Err(e) => kept.push((c.path.clone(), crate::sys::describe_io(&e))),
         }
     }
-    // As before this change: a removal a crash undoes is finished by the next run's list.
-    let _ = dirs.sync();
     (before, kept)
 }
 

@@ -134,6 +134,8 @@ fn mtime(st: &rustix::fs::Stat) -> std::time::SystemTime {
 #[derive(Default)]
 pub struct Dirs {
     open: HashMap<PathBuf, (Dir, bool)>,
+    /// A sync that failed when directories were closed to make room: `sync` reports it.
+    failed: Option<io::Error>,
 }
 
 /// At most this many directories stay open at once.
@@ -145,7 +147,9 @@ impl Dirs {
         let parent = c.path.parent().unwrap_or(Path::new("/"));
         if !self.open.contains_key(parent) {
             if self.open.len() >= OPEN_DIRS {
-                let _ = self.sync();
+                if let Err(e) = self.sync() {
+                    self.failed.get_or_insert(e);
+                }
                 self.open.clear();
             }
             self.open.insert(parent.to_path_buf(), (Dir::of(c)?, false));
@@ -160,9 +164,10 @@ impl Dirs {
         }
     }
 
-    /// Every changed directory's entries made durable.
+    /// Every changed directory's entries made durable (those closed before, too: the first
+    /// failure is the answer).
     pub fn sync(&mut self) -> io::Result<()> {
-        let mut result = Ok(());
+        let mut result = self.failed.take().map_or(Ok(()), Err);
         for (dir, changed) in self.open.values_mut().filter(|d| d.1) {
             *changed = false;
             result = result.and(dir.sync());
