@@ -93,7 +93,7 @@ pub fn query(url: &str, promql: &str, timeout: Duration) -> Result<Sample, Unans
 
 /// Read Prometheus's JSON answer (`status`, `data.resultType`, `data.result`; or `errorType`
 /// and `error` on a failure).
-fn answer(status: u16, body: &str) -> Result<Sample, String> {
+fn answer(status: u16, body: &str) -> Result<Sample, Unanswered> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(|_| {
         let first: String = body
             .lines()
@@ -116,13 +116,13 @@ fn answer(status: u16, body: &str) -> Result<Sample, String> {
             .chars()
             .take(500)
             .collect();
-        return Err(format!("HTTP {status}, {kind}: {text}"));
+        return Err(format!("HTTP {status}, {kind}: {text}").into());
     }
     let data = &v["data"];
-    let number = |pair: &serde_json::Value| -> Result<f64, String> {
+    let number = |pair: &serde_json::Value| -> Result<f64, Unanswered> {
         let text = pair[1].as_str().ok_or("a sample without a value")?;
         text.parse::<f64>()
-            .map_err(|_| format!("a sample value '{text}' is not a number"))
+            .map_err(|_| format!("a sample value '{text}' is not a number").into())
     };
     match data["resultType"].as_str() {
         Some("scalar") => Ok(Sample::Scalar(number(&data["result"])?)),
@@ -131,13 +131,13 @@ fn answer(status: u16, body: &str) -> Result<Sample, String> {
             series
                 .iter()
                 .map(|s| Ok((labels(&s["metric"]), number(&s["value"])?)))
-                .collect::<Result<_, String>>()
+                .collect::<Result<_, Unanswered>>()
                 .map(Sample::Vector)
         }
         Some("matrix") => Err(
             "the query returns a range vector (`x[5m]`); a threshold needs one value a series: wrap it, as in rate(x[5m]) or avg_over_time(x[5m])".into(),
         ),
-        Some(other) => Err(format!("the query returns a {other}, not a number")),
+        Some(other) => Err(format!("the query returns a {other}, not a number").into()),
         None => Err("an answer without a resultType".into()),
     }
 }
@@ -213,16 +213,17 @@ mod tests {
         assert!(answer(200, scalar).unwrap().number().unwrap().is_nan());
         let bad = r#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unclosed left parenthesis"}"#;
         assert_eq!(
-            answer(400, bad).unwrap_err(),
+            answer(400, bad).unwrap_err().0,
             "HTTP 400, bad_data: 1:5: parse error: unclosed left parenthesis"
         );
         assert!(
             answer(502, "Bad Gateway\n")
                 .unwrap_err()
+                .0
                 .contains("Bad Gateway")
         );
         let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
-        assert!(answer(200, matrix).unwrap_err().contains("range vector"));
+        assert!(answer(200, matrix).unwrap_err().0.contains("range vector"));
     }
 
     #[test]

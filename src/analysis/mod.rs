@@ -98,17 +98,19 @@ impl Condition {
     }
 
     /// Whether it holds for `result`.
-    fn holds(&self, result: &minijinja::Value) -> Result<bool, String> {
+    fn holds(&self, result: &minijinja::Value) -> Result<bool, Unjudged> {
         let env = Self::environment();
-        let expr = env.compile_expression(&self.0).map_err(|e| e.to_string())?;
+        let expr = env
+            .compile_expression(&self.0)
+            .map_err(|e| Unjudged(e.to_string()))?;
         expr.eval(minijinja::context! { result => result.clone() })
             .map(|v| v.is_true())
             .map_err(|e| {
-                format!(
+                Unjudged(format!(
                     "'{}' cannot be evaluated: {}",
                     self.0,
                     e.detail().unwrap_or("error")
-                )
+                ))
             })
     }
 }
@@ -370,7 +372,7 @@ impl Analysis {
                     numbers: vec![],
                     verdict: Judged::Error,
                     condition: String::new(),
-                    detail: why,
+                    detail: why.0,
                 };
             }
         };
@@ -432,7 +434,7 @@ impl Analysis {
     fn judge(&self, x: f64) -> (Judged, String, String) {
         let result = minijinja::Value::from(x);
         let written = |k: &str, c: &Condition| format!("{k}: {}", c.0);
-        let error = |e: String, c: String| (Judged::Error, c, e);
+        let error = |e: Unjudged, c: String| (Judged::Error, c, e.0);
         match (&self.failure, &self.success) {
             (Some(f), success) => match f.holds(&result) {
                 Err(e) => error(e, written("failure", f)),
@@ -473,7 +475,7 @@ impl Analysis {
 
     /// The query, given up as soon as a signal comes (its answer may take `timeout`): a
     /// deploy that is stopped rolls back now, not when Prometheus answers.
-    fn ask(&self) -> Result<Sample, String> {
+    fn ask(&self) -> Result<Sample, prometheus::Unanswered> {
         let (tx, rx) = std::sync::mpsc::channel();
         let (url, query, timeout) = (self.url.clone(), self.query.clone(), self.timeout);
         std::thread::spawn(move || {
@@ -481,7 +483,7 @@ impl Analysis {
         });
         loop {
             match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(answer) => return answer.map_err(|e| e.0),
+                Ok(answer) => return answer,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                     if crate::interrupt::requested() {
                         return Err("interrupted by a signal".into());
@@ -493,6 +495,11 @@ impl Analysis {
             }
         }
     }
+}
+
+crate::reason::reason! {
+    /// Why a condition could not judge a value.
+    pub struct Unjudged;
 }
 
 /// A number for JSON; NaN and the infinities, which JSON has not, as Prometheus writes them.
