@@ -176,17 +176,10 @@ pub fn label_values(series: &str) -> String {
 /// user and password (a link to click, not to log in with), and with a secret in the query
 /// masked before it is encoded (encoded, the mask would not find it).
 pub fn graph_url(url: &str, promql: &str) -> String {
-    let base = base(url);
-    let base = match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-            let host = rest[..end].rsplit('@').next().unwrap_or_default();
-            format!("{scheme}://{host}{}", &rest[end..])
-        }
-        None => base.to_string(),
-    };
+    let (bare, _) = crate::quote::url::basic_auth(url);
     format!(
-        "{base}/graph?g0.expr={}&g0.tab=0&g0.range_input=1h",
+        "{}/graph?g0.expr={}&g0.tab=0&g0.range_input=1h",
+        base(&bare),
         crate::quote::url::encode(&crate::redact::redact(promql))
     )
 }

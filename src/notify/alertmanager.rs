@@ -114,36 +114,13 @@ impl Alertmanager {
     }
 
     pub fn send(&self, alert: &Alert) -> Result<String, Undelivered> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        let (bare, auth) = crate::quote::url::basic_auth(&self.url);
-        let mut request = agent.post(&format!("{bare}/api/v2/alerts"));
-        if let Some(auth) = &auth {
-            request = request.header("Authorization", auth);
-        }
-        let mut resp = request
-            .content_type("application/json")
-            .send(self.body(alert).to_string().as_bytes())
-            .map_err(|e| format!("{}: {e}", self.shown()))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(format!(
-                "alertmanager {} ({} alert{})",
-                self.shown(),
-                alert.incidents.len(),
-                if alert.incidents.len() == 1 { "" } else { "s" }
-            ));
-        }
-        let text = resp.body_mut().read_to_string().unwrap_or_default();
-        Err(format!(
-            "{} answered HTTP {status}: {}",
+        let url = format!("{}/api/v2/alerts", self.url);
+        super::post_json(&url, &self.shown(), self.timeout, &self.body(alert))?;
+        Ok(format!(
+            "alertmanager {} ({} alert{})",
             self.shown(),
-            text.lines().next().unwrap_or("").trim()
-        )
-        .into())
+            alert.incidents.len(),
+            if alert.incidents.len() == 1 { "" } else { "s" }
+        ))
     }
 }

@@ -222,6 +222,47 @@ impl Notifier {
     }
 }
 
+/// POST `body` as JSON to `url` (its user and password as Basic auth, decoded), named `shown` in
+/// what goes wrong; the server's first line of refusal is part of it (PagerDuty and
+/// Alertmanager say there why).
+pub fn post_json(
+    url: &str,
+    shown: &str,
+    timeout: std::time::Duration,
+    body: &serde_json::Value,
+) -> Result<(), Undelivered> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let (bare, auth) = crate::quote::url::basic_auth(url);
+    let mut request = agent.post(&bare);
+    if let Some(auth) = &auth {
+        request = request.header("Authorization", auth);
+    }
+    let mut resp = request
+        .content_type("application/json")
+        .send(body.to_string().as_bytes())
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let said = resp.body_mut().read_to_string().unwrap_or_default();
+    let said = crate::redact::redact(said.lines().next().unwrap_or("").trim());
+    Err(format!(
+        "{shown} answered HTTP {status}{}",
+        if said.is_empty() {
+            String::new()
+        } else {
+            format!(": {said}")
+        }
+    )
+    .into())
+}
+
 crate::reason::reason! {
     /// Why a channel did not take an alert: the server's answer, or why it was not reached.
     pub struct Undelivered;

@@ -131,35 +131,7 @@ impl Webhook {
     }
 
     fn post(&self, body: &serde_json::Value) -> Result<(), super::Undelivered> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(self.timeout))
-            .http_status_as_error(false)
-            .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        let mut resp = agent
-            .post(&self.url)
-            .content_type("application/json")
-            .send(body.to_string().as_bytes())
-            .map_err(|e| e.to_string())?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        // PagerDuty says why it refused an event in its answer.
-        let said = resp.body_mut().read_to_string().unwrap_or_default();
-        let said = crate::redact::redact(said.lines().next().unwrap_or("").trim());
-        Err(format!(
-            "{} answered HTTP {}{}",
-            redact_url(&self.url),
-            status.as_u16(),
-            if said.is_empty() {
-                String::new()
-            } else {
-                format!(": {said}")
-            }
-        )
-        .into())
+        super::post_json(&self.url, &redact_url(&self.url), self.timeout, body)
     }
 
     /// One Events API v2 event: `trigger` while it holds, `resolve` once it is over.

@@ -189,15 +189,22 @@ impl Event {
 }
 
 impl Event {
-    /// A measurement as one line says it: `#2/5 0.21 → failure (failure: result >= 0.2)`.
-    pub fn measured(
-        n: u32,
-        count: u32,
-        value: &serde_json::Value,
-        verdict: Judged,
-        condition: &str,
-        detail: &str,
-    ) -> String {
+    /// A measurement as one line says it, its analysis first:
+    /// `errors #2/5 0.21 → failure (failure: result >= 0.2)`; "" for any other event.
+    pub fn measured(&self) -> String {
+        let Event::Measurement {
+            analysis,
+            n,
+            count,
+            value,
+            condition,
+            verdict,
+            detail,
+            ..
+        } = self
+        else {
+            return String::new();
+        };
         // The detail says why a value was not judged (NaN); one in place of no value says it.
         let shown_detail = !value.is_null() && !detail.is_empty();
         let value = match value {
@@ -213,7 +220,7 @@ impl Event {
             (true, true) => format!(" ({detail})"),
             (true, false) => String::new(),
         };
-        format!("#{n}/{count} {value} → {}{why}", verdict.label())
+        format!("{analysis} #{n}/{count} {value} → {}{why}", verdict.label())
     }
 }
 

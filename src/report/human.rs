@@ -131,19 +131,9 @@ impl Sink for Human {
                 self.host_line(&record.host, step.clone());
             }
             Event::Output { .. } if live => {}
-            Event::Measurement {
-                step,
-                analysis,
-                n,
-                count,
-                value,
-                condition,
-                verdict,
-                detail,
-                ..
-            } if live => {
-                let m = Event::measured(*n, *count, value, *verdict, condition, detail);
-                self.host_line(&record.host, format!("{step} · {analysis} {m}"));
+            Event::Measurement { step, .. } if live => {
+                let m = record.event.measured();
+                self.host_line(&record.host, format!("{step} · {m}"));
             }
             Event::StepFinished { step, status, .. } if live && !status.is_problem() => {
                 self.host_line(&record.host, format!("{step} {}", self.mark(*status)));
@@ -210,22 +200,17 @@ impl Sink for Human {
             Event::Measurement {
                 step,
                 target,
-                analysis,
-                n,
-                count,
-                value,
-                condition,
                 verdict,
-                detail,
+                ..
             } => {
-                let m = Event::measured(*n, *count, value, *verdict, condition, detail);
+                let m = record.event.measured();
                 let mark = match verdict {
                     crate::report::Judged::Success => self.mark(Status::Ok),
                     crate::report::Judged::Failure => self.mark(Status::Failed),
                     _ => self.mark(Status::Warning),
                 };
                 self.line(format!(
-                    "  {mark} {} {analysis} {m}",
+                    "  {mark} {} {m}",
                     self.paint("2", &format!("{step}{}:", on(target))),
                 ));
             }

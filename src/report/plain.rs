@@ -56,21 +56,9 @@ pub fn format_plain(r: &Record) -> String {
                 format_ms(*elapsed_ms)
             )
         }
-        Event::Measurement {
-            step,
-            target,
-            analysis,
-            n,
-            count,
-            value,
-            condition,
-            verdict,
-            detail,
-        } => format!(
-            "measure {step}{}: {analysis} {}",
-            on(target),
-            Event::measured(*n, *count, value, *verdict, condition, detail)
-        ),
+        Event::Measurement { step, target, .. } => {
+            format!("measure {step}{}: {}", on(target), r.event.measured())
+        }
         Event::Notice { level, message } => {
             let l = match level {
                 Level::Info => "info",
