@@ -135,17 +135,7 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
     let mut deliveries = vec![];
     if !changed.is_empty() || reminder {
         let about: &[usize] = if reminder { &bad } else { &changed };
-        let worst = about
-            .iter()
-            .map(|&i| outcomes[i].status)
-            .max_by_key(|s| severity(*s))
-            .unwrap_or(Status::Ok);
-        let reason = match worst {
-            Status::Ok | Status::Skipped => "recovery",
-            Status::Warning => "warning",
-            Status::Unknown => "unknown",
-            Status::Critical | Status::Failed => "critical",
-        };
+        let reason = reason_for(outcomes, about);
         let mut delivered = true;
         if !ctx.notifier.is_empty() && ctx.notifier.wants(reason) {
             let alert = compose(ctx, outcomes, about, reason, reminder, &state, now);
@@ -164,18 +154,10 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
             dirty = true;
         }
     }
-    if deliveries.is_empty() && !bad.is_empty() {
-        // Alertmanager forgets an alert not posted again: what is still bad is, every run.
-        let worst = bad
-            .iter()
-            .map(|&i| outcomes[i].status)
-            .max_by_key(|s| severity(*s))
-            .unwrap_or(Status::Ok);
-        let reason = match worst {
-            Status::Warning => "warning",
-            Status::Unknown => "unknown",
-            _ => "critical",
-        };
+    // Alertmanager forgets an alert not posted again: what is still bad is, every run (and the
+    // alert is composed only for a channel that takes it).
+    let reason = reason_for(outcomes, &bad);
+    if deliveries.is_empty() && !bad.is_empty() && ctx.notifier.refreshes(reason) {
         let alert = compose(ctx, outcomes, &bad, reason, true, &state, now);
         deliveries = ctx.notifier.refresh(&alert);
     }
@@ -189,6 +171,21 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
             .map_err(|e| crate::error::Error::io("save the alert state", &ctx.state_file, e))?;
     }
     Ok(deliveries)
+}
+
+/// Why an alert about `about` goes out: its worst state's reason (recovery when all are OK).
+fn reason_for(outcomes: &[Verdict], about: &[usize]) -> &'static str {
+    let worst = about
+        .iter()
+        .map(|&i| outcomes[i].status)
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(Status::Ok);
+    match worst {
+        Status::Ok | Status::Skipped => "recovery",
+        Status::Warning => "warning",
+        Status::Unknown => "unknown",
+        Status::Critical | Status::Failed => "critical",
+    }
 }
 
 fn compose(

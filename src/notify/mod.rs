@@ -188,12 +188,19 @@ impl Notifier {
     /// check posts what is still bad on every run, even when no other channel is told.
     pub fn refresh(&self, alert: &Alert) -> Vec<Delivery> {
         match &self.alertmanager {
-            Some(a) if a.on.iter().any(|r| r == &alert.reason) => vec![match a.send(alert) {
+            Some(a) if self.refreshes(&alert.reason) => vec![match a.send(alert) {
                 Ok(what) => Delivery::Sent(what),
                 Err(e) => Delivery::Failed(crate::redact::redact(&format!("alertmanager: {e}"))),
             }],
             _ => vec![],
         }
+    }
+
+    /// Whether `refresh` posts an alert for this reason (an Alertmanager that wants it).
+    pub fn refreshes(&self, reason: &str) -> bool {
+        self.alertmanager
+            .as_ref()
+            .is_some_and(|a| a.on.iter().any(|r| r == reason))
     }
 
     /// Send through every channel that wants it: each channel's delivery.
