@@ -98,23 +98,34 @@ impl Runner<'_> {
     /// A metric analysis as a step: each measurement an event, and, when it does not pass,
     /// the values, the conditions, the query and its graph said where the alert quotes them.
     pub fn analyze(&self, step: &str, a: &crate::analysis::Analysis) -> Result<(), Gate> {
-        let s = self.begin(step);
-        let c = a.run(self.reporter, step);
-        if c.verdict == crate::report::Judged::Success {
-            s.end(Status::Ok, c.summary);
-            return Ok(());
-        }
-        s.end(Status::Failed, c.summary.clone());
-        for line in c.quote {
-            self.reporter.notice(crate::report::Level::Error, line);
-        }
-        if c.verdict == crate::report::Judged::Inconclusive
-            && a.on_inconclusive == crate::analysis::OnInconclusive::Halt
-        {
-            Err(Gate::Halted(c.summary))
-        } else {
-            Err(Gate::Failed(c.summary))
-        }
+        analyzed(self.reporter, self.begin(step), step, a)
+    }
+}
+
+/// `a` measured as `step` (named `name`, begun): the step ended with its summary, the values,
+/// conditions, query and graph said where the alert quotes them when it did not pass, and
+/// whether the deploy goes on.
+pub fn analyzed(
+    reporter: &Reporter,
+    step: Step<'_>,
+    name: &str,
+    a: &crate::analysis::Analysis,
+) -> Result<(), Gate> {
+    let c = a.run(reporter, name);
+    if c.verdict == crate::report::Judged::Success {
+        step.end(Status::Ok, c.summary);
+        return Ok(());
+    }
+    step.end(Status::Failed, c.summary.clone());
+    for line in c.quote {
+        reporter.notice(crate::report::Level::Error, line);
+    }
+    if c.verdict == crate::report::Judged::Inconclusive
+        && a.on_inconclusive == crate::analysis::OnInconclusive::Halt
+    {
+        Err(Gate::Halted(c.summary))
+    } else {
+        Err(Gate::Failed(c.summary))
     }
 }
 

@@ -6,9 +6,10 @@
 use std::sync::Mutex;
 
 use super::{HostRun, HostState};
-use crate::analysis::{Analysis, OnInconclusive};
+use crate::analysis::Analysis;
 use crate::deploy::resolve::{Fleet, Gates};
-use crate::report::{Judged, Level, Reporter, Status};
+use crate::deploy::runner::{Gate, analyzed};
+use crate::report::Reporter;
 
 /// How a batch's analyses came out.
 pub enum Judgement {
@@ -68,7 +69,7 @@ pub fn batch(
         }
     }
     let batches = fleet.batches.len();
-    let results: Vec<(Judged, OnInconclusive, String)> = std::thread::scope(|s| {
+    let results: Vec<Result<(), Gate>> = std::thread::scope(|s| {
         let running: Vec<_> = distinct
             .iter()
             .map(|m| {
@@ -90,44 +91,32 @@ pub fn batch(
                         )
                     };
                     let step = crate::engine::Step::begin(r, &name);
-                    let c = m.analysis.run(r, &name);
-                    if c.verdict == Judged::Success {
-                        step.end(Status::Ok, c.summary.clone());
-                    } else {
-                        step.end(Status::Failed, c.summary.clone());
-                        for line in c.quote {
-                            r.notice(Level::Error, line);
-                        }
-                    }
-                    (
-                        c.verdict,
-                        m.analysis.on_inconclusive,
-                        format!("{name}: {}", c.summary),
-                    )
+                    analyzed(r, step, &name, &m.analysis).map_err(|g| match g {
+                        Gate::Failed(why) => Gate::Failed(format!("{name}: {why}")),
+                        Gate::Halted(why) => Gate::Halted(format!("{name}: {why}")),
+                    })
                 })
             })
             .collect();
         running
             .into_iter()
             .map(|t| {
-                t.join().unwrap_or((
-                    Judged::Error,
-                    OnInconclusive::Rollback,
-                    "an analysis thread panicked".into(),
-                ))
+                t.join()
+                    .unwrap_or_else(|_| Err(Gate::Failed("an analysis thread panicked".into())))
             })
             .collect()
     });
-    let rolls_back = |(v, on, _): &&(Judged, OnInconclusive, String)| match v {
-        Judged::Success => false,
-        Judged::Inconclusive => *on == OnInconclusive::Rollback,
-        Judged::Failure | Judged::Error => true,
+    // One that rolls back decides, before one that halts.
+    let first = |rolls_back: bool| {
+        results.iter().find_map(|r| match r {
+            Err(Gate::Failed(why)) if rolls_back => Some(why.clone()),
+            Err(Gate::Halted(why)) if !rolls_back => Some(why.clone()),
+            _ => None,
+        })
     };
-    if let Some((_, _, why)) = results.iter().find(rolls_back) {
-        return Judgement::Failed(why.clone());
-    }
-    match results.iter().find(|(v, _, _)| *v != Judged::Success) {
-        Some((_, _, why)) => Judgement::Halted(why.clone()),
-        None => Judgement::Passed,
+    match (first(true), first(false)) {
+        (Some(why), _) => Judgement::Failed(why),
+        (None, Some(why)) => Judgement::Halted(why),
+        (None, None) => Judgement::Passed,
     }
 }
