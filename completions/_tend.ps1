@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Compress, archive and expire files by rule; free a mount below a target')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a playbook''s failure path for real, timed: a deploy''s rollback and back, a failover and back, the alert path of checks; write the game-day report')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List past runs, or show one run''s timeline')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -171,6 +172,27 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'tend;drill' {
+            [CompletionResult]::new('--report', '--report', [CompletionResultType]::ParameterName, 'Write the game-day report (Markdown) to this file, atomically')
+            [CompletionResult]::new('--trip', '--trip', [CompletionResultType]::ParameterName, 'Check playbooks: also trip this check (its thresholds set so it fails) and send its alert for real, so the whole path from evaluation to inbox runs')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Only these hosts or inventory groups (comma-separated)')
+            [CompletionResult]::new('--forks', '--forks', [CompletionResultType]::ParameterName, 'Hosts worked on at once [default: 20]')
+            [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
+            [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
+            [CompletionResult]::new('--wait-lock', '--wait-lock', [CompletionResultType]::ParameterName, 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'How progress and results are shown: auto is human on a terminal, plain otherwise')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Run it though the playbook has no `drill: { allowed: true }`')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the legs the drill would run (read from the hosts'' releases); touch nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only problems (cron mails nothing on success)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Show each step''s output lines')
+            [CompletionResult]::new('--no-color', '--no-color', [CompletionResultType]::ParameterName, 'Never use colour (NO_COLOR is honoured too)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'tend;validate' {
             [CompletionResult]::new('--var', '--var', [CompletionResultType]::ParameterName, 'Set a variable, overriding the playbook''s vars (repeatable)')
             [CompletionResult]::new('--vars-file', '--vars-file', [CompletionResultType]::ParameterName, 'Read variables from a YAML file (a mapping), overriding the playbook''s vars')
@@ -270,6 +292,7 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             [CompletionResult]::new('failover', 'failover', [CompletionResultType]::ParameterValue, 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts')
             [CompletionResult]::new('cleanup', 'cleanup', [CompletionResultType]::ParameterValue, 'Compress, archive and expire files by rule; free a mount below a target')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a playbook''s failure path for real, timed: a deploy''s rollback and back, a failover and back, the alert path of checks; write the game-day report')
             [CompletionResult]::new('validate', 'validate', [CompletionResultType]::ParameterValue, 'Parse, type-check and template-check playbooks, with no side effects')
             [CompletionResult]::new('history', 'history', [CompletionResultType]::ParameterValue, 'List past runs, or show one run''s timeline')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
@@ -297,6 +320,9 @@ Register-ArgumentCompleter -Native -CommandName 'tend' -ScriptBlock {
             break
         }
         'tend;help;cleanup' {
+            break
+        }
+        'tend;help;drill' {
             break
         }
         'tend;help;validate' {

@@ -28,6 +28,9 @@ _tend() {
             tend,deploy)
                 cmd="tend__subcmd__deploy"
                 ;;
+            tend,drill)
+                cmd="tend__subcmd__drill"
+                ;;
             tend,failover)
                 cmd="tend__subcmd__failover"
                 ;;
@@ -66,6 +69,9 @@ _tend() {
                 ;;
             tend__subcmd__help,deploy)
                 cmd="tend__subcmd__help__subcmd__deploy"
+                ;;
+            tend__subcmd__help,drill)
+                cmd="tend__subcmd__help__subcmd__drill"
                 ;;
             tend__subcmd__help,failover)
                 cmd="tend__subcmd__help__subcmd__failover"
@@ -116,7 +122,7 @@ _tend() {
 
     case "${cmd}" in
         tend)
-            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version deploy rollback releases plan failover check cleanup validate history completions man statvfs help"
+            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -285,6 +291,56 @@ _tend() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        tend__subcmd__drill)
+            opts="-q -v -h --yes --dry-run --report --trip --limit --forks --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --var)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vars-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait-lock)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "auto human plain json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         tend__subcmd__failover)
             opts="-q -v -h --dry-run --now --watch --status --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -320,7 +376,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help)
-            opts="deploy rollback releases plan failover check cleanup validate history completions man statvfs help"
+            opts="deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,6 +432,20 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help__subcmd__deploy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tend__subcmd__help__subcmd__drill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -537,7 +607,7 @@ _tend() {
             fi
             case "${prev}" in
                 --kind)
-                    COMPREPLY=($(compgen -W "deploy cleanup failover check" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "deploy rollback cleanup failover check drill" -- "${cur}"))
                     return 0
                     ;;
                 --limit)

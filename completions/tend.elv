@@ -36,6 +36,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand failover 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers'
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
             cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
+            cand drill 'Rehearse a playbook''s failure path for real, timed: a deploy''s rollback and back, a failover and back, the alert path of checks; write the game-day report'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
@@ -160,6 +161,26 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tend;drill'= {
+            cand --report 'Write the game-day report (Markdown) to this file, atomically'
+            cand --trip 'Check playbooks: also trip this check (its thresholds set so it fails) and send its alert for real, so the whole path from evaluation to inbox runs'
+            cand --limit 'Only these hosts or inventory groups (comma-separated)'
+            cand --forks 'Hosts worked on at once [default: 20]'
+            cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
+            cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
+            cand --wait-lock 'Wait this long for another run''s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)'
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand --yes 'Run it though the playbook has no `drill: { allowed: true }`'
+            cand --dry-run 'Show the legs the drill would run (read from the hosts'' releases); touch nothing'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'tend;validate'= {
             cand --var 'Set a variable, overriding the playbook''s vars (repeatable)'
             cand --vars-file 'Read variables from a YAML file (a mapping), overriding the playbook''s vars'
@@ -250,6 +271,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand failover 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers'
             cand check 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
             cand cleanup 'Compress, archive and expire files by rule; free a mount below a target'
+            cand drill 'Rehearse a playbook''s failure path for real, timed: a deploy''s rollback and back, a failover and back, the alert path of checks; write the game-day report'
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
@@ -270,6 +292,8 @@ set edit:completion:arg-completer[tend] = {|@words|
         &'tend;help;check'= {
         }
         &'tend;help;cleanup'= {
+        }
+        &'tend;help;drill'= {
         }
         &'tend;help;validate'= {
         }

@@ -42,6 +42,7 @@ complete -c tend -n "__fish_tend_needs_command" -f -a "plan" -d 'Show what a pla
 complete -c tend -n "__fish_tend_needs_command" -f -a "failover" -d 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers'
 complete -c tend -n "__fish_tend_needs_command" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
 complete -c tend -n "__fish_tend_needs_command" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
+complete -c tend -n "__fish_tend_needs_command" -f -a "drill" -d 'Rehearse a playbook\'s failure path for real, timed: a deploy\'s rollback and back, a failover and back, the alert path of checks; write the game-day report'
 complete -c tend -n "__fish_tend_needs_command" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
 complete -c tend -n "__fish_tend_needs_command" -f -a "history" -d 'List past runs, or show one run\'s timeline'
 complete -c tend -n "__fish_tend_needs_command" -f -a "completions" -d 'Print a shell completion script'
@@ -157,6 +158,25 @@ complete -c tend -n "__fish_tend_using_subcommand cleanup" -s q -l quiet -d 'Pri
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c tend -n "__fish_tend_using_subcommand drill" -l report -d 'Write the game-day report (Markdown) to this file, atomically' -r -F
+complete -c tend -n "__fish_tend_using_subcommand drill" -l trip -d 'Check playbooks: also trip this check (its thresholds set so it fails) and send its alert for real, so the whole path from evaluation to inbox runs' -r
+complete -c tend -n "__fish_tend_using_subcommand drill" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
+complete -c tend -n "__fish_tend_using_subcommand drill" -l forks -d 'Hosts worked on at once [default: 20]' -r
+complete -c tend -n "__fish_tend_using_subcommand drill" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
+complete -c tend -n "__fish_tend_using_subcommand drill" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
+complete -c tend -n "__fish_tend_using_subcommand drill" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
+complete -c tend -n "__fish_tend_using_subcommand drill" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
+human\t''
+plain\t''
+json\t''
+nagios\t'Monitoring Plugins format (tend check only)'"
+complete -c tend -n "__fish_tend_using_subcommand drill" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
+complete -c tend -n "__fish_tend_using_subcommand drill" -l yes -d 'Run it though the playbook has no `drill: { allowed: true }`'
+complete -c tend -n "__fish_tend_using_subcommand drill" -l dry-run -d 'Show the legs the drill would run (read from the hosts\' releases); touch nothing'
+complete -c tend -n "__fish_tend_using_subcommand drill" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
+complete -c tend -n "__fish_tend_using_subcommand drill" -s v -l verbose -d 'Show each step\'s output lines'
+complete -c tend -n "__fish_tend_using_subcommand drill" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
+complete -c tend -n "__fish_tend_using_subcommand drill" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand validate" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand validate" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand validate" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
@@ -172,9 +192,11 @@ complete -c tend -n "__fish_tend_using_subcommand validate" -s v -l verbose -d '
 complete -c tend -n "__fish_tend_using_subcommand validate" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand validate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l kind -d 'Only runs of this kind' -r -f -a "deploy\t''
+rollback\t''
 cleanup\t''
 failover\t''
-check\t''"
+check\t''
+drill\t''"
 complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l limit -d 'How many runs to list, newest first (at least 1)' -r
 complete -c tend -n "__fish_tend_using_subcommand history; and not __fish_seen_subcommand_from show help" -l output -d 'How progress and results are shown: auto is human on a terminal, plain otherwise' -r -f -a "auto\t''
 human\t''
@@ -230,17 +252,18 @@ complete -c tend -n "__fish_tend_using_subcommand statvfs" -s q -l quiet -d 'Pri
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand statvfs" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "deploy" -d 'Deploy a release: fetch, stop, migrate, configure, switch, start, verify; on any failure after stop, roll back to the last verified release and verify it'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "rollback" -d 'Roll back to the previous (or a given) verified release, and verify it'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "releases" -d 'List a deploy\'s releases: which is current, which verified, which failed'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "plan" -d 'Show what a playbook would do (steps, rollback, checks), touching nothing'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "failover" -d 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "history" -d 'List past runs, or show one run\'s timeline'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "completions" -d 'Print a shell completion script'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "man" -d 'Print the man page (roff)'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
-complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup validate history completions man statvfs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "deploy" -d 'Deploy a release: fetch, stop, migrate, configure, switch, start, verify; on any failure after stop, roll back to the last verified release and verify it'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "rollback" -d 'Roll back to the previous (or a given) verified release, and verify it'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "releases" -d 'List a deploy\'s releases: which is current, which verified, which failed'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "plan" -d 'Show what a playbook would do (steps, rollback, checks), touching nothing'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "failover" -d 'The DNS failover SOP: probe the servers, fence the failed active, promote the standby, verify it answers'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "check" -d 'Run threshold checks (CPU, memory, disk, load, processes, probes) with alerts'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "cleanup" -d 'Compress, archive and expire files by rule; free a mount below a target'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "drill" -d 'Rehearse a playbook\'s failure path for real, timed: a deploy\'s rollback and back, a failover and back, the alert path of checks; write the game-day report'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "validate" -d 'Parse, type-check and template-check playbooks, with no side effects'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "history" -d 'List past runs, or show one run\'s timeline'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "completions" -d 'Print a shell completion script'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "man" -d 'Print the man page (roff)'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "statvfs" -d 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
+complete -c tend -n "__fish_tend_using_subcommand help; and not __fish_seen_subcommand_from deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c tend -n "__fish_tend_using_subcommand help; and __fish_seen_subcommand_from history" -f -a "show" -d 'Print one run\'s timeline'

@@ -77,6 +77,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Compress, archive and expire files by rule; free a mount below a target
     Cleanup(CleanupArgs),
+    /// Rehearse a playbook's failure path for real, timed: a deploy's rollback and back, a
+    /// failover and back, the alert path of checks; write the game-day report
+    Drill(DrillArgs),
     /// Parse, type-check and template-check playbooks, with no side effects
     Validate(ValidateArgs),
     /// List past runs, or show one run's timeline
@@ -260,6 +263,41 @@ pub struct PlanArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct DrillArgs {
+    /// Playbook of kind deploy, failover or check
+    pub playbook: PathBuf,
+
+    /// Run it though the playbook has no `drill: { allowed: true }`
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Show the legs the drill would run (read from the hosts' releases); touch nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write the game-day report (Markdown) to this file, atomically
+    #[arg(long, value_name = "FILE.md")]
+    pub report: Option<PathBuf>,
+
+    /// Check playbooks: also trip this check (its thresholds set so it fails) and send its
+    /// alert for real, so the whole path from evaluation to inbox runs
+    #[arg(long, value_name = "CHECK")]
+    pub trip: Option<String>,
+
+    #[command(flatten)]
+    pub hosts: HostArgs,
+
+    #[command(flatten)]
+    pub forks: ForkArgs,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Args, Debug)]
 pub struct FailoverArgs {
     /// Playbook of kind: failover
     pub playbook: PathBuf,
@@ -311,7 +349,7 @@ pub struct ValidateArgs {
 #[command(args_conflicts_with_subcommands = true)]
 pub struct HistoryArgs {
     /// Only runs of this kind
-    #[arg(long, value_parser = ["deploy", "cleanup", "failover", "check"])]
+    #[arg(long, value_parser = ["deploy", "rollback", "cleanup", "failover", "check", "drill"])]
     pub kind: Option<String>,
 
     /// How many runs to list, newest first (at least 1)

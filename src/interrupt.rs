@@ -13,6 +13,9 @@ static REQUESTED: AtomicBool = AtomicBool::new(false);
 static UNDOES: AtomicBool = AtomicBool::new(false);
 /// Set while the rollback runs: its steps must finish, whatever arrives.
 static SHIELDED: AtomicBool = AtomicBool::new(false);
+/// Set while a drill returns to where it started: a signal is noted, and asks nothing.
+static HELD: AtomicBool = AtomicBool::new(false);
+static LATE: AtomicBool = AtomicBool::new(false);
 
 /// Catch SIGINT, SIGTERM and SIGHUP for the whole run; called once, first thing.
 pub fn setup() {
@@ -29,6 +32,10 @@ pub fn setup() {
         // async-signal-safe.
         let registered = unsafe {
             signal_hook::low_level::register(sig, move || {
+                if HELD.load(Ordering::SeqCst) {
+                    LATE.store(true, Ordering::SeqCst);
+                    return;
+                }
                 if UNDOES.load(Ordering::SeqCst) {
                     REQUESTED.store(true, Ordering::SeqCst);
                     return;
@@ -78,4 +85,18 @@ pub fn unshield() {
     if !requested() {
         SHIELDED.store(false, Ordering::SeqCst);
     }
+}
+
+/// From here on a signal is only noted (`late`): the job is on its way back to where it
+/// started (a drill's return leg, which a deploy's own takeback would undo). Whether a signal
+/// had asked to stop before.
+pub fn hold() -> bool {
+    HELD.store(true, Ordering::SeqCst);
+    SHIELDED.store(true, Ordering::SeqCst);
+    REQUESTED.swap(false, Ordering::SeqCst)
+}
+
+/// A signal arrived while `hold` was in force.
+pub fn late() -> bool {
+    LATE.load(Ordering::SeqCst)
 }

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod crash;
 mod deploy;
+mod drill;
 mod engine;
 mod error;
 mod failover;
@@ -91,6 +92,7 @@ fn run(cli: &Cli, cfg: &Config) -> Result<Exit, Error> {
         Command::Rollback(args) => deploy::rollback(cfg, args),
         Command::Releases(args) => deploy::releases(cfg, args),
         Command::Plan(args) => plan(cfg, args),
+        Command::Drill(args) => drill(cfg, args),
         Command::Failover(args) => failover::run(cfg, args),
         Command::Validate(args) => Ok(validate(cli, cfg, args)),
         Command::History(args) => history::run(cfg, args),
@@ -249,6 +251,20 @@ fn validate_one(path: &std::path::Path, args: &cli::ValidateArgs) -> Result<Stri
         &source,
         "too many variables given at run time to check",
     ))
+}
+
+/// `tend drill`: each kind rehearses its own failure path.
+fn drill(cfg: &Config, args: &cli::DrillArgs) -> Result<Exit, Error> {
+    let (source, kind) = playbook::kind_of(&args.playbook)?;
+    match kind {
+        Kind::Deploy => deploy::drill(cfg, source, args),
+        Kind::Check => check::drill(cfg, source, args),
+        Kind::Failover => failover::drill(cfg, source, args),
+        Kind::Cleanup => Err(Error::Usage(format!(
+            "{} is a cleanup playbook, which has no failure path to rehearse\n  hint: `tend drill` takes deploy (rollback and back), failover (fail over and back) and check (the alert path) playbooks",
+            args.playbook.display()
+        ))),
+    }
 }
 
 fn plan(cfg: &Config, args: &cli::PlanArgs) -> Result<Exit, Error> {

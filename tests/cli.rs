@@ -127,7 +127,7 @@ fn history_refuses_an_unknown_kind_and_a_zero_limit() {
     assert_eq!(out.status.code(), Some(64));
     assert!(
         crate::harness::stderr(&out)
-            .contains("[possible values: deploy, cleanup, failover, check]"),
+            .contains("[possible values: deploy, rollback, cleanup, failover, check, drill]"),
         "{}",
         crate::harness::stderr(&out)
     );

@@ -484,3 +484,55 @@ fn a_redeploy_of_the_live_release_killed_midway_keeps_its_migrations() {
     assert_eq!(shop.states(), "v1=verified");
     assert_eq!(shop.schema(), "catalog_v1 orders_v1");
 }
+
+#[test]
+fn a_drill_killed_at_any_step_is_returned_by_the_next_drill() {
+    for point in [
+        "during:rollback: stop",
+        "rollback:down",
+        "during:rollback: down: bin/migrate down catalog_v2",
+        "during:rollback: restore",
+        "during:rollback: switch",
+        "during:rollback: verify",
+        "during:fetch",
+        "during:migrate: bin/migrate up orders_v2",
+        "deploy:configured",
+        "deploy:switched",
+        "during:verify",
+    ] {
+        let shop = Shop::with_playbook(|p| p + "drill: { allowed: true }\n");
+        for v in ["v1", "v2"] {
+            assert_eq!(shop.deploy(v).status.code(), Some(0));
+        }
+        let out = shop
+            .env
+            .tend()
+            .args(["drill", "shop.yaml"])
+            .env("TEND_TEST_CRASH_AT", point)
+            .output()
+            .unwrap();
+        let what = format!("a drill killed at {point}");
+        assert!(killed(&out), "{what}: not killed: {}", stderr(&out));
+        let out = shop.run(&["drill", "shop.yaml"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{what}, then: {err}");
+        assert!(
+            err.contains("a drill was killed midway: returning to v2, where it started, first"),
+            "{what}: {err}"
+        );
+        no_strays(shop.env.dir.path(), &what);
+        assert_eq!(shop.current(), "releases/v2", "{what}: {err}");
+        assert_eq!(
+            shop.health().unwrap(),
+            "version=v2 greeting=hello",
+            "{what}"
+        );
+        assert_eq!(
+            shop.schema(),
+            "catalog_v1 orders_v1 catalog_v2 orders_v2",
+            "{what}: each migration applied once: {err}"
+        );
+        assert_eq!(shop.states(), "v1=verified v2=verified", "{what}: {err}");
+        assert!(shop.journal().get("drill_from").is_none(), "{what}");
+    }
+}

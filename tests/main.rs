@@ -9,6 +9,7 @@ mod cleanup;
 mod cli;
 mod crash;
 mod deploy;
+mod drill;
 mod failover;
 mod fleet;
 mod fuzz;

@@ -337,3 +337,38 @@ fn incident(ctx: &Context, o: &Verdict, e: &Entry, host: &str) -> crate::notify:
         link: None,
     }
 }
+
+/// The alert a drill trips: `outcomes[tripped]` as if it had just gone bad (the others as they
+/// are), marked `[DRILL]` where a person reads it and in the name channels key it by, so that
+/// neither a person nor Alertmanager takes it for (or resolves) the real one. No state is read
+/// or written: the next real run alerts as if the drill never happened.
+pub fn drilled(ctx: &Context, outcomes: &[Verdict], tripped: usize) -> Alert {
+    let now = now();
+    let state = State {
+        checks: outcomes
+            .iter()
+            .map(|o| {
+                let e = Entry {
+                    status: o.status,
+                    since: now,
+                    notified: Status::Ok,
+                    notified_at: None,
+                };
+                (key(&o.name), e)
+            })
+            .collect(),
+        measured: ctx.measured,
+    };
+    let reason = reason_for(outcomes, &[tripped]);
+    let mut alert = compose(ctx, outcomes, &[tripped], reason, false, &state, now);
+    alert.subject = format!("[DRILL] {}", alert.subject);
+    alert.body = format!(
+        "[DRILL] This alert was tripped on purpose by `tend drill --trip` (its threshold overridden): no action is needed. It shows what the real one looks like and that it reaches you.\n\n{}",
+        alert.body
+    );
+    for i in &mut alert.incidents {
+        i.name = format!("[DRILL] {}", i.name);
+        i.summary = format!("[DRILL] {}", i.summary);
+    }
+    alert
+}

@@ -1,6 +1,7 @@
 //! `tend check`: threshold checks with Nagios exit codes, perfdata and alerts.
 
 mod alert;
+mod drill;
 mod evaluate;
 mod measure;
 mod output;
@@ -19,6 +20,7 @@ use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::Level;
+pub use drill::drill;
 use resolve::resolve;
 pub use spec::CheckPlaybook;
 use verdict::{nagios_code, nagios_word, overall};
@@ -140,6 +142,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
             undoes: false,
             record: true,
             listed: false,
+            timed: false,
         },
     )?;
     let reporter = run.reporter();

@@ -22,6 +22,8 @@ crate::playbook!(
         /// The run's deadline (`--timeout` overrides it); a probe that could outlast it is
         /// refused at load.
         pub timeout: Option<Duration>,
+        /// What `tend drill` may do with it.
+        pub drill: Option<crate::drill::DrillSpec>,
     }
 );
 

@@ -53,6 +53,7 @@ pub fn execute(
             undoes: false,
             record: matches!(how, How::Run { .. }),
             listed: how == How::Plan,
+            timed: false,
         },
     )?;
     let reporter = run.reporter();

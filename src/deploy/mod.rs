@@ -2,6 +2,7 @@
 //! release the same sequence, and a rollback that ends verified or says loudly that it did not.
 
 mod configure;
+mod drill;
 mod execute;
 mod fetch;
 mod fleet;
@@ -26,6 +27,7 @@ use crate::cli::{DeployArgs, ReleasesArgs, RollbackArgs, VarArgs};
 use crate::config::Config;
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
+pub use drill::drill;
 use resolve::Deploy;
 pub use spec::DeployPlaybook;
 

@@ -135,6 +135,11 @@ pub struct Progress {
 pub struct Releases {
     #[serde(default)]
     pub releases: Vec<Record>,
+    /// A drill under way: the release it started from, which it returns to. A drill killed
+    /// midway leaves it, and the next drill returns there first; a verified deploy or a
+    /// `tend rollback` decides otherwise and clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_from: Option<String>,
 }
 
 impl Releases {

@@ -85,6 +85,15 @@ impl<'a> Deploy<'a> {
         release_needed: bool,
     ) -> Result<Deploy<'a>, Diagnostic> {
         let secrets = loaded.secrets(real_secrets)?;
+        Self::with_secrets(loaded, secrets, real_secrets, release_needed)
+    }
+
+    fn with_secrets(
+        loaded: &'a Loaded<DeployPlaybook>,
+        secrets: BTreeMap<String, String>,
+        real_secrets: bool,
+        release_needed: bool,
+    ) -> Result<Deploy<'a>, Diagnostic> {
         let templater = Templater::new(&loaded.vars, &secrets);
         let top = loaded.scope(&templater);
         let scope = top.at("deploy");
@@ -224,6 +233,23 @@ impl<'a> Deploy<'a> {
                 .map_or_else(Default::default, |p| p.0),
             analyses: rollout.map_or(0, |r| r.analysis.len()),
         }))
+    }
+
+    /// This deploy as `loaded` (the same playbook with the vars a release was deployed with)
+    /// renders it, on the same host and root, with the same secrets: what redeploys that
+    /// release as it was (a drill's way back).
+    pub fn again<'b>(&self, loaded: &'b Loaded<DeployPlaybook>) -> Result<Deploy<'b>, Diagnostic> {
+        let mut d = Deploy::with_secrets(loaded, self.secrets.clone(), true, true)?;
+        if let Some(h) = &self.host {
+            d.templater.set("host", h.clone());
+        }
+        d.host.clone_from(&self.host);
+        d.layout = Layout {
+            root: self.layout.root.clone(),
+            target: self.layout.target.clone(),
+        };
+        d.notifier = self.notifier.clone();
+        Ok(d)
     }
 
     /// This deploy as it runs on `host`, through `target`: `{{ host }}` is that host in every

@@ -113,7 +113,7 @@ pub fn manual(r: &Runner, journal: &mut Releases, to: Option<&str>) -> Result<En
 
 /// The release to go back to: `to`, if it is a verified release before the current one, else
 /// the newest such. Why not, with the ones there are.
-fn target(
+pub fn target(
     journal: &Releases,
     current: &str,
     to: Option<&str>,

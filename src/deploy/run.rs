@@ -28,6 +28,7 @@ pub fn start(
         undoes: true,
         record: true,
         listed: false,
+        timed: false,
     };
     Run::start(cfg, spec)
 }

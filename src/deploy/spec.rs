@@ -16,6 +16,8 @@ crate::playbook!(
         pub inventory: Option<String>,
         #[allow(dead_code)]
         pub ssh: Option<crate::machine::ssh::SshSpec>,
+        /// What `tend drill` may do with it.
+        pub drill: Option<crate::drill::DrillSpec>,
     }
 );
 

@@ -6,6 +6,7 @@
 mod listing;
 mod step;
 mod story;
+mod timeline;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use std::time::Duration;
 use listing::Listing;
 pub use step::Step;
 use story::Story;
+pub use timeline::Moment;
+use timeline::Timeline;
 
 use crate::config::Config;
 use crate::error::{Error, Exit};
@@ -50,12 +53,15 @@ pub struct Spec<'a> {
     pub record: bool,
     /// Shown as a plan on stdout when it ends (as JSON with `--output json`).
     pub listed: bool,
+    /// Each finished step kept with its instant, for the job to read back (`Run::moments`).
+    pub timed: bool,
 }
 
 pub struct Run {
     reporter: Reporter,
     story: Arc<Story>,
     listing: Option<(Arc<Listing>, bool)>,
+    timeline: Option<Arc<Timeline>>,
     /// Held until the run is finished.
     _lock: Option<Lock>,
     pub state: PathBuf,
@@ -86,6 +92,10 @@ impl Run {
         let listing = spec.listed.then(|| Arc::new(Listing::default()));
         if let Some(l) = &listing {
             sinks.push(l.clone());
+        }
+        let timeline = spec.timed.then(|| Arc::new(Timeline::default()));
+        if let Some(t) = &timeline {
+            sinks.push(t.clone());
         }
         if spec.record {
             match crate::journal::Journal::open(&cfg.state, &run_id) {
@@ -131,6 +141,7 @@ impl Run {
             reporter,
             story,
             listing: listing.map(|l| (l, cfg.json())),
+            timeline,
             _lock: lock,
             state: cfg.state.clone(),
             key,
@@ -142,6 +153,11 @@ impl Run {
 
     pub fn reporter(&self) -> &Reporter {
         &self.reporter
+    }
+
+    /// Every finished step and warning so far, when the run was started `timed`.
+    pub fn moments(&self) -> Vec<Moment> {
+        self.timeline.as_ref().map_or(vec![], |t| t.moments())
     }
 
     pub fn id(&self) -> &str {

@@ -2,6 +2,7 @@
 //! down after `fall` failed rounds in a row, failed over after `grace`, fenced, the standby
 //! promoted (forced when the fence failed) and verified; never twice within `hold_down`.
 
+mod drill;
 mod resolv;
 mod resolve;
 mod sequence;
@@ -18,6 +19,7 @@ use crate::config::Config;
 use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
+pub use drill::drill;
 use resolve::Plan;
 use sequence::Ctx;
 use show::{dry_run, status};
@@ -87,6 +89,7 @@ pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
             undoes: true,
             record: true,
             listed: false,
+            timed: false,
         },
     )?;
     let state = match State::load(&path) {

@@ -154,6 +154,19 @@ impl<'a> Plan<'a> {
         })
     }
 
+    /// A drill's command for `server` (`{{ active }}`; `{{ standby }}` is `other`), at
+    /// `drill.KEY`.
+    pub fn drill_action(
+        &self,
+        key: &str,
+        item: &crate::action::ActionItem,
+        server: &Server,
+        other: &Server,
+    ) -> Result<Action, Diagnostic> {
+        item.0
+            .resolve(&self.scope(server, other).at("drill").at(key))
+    }
+
     /// The resolv file the built-in promotion rewrites, if that is how this playbook promotes.
     pub fn promoted_resolv_file(&self) -> Option<PathBuf> {
         match self.actions(&self.servers[0], &self.servers[1]) {

@@ -70,7 +70,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn probe_one(&self, srv: &Server) -> Answer {
+    pub fn probe_one(&self, srv: &Server) -> Answer {
         dns::round(
             srv.addr,
             &self.plan.question,
@@ -81,7 +81,13 @@ impl Ctx<'_> {
 
     /// Which server is active now, by the playbook's `active` source.
     pub fn active(&self) -> Result<usize, Unclear> {
-        let p = self.plan;
+        active_of(self.plan)
+    }
+}
+
+/// Which server `p`'s `active` source names now.
+pub fn active_of(p: &Plan) -> Result<usize, Unclear> {
+    {
         let (said, from) = match &p.active {
             ActiveSource::Command(cmd) => {
                 let mut lines = vec![];
@@ -141,7 +147,9 @@ impl Ctx<'_> {
                 ))
             })
     }
+}
 
+impl Ctx<'_> {
     /// Compare the resolv file with what tend wrote last; alert once per rewrite by another.
     pub fn check_drift(&mut self) {
         let Some(w) = self.state.resolv_written.clone() else {
@@ -190,6 +198,12 @@ impl Ctx<'_> {
     /// is saved before the next: check the standby, fence, probe the fenced server, promote,
     /// verify.
     pub fn fail_over(&mut self, from: usize) -> Ended {
+        self.fail_over_to(from, None)
+    }
+
+    /// `fail_over`, to `to` when given (a drill's failback to the server it started from)
+    /// rather than to the first healthy other server.
+    pub fn fail_over_to(&mut self, from: usize, to: Option<usize>) -> Ended {
         // Once started, the sequence runs to its end: a SIGTERM stops `--watch` after it, not
         // between a fence and a promotion.
         crate::interrupt::shield();
@@ -211,7 +225,8 @@ impl Ctx<'_> {
             );
         }
         let fenced_already = resumed.as_ref().is_some_and(|s| s.fenced);
-        let Some(standby) = self.check_standby(&old, resumed.as_ref()) else {
+        let only = to.map(|t| p.servers[t].clone());
+        let Some(standby) = self.check_standby(&old, resumed.as_ref(), only) else {
             return self.no_standby(&old, fenced_already);
         };
         let actions = match p.actions(&old, &standby) {
@@ -254,11 +269,17 @@ impl Ctx<'_> {
     }
 
     /// The first healthy server other than `old` (a resumed sequence's own target only).
-    fn check_standby(&mut self, old: &Server, resumed: Option<&Sequence>) -> Option<Server> {
+    fn check_standby(
+        &mut self,
+        old: &Server,
+        resumed: Option<&Sequence>,
+        only: Option<Server>,
+    ) -> Option<Server> {
         let p = self.plan;
-        let candidates: Vec<Server> = match resumed {
-            Some(s) => p.server(&s.to).into_iter().cloned().collect(),
-            None => p
+        let candidates: Vec<Server> = match (resumed, only) {
+            (Some(s), _) => p.server(&s.to).into_iter().cloned().collect(),
+            (None, Some(only)) => vec![only],
+            (None, None) => p
                 .servers
                 .iter()
                 .filter(|s| s.name != old.name)
@@ -550,7 +571,7 @@ impl Ctx<'_> {
 
     /// Run an action for `server`: on its `host:` over SSH (unless the action says
     /// `on: local`), else here. A host that cannot be reached is the step's failure.
-    fn run(&mut self, name: &str, a: &crate::action::Action, server: &Server) -> bool {
+    pub fn run(&mut self, name: &str, a: &crate::action::Action, server: &Server) -> bool {
         let remote = match (&server.host, a.on) {
             (Some(h), crate::action::On::Hosts) => Some(h),
             _ => None,

@@ -53,24 +53,7 @@ pub fn status(plan: &Plan, path: &Path) -> Result<Exit, Error> {
 /// real run names it: text on stdout, or one JSON document with `--output json`.
 pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
     let state = State::load(path).unwrap_or_default();
-    // Probes and commands run through a run of their own, which shows and records nothing.
-    let run = Run::start(
-        cfg,
-        Spec {
-            kind: "failover",
-            playbook: None,
-            name: plan.loaded.name(),
-            locking: Locking::None,
-            wait: None,
-            opts: crate::report::Options {
-                quiet: true,
-                ..cfg.report
-            },
-            undoes: false,
-            record: false,
-            listed: false,
-        },
-    )?;
+    let run = quiet(cfg, plan)?;
     let c = Ctx {
         plan,
         run: &run,
@@ -124,6 +107,28 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
         crate::report::printable_lines(&crate::redact::redact(&out))
     );
     Ok(d.exit)
+}
+
+/// A run of its own for a dry run's probes and commands, which shows and records nothing.
+pub fn quiet(cfg: &Config, plan: &Plan) -> Result<Run, Error> {
+    Run::start(
+        cfg,
+        Spec {
+            kind: "failover",
+            playbook: None,
+            name: plan.loaded.name(),
+            locking: Locking::None,
+            wait: None,
+            opts: crate::report::Options {
+                quiet: true,
+                ..cfg.report
+            },
+            undoes: false,
+            record: false,
+            listed: false,
+            timed: false,
+        },
+    )
 }
 
 /// What the real run would do after this round, as a dry run can tell.

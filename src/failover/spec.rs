@@ -20,6 +20,8 @@ crate::playbook!(
         pub hold_down: Option<Duration>,
         /// How `host:` entries are reached: user, identity, known_hosts, host_key_check.
         pub ssh: Option<crate::machine::ssh::SshSpec>,
+        /// What `tend drill` may do with it.
+        pub drill: Option<crate::drill::DrillSpec>,
     }
 );
 

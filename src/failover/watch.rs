@@ -9,8 +9,37 @@ use crate::engine::Step;
 use crate::error::Exit;
 use crate::report::{Level, Status};
 
+/// How long the rounds go on.
+#[derive(Clone, Copy)]
+enum Until {
+    /// The first decision (a cron run).
+    Decision,
+    /// A signal (`--watch`).
+    Signal,
+    /// A failover done, a signal, or the deadline (a drill waiting for its failover).
+    Failover(Instant),
+}
+
 /// Probe rounds until there is a decision (or, with `--watch`, until a signal).
 pub fn watch(c: &mut Ctx, forever: bool) -> Ended {
+    rounds(
+        c,
+        if forever {
+            Until::Signal
+        } else {
+            Until::Decision
+        },
+    )
+}
+
+/// Probe rounds, as `--watch` makes them, until they fail over (or a signal, or `deadline`):
+/// a drill's failover leg, decided by the playbook's own `fall`, `interval` and `grace`.
+pub fn until_failover(c: &mut Ctx, deadline: Instant) -> Ended {
+    rounds(c, Until::Failover(deadline))
+}
+
+fn rounds(c: &mut Ctx, until: Until) -> Ended {
+    let forever = !matches!(until, Until::Decision);
     let p = c.plan;
     let mut fails = 0u32;
     let mut first_fail = (0u64, String::new());
@@ -23,6 +52,18 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Ended {
             };
         }
         let started = Instant::now();
+        if let Until::Failover(deadline) = until
+            && started > deadline
+        {
+            return Ended {
+                code: Exit::FAILED,
+                message: format!(
+                    "no failover by the deadline: {} was not judged down",
+                    c.active()
+                        .map_or("the active".to_string(), |a| p.servers[a].name.clone())
+                ),
+            };
+        }
         let round_at = (state::epoch_ms(), crate::report::now_rfc3339());
         c.check_drift();
         let active = match c.active() {
@@ -88,7 +129,7 @@ pub fn watch(c: &mut Ctx, forever: bool) -> Ended {
             continue;
         }
         let (o, failed_over) = when_down(c, active, &answers[active], &first_fail);
-        if !forever {
+        if !forever || (failed_over && matches!(until, Until::Failover(_))) {
             return o;
         }
         if failed_over {

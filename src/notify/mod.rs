@@ -229,6 +229,71 @@ impl Notifier {
     }
 }
 
+/// One channel's answer to a drill's alert, and how long it took to give it.
+pub struct Tried {
+    /// "email to ops@example.com", "webhook to https://hooks.example (pagerduty)".
+    pub channel: String,
+    pub delivery: Delivery,
+    pub took: std::time::Duration,
+}
+
+impl Notifier {
+    /// Send `alert` through every channel, whatever its `on:` says (a drill's alert), each
+    /// timed. A channel that keeps an alert open until told (Alertmanager, PagerDuty) is then
+    /// sent its resolve: a drill leaves nothing firing.
+    pub fn rehearse(&self, alert: &Alert) -> Vec<Tried> {
+        let mut resolved = alert.clone();
+        resolved.reason = "recovery".into();
+        resolved
+            .incidents
+            .iter_mut()
+            .for_each(|i| i.resolved = true);
+        let mut out = vec![];
+        let mut tried =
+            |channel: String,
+             name: &str,
+             keeps_open: bool,
+             send: &dyn Fn(&Alert) -> Result<String, Undelivered>| {
+                let started = std::time::Instant::now();
+                let delivery = match send(alert) {
+                    Ok(what) => Delivery::Sent(what),
+                    Err(err) => Delivery::Failed(crate::redact::redact(&format!("{name}: {err}"))),
+                };
+                let took = started.elapsed();
+                if keeps_open && delivery.sent() {
+                    let _ = send(&resolved);
+                }
+                out.push(Tried {
+                    channel,
+                    delivery,
+                    took,
+                });
+            };
+        if let Some(e) = &self.email {
+            tried(format!("email {}", e.shown()), "email", false, &|a| {
+                e.send(a)
+            });
+        }
+        if let Some(w) = &self.webhook {
+            tried(
+                format!("webhook to {}", w.host()),
+                "webhook",
+                w.keeps_open(),
+                &|a| w.send(a),
+            );
+        }
+        if let Some(a) = &self.alertmanager {
+            tried(
+                format!("alertmanager {}", a.shown()),
+                "alertmanager",
+                true,
+                &|x| a.send(x),
+            );
+        }
+        out
+    }
+}
+
 /// POST `body` as JSON to `url` (its user and password as Basic auth, decoded), named `shown` in
 /// what goes wrong; the server's first line of refusal is part of it (PagerDuty and
 /// Alertmanager say there why).

@@ -99,6 +99,11 @@ impl Webhook {
         format!("{scheme}://{host}{format}")
     }
 
+    /// An alert it is sent stays open until it is sent resolved (PagerDuty's incidents).
+    pub fn keeps_open(&self) -> bool {
+        self.format == Format::Pagerduty
+    }
+
     pub fn send(&self, alert: &Alert) -> Result<String, super::Undelivered> {
         match self.format {
             Format::Slack => {

@@ -135,7 +135,7 @@ fn fetch_once(
     Ok((early, artifact))
 }
 
-fn ssh_spec(
+pub(super) fn ssh_spec(
     loaded: &Loaded<DeployPlaybook>,
     d: &Deploy,
 ) -> Result<crate::machine::ssh::SshSpec, Diagnostic> {
@@ -145,7 +145,7 @@ fn ssh_spec(
     }
 }
 
-fn fleet_ctx<'a, 'd>(
+pub(super) fn fleet_ctx<'a, 'd>(
     d: &'d Deploy<'a>,
     ssh: crate::machine::ssh::SshSpec,
     reporter: &'d crate::report::Reporter,

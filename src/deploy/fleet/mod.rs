@@ -6,6 +6,7 @@
 
 mod analysis;
 pub(super) mod command;
+pub(super) mod drill;
 mod host;
 mod manual;
 

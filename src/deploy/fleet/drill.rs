@@ -1,0 +1,204 @@
+//! `tend drill` across a fleet: batch by batch, as the rollout goes, each host through both
+//! legs (`deploy/drill.rs`); a batch with a host that did not pass stops the drill there.
+
+use std::sync::Mutex;
+
+use super::command::{fleet_ctx, read_hosts, ssh_spec};
+use super::host::{self, HostRun, open, parallel};
+use super::hosts;
+use crate::cli::DrillArgs;
+use crate::config::Config;
+use crate::deploy::drill::{legs, rehearse};
+use crate::deploy::resolve::{Deploy, Fleet};
+use crate::deploy::runner::Runner;
+use crate::deploy::spec::DeployPlaybook;
+use crate::drill::{Asked, Drill};
+use crate::error::{Error, Exit};
+use crate::playbook::Loaded;
+use crate::report::Level;
+
+pub fn drill(
+    cfg: &Config,
+    asked: &Asked,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    fleet: &Fleet,
+    budget: std::time::Duration,
+) -> Result<Exit, Error> {
+    d.check_hosts(fleet)?;
+    let ssh = ssh_spec(loaded, d)?;
+    let key = crate::lock::key_for(Some((&loaded.source.path, &loaded.source.text)), "deploy");
+    let drill = Drill::start(
+        cfg,
+        &loaded.source,
+        "deploy",
+        format!("{} (deploy) on {}", loaded.name(), hosts(fleet.hosts.len())),
+        crate::lock::path_for(&cfg.state, &key),
+        asked.wait,
+        Some(budget),
+    )?;
+    let ctx = fleet_ctx(d, ssh, drill.reporter(), asked.forks);
+    let runs: Vec<Mutex<HostRun>> = fleet
+        .hosts
+        .iter()
+        .map(|h| Mutex::new(HostRun::new(h, ctx.reporter)))
+        .collect();
+    let results: Vec<Mutex<Option<(Exit, String)>>> =
+        fleet.hosts.iter().map(|_| Mutex::new(None)).collect();
+    let batches = fleet.batches.len();
+    let mut stopped = None;
+    for (b, batch) in fleet.batches.iter().enumerate() {
+        let names: Vec<&str> = batch
+            .iter()
+            .map(|i| fleet.hosts[*i].name.as_str())
+            .collect();
+        drill.reporter().notice(
+            Level::Info,
+            format!("batch {}/{batches}: {}", b + 1, names.join(", ")),
+        );
+        parallel(ctx.forks, batch, |i| {
+            let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
+            let result = drill_host(&drill, &ctx, &mut run);
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        });
+        let failed: Vec<&str> = batch
+            .iter()
+            .filter(|i| {
+                results[**i]
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .is_some_and(|(code, _)| *code != Exit::OK)
+            })
+            .map(|i| fleet.hosts[*i].name.as_str())
+            .collect();
+        if crate::interrupt::requested() || crate::interrupt::late() {
+            stopped = Some(format!("interrupted by a signal during batch {}", b + 1));
+            break;
+        }
+        if !failed.is_empty() {
+            stopped = Some(format!(
+                "batch {}/{batches} did not pass on {}",
+                b + 1,
+                failed.join(", ")
+            ));
+            break;
+        }
+    }
+    host::finished(runs);
+    let results: Vec<(String, Option<(Exit, String)>)> = fleet
+        .hosts
+        .iter()
+        .zip(results)
+        .map(|(h, r)| {
+            (
+                h.name.clone(),
+                r.into_inner().unwrap_or_else(|e| e.into_inner()),
+            )
+        })
+        .collect();
+    for (name, r) in &results {
+        let (level, line) = match r {
+            None => (
+                Level::Info,
+                "not drilled: its batch never started".to_string(),
+            ),
+            Some((code, m)) if *code == Exit::OK => (Level::Info, m.clone()),
+            Some((_, m)) => (Level::Error, m.clone()),
+        };
+        drill
+            .reporter()
+            .for_host(name)
+            .notice(level, format!("summary: {line}"));
+    }
+    let worst = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().map(|(c, _)| *c))
+        .max()
+        .unwrap_or(Exit::FAILED);
+    let drilled = results.iter().filter(|(_, r)| r.is_some()).count();
+    let exit = if stopped.is_some() {
+        worst.max(Exit::FAILED)
+    } else {
+        worst
+    };
+    let message = match (&stopped, exit) {
+        (None, Exit::OK) => format!(
+            "{} rolled back and forward, each leg verified within {}",
+            hosts(drilled),
+            humantime::format_duration(budget)
+        ),
+        (Some(why), Exit::NOT_VERIFIED) | (Some(why), Exit::FAILED) if drilled < results.len() => {
+            format!(
+                "{why}: {} of {} drilled, the rest untouched; see each host's summary",
+                drilled,
+                results.len()
+            )
+        }
+        (_, Exit::NOT_VERIFIED) => "NOT VERIFIED on some hosts: see each host's summary".into(),
+        _ => "the drill did not pass on some hosts: see each host's summary".into(),
+    };
+    Ok(drill.finish(cfg, asked, exit, message))
+}
+
+fn drill_host<'a>(
+    drill: &Drill,
+    ctx: &super::Ctx<'a, '_>,
+    run: &mut HostRun<'a>,
+) -> (Exit, String) {
+    if crate::interrupt::requested() || crate::interrupt::late() {
+        return (Exit::FAILED, "not drilled: interrupted by a signal".into());
+    }
+    let (d, ssh) = match open(ctx, run, true, false) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let why = format!("unreachable, not drilled: {e}");
+            drill.finding(format!("{}: {why}", run.host.name));
+            return (Exit::FAILED, why);
+        }
+    };
+    let mut journal = std::mem::take(&mut run.journal);
+    let runner = Runner {
+        d: &d,
+        reporter: &run.reporter,
+        target: &*ssh,
+    };
+    let result = rehearse(drill, &runner, &mut journal, &run.host.name);
+    run.journal = journal;
+    run.d = Some(d);
+    result
+}
+
+/// Each host's legs from its journal, read over SSH (read only, no lock).
+pub fn dry_run(
+    cfg: &Config,
+    args: &DrillArgs,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    fleet: &Fleet,
+    budget: std::time::Duration,
+) -> Result<String, Error> {
+    let read = read_hosts(cfg, loaded, d, fleet, args.forks)?;
+    let mut out = format!(
+        "drill of {} batch by batch, each leg within {}:\n",
+        hosts(fleet.hosts.len()),
+        humantime::format_duration(budget)
+    );
+    for (b, batch) in fleet.batches.iter().enumerate() {
+        out.push_str(&format!("batch {}/{}:\n", b + 1, fleet.batches.len()));
+        for i in batch {
+            let h = &fleet.hosts[*i];
+            out.push_str(&format!("{}:\n", h.name));
+            let on = d.on_host(h, d.layout.target.clone());
+            match (read.iter().find(|(n, _)| *n == h.name), on) {
+                (Some((_, Ok((journal, current)))), Ok(on)) => {
+                    out.push_str(&legs(&on, journal, current.clone()))
+                }
+                (Some((_, Err(e))), _) => out.push_str(&format!("  cannot be read: {e}\n")),
+                (_, Err(e)) => out.push_str(&format!("  {}\n", e.message)),
+                (None, _) => {}
+            }
+        }
+    }
+    Ok(out)
+}
