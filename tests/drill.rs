@@ -531,3 +531,51 @@ fn a_failover_drill_needs_a_restore_and_refuses_an_unhealthy_pair() {
     .stderr_has("drill refused: no standby answers (dns2 ");
     assert_eq!(pair.first_nameserver(), pair.dns1.ip);
 }
+
+#[test]
+fn plan_shows_the_drill_legs_and_validate_refuses_a_bad_drill_key() {
+    let shop = shop_on_v2(allowed);
+    let sha = format!("sha={}", "0".repeat(64));
+    let out = shop.run(&["plan", "shop.yaml", "--var", "version=v2", "--var", &sha]);
+    Run::of(&out)
+        .code(0)
+        .stdout_has("drill of ")
+        .stdout_has(" on this machine, each leg within 5m:\n  1. rollback v2 → v1\n")
+        .stdout_has("  2. forward v1 → v2\n");
+    for (drill, message) in [
+        (
+            "drill: { rollback_budget: 0s }",
+            "a budget of 0 fails every drill\n  --> bad.yaml:23:27",
+        ),
+        (
+            "drill: { method: fence }",
+            "`method` is for a failover drill\n  --> bad.yaml:23:",
+        ),
+        ("drill: { allowed: yes please }", "bad.yaml:23:"),
+    ] {
+        shop.env.write(
+            "bad.yaml",
+            &(std::fs::read_to_string(shop.env.path("shop.yaml"))
+                .unwrap()
+                .replace("drill: { allowed: true }", drill)),
+        );
+        let out = shop.run(&["validate", "bad.yaml", "--var", &sha]);
+        Run::of(&out).code(64).stderr_has(message);
+    }
+    let pair = crate::harness::failover::pair();
+    pair.env.write(
+        "dns.yaml",
+        &(std::fs::read_to_string(pair.env.path("dns.yaml")).unwrap()
+            + "drill: { allowed: true }\n"),
+    );
+    Run::of(
+        &pair
+            .env
+            .tend()
+            .args(["validate", "dns.yaml"])
+            .output()
+            .unwrap(),
+    )
+    .code(64)
+    .stderr_has("a failover drill needs `drill.restore`");
+}

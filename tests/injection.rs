@@ -286,6 +286,43 @@ fence: {fence}
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("promote dns2 (forced)"), "{err}");
     c.assert_exact("promote_forced");
+
+    // drill: the stop command that takes the active down, and the restore that brings it back.
+    let dns3 = Dnsmasq::start(c.env.dir.path(), "dns3", Some(GOOD));
+    let dns4 = Dnsmasq::start(c.env.dir.path(), "dns4", Some(GOOD));
+    let resolv = c.env.write(
+        "resolv.conf",
+        &format!("nameserver {}\nnameserver {}\n", dns3.ip, dns4.ip),
+    );
+    c.env.write(
+        "drill.yaml",
+        &format!(
+            "kind: failover
+servers:
+  - {{ name: dns3, address: \"{}\" }}
+  - {{ name: dns4, address: \"{}\" }}
+probe: {{ name: exoticplant.plant, type: A, expect: [{GOOD}], timeout: 300ms, attempts: 1, interval: 50ms, fall: 1, rise: 1 }}
+active: {{ resolv_conf: {r} }}
+fence: \"true\"
+promote: {{ resolv_conf: {r} }}
+drill:
+  allowed: true
+  method: stop_command
+  stop_command: {}
+  restore: {}
+",
+            dns3.address(),
+            dns4.address(),
+            block(&(c.script("drill_stop") + "\nkill -STOP $(cat {{ active.name }}.pid)"), 4),
+            block(&(c.script("drill_restore") + "\nkill -CONT $(cat {{ active.name }}.pid)"), 4),
+            r = resolv.display(),
+        ),
+    );
+    let out = c.run(&["drill", "drill.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for key in ["drill_stop", "drill_restore"] {
+        c.assert_exact(key);
+    }
 }
 
 /// `tend validate` on a deploy whose start command is `command`, with `vars` (name, value) in a

@@ -111,6 +111,18 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
     c.args(["-v", "--output", "plain", "rollback", "shop.yaml"]);
     let out = runs.run("rollback", c);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Drills, whose steps print the secret, with their game-day reports (searched with the
+    // rest of the directory at the end).
+    let out = runs.run("deploy v3 again", deploy("v3", false, "plain"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for output in ["plain", "json"] {
+        let mut c = shop.env.tend();
+        c.args(["-v", "--output", output, "drill", "shop.yaml", "--yes"])
+            .args(["--report", &format!("gameday-{output}.md")]);
+        let out = runs.run("drill", c);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(shop.env.path(&format!("gameday-{output}.md")).exists());
+    }
     for output in ["plain", "json"] {
         let mut c = shop.env.tend();
         c.args(["--output", output, "releases", "shop.yaml"]);

@@ -41,18 +41,11 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         None => None,
     };
     if args.dry_run {
-        println!("drill of the alert path of {}:", loaded.name());
-        println!("  1. a [DRILL] test alert through every channel:");
-        for route in notifier.routes() {
-            println!("       {route}");
-        }
-        if let Some(i) = tripped {
-            println!(
-                "  2. trip {}: measured, judged CRITICAL whatever it reads, its alert through every channel",
-                plan.checks[i].label()
-            );
-        }
-        println!("dry run: nothing was sent");
+        let trip = tripped.map(|i| plan.checks[i].label());
+        println!(
+            "{}dry run: nothing was sent",
+            planned(&loaded.name(), &notifier, trip.as_deref())
+        );
         return Ok(Exit::OK);
     }
     crate::drill::consented(spec, args.yes, &loaded.source.path)?;
@@ -126,6 +119,23 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         )
     };
     Ok(drill.finish(cfg, &asked, exit, message))
+}
+
+/// What the drill sends, and where (`--dry-run`, `tend plan`).
+pub fn planned(name: &str, notifier: &Notifier, trip: Option<&str>) -> String {
+    let mut out = format!(
+        "drill of the alert path of {name}:\n  1. a [DRILL] test alert through every channel, whatever its `on:`:\n"
+    );
+    for route in notifier.routes() {
+        out.push_str(&format!("       {route}\n"));
+    }
+    match trip {
+        Some(t) => out.push_str(&format!(
+            "  2. trip {t}: measured, judged CRITICAL whatever it reads, its alert through every channel\n"
+        )),
+        None => out.push_str("  (--trip CHECK also trips that check, so its real alert goes the whole way)\n"),
+    }
+    out
 }
 
 /// The check `--trip` names: by its name, its label, or its kind when only one has it.

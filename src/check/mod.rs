@@ -62,6 +62,9 @@ pub fn plan(
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print!("{}", plan::text(&doc, p.deadline));
+        if loaded.body.drill.is_some() {
+            print!("{}", drill::planned(&loaded.name(), &notifier, None));
+        }
     }
     Ok(Exit::OK)
 }
@@ -73,7 +76,9 @@ pub fn validate(
 ) -> Result<String, Diagnostic> {
     let loaded: Loaded<CheckPlaybook> = playbook::load_source(source, args)?;
     loaded.print_secret_warnings();
-    let plan = resolve(&loaded, &loaded.templater(false)?, false)?;
+    let templater = loaded.templater(false)?;
+    crate::drill::DrillSpec::budget(loaded.body.drill.as_ref(), &loaded.scope(&templater), false)?;
+    let plan = resolve(&loaded, &templater, false)?;
     plan.notifier?;
     Ok(format!("check, {} checks", plan.checks.len()))
 }

@@ -27,15 +27,12 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     let budget = DrillSpec::budget(spec, &loaded.scope(&templater), false)?;
     // A dry run reads no secrets, as a deploy's does not.
     let d = Deploy::resolve(&loaded, !args.dry_run, false)?;
-    let fleet = d.fleet(args.hosts.limit.as_deref())?;
     if args.dry_run {
-        let text = match &fleet {
-            Some(f) => fleet::drill::dry_run(cfg, args, &loaded, &d, f, budget)?,
-            None => legs_here(&d, budget)?,
-        };
+        let text = planned(cfg, &loaded, &d, args.hosts.limit.as_deref(), args.forks)?;
         println!("{text}dry run: nothing was touched");
         return Ok(Exit::OK);
     }
+    let fleet = d.fleet(args.hosts.limit.as_deref())?;
     crate::drill::consented(spec, args.yes, &loaded.source.path)?;
     let asked = Asked {
         report: args.report.as_deref(),
@@ -46,6 +43,23 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     match &fleet {
         Some(f) => fleet::drill::drill(cfg, &asked, &loaded, &d, f, budget),
         None => here(cfg, &asked, &loaded, &d, budget),
+    }
+}
+
+/// The legs as they would run from what is live now (`--dry-run`, `tend plan`): a fleet's
+/// hosts are read over SSH, read only.
+pub fn planned(
+    cfg: &Config,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    limit: Option<&str>,
+    forks: crate::cli::ForkArgs,
+) -> Result<String, Error> {
+    let templater = loaded.templater(false)?;
+    let budget = DrillSpec::budget(loaded.body.drill.as_ref(), &loaded.scope(&templater), false)?;
+    match d.fleet(limit)? {
+        Some(f) => fleet::drill::dry_run(cfg, forks, loaded, d, &f, budget),
+        None => legs_here(d, budget),
     }
 }
 

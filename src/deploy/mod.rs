@@ -35,6 +35,11 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
     let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, args)?;
     loaded.print_secret_warnings();
     let d = Deploy::resolve(&loaded, false, true)?;
+    crate::drill::DrillSpec::budget(
+        loaded.body.drill.as_ref(),
+        &loaded.scope(&d.templater),
+        false,
+    )?;
     let (first, hosts) = match d.fleet(None)? {
         Some(f) => (
             Some(d.check_hosts(&f)?),
@@ -70,7 +75,18 @@ pub fn plan(
 ) -> Result<Exit, Error> {
     let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, vars)?;
     let d = Deploy::resolve(&loaded, false, true)?;
-    show_plan(cfg, &loaded, &d, limit, reading)
+    let (forks, offline) = (reading.forks, reading.offline);
+    show_plan(cfg, &loaded, &d, limit, reading)?;
+    if loaded.body.drill.is_some() && !cfg.json() {
+        if offline && d.fleet(limit)?.is_some() {
+            println!(
+                "drill: each host's legs come from its releases: `tend drill --dry-run` reads them"
+            );
+        } else {
+            print!("{}", drill::planned(cfg, &loaded, &d, limit, forks)?);
+        }
+    }
+    Ok(Exit::OK)
 }
 
 /// The plan on stdout; a fleet's hosts are read (read only, no lock) for their rollback

@@ -34,13 +34,18 @@ impl DrillSpec {
             return Ok(DEFAULT_BUDGET);
         };
         let scope = scope.at("drill");
-        if spec.method.is_some() && !failover {
-            return Err(scope
-                .error(
-                    "method",
-                    "`method` is how a failover drill takes the active down",
-                )
-                .hint("only failover playbooks take it; remove it here"));
+        if !failover {
+            for (key, given) in [
+                ("method", spec.method.is_some()),
+                ("stop_command", spec.stop_command.is_some()),
+                ("restore", spec.restore.is_some()),
+            ] {
+                if given {
+                    return Err(scope
+                        .error(key, format!("`{key}` is for a failover drill"))
+                        .hint("only failover playbooks take it; remove it here"));
+                }
+            }
         }
         match spec.rollback_budget {
             Some(b) if b.0.is_zero() => Err(scope

@@ -27,61 +27,23 @@ const SLOW: Duration = Duration::from_secs(1);
 
 pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit, Error> {
     let loaded: Loaded<FailoverPlaybook> = playbook::load_source(source, &args.vars)?;
-    let spec = loaded.body.drill.clone().unwrap_or_default();
-    let templater = loaded.templater(false)?;
-    let top = loaded.scope(&templater);
-    let budget = DrillSpec::budget(Some(&spec), &top, true)?;
     if args.hosts.limit.is_some() || args.trip.is_some() {
         return Err(Error::Usage(
             "--limit and --trip are not for a failover drill".into(),
         ));
     }
     let mut plan = Plan::resolve(&loaded, !args.dry_run)?;
-    let method = spec.method.unwrap_or_default();
-    let Some(restore) = spec.restore.clone() else {
-        return Err(Error::Playbook(
-            needs(&top, &loaded, "restore")
-                .hint("drill: { restore: \"systemctl start dnsmasq\" }: the command that brings a server the drill took down back ({{ active.name }} is that server), so it can fail back"),
-        ));
-    };
-    let stop = match (method, &spec.stop_command) {
-        (Method::StopCommand, None) => {
-            return Err(Error::Playbook(needs(&top, &loaded, "stop_command").hint(
-                "method: stop_command takes the active down with `drill.stop_command` ({{ active.name }} is it)",
-            )));
-        }
-        (_, s) => s.clone(),
-    };
-    let (a, b) = (&plan.servers[0], &plan.servers[1]);
-    plan.drill_action("restore", &restore, a, b)?;
-    if let Some(s) = &stop {
-        plan.drill_action("stop_command", s, a, b)?;
-    }
-    if method == Method::Fence && plan.actions(a, b)?.fence.is_none() {
-        return Err(Error::Playbook(
-            top.at("drill")
-                .error("method", "method: fence, and the playbook has no `fence`")
-                .hint("give the playbook its `fence`, or take the active down with method: stop_command"),
-        ));
-    }
+    let how = how(&loaded, &plan)?;
     let path = state_path(&cfg.state, &loaded.source);
     if args.dry_run {
-        let run = super::show::quiet(cfg, &plan)?;
-        let mut ctx = Ctx {
-            plan: &plan,
-            run: &run,
-            reporter: run.reporter(),
-            state: State::load(&path).unwrap_or_default(),
-            state_path: &path,
-            now: false,
-        };
-        let text = match course(&mut ctx) {
-            Ok(course) => legs(&plan, &course, method, &stop, &restore, budget),
-            Err(why) => format!("refused: {why}\n"),
-        };
-        println!("{text}dry run: nothing was touched");
+        println!(
+            "{}dry run: nothing was touched",
+            planned(cfg, &plan, &how, &path)?
+        );
         return Ok(Exit::OK);
     }
+    let spec = loaded.body.drill.clone().unwrap_or_default();
+    let budget = how.budget;
     crate::drill::consented(Some(&spec), args.yes, &loaded.source.path)?;
     let asked = Asked {
         report: args.report.as_deref(),
@@ -130,14 +92,69 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
             return Ok(drill.finish(cfg, &asked, Exit::FAILED, message));
         }
     };
-    let how = How {
+    let (exit, message) = rehearse(&drill, &mut ctx, &course, &how);
+    Ok(drill.finish(cfg, &asked, exit, message))
+}
+
+/// The drill's `method`, commands and budget, each checked to render for the playbook's servers.
+pub fn how(loaded: &Loaded<FailoverPlaybook>, plan: &Plan) -> Result<How, Diagnostic> {
+    let spec = loaded.body.drill.clone().unwrap_or_default();
+    let top = loaded.scope(&plan.templater);
+    let budget = DrillSpec::budget(Some(&spec), &top, true)?;
+    let method = spec.method.unwrap_or_default();
+    let Some(restore) = spec.restore.clone() else {
+        return Err(needs(&top, loaded, "restore")
+                .hint("drill: { restore: \"systemctl start dnsmasq\" }: the command that brings a server the drill took down back ({{ active.name }} is that server), so it can fail back"));
+    };
+    let stop = match (method, &spec.stop_command) {
+        (Method::StopCommand, None) => {
+            return Err(needs(&top, loaded, "stop_command").hint(
+                "method: stop_command takes the active down with `drill.stop_command` ({{ active.name }} is it)",
+            ));
+        }
+        (_, s) => s.clone(),
+    };
+    let (a, b) = (&plan.servers[0], &plan.servers[1]);
+    plan.drill_action("restore", &restore, a, b)?;
+    if let Some(s) = &stop {
+        plan.drill_action("stop_command", s, a, b)?;
+    }
+    if method == Method::Fence && plan.actions(a, b)?.fence.is_none() {
+        return Err(top
+            .at("drill")
+            .error("method", "method: fence, and the playbook has no `fence`")
+            .hint(
+                "give the playbook its `fence`, or take the active down with method: stop_command",
+            ));
+    }
+    Ok(How {
         method,
         stop,
         restore,
         budget,
+    })
+}
+
+/// The legs from the active server as a round of probes finds it (`--dry-run`, `tend plan`).
+pub fn planned(
+    cfg: &Config,
+    plan: &Plan,
+    how: &How,
+    path: &std::path::Path,
+) -> Result<String, Error> {
+    let run = super::show::quiet(cfg, plan)?;
+    let mut ctx = Ctx {
+        plan,
+        run: &run,
+        reporter: run.reporter(),
+        state: State::load(path).unwrap_or_default(),
+        state_path: path,
+        now: false,
     };
-    let (exit, message) = rehearse(&drill, &mut ctx, &course, &how);
-    Ok(drill.finish(cfg, &asked, exit, message))
+    Ok(match course(&mut ctx) {
+        Ok(course) => legs(plan, &course, how),
+        Err(why) => format!("drill refused: {why}\n"),
+    })
 }
 
 fn needs(top: &playbook::Scope, loaded: &Loaded<FailoverPlaybook>, key: &str) -> Diagnostic {
@@ -152,7 +169,7 @@ fn needs(top: &playbook::Scope, loaded: &Loaded<FailoverPlaybook>, key: &str) ->
     }
 }
 
-struct How {
+pub struct How {
     method: Method,
     stop: Option<crate::action::ActionItem>,
     restore: crate::action::ActionItem,
@@ -469,20 +486,14 @@ fn clients(p: &Plan, stop: &AtomicBool) -> Seen {
 }
 
 /// The legs, as `--dry-run` shows them.
-fn legs(
-    p: &Plan,
-    course: &Course,
-    method: Method,
-    stop: &Option<crate::action::ActionItem>,
-    restore: &crate::action::ActionItem,
-    budget: Duration,
-) -> String {
+fn legs(p: &Plan, course: &Course, how: &How) -> String {
+    let (stop, restore, budget) = (&how.stop, &how.restore, how.budget);
     let (a, b) = (&p.servers[course.from], &p.servers[course.to]);
     let label = |key: &str, item: &crate::action::ActionItem, s: &Server, o: &Server| {
         p.drill_action(key, item, s, o)
             .map_or_else(|d| d.message, |x| x.label)
     };
-    let down = match (method, stop) {
+    let down = match (how.method, stop) {
         (Method::StopCommand, Some(s)) => {
             format!("drill: stop {}: {}", a.name, label("stop_command", s, a, b))
         }

@@ -46,6 +46,9 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
     let loaded: Loaded<FailoverPlaybook> = playbook::load_source(source, args)?;
     loaded.print_secret_warnings();
     let plan = Plan::resolve(&loaded, false)?;
+    if loaded.body.drill.is_some() {
+        drill::how(&loaded, &plan)?;
+    }
     for w in warnings(&plan) {
         eprintln!("warning: {w}");
     }
@@ -56,7 +59,13 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
 pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
     let loaded: Loaded<FailoverPlaybook> = playbook::load_source(source, vars)?;
     let plan = Plan::resolve(&loaded, false)?;
-    dry_run(cfg, &plan, &state_path(&cfg.state, &loaded.source))
+    let path = state_path(&cfg.state, &loaded.source);
+    let exit = dry_run(cfg, &plan, &path)?;
+    if loaded.body.drill.is_some() && !cfg.json() {
+        let how = drill::how(&loaded, &plan)?;
+        print!("{}", drill::planned(cfg, &plan, &how, &path)?);
+    }
+    Ok(exit)
 }
 
 /// The playbook's state file, named as its lock is.

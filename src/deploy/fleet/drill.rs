@@ -6,7 +6,6 @@ use std::sync::Mutex;
 use super::command::{fleet_ctx, read_hosts, ssh_spec};
 use super::host::{self, HostRun, open, parallel};
 use super::hosts;
-use crate::cli::DrillArgs;
 use crate::config::Config;
 use crate::deploy::drill::{legs, rehearse};
 use crate::deploy::resolve::{Deploy, Fleet};
@@ -172,13 +171,13 @@ fn drill_host<'a>(
 /// Each host's legs from its journal, read over SSH (read only, no lock).
 pub fn dry_run(
     cfg: &Config,
-    args: &DrillArgs,
+    forks: crate::cli::ForkArgs,
     loaded: &Loaded<DeployPlaybook>,
     d: &Deploy,
     fleet: &Fleet,
     budget: std::time::Duration,
 ) -> Result<String, Error> {
-    let read = read_hosts(cfg, loaded, d, fleet, args.forks)?;
+    let read = read_hosts(cfg, loaded, d, fleet, forks)?;
     let mut out = format!(
         "drill of {} batch by batch, each leg within {}:\n",
         hosts(fleet.hosts.len()),
