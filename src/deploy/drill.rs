@@ -1,116 +1,19 @@
-//! `tend drill` on a deploy playbook: from the live, verified release back to the previous
-//! verified one with the real rollback (stop, each migration's `down`, configs, switch, start,
-//! verify), then forward again with the real deploy, each leg timed against the budget. On a
-//! fleet the hosts go batch by batch (`fleet/drill.rs`), each through `rehearse` here.
+//! A drill on one machine, this one or a host over SSH: from the live, verified release back to
+//! the previous verified one with the real rollback (stop, each migration's `down`, configs,
+//! switch, start, verify), then forward again with the real deploy, each leg timed against the
+//! budget. `here.rs` runs it on this machine, `fleet/drill.rs` batch by batch on a fleet.
 
-use std::sync::Arc;
-
-use super::fleet;
 use super::releases::{Record, Releases, State};
 use super::resolve::Deploy;
 use super::rollback::{self, Refusal};
 use super::runner::Runner;
 use super::spec::DeployPlaybook;
 use super::steps::{self, Rollback, Undo};
-use super::{execute, on_machine, recover};
-use crate::cli::DrillArgs;
-use crate::config::Config;
-use crate::drill::{Asked, Drill, DrillSpec};
-use crate::error::{Error, Exit};
-use crate::playbook::{self, Loaded, Source};
+use super::{execute, recover};
+use crate::drill::Drill;
+use crate::error::Exit;
+use crate::playbook::{self, Loaded};
 use crate::report::Level;
-
-pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit, Error> {
-    let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, &args.vars)?;
-    let spec = loaded.body.drill.as_ref();
-    let templater = loaded.templater(false)?;
-    let budget = DrillSpec::budget(spec, &loaded.scope(&templater), false)?;
-    // A dry run reads no secrets, as a deploy's does not.
-    let d = Deploy::resolve(&loaded, !args.dry_run, false)?;
-    if args.dry_run {
-        let text = planned(cfg, &loaded, &d, args.hosts.limit.as_deref(), args.forks)?;
-        println!("{text}dry run: nothing was touched");
-        return Ok(Exit::OK);
-    }
-    let fleet = d.fleet(args.hosts.limit.as_deref())?;
-    crate::drill::consented(spec, args.yes, &loaded.source.path)?;
-    let asked = Asked {
-        report: args.report.as_deref(),
-        wait: args.lock.wait_lock,
-        forks: args.forks,
-        again: again(args),
-    };
-    match &fleet {
-        Some(f) => fleet::drill::drill(cfg, &asked, &loaded, &d, f, budget),
-        None => here(cfg, &asked, &loaded, &d, budget),
-    }
-}
-
-/// The legs as they would run from what is live now (`--dry-run`, `tend plan`): a fleet's
-/// hosts are read over SSH, read only.
-pub fn planned(
-    cfg: &Config,
-    loaded: &Loaded<DeployPlaybook>,
-    d: &Deploy,
-    limit: Option<&str>,
-    forks: crate::cli::ForkArgs,
-) -> Result<String, Error> {
-    let templater = loaded.templater(false)?;
-    let budget = DrillSpec::budget(loaded.body.drill.as_ref(), &loaded.scope(&templater), false)?;
-    match d.fleet(limit)? {
-        Some(f) => fleet::drill::dry_run(cfg, forks, loaded, d, &f, budget),
-        None => legs_here(d, budget),
-    }
-}
-
-/// The command that runs the drill again, for the report.
-fn again(args: &DrillArgs) -> String {
-    let mut words = vec![
-        "tend".to_string(),
-        "drill".into(),
-        crate::quote::word(&args.playbook.display().to_string()),
-        "--yes".into(),
-    ];
-    if let Some(l) = &args.hosts.limit {
-        words.push(format!("--limit {}", crate::quote::word(l)));
-    }
-    for (k, v) in &args.vars.vars {
-        words.push(format!("--var {}", crate::quote::word(&format!("{k}={v}"))));
-    }
-    words.join(" ")
-}
-
-/// On this machine: the root's lock held for both legs, as a deploy holds it.
-fn here(
-    cfg: &Config,
-    asked: &Asked,
-    loaded: &Loaded<DeployPlaybook>,
-    d: &Deploy,
-    budget: std::time::Duration,
-) -> Result<Exit, Error> {
-    on_machine::usable(d)?;
-    on_machine::check(d, false)?;
-    let drill = Drill::start(
-        cfg,
-        &loaded.source,
-        "deploy",
-        format!("{} (deploy)", loaded.name()),
-        d.layout.lock(),
-        asked.wait,
-        Some(budget),
-    )?;
-    let mut journal = match on_machine::journal(d) {
-        Ok(j) => j,
-        Err(e) => return Ok(drill.finish(cfg, asked, Exit::FAILED, e.to_string())),
-    };
-    let runner = Runner {
-        d,
-        reporter: drill.reporter(),
-        target: &*d.layout.target,
-    };
-    let (exit, message) = rehearse(&drill, &runner, &mut journal, "");
-    Ok(drill.finish(cfg, asked, exit, message))
-}
 
 /// Where a drill on one machine starts and goes: the live release, the one it rolls back to,
 /// and the way back to the live one.
@@ -390,17 +293,6 @@ fn forward(
     let o = execute::deploy(&runner, &phases, journal);
     let verified = o.code == Exit::OK && d.layout.current_release().as_deref() == Some(release);
     Ok(drill.end(r.reporter, t, verified, o.message))
-}
-
-/// The legs on this machine, as `--dry-run` shows them.
-fn legs_here(d: &Deploy, budget: std::time::Duration) -> Result<String, Error> {
-    let journal = on_machine::journal(d)?;
-    Ok(format!(
-        "drill of {} on this machine, each leg within {}:\n{}",
-        d.layout.root.display(),
-        humantime::format_duration(budget),
-        legs(d, &journal, d.layout.current_release())
-    ))
 }
 
 /// Each leg's steps, or why the drill would refuse.

@@ -4,6 +4,7 @@
 
 use crate::cli::{DeployArgs, RollbackArgs};
 use crate::config::Config;
+use crate::drill::{Asked, Drill};
 use crate::engine::{Locking, Run};
 use crate::error::{Error, Exit};
 use crate::playbook::Loaded;
@@ -152,4 +153,47 @@ fn open_here(
         Ok(journal) => Here::Open(Box::new((run, journal))),
         Err(e) => Here::Ended(run.finish(Exit::FAILED, e.to_string())),
     })
+}
+
+/// `tend drill` on this machine: the root's lock held for both legs, as a deploy holds it.
+pub fn drill(
+    cfg: &Config,
+    asked: &Asked,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    budget: std::time::Duration,
+) -> Result<Exit, Error> {
+    on_machine::usable(d)?;
+    on_machine::check(d, false)?;
+    let drill = Drill::start(
+        cfg,
+        &loaded.source,
+        "deploy",
+        format!("{} (deploy)", loaded.name()),
+        d.layout.lock(),
+        asked.wait,
+        Some(budget),
+    )?;
+    let mut journal = match on_machine::journal(d) {
+        Ok(j) => j,
+        Err(e) => return Ok(drill.finish(cfg, asked, Exit::FAILED, e.to_string())),
+    };
+    let runner = Runner {
+        d,
+        reporter: drill.reporter(),
+        target: &*d.layout.target,
+    };
+    let (exit, message) = super::drill::rehearse(&drill, &runner, &mut journal, "");
+    Ok(drill.finish(cfg, asked, exit, message))
+}
+
+/// The legs on this machine, as `--dry-run` shows them.
+pub fn legs(d: &Deploy, budget: std::time::Duration) -> Result<String, Error> {
+    let journal = on_machine::journal(d)?;
+    Ok(format!(
+        "drill of {} on this machine, each leg within {}:\n{}",
+        d.layout.root.display(),
+        humantime::format_duration(budget),
+        super::drill::legs(d, &journal, d.layout.current_release())
+    ))
 }

@@ -23,11 +23,11 @@ mod undo;
 
 use std::sync::Arc;
 
-use crate::cli::{DeployArgs, ReleasesArgs, RollbackArgs, VarArgs};
+use crate::cli::{DeployArgs, DrillArgs, ReleasesArgs, RollbackArgs, VarArgs};
 use crate::config::Config;
+use crate::drill::{Asked, DrillSpec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
-pub use drill::drill;
 use resolve::Deploy;
 pub use spec::DeployPlaybook;
 
@@ -83,7 +83,7 @@ pub fn plan(
                 "drill: each host's legs come from its releases: `tend drill --dry-run` reads them"
             );
         } else {
-            print!("{}", drill::planned(cfg, &loaded, &d, limit, forks)?);
+            print!("{}", planned(cfg, &loaded, &d, limit, forks)?);
         }
     }
     Ok(Exit::OK)
@@ -154,4 +154,65 @@ pub fn releases(cfg: &Config, args: &ReleasesArgs) -> Result<Exit, Error> {
         Some(f) => fleet::command::releases(cfg, args, &loaded, &d, &f),
         None => here::releases(cfg, &d),
     }
+}
+
+/// `tend drill` on a deploy playbook: back to the previous verified release and forward again.
+pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit, Error> {
+    let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, &args.vars)?;
+    let spec = loaded.body.drill.as_ref();
+    let templater = loaded.templater(false)?;
+    let budget = DrillSpec::budget(spec, &loaded.scope(&templater), false)?;
+    // A dry run reads no secrets, as a deploy's does not.
+    let d = Deploy::resolve(&loaded, !args.dry_run, false)?;
+    if args.dry_run {
+        let text = planned(cfg, &loaded, &d, args.hosts.limit.as_deref(), args.forks)?;
+        println!("{text}dry run: nothing was touched");
+        return Ok(Exit::OK);
+    }
+    let fleet = d.fleet(args.hosts.limit.as_deref())?;
+    crate::drill::consented(spec, args.yes, &loaded.source.path)?;
+    let asked = Asked {
+        report: args.report.as_deref(),
+        wait: args.lock.wait_lock,
+        forks: args.forks,
+        again: again(args),
+    };
+    match &fleet {
+        Some(f) => fleet::drill::drill(cfg, &asked, &loaded, &d, f, budget),
+        None => here::drill(cfg, &asked, &loaded, &d, budget),
+    }
+}
+
+/// The legs as they would run from what is live now (`--dry-run`, `tend plan`): a fleet's
+/// hosts are read over SSH, read only.
+pub fn planned(
+    cfg: &Config,
+    loaded: &Loaded<DeployPlaybook>,
+    d: &Deploy,
+    limit: Option<&str>,
+    forks: crate::cli::ForkArgs,
+) -> Result<String, Error> {
+    let templater = loaded.templater(false)?;
+    let budget = DrillSpec::budget(loaded.body.drill.as_ref(), &loaded.scope(&templater), false)?;
+    match d.fleet(limit)? {
+        Some(f) => fleet::drill::dry_run(cfg, forks, loaded, d, &f, budget),
+        None => here::legs(d, budget),
+    }
+}
+
+/// The command that runs the drill again, for the report.
+fn again(args: &DrillArgs) -> String {
+    let mut words = vec![
+        "tend".to_string(),
+        "drill".into(),
+        crate::quote::word(&args.playbook.display().to_string()),
+        "--yes".into(),
+    ];
+    if let Some(l) = &args.hosts.limit {
+        words.push(format!("--limit {}", crate::quote::word(l)));
+    }
+    for (k, v) in &args.vars.vars {
+        words.push(format!("--var {}", crate::quote::word(&format!("{k}={v}"))));
+    }
+    words.join(" ")
 }

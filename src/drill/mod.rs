@@ -373,14 +373,18 @@ impl Drill {
         };
         let mut exit = exit;
         if let Some(path) = asked.report {
-            match crate::fsutil::atomic_write(
-                path,
-                crate::redact::redact(&doc.markdown()).as_bytes(),
-                0o644,
-            ) {
-                Ok(()) => self
-                    .reporter()
-                    .notice(Level::Info, format!("report written to {}", path.display())),
+            let writing = Instant::now();
+            let text = crate::redact::redact(&doc.markdown());
+            match crate::fsutil::atomic_write(path, text.as_bytes(), 0o644) {
+                Ok(()) => self.reporter().notice(
+                    Level::Info,
+                    format!(
+                        "report written to {} ({} bytes in {:.1} ms)",
+                        path.display(),
+                        text.len(),
+                        writing.elapsed().as_secs_f64() * 1000.0
+                    ),
+                ),
                 Err(e) => {
                     self.reporter().notice(
                         Level::Error,
