@@ -49,20 +49,14 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         return Ok(Exit::OK);
     }
     crate::drill::consented(spec, args.yes, &loaded.source.path)?;
-    let asked = Asked {
-        report: args.report.as_deref(),
-        wait: args.lock.wait_lock,
-        forks: args.forks,
-        again: again(args),
-    };
-    let key = crate::lock::key_for(Some((&loaded.source.path, &loaded.source.text)), "check");
+    let asked = Asked::of(args);
     let drill = Drill::start(
         cfg,
         &loaded.source,
         "check",
         format!("{} (check)", loaded.name()),
-        crate::lock::path_for(&cfg.state, &key),
-        asked.wait,
+        None,
+        &asked,
         None,
     )?;
     let reporter = drill.reporter();
@@ -228,15 +222,4 @@ fn send(drill: &Drill, notifier: &Notifier, alert: &Alert, leg: &str) -> bool {
         drill.end(reporter, timing, ok, said);
     }
     all
-}
-
-fn again(args: &DrillArgs) -> String {
-    let mut line = format!(
-        "tend drill {} --yes",
-        crate::quote::word(&args.playbook.display().to_string())
-    );
-    if let Some(t) = &args.trip {
-        line.push_str(&format!(" --trip {}", crate::quote::word(t)));
-    }
-    line
 }

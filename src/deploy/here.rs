@@ -170,8 +170,8 @@ pub fn drill(
         &loaded.source,
         "deploy",
         format!("{} (deploy)", loaded.name()),
-        d.layout.lock(),
-        asked.wait,
+        Some(d.layout.lock()),
+        asked,
         Some(budget),
     )?;
     let mut journal = match on_machine::journal(d) {

@@ -171,12 +171,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     }
     let fleet = d.fleet(args.hosts.limit.as_deref())?;
     crate::drill::consented(spec, args.yes, &loaded.source.path)?;
-    let asked = Asked {
-        report: args.report.as_deref(),
-        wait: args.lock.wait_lock,
-        forks: args.forks,
-        again: again(args),
-    };
+    let asked = Asked::of(args);
     match &fleet {
         Some(f) => fleet::drill::drill(cfg, &asked, &loaded, &d, f, budget),
         None => here::drill(cfg, &asked, &loaded, &d, budget),
@@ -198,21 +193,4 @@ pub fn planned(
         Some(f) => fleet::drill::dry_run(cfg, forks, loaded, d, &f, budget),
         None => here::legs(d, budget),
     }
-}
-
-/// The command that runs the drill again, for the report.
-fn again(args: &DrillArgs) -> String {
-    let mut words = vec![
-        "tend".to_string(),
-        "drill".into(),
-        crate::quote::word(&args.playbook.display().to_string()),
-        "--yes".into(),
-    ];
-    if let Some(l) = &args.hosts.limit {
-        words.push(format!("--limit {}", crate::quote::word(l)));
-    }
-    for (k, v) in &args.vars.vars {
-        words.push(format!("--var {}", crate::quote::word(&format!("{k}={v}"))));
-    }
-    words.join(" ")
 }

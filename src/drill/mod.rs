@@ -151,17 +151,47 @@ pub struct Asked<'a> {
     pub again: String,
 }
 
+impl<'a> Asked<'a> {
+    pub fn of(args: &'a crate::cli::DrillArgs) -> Asked<'a> {
+        let word = crate::quote::word;
+        let mut again = format!(
+            "tend drill {} --yes",
+            word(&args.playbook.display().to_string())
+        );
+        if let Some(l) = &args.hosts.limit {
+            again.push_str(&format!(" --limit {}", word(l)));
+        }
+        if let Some(t) = &args.trip {
+            again.push_str(&format!(" --trip {}", word(t)));
+        }
+        for (k, v) in &args.vars.vars {
+            again.push_str(&format!(" --var {}", word(&format!("{k}={v}"))));
+        }
+        Asked {
+            report: args.report.as_deref(),
+            wait: args.lock.wait_lock,
+            forks: args.forks,
+            again,
+        }
+    }
+}
+
 impl Drill {
-    /// The run started, holding `lock` (the job's own, so a drill never overlaps its job).
+    /// The run started, holding `lock`, or the playbook's own lock of its job when None (so a
+    /// drill never overlaps its job).
     pub fn start(
         cfg: &Config,
         source: &Source,
         job: &'static str,
         name: String,
-        lock: PathBuf,
-        wait: Option<Duration>,
+        lock: Option<PathBuf>,
+        asked: &Asked,
         budget: Option<Duration>,
     ) -> Result<Drill, Error> {
+        let lock = lock.unwrap_or_else(|| {
+            let key = crate::lock::key_for(Some((&source.path, &source.text)), job);
+            crate::lock::path_for(&cfg.state, &key)
+        });
         let run = Run::start(
             cfg,
             Spec {
@@ -169,7 +199,7 @@ impl Drill {
                 playbook: Some(source),
                 name: name.clone(),
                 locking: Locking::At(lock),
-                wait,
+                wait: asked.wait,
                 opts: cfg.report,
                 undoes: true,
                 record: true,

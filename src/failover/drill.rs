@@ -45,16 +45,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     let spec = loaded.body.drill.clone().unwrap_or_default();
     let budget = how.budget;
     crate::drill::consented(Some(&spec), args.yes, &loaded.source.path)?;
-    let asked = Asked {
-        report: args.report.as_deref(),
-        wait: args.lock.wait_lock,
-        forks: args.forks,
-        again: format!(
-            "tend drill {} --yes",
-            crate::quote::word(&args.playbook.display().to_string())
-        ),
-    };
-    let key = crate::lock::key_for(Some((&loaded.source.path, &loaded.source.text)), "failover");
+    let asked = Asked::of(args);
     // The drill's own steps alert no one: a drill is not an outage.
     plan.notifier = Default::default();
     let drill = Drill::start(
@@ -62,8 +53,8 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         &loaded.source,
         "failover",
         format!("{} (failover)", loaded.name()),
-        crate::lock::path_for(&cfg.state, &key),
-        asked.wait,
+        None,
+        &asked,
         Some(budget),
     )?;
     let state = match State::load(&path) {

@@ -26,14 +26,13 @@ pub fn drill(
 ) -> Result<Exit, Error> {
     d.check_hosts(fleet)?;
     let ssh = ssh_spec(loaded, d)?;
-    let key = crate::lock::key_for(Some((&loaded.source.path, &loaded.source.text)), "deploy");
     let drill = Drill::start(
         cfg,
         &loaded.source,
         "deploy",
         format!("{} (deploy) on {}", loaded.name(), hosts(fleet.hosts.len())),
-        crate::lock::path_for(&cfg.state, &key),
-        asked.wait,
+        None,
+        asked,
         Some(budget),
     )?;
     let ctx = fleet_ctx(d, ssh, drill.reporter(), asked.forks);
