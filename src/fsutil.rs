@@ -10,20 +10,8 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other("no file name"))?;
-    // A leading dot and a suffix that is not the target's: node_exporter's textfile collector
-    // and similar readers skip it while it is being written.
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let (tmp, mut f) = temp_beside(&dir, &name.to_string_lossy(), mode)?;
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
@@ -33,6 +21,41 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// A new temp file in `dir` for `name`, created by this call and no one else: never opened
+/// through a link, never one that was already there, with a name no one can guess ahead (a
+/// report or prom file is often written to a directory others can write to, as root).
+fn temp_beside(dir: &Path, name: &str, mode: u32) -> io::Result<(PathBuf, File)> {
+    use std::hash::{BuildHasher, Hasher};
+    let mut last = None;
+    for _ in 0..8 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        // A leading dot and a suffix that is not the target's: node_exporter's textfile
+        // collector and similar readers skip it while it is being written.
+        let tmp = dir.join(format!(
+            ".{name}.tmp-{}-{:016x}",
+            std::process::id(),
+            h.finish()
+        ));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(mode)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no temp file name was free")))
 }
 
 /// `realpath -m`: the longest existing ancestor resolved (its symlinks followed), the rest
@@ -133,5 +156,28 @@ mod tests {
         assert_eq!(real("/tend-no-such/a/.."), Path::new("/tend-no-such"));
         assert_eq!(real("/tend-no-such/./b"), Path::new("/tend-no-such/b"));
         assert_eq!(real("/tend-no-such/../../.."), Path::new("/"));
+    }
+
+    /// A link planted where a temp file could be named (the pid-named one tend once used) is
+    /// never written through: the target is written, the link's victim untouched.
+    #[test]
+    fn an_atomic_write_never_writes_through_a_planted_temp_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let planted = dir
+            .path()
+            .join(format!(".report.md.tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let target = dir.path().join("report.md");
+        super::atomic_write(&target, b"the report", 0o644).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "the report");
+        assert!(!std::fs::symlink_metadata(&target).unwrap().is_symlink());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left.len(), 3, "{left:?}");
     }
 }
