@@ -3,7 +3,7 @@
 //! switch, start, verify), then forward again with the real deploy, each leg timed against the
 //! budget. `here.rs` runs it on this machine, `fleet/drill.rs` batch by batch on a fleet.
 
-use super::releases::{Record, Releases, State};
+use super::releases::{DrillNote, Record, Releases, State};
 use super::resolve::Deploy;
 use super::rollback::{self, Refusal};
 use super::runner::Runner;
@@ -153,7 +153,10 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
     }
     let (current, target) = (course.current.as_str(), course.target.as_str());
     // Noted before anything changes: a drill killed from here on is returned by the next.
-    journal.drill_from = Some(current.to_string());
+    journal.drill = Some(DrillNote {
+        from: current.to_string(),
+        to: target.to_string(),
+    });
     let layout = &r.d.layout;
     if let Err(e) = journal.save(&*layout.target, &layout.journal()) {
         let why = format!(
@@ -178,7 +181,7 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
         );
     }
     let forward = forward(drill, r, journal, &course.back, "forward", host);
-    journal.drill_from = None;
+    journal.drill = None;
     journal.save_or_warn(&*layout.target, &layout.journal(), reporter);
     let forward = match forward {
         Ok(leg) => leg,
@@ -227,29 +230,40 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
     (exit, message)
 }
 
-/// A drill killed midway here (its note in the journal): returned to the release it started
-/// from, as its own last leg would have. Why not, when it cannot be.
+/// A drill killed midway here (its note in the journal): its rollback finished, if it was
+/// killed before the switch (a `down` it was running runs again, as `tend rollback` would run
+/// it), and back to the release it started from, as its own last leg would have gone. Why not,
+/// when it cannot be.
 fn finish_killed(
     drill: &Drill,
     r: &Runner,
     journal: &mut Releases,
     host: &str,
 ) -> Result<(), String> {
-    let Some(from) = journal.drill_from.clone() else {
+    let Some(note) = journal.drill.clone() else {
         return Ok(());
     };
-    // Even with `from` live again: a rollback killed among its `down`s left it so, some of
-    // its migrations undone. Deployed again, each is applied once more, as its record says.
+    let (from, to) = (note.from.as_str(), note.to.as_str());
     r.reporter.notice(
         Level::Warn,
         format!("a drill was killed midway: returning to {from}, where it started, first"),
     );
-    let record = journal.get(&from).cloned().ok_or_else(|| {
+    // Still on `from`: killed in its rollback leg, some `down`s perhaps run, one perhaps in
+    // doubt. Redeployed as it is, its record would call them applied.
+    if r.d.layout.current_release().as_deref() == Some(from) {
+        let t = drill.leg(r.reporter, host, "rollback", from, to);
+        let (verified, told) = match rollback::manual(r, journal, Some(to)) {
+            Ok(o) => (o.code == Exit::OK, o.message),
+            Err(Refusal(_, why)) => (false, format!("refused: {why}")),
+        };
+        drill.end(r.reporter, t, verified, told);
+    }
+    let record = journal.get(from).cloned().ok_or_else(|| {
         format!("a killed drill started from {from}, which the journal no longer has")
     })?;
     let back = way(r.d, &record)?;
     let leg = forward(drill, r, journal, &back, "return", host)?;
-    journal.drill_from = None;
+    journal.drill = None;
     let layout = &r.d.layout;
     journal.save_or_warn(&*layout.target, &layout.journal(), r.reporter);
     if leg.verified {

@@ -505,7 +505,7 @@ impl<'r, 'a> Deploying<'r, 'a> {
         let step = r.begin(name);
         let pruned = super::prune::prune(d, self.journal, release, self.target_name.as_deref());
         self.journal.forget_old(JOURNAL_HISTORY);
-        self.journal.drill_from = None;
+        self.journal.drill = None;
         if let Err(e) = self.journal.save(&*layout.target, &layout.journal()) {
             r.reporter.notice(
                 Level::Error,

@@ -105,7 +105,7 @@ pub fn roll_back(r: &Runner, journal: &mut Releases, to: Option<&str>) -> Back {
     }
     lift_shield(r);
     // The operator chose where to go: a drill killed midway no longer returns anywhere.
-    journal.drill_from = None;
+    journal.drill = None;
     match rollback::manual(r, journal, to) {
         Ok(o) => Back::Asked(o),
         Err(rollback::Refusal(code, why)) => Back::Refused(Ending {

@@ -135,11 +135,19 @@ pub struct Progress {
 pub struct Releases {
     #[serde(default)]
     pub releases: Vec<Record>,
-    /// A drill under way: the release it started from, which it returns to. A drill killed
-    /// midway leaves it, and the next drill returns there first; a verified deploy or a
-    /// `tend rollback` decides otherwise and clears it.
+    /// A drill under way: where it started and where its rollback goes. A drill killed midway
+    /// leaves it, and the next drill finishes that rollback and returns first; a verified
+    /// deploy or a `tend rollback` decides otherwise and clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drill_from: Option<String>,
+    pub drill: Option<DrillNote>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DrillNote {
+    /// The release that was live, verified, when the drill began: where it returns.
+    pub from: String,
+    /// The release its rollback leg goes to.
+    pub to: String,
 }
 
 impl Releases {

@@ -155,6 +155,8 @@ impl Runner<'_> {
                 crate::crash::point(&format!("rollback:down {}", m.label));
                 match self.action(name, down, dir) {
                     Ok(()) => {
+                        // Killed here, the `down` did its work and the record still says applied.
+                        crate::crash::point(&format!("rollback:downed {}", m.label));
                         progress(Reverting::Reverted(m));
                         Undid::Reverted
                     }
