@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use crate::harness::deploy::Shop;
 use crate::harness::failover::pair;
 use crate::harness::fleet::Fleet;
-use crate::harness::{Env, stderr};
+use crate::harness::{Env, stderr, stdout};
 
 fn killed(out: &std::process::Output) -> bool {
     use std::os::unix::process::ExitStatusExt;
@@ -535,5 +535,50 @@ fn a_drill_killed_at_any_step_is_returned_by_the_next_drill() {
         );
         assert_eq!(shop.states(), "v1=verified v2=verified", "{what}: {err}");
         assert!(shop.journal().get("drill").is_none(), "{what}");
+    }
+}
+
+#[test]
+fn a_failover_drill_killed_midway_is_returned_by_the_next_and_holds_nothing_down() {
+    for point in [
+        "failover:promoted",
+        "failover:fenced#2",
+        "during:drill: restore dns1",
+    ] {
+        let p = crate::harness::failover::drilled_pair();
+        let out = p
+            .env
+            .tend()
+            .args(["drill", "dns.yaml"])
+            .env("TEND_TEST_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(killed(&out), "{point}: not killed: {}", stderr(&out));
+        // A cron run in between says a drill left things half done.
+        let out = p.failover(&[]);
+        let err = stderr(&out);
+        assert!(err.contains("was killed midway"), "{point}: {err}");
+        let out = p.env.tend().args(["drill", "dns.yaml"]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{point}, then {err}");
+        assert!(
+            err.contains("was killed midway: returning to dns1 and restoring every server first"),
+            "{point}: {err}"
+        );
+        assert_eq!(p.first_nameserver(), p.dns1.ip, "{point}: {err}");
+        for s in [&p.dns1, &p.dns2] {
+            assert!(
+                crate::harness::dns::query(&s.address()).is_some(),
+                "{point}: {} does not answer: {err}",
+                s.name
+            );
+        }
+        // No drill's failover holds a real one down.
+        let out = p.failover(&["--status"]);
+        assert!(
+            !stdout(&out).contains("last failover"),
+            "{point}: {}",
+            stdout(&out)
+        );
     }
 }

@@ -430,21 +430,9 @@ fn an_alert_drill_trips_a_check_and_its_real_alert_reaches_the_inbox() {
     .stderr_has("--trip cpu: no check is named so; the checks are: memory, disk /");
 }
 
-/// Two real dnsmasq servers; fences pause the server's process, the drill's restore resumes it.
-fn dns_pair() -> crate::harness::failover::Pair {
-    crate::harness::failover::pair_with(
-        Some(crate::harness::failover::GOOD),
-        "grace: 0s\n\
-         fence: \"kill -STOP $(cat {{ active.name }}.pid); echo fenced {{ active.name }} >> fence.log\"\n\
-         promote: { resolv_conf: RESOLV }\n\
-         notify: { webhook: { url: \"http://127.0.0.1:9/never\", on: [failover, failure, down] } }\n\
-         drill: { allowed: true, restore: \"kill -CONT $(cat {{ active.name }}.pid)\" }\n",
-    )
-}
-
 #[test]
 fn a_failover_drill_fails_over_and_back_and_reports_the_four_times() {
-    let pair = dns_pair();
+    let pair = crate::harness::failover::drilled_pair();
     let dns1 = pair.dns1.ip.clone();
     let out = pair
         .env
@@ -517,7 +505,7 @@ fn a_failover_drill_needs_a_restore_and_refuses_an_unhealthy_pair() {
     )
     .code(64)
     .stderr_has("a failover drill needs `drill.restore`");
-    let mut pair = dns_pair();
+    let mut pair = crate::harness::failover::drilled_pair();
     pair.dns2.kill();
     Run::of(
         &pair
@@ -578,4 +566,32 @@ fn plan_shows_the_drill_legs_and_validate_refuses_a_bad_drill_key() {
     )
     .code(64)
     .stderr_has("a failover drill needs `drill.restore`");
+}
+
+#[test]
+fn sigint_in_a_failover_drill_returns_to_the_original_active_with_exit_1() {
+    let pair = crate::harness::failover::drilled_pair();
+    let child = pair
+        .env
+        .tend_spawnable()
+        .args(["drill", "dns.yaml"])
+        .spawn()
+        .unwrap();
+    wait_for(
+        "the drill to take dns1 down",
+        Duration::from_secs(20),
+        || pair.fence_log().contains("fenced dns1"),
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run::of(&out)
+        .code(1)
+        .stderr_has("interrupted by a signal during the failover leg: returning to dns1")
+        .stderr_has("drill: restore dns1")
+        .stderr_has("interrupted during the failover leg; returned to dns1, verified (exit 1");
+    assert_eq!(pair.first_nameserver(), pair.dns1.ip);
+    assert!(crate::harness::dns::query(&pair.dns1.address()).is_some());
 }

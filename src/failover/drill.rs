@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::resolve::{Plan, Server};
 use super::sequence::Ctx;
-use super::state::State;
+use super::state::{DrillNote, State};
 use super::{FailoverPlaybook, state_path, watch};
 use crate::action::Action;
 use crate::cli::DrillArgs;
@@ -72,6 +72,11 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         state_path: &path,
         now: false,
     };
+    if let Err(why) = finish_killed(&drill, &mut ctx, &how) {
+        drill.reporter().notice(Level::Error, why.clone());
+        drill.finding(why.clone());
+        return Ok(drill.finish(cfg, &asked, Exit::NOT_VERIFIED, why));
+    }
     let course = match course(&mut ctx) {
         Ok(c) => c,
         Err(why) => {
@@ -79,7 +84,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
                 .reporter()
                 .notice(Level::Error, format!("drill refused: {why}"));
             drill.finding(why.clone());
-            let message = format!("drill refused, nothing changed: {why}");
+            let message = format!("nothing changed: {why}");
             return Ok(drill.finish(cfg, &asked, Exit::FAILED, message));
         }
     };
@@ -167,6 +172,88 @@ pub struct How {
     budget: Duration,
 }
 
+/// A drill killed midway (its note in the state file): a failover it had under way finished,
+/// every server restored, and back to the one it started from, the hold-down of the last real
+/// failover put back. Why not, when that cannot be done.
+fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
+    let Some(note) = c.state.drill.clone() else {
+        return Ok(());
+    };
+    let p = c.plan;
+    let Some(from) = p.servers.iter().position(|s| s.name == note.from) else {
+        return Err(format!(
+            "a drill killed midway started from {}, which is no longer one of the playbook's servers",
+            note.from
+        ));
+    };
+    drill.reporter().notice(
+        Level::Warn,
+        format!(
+            "a drill started {} was killed midway: returning to {} and restoring every server first",
+            note.started, note.from
+        ),
+    );
+    let now = c
+        .active()
+        .map(|i| p.servers[i].name.clone())
+        .unwrap_or_default();
+    let t = drill.leg(drill.reporter(), "", "return", &now, &note.from);
+    let back = (|| {
+        if let Some(seq) = c.state.sequence.clone()
+            && let Some(i) = p.servers.iter().position(|s| s.name == seq.from)
+        {
+            // Resumed where it stopped: nothing is fenced or promoted twice.
+            c.now = true;
+            c.fail_over(i);
+            c.now = false;
+        }
+        for (i, s) in p.servers.iter().enumerate() {
+            let other = &p.servers[if i == from {
+                (i + 1) % p.servers.len()
+            } else {
+                from
+            }];
+            restore(c, how, s, other)?;
+        }
+        let active = c.active().map_err(|e| e.0)?;
+        if active != from {
+            c.now = true;
+            let o = c.fail_over_to(active, Some(from));
+            c.now = false;
+            if o.code != Exit::OK {
+                return Err(o.message);
+            }
+            restore(c, how, &p.servers[active].clone(), &p.servers[from].clone())?;
+        }
+        Ok(format!(
+            "{} is active again, every server answers",
+            note.from
+        ))
+    })();
+    if back.is_ok() {
+        c.state.last_failover = note.last_failover.clone();
+        c.state.down_since = None;
+        c.state.drill = None;
+        c.state
+            .note(format!("drill: a killed drill returned to {}", note.from));
+    }
+    c.save();
+    let leg = drill.end(
+        drill.reporter(),
+        t,
+        back.is_ok(),
+        back.clone().unwrap_or_else(|e| e),
+    );
+    if leg.verified {
+        Ok(())
+    } else {
+        Err(format!(
+            "the return to {} after a killed drill is NOT verified: {}",
+            note.from, leg.message
+        ))
+    }
+}
+
 /// Which server is active and which one a failover would promote: both healthy, or no drill.
 struct Course {
     from: usize,
@@ -213,6 +300,13 @@ fn rehearse(drill: &Drill, c: &mut Ctx, course: &Course, how: &How) -> (Exit, St
     let p = c.plan;
     let (a, b) = (p.servers[course.from].clone(), p.servers[course.to].clone());
     let saved = c.state.last_failover.clone();
+    // Noted before anything changes: a drill killed from here on is returned by the next.
+    c.state.drill = Some(DrillNote {
+        from: a.name.clone(),
+        started: crate::report::now_rfc3339(),
+        last_failover: saved.clone(),
+    });
+    c.save();
     let reporter = drill.reporter();
     let stop_clients = AtomicBool::new(false);
     let (legs, seen) = std::thread::scope(|s| {
@@ -260,6 +354,7 @@ fn rehearse(drill: &Drill, c: &mut Ctx, course: &Course, how: &How) -> (Exit, St
     c.state.down_since = None;
     c.state.sequence = None;
     c.state.last_alert = None;
+    c.state.drill = None;
     c.state.note(format!(
         "drill: failover {} → {} {}, failback {}",
         a.name,
@@ -275,6 +370,13 @@ fn rehearse(drill: &Drill, c: &mut Ctx, course: &Course, how: &How) -> (Exit, St
         format!(
             "the drill could NOT return to {}: {}",
             a.name, second.message
+        )
+    } else if interrupted && !first.verified {
+        // Cut short by the operator, not failed: it is back, verified.
+        exit = Exit::FAILED;
+        format!(
+            "interrupted during the failover leg; returned to {}, verified",
+            a.name
         )
     } else if !first.verified {
         format!(

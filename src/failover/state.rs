@@ -23,6 +23,18 @@ pub struct State {
     pub last_alert: Option<String>,
     #[serde(default)]
     pub transitions: Vec<Transition>,
+    /// A drill under way: a drill killed midway leaves it, and the next drill returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillNote>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct DrillNote {
+    /// The server that was active when the drill began: where it returns.
+    pub from: String,
+    pub started: String,
+    /// The last real failover before the drill: hold-down counts from it, not from the drill's.
+    pub last_failover: Option<Failover>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]

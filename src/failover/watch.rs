@@ -83,6 +83,17 @@ fn rounds(c: &mut Ctx, until: Until) -> Ended {
         };
         let name = p.servers[active].name.clone();
         record_finished(c, &name);
+        // (Not the drill's own rounds: it is the one under way.)
+        if !matches!(until, Until::Failover(_))
+            && let Some(d) = c.state.drill.clone()
+        {
+            let msg = format!(
+                "a drill started {} from {} was killed midway: a server it took down may still be down; `tend drill` on this playbook returns to {} and restores both",
+                d.started, d.from, d.from
+            );
+            c.reporter.notice(Level::Warn, msg.clone());
+            c.alert_once("failure", "a failover drill was killed midway", &msg);
+        }
         // A sequence a killed run left behind is finished before anything else.
         if c.state.sequence.as_ref().is_some_and(|s| s.from == name) {
             let o = c.fail_over(active);
@@ -290,7 +301,11 @@ fn down_since(
 /// Why no failover may happen now: within `hold_down` of the last one (unless `--now`).
 fn held_down(c: &Ctx, name: &str, now: u64) -> Option<String> {
     let p = c.plan;
-    let last = c.state.last_failover.as_ref()?;
+    // A drill's own failovers (one killed before it could put this back) hold nothing down.
+    let last = match &c.state.drill {
+        Some(d) => d.last_failover.as_ref()?,
+        None => c.state.last_failover.as_ref()?,
+    };
     if c.now || now.saturating_sub(last.epoch_ms) >= p.hold_down.as_millis() as u64 {
         return None;
     }

@@ -59,6 +59,18 @@ hold_down: 10m
     Pair { env, dns1, dns2 }
 }
 
+/// A pair whose fence pauses the active's process (SIGSTOP), and the drill's restore resumes it.
+pub fn drilled_pair() -> Pair {
+    pair_with(
+        Some(GOOD),
+        "grace: 0s\n\
+         fence: \"kill -STOP $(cat {{ active.name }}.pid); echo fenced {{ active.name }} >> fence.log\"\n\
+         promote: { resolv_conf: RESOLV }\n\
+         notify: { webhook: { url: \"http://127.0.0.1:9/never\", on: [failover, failure, down] } }\n\
+         drill: { allowed: true, restore: \"kill -CONT $(cat {{ active.name }}.pid)\" }\n",
+    )
+}
+
 pub fn pair() -> Pair {
     pair_with(Some(GOOD), "")
 }
