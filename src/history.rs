@@ -14,7 +14,7 @@ pub fn run(cfg: &Config, args: &HistoryArgs) -> Result<Exit, Error> {
     let runs = journal::list(state, args.kind.as_deref(), args.limit as usize);
     if cfg.output == Output::Json {
         for r in &runs {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            outln!("{}", serde_json::to_string(r).unwrap_or_default());
         }
         return Ok(Exit::OK);
     }
@@ -28,9 +28,13 @@ pub fn run(cfg: &Config, args: &HistoryArgs) -> Result<Exit, Error> {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
+    outln!(
         "{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  STATUS",
-        "RUN", "KIND", "NAME", "STARTED", "TOOK"
+        "RUN",
+        "KIND",
+        "NAME",
+        "STARTED",
+        "TOOK"
     );
     for r in &runs {
         let took = r.elapsed_ms.map(format_ms).unwrap_or_else(|| "-".into());
@@ -39,7 +43,7 @@ pub fn run(cfg: &Config, args: &HistoryArgs) -> Result<Exit, Error> {
             None => r.status.clone(),
         };
         let started = r.started.get(..19).unwrap_or(&r.started).replace('T', " ");
-        println!(
+        outln!(
             "{:<20}  {:<8}  {:<name_w$}  {:<20}  {:>8}  {status}",
             r.run,
             r.kind,
@@ -60,9 +64,9 @@ fn show(cfg: &Config, state: &std::path::Path, run_id: &str) -> Result<Exit, Err
     };
     for r in &records {
         if cfg.output == Output::Json {
-            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            outln!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
-            println!("{}", crate::report::printable(&format_plain(r)));
+            outln!("{}", crate::report::printable(&format_plain(r)));
         }
     }
     Ok(Exit::OK)

@@ -1,3 +1,24 @@
+/// `print!` to a stdout that may be closed (`tend history | head`): results are the last thing
+/// a run writes, and a panic there would turn a finished run, a drill, a deploy, into exit 101.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!`, as `out!`.
+macro_rules! outln {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod action;
 mod analysis;
 mod check;
@@ -56,7 +77,7 @@ fn main() -> ExitCode {
                         .next()
                         .unwrap_or("invalid arguments")
                         .trim_start_matches("error: ");
-                    println!("TEND UNKNOWN - {first}");
+                    outln!("TEND UNKNOWN - {first}");
                     Exit::NAGIOS_UNKNOWN
                 }
                 _ => Exit::USAGE,
@@ -97,24 +118,30 @@ fn run(cli: &Cli, cfg: &Config) -> Result<Exit, Error> {
         Command::Validate(args) => Ok(validate(cli, cfg, args)),
         Command::History(args) => history::run(cfg, args),
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "tend", &mut std::io::stdout());
+            let mut script = vec![];
+            clap_complete::generate(*shell, &mut Cli::command(), "tend", &mut script);
+            out!("{}", String::from_utf8_lossy(&script));
             Ok(Exit::OK)
         }
         Command::Statvfs { path } => match check::statvfs(path) {
             Ok(line) => {
-                println!("{line}");
+                outln!("{line}");
                 Ok(Exit::OK)
             }
             // Read by the disk check over a pipe: the answer goes to stdout either way.
             Err(e) => {
-                println!("error: {e}");
+                outln!("error: {e}");
                 Ok(Exit::FAILED)
             }
         },
-        Command::Man => clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))
-            .render(&mut std::io::stdout())
-            .map(|()| Exit::OK)
-            .map_err(|e| Error::Failed(e.to_string())),
+        Command::Man => {
+            let mut page = vec![];
+            clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))
+                .render(&mut page)
+                .map_err(|e| Error::Failed(e.to_string()))?;
+            out!("{}", String::from_utf8_lossy(&page));
+            Ok(Exit::OK)
+        }
     }
 }
 
@@ -146,7 +173,7 @@ fn validate(cli: &Cli, cfg: &Config, args: &cli::ValidateArgs) -> Exit {
                     }
                 }
                 if !cli.quiet {
-                    println!(
+                    outln!(
                         "ok: {} ({what})",
                         report::printable(&path.display().to_string())
                     );

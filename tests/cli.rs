@@ -217,3 +217,42 @@ fn a_path_with_control_characters_is_written_out() {
         );
     }
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let env = Env::new();
+    let logs = env.path("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    env.write(
+        "c.yaml",
+        &format!(
+            "kind: cleanup\nrules: [ {{ path: {}, match: [\"*.log\"], action: delete }} ]\n",
+            logs.display()
+        ),
+    );
+    for args in [
+        &["completions", "bash"][..],
+        &["man"],
+        &["plan", "c.yaml"],
+        &["--output", "json", "check"],
+    ] {
+        // A pipe whose reader is gone: every write to it fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = env
+            .tend_spawnable()
+            .args(args)
+            .stdout(writer)
+            .spawn()
+            .unwrap()
+            .wait_with_output()
+            .unwrap();
+        let err = crate::harness::stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            matches!(out.status.code(), Some(0..=3)),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
+    }
+}

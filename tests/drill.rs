@@ -595,3 +595,32 @@ fn sigint_in_a_failover_drill_returns_to_the_original_active_with_exit_1() {
     assert_eq!(pair.first_nameserver(), pair.dns1.ip);
     assert!(crate::harness::dns::query(&pair.dns1.address()).is_some());
 }
+
+#[test]
+fn a_resolve_a_channel_refuses_leaves_the_drill_alert_open_and_fails_the_drill() {
+    let env = crate::harness::Env::new();
+    // Takes the trigger, refuses the resolve.
+    let pd = crate::harness::http::HttpServer::answering(vec![202, 500], "no");
+    env.write(
+        "health.yaml",
+        &format!(
+            "kind: check
+name: host-health
+notify:
+  webhook: {{ url: \"{}\", format: pagerduty, routing_key: R0UT1NGKEY0000000000000000000000 }}
+checks:
+  - memory: {{ warn: 99, crit: 100 }}
+drill: {{ allowed: true }}
+",
+            pd.url("/v2/enqueue")
+        ),
+    );
+    let out = env.tend().args(["drill", "health.yaml"]).output().unwrap();
+    Run::of(&out)
+        .code(1)
+        .stderr_has(": delivered")
+        .stderr_has("the [DRILL] alert stays open at webhook to http://127.0.0.1:")
+        .stderr_has("its resolve was not taken: webhook: ")
+        .stderr_has("answered HTTP 500");
+    assert_eq!(pd.requests.lock().unwrap().len(), 2);
+}

@@ -42,7 +42,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     };
     if args.dry_run {
         let trip = tripped.map(|i| plan.checks[i].label());
-        println!(
+        outln!(
             "{}dry run: nothing was sent",
             planned(&loaded.name(), &notifier, trip.as_deref())
         );
@@ -93,7 +93,12 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         .filter(|l| !l.verified)
         .map(|l| l.to.as_str())
         .collect();
-    let (exit, message) = if delivered {
+    let (exit, message) = if failed.is_empty() && !delivered {
+        (
+            Exit::FAILED,
+            "every channel accepted the drill's alert, but one did not take its resolve: the alert stays open there".to_string(),
+        )
+    } else if delivered {
         (
             Exit::OK,
             format!(
@@ -220,6 +225,15 @@ fn send(drill: &Drill, notifier: &Notifier, alert: &Alert, leg: &str) -> bool {
         };
         all &= ok;
         drill.end(reporter, timing, ok, said);
+        if let Some(crate::notify::Delivery::Failed(why)) = &t.resolved {
+            let finding = format!(
+                "the [DRILL] alert stays open at {}: its resolve was not taken: {why}",
+                t.channel
+            );
+            reporter.notice(Level::Error, finding.clone());
+            drill.finding(finding);
+            all = false;
+        }
     }
     all
 }

@@ -59,11 +59,11 @@ pub fn plan(
     let notifier = p.notifier?;
     let doc = plan::build(loaded.name(), &p.checks, p.deadline, &notifier);
     if cfg.json() {
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print!("{}", plan::text(&doc, p.deadline));
+        out!("{}", plan::text(&doc, p.deadline));
         if loaded.body.drill.is_some() {
-            print!("{}", drill::planned(&loaded.name(), &notifier, None));
+            out!("{}", drill::planned(&loaded.name(), &notifier, None));
         }
     }
     Ok(Exit::OK)
@@ -110,8 +110,8 @@ pub fn unknown(cfg: &Config, message: &str) -> Exit {
     let line = message.replace('|', "/").replace('\n', " ");
     let line = crate::report::printable(&line);
     match cfg.output {
-        Output::Nagios => println!("TEND UNKNOWN - {line}"),
-        Output::Json => println!(
+        Output::Nagios => outln!("TEND UNKNOWN - {line}"),
+        Output::Json => outln!(
             "{}",
             serde_json::json!({ "status": "unknown", "exit_code": 3, "error": line })
         ),

@@ -122,10 +122,10 @@ pub fn releases(cfg: &Config, d: &Deploy) -> Result<Exit, Error> {
             "last_verified": journal.last_verified(None).map(|r| &r.release),
             "releases": journal.releases,
         });
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(Exit::OK);
     }
-    print!("{}", plan::table(d, &journal, current.as_deref()));
+    out!("{}", plan::table(d, &journal, current.as_deref()));
     Ok(Exit::OK)
 }
 

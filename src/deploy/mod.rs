@@ -79,11 +79,11 @@ pub fn plan(
     show_plan(cfg, &loaded, &d, limit, reading)?;
     if loaded.body.drill.is_some() && !cfg.json() {
         if offline && d.fleet(limit)?.is_some() {
-            println!(
+            outln!(
                 "drill: each host's legs come from its releases: `tend drill --dry-run` reads them"
             );
         } else {
-            print!("{}", planned(cfg, &loaded, &d, limit, forks)?);
+            out!("{}", planned(cfg, &loaded, &d, limit, forks)?);
         }
     }
     Ok(Exit::OK)
@@ -113,7 +113,7 @@ fn show_plan(
     } else {
         plan::render(d, fleet.as_ref(), &hosts)?
     };
-    print!("{text}");
+    out!("{text}");
     Ok(Exit::OK)
 }
 
@@ -128,7 +128,7 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         };
         show_plan(cfg, &loaded, &d, args.hosts.limit.as_deref(), reading)?;
         if !cfg.json() {
-            println!("dry run: nothing was touched");
+            outln!("dry run: nothing was touched");
         }
         return Ok(Exit::OK);
     }
@@ -166,7 +166,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     let d = Deploy::resolve(&loaded, !args.dry_run, false)?;
     if args.dry_run {
         let text = planned(cfg, &loaded, &d, args.hosts.limit.as_deref(), args.forks)?;
-        println!("{text}dry run: nothing was touched");
+        outln!("{text}dry run: nothing was touched");
         return Ok(Exit::OK);
     }
     let fleet = d.fleet(args.hosts.limit.as_deref())?;

@@ -443,7 +443,7 @@ impl Drill {
             Status::Failed
         };
         let exit = self.run.finish_as(status, exit, message);
-        print!("{}", crate::redact::redact(&shown));
+        out!("{}", crate::redact::redact(&shown));
         exit
     }
 }

@@ -244,7 +244,7 @@ impl Run {
         });
         self.reporter.sync();
         if let Some((listing, json)) = &self.listing {
-            print!("{}", listing.render(*json));
+            out!("{}", listing.render(*json));
         }
         exit
     }

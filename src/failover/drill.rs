@@ -36,7 +36,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     let how = how(&loaded, &plan)?;
     let path = state_path(&cfg.state, &loaded.source);
     if args.dry_run {
-        println!(
+        outln!(
             "{}dry run: nothing was touched",
             planned(cfg, &plan, &how, &path)?
         );

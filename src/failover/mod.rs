@@ -63,7 +63,7 @@ pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, E
     let exit = dry_run(cfg, &plan, &path)?;
     if loaded.body.drill.is_some() && !cfg.json() {
         let how = drill::how(&loaded, &plan)?;
-        print!("{}", drill::planned(cfg, &plan, &how, &path)?);
+        out!("{}", drill::planned(cfg, &plan, &how, &path)?);
     }
     Ok(exit)
 }

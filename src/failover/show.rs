@@ -18,32 +18,36 @@ pub fn status(plan: &Plan, path: &Path) -> Result<Exit, Error> {
         .iter()
         .map(|s| format!("{} ({})", s.name, s.addr))
         .collect();
-    println!("servers: {}", names.join(", "));
+    outln!("servers: {}", names.join(", "));
     if let Some(d) = &state.down_since {
-        println!("{} down since {}", d.server, d.at);
+        outln!("{} down since {}", d.server, d.at);
     }
     if let Some(s) = &state.sequence {
-        println!(
+        outln!(
             "failover under way: {} → {} since {} (fenced: {}, promoted: {})",
-            s.from, s.to, s.started, s.fenced, s.promoted
+            s.from,
+            s.to,
+            s.started,
+            s.fenced,
+            s.promoted
         );
     }
     match &state.last_failover {
-        Some(f) => println!(
+        Some(f) => outln!(
             "last failover: {} → {} at {}{}",
             f.from,
             f.to,
             f.at,
             if f.forced { " (forced)" } else { "" }
         ),
-        None => println!("no failover yet"),
+        None => outln!("no failover yet"),
     }
     if state.transitions.is_empty() {
-        println!("no transitions recorded");
+        outln!("no transitions recorded");
     } else {
-        println!("transitions:");
+        outln!("transitions:");
         for t in &state.transitions {
-            println!("  {}  {}", t.at, t.what);
+            outln!("  {}  {}", t.at, t.what);
         }
     }
     Ok(Exit::OK)
@@ -80,7 +84,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
             })).collect::<Vec<_>>(),
             "dry_run": true,
         });
-        println!(
+        outln!(
             "{}",
             crate::redact::redact(&serde_json::to_string_pretty(&doc).unwrap_or_default())
         );
@@ -102,7 +106,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
         out += &format!("  then record {} in {}\n", standby.name, f.display());
     }
     out += "dry run: nothing was done\n";
-    print!(
+    out!(
         "{}",
         crate::report::printable_lines(&crate::redact::redact(&out))
     );

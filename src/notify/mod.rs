@@ -235,6 +235,8 @@ pub struct Tried {
     pub channel: String,
     pub delivery: Delivery,
     pub took: std::time::Duration,
+    /// For a channel that keeps it open: how its resolve went.
+    pub resolved: Option<Delivery>,
 }
 
 impl Notifier {
@@ -242,12 +244,9 @@ impl Notifier {
     /// timed. A channel that keeps an alert open until told (Alertmanager, PagerDuty) is then
     /// sent its resolve: a drill leaves nothing firing.
     pub fn rehearse(&self, alert: &Alert) -> Vec<Tried> {
-        let mut resolved = alert.clone();
-        resolved.reason = "recovery".into();
-        resolved
-            .incidents
-            .iter_mut()
-            .for_each(|i| i.resolved = true);
+        let mut resolve = alert.clone();
+        resolve.reason = "recovery".into();
+        resolve.incidents.iter_mut().for_each(|i| i.resolved = true);
         let mut out = vec![];
         let mut tried =
             |channel: String,
@@ -260,13 +259,15 @@ impl Notifier {
                     Err(err) => Delivery::Failed(crate::redact::redact(&format!("{name}: {err}"))),
                 };
                 let took = started.elapsed();
-                if keeps_open && delivery.sent() {
-                    let _ = send(&resolved);
-                }
+                let resolved = (keeps_open && delivery.sent()).then(|| match send(&resolve) {
+                    Ok(what) => Delivery::Sent(what),
+                    Err(err) => Delivery::Failed(crate::redact::redact(&format!("{name}: {err}"))),
+                });
                 out.push(Tried {
                     channel,
                     delivery,
                     took,
+                    resolved,
                 });
             };
         if let Some(e) = &self.email {

@@ -12,6 +12,11 @@ pub struct HttpServer {
 
 impl HttpServer {
     pub fn start(status: u16, body: &'static str) -> HttpServer {
+        HttpServer::answering(vec![status], body)
+    }
+
+    /// As `start`, the nth request answered with `statuses[n]` (the last one from then on).
+    pub fn answering(statuses: Vec<u16>, body: &'static str) -> HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(vec![]));
@@ -37,6 +42,8 @@ impl HttpServer {
                 seen.lock()
                     .unwrap()
                     .push(format!("{head}\r\n{}", String::from_utf8_lossy(&body_in)));
+                let n = seen.lock().unwrap().len() - 1;
+                let status = statuses[n.min(statuses.len() - 1)];
                 let reply = format!(
                     "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()

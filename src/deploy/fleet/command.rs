@@ -250,12 +250,12 @@ pub fn releases(
                 Err(e) => serde_json::json!({ "host": name, "error": e.to_string() }),
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "hosts": v })).unwrap_or_default()
         );
     } else {
-        print!("{}", plan::fleet_table(&hosts));
+        out!("{}", plan::fleet_table(&hosts));
     }
     Ok(if failed { Exit::FAILED } else { Exit::OK })
 }
