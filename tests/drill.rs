@@ -51,7 +51,7 @@ fn a_deploy_drill_rolls_back_and_forward_within_budget_and_reports_it() {
     // The game-day report: legs against the budget, the timeline, how to run it again.
     let md = std::fs::read_to_string(shop.env.path("gameday.md")).unwrap();
     for want in [
-        "# Game day: deploy drill of `shop (deploy)`: PASSED",
+        "# Game day: deploy drill of shop (deploy): PASSED",
         "- Budget: 5m per leg",
         "| this machine | rollback | v2 → v1 | ",
         "| this machine | forward | v1 → v2 | ",
@@ -121,6 +121,8 @@ fn a_drill_needs_the_playbooks_consent_or_yes() {
     let out = shop.run(&["drill", "shop.yaml", "--dry-run"]);
     Run::of(&out).code(0).stdout_is(&format!(
         "drill of {} on this machine, each leg within 5m:\n  \
+         0. v2 as it is now\n       \
+         drill: v2 before: verify http://127.0.0.1:{port}/health\n  \
          1. rollback v2 → v1\n       \
          rollback: stop: bin/stop\n       \
          rollback: down: bin/migrate down orders_v2\n       \
@@ -168,7 +170,7 @@ fn a_rollback_that_does_not_verify_fails_the_drill_with_2_and_it_returns() {
     assert_eq!(shop.current(), "releases/v2");
     assert_eq!(shop.states(), "v1=verified v2=verified");
     let md = std::fs::read_to_string(shop.env.path("gameday.md")).unwrap();
-    assert!(md.contains("`shop (deploy)`: NOT VERIFIED"), "{md}");
+    assert!(md.contains("shop (deploy): NOT VERIFIED"), "{md}");
     assert!(
         md.contains("| this machine | rollback | v2 → v1 | "),
         "{md}"
@@ -380,7 +382,7 @@ fn an_alert_drill_reports_the_smtp_server_down_and_the_webhook_delivered() {
     assert!(text.contains("test alert, no action needed"), "{text}");
     let md = std::fs::read_to_string(env.path("gameday.md")).unwrap();
     assert!(
-        md.contains("# Game day: check drill of `host-health (check)`: FAILED"),
+        md.contains("# Game day: check drill of host-health (check): FAILED"),
         "{md}"
     );
     assert!(
@@ -528,7 +530,8 @@ fn plan_shows_the_drill_legs_and_validate_refuses_a_bad_drill_key() {
     Run::of(&out)
         .code(0)
         .stdout_has("drill of ")
-        .stdout_has(" on this machine, each leg within 5m:\n  1. rollback v2 → v1\n")
+        .stdout_has(" on this machine, each leg within 5m:\n  0. v2 as it is now\n")
+        .stdout_has("  1. rollback v2 → v1\n")
         .stdout_has("  2. forward v1 → v2\n");
     for (drill, message) in [
         (
@@ -623,4 +626,47 @@ drill: {{ allowed: true }}
         .stderr_has("its resolve was not taken: webhook: ")
         .stderr_has("answered HTTP 500");
     assert_eq!(pd.requests.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_drill_refuses_before_it_starts_what_it_would_find_out_at_its_end() {
+    let shop = shop_on_v2(allowed);
+    // A report that cannot be written there: found before anything is touched.
+    std::fs::create_dir(shop.env.path("reports")).unwrap();
+    for (report, why) in [
+        (
+            "reports",
+            "--report reports: that is a directory; nothing was done",
+        ),
+        ("nowhere/r.md", "--report nowhere/r.md: nowhere: "),
+    ] {
+        Run::of(&shop.run(&["drill", "shop.yaml", "--report", report]))
+            .code(64)
+            .stderr_has(why);
+    }
+    // A live release that is down since its deploy: an incident, not a drill.
+    let pid = shop.pid().unwrap();
+    std::process::Command::new("kill").arg(&pid).status().unwrap();
+    wait_for("the app to stop", Duration::from_secs(10), || shop.health().is_err());
+    Run::of(&shop.run(&["drill", "shop.yaml"]))
+        .code(1)
+        .stderr_has("drill refused: v2 does not pass its verify now (")
+        .stderr_has("that is an incident to handle, not a drill to run");
+    assert_eq!(shop.current(), "releases/v2");
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1 catalog_v2 orders_v2");
+    assert!(shop.health().is_err(), "the drill started nothing");
+    Run::of(&shop.deploy("v2")).code(0);
+    // Whatever a --var holds, the report's lines stay the report's.
+    let hostile = "note=x\n```\n# Injected heading\n| verdict | PASSED |";
+    Run::of(&shop.run(&["drill", "shop.yaml", "--var", hostile, "--report", "r.md"])).code(0);
+    let md = std::fs::read_to_string(shop.env.path("r.md")).unwrap();
+    assert!(!md.contains("\n# Injected"), "{md}");
+    assert!(!md.contains("\n| verdict"), "{md}");
+    assert!(
+        md.contains("--var 'note=x\\n```\\n# Injected heading"),
+        "{md}"
+    );
+    Run::of(&shop.run(&["drill", "shop.yaml", "--trip", "disk"]))
+        .code(64)
+        .stderr_has("--trip is for a check playbook's drill");
 }

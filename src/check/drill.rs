@@ -22,7 +22,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     let loaded: Loaded<CheckPlaybook> = playbook::load_source(source, &args.vars)?;
     let spec = loaded.body.drill.as_ref();
     let templater = loaded.templater(!args.dry_run)?;
-    DrillSpec::budget(spec, &loaded.scope(&templater), false)?;
+    checked(&loaded, &templater)?;
     if args.hosts.limit.is_some() {
         return Err(Error::Usage(
             "--limit is for a fleet's deploy drill; a check drill runs here".into(),
@@ -49,7 +49,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         return Ok(Exit::OK);
     }
     crate::drill::consented(spec, args.yes, &loaded.source.path)?;
-    let asked = Asked::of(args);
+    let asked = Asked::of(args)?;
     let drill = Drill::start(
         cfg,
         &loaded.source,
@@ -118,6 +118,30 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         )
     };
     Ok(drill.finish(cfg, &asked, exit, message))
+}
+
+/// The `drill:` key as a check playbook may have it: no budget, for it has no leg to time.
+pub fn checked(
+    loaded: &Loaded<CheckPlaybook>,
+    templater: &crate::playbook::Templater,
+) -> Result<(), crate::playbook::Diagnostic> {
+    let scope = loaded.scope(templater);
+    DrillSpec::budget(loaded.body.drill.as_ref(), &scope, false)?;
+    if loaded
+        .body
+        .drill
+        .as_ref()
+        .is_some_and(|d| d.rollback_budget.is_some())
+    {
+        return Err(scope
+            .at("drill")
+            .error(
+                "rollback_budget",
+                "a check drill sends alerts: it has no leg to time",
+            )
+            .hint("rollback_budget is for deploy and failover playbooks; remove it here"));
+    }
+    Ok(())
 }
 
 /// What the drill sends, and where (`--dry-run`, `tend plan`).

@@ -77,7 +77,7 @@ pub fn validate(
     let loaded: Loaded<CheckPlaybook> = playbook::load_source(source, args)?;
     loaded.print_secret_warnings();
     let templater = loaded.templater(false)?;
-    crate::drill::DrillSpec::budget(loaded.body.drill.as_ref(), &loaded.scope(&templater), false)?;
+    drill::checked(&loaded, &templater)?;
     let plan = resolve(&loaded, &templater, false)?;
     plan.notifier?;
     Ok(format!("check, {} checks", plan.checks.len()))

@@ -88,7 +88,7 @@ pub fn course(d: &Deploy, journal: &Releases, current: Option<String>) -> Result
         let migrations = d.recorded_migrations(rec).map_err(|e| e.message)?;
         if let Some(m) = migrations.iter().find(|m| m.down.is_none()) {
             return Err(format!(
-                "migration '{}' of {} has no `down`: the rollback cannot undo it (a backward-compatible one stays applied, and the roll forward would run its `up` a second time); give it a `down` to rehearse this rollback",
+                "migration '{}' of {} has no `down`: the rollback cannot undo it (a backward-compatible one stays applied, and the roll forward would run its `up` a second time); a release keeps the migrations it was deployed with: give the migration a `down` and deploy a new release to rehearse its rollback",
                 m.label, rec.release
             ));
         }
@@ -139,10 +139,7 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
         Err(why) => {
             reporter.notice(Level::Error, format!("drill refused: {why}"));
             drill.finding(said(&why));
-            return (
-                Exit::FAILED,
-                format!("drill refused, nothing changed: {why}"),
-            );
+            return (Exit::FAILED, format!("nothing changed: {why}"));
         }
     };
     if crate::interrupt::requested() || crate::interrupt::late() {
@@ -152,6 +149,11 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
         );
     }
     let (current, target) = (course.current.as_str(), course.target.as_str());
+    if let Err(why) = healthy(r, &course.back) {
+        reporter.notice(Level::Error, format!("drill refused: {why}"));
+        drill.finding(said(&why));
+        return (Exit::FAILED, format!("nothing changed: {why}"));
+    }
     // Noted before anything changes: a drill killed from here on is returned by the next.
     journal.drill = Some(DrillNote {
         from: current.to_string(),
@@ -276,6 +278,32 @@ fn finish_killed(
     }
 }
 
+/// The live release passes its own verify now: the journal says verified, the drill asks the
+/// app (a release that went bad since is an incident to handle, not a drill to run).
+fn healthy(r: &Runner, live: &Way) -> Result<(), String> {
+    let release = live.record.release.as_str();
+    let d = r.d.again(&live.loaded).map_err(|e| e.message)?;
+    let phases = d
+        .phases(release, Some(&live.record.vars))
+        .map_err(|e| e.message)?;
+    let runner = Runner {
+        d: &d,
+        reporter: r.reporter,
+        target: r.target,
+    };
+    for p in &phases.verify {
+        runner
+            .probe(&format!("drill: {release} before: verify {}", p.label()), p)
+            .map_err(|e| {
+                format!(
+                    "{release} does not pass its verify now ({}): that is an incident to handle, not a drill to run",
+                    e.0
+                )
+            })?;
+    }
+    Ok(())
+}
+
 /// `back`'s release deployed again as it was (its vars, its build), as the leg named `leg`.
 fn forward(
     drill: &Drill,
@@ -311,12 +339,32 @@ fn forward(
 
 /// Each leg's steps, or why the drill would refuse.
 pub fn legs(d: &Deploy, journal: &Releases, current: Option<String>) -> String {
+    let mut out = String::new();
+    if let Some(note) = &journal.drill {
+        // What this machine looks like after the return is not known before it is made.
+        return format!(
+            "  first: a drill killed midway is finished: its rollback to {} completed if it stopped before the switch, then back to {}; the legs follow from there\n",
+            note.to, note.from
+        );
+    }
     let course = match course(d, journal, current) {
         Ok(c) => c,
         Err(why) => return format!("  refused: {why}\n"),
     };
     let (current, target) = (course.current.as_str(), course.target.as_str());
-    let mut out = format!("  1. rollback {current} → {target}\n");
+    if let Ok(live) = d.again(&course.back.loaded)
+        && let Ok(p) = live.phases(current, Some(&course.back.record.vars))
+        && !p.verify.is_empty()
+    {
+        out.push_str(&format!("  0. {current} as it is now\n"));
+        for v in &p.verify {
+            out.push_str(&format!(
+                "       drill: {current} before: verify {}\n",
+                v.label()
+            ));
+        }
+    }
+    out.push_str(&format!("  1. rollback {current} → {target}\n"));
     let render = || -> Result<String, playbook::Diagnostic> {
         let mut text = String::new();
         let leaving = d.phases(current, Some(&course.back.record.vars))?;

@@ -158,6 +158,11 @@ pub fn releases(cfg: &Config, args: &ReleasesArgs) -> Result<Exit, Error> {
 
 /// `tend drill` on a deploy playbook: back to the previous verified release and forward again.
 pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit, Error> {
+    if args.trip.is_some() {
+        return Err(Error::Usage(
+            "--trip is for a check playbook's drill".into(),
+        ));
+    }
     let loaded: Loaded<DeployPlaybook> = playbook::load_source(source, &args.vars)?;
     let spec = loaded.body.drill.as_ref();
     let templater = loaded.templater(false)?;
@@ -171,7 +176,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     }
     let fleet = d.fleet(args.hosts.limit.as_deref())?;
     crate::drill::consented(spec, args.yes, &loaded.source.path)?;
-    let asked = Asked::of(args);
+    let asked = Asked::of(args)?;
     match &fleet {
         Some(f) => fleet::drill::drill(cfg, &asked, &loaded, &d, f, budget),
         None => here::drill(cfg, &asked, &loaded, &d, budget),

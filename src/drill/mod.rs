@@ -152,7 +152,12 @@ pub struct Asked<'a> {
 }
 
 impl<'a> Asked<'a> {
-    pub fn of(args: &'a crate::cli::DrillArgs) -> Asked<'a> {
+    /// What was asked, with the report's place checked first: a drill is not run for nothing
+    /// to find at its end that its report cannot be written there.
+    pub fn of(args: &'a crate::cli::DrillArgs) -> Result<Asked<'a>, Error> {
+        if let Some(path) = &args.report {
+            writable(path)?;
+        }
         let word = crate::quote::word;
         let mut again = format!(
             "tend drill {} --yes",
@@ -167,12 +172,43 @@ impl<'a> Asked<'a> {
         for (k, v) in &args.vars.vars {
             again.push_str(&format!(" --var {}", word(&format!("{k}={v}"))));
         }
-        Asked {
+        Ok(Asked {
             report: args.report.as_deref(),
             wait: args.lock.wait_lock,
             forks: args.forks,
             again,
-        }
+        })
+    }
+}
+
+/// `--report PATH` can be written: not a directory, in a directory that is there and takes
+/// new files.
+fn writable(path: &Path) -> Result<(), Error> {
+    let bad = |why: String| {
+        Err(Error::Usage(format!(
+            "--report {}: {why}; nothing was done",
+            path.display()
+        )))
+    };
+    if path.is_dir() {
+        return bad("that is a directory".into());
+    }
+    let dir = crate::fsutil::parent(path);
+    match std::fs::metadata(&dir) {
+        Ok(m) if !m.is_dir() => bad(format!("{} is not a directory", dir.display())),
+        Ok(_) => match rustix::fs::access(&dir, rustix::fs::Access::WRITE_OK) {
+            Ok(()) => Ok(()),
+            Err(e) => bad(format!(
+                "{}: {}",
+                dir.display(),
+                crate::sys::describe_io(&e.into())
+            )),
+        },
+        Err(e) => bad(format!(
+            "{}: {}",
+            dir.display(),
+            crate::sys::describe_io(&e)
+        )),
     }
 }
 
@@ -289,7 +325,12 @@ impl Drill {
         } else {
             Level::Error
         };
-        let state = leg.state();
+        let state = if leg.delivery && !leg.verified {
+            // Why it was not: the server's answer, or why it was not reached.
+            format!("{} ({})", leg.state(), leg.message)
+        } else {
+            leg.state().to_string()
+        };
         reporter.notice(
             level,
             format!(

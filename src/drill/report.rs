@@ -49,9 +49,15 @@ pub struct Moment {
     pub message: String,
 }
 
-/// A table cell: one line, no `|` that would end the cell early.
+/// A table cell, or any text of the report: one line, no `|` that would end a cell early, no
+/// tag or link a Markdown renderer would make of a release name or a server's answer.
 fn cell(s: &str) -> String {
-    printable(s).replace('|', "\\|")
+    printable(s)
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
 }
 
 fn at(ms: u64) -> String {
@@ -79,12 +85,12 @@ impl Document {
         let mut md = String::new();
         let _ = writeln!(
             md,
-            "# Game day: {} drill of `{}`: {}\n",
+            "# Game day: {} drill of {}: {}\n",
             self.kind,
             cell(&self.name),
             self.verdict.to_uppercase()
         );
-        let _ = writeln!(md, "- Playbook: `{}`", cell(&self.playbook));
+        let _ = writeln!(md, "- Playbook: {}", cell(&self.playbook));
         let _ = writeln!(md, "- Started: {} by {}", self.started, cell(&self.by));
         let _ = writeln!(md, "- Took: {}", format_ms(self.took_ms));
         if let Some(b) = self.budget_ms {
@@ -133,7 +139,7 @@ impl Document {
         if !self.notes.is_empty() {
             md.push_str("\n## Notes\n\n");
             for n in &self.notes {
-                let _ = writeln!(md, "- {}", printable(n));
+                let _ = writeln!(md, "- {}", cell(n));
             }
         }
         md.push_str("\n## What failed\n\n");
@@ -142,16 +148,25 @@ impl Document {
             .iter()
             .filter(|l| !l.passed())
             .map(|l| {
+                let what = if l.verified {
+                    format!(
+                        "over its budget of {} (took {})",
+                        budget(l),
+                        took(l.took_ms)
+                    )
+                } else {
+                    l.message.clone()
+                };
                 format!(
                     "{} on {}: {} → {}: {}",
                     l.leg,
-                    host(&l.host),
-                    l.from,
-                    l.to,
-                    printable(&l.message)
+                    cell(host(&l.host)),
+                    cell(&l.from),
+                    cell(&l.to),
+                    cell(&what)
                 )
             })
-            .chain(self.findings.iter().map(|f| printable(f).into_owned()))
+            .chain(self.findings.iter().map(|f| cell(f)))
             .collect();
         if failed.is_empty() {
             md.push_str("Nothing.\n");
@@ -179,7 +194,9 @@ impl Document {
         let _ = writeln!(
             md,
             "\n## Reproduce\n\n```sh\n{}\ntend history show {}\n```",
-            self.again, self.run
+            // One line, whatever a --var held: nothing can close the block early.
+            printable(&self.again),
+            self.run
         );
         md
     }

@@ -45,7 +45,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     let spec = loaded.body.drill.clone().unwrap_or_default();
     let budget = how.budget;
     crate::drill::consented(Some(&spec), args.yes, &loaded.source.path)?;
-    let asked = Asked::of(args);
+    let asked = Asked::of(args)?;
     // The drill's own steps alert no one: a drill is not an outage.
     plan.notifier = Default::default();
     let drill = Drill::start(
@@ -102,6 +102,12 @@ pub fn how(loaded: &Loaded<FailoverPlaybook>, plan: &Plan) -> Result<How, Diagno
         return Err(needs(&top, loaded, "restore")
                 .hint("drill: { restore: \"systemctl start dnsmasq\" }: the command that brings a server the drill took down back ({{ active.name }} is that server), so it can fail back"));
     };
+    if method != Method::StopCommand && spec.stop_command.is_some() {
+        return Err(top
+            .at("drill")
+            .error("stop_command", "`stop_command` is used only with `method: stop_command`")
+            .hint("add method: stop_command, or remove stop_command to take the active down with the playbook's fence"));
+    }
     let stop = match (method, &spec.stop_command) {
         (Method::StopCommand, None) => {
             return Err(needs(&top, loaded, "stop_command").hint(

@@ -324,7 +324,10 @@ pub fn post_json(
         return Ok(());
     }
     let said = resp.body_mut().read_to_string().unwrap_or_default();
-    let said = crate::redact::redact(said.lines().next().unwrap_or("").trim());
+    // Its first line, and not all of it: a proxy's error page can be megabytes on one line.
+    let first = said.lines().next().unwrap_or("").trim();
+    let cut: String = first.chars().take(300).collect();
+    let said = crate::redact::redact(&cut) + if cut.len() < first.len() { "…" } else { "" };
     Err(format!(
         "{shown} answered HTTP {status}{}",
         if said.is_empty() {
