@@ -646,8 +646,13 @@ fn a_drill_refuses_before_it_starts_what_it_would_find_out_at_its_end() {
     }
     // A live release that is down since its deploy: an incident, not a drill.
     let pid = shop.pid().unwrap();
-    std::process::Command::new("kill").arg(&pid).status().unwrap();
-    wait_for("the app to stop", Duration::from_secs(10), || shop.health().is_err());
+    std::process::Command::new("kill")
+        .arg(&pid)
+        .status()
+        .unwrap();
+    wait_for("the app to stop", Duration::from_secs(10), || {
+        shop.health().is_err()
+    });
     Run::of(&shop.run(&["drill", "shop.yaml"]))
         .code(1)
         .stderr_has("drill refused: v2 does not pass its verify now (")
