@@ -23,6 +23,15 @@ pub fn atomic_write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     result
 }
 
+/// Whether `atomic_write(path, ..)` could make its temp file there now (made and removed).
+pub fn can_create(path: &Path) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other("no file name"))?;
+    let (tmp, _) = temp_beside(&parent(path), &name.to_string_lossy(), 0o600)?;
+    fs::remove_file(tmp)
+}
+
 /// A new temp file in `dir` for `name`, created by this call and no one else: never opened
 /// through a link, never one that was already there, with a name no one can guess ahead (a
 /// report or prom file is often written to a directory others can write to, as root).

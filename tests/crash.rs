@@ -582,3 +582,31 @@ fn a_failover_drill_killed_midway_is_returned_by_the_next_and_holds_nothing_down
         );
     }
 }
+
+#[test]
+fn a_deploy_after_a_killed_drill_refuses_until_the_drill_or_a_rollback_decides() {
+    let shop = Shop::with_playbook(|p| p + "drill: { allowed: true }\n");
+    for v in ["v1", "v2"] {
+        assert_eq!(shop.deploy(v).status.code(), Some(0));
+    }
+    let out = shop
+        .env
+        .tend()
+        .args(["drill", "shop.yaml"])
+        .env("TEND_TEST_CRASH_AT", "rollback:downed")
+        .output()
+        .unwrap();
+    assert!(killed(&out), "not killed: {}", stderr(&out));
+    // v2's record still lists the migration whose `down` ran: a redeploy would skip it.
+    let out = shop.deploy("v2");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("a drill killed midway left ") && err.contains("between v2 and v1"),
+        "{err}"
+    );
+    let out = shop.run(&["drill", "shop.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(shop.schema(), "catalog_v1 orders_v1 catalog_v2 orders_v2");
+    assert_eq!(shop.deploy("v2").status.code(), Some(0));
+}

@@ -51,14 +51,14 @@ fn a_deploy_drill_rolls_back_and_forward_within_budget_and_reports_it() {
     // The game-day report: legs against the budget, the timeline, how to run it again.
     let md = std::fs::read_to_string(shop.env.path("gameday.md")).unwrap();
     for want in [
-        "# Game day: deploy drill of shop (deploy): PASSED",
+        "# Game day: deploy drill of `shop (deploy)`: PASSED",
         "- Budget: 5m per leg",
-        "| this machine | rollback | v2 → v1 | ",
-        "| this machine | forward | v1 → v2 | ",
+        "| this machine | rollback | `v2` → `v1` | ",
+        "| this machine | forward | `v1` → `v2` | ",
         "| 5m | yes |",
         "## What failed\n\nNothing.",
-        "| this machine | rollback: switch current → v1 | ok |",
-        "| this machine | switch current → v2 | ok |",
+        "| this machine | `rollback: switch current → v1` | ok |",
+        "| this machine | `switch current → v2` | ok |",
         "tend drill shop.yaml --yes\ntend history show ",
     ] {
         assert!(md.contains(want), "{want}\n{md}");
@@ -170,13 +170,16 @@ fn a_rollback_that_does_not_verify_fails_the_drill_with_2_and_it_returns() {
     assert_eq!(shop.current(), "releases/v2");
     assert_eq!(shop.states(), "v1=verified v2=verified");
     let md = std::fs::read_to_string(shop.env.path("gameday.md")).unwrap();
-    assert!(md.contains("shop (deploy): NOT VERIFIED"), "{md}");
+    assert!(md.contains("`shop (deploy)`: NOT VERIFIED"), "{md}");
     assert!(
-        md.contains("| this machine | rollback | v2 → v1 | "),
+        md.contains("| this machine | rollback | `v2` → `v1` | "),
         "{md}"
     );
     assert!(md.contains("| NO |"), "{md}");
-    assert!(md.contains("- rollback on this machine: v2 → v1: "), "{md}");
+    assert!(
+        md.contains("- rollback on this machine: `v2` → `v1`: "),
+        "{md}"
+    );
 }
 
 #[test]
@@ -315,7 +318,7 @@ fn a_fleet_drill_goes_batch_by_batch_and_reports_per_host() {
          web3 releases/v2 v2 [v1=verified v2=verified]"
     );
     let md = std::fs::read_to_string(f.shop.env.path("gameday.md")).unwrap();
-    assert!(md.contains("| web3 | forward | v1 → v2 | "), "{md}");
+    assert!(md.contains("| `web3` | forward | `v1` → `v2` | "), "{md}");
 }
 
 #[test]
@@ -382,11 +385,11 @@ fn an_alert_drill_reports_the_smtp_server_down_and_the_webhook_delivered() {
     assert!(text.contains("test alert, no action needed"), "{text}");
     let md = std::fs::read_to_string(env.path("gameday.md")).unwrap();
     assert!(
-        md.contains("# Game day: check drill of host-health (check): FAILED"),
+        md.contains("# Game day: check drill of `host-health (check)`: FAILED"),
         "{md}"
     );
     assert!(
-        md.contains("| alert | test alert → email to oncall@example.com via 127.0.0.1:"),
+        md.contains("| alert | `test alert` → `email to oncall@example.com via 127.0.0.1:"),
         "{md}"
     );
     // A drill leaves the alert state alone: the next real run alerts as if it never happened.
@@ -476,11 +479,11 @@ fn a_failover_drill_fails_over_and_back_and_reports_the_four_times() {
     let md = std::fs::read_to_string(pair.env.path("gameday.md")).unwrap();
     assert!(md.contains("## Milestones"), "{md}");
     assert!(
-        md.contains("| this machine | failover | dns1 → dns2 |"),
+        md.contains("| this machine | failover | `dns1` → `dns2` |"),
         "{md}"
     );
     assert!(
-        md.contains("| this machine | failback | dns2 → dns1 |"),
+        md.contains("| this machine | failback | `dns2` → `dns1` |"),
         "{md}"
     );
     assert!(md.contains("lookups during the drill"), "{md}");
@@ -633,12 +636,24 @@ fn a_drill_refuses_before_it_starts_what_it_would_find_out_at_its_end() {
     let shop = shop_on_v2(allowed);
     // A report that cannot be written there: found before anything is touched.
     std::fs::create_dir(shop.env.path("reports")).unwrap();
+    std::os::unix::fs::symlink("shop.yaml", shop.env.path("link.md")).unwrap();
+    let fifo = shop.env.path("fifo.md");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
     for (report, why) in [
         (
             "reports",
             "--report reports: that is a directory; nothing was done",
         ),
         ("nowhere/r.md", "--report nowhere/r.md: nowhere: "),
+        ("link.md", "--report link.md: that is not a regular file"),
+        ("fifo.md", "--report fifo.md: that is not a regular file"),
+        ("shop.yaml", "--report shop.yaml: that is the playbook"),
     ] {
         Run::of(&shop.run(&["drill", "shop.yaml", "--report", report]))
             .code(64)
@@ -674,4 +689,29 @@ fn a_drill_refuses_before_it_starts_what_it_would_find_out_at_its_end() {
     Run::of(&shop.run(&["drill", "shop.yaml", "--trip", "disk"]))
         .code(64)
         .stderr_has("--trip is for a check playbook's drill");
+    // The release the rollback would go to has gone: found before anything is stopped.
+    let v1 = shop.root().join("releases/v1");
+    std::fs::rename(&v1, shop.env.path("v1-elsewhere")).unwrap();
+    Run::of(&shop.run(&["drill", "shop.yaml"]))
+        .code(1)
+        .stderr_has("drill refused: releases/v1, the rollback's target, is not there");
+    assert_eq!(shop.health().unwrap(), "version=v2 greeting=hello");
+}
+
+#[test]
+fn a_failover_drill_within_the_hold_down_of_a_real_failover_is_refused() {
+    let pair = crate::harness::failover::drilled_pair();
+    pair.dns1.signal("STOP");
+    Run::of(&pair.failover(&[])).code(0);
+    assert_eq!(pair.first_nameserver(), pair.dns2.ip);
+    pair.dns1.signal("CONT");
+    // Fenced by the failover, resumed by hand: both answer, dns2 active, the hold-down running.
+    wait_for("dns1 to answer", Duration::from_secs(10), || {
+        crate::harness::dns::query(&pair.dns1.address()).is_some()
+    });
+    Run::of(&pair.env.tend().args(["drill", "dns.yaml"]).output().unwrap())
+        .code(1)
+        .stderr_has("drill refused: within the hold-down of the last failover, the drill's would be held down and dns2 left down");
+    assert_eq!(pair.first_nameserver(), pair.dns2.ip);
+    assert!(crate::harness::dns::query(&pair.dns2.address()).is_some());
 }

@@ -245,7 +245,7 @@ fn send(drill: &Drill, notifier: &Notifier, alert: &Alert, leg: &str) -> bool {
         let timing = drill.delivered(leg, from, &t.channel, t.took);
         let (ok, said) = match &t.delivery {
             crate::notify::Delivery::Sent(what) => (true, format!("accepted: {what}")),
-            crate::notify::Delivery::Failed(why) => (false, format!("NOT delivered: {why}")),
+            crate::notify::Delivery::Failed(why) => (false, why.clone()),
         };
         all &= ok;
         drill.end(reporter, timing, ok, said);

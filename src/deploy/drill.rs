@@ -67,6 +67,11 @@ pub fn course(d: &Deploy, journal: &Releases, current: Option<String>) -> Result
     };
     let record = match journal.get(&current) {
         Some(r) if r.state == State::Verified && r.rolled_back_to.is_none() => r.clone(),
+        Some(r) if r.rolled_back_to.is_some() => {
+            return Err(format!(
+                "the live release {current} has a rollback that was not verified: a drill starts from a verified release"
+            ));
+        }
         Some(r) => {
             return Err(format!(
                 "the live release {current} is {}, not verified: a drill starts from a verified release",
@@ -80,6 +85,11 @@ pub fn course(d: &Deploy, journal: &Releases, current: Option<String>) -> Result
         }
     };
     let target = rollback::target(journal, &current, None, root).map_err(|Refusal(_, why)| why)?;
+    if !d.layout.target.is_dir(&d.layout.release(&target)) {
+        return Err(format!(
+            "releases/{target}, the rollback's target, is not there: the rollback could not switch to it"
+        ));
+    }
     let mut between: Vec<&Record> = journal.applied_after(&target);
     if !between.iter().any(|r| r.release == current) {
         between.push(&record);
@@ -194,6 +204,13 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
     };
     let legs = [back.clone(), forward.clone()];
     let mut exit = crate::drill::verdict(&legs);
+    if crate::interrupt::late() {
+        reporter.notice(
+            Level::Warn,
+            "a signal arrived during the way back: it was finished first, as it must be",
+        );
+        exit = exit.max(Exit::FAILED);
+    }
     let message = if !forward.verified {
         format!(
             "the drill could NOT return to {current}: {}",
@@ -259,6 +276,13 @@ fn finish_killed(
             Err(Refusal(_, why)) => (false, format!("refused: {why}")),
         };
         drill.end(r.reporter, t, verified, told);
+    } else if let Some(x) = journal.get_mut(from)
+        && x.state == State::Verified
+    {
+        // Killed after its switch, before its record: what it left is no longer verified, and
+        // not what a failed return may go back to.
+        x.state = State::RolledBack;
+        x.message = format!("a drill's rollback to {to}, killed after its switch");
     }
     let record = journal.get(from).cloned().ok_or_else(|| {
         format!("a killed drill started from {from}, which the journal no longer has")

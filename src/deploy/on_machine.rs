@@ -66,6 +66,21 @@ pub fn deploy(r: &Runner, phases: &Phases, journal: &mut Releases) -> Deployed {
         return Deployed::Stranded(o);
     }
     lift_shield(r);
+    if let Some(note) = &journal.drill {
+        // Its rollback may have stopped among its `down`s: a deploy of what is live would
+        // take the migrations its record lists as applied.
+        return Deployed::Ran(Ending {
+            code: Exit::FAILED,
+            message: format!(
+                "a drill killed midway left {} between {} and {}: `tend drill` finishes it and returns to {}, `tend rollback` goes back instead; nothing was changed",
+                r.d.layout.root.display(),
+                note.from,
+                note.to,
+                note.from
+            ),
+            reason: "failure",
+        });
+    }
     Deployed::Ran(execute::deploy(r, phases, journal))
 }
 

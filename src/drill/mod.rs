@@ -156,7 +156,7 @@ impl<'a> Asked<'a> {
     /// to find at its end that its report cannot be written there.
     pub fn of(args: &'a crate::cli::DrillArgs) -> Result<Asked<'a>, Error> {
         if let Some(path) = &args.report {
-            writable(path)?;
+            writable(path, &args.playbook)?;
         }
         let word = crate::quote::word;
         let mut again = format!(
@@ -181,29 +181,36 @@ impl<'a> Asked<'a> {
     }
 }
 
-/// `--report PATH` can be written: not a directory, in a directory that is there and takes
-/// new files.
-fn writable(path: &Path) -> Result<(), Error> {
+/// `--report PATH` can be written, and writing it replaces only an earlier report: a regular
+/// file or nothing there (not a device, a pipe, a link, the playbook), in a directory where a
+/// file of that name can be made (tried: a read-only mount, `/proc`, a name too long).
+fn writable(path: &Path, playbook: &Path) -> Result<(), Error> {
     let bad = |why: String| {
         Err(Error::Usage(format!(
             "--report {}: {why}; nothing was done",
             path.display()
         )))
     };
-    if path.is_dir() {
-        return bad("that is a directory".into());
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => return bad("that is a directory".into()),
+        Ok(m) if !m.is_file() => {
+            return bad("that is not a regular file (a device, a pipe or a link); a report replaces what is there".into());
+        }
+        Ok(_) if crate::fsutil::real_path(path) == crate::fsutil::real_path(playbook) => {
+            return bad("that is the playbook".into());
+        }
+        _ => {}
     }
     let dir = crate::fsutil::parent(path);
     match std::fs::metadata(&dir) {
         Ok(m) if !m.is_dir() => bad(format!("{} is not a directory", dir.display())),
-        Ok(_) => match rustix::fs::access(&dir, rustix::fs::Access::WRITE_OK) {
-            Ok(()) => Ok(()),
-            Err(e) => bad(format!(
+        Ok(_) => crate::fsutil::can_create(path).or_else(|e| {
+            bad(format!(
                 "{}: {}",
                 dir.display(),
-                crate::sys::describe_io(&e.into())
-            )),
-        },
+                crate::sys::describe_io(&e)
+            ))
+        }),
         Err(e) => bad(format!(
             "{}: {}",
             dir.display(),

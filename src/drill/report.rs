@@ -49,23 +49,55 @@ pub struct Moment {
     pub message: String,
 }
 
-/// A table cell, or any text of the report: one line, no `|` that would end a cell early, no
-/// tag or link a Markdown renderer would make of a release name or a server's answer.
+/// A value as a code span: one line, and nothing a Markdown renderer makes of it (a heading, a
+/// row, a tag, a link, an autolinked URL, emphasis, an entity) can come from a release name, a
+/// command's output or a server's answer.
+fn code(s: &str) -> String {
+    let text = printable(s);
+    if text.is_empty() {
+        return String::new();
+    }
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// `code`, in a table cell: a `|` there would end the cell (GFM reads `\|` as one even in a
+/// code span).
 fn cell(s: &str) -> String {
-    printable(s)
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('[', "\\[")
-        .replace(']', "\\]")
+    code(s).replace('|', "\\|")
+}
+
+/// The host a leg or step ran on: a name, as a value, or this machine.
+fn on(h: &str) -> String {
+    if h.is_empty() {
+        "this machine".into()
+    } else {
+        cell(h)
+    }
 }
 
 fn at(ms: u64) -> String {
     format!("+{}.{:03}s", ms / 1000, ms % 1000)
 }
 
-fn host(h: &str) -> &str {
-    if h.is_empty() { "this machine" } else { h }
+/// `on`, outside a table.
+fn named(h: &str) -> String {
+    if h.is_empty() {
+        "this machine".into()
+    } else {
+        code(h)
+    }
 }
 
 fn budget(l: &Leg) -> String {
@@ -87,11 +119,11 @@ impl Document {
             md,
             "# Game day: {} drill of {}: {}\n",
             self.kind,
-            cell(&self.name),
+            code(&self.name),
             self.verdict.to_uppercase()
         );
-        let _ = writeln!(md, "- Playbook: {}", cell(&self.playbook));
-        let _ = writeln!(md, "- Started: {} by {}", self.started, cell(&self.by));
+        let _ = writeln!(md, "- Playbook: {}", code(&self.playbook));
+        let _ = writeln!(md, "- Started: {} by {}", self.started, code(&self.by));
         let _ = writeln!(md, "- Took: {}", format_ms(self.took_ms));
         if let Some(b) = self.budget_ms {
             let _ = writeln!(md, "- Budget: {} per leg", super::budget(b));
@@ -101,7 +133,7 @@ impl Document {
             "- Verdict: {} (exit {}): {}",
             self.verdict,
             self.exit_code,
-            cell(&self.message)
+            code(&self.message)
         );
         let _ = writeln!(md, "- Run: `{}`", self.run);
         md.push_str("\n## Legs\n\n");
@@ -113,7 +145,7 @@ impl Document {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} → {} | {} | {} | {} | {} |",
-                    cell(host(&l.host)),
+                    on(&l.host),
                     l.leg,
                     cell(&l.from),
                     cell(&l.to),
@@ -131,7 +163,7 @@ impl Document {
                     md,
                     "| {} | {} | {} |",
                     at(m.at_ms),
-                    cell(host(&m.host)),
+                    on(&m.host),
                     cell(&m.what)
                 );
             }
@@ -139,7 +171,7 @@ impl Document {
         if !self.notes.is_empty() {
             md.push_str("\n## Notes\n\n");
             for n in &self.notes {
-                let _ = writeln!(md, "- {}", cell(n));
+                let _ = writeln!(md, "- {}", code(n));
             }
         }
         md.push_str("\n## What failed\n\n");
@@ -160,13 +192,13 @@ impl Document {
                 format!(
                     "{} on {}: {} → {}: {}",
                     l.leg,
-                    cell(host(&l.host)),
-                    cell(&l.from),
-                    cell(&l.to),
-                    cell(&what)
+                    named(&l.host),
+                    code(&l.from),
+                    code(&l.to),
+                    code(&what)
                 )
             })
-            .chain(self.findings.iter().map(|f| cell(f)))
+            .chain(self.findings.iter().map(|f| code(f)))
             .collect();
         if failed.is_empty() {
             md.push_str("Nothing.\n");
@@ -180,7 +212,7 @@ impl Document {
                 md,
                 "| {} | {} | {} | {} | {} | {} |",
                 at(m.at_ms),
-                cell(host(&m.host)),
+                on(&m.host),
                 cell(&m.step),
                 m.status.label(),
                 if m.step.is_empty() {

@@ -71,6 +71,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
         state,
         state_path: &path,
         now: false,
+        drilling: true,
     };
     if let Err(why) = finish_killed(&drill, &mut ctx, &how) {
         drill.reporter().notice(Level::Error, why.clone());
@@ -152,6 +153,7 @@ pub fn planned(
         state: State::load(path).unwrap_or_default(),
         state_path: path,
         now: false,
+        drilling: true,
     };
     Ok(match course(&mut ctx) {
         Ok(course) => legs(plan, &course, how),
@@ -237,7 +239,10 @@ fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
         ))
     })();
     if back.is_ok() {
-        c.state.last_failover = note.last_failover.clone();
+        // Not a real failover that cron made since the drill was killed: that one stands.
+        if c.state.last_failover.as_ref().is_none_or(|f| f.drill) {
+            c.state.last_failover = note.last_failover.clone();
+        }
         c.state.down_since = None;
         c.state.drill = None;
         c.state
@@ -275,6 +280,12 @@ fn course(c: &mut Ctx) -> Result<Course, String> {
         ));
     }
     let from = c.active().map_err(|e| e.0)?;
+    if let Some(why) = super::watch::held_down(c, &p.servers[from].name, super::state::epoch_ms()) {
+        return Err(format!(
+            "within the hold-down of the last failover, the drill's would be held down and {} left down: {why}",
+            p.servers[from].name
+        ));
+    }
     let answers = c.round();
     if !answers[from].healthy() {
         return Err(format!(
@@ -372,6 +383,13 @@ fn rehearse(drill: &Drill, c: &mut Ctx, course: &Course, how: &How) -> (Exit, St
     drill.note(seen.said());
     let legs = [first.clone(), second.clone()];
     let mut exit = crate::drill::verdict(&legs);
+    if crate::interrupt::late() {
+        reporter.notice(
+            Level::Warn,
+            "a signal arrived during the way back: it was finished first, as it must be",
+        );
+        exit = exit.max(Exit::FAILED);
+    }
     let message = if !second.verified {
         format!(
             "the drill could NOT return to {}: {}",

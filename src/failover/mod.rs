@@ -116,6 +116,7 @@ pub fn run(cfg: &Config, args: &FailoverArgs) -> Result<Exit, Error> {
         state,
         state_path: &path,
         now: args.now,
+        drilling: false,
     };
     let outcome = watch(&mut ctx, args.watch);
     Ok(run.finish(outcome.code, outcome.message))

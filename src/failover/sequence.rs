@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
     pub state_path: &'a Path,
     /// `--now`: no grace, no hold-down, rounds back to back.
     pub now: bool,
+    /// A drill runs the sequence: what it records is marked so.
+    pub drilling: bool,
 }
 
 /// How a failover run (or one round of `--watch`) ended: its exit code and last line.
@@ -248,6 +250,7 @@ impl Ctx<'_> {
             forced: false,
             promote_started: false,
             promoted: false,
+            drill: self.drilling,
         });
         // A fence that a killed run had started is never run again: what it did is unknown,
         // and the probe after it decides whether the promotion must be forced.
@@ -527,6 +530,7 @@ impl Ctx<'_> {
             at: now_rfc3339(),
             epoch_ms: state::epoch_ms(),
             forced: seq.forced,
+            drill: seq.drill,
         });
         let forced_note = if seq.forced {
             format!(

@@ -65,6 +65,7 @@ pub fn dry_run(cfg: &Config, plan: &Plan, path: &Path) -> Result<Exit, Error> {
         state,
         state_path: path,
         now: false,
+        drilling: false,
     };
     let active = c.active().map_err(|e| Error::Failed(e.0))?;
     let answers = c.round();

@@ -61,6 +61,9 @@ pub struct Sequence {
     #[serde(default)]
     pub promote_started: bool,
     pub promoted: bool,
+    /// A drill's: its failover holds no real one down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drill: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -70,6 +73,9 @@ pub struct Failover {
     pub at: String,
     pub epoch_ms: u64,
     pub forced: bool,
+    /// A drill's: it holds no real failover down.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drill: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone)]

@@ -139,6 +139,15 @@ fn rounds(c: &mut Ctx, until: Until) -> Ended {
             }
             continue;
         }
+        if matches!(until, Until::Failover(_))
+            && let Some(why) = held_down(c, &name, state::epoch_ms())
+        {
+            // It would be held down until the deadline: say so now, once.
+            return Ended {
+                code: Exit::FAILED,
+                message: why,
+            };
+        }
         let (o, failed_over) = when_down(c, active, &answers[active], &first_fail);
         if !forever || (failed_over && matches!(until, Until::Failover(_))) {
             return o;
@@ -217,6 +226,7 @@ fn record_finished(c: &mut Ctx, active: &str) {
         at: seq.started,
         epoch_ms: state::epoch_ms(),
         forced: seq.forced,
+        drill: seq.drill,
     });
     c.save();
 }
@@ -299,12 +309,13 @@ fn down_since(
 }
 
 /// Why no failover may happen now: within `hold_down` of the last one (unless `--now`).
-fn held_down(c: &Ctx, name: &str, now: u64) -> Option<String> {
+pub fn held_down(c: &Ctx, name: &str, now: u64) -> Option<String> {
     let p = c.plan;
-    // A drill's own failovers (one killed before it could put this back) hold nothing down.
-    let last = match &c.state.drill {
-        Some(d) => d.last_failover.as_ref()?,
-        None => c.state.last_failover.as_ref()?,
+    // A drill's own failover (one killed before it could put the real one back) holds
+    // nothing down: the last real one does.
+    let last = match &c.state.last_failover {
+        Some(f) if f.drill => c.state.drill.as_ref()?.last_failover.as_ref()?,
+        f => f.as_ref()?,
     };
     if c.now || now.saturating_sub(last.epoch_ms) >= p.hold_down.as_millis() as u64 {
         return None;
