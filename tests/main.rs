@@ -17,6 +17,7 @@ mod history;
 mod injection;
 mod lock;
 mod notify;
+mod package;
 mod playbook;
 mod probe;
 mod secrets;
