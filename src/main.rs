@@ -33,6 +33,7 @@ mod error;
 mod failover;
 mod fsutil;
 mod history;
+mod http;
 mod interrupt;
 mod inventory;
 mod journal;

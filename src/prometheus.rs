@@ -44,31 +44,20 @@ fn base(url: &str) -> &str {
 /// large fleet's names is longer than a URL may be. A redirect is not followed: the answer must
 /// come from the Prometheus the playbook names.
 pub fn query(url: &str, promql: &str, timeout: Duration) -> Result<Sample, Unanswered> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    // The user and password as Basic auth, decoded (the URL carries them percent-encoded).
-    let (bare, auth) = crate::quote::url::basic_auth(url);
-    let endpoint = format!("{}/api/v1/query", base(&bare));
+    let agent = crate::http::agent(timeout, false);
     let shown = crate::redact::userinfo(url);
-    let mut request = agent.post(&endpoint);
-    if let Some(auth) = &auth {
-        request = request.header("Authorization", auth);
-    }
-    let mut resp = request.send_form([("query", promql)]).map_err(|e| {
-        let why = match &e {
-            ureq::Error::Timeout(_) => {
-                format!("no answer within {}", humantime::format_duration(timeout))
-            }
-            ureq::Error::Io(io) => crate::sys::describe_io(io),
-            other => other.to_string(),
-        };
-        Unanswered(format!("cannot query Prometheus at {shown}: {why}"))
-    })?;
+    let mut resp = crate::http::to(url, |u| agent.post(&format!("{}/api/v1/query", base(u))))
+        .send_form([("query", promql)])
+        .map_err(|e| {
+            let why = match &e {
+                ureq::Error::Timeout(_) => {
+                    format!("no answer within {}", humantime::format_duration(timeout))
+                }
+                ureq::Error::Io(io) => crate::sys::describe_io(io),
+                other => other.to_string(),
+            };
+            Unanswered(format!("cannot query Prometheus at {shown}: {why}"))
+        })?;
     let status = resp.status().as_u16();
     if (300..400).contains(&status) {
         return Err(Unanswered(format!(

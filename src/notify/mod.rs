@@ -304,18 +304,8 @@ pub fn post_json(
     timeout: std::time::Duration,
     body: &serde_json::Value,
 ) -> Result<(), Undelivered> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    let (bare, auth) = crate::quote::url::basic_auth(url);
-    let mut request = agent.post(&bare);
-    if let Some(auth) = &auth {
-        request = request.header("Authorization", auth);
-    }
-    let mut resp = request
+    let agent = crate::http::agent(timeout, true);
+    let mut resp = crate::http::to(url, |u| agent.post(u))
         .content_type("application/json")
         .send(body.to_string().as_bytes())
         .map_err(|e| format!("{shown}: {e}"))?;

@@ -10,19 +10,10 @@ pub fn get(
     want: Option<u16>,
     contains: Option<&str>,
 ) -> Result<String, super::Unhealthy> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .user_agent(concat!("tend/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
-    // The user and password as Basic auth, decoded (the URL carries them percent-encoded).
-    let (bare, auth) = crate::quote::url::basic_auth(url);
-    let mut request = agent.get(&bare);
-    if let Some(auth) = &auth {
-        request = request.header("Authorization", auth);
-    }
-    let mut resp = request.call().map_err(|e| describe(&e, timeout))?;
+    let agent = crate::http::agent(timeout, true);
+    let mut resp = crate::http::to(url, |u| agent.get(u))
+        .call()
+        .map_err(|e| describe(&e, timeout))?;
     let status = resp.status();
     let seen = format!("HTTP {}", status.as_u16());
     let ok_status = match want {
