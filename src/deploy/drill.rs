@@ -203,14 +203,7 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
         }
     };
     let legs = [back.clone(), forward.clone()];
-    let mut exit = crate::drill::verdict(&legs);
-    if crate::interrupt::late() {
-        reporter.notice(
-            Level::Warn,
-            "a signal arrived during the way back: it was finished first, as it must be",
-        );
-        exit = exit.max(Exit::FAILED);
-    }
+    let mut exit = crate::drill::verdict(reporter, &legs);
     let message = if !forward.verified {
         format!(
             "the drill could NOT return to {current}: {}",

@@ -521,14 +521,23 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Each leg's verdict folded: 0 every leg verified within budget, 1 a leg over budget (or
-/// refused), 2 a leg that did not end verified.
-pub fn verdict(legs: &[Leg]) -> Exit {
-    if legs.iter().any(|l| !l.verified) {
+/// A drill's legs there and back folded: 0 every leg verified within budget, 1 a leg over
+/// budget (or none, or a signal that came on the way back, which was finished first), 2 a leg
+/// that did not end verified. The late signal is said on `reporter`.
+pub fn verdict(reporter: &Reporter, legs: &[Leg]) -> Exit {
+    let exit = if legs.iter().any(|l| !l.verified) {
         Exit::NOT_VERIFIED
     } else if legs.iter().any(|l| !l.within_budget()) || legs.is_empty() {
         Exit::FAILED
     } else {
         Exit::OK
+    };
+    if crate::interrupt::late() {
+        reporter.notice(
+            Level::Warn,
+            "a signal arrived during the way back: it was finished first, as it must be",
+        );
+        return exit.max(Exit::FAILED);
     }
+    exit
 }

@@ -382,14 +382,7 @@ fn rehearse(drill: &Drill, c: &mut Ctx, course: &Course, how: &How) -> (Exit, St
     c.save();
     drill.note(seen.said());
     let legs = [first.clone(), second.clone()];
-    let mut exit = crate::drill::verdict(&legs);
-    if crate::interrupt::late() {
-        reporter.notice(
-            Level::Warn,
-            "a signal arrived during the way back: it was finished first, as it must be",
-        );
-        exit = exit.max(Exit::FAILED);
-    }
+    let mut exit = crate::drill::verdict(reporter, &legs);
     let message = if !second.verified {
         format!(
             "the drill could NOT return to {}: {}",
