@@ -10,7 +10,7 @@ use super::runner::Runner;
 use super::spec::DeployPlaybook;
 use super::steps::{self, Rollback, Undo};
 use super::{execute, recover};
-use crate::drill::Drill;
+use crate::drill::{Drill, Refused, Stranded};
 use crate::error::Exit;
 use crate::playbook::{self, Loaded};
 use crate::report::Level;
@@ -31,7 +31,7 @@ pub struct Way {
 }
 
 /// The way back to `release`, or why the playbook cannot take it there.
-fn way(d: &Deploy, record: &Record) -> Result<Way, String> {
+fn way(d: &Deploy, record: &Record) -> Result<Way, Refused> {
     let release = &record.release;
     let loaded = as_deployed(d.loaded, record).map_err(|e| e.message)?;
     let again = d.again(&loaded).map_err(|e| {
@@ -44,7 +44,7 @@ fn way(d: &Deploy, record: &Record) -> Result<Way, String> {
         return Err(format!(
             "with the vars {release} was deployed with, the playbook now names release '{}': the drill could not return to {release}",
             again.release
-        ));
+        ).into());
     }
     again
         .phases(release, Some(&record.vars))
@@ -57,38 +57,39 @@ fn way(d: &Deploy, record: &Record) -> Result<Way, String> {
 
 /// The course from what is live, or why there is none (nothing changed): a drill starts from
 /// a verified release, goes back to a verified one, and can undo every migration in between.
-pub fn course(d: &Deploy, journal: &Releases, current: Option<String>) -> Result<Course, String> {
+pub fn course(d: &Deploy, journal: &Releases, current: Option<String>) -> Result<Course, Refused> {
     let root = &d.layout.root;
     let Some(current) = current else {
         return Err(format!(
             "nothing is live under {}: a drill starts from a verified release",
             root.display()
-        ));
+        )
+        .into());
     };
     let record = match journal.get(&current) {
         Some(r) if r.state == State::Verified && r.rolled_back_to.is_none() => r.clone(),
         Some(r) if r.rolled_back_to.is_some() => {
             return Err(format!(
                 "the live release {current} has a rollback that was not verified: a drill starts from a verified release"
-            ));
+            ).into());
         }
         Some(r) => {
             return Err(format!(
                 "the live release {current} is {}, not verified: a drill starts from a verified release",
                 r.state.label()
-            ));
+            ).into());
         }
         None => {
             return Err(format!(
                 "the live release {current} was not deployed by tend: a drill starts from a release tend verified"
-            ));
+            ).into());
         }
     };
     let target = rollback::target(journal, &current, None, root).map_err(|Refusal(_, why)| why)?;
     if !d.layout.target.is_dir(&d.layout.release(&target)) {
         return Err(format!(
             "releases/{target}, the rollback's target, is not there: the rollback could not switch to it"
-        ));
+        ).into());
     }
     let mut between: Vec<&Record> = journal.applied_after(&target);
     if !between.iter().any(|r| r.release == current) {
@@ -100,7 +101,7 @@ pub fn course(d: &Deploy, journal: &Releases, current: Option<String>) -> Result
             return Err(format!(
                 "migration '{}' of {} has no `down`: the rollback cannot undo it (a backward-compatible one stays applied, and the roll forward would run its `up` a second time); a release keeps the migrations it was deployed with: give the migration a `down` and deploy a new release to rehearse its rollback",
                 m.label, rec.release
-            ));
+            ).into());
         }
     }
     Ok(Course {
@@ -141,14 +142,14 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
         return (o.code, o.message);
     }
     if let Err(why) = finish_killed(drill, r, journal, host) {
-        drill.finding(said(&why));
-        return (Exit::NOT_VERIFIED, why);
+        drill.finding(said(&why.0));
+        return (Exit::NOT_VERIFIED, why.0);
     }
     let course = match course(r.d, journal, r.d.layout.current_release()) {
         Ok(c) => c,
         Err(why) => {
             reporter.notice(Level::Error, format!("drill refused: {why}"));
-            drill.finding(said(&why));
+            drill.finding(said(&why.0));
             return (Exit::FAILED, format!("nothing changed: {why}"));
         }
     };
@@ -161,7 +162,7 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
     let (current, target) = (course.current.as_str(), course.target.as_str());
     if let Err(why) = healthy(r, &course.back) {
         reporter.notice(Level::Error, format!("drill refused: {why}"));
-        drill.finding(said(&why));
+        drill.finding(said(&why.0));
         return (Exit::FAILED, format!("nothing changed: {why}"));
     }
     // Noted before anything changes: a drill killed from here on is returned by the next.
@@ -198,8 +199,8 @@ pub fn rehearse(drill: &Drill, r: &Runner, journal: &mut Releases, host: &str) -
     let forward = match forward {
         Ok(leg) => leg,
         Err(why) => {
-            reporter.notice(Level::Error, why.clone());
-            return (Exit::NOT_VERIFIED, why);
+            reporter.notice(Level::Error, why.0.clone());
+            return (Exit::NOT_VERIFIED, why.0);
         }
     };
     let legs = [back.clone(), forward.clone()];
@@ -251,7 +252,7 @@ fn finish_killed(
     r: &Runner,
     journal: &mut Releases,
     host: &str,
-) -> Result<(), String> {
+) -> Result<(), Stranded> {
     let Some(note) = journal.drill.clone() else {
         return Ok(());
     };
@@ -280,7 +281,8 @@ fn finish_killed(
     let record = journal.get(from).cloned().ok_or_else(|| {
         format!("a killed drill started from {from}, which the journal no longer has")
     })?;
-    let back = way(r.d, &record)?;
+    // Where the playbook cannot take it back, it stays where the killed drill left it.
+    let back = way(r.d, &record).map_err(|e| Stranded(e.0))?;
     let leg = forward(drill, r, journal, &back, "return", host)?;
     journal.drill = None;
     let layout = &r.d.layout;
@@ -291,13 +293,14 @@ fn finish_killed(
         Err(format!(
             "the return to {from} after a killed drill is NOT verified: {}",
             leg.message
-        ))
+        )
+        .into())
     }
 }
 
 /// The live release passes its own verify now: the journal says verified, the drill asks the
 /// app (a release that went bad since is an incident to handle, not a drill to run).
-fn healthy(r: &Runner, live: &Way) -> Result<(), String> {
+fn healthy(r: &Runner, live: &Way) -> Result<(), Refused> {
     let release = live.record.release.as_str();
     let d = r.d.again(&live.loaded).map_err(|e| e.message)?;
     let phases = d
@@ -329,7 +332,7 @@ fn forward(
     back: &Way,
     leg: &str,
     host: &str,
-) -> Result<crate::drill::Leg, String> {
+) -> Result<crate::drill::Leg, Stranded> {
     let release = back.record.release.as_str();
     let mut d = r.d.again(&back.loaded).map_err(|e| e.message)?;
     // The same build it ran, or none: the directory is still there, so nothing is fetched.

@@ -20,6 +20,16 @@ use crate::playbook::{Diagnostic, Scope, Source};
 use crate::report::{Level, Reporter, Status};
 pub use spec::{DrillSpec, Method};
 
+crate::reason::reason! {
+    /// Why a drill does not start on a machine, a pair of servers: nothing was changed.
+    pub struct Refused;
+}
+
+crate::reason::reason! {
+    /// Why a drill did not end where it started, verified: a human is needed.
+    pub struct Stranded;
+}
+
 /// "All rollbacks have to happen within 5 minutes."
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(300);
 

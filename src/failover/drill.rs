@@ -15,7 +15,7 @@ use super::{FailoverPlaybook, state_path, watch};
 use crate::action::Action;
 use crate::cli::DrillArgs;
 use crate::config::Config;
-use crate::drill::{Asked, Drill, DrillSpec, Method};
+use crate::drill::{Asked, Drill, DrillSpec, Method, Refused, Stranded};
 use crate::engine::Step;
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
@@ -76,7 +76,7 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     if let Err(why) = finish_killed(&drill, &mut ctx, &how) {
         drill.reporter().notice(Level::Error, why.clone());
         drill.finding(why.clone());
-        return Ok(drill.finish(cfg, &asked, Exit::NOT_VERIFIED, why));
+        return Ok(drill.finish(cfg, &asked, Exit::NOT_VERIFIED, why.0));
     }
     let course = match course(&mut ctx) {
         Ok(c) => c,
@@ -183,7 +183,7 @@ pub struct How {
 /// A drill killed midway (its note in the state file): a failover it had under way finished,
 /// every server restored, and back to the one it started from, the hold-down of the last real
 /// failover put back. Why not, when that cannot be done.
-fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
+fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), Stranded> {
     let Some(note) = c.state.drill.clone() else {
         return Ok(());
     };
@@ -192,7 +192,7 @@ fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
         return Err(format!(
             "a drill killed midway started from {}, which is no longer one of the playbook's servers",
             note.from
-        ));
+        ).into());
     };
     drill.reporter().notice(
         Level::Warn,
@@ -206,7 +206,7 @@ fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
         .map(|i| p.servers[i].name.clone())
         .unwrap_or_default();
     let t = drill.leg(drill.reporter(), "", "return", &now, &note.from);
-    let back = (|| {
+    let back = (|| -> Result<String, Stranded> {
         if let Some(seq) = c.state.sequence.clone()
             && let Some(i) = p.servers.iter().position(|s| s.name == seq.from)
         {
@@ -229,7 +229,7 @@ fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
             let o = c.fail_over_to(active, Some(from));
             c.now = false;
             if o.code != Exit::OK {
-                return Err(o.message);
+                return Err(o.message.into());
             }
             restore(c, how, &p.servers[active].clone(), &p.servers[from].clone())?;
         }
@@ -253,7 +253,7 @@ fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
         drill.reporter(),
         t,
         back.is_ok(),
-        back.clone().unwrap_or_else(|e| e),
+        back.clone().unwrap_or_else(|e| e.0),
     );
     if leg.verified {
         Ok(())
@@ -261,7 +261,8 @@ fn finish_killed(drill: &Drill, c: &mut Ctx, how: &How) -> Result<(), String> {
         Err(format!(
             "the return to {} after a killed drill is NOT verified: {}",
             note.from, leg.message
-        ))
+        )
+        .into())
     }
 }
 
@@ -271,20 +272,20 @@ struct Course {
     to: usize,
 }
 
-fn course(c: &mut Ctx) -> Result<Course, String> {
+fn course(c: &mut Ctx) -> Result<Course, Refused> {
     let p = c.plan;
     if let Some(s) = &c.state.sequence {
         return Err(format!(
             "a failover from {} to {} is under way (started {}): finish it with `tend failover` first",
             s.from, s.to, s.started
-        ));
+        ).into());
     }
     let from = c.active().map_err(|e| e.0)?;
     if let Some(why) = super::watch::held_down(c, &p.servers[from].name, super::state::epoch_ms()) {
         return Err(format!(
             "within the hold-down of the last failover, the drill's would be held down and {} left down: {why}",
             p.servers[from].name
-        ));
+        ).into());
     }
     let answers = c.round();
     if !answers[from].healthy() {
@@ -292,7 +293,8 @@ fn course(c: &mut Ctx) -> Result<Course, String> {
             "the active {} does not answer ({}): that is an incident, not a drill",
             p.servers[from].name,
             answers[from].describe()
-        ));
+        )
+        .into());
     }
     let to = (0..p.servers.len())
         .find(|&i| i != from && answers[i].healthy())
@@ -359,7 +361,7 @@ fn rehearse(drill: &Drill, c: &mut Ctx, course: &Course, how: &How) -> (Exit, St
             reporter,
             t,
             back.is_ok(),
-            back.clone().unwrap_or_else(|e| e),
+            back.clone().unwrap_or_else(|e| e.0),
         );
         stop_clients.store(true, Ordering::SeqCst);
         let seen = client.join().unwrap_or_default();
@@ -456,7 +458,7 @@ fn fail_back(
     how: &How,
     course: &Course,
     now: Option<usize>,
-) -> Result<String, String> {
+) -> Result<String, Stranded> {
     let p = c.plan;
     let (a, b) = (p.servers[course.from].clone(), p.servers[course.to].clone());
     restore(c, how, &a, &b)?;
@@ -466,27 +468,27 @@ fn fail_back(
         let o = c.fail_over_to(from, Some(course.from));
         c.now = false;
         if o.code != Exit::OK {
-            return Err(o.message);
+            return Err(o.message.into());
         }
         // The failback fenced the server it left: it is brought back too.
         restore(c, how, &p.servers[from].clone(), &a)?;
     }
     match c.active() {
         Ok(i) if i == course.from => Ok(format!("{} is active again, both servers answer", a.name)),
-        Ok(i) => Err(format!("{} is active, not {}", p.servers[i].name, a.name)),
-        Err(e) => Err(e.0),
+        Ok(i) => Err(format!("{} is active, not {}", p.servers[i].name, a.name).into()),
+        Err(e) => Err(e.0.into()),
     }
 }
 
 /// `server` brought back with the drill's `restore`, and waited for until it answers (as long
 /// as `rise` rounds take, and at least 3 s).
-fn restore(c: &mut Ctx, how: &How, server: &Server, other: &Server) -> Result<(), String> {
+fn restore(c: &mut Ctx, how: &How, server: &Server, other: &Server) -> Result<(), Stranded> {
     let p = c.plan;
     let action: Action = p
         .drill_action("restore", &how.restore, server, other)
         .map_err(|d| d.message)?;
     if !c.run(&format!("drill: restore {}", server.name), &action, server) {
-        return Err(format!("the restore of {} failed", server.name));
+        return Err(format!("the restore of {} failed", server.name).into());
     }
     let step = Step::begin(c.reporter, &format!("drill: {} answers again", server.name));
     let until = Instant::now() + (p.interval * p.rise.max(3)).max(Duration::from_secs(3));
@@ -503,7 +505,7 @@ fn restore(c: &mut Ctx, how: &How, server: &Server, other: &Server) -> Result<()
                 answer.describe()
             );
             step.end(Status::Failed, why.clone());
-            return Err(why);
+            return Err(why.into());
         }
         std::thread::sleep(p.interval.min(Duration::from_millis(100)));
     }
