@@ -495,11 +495,7 @@ fn a_failover_drill_fails_over_and_back_and_reports_the_four_times() {
 #[test]
 fn a_failover_drill_needs_a_restore_and_refuses_an_unhealthy_pair() {
     let pair = crate::harness::failover::pair();
-    pair.env.write(
-        "dns.yaml",
-        &(std::fs::read_to_string(pair.env.path("dns.yaml")).unwrap()
-            + "drill: { allowed: true }\n"),
-    );
+    pair.edit(|p| p + "drill: { allowed: true }\n");
     Run::of(
         &pair
             .env
@@ -557,11 +553,7 @@ fn plan_shows_the_drill_legs_and_validate_refuses_a_bad_drill_key() {
         Run::of(&out).code(64).stderr_has(message);
     }
     let pair = crate::harness::failover::pair();
-    pair.env.write(
-        "dns.yaml",
-        &(std::fs::read_to_string(pair.env.path("dns.yaml")).unwrap()
-            + "drill: { allowed: true }\n"),
-    );
+    pair.edit(|p| p + "drill: { allowed: true }\n");
     Run::of(
         &pair
             .env

@@ -86,6 +86,13 @@ impl Pair {
             .unwrap()
     }
 
+    /// Rewrite the playbook (a test's variation).
+    pub fn edit(&self, change: impl FnOnce(String) -> String) {
+        let path = self.env.path("dns.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, change(text)).unwrap();
+    }
+
     pub fn first_nameserver(&self) -> String {
         let text = std::fs::read_to_string(self.env.path("resolv.conf")).unwrap();
         text.lines()
