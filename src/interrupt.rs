@@ -91,8 +91,8 @@ pub fn unshield() {
 /// started (a drill's return leg, which a deploy's own takeback would undo). Whether a signal
 /// had asked to stop before.
 pub fn hold() -> bool {
+    // No shield needed: with the request cleared and held from now on, nothing is armed.
     HELD.store(true, Ordering::SeqCst);
-    SHIELDED.store(true, Ordering::SeqCst);
     REQUESTED.swap(false, Ordering::SeqCst)
 }
 
