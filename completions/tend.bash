@@ -52,6 +52,9 @@ _tend() {
             tend,rollback)
                 cmd="tend__subcmd__rollback"
                 ;;
+            tend,schema)
+                cmd="tend__subcmd__schema"
+                ;;
             tend,statvfs)
                 cmd="tend__subcmd__statvfs"
                 ;;
@@ -94,6 +97,9 @@ _tend() {
             tend__subcmd__help,rollback)
                 cmd="tend__subcmd__help__subcmd__rollback"
                 ;;
+            tend__subcmd__help,schema)
+                cmd="tend__subcmd__help__subcmd__schema"
+                ;;
             tend__subcmd__help,statvfs)
                 cmd="tend__subcmd__help__subcmd__statvfs"
                 ;;
@@ -122,7 +128,7 @@ _tend() {
 
     case "${cmd}" in
         tend)
-            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help"
+            opts="-q -v -h -V --output --quiet --verbose --no-color --state-dir --help --version deploy rollback releases plan failover check cleanup drill validate history completions schema man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,7 +382,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help)
-            opts="deploy rollback releases plan failover check cleanup drill validate history completions man statvfs help"
+            opts="deploy rollback releases plan failover check cleanup drill validate history completions schema man statvfs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +564,20 @@ _tend() {
             return 0
             ;;
         tend__subcmd__help__subcmd__rollback)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tend__subcmd__help__subcmd__schema)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -822,6 +842,28 @@ _tend() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "auto human plain json nagios" -- "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        tend__subcmd__schema)
+            opts="-q -v -h --output --quiet --verbose --no-color --state-dir --help deploy cleanup failover check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --output)
                     COMPREPLY=($(compgen -W "auto human plain json nagios" -- "${cur}"))
                     return 0

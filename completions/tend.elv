@@ -40,6 +40,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
+            cand schema 'Print the JSON Schema of a playbook kind (or of any playbook), for editors'
             cand man 'Print the man page (roff)'
             cand statvfs 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -241,6 +242,17 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'tend;schema'= {
+            cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
+            cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
+            cand -q 'Print only problems (cron mails nothing on success)'
+            cand --quiet 'Print only problems (cron mails nothing on success)'
+            cand -v 'Show each step''s output lines'
+            cand --verbose 'Show each step''s output lines'
+            cand --no-color 'Never use colour (NO_COLOR is honoured too)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'tend;man'= {
             cand --output 'How progress and results are shown: auto is human on a terminal, plain otherwise'
             cand --state-dir 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]'
@@ -275,6 +287,7 @@ set edit:completion:arg-completer[tend] = {|@words|
             cand validate 'Parse, type-check and template-check playbooks, with no side effects'
             cand history 'List past runs, or show one run''s timeline'
             cand completions 'Print a shell completion script'
+            cand schema 'Print the JSON Schema of a playbook kind (or of any playbook), for editors'
             cand man 'Print the man page (roff)'
             cand statvfs 'statvfs one path and print the numbers: run by `tend check` as a child process for network and FUSE filesystems, so a hung mount cannot keep tend from exiting'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -303,6 +316,8 @@ set edit:completion:arg-completer[tend] = {|@words|
         &'tend;help;history;show'= {
         }
         &'tend;help;completions'= {
+        }
+        &'tend;help;schema'= {
         }
         &'tend;help;man'= {
         }

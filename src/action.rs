@@ -15,7 +15,7 @@ use crate::report::{Reporter, Status};
 /// Long enough for a service that drains connections on stop; a hung command still ends.
 pub const DEFAULT_TIMEOUT: Duration = Duration::secs(300);
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum On {
     /// The playbook's hosts (this machine when there are none).
@@ -25,17 +25,29 @@ pub enum On {
     Local,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+/// A command run with `sh -c`, and how: `{ run, timeout, retries, delay, on, ignore_errors }`.
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Action")]
 pub struct ActionSpec {
+    /// How the step is shown (default: the command's first line).
+    #[schemars(example = &"stop the app")]
     pub name: Option<String>,
+    /// The command, run with `sh -c`; `{{ values }}` in it are shell-quoted where they sit.
+    #[schemars(example = &"systemctl stop app")]
     pub run: String,
+    /// How long one attempt may take (default 5m).
     pub timeout: Option<Duration>,
+    /// Attempts after the first that failed (default 0).
     #[serde(default)]
+    #[schemars(example = 2)]
     pub retries: u32,
+    /// Waited between attempts (default 1s).
     pub delay: Option<Duration>,
+    /// Where it runs: the playbook's `hosts` (default), or `local`, the machine tend runs on.
     #[serde(default)]
     pub on: On,
+    /// A failure is a warning and the run goes on.
     #[serde(default)]
     pub ignore_errors: bool,
     /// `sudo`: this command alone runs through `sudo -n` (`ssh.become` does it for all).
@@ -83,6 +95,33 @@ where
 /// `- "systemctl stop app"` or `- { run: ..., timeout: 1m }`.
 #[derive(Debug, Clone)]
 pub struct ActionItem(pub ActionSpec);
+
+impl schemars::JsonSchema for ActionItem {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ActionItem".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = crate::schema::string_or::<ActionSpec>(g, command());
+        s.insert(
+            "description".into(),
+            "A command (`systemctl stop app`), or `{ run: ..., timeout: 1m, retries: 2 }`".into(),
+        );
+        s.insert(
+            "examples".into(),
+            serde_json::json!(["systemctl stop app", { "run": "systemctl start app", "timeout": "1m" }]),
+        );
+        s
+    }
+}
+
+/// A command string, as the schema shows it.
+pub fn command() -> serde_json::Value {
+    serde_json::json!({
+        "type": "string",
+        "description": "Run with `sh -c`; `{{ values }}` in it are shell-quoted where they sit",
+        "examples": ["systemctl restart app"],
+    })
+}
 
 impl<'de> Deserialize<'de> for ActionItem {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

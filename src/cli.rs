@@ -89,6 +89,17 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the JSON Schema of a playbook kind (or of any playbook), for editors
+    #[command(
+        after_help = "In a playbook, `# yaml-language-server: $schema=PATH` points VS Code (YAML \
+                      extension) and Neovim (yamlls) at it. The package ships them under \
+                      /usr/share/doc/tend/schema/."
+    )]
+    Schema {
+        /// deploy, cleanup, failover or check [default: every kind, picked by `kind:`]
+        #[arg(value_enum)]
+        kind: Option<crate::playbook::Kind>,
+    },
     /// Print the man page (roff)
     #[command(hide = true)]
     Man,

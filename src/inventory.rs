@@ -103,16 +103,51 @@ fn port_of(p: &str, whole: &str) -> Result<u16, crate::playbook::Invalid> {
 #[derive(Debug, Clone)]
 pub struct HostSpec(pub Host);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Host")]
 struct RawHost {
+    /// How the host is shown and matched by `--limit` (default: its address).
+    #[schemars(example = &"web1")]
     name: Option<String>,
+    /// `host`, `user@host` or `user@host:port`.
+    #[schemars(example = &"deploy@10.0.0.11:22")]
     address: String,
+    /// The SSH port (default 22, or the address's).
+    #[schemars(example = 2222)]
     port: Option<u16>,
+    /// The login user (default: the address's, else `ssh.user`).
+    #[schemars(example = &"deploy")]
     user: Option<String>,
+    /// The private key for this host (default: `ssh.identity`).
+    #[schemars(example = &"~/.ssh/web1_ed25519")]
     identity: Option<PathBuf>,
+    /// This host's values, as `{{ host.vars.NAME }}`.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
+    #[schemars(example = crate::schema::example_vars())]
     vars: Vars,
+}
+
+impl schemars::JsonSchema for HostSpec {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HostSpec".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = crate::schema::string_or::<RawHost>(
+            g,
+            serde_json::json!({ "type": "string", "examples": ["deploy@web1.example.com:22"] }),
+        );
+        s.insert(
+            "description".into(),
+            "`user@host:port`, or `{ name, address, port, user, identity, vars }`".into(),
+        );
+        s.insert(
+            "examples".into(),
+            serde_json::json!(["web1.example.com", { "name": "web2", "address": "10.0.0.12" }]),
+        );
+        s
+    }
 }
 
 impl<'de> Deserialize<'de> for HostSpec {
@@ -277,6 +312,22 @@ pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, crate::playbook:
 pub enum Batch {
     Count(usize),
     Percent(f64),
+}
+
+impl schemars::JsonSchema for Batch {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Batch".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A batch's size: a host count, or a percentage of all hosts (rounded down, at least 1).",
+            "anyOf": [
+                { "type": "integer", "minimum": 1 },
+                { "type": "string", "pattern": r"^\s*[0-9.eE+-]+%\s*$" },
+            ],
+            "examples": [1, "25%", "100%"],
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for Batch {

@@ -48,6 +48,7 @@ mod quote;
 mod reason;
 mod redact;
 mod report;
+mod schema;
 mod sh;
 mod sys;
 
@@ -135,6 +136,10 @@ fn run(cli: &Cli, cfg: &Config) -> Result<Exit, Error> {
                 Ok(Exit::FAILED)
             }
         },
+        Command::Schema { kind } => {
+            out!("{}", schema::text(*kind));
+            Ok(Exit::OK)
+        }
         Command::Man => {
             let mut page = vec![];
             clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))

@@ -504,7 +504,12 @@ fn placed(stderr: &str, name: &str) -> Option<(usize, usize)> {
 struct Seen {
     valid: usize,
     planned: usize,
+    /// Inputs the loader accepted, as JSON for the schema (kept up to a bound).
+    accepted: Vec<(Vec<u8>, serde_json::Value)>,
 }
+
+/// Enough accepted inputs to judge the schema by, in one validator run.
+const SCHEMA_CASES: usize = 20_000;
 
 /// One batch: validated together, then each valid deploy planned.
 fn batch(bin: &Path, dir: &Path, inputs: &[Vec<u8>], seed: u64, limit: Duration) -> Seen {
@@ -564,6 +569,9 @@ fn batch(bin: &Path, dir: &Path, inputs: &[Vec<u8>], seed: u64, limit: Duration)
             }
         };
         seen.valid += 1;
+        if let Some(doc) = crate::schema::as_json(input) {
+            seen.accepted.push((input.clone(), doc));
+        }
         if !ok.contains("(deploy, ") {
             continue;
         }
@@ -633,6 +641,8 @@ fn fuzz_the_loader_with_generated_playbooks() {
                     let mut all = seen.lock().unwrap();
                     all.valid += s.valid;
                     all.planned += s.planned;
+                    let room = SCHEMA_CASES.saturating_sub(all.accepted.len());
+                    all.accepted.extend(s.accepted.into_iter().take(room));
                     drop(all);
                     done += size;
                     n += 1;
@@ -650,5 +660,21 @@ fn fuzz_the_loader_with_generated_playbooks() {
     assert!(
         seen.valid > cases / 50 && seen.planned > 0,
         "the generator should keep some inputs valid"
+    );
+    // What the loader accepts, the schema an editor checks with must accept too.
+    let docs: Vec<serde_json::Value> = seen.accepted.iter().map(|(_, d)| d.clone()).collect();
+    let verdicts = crate::schema::judge(&crate::schema::schema_file(None), &docs);
+    for ((input, _), verdict) in seen.accepted.iter().zip(verdicts) {
+        if let Some(why) = verdict {
+            fail(
+                input,
+                seed,
+                &format!("the loader accepted it, the schema did not: {why}"),
+            );
+        }
+    }
+    eprintln!(
+        "fuzz: the schema accepted all {} inputs the loader did",
+        docs.len()
     );
 }

@@ -20,4 +20,5 @@ mod notify;
 mod package;
 mod playbook;
 mod probe;
+mod schema;
 mod secrets;

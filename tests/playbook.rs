@@ -385,7 +385,7 @@ fn shipped_playbooks_validate_on_a_machine_they_are_not_meant_for() {
     let missing_here = !std::path::Path::new("/var/log/app").exists();
     if missing_here {
         assert!(
-            err.contains("cleanup-app-logs.yaml:17:11: path '/var/log/app': no such file or directory (on this machine; checked again when it runs, --strict-host makes it an error)"),
+            err.contains("cleanup-app-logs.yaml:18:11: path '/var/log/app': no such file or directory (on this machine; checked again when it runs, --strict-host makes it an error)"),
             "{err}"
         );
         let out = validate(&["--strict-host"]);

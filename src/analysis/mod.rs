@@ -28,7 +28,7 @@ const SHOWN: usize = 400;
 const VALUES: usize = 20;
 
 /// What happens when an analysis is inconclusive.
-#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OnInconclusive {
     /// As a failure: the verified rollback.

@@ -33,25 +33,60 @@ const ERROR_LIMIT: u32 = 4;
 /// The longest an analysis may run: a deploy waits for it.
 const LONGEST: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
-#[derive(Deserialize)]
+/// A Prometheus query measured `count` times, `interval` apart, each result judged by
+/// `success` and `failure` (Argo Rollouts' AnalysisTemplate, in its words).
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Analysis", transform = needs_a_condition)]
 struct Raw {
+    /// How the analysis is shown (default `prometheus`).
+    #[schemars(example = &"error rate")]
     name: Option<String>,
+    /// Prometheus's address.
+    #[schemars(example = &"http://prometheus.internal:9090")]
     url: String,
+    /// An instant query; `{{ host }}` and `{{ release }}` pick out the release judged.
+    #[schemars(example = &"sum(rate(http_requests_total{code=~\"5..\",release=\"{{ release }}\"}[2m]))")]
     query: String,
+    /// A measurement passes when this holds of `result`.
+    #[schemars(example = &"result < 0.05")]
     success: Option<String>,
+    /// A measurement fails when this holds of `result`.
+    #[schemars(example = &"result >= 0.2")]
     failure: Option<String>,
+    /// Between measurements (default 30s).
     interval: Option<Duration>,
+    /// Measurements made (default 1).
+    #[schemars(range(min = 1), example = 5)]
     count: Option<u32>,
+    /// Waited before the first (default 0s).
     initial_delay: Option<Duration>,
+    /// Failed measurements tolerated (default 0).
     #[serde(default)]
+    #[schemars(example = 1)]
     failure_limit: u32,
+    /// Inconclusive measurements tolerated (default 0).
     #[serde(default)]
+    #[schemars(example = 1)]
     inconclusive_limit: u32,
+    /// Queries in a row that may fail before the analysis errors (default 4).
+    #[schemars(range(min = 1), example = 4)]
     error_limit: Option<u32>,
+    /// How long one query may take (default 10s).
     timeout: Option<Duration>,
+    /// What an inconclusive analysis does (default `rollback`).
     #[serde(default)]
     on_inconclusive: OnInconclusive,
+}
+
+crate::schema_as!(AnalysisSpec, Raw);
+
+/// `success` or `failure`, or both.
+fn needs_a_condition(s: &mut schemars::Schema) {
+    s.insert(
+        "anyOf".into(),
+        serde_json::json!([{ "required": ["success"] }, { "required": ["failure"] }]),
+    );
 }
 
 impl<'de> Deserialize<'de> for AnalysisSpec {
@@ -188,8 +223,9 @@ impl AnalysisSpec {
 }
 
 /// `rollout.analysis: [ { prometheus: {...} } ]`: one provider a mapping, as in `verify`.
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisItem {
+    /// A metric analysis over the batch just deployed.
     pub prometheus: AnalysisSpec,
 }

@@ -33,7 +33,7 @@ pub fn statvfs(path: &str) -> Result<String, measure::Unmeasured> {
 /// How long a check waits for another run of the same playbook to finish sending its alerts.
 const ALERT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-const ALERT_REASONS: &[&str] = &["critical", "warning", "unknown", "recovery"];
+pub(crate) const ALERT_REASONS: &[&str] = &["critical", "warning", "unknown", "recovery"];
 
 /// The set `tend check` runs with no playbook.
 const DEFAULT_PLAYBOOK: &str = "\

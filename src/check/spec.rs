@@ -12,12 +12,20 @@ use crate::probe::ProbeSpec;
 
 crate::playbook!(
     Check,
+    /// `tend check`: threshold checks (CPU, memory, disk, load, processes, probes, Prometheus)
+    /// with alerts, as a Nagios plugin or from a timer.
     pub struct CheckPlaybook {
+        /// The checks, each its own list entry (`- disk: {...}`).
         pub checks: Vec<CheckItem>,
+        /// When alerts are sent again.
         #[serde(default)]
         pub alert: AlertSpec,
+        /// A link every alert carries (a check's own wins).
+        #[schemars(example = &"https://wiki.example.com/runbooks/host-health")]
         pub runbook: Option<String>,
+        /// What to do first, listed in every alert (a check's own win).
         #[serde(default)]
+        #[schemars(example = ["df -h", "du -xsh /var/log/* | sort -h | tail"])]
         pub first_steps: Vec<String>,
         /// The run's deadline (`--timeout` overrides it); a probe that could outlast it is
         /// refused at load.
@@ -27,7 +35,7 @@ crate::playbook!(
     }
 );
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSpec {
     /// Send again every `repeat` while a check stays bad; absent: only on changes.
@@ -103,6 +111,53 @@ impl CheckSpec {
     }
 }
 
+impl schemars::JsonSchema for CheckItem {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Check".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut properties = serde_json::Map::new();
+        let checks = [
+            ("cpu", g.subschema_for::<Cpu>()),
+            ("memory", g.subschema_for::<RawUsage>()),
+            ("swap", g.subschema_for::<RawUsage>()),
+            ("disk", g.subschema_for::<RawDisk>()),
+            ("inodes", g.subschema_for::<Inodes>()),
+            ("load", g.subschema_for::<Load>()),
+            ("process", g.subschema_for::<Process>()),
+            ("file_age", g.subschema_for::<FileAge>()),
+            ("probe", g.subschema_for::<ProbeSpec>()),
+            ("prometheus", g.subschema_for::<PromCheck>()),
+        ];
+        for (kind, schema) in checks {
+            properties.insert(kind.into(), schema.to_value());
+        }
+        properties.insert(
+            "name".into(),
+            serde_json::json!({ "type": "string", "description": "How the check is shown and alerted (default: its kind and target)", "examples": ["disk /var"] }),
+        );
+        properties.insert(
+            "runbook".into(),
+            serde_json::json!({ "type": "string", "description": "A link this check's alerts carry", "examples": ["https://wiki.example.com/runbooks/disk-full"] }),
+        );
+        properties.insert(
+            "first_steps".into(),
+            serde_json::json!({ "type": "array", "items": { "type": "string" }, "description": "What to do first, listed in this check's alerts", "examples": [["du -xsh /var/log/* | sort -h | tail"]] }),
+        );
+        let one_of: Vec<serde_json::Value> = CHECK_KINDS
+            .iter()
+            .map(|k| serde_json::json!({ "required": [k] }))
+            .collect();
+        schemars::json_schema!({
+            "description": "One check (`disk: { mount: /, warn: 80, crit: 90 }`), with the name, runbook and first steps its alerts carry.",
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "oneOf": one_of,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for CheckItem {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -172,13 +227,20 @@ pub struct Cpu {
     pub sample: Duration,
 }
 
-#[derive(Deserialize)]
+/// CPU busy, in percent over `sample`.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Cpu")]
 struct RawCpu {
+    /// WARNING above this percent (default 80).
     warn: Option<Raw>,
+    /// CRITICAL above this percent (default 90).
     crit: Option<Raw>,
+    /// How long the CPU is watched, 100ms to 60s (default 1s).
     sample: Option<Duration>,
 }
+
+crate::schema_as!(Cpu, RawCpu);
 
 impl<'de> Deserialize<'de> for Cpu {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -221,10 +283,14 @@ pub struct Usage {
     pub levels: Levels,
 }
 
-#[derive(Deserialize)]
+/// Percent used (memory: judged on available memory).
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Usage")]
 struct RawUsage {
+    /// WARNING above this percent (default 80, swap 50).
     warn: Option<Raw>,
+    /// CRITICAL above this percent (default 90, swap 80).
     crit: Option<Raw>,
 }
 
@@ -243,6 +309,20 @@ macro_rules! usage_with_defaults {
 }
 usage_with_defaults!(UsageMemory, 80.0, 90.0);
 usage_with_defaults!(UsageSwap, 50.0, 80.0);
+
+impl schemars::JsonSchema for OneOrMany {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mounts".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "string", "pattern": "^/" },
+                { "type": "array", "items": { "type": "string", "pattern": "^/" } },
+            ],
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub enum OneOrMany {
@@ -280,20 +360,32 @@ pub struct Disk {
     pub timeout: Duration,
 }
 
-#[derive(Deserialize)]
+/// Percent used (or, with `free`, bytes available) of one mount, a list, or every real one.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Disk")]
 struct RawDisk {
+    /// A mount point or a list of them (default: every real mounted filesystem).
+    #[schemars(example = &"/var")]
     mount: Option<OneOrMany>,
+    /// WARNING above this percent used (default 80).
     warn: Option<Raw>,
+    /// CRITICAL above this percent used (default 90).
     crit: Option<Raw>,
+    /// Alert on bytes available instead (disk only): `{ warn: 10GiB, crit: 2GiB }`.
     free: Option<RawFree>,
+    /// How long a mount may take to answer, e.g. a hung NFS (default 5s).
     timeout: Option<Duration>,
 }
 
-#[derive(Deserialize)]
+/// Bytes available: alert below these.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Free")]
 struct RawFree {
+    /// WARNING below this many bytes available.
     warn: Option<Raw>,
+    /// CRITICAL below this many bytes available.
     crit: Option<Raw>,
 }
 
@@ -337,6 +429,26 @@ fn disk(r: RawDisk, inodes: bool) -> Result<Disk, Invalid> {
         free,
         timeout: r.timeout.unwrap_or(Duration::secs(5)),
     })
+}
+
+/// The schema of `inodes:`: a disk check without `free`.
+struct Inodes;
+
+impl schemars::JsonSchema for Inodes {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Inodes".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = RawDisk::json_schema(g);
+        if let Some(p) = s.get_mut("properties").and_then(|p| p.as_object_mut()) {
+            p.remove("free");
+        }
+        s.insert(
+            "description".into(),
+            "Percent of inodes used, of one mount, a list, or every real one.".into(),
+        );
+        s
+    }
 }
 
 struct DiskUsed(Disk);
@@ -401,13 +513,34 @@ impl<'de> Deserialize<'de> for RawTriple {
     }
 }
 
-#[derive(Deserialize)]
+impl schemars::JsonSchema for RawTriple {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LoadLevels".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let one = g.subschema_for::<Raw>();
+        schemars::json_schema!({
+            "description": "One threshold for the 1, 5 and 15 minute averages, or three.",
+            "anyOf": [one.clone(), { "type": "array", "items": one, "minItems": 3, "maxItems": 3 }],
+            "examples": [4, [5, 4, 3]],
+        })
+    }
+}
+
+/// Load averages over 1, 5 and 15 minutes.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Load")]
 struct RawLoad {
+    /// WARNING above (default per CPU: 3, 2.5, 2).
     warn: Option<RawTriple>,
+    /// CRITICAL above (default per CPU: 5, 4, 3).
     crit: Option<RawTriple>,
+    /// The thresholds are per CPU (default: yes with the default thresholds, else no).
     per_cpu: Option<bool>,
 }
+
+crate::schema_as!(Load, RawLoad);
 
 fn triple(t: Option<RawTriple>, key: &str) -> Result<[Option<Raw>; 3], Invalid> {
     Ok(match t {
@@ -474,15 +607,27 @@ pub struct Process {
     pub levels: Levels,
 }
 
-#[derive(Deserialize)]
+/// How many processes with this name run; tend itself never counts.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Process")]
 struct RawProcess {
+    /// The process name (as `ps -e` shows it).
+    #[schemars(example = &"nginx")]
     name: String,
+    /// CRITICAL below this many (default, with no thresholds at all: 1).
+    #[schemars(example = 1)]
     min: Option<u64>,
+    /// CRITICAL above this many.
+    #[schemars(example = 64)]
     max: Option<u64>,
+    /// WARNING outside this range (a plain number: below it).
     warn: Option<Raw>,
+    /// CRITICAL outside this range, instead of `min`/`max`.
     crit: Option<Raw>,
 }
+
+crate::schema_as!(Process, RawProcess);
 
 impl<'de> Deserialize<'de> for Process {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -536,14 +681,23 @@ pub struct FileAge {
     pub levels: Levels,
 }
 
-#[derive(Deserialize)]
+/// How long ago a file was last modified: a backup, a heartbeat.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "FileAge")]
 struct RawFileAge {
+    /// The file.
+    #[schemars(example = &"/var/backups/db/latest.dump")]
     path: String,
+    /// CRITICAL when older than this (the same as `crit`).
     max_age: Option<Raw>,
+    /// WARNING when older than this.
     warn: Option<Raw>,
+    /// CRITICAL when older than this.
     crit: Option<Raw>,
 }
+
+crate::schema_as!(FileAge, RawFileAge);
 
 impl<'de> Deserialize<'de> for FileAge {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -586,15 +740,26 @@ pub struct PromCheck {
     pub timeout: Duration,
 }
 
-#[derive(Deserialize)]
+/// A PromQL query's value against thresholds.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PrometheusCheck")]
 struct RawPromCheck {
+    /// Prometheus's address.
+    #[schemars(example = &"http://prometheus.internal:9090")]
     url: String,
+    /// An instant query with one result.
+    #[schemars(example = &"sum(rate(http_requests_total{code=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))")]
     query: String,
+    /// WARNING above (or outside this range).
     warn: Option<Raw>,
+    /// CRITICAL above (or outside this range).
     crit: Option<Raw>,
+    /// How long the query may take (default 10s).
     timeout: Option<Duration>,
 }
+
+crate::schema_as!(PromCheck, RawPromCheck);
 
 impl<'de> Deserialize<'de> for PromCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

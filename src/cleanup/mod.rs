@@ -21,6 +21,7 @@ use crate::cli::{CleanupArgs, VarArgs};
 use crate::config::Config;
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
+pub(crate) use resolve::ALERT_REASONS;
 use resolve::resolve;
 use run::{How, execute};
 pub use spec::CleanupPlaybook;

@@ -22,7 +22,7 @@ pub(super) struct Plan {
     pub(super) templater: Templater,
 }
 
-pub(super) const ALERT_REASONS: &[&str] = &["failure", "success"];
+pub(crate) const ALERT_REASONS: &[&str] = &["failure", "success"];
 
 pub(super) fn resolve(
     loaded: &Loaded<CleanupPlaybook>,

@@ -10,36 +10,52 @@ use crate::playbook::units::{Duration, Size};
 
 crate::playbook!(
     Cleanup,
+    /// `tend cleanup`: compress, archive and expire files by rule; free a mount below a target.
     pub struct CleanupPlaybook {
+        /// What to do with which files, rule by rule, in order.
         pub rules: Vec<Rule>,
+        /// After the rules: delete `expendable` rules' files, oldest first, until the mount is
+        /// below the target.
         pub free_space: Option<FreeSpace>,
     }
 );
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
+    /// gzip each file in place (`app.log` becomes `app.log.gz`), losslessly checked.
     Compress,
+    /// Move the files into one tar.gz per period under `archive.dest`.
     Archive,
+    /// Remove the files.
     Delete,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
+    /// One archive per day (`{{ date }}` is 2026-11-26).
     Day,
+    /// One per ISO week (2026-W48).
     Week,
+    /// One per month (2026-11).
     Month,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveSpec {
+    /// The directory the archives go to.
+    #[schemars(example = &"/srv/archive/app")]
     pub dest: String,
     /// Template; `{{ date }}` is the period (2026-11-26, 2026-W48 or 2026-11).
+    #[schemars(example = &"app-{{ date }}.tar.gz")]
     pub name: String,
+    /// The period one archive holds (default `day`).
     #[serde(default = "day")]
     pub group_by: GroupBy,
+    /// gzip level, 0 (fastest) to 9 (smallest); default 6.
+    #[schemars(range(max = 9), example = 6)]
     pub level: Option<u32>,
 }
 
@@ -63,23 +79,60 @@ pub struct Rule {
     pub expendable: bool,
 }
 
-#[derive(Deserialize)]
+/// Files under `path` matching `match` (and not `exclude`), old and big enough, get `action`.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[schemars(rename = "Rule", transform = archive_needs_its_section)]
 struct RawRule {
+    /// How the rule is shown (default: its action and path).
+    #[schemars(example = &"compress app logs")]
     name: Option<String>,
+    /// The directory the rule works in (never a system root; links are never followed).
+    #[schemars(example = &"/var/log/app")]
     path: String,
+    /// Glob patterns of file names or paths under `path`.
     #[serde(rename = "match")]
+    #[schemars(length(min = 1), example = ["*.log", "**/*.log.[0-9]"])]
     matches: Vec<String>,
+    /// Glob patterns left alone.
     #[serde(default)]
+    #[schemars(example = ["current.log"])]
     exclude: Vec<String>,
+    /// Only files last modified longer ago than this.
     older_than: Option<Duration>,
+    /// Only files at least this big.
     min_size: Option<Size>,
+    /// The newest this many matching files are kept whatever their age.
+    #[schemars(example = 3)]
     keep_newest: Option<usize>,
+    /// What happens to the files.
     action: Action,
+    /// gzip level for `compress`, 0 (fastest) to 9 (smallest); default 6.
+    #[schemars(range(max = 9), example = 6)]
     level: Option<u32>,
+    /// Where and how `action: archive` archives.
     archive: Option<ArchiveSpec>,
+    /// `free_space` may delete this rule's files, oldest first, to reach its target.
     #[serde(default)]
     expendable: bool,
+}
+
+crate::schema_as!(Rule, RawRule);
+
+/// `action: archive` needs its `archive:` section; the other actions take none.
+fn archive_needs_its_section(s: &mut schemars::Schema) {
+    s.insert(
+        "if".into(),
+        serde_json::json!({ "properties": { "action": { "const": "archive" } }, "required": ["action"] }),
+    );
+    s.insert(
+        "then".into(),
+        serde_json::json!({ "required": ["archive"], "properties": { "archive": { "not": { "type": "null" } } } }),
+    );
+    s.insert(
+        "else".into(),
+        serde_json::json!({ "properties": { "archive": { "type": "null" } } }),
+    );
 }
 
 impl<'de> Deserialize<'de> for Rule {
@@ -163,10 +216,13 @@ impl Rule {
     }
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct FreeSpace {
+    /// A path on the filesystem to free.
+    #[schemars(example = &"/var/log")]
     pub mount: String,
+    /// The target: at most this percent of the filesystem used.
     pub max_used_percent: crate::playbook::units::Number,
 }
 

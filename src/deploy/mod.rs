@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::drill::{Asked, DrillSpec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
+pub(crate) use resolve::ALERT_REASONS;
 use resolve::Deploy;
 pub use spec::DeployPlaybook;
 

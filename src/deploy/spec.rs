@@ -9,11 +9,17 @@ use crate::probe::ProbeSpec;
 
 crate::playbook!(
     Deploy,
+    /// `tend deploy`: fetch, stop, migrate, configure, switch, start, verify; a failure after
+    /// stop rolls back to the last verified release and verifies it.
     pub struct DeployPlaybook {
+        /// What is deployed, where, and the steps.
         pub deploy: DeploySpec,
+        /// The machines, over SSH (none: this machine).
         pub hosts: Option<Vec<crate::inventory::HostSpec>>,
         /// An Ansible YAML inventory, relative to the playbook.
+        #[schemars(example = &"inventory.yaml")]
         pub inventory: Option<String>,
+        /// How `hosts` are reached: user, identity, known_hosts, host_key_check, become.
         #[allow(dead_code)]
         pub ssh: Option<crate::machine::ssh::SshSpec>,
         /// What `tend drill` may do with it.
@@ -21,33 +27,50 @@ crate::playbook!(
     }
 );
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, schemars::JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct DeploySpec {
+    /// The deploy's directory: `releases/<release>/`, the `current` link, the journal.
+    #[schemars(example = &"/srv/shop")]
     pub root: String,
+    /// The release's name, usually from `--var version=...`.
+    #[schemars(example = &"{{ version }}")]
     pub release: String,
+    /// Verified releases kept for rollback (default 5).
+    #[schemars(example = 5)]
     pub keep_releases: Option<usize>,
+    /// Where the release's artifact comes from.
     pub fetch: FetchSpec,
+    /// Commands that stop the running release.
     #[serde(default)]
     pub stop: Vec<ActionItem>,
+    /// Schema migrations, each run once, in order; `down` undoes one on rollback.
     #[serde(default)]
     pub migrate: Vec<MigrationItem>,
+    /// Templates rendered into the release (or anywhere) before it starts.
     #[serde(default)]
     pub configure: Vec<ConfigSpec>,
+    /// Commands that start the new release.
     #[serde(default)]
     pub start: Vec<ActionItem>,
+    /// Probes that must pass for the release to count as verified.
     #[serde(default)]
     pub verify: Vec<ProbeSpec>,
+    /// A fleet deploy in batches, with the analysis that gates each.
     pub rollout: Option<RolloutSpec>,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutSpec {
+    /// Batch sizes; the last repeats until every host is in one.
+    #[schemars(example = crate::schema::example_batches())]
     pub batches: Vec<crate::inventory::Batch>,
     /// Failed hosts a batch may have before the rollout stops (default 0).
     #[serde(default)]
+    #[schemars(example = 1)]
     pub max_failures: usize,
+    /// What a stopped rollout does (default `rollback_all`).
     #[serde(default)]
     pub on_failure: OnFailure,
     /// Waited after a batch passed its analysis, before the next batch starts.
@@ -57,24 +80,34 @@ pub struct RolloutSpec {
     pub analysis: Vec<crate::analysis::AnalysisItem>,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
     /// Every host switched in this run goes back to its own last verified release.
     #[default]
     RollbackAll,
+    /// Only the failed batch's hosts go back; earlier batches keep the new release.
     RollbackBatch,
+    /// Nothing goes back: the rollout stops where it is, for a human to decide.
     Halt,
 }
 
-#[derive(Deserialize, Debug)]
+/// The artifact: a tar.gz (or directory) from `url` or `path`, checked against `sha256`.
+#[derive(Deserialize, schemars::JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FetchSpec {
+    /// Downloaded over HTTP(S).
+    #[schemars(example = &"https://artifacts.example.com/shop/{{ version }}.tar.gz")]
     pub url: Option<String>,
+    /// A file or directory on this machine.
+    #[schemars(example = &"/var/artifacts/shop-{{ version }}.tar.gz")]
     pub path: Option<String>,
+    /// The artifact's SHA-256 (hex); a mismatch stops the deploy before anything changes.
+    #[schemars(example = &"{{ sha256 }}")]
     pub sha256: Option<String>,
     /// Leading path components dropped from every entry (`app-v2/bin/app` -> `bin/app`).
     #[serde(default)]
+    #[schemars(example = 1)]
     pub strip_components: usize,
     /// `hosts`: each host downloads the `url:` itself and checks the `sha256` there (`local`,
     /// the default for fetching: once, here, then streamed to the hosts).
@@ -84,20 +117,47 @@ pub struct FetchSpec {
     pub max_unpacked_size: Option<crate::playbook::units::Size>,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+/// A schema migration: run once, recorded; `down` undoes it on rollback.
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Migration")]
 pub struct MigrationSpec {
+    /// Its identity in the journal (default: the command).
+    #[schemars(example = &"0042-add-orders-index")]
     pub name: Option<String>,
+    /// The command that migrates (run in the new release's directory).
+    #[schemars(example = &"./bin/migrate up 42")]
     pub run: String,
+    /// The command that undoes it, run when a rollback crosses it.
+    #[schemars(example = &"./bin/migrate down 42")]
     pub down: Option<String>,
     /// The previous release runs fine on the migrated schema, so no `down` is needed.
     #[serde(default)]
     pub backward_compatible: bool,
+    /// How long it may take (default 5m).
     pub timeout: Option<crate::playbook::units::Duration>,
 }
 
 #[derive(Debug, Clone)]
 pub struct MigrationItem(pub MigrationSpec);
+
+impl schemars::JsonSchema for MigrationItem {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MigrationItem".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = crate::schema::string_or::<MigrationSpec>(g, crate::action::command());
+        s.insert(
+            "description".into(),
+            "A migration command, or `{ name, run, down, backward_compatible, timeout }`".into(),
+        );
+        s.insert(
+            "examples".into(),
+            serde_json::json!([{ "name": "0042-add-orders-index", "run": "./bin/migrate up 42", "down": "./bin/migrate down 42" }]),
+        );
+        s
+    }
+}
 
 impl<'de> Deserialize<'de> for MigrationItem {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -121,12 +181,43 @@ pub struct ConfigSpec {
     pub mode: u32,
 }
 
-#[derive(Deserialize)]
+/// A template rendered to a file, atomically.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Configure")]
 struct RawConfig {
+    /// A minijinja template, relative to the playbook's directory.
+    #[schemars(example = &"templates/app.env.j2")]
     template: String,
+    /// Relative to `deploy.root`, or absolute.
+    #[schemars(example = &"shared/app.env")]
     dest: String,
+    /// Octal, quoted or not (default "0644").
+    #[schemars(with = "Option<Mode>")]
     mode: Option<serde_yaml::Value>,
+}
+
+crate::schema_as!(ConfigSpec, RawConfig);
+
+/// A file mode as the schema shows it.
+struct Mode;
+
+impl schemars::JsonSchema for Mode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mode".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "string", "pattern": "^(0o)?[0-7]{1,4}$" },
+                { "type": "integer", "minimum": 0, "maximum": 7777 },
+            ],
+            "examples": ["0640", "0600"],
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for ConfigSpec {

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::playbook::units::Duration;
 
-#[derive(Deserialize, Debug, Clone, Default)]
+/// What `tend drill` may do with the playbook.
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DrillSpec {
     /// `tend drill` runs without `--yes`: this playbook's owners agreed to rehearse on it.
@@ -21,7 +22,9 @@ pub struct DrillSpec {
     pub restore: Option<crate::action::ActionItem>,
 }
 
-#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Deserialize, Serialize, schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// The playbook's own `fence` action, run on the healthy active.

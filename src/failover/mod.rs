@@ -20,6 +20,7 @@ use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 pub use drill::drill;
+pub(crate) use resolve::ALERT_REASONS;
 use resolve::Plan;
 use sequence::Ctx;
 use show::{dry_run, status};

@@ -10,14 +10,21 @@ use super::{Alert, Undelivered, check_on};
 use crate::playbook::units::Duration;
 use crate::playbook::{Diagnostic, Mode, Scope};
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerSpec {
+    /// Alertmanager's address.
+    #[schemars(example = &"http://alertmanager.internal:9093")]
     pub url: String,
     /// Added to every alert's labels (`team: shop`), for Alertmanager's routes.
     #[serde(default)]
+    #[schemars(example = crate::schema::example_labels())]
     pub labels: BTreeMap<String, String>,
+    /// Which events post (default: every one, `success` too: it resolves a failure's alert).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::schema::alert_reasons")]
     pub on: Option<Vec<String>>,
+    /// How long one POST may take (default 10s).
     pub timeout: Option<Duration>,
 }
 

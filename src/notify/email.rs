@@ -10,16 +10,24 @@ use super::{Alert, check_on};
 use crate::playbook::units::Duration;
 use crate::playbook::{Diagnostic, Mode, Scope, SecretValue};
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct EmailSpec {
+    /// Recipients.
+    #[schemars(example = ["oncall@example.org"])]
     pub to: Vec<String>,
+    /// The sender.
+    #[schemars(example = &"tend <tend@example.org>")]
     pub from: String,
+    /// Which events mail (default: every one but `success`).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::schema::alert_reasons")]
     pub on: Option<Vec<String>>,
+    /// The relay the mail goes through.
     pub smtp: SmtpSpec,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Tls {
     /// Plain connection upgraded with STARTTLS (port 587); refused if the server cannot.
@@ -31,16 +39,25 @@ pub enum Tls {
     None,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSpec {
+    /// The relay's host name or address.
+    #[schemars(example = &"smtp.example.org")]
     pub host: String,
+    /// Default: 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    #[schemars(example = 587)]
     pub port: Option<u16>,
+    /// How the connection is encrypted (default `starttls`).
     pub tls: Option<Tls>,
+    /// The login, if the relay wants one.
     pub username: Option<SecretValue>,
+    /// The login's password, usually `{ env: SMTP_PASSWORD }`.
     pub password: Option<SecretValue>,
     /// Extra CA certificate (PEM) to trust, for a relay with an internal CA.
+    #[schemars(example = &"/etc/ssl/internal-ca.pem")]
     pub ca_file: Option<PathBuf>,
+    /// How long one delivery may take (default 15s).
     pub timeout: Option<Duration>,
 }
 

@@ -12,11 +12,14 @@ pub use webhook::WebhookSpec;
 
 use crate::playbook::{Diagnostic, Scope};
 
-#[derive(Deserialize, Debug, Default, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Default, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct NotifySpec {
+    /// Mail through an SMTP relay.
     pub email: Option<EmailSpec>,
+    /// A JSON POST: Slack-compatible, or PagerDuty's Events API v2.
     pub webhook: Option<WebhookSpec>,
+    /// Alerts (and their resolution) posted to Alertmanager's v2 API.
     pub alertmanager: Option<alertmanager::AlertmanagerSpec>,
 }
 

@@ -11,23 +11,33 @@ use crate::playbook::{Diagnostic, Mode, Scope};
 
 const PAGERDUTY: &str = "https://events.pagerduty.com/v2/enqueue";
 
-#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// `{"text": ...}`, which Slack, Mattermost and most chat webhooks take.
     #[default]
     Slack,
+    /// PagerDuty's Events API v2: trigger, then resolve.
     Pagerduty,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSpec {
+    /// Where the POST goes (default for `pagerduty`: its Events API).
+    #[schemars(example = &"https://hooks.slack.com/services/T000/B000/XXXX")]
     pub url: Option<String>,
+    /// The body's shape.
     #[serde(default)]
     pub format: Format,
     /// PagerDuty's integration key (from `secrets:`, usually).
+    #[schemars(example = &"{{ secrets.PAGERDUTY_KEY }}")]
     pub routing_key: Option<String>,
+    /// Which events post (default: every one but `success`).
+    #[serde(default)]
+    #[schemars(schema_with = "crate::schema::alert_reasons")]
     pub on: Option<Vec<String>>,
+    /// How long one POST may take (default 10s).
     pub timeout: Option<Duration>,
 }
 

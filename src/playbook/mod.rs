@@ -24,7 +24,7 @@ use crate::cli::VarArgs;
 
 pub type Vars = BTreeMap<String, serde_yaml::Value>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Deploy,
@@ -58,20 +58,31 @@ pub trait Playbook: DeserializeOwned {
 macro_rules! playbook {
     ($kind:ident, $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
         $(#[$m])*
-        #[derive(serde::Deserialize, Debug)]
+        #[derive(serde::Deserialize, schemars::JsonSchema, Debug)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
+            /// What the playbook is for; each subcommand takes its own kind.
             #[allow(dead_code)]
             pub kind: $crate::playbook::Kind,
+            /// Shown in output, journals and alerts (default: the file's name).
             #[serde(default)]
+            #[schemars(example = &"shop-web")]
             pub name: Option<String>,
+            /// Free text for the people who read the playbook.
             #[serde(default)]
             #[allow(dead_code)]
+            #[schemars(example = &"Deploys the shop's web app to the web servers")]
             pub description: Option<String>,
+            /// Values for `{{ name }}` in templates; `--var name=value` overrides them.
             #[serde(default)]
+            #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
+            #[schemars(example = $crate::schema::example_vars())]
             pub vars: $crate::playbook::Vars,
+            /// Values read at run time from the environment, a file or a command, as
+            /// `{{ secrets.NAME }}`; masked as `***` in every output, journal and alert.
             #[serde(default)]
             pub secrets: std::collections::BTreeMap<String, $crate::playbook::SecretSource>,
+            /// Where alerts go: email, a webhook (Slack, PagerDuty), Alertmanager.
             #[serde(default)]
             pub notify: $crate::notify::NotifySpec,
             $($body)*

@@ -19,12 +19,48 @@ pub enum SecretSource {
     Command(String),
 }
 
-#[derive(Deserialize)]
+/// Where a secret is read at run time: exactly one of `env`, `file` or `command`.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "SecretSource")]
 struct RawSecret {
+    /// An environment variable of the run.
+    #[schemars(example = &"DB_PASSWORD")]
     env: Option<String>,
+    /// A file (relative to the playbook) whose contents, trimmed, are the value.
+    #[schemars(example = &"/etc/tend/secrets/db-password")]
     file: Option<PathBuf>,
+    /// A command whose output, trimmed, is the value (`{{ vars }}` in it are quoted).
+    #[schemars(example = &"pass show shop/db")]
     command: Option<String>,
+}
+
+impl schemars::JsonSchema for SecretSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        RawSecret::schema_name()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = RawSecret::json_schema(g);
+        crate::schema::exactly_one_of(&mut s, &["env", "file", "command"]);
+        s
+    }
+}
+
+impl schemars::JsonSchema for SecretValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretValue".into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut s = crate::schema::string_or::<SecretSource>(
+            g,
+            serde_json::json!({ "type": "string", "description": "The value itself", "examples": ["alerts@example.org"] }),
+        );
+        s.insert(
+            "description".into(),
+            "The value, or where to read it like a secret: `{ env: SMTP_PASS }`".into(),
+        );
+        s
+    }
 }
 
 impl<'de> Deserialize<'de> for SecretSource {

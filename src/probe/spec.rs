@@ -27,14 +27,22 @@ pub struct ProbeSpec {
 }
 
 /// `dns: { server: 10.0.0.53:53, name: shop.example, type: A, expect: [10.1.0.10] }`
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct DnsSpec {
+    /// The server asked: `address` or `address:port`.
+    #[schemars(example = &"10.0.0.53:53")]
     pub server: String,
+    /// The name asked.
+    #[schemars(example = &"shop.example.com")]
     pub name: String,
+    /// The record type (default A).
     #[serde(rename = "type", default = "a_record")]
+    #[schemars(example = &"A")]
     pub rtype: String,
+    /// Answers that must be among the server's (default: any answer).
     #[serde(default)]
+    #[schemars(example = ["10.1.0.10"])]
     pub expect: Vec<String>,
 }
 
@@ -42,22 +50,51 @@ fn a_record() -> String {
     "A".into()
 }
 
-#[derive(Deserialize)]
+/// One of `http`, `tcp`, `dns` or `command` (or, in a deploy's `verify`, a `prometheus`
+/// analysis), and how often it is tried.
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Probe", transform = probe_kinds)]
 struct Raw {
+    /// A GET of this URL must answer `status` (default: any 2xx).
+    #[schemars(example = &"http://127.0.0.1:8080/health")]
     http: Option<String>,
+    /// A DNS question a server must answer.
     dns: Option<DnsSpec>,
+    /// A TCP connection to `host:port` must open.
+    #[schemars(example = &"127.0.0.1:5432")]
     tcp: Option<String>,
+    /// A command that must exit 0 (`{{ values }}` in it are shell-quoted).
+    #[schemars(example = &"pg_isready -h 127.0.0.1")]
     command: Option<String>,
+    /// The command is a Nagios plugin: its exit code (0-3) is the status.
     #[serde(default)]
     plugin: bool,
+    /// The HTTP status an `http` probe expects.
+    #[schemars(example = 200)]
     status: Option<u16>,
+    /// Text an `http` probe's body must contain.
+    #[schemars(example = &"\"status\":\"ok\"")]
     body_contains: Option<String>,
+    /// How long one attempt may take (default 5s).
     timeout: Option<Duration>,
+    /// Attempts after the first that failed (default 0).
+    #[schemars(example = 10)]
     retries: Option<u32>,
+    /// Between attempts (default 1s).
     interval: Option<Duration>,
+    /// Passes in a row needed (default 1).
+    #[schemars(range(min = 1), example = 3)]
     successes: Option<u32>,
+    /// A metric analysis (a deploy's `verify` only).
     prometheus: Option<Box<crate::analysis::AnalysisSpec>>,
+}
+
+crate::schema_as!(ProbeSpec, Raw);
+
+/// A probe is exactly one kind.
+fn probe_kinds(s: &mut schemars::Schema) {
+    crate::schema::exactly_one_of(s, &["http", "tcp", "dns", "command", "prometheus"]);
 }
 
 impl<'de> Deserialize<'de> for ProbeSpec {

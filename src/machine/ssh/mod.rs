@@ -18,7 +18,7 @@ use ssh2::{HashType, Session};
 
 use crate::inventory::Host;
 
-#[derive(Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum HostKeyCheck {
     /// An unknown or changed key is refused.
@@ -30,7 +30,7 @@ pub enum HostKeyCheck {
     Off,
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Become {
     /// `sudo -n`: never prompts, so a missing sudoers rule fails the step at once.
@@ -38,21 +38,32 @@ pub enum Become {
 }
 
 /// `ssh:` in a playbook.
-#[derive(Deserialize, Debug, Clone, Default)]
+#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SshSpec {
+    /// The login user where a host names none (default: yours).
+    #[schemars(example = &"deploy")]
     pub user: Option<String>,
+    /// The private key (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa, or the agent).
+    #[schemars(example = &"~/.ssh/deploy_ed25519")]
     pub identity: Option<String>,
     /// The identity's passphrase, usually `"{{ secrets.NAME }}"`.
+    #[schemars(example = &"{{ secrets.KEY_PASSPHRASE }}")]
     pub passphrase: Option<String>,
+    /// Where hosts' keys are checked (default: ~/.ssh/known_hosts).
+    #[schemars(example = &"/etc/tend/known_hosts")]
     pub known_hosts: Option<String>,
+    /// What an unknown or changed host key gets (default `strict`: refused).
     #[serde(default)]
     pub host_key_check: HostKeyCheck,
+    /// How long connecting to one host may take (default 10s).
     pub connect_timeout: Option<crate::playbook::units::Duration>,
+    /// `sudo`: every command on the hosts runs through sudo.
     #[serde(rename = "become")]
     pub become_: Option<Become>,
     /// The login user's password for sudo, usually `"{{ secrets.SUDO_PASSWORD }}"`: without
     /// it sudo runs with `-n` and needs a NOPASSWD rule.
+    #[schemars(example = &"{{ secrets.SUDO_PASSWORD }}")]
     pub become_password: Option<String>,
 }
 
