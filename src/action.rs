@@ -96,23 +96,14 @@ where
 #[derive(Debug, Clone)]
 pub struct ActionItem(pub ActionSpec);
 
-impl schemars::JsonSchema for ActionItem {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "ActionItem".into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut s = crate::schema::string_or::<ActionSpec>(g, command());
-        s.insert(
-            "description".into(),
-            "A command (`systemctl stop app`), or `{ run: ..., timeout: 1m, retries: 2 }`".into(),
-        );
-        s.insert(
-            "examples".into(),
-            serde_json::json!(["systemctl stop app", { "run": "systemctl start app", "timeout": "1m" }]),
-        );
-        s
-    }
-}
+crate::schema_string_or!(
+    ActionItem,
+    "ActionItem",
+    ActionSpec,
+    command(),
+    "A command (`systemctl stop app`), or `{ run: ..., timeout: 1m, retries: 2 }`",
+    ["systemctl stop app", { "run": "systemctl start app", "timeout": "1m" }]
+);
 
 /// A command string, as the schema shows it.
 pub fn command() -> serde_json::Value {

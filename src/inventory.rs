@@ -129,26 +129,14 @@ struct RawHost {
     vars: Vars,
 }
 
-impl schemars::JsonSchema for HostSpec {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "HostSpec".into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut s = crate::schema::string_or::<RawHost>(
-            g,
-            serde_json::json!({ "type": "string", "examples": ["deploy@web1.example.com:22"] }),
-        );
-        s.insert(
-            "description".into(),
-            "`user@host:port`, or `{ name, address, port, user, identity, vars }`".into(),
-        );
-        s.insert(
-            "examples".into(),
-            serde_json::json!(["web1.example.com", { "name": "web2", "address": "10.0.0.12" }]),
-        );
-        s
-    }
-}
+crate::schema_string_or!(
+    HostSpec,
+    "HostSpec",
+    RawHost,
+    serde_json::json!({ "type": "string", "examples": ["deploy@web1.example.com:22"] }),
+    "`user@host:port`, or `{ name, address, port, user, identity, vars }`",
+    ["web1.example.com", { "name": "web2", "address": "10.0.0.12" }]
+);
 
 impl<'de> Deserialize<'de> for HostSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -314,21 +302,14 @@ pub enum Batch {
     Percent(f64),
 }
 
-impl schemars::JsonSchema for Batch {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Batch".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "A batch's size: a host count, or a percentage of all hosts (rounded down, at least 1).",
-            "anyOf": [
-                { "type": "integer", "minimum": 1 },
-                { "type": "string", "pattern": r"^\s*[0-9.eE+-]+%\s*$" },
-            ],
-            "examples": [1, "25%", "100%"],
-        })
-    }
-}
+crate::schema_written!(Batch, "Batch", {
+    "description": "A batch's size: a host count, or a percentage of all hosts (rounded down, at least 1).",
+    "anyOf": [
+        { "type": "integer", "minimum": 1 },
+        { "type": "string", "pattern": r"^\s*[0-9.eE+-]+%\s*$" },
+    ],
+    "examples": [1, "25%", "100%"],
+});
 
 impl<'de> Deserialize<'de> for Batch {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -28,6 +28,52 @@ macro_rules! schema_as {
     };
 }
 
+/// A value tend parses itself (a duration, a size, a threshold): its schema written out, a
+/// definition of its own (`inline`: written where it is used).
+#[macro_export]
+macro_rules! schema_written {
+    ($ty:ty, $name:literal, $($json:tt)+) => {
+        $crate::schema_written!(@ $ty, $name, false, $($json)+);
+    };
+    (inline $ty:ty, $name:literal, $($json:tt)+) => {
+        $crate::schema_written!(@ $ty, $name, true, $($json)+);
+    };
+    (@ $ty:ty, $name:literal, $inline:literal, $($json:tt)+) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn inline_schema() -> bool {
+                $inline
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!($($json)+)
+            }
+        }
+    };
+}
+
+/// A value written as a bare string or as the mapping `$raw` reads (`"systemctl stop app"` or
+/// `{ run: ..., timeout: 1m }`).
+#[macro_export]
+macro_rules! schema_string_or {
+    ($ty:ty, $name:literal, $raw:ty, $string:expr, $description:literal, $($examples:tt)+) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let mapping = g.subschema_for::<$raw>();
+                schemars::json_schema!({
+                    "description": $description,
+                    "anyOf": [$string, mapping],
+                    "examples": $($examples)+,
+                })
+            }
+        }
+    };
+}
+
 fn generator() -> SchemaGenerator {
     SchemaSettings::draft2020_12()
         .for_deserialize()
@@ -168,12 +214,6 @@ pub fn exactly_one_of(schema: &mut Schema, keys: &[&str]) {
         .map(|k| json!({ "required": [k], "properties": { *k: { "not": { "type": "null" } } } }))
         .collect();
     schema.insert("oneOf".into(), Value::Array(branches));
-}
-
-/// A bare string (the command, say) or the mapping `T` reads.
-pub fn string_or<T: JsonSchema>(g: &mut SchemaGenerator, string: Value) -> Schema {
-    let mapping = g.subschema_for::<T>();
-    json_schema!({ "anyOf": [string, mapping] })
 }
 
 /// `labels:` as the schema shows them.

@@ -310,19 +310,12 @@ macro_rules! usage_with_defaults {
 usage_with_defaults!(UsageMemory, 80.0, 90.0);
 usage_with_defaults!(UsageSwap, 50.0, 80.0);
 
-impl schemars::JsonSchema for OneOrMany {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Mounts".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "anyOf": [
-                { "type": "string", "pattern": "^/" },
-                { "type": "array", "items": { "type": "string", "pattern": "^/" } },
-            ],
-        })
-    }
-}
+crate::schema_written!(OneOrMany, "Mounts", {
+    "anyOf": [
+        { "type": "string", "pattern": "^/" },
+        { "type": "array", "items": { "type": "string", "pattern": "^/" } },
+    ],
+});
 
 #[derive(Debug, Clone)]
 pub enum OneOrMany {

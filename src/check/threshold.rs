@@ -18,21 +18,14 @@ pub enum Raw {
 
 pub const EXPECTED: &str = "a number like 80 or a Nagios range like \"10:20\"";
 
-impl schemars::JsonSchema for Raw {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Threshold".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "A threshold: a number (the check says which way is bad), or a Monitoring Plugins range: N, N:, ~:N, N:M (alert outside), @N:M (alert inside). Values may carry the check's unit (80%, 10GiB, 26h).",
-            "anyOf": [
-                { "type": "number" },
-                { "type": "string", "pattern": r"^(?=.*\S)\s*@?[^:@]*(:[^:@]*)?$" },
-            ],
-            "examples": [80, "10:", "~:10", "@10:20", "10GiB"],
-        })
-    }
-}
+crate::schema_written!(Raw, "Threshold", {
+    "description": "A threshold: a number (the check says which way is bad), or a Monitoring Plugins range: N, N:, ~:N, N:M (alert outside), @N:M (alert inside). Values may carry the check's unit (80%, 10GiB, 26h).",
+    "anyOf": [
+        { "type": "number" },
+        { "type": "string", "pattern": r"^(?=.*\S)\s*@?[^:@]*(:[^:@]*)?$" },
+    ],
+    "examples": [80, "10:", "~:10", "@10:20", "10GiB"],
+});
 
 /// Reads a threshold from a number or a string; load triples use it for their single form.
 pub struct RawVisitor;

@@ -141,23 +141,14 @@ pub struct MigrationSpec {
 #[derive(Debug, Clone)]
 pub struct MigrationItem(pub MigrationSpec);
 
-impl schemars::JsonSchema for MigrationItem {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "MigrationItem".into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut s = crate::schema::string_or::<MigrationSpec>(g, crate::action::command());
-        s.insert(
-            "description".into(),
-            "A migration command, or `{ name, run, down, backward_compatible, timeout }`".into(),
-        );
-        s.insert(
-            "examples".into(),
-            serde_json::json!([{ "name": "0042-add-orders-index", "run": "./bin/migrate up 42", "down": "./bin/migrate down 42" }]),
-        );
-        s
-    }
-}
+crate::schema_string_or!(
+    MigrationItem,
+    "MigrationItem",
+    MigrationSpec,
+    crate::action::command(),
+    "A migration command, or `{ name, run, down, backward_compatible, timeout }`",
+    [{ "name": "0042-add-orders-index", "run": "./bin/migrate up 42", "down": "./bin/migrate down 42" }]
+);
 
 impl<'de> Deserialize<'de> for MigrationItem {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -202,23 +193,13 @@ crate::schema_as!(ConfigSpec, RawConfig);
 /// A file mode as the schema shows it.
 struct Mode;
 
-impl schemars::JsonSchema for Mode {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Mode".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "anyOf": [
-                { "type": "string", "pattern": "^(0o)?[0-7]{1,4}$" },
-                { "type": "integer", "minimum": 0, "maximum": 7777 },
-            ],
-            "examples": ["0640", "0600"],
-        })
-    }
-}
+crate::schema_written!(inline Mode, "Mode", {
+    "anyOf": [
+        { "type": "string", "pattern": "^(0o)?[0-7]{1,4}$" },
+        { "type": "integer", "minimum": 0, "maximum": 7777 },
+    ],
+    "examples": ["0640", "0600"],
+});
 
 impl<'de> Deserialize<'de> for ConfigSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

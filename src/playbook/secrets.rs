@@ -46,22 +46,14 @@ impl schemars::JsonSchema for SecretSource {
     }
 }
 
-impl schemars::JsonSchema for SecretValue {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "SecretValue".into()
-    }
-    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let mut s = crate::schema::string_or::<SecretSource>(
-            g,
-            serde_json::json!({ "type": "string", "description": "The value itself", "examples": ["alerts@example.org"] }),
-        );
-        s.insert(
-            "description".into(),
-            "The value, or where to read it like a secret: `{ env: SMTP_PASS }`".into(),
-        );
-        s
-    }
-}
+crate::schema_string_or!(
+    SecretValue,
+    "SecretValue",
+    SecretSource,
+    serde_json::json!({ "type": "string", "description": "The value itself", "examples": ["alerts@example.org"] }),
+    "The value, or where to read it like a secret: `{ env: SMTP_PASS }`",
+    ["tend", { "env": "SMTP_PASSWORD" }]
+);
 
 impl<'de> Deserialize<'de> for SecretSource {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

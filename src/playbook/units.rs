@@ -169,48 +169,23 @@ impl<'de> Deserialize<'de> for Size {
 /// humantime's units, longest first so that a pattern tries `min` before `m`.
 const DURATION_UNITS: &str = "nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y";
 
-impl schemars::JsonSchema for Duration {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Duration".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let pattern = format!(r"^\s*([0-9][0-9\s]*(\.[0-9\s]*)?({DURATION_UNITS})\s*)+$");
-        schemars::json_schema!({
-            "description": "A duration: a number and a unit (ms, s, m, h, d, w), or several (1h30m).",
-            "type": "string",
-            "pattern": pattern,
-            "examples": ["500ms", "30s", "5m", "26h", "7d"],
-        })
-    }
-}
+crate::schema_written!(Duration, "Duration", {
+    "description": "A duration: a number and a unit (ms, s, m, h, d, w), or several (1h30m).",
+    "type": "string",
+    "pattern": format!(r"^\s*([0-9][0-9\s]*(\.[0-9\s]*)?({DURATION_UNITS})\s*)+$"),
+    "examples": ["500ms", "30s", "5m", "26h", "7d"],
+});
 
-impl schemars::JsonSchema for Size {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Size".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "A size: bytes, or a number and a unit, decimal (KB, MB, GB) or binary (KiB, MiB, GiB).",
-            "anyOf": [
-                { "type": "integer", "minimum": 0 },
-                { "type": "string", "pattern": r"^\s*[0-9.]*[0-9][0-9.]*\s*([kKmMgGtTpPeE][iI]?[bB]?|[bB])?\s*$" },
-            ],
-            "examples": ["500MB", "2GiB", 1048576],
-        })
-    }
-}
+crate::schema_written!(Size, "Size", {
+    "description": "A size: bytes, or a number and a unit, decimal (KB, MB, GB) or binary (KiB, MiB, GiB).",
+    "anyOf": [
+        { "type": "integer", "minimum": 0 },
+        { "type": "string", "pattern": r"^\s*[0-9.]*[0-9][0-9.]*\s*([kKmMgGtTpPeE][iI]?[bB]?|[bB])?\s*$" },
+    ],
+    "examples": ["500MB", "2GiB", 1048576],
+});
 
-impl schemars::JsonSchema for Number {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Number".into()
-    }
-    fn inline_schema() -> bool {
-        true
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "number", "examples": [90] })
-    }
-}
+crate::schema_written!(inline Number, "Number", { "type": "number", "examples": [90] });
 
 #[cfg(test)]
 mod tests {
