@@ -107,11 +107,11 @@ crate::schema_string_or!(
 
 /// A command string, as the schema shows it.
 pub fn command() -> serde_json::Value {
-    serde_json::json!({
-        "type": "string",
-        "description": "Run with `sh -c`; `{{ values }}` in it are shell-quoted where they sit",
-        "examples": ["systemctl restart app"],
-    })
+    crate::schema::text_only(
+        "Run with `sh -c`; `{{ values }}` in it are shell-quoted where they sit",
+        serde_json::json!(["systemctl restart app"]),
+        1,
+    )
 }
 
 impl<'de> Deserialize<'de> for ActionItem {

@@ -92,8 +92,8 @@ pub enum Command {
     /// Print the JSON Schema of a playbook kind (or of any playbook), for editors
     #[command(
         after_help = "In a playbook, `# yaml-language-server: $schema=PATH` points VS Code (YAML \
-                      extension) and Neovim (yamlls) at it. The package ships them under \
-                      /usr/share/doc/tend/schema/."
+                      extension) and Neovim (yamlls) at it. The package installs them in \
+                      /usr/share/tend/schema/."
     )]
     Schema {
         /// deploy, cleanup, failover or check [default: every kind, picked by `kind:`]

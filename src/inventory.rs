@@ -133,7 +133,11 @@ crate::schema_string_or!(
     HostSpec,
     "HostSpec",
     RawHost,
-    serde_json::json!({ "type": "string", "examples": ["deploy@web1.example.com:22"] }),
+    crate::schema::text_only(
+        "`host`, `user@host` or `user@host:port`",
+        serde_json::json!(["deploy@web1.example.com:22"]),
+        1
+    ),
     "`user@host:port`, or `{ name, address, port, user, identity, vars }`",
     ["web1.example.com", { "name": "web2", "address": "10.0.0.12" }]
 );

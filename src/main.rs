@@ -122,8 +122,7 @@ fn run(cli: &Cli, cfg: &Config) -> Result<Exit, Error> {
         Command::Completions { shell } => {
             let mut script = vec![];
             clap_complete::generate(*shell, &mut Cli::command(), "tend", &mut script);
-            out!("{}", String::from_utf8_lossy(&script));
-            Ok(Exit::OK)
+            document(&script)
         }
         Command::Statvfs { path } => match check::statvfs(path) {
             Ok(line) => {
@@ -136,18 +135,29 @@ fn run(cli: &Cli, cfg: &Config) -> Result<Exit, Error> {
                 Ok(Exit::FAILED)
             }
         },
-        Command::Schema { kind } => {
-            out!("{}", schema::text(*kind));
-            Ok(Exit::OK)
-        }
+        Command::Schema { kind } => document(schema::text(*kind).as_bytes()),
         Command::Man => {
             let mut page = vec![];
             clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))
                 .render(&mut page)
                 .map_err(|e| Error::Failed(e.to_string()))?;
-            out!("{}", String::from_utf8_lossy(&page));
-            Ok(Exit::OK)
+            document(&page)
         }
+    }
+}
+
+/// A file's worth of output (a schema, a man page, a completion script), usually redirected
+/// into a file: a write that fails (a full disk) is an error, as a truncated file would pass
+/// for a whole one; a reader that stopped early (`| head`) is not.
+fn document(bytes: &[u8]) -> Result<Exit, Error> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Failed(format!(
+            "cannot write to stdout: {}",
+            sys::describe_io(&e)
+        ))),
+        _ => Ok(Exit::OK),
     }
 }
 

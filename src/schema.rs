@@ -94,7 +94,7 @@ pub fn document(kind: Option<Kind>) -> Value {
             for kind in KINDS {
                 let reference = subschema(&mut g, kind);
                 branches.push(json!({
-                    "if": { "properties": { "kind": { "const": kind.to_string() } } },
+                    "if": { "properties": { "kind": { "const": kind.to_string() } }, "required": ["kind"] },
                     "then": reference,
                 }));
             }
@@ -201,6 +201,21 @@ pub fn text(kind: Option<Kind>) -> String {
     s
 }
 
+/// Marks a string only a string may stand for (a bare command, read by a visitor that takes
+/// text alone), which [`as_yaml_reads`] leaves a string; it is gone from the printed schema.
+const TEXT_ONLY: &str = "x-tend-text-only";
+
+/// A string that is text only (see [`TEXT_ONLY`]); `minimum` characters long.
+pub fn text_only(description: &str, examples: Value, minimum: usize) -> Value {
+    json!({
+        "type": "string",
+        "minLength": minimum,
+        "description": description,
+        "examples": examples,
+        TEXT_ONLY: true,
+    })
+}
+
 /// `vars:` as the schema shows it.
 pub fn example_vars() -> Value {
     json!({ "app": "shop", "port": 8080 })
@@ -218,7 +233,7 @@ pub fn exactly_one_of(schema: &mut Schema, keys: &[&str]) {
 
 /// `labels:` as the schema shows them.
 pub fn example_labels() -> Value {
-    json!({ "team": "shop", "severity": "page" })
+    json!({ "team": "shop", "service": "web" })
 }
 
 /// Every reason an alert is sent for, in one playbook kind or (None) any.
@@ -272,9 +287,21 @@ pub fn example_batches() -> Value {
 fn as_yaml_reads(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            let free = !["pattern", "const", "enum"]
-                .iter()
-                .any(|k| map.contains_key(*k));
+            let free = map.remove(TEXT_ONLY).is_none()
+                && !["pattern", "const", "enum"]
+                    .iter()
+                    .any(|k| map.contains_key(*k));
+            // Rust's integer types, as schemars names them: the loader refuses what overflows.
+            let most = match map.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some(json!(u8::MAX)),
+                Some("uint16") => Some(json!(u16::MAX)),
+                Some("uint32") => Some(json!(u32::MAX)),
+                Some("uint64" | "uint") => Some(json!(u64::MAX)),
+                _ => None,
+            };
+            if let Some(most) = most {
+                map.entry("maximum").or_insert(most);
+            }
             if let Some(ty) = map.get_mut("type") {
                 match ty.as_str() {
                     Some(t @ ("object" | "array")) => *ty = json!([t, "null"]),

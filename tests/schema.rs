@@ -293,12 +293,26 @@ fn the_schema_and_the_loader_agree_on_a_corpus() {
         ("a gzip level past 9", "kind: cleanup\nrules:\n  - { path: /var/log/app, match: [\"*.log\"], action: compress, level: 12 }\n".into()),
         ("a size that is not one", "kind: cleanup\nrules:\n  - { path: /var/log/app, match: [\"*.log\"], action: delete, min_size: lots }\n".into()),
         ("an unknown action", "kind: cleanup\nrules:\n  - { path: /var/log/app, match: [\"*.log\"], action: shred }\n".into()),
+        ("no release kept", format!("{DEPLOY}  keep_releases: 0\n")),
+        ("a retry count past u32", format!("{DEPLOY}  stop: [{{ run: x, retries: 4294967296 }}]\n")),
+        ("a number as a bare command", format!("{DEPLOY}  stop: [5]\n")),
+        ("an artifact from both a URL and a path", DEPLOY.replace("{ path: /var/artifacts/shop }", "{ path: /x, url: \"http://127.0.0.1/a.tar.gz\" }")),
+        ("no checks", "kind: check\nchecks: []\n".into()),
+        ("a threshold in words", "kind: check\nchecks:\n  - memory: { warn: high }\n".into()),
+        ("mail to no one", "kind: check\nchecks:\n  - memory: {}\nnotify: { email: { to: [], from: t@example.org, smtp: { host: 127.0.0.1 } } }\n".into()),
+        ("no rules", "kind: cleanup\nrules: []\n".into()),
+        ("a target over 100%", "kind: cleanup\nrules:\n  - { path: /var/log/app, match: [\"*.log\"], action: delete }\nfree_space: { mount: /var/log, max_used_percent: 150 }\n".into()),
+        ("one server", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }]\nprobe: { name: x.example }\nactive: { state_file: /tmp/a }\npromote: x\n".into()),
+        ("no active source", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }, { name: b, address: 127.0.0.2 }]\nprobe: { name: x.example }\nactive: {}\npromote: x\n".into()),
+        ("a fall of 0", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }, { name: b, address: 127.0.0.2 }]\nprobe: { name: x.example, fall: 0 }\nactive: { state_file: /tmp/a }\npromote: x\n".into()),
         ("a promote that is both", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }, { name: b, address: 127.0.0.2 }]\nprobe: { name: x.example }\nactive: { state_file: /tmp/a }\npromote: { run: x, resolv_conf: /etc/resolv.conf }\n".into()),
     ];
     let accepted: &[(&str, String)] = &[
         ("bare commands and empty lists", format!("{DEPLOY}  stop: [\"systemctl stop shop\"]\n  migrate: [\"./migrate up\"]\n  start:\n  verify: []\n")),
         ("hosts as strings and mappings", format!("{DEPLOY}hosts: [\"deploy@127.0.0.1:2222\", {{ name: web2, address: 127.0.0.2, vars: {{ weight: 3 }} }}]\n")),
         ("a mode as a number", format!("{DEPLOY}  configure: [{{ template: t.j2, dest: d, mode: 0640 }}]\n")),
+        ("a mode in YAML's octal", format!("{DEPLOY}  configure: [{{ template: t.j2, dest: d, mode: 0o640 }}]\n")),
+        ("thresholds with units and spaces", "kind: check\nchecks:\n  - file_age: { path: /etc/hostname, warn: 1h 30m, max_age: \"2 days\" }\n  - disk: { free: { warn: \"10 GiB\", crit: 1.5GB } }\n  - memory: { warn: \"80%\", crit: \" @ 90 : 100 \" }\n  - prometheus: { url: \"http://127.0.0.1:9090\", query: up, crit: \"-1e3:.5\" }\n".into()),
         ("batches as counts and percents", format!("{DEPLOY}hosts: [127.0.0.1]\n").replace("  fetch:", "  rollout: { batches: [1, \"50%\"], on_failure: halt }\n  fetch:")),
         ("a channel with no `on:`", "kind: check\nchecks:\n  - memory: {}\nnotify:\n  email: { to: [oncall@example.org], from: tend@example.org, smtp: { host: 127.0.0.1, password: { env: SMTP_PASSWORD }, username: tend } }\n".into()),
         ("empty sections", "kind: check\nchecks:\n  - memory:\n  - cpu: {}\nnotify:\nalert:\n".into()),
@@ -358,4 +372,38 @@ fn the_schema_and_the_loader_agree_on_a_corpus() {
             );
         }
     }
+}
+
+/// A schema redirected into a file on a full disk is an error, not a truncated file and exit 0;
+/// a reader that stops early (`| head`) is not.
+#[test]
+fn a_schema_that_cannot_be_written_is_an_error() {
+    let env = Env::new();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = env
+        .tend_spawnable()
+        .arg("schema")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot write to stdout: no space left on device"),
+        "{}",
+        stderr(&out)
+    );
+    let mut child = env
+        .tend_spawnable()
+        .arg("schema")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }

@@ -45,7 +45,7 @@ struct Raw {
     /// Prometheus's address.
     #[schemars(example = &"http://prometheus.internal:9090")]
     url: String,
-    /// An instant query; `{{ host }}` and `{{ release }}` pick out the release judged.
+    /// An instant query; `{{ host.name }}` and `{{ release }}` pick out the release judged.
     #[schemars(example = &"sum(rate(http_requests_total{code=~\"5..\",release=\"{{ release }}\"}[2m]))")]
     query: String,
     /// A measurement passes when this holds of `result`.

@@ -16,6 +16,7 @@ crate::playbook!(
     /// with alerts, as a Nagios plugin or from a timer.
     pub struct CheckPlaybook {
         /// The checks, each its own list entry (`- disk: {...}`).
+        #[schemars(length(min = 1))]
         pub checks: Vec<CheckItem>,
         /// When alerts are sent again.
         #[serde(default)]
@@ -232,9 +233,9 @@ pub struct Cpu {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Cpu")]
 struct RawCpu {
-    /// WARNING above this percent (default 80).
+    /// WARNING above this percent (with neither `warn` nor `crit` given: 80).
     warn: Option<Raw>,
-    /// CRITICAL above this percent (default 90).
+    /// CRITICAL above this percent (with neither given: 90).
     crit: Option<Raw>,
     /// How long the CPU is watched, 100ms to 60s (default 1s).
     sample: Option<Duration>,
@@ -288,9 +289,9 @@ pub struct Usage {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Usage")]
 struct RawUsage {
-    /// WARNING above this percent (default 80, swap 50).
+    /// WARNING above this percent (with neither `warn` nor `crit` given: 80, swap 50).
     warn: Option<Raw>,
-    /// CRITICAL above this percent (default 90, swap 80).
+    /// CRITICAL above this percent (with neither given: 90, swap 80).
     crit: Option<Raw>,
 }
 
@@ -361,9 +362,9 @@ struct RawDisk {
     /// A mount point or a list of them (default: every real mounted filesystem).
     #[schemars(example = &"/var")]
     mount: Option<OneOrMany>,
-    /// WARNING above this percent used (default 80).
+    /// WARNING above this percent used (with neither `warn` nor `crit` given: 80).
     warn: Option<Raw>,
-    /// CRITICAL above this percent used (default 90).
+    /// CRITICAL above this percent used (with neither given: 90).
     crit: Option<Raw>,
     /// Alert on bytes available instead (disk only): `{ warn: 10GiB, crit: 2GiB }`.
     free: Option<RawFree>,
@@ -525,9 +526,9 @@ impl schemars::JsonSchema for RawTriple {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Load")]
 struct RawLoad {
-    /// WARNING above (default per CPU: 3, 2.5, 2).
+    /// WARNING above (with neither `warn` nor `crit` given, per CPU: 3, 2.5, 2).
     warn: Option<RawTriple>,
-    /// CRITICAL above (default per CPU: 5, 4, 3).
+    /// CRITICAL above (with neither given, per CPU: 5, 4, 3).
     crit: Option<RawTriple>,
     /// The thresholds are per CPU (default: yes with the default thresholds, else no).
     per_cpu: Option<bool>,
@@ -682,7 +683,8 @@ struct RawFileAge {
     /// The file.
     #[schemars(example = &"/var/backups/db/latest.dump")]
     path: String,
-    /// CRITICAL when older than this (the same as `crit`).
+    /// CRITICAL when older than this (the same as `crit`); a duration, a plain number is
+    /// seconds.
     max_age: Option<Raw>,
     /// WARNING when older than this.
     warn: Option<Raw>,

@@ -16,13 +16,22 @@ pub enum Raw {
     Text(String),
 }
 
+/// N, N:, ~:N, N:M or @N:M, each value a number (a percent may say `%`), a size or a duration.
+fn range_pattern() -> String {
+    let number = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?%?";
+    let size = crate::playbook::units::SIZE_PATTERN;
+    let duration = crate::playbook::units::duration_pattern();
+    let value = format!("({number}|{size}|{duration})");
+    format!(r"^\s*@?\s*((~|{value})?\s*:\s*({value})?|{value})\s*$")
+}
+
 pub const EXPECTED: &str = "a number like 80 or a Nagios range like \"10:20\"";
 
 crate::schema_written!(Raw, "Threshold", {
     "description": "A threshold: a number (the check says which way is bad), or a Monitoring Plugins range: N, N:, ~:N, N:M (alert outside), @N:M (alert inside). Values may carry the check's unit (80%, 10GiB, 26h).",
     "anyOf": [
         { "type": "number" },
-        { "type": "string", "pattern": r"^(?=.*\S)\s*@?[^:@]*(:[^:@]*)?$" },
+        { "type": "string", "pattern": range_pattern() },
     ],
     "examples": [80, "10:", "~:10", "@10:20", "10GiB"],
 });

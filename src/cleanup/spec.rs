@@ -13,6 +13,7 @@ crate::playbook!(
     /// `tend cleanup`: compress, archive and expire files by rule; free a mount below a target.
     pub struct CleanupPlaybook {
         /// What to do with which files, rule by rule, in order.
+        #[schemars(length(min = 1))]
         pub rules: Vec<Rule>,
         /// After the rules: delete `expendable` rules' files, oldest first, until the mount is
         /// below the target.
@@ -223,6 +224,7 @@ pub struct FreeSpace {
     #[schemars(example = &"/var/log")]
     pub mount: String,
     /// The target: at most this percent of the filesystem used.
+    #[schemars(range(min = 0, max = 100))]
     pub max_used_percent: crate::playbook::units::Number,
 }
 

@@ -37,7 +37,7 @@ pub struct DeploySpec {
     #[schemars(example = &"{{ version }}")]
     pub release: String,
     /// Verified releases kept for rollback (default 5).
-    #[schemars(example = 5)]
+    #[schemars(range(min = 1), example = 5)]
     pub keep_releases: Option<usize>,
     /// Where the release's artifact comes from.
     pub fetch: FetchSpec,
@@ -95,6 +95,7 @@ pub enum OnFailure {
 /// The artifact: a tar.gz (or directory) from `url` or `path`, checked against `sha256`.
 #[derive(Deserialize, schemars::JsonSchema, Debug)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = url_or_path)]
 pub struct FetchSpec {
     /// Downloaded over HTTP(S).
     #[schemars(example = &"https://artifacts.example.com/shop/{{ version }}.tar.gz")]
@@ -115,6 +116,11 @@ pub struct FetchSpec {
     /// Refuse an artifact that unpacks to more than this (default: 50 times its own size, at
     /// most 10 GiB): a small tar.gz can inflate until the disk is full.
     pub max_unpacked_size: Option<crate::playbook::units::Size>,
+}
+
+/// `fetch` reads exactly one of them.
+fn url_or_path(s: &mut schemars::Schema) {
+    crate::schema::exactly_one_of(s, &["url", "path"]);
 }
 
 /// A schema migration: run once, recorded; `down` undoes it on rollback.
@@ -183,9 +189,10 @@ struct RawConfig {
     /// Relative to `deploy.root`, or absolute.
     #[schemars(example = &"shared/app.env")]
     dest: String,
-    /// Octal, quoted or not (default "0644").
+    /// Octal, quoted or not (default "0644"); read as written, so `0o640`, `0640` and
+    /// `"0640"` are all 0640.
     #[schemars(with = "Option<Mode>")]
-    mode: Option<serde_yaml::Value>,
+    mode: Option<String>,
 }
 
 crate::schema_as!(ConfigSpec, RawConfig);
@@ -195,7 +202,7 @@ struct Mode;
 
 crate::schema_written!(inline Mode, "Mode", {
     "anyOf": [
-        { "type": "string", "pattern": "^(0o)?[0-7]{1,4}$" },
+        { "type": "string", "pattern": "^(0o)?\\+?[0-7]+$" },
         { "type": "integer", "minimum": 0, "maximum": 7777 },
     ],
     "examples": ["0640", "0600"],
@@ -206,7 +213,7 @@ impl<'de> Deserialize<'de> for ConfigSpec {
         let r = RawConfig::deserialize(d)?;
         let mode = match &r.mode {
             None => 0o644,
-            Some(v) => parse_mode(v).map_err(|m| de::Error::custom(at_key("mode", m)))?,
+            Some(text) => parse_mode(text).map_err(|m| de::Error::custom(at_key("mode", m)))?,
         };
         Ok(ConfigSpec {
             template: r.template,
@@ -216,14 +223,10 @@ impl<'de> Deserialize<'de> for ConfigSpec {
     }
 }
 
-/// `"0640"`, or `0640` (which YAML reads as the number 640): octal digits either way.
-fn parse_mode(v: &serde_yaml::Value) -> Result<u32, crate::playbook::Invalid> {
-    let text = match v {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    };
-    let digits = text.trim_start_matches("0o");
+/// `"0640"`, `0640` or `0o640`, as written: a YAML reader would make `0o640` the number 416 (and
+/// `0640` the number 640), whose digits read as octal are another mode.
+fn parse_mode(text: &str) -> Result<u32, crate::playbook::Invalid> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
     match u32::from_str_radix(digits, 8) {
         Ok(m) if m <= 0o7777 && !digits.is_empty() => Ok(m),
         _ => Err(with_hint(
@@ -238,13 +241,22 @@ mod tests {
     use super::parse_mode;
 
     #[test]
-    fn modes_are_octal_whether_quoted_or_not() {
-        let v = |s: &str| serde_yaml::from_str::<serde_yaml::Value>(s).unwrap();
-        assert_eq!(parse_mode(&v("\"0640\"")), Ok(0o640));
-        assert_eq!(parse_mode(&v("0640")), Ok(0o640));
-        assert_eq!(parse_mode(&v("600")), Ok(0o600));
-        assert!(parse_mode(&v("\"0695\"")).is_err());
-        assert!(parse_mode(&v("99999")).is_err());
-        assert!(parse_mode(&v("rw-r--r--")).is_err());
+    fn modes_are_octal_as_written_quoted_or_not() {
+        let mode = |yaml: &str| {
+            serde_yaml::from_str::<super::RawConfig>(&format!(
+                "{{ template: t, dest: d, mode: {yaml} }}"
+            ))
+            .map_err(|e| e.to_string())
+            .and_then(|r| parse_mode(&r.mode.unwrap()).map_err(|e| e.0))
+        };
+        assert_eq!(mode("\"0640\""), Ok(0o640));
+        assert_eq!(mode("0640"), Ok(0o640));
+        assert_eq!(mode("0o640"), Ok(0o640));
+        assert_eq!(mode("\"0o640\""), Ok(0o640));
+        assert_eq!(mode("600"), Ok(0o600));
+        assert!(mode("\"0695\"").is_err());
+        assert!(mode("99999").is_err());
+        assert!(mode("rw-r--r--").is_err());
+        assert!(mode("0x1a4").is_err());
     }
 }

@@ -7,12 +7,18 @@ use crate::action::{ActionItem, ActionSpec, string_or_map};
 use crate::playbook::diagnostic::{at_key, with_hint};
 use crate::playbook::units::Duration;
 
+/// `active` reads exactly one of them.
+fn one_source(s: &mut schemars::Schema) {
+    crate::schema::exactly_one_of(s, &["command", "resolv_conf", "state_file"]);
+}
+
 crate::playbook!(
     Failover,
     /// `tend failover`: probe the DNS servers, fence the failed active, promote the standby,
     /// verify it answers.
     pub struct FailoverPlaybook {
         /// The DNS servers, at least two; the first healthy one not active is the standby.
+        #[schemars(length(min = 2))]
         pub servers: Vec<ServerSpec>,
         /// The question every server must answer, and how often it is asked.
         pub probe: DnsProbe,
@@ -66,15 +72,15 @@ pub struct DnsProbe {
     /// How long one query may take (default 1s).
     pub timeout: Option<Duration>,
     /// Queries in one round before a server counts as down for it (default 3).
-    #[schemars(example = 3)]
+    #[schemars(range(min = 1), example = 3)]
     pub attempts: Option<u32>,
     /// Between rounds (default 1s).
     pub interval: Option<Duration>,
     /// Failed rounds in a row before the active counts as down (default 3).
-    #[schemars(example = 3)]
+    #[schemars(range(min = 1), example = 3)]
     pub fall: Option<u32>,
     /// Passed rounds in a row before a server counts as up again (default 3).
-    #[schemars(example = 3)]
+    #[schemars(range(min = 1), example = 3)]
     pub rise: Option<u32>,
 }
 
@@ -82,8 +88,10 @@ fn a_record() -> String {
     "A".into()
 }
 
+/// Exactly one of `command`, `resolv_conf` or `state_file`.
 #[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = one_source)]
 pub struct ActiveSpec {
     /// Prints the active server's name (or address).
     #[schemars(example = &"dnsTool -a show-active")]

@@ -20,7 +20,8 @@ pub struct AlertmanagerSpec {
     #[serde(default)]
     #[schemars(example = crate::schema::example_labels())]
     pub labels: BTreeMap<String, String>,
-    /// Which events post (default: every one, `success` too: it resolves a failure's alert).
+    /// Which events post (default: every one this kind sends; a success resolves a failure's
+    /// alert there).
     #[serde(default)]
     #[schemars(schema_with = "crate::schema::alert_reasons")]
     pub on: Option<Vec<String>>,

@@ -14,7 +14,7 @@ use crate::playbook::{Diagnostic, Mode, Scope, SecretValue};
 #[serde(deny_unknown_fields)]
 pub struct EmailSpec {
     /// Recipients.
-    #[schemars(example = ["oncall@example.org"])]
+    #[schemars(length(min = 1), example = ["oncall@example.org"])]
     pub to: Vec<String>,
     /// The sender.
     #[schemars(example = &"tend <tend@example.org>")]

@@ -30,8 +30,8 @@ pub struct WebhookSpec {
     /// The body's shape.
     #[serde(default)]
     pub format: Format,
-    /// PagerDuty's integration key (from `secrets:`, usually).
-    #[schemars(example = &"{{ secrets.PAGERDUTY_KEY }}")]
+    /// PagerDuty's integration key, usually a secret: `"{{ pagerduty_key }}"`.
+    #[schemars(example = &"{{ pagerduty_key }}")]
     pub routing_key: Option<String>,
     /// Which events post (default: every one but `success`).
     #[serde(default)]

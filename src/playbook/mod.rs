@@ -71,15 +71,15 @@ macro_rules! playbook {
             /// Free text for the people who read the playbook.
             #[serde(default)]
             #[allow(dead_code)]
-            #[schemars(example = &"Deploys the shop's web app to the web servers")]
+            #[schemars(example = &"Owned by the shop team; runbook: https://wiki.example.com/shop")]
             pub description: Option<String>,
             /// Values for `{{ name }}` in templates; `--var name=value` overrides them.
             #[serde(default)]
             #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
             #[schemars(example = $crate::schema::example_vars())]
             pub vars: $crate::playbook::Vars,
-            /// Values read at run time from the environment, a file or a command, as
-            /// `{{ secrets.NAME }}`; masked as `***` in every output, journal and alert.
+            /// Values read at run time from the environment, a file or a command, used as
+            /// `{{ NAME }}`; masked as `***` in every output, journal and alert.
             #[serde(default)]
             pub secrets: std::collections::BTreeMap<String, $crate::playbook::SecretSource>,
             /// Where alerts go: email, a webhook (Slack, PagerDuty), Alertmanager.

@@ -50,7 +50,7 @@ crate::schema_string_or!(
     SecretValue,
     "SecretValue",
     SecretSource,
-    serde_json::json!({ "type": "string", "description": "The value itself", "examples": ["alerts@example.org"] }),
+    crate::schema::text_only("The value itself", serde_json::json!(["alerts@example.org"]), 0),
     "The value, or where to read it like a secret: `{ env: SMTP_PASS }`",
     ["tend", { "env": "SMTP_PASSWORD" }]
 );

@@ -169,10 +169,19 @@ impl<'de> Deserialize<'de> for Size {
 /// humantime's units, longest first so that a pattern tries `min` before `m`.
 const DURATION_UNITS: &str = "nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y";
 
+/// A duration as humantime reads it, for a schema's patterns: numbers (spaces may part their
+/// digits) each with a unit.
+pub fn duration_pattern() -> String {
+    format!(r"(\s*[0-9][0-9\s]*(\.[0-9\s]*)?({DURATION_UNITS}))+\s*")
+}
+
+/// A size as bytesize reads it (after a trim), for a schema's patterns.
+pub const SIZE_PATTERN: &str = r"[0-9.]*[0-9][0-9.]*\s*([kKmMgGtTpPeE][iI]?[bB]?|[bB])?";
+
 crate::schema_written!(Duration, "Duration", {
-    "description": "A duration: a number and a unit (ms, s, m, h, d, w), or several (1h30m).",
+    "description": "A duration: a number and a unit (ms, s, m, h, d, w; M is months, y years), or several (1h30m).",
     "type": "string",
-    "pattern": format!(r"^\s*([0-9][0-9\s]*(\.[0-9\s]*)?({DURATION_UNITS})\s*)+$"),
+    "pattern": format!("^{}$", duration_pattern()),
     "examples": ["500ms", "30s", "5m", "26h", "7d"],
 });
 
@@ -180,7 +189,7 @@ crate::schema_written!(Size, "Size", {
     "description": "A size: bytes, or a number and a unit, decimal (KB, MB, GB) or binary (KiB, MiB, GiB).",
     "anyOf": [
         { "type": "integer", "minimum": 0 },
-        { "type": "string", "pattern": r"^\s*[0-9.]*[0-9][0-9.]*\s*([kKmMgGtTpPeE][iI]?[bB]?|[bB])?\s*$" },
+        { "type": "string", "pattern": format!(r"^\s*{SIZE_PATTERN}\s*$") },
     ],
     "examples": ["500MB", "2GiB", 1048576],
 });

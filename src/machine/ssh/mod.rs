@@ -47,8 +47,8 @@ pub struct SshSpec {
     /// The private key (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa, or the agent).
     #[schemars(example = &"~/.ssh/deploy_ed25519")]
     pub identity: Option<String>,
-    /// The identity's passphrase, usually `"{{ secrets.NAME }}"`.
-    #[schemars(example = &"{{ secrets.KEY_PASSPHRASE }}")]
+    /// The identity's passphrase, usually a secret: `"{{ key_passphrase }}"`.
+    #[schemars(example = &"{{ key_passphrase }}")]
     pub passphrase: Option<String>,
     /// Where hosts' keys are checked (default: ~/.ssh/known_hosts).
     #[schemars(example = &"/etc/tend/known_hosts")]
@@ -61,14 +61,14 @@ pub struct SshSpec {
     /// `sudo`: every command on the hosts runs through sudo.
     #[serde(rename = "become")]
     pub become_: Option<Become>,
-    /// The login user's password for sudo, usually `"{{ secrets.SUDO_PASSWORD }}"`: without
+    /// The login user's password for sudo, usually a secret: `"{{ sudo_password }}"`: without
     /// it sudo runs with `-n` and needs a NOPASSWD rule.
-    #[schemars(example = &"{{ secrets.SUDO_PASSWORD }}")]
+    #[schemars(example = &"{{ sudo_password }}")]
     pub become_password: Option<String>,
 }
 
 impl SshSpec {
-    /// Templates rendered: `passphrase: "{{ secrets.KEY_PASS }}"` becomes the passphrase.
+    /// Templates rendered: `passphrase: "{{ key_passphrase }}"` becomes the passphrase.
     pub fn render(
         &self,
         scope: &crate::playbook::Scope,
