@@ -302,8 +302,14 @@ fn as_yaml_reads(v: &mut Value) {
             if let Some(most) = most {
                 map.entry("maximum").or_insert(most);
             }
+            let nonempty = map
+                .get("minItems")
+                .and_then(Value::as_u64)
+                .is_some_and(|n| n > 0);
             if let Some(ty) = map.get_mut("type") {
                 match ty.as_str() {
+                    // A list that must hold something is refused empty, null or not.
+                    Some("array") if nonempty => {}
                     Some(t @ ("object" | "array")) => *ty = json!([t, "null"]),
                     Some("string") if free => *ty = json!(["string", "number", "boolean", "null"]),
                     _ if free && *ty == json!(["string", "null"]) => {

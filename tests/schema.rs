@@ -305,12 +305,18 @@ fn the_schema_and_the_loader_agree_on_a_corpus() {
         ("one server", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }]\nprobe: { name: x.example }\nactive: { state_file: /tmp/a }\npromote: x\n".into()),
         ("no active source", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }, { name: b, address: 127.0.0.2 }]\nprobe: { name: x.example }\nactive: {}\npromote: x\n".into()),
         ("a fall of 0", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }, { name: b, address: 127.0.0.2 }]\nprobe: { name: x.example, fall: 0 }\nactive: { state_file: /tmp/a }\npromote: x\n".into()),
+        ("a size as a percentage", "kind: check\nchecks:\n  - disk: { warn: 10GiB }\n".into()),
+        ("a percentage of bytes", "kind: check\nchecks:\n  - disk: { free: { warn: 10% } }\n".into()),
+        ("a percentage as an age", "kind: check\nchecks:\n  - file_age: { path: /etc/hostname, max_age: 50% }\n".into()),
+        ("checks left empty", "kind: check\nchecks:\n".into()),
         ("a promote that is both", "kind: failover\nservers: [{ name: a, address: 127.0.0.1 }, { name: b, address: 127.0.0.2 }]\nprobe: { name: x.example }\nactive: { state_file: /tmp/a }\npromote: { run: x, resolv_conf: /etc/resolv.conf }\n".into()),
     ];
     let accepted: &[(&str, String)] = &[
         ("bare commands and empty lists", format!("{DEPLOY}  stop: [\"systemctl stop shop\"]\n  migrate: [\"./migrate up\"]\n  start:\n  verify: []\n")),
         ("hosts as strings and mappings", format!("{DEPLOY}hosts: [\"deploy@127.0.0.1:2222\", {{ name: web2, address: 127.0.0.2, vars: {{ weight: 3 }} }}]\n")),
         ("a mode as a number", format!("{DEPLOY}  configure: [{{ template: t.j2, dest: d, mode: 0640 }}]\n")),
+        ("a size with a sign", "kind: cleanup\nrules:\n  - { path: /var/log/app, match: [\"*.log\"], action: delete, min_size: \"+5\" }\n".into()),
+        ("an age in seconds", "kind: check\nchecks:\n  - file_age: { path: /etc/hostname, max_age: 90000 }\n".into()),
         ("a mode in YAML's octal", format!("{DEPLOY}  configure: [{{ template: t.j2, dest: d, mode: 0o640 }}]\n")),
         ("thresholds with units and spaces", "kind: check\nchecks:\n  - file_age: { path: /etc/hostname, warn: 1h 30m, max_age: \"2 days\" }\n  - disk: { free: { warn: \"10 GiB\", crit: 1.5GB } }\n  - memory: { warn: \"80%\", crit: \" @ 90 : 100 \" }\n  - prometheus: { url: \"http://127.0.0.1:9090\", query: up, crit: \"-1e3:.5\" }\n".into()),
         ("batches as counts and percents", format!("{DEPLOY}hosts: [127.0.0.1]\n").replace("  fetch:", "  rollout: { batches: [1, \"50%\"], on_failure: halt }\n  fetch:")),

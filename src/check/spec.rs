@@ -234,8 +234,12 @@ pub struct Cpu {
 #[schemars(rename = "Cpu")]
 struct RawCpu {
     /// WARNING above this percent (with neither `warn` nor `crit` given: 80).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::percent")]
     warn: Option<Raw>,
     /// CRITICAL above this percent (with neither given: 90).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::percent")]
     crit: Option<Raw>,
     /// How long the CPU is watched, 100ms to 60s (default 1s).
     sample: Option<Duration>,
@@ -290,8 +294,12 @@ pub struct Usage {
 #[schemars(rename = "Usage")]
 struct RawUsage {
     /// WARNING above this percent (with neither `warn` nor `crit` given: 80, swap 50).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::percent")]
     warn: Option<Raw>,
     /// CRITICAL above this percent (with neither given: 90, swap 80).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::percent")]
     crit: Option<Raw>,
 }
 
@@ -363,8 +371,12 @@ struct RawDisk {
     #[schemars(example = &"/var")]
     mount: Option<OneOrMany>,
     /// WARNING above this percent used (with neither `warn` nor `crit` given: 80).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::percent")]
     warn: Option<Raw>,
     /// CRITICAL above this percent used (with neither given: 90).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::percent")]
     crit: Option<Raw>,
     /// Alert on bytes available instead (disk only): `{ warn: 10GiB, crit: 2GiB }`.
     free: Option<RawFree>,
@@ -378,8 +390,12 @@ struct RawDisk {
 #[schemars(rename = "Free")]
 struct RawFree {
     /// WARNING below this many bytes available.
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::bytes")]
     warn: Option<Raw>,
     /// CRITICAL below this many bytes available.
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::bytes")]
     crit: Option<Raw>,
 }
 
@@ -512,7 +528,7 @@ impl schemars::JsonSchema for RawTriple {
         "LoadLevels".into()
     }
     fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let one = g.subschema_for::<Raw>();
+        let one = super::threshold::Kind::Number.reference(g);
         schemars::json_schema!({
             "description": "One threshold for the 1, 5 and 15 minute averages, or three.",
             "anyOf": [one.clone(), { "type": "array", "items": one, "minItems": 3, "maxItems": 3 }],
@@ -616,8 +632,12 @@ struct RawProcess {
     #[schemars(example = 64)]
     max: Option<u64>,
     /// WARNING outside this range (a plain number: below it).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::number")]
     warn: Option<Raw>,
     /// CRITICAL outside this range, instead of `min`/`max`.
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::number")]
     crit: Option<Raw>,
 }
 
@@ -685,10 +705,16 @@ struct RawFileAge {
     path: String,
     /// CRITICAL when older than this (the same as `crit`); a duration, a plain number is
     /// seconds.
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::seconds")]
     max_age: Option<Raw>,
     /// WARNING when older than this.
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::seconds")]
     warn: Option<Raw>,
     /// CRITICAL when older than this.
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::seconds")]
     crit: Option<Raw>,
 }
 
@@ -747,8 +773,12 @@ struct RawPromCheck {
     #[schemars(example = &"sum(rate(http_requests_total{code=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))")]
     query: String,
     /// WARNING above (or outside this range).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::number")]
     warn: Option<Raw>,
     /// CRITICAL above (or outside this range).
+    #[serde(default)]
+    #[schemars(schema_with = "super::threshold::number")]
     crit: Option<Raw>,
     /// How long the query may take (default 10s).
     timeout: Option<Duration>,

@@ -16,25 +16,97 @@ pub enum Raw {
     Text(String),
 }
 
-/// N, N:, ~:N, N:M or @N:M, each value a number (a percent may say `%`), a size or a duration.
-fn range_pattern() -> String {
-    let number = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?%?";
-    let size = crate::playbook::units::SIZE_PATTERN;
-    let duration = crate::playbook::units::duration_pattern();
-    let value = format!("({number}|{size}|{duration})");
-    format!(r"^\s*@?\s*((~|{value})?\s*:\s*({value})?|{value})\s*$")
-}
-
 pub const EXPECTED: &str = "a number like 80 or a Nagios range like \"10:20\"";
 
-crate::schema_written!(Raw, "Threshold", {
-    "description": "A threshold: a number (the check says which way is bad), or a Monitoring Plugins range: N, N:, ~:N, N:M (alert outside), @N:M (alert inside). Values may carry the check's unit (80%, 10GiB, 26h).",
-    "anyOf": [
-        { "type": "number" },
-        { "type": "string", "pattern": range_pattern() },
-    ],
-    "examples": [80, "10:", "~:10", "@10:20", "10GiB"],
-});
+/// A number as Rust's `f64` parse reads it (not `inf` or `nan`, which no threshold takes).
+const NUMBER: &str = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?";
+
+/// What a threshold's values may be, by the unit its check measures in, so that an editor can
+/// tell `warn: 10GiB` on a percentage is wrong.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    Percent,
+    Bytes,
+    Seconds,
+    Number,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Percent => "PercentThreshold",
+            Kind::Bytes => "BytesThreshold",
+            Kind::Seconds => "SecondsThreshold",
+            Kind::Number => "NumberThreshold",
+        }
+    }
+
+    /// N, N:, ~:N, N:M or @N:M of this kind's values.
+    fn pattern(self) -> String {
+        use crate::playbook::units::{SIZE_PATTERN, WS, duration_pattern};
+        let value = match self {
+            Kind::Percent => format!("{NUMBER}%?"),
+            Kind::Bytes => format!("({NUMBER}|{SIZE_PATTERN})"),
+            Kind::Seconds => format!("({NUMBER}|{})", duration_pattern()),
+            Kind::Number => NUMBER.to_string(),
+        };
+        format!(r"^{WS}*@?{WS}*((~|{value})?{WS}*:{WS}*({value})?|{value}){WS}*$")
+    }
+
+    /// The definition's reference, the definition made the first time.
+    pub fn reference(self, g: &mut schemars::SchemaGenerator) -> serde_json::Value {
+        let (what, examples) = match self {
+            Kind::Percent => (
+                "a percentage",
+                serde_json::json!([80, "90%", "~:80", "@90:100"]),
+            ),
+            Kind::Bytes => (
+                "bytes: a count, or a size like 10GiB",
+                serde_json::json!(["10GiB", "2GB:", 1073741824]),
+            ),
+            Kind::Seconds => (
+                "seconds: a count, or a duration like 26h",
+                serde_json::json!(["26h", "1h30m", 3600]),
+            ),
+            Kind::Number => ("a number", serde_json::json!([4, "1:", "~:0.05", "@10:20"])),
+        };
+        g.definitions_mut()
+            .entry(self.name())
+            .or_insert_with(|| {
+                serde_json::json!({
+                    "description": format!("A threshold in {what}: a value (the check says which way is bad), or a Monitoring Plugins range: N, N:, ~:N, N:M (alert outside), @N:M (alert inside)."),
+                    "anyOf": [{ "type": "number" }, { "type": "string", "pattern": self.pattern() }],
+                    "examples": examples,
+                })
+            });
+        serde_json::json!({ "$ref": format!("#/$defs/{}", self.name()) })
+    }
+
+    fn optional(self, g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let one = self.reference(g);
+        schemars::json_schema!({ "anyOf": [one, { "type": "null" }] })
+    }
+}
+
+/// `warn:`/`crit:` of a check measured in percent, for `#[schemars(schema_with)]`.
+pub fn percent(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    Kind::Percent.optional(g)
+}
+
+/// Of a check measured in bytes.
+pub fn bytes(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    Kind::Bytes.optional(g)
+}
+
+/// Of a check measured in seconds.
+pub fn seconds(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    Kind::Seconds.optional(g)
+}
+
+/// Of a check that counts or measures without a unit.
+pub fn number(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    Kind::Number.optional(g)
+}
 
 /// Reads a threshold from a number or a string; load triples use it for their single form.
 pub struct RawVisitor;

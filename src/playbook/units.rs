@@ -169,14 +169,20 @@ impl<'de> Deserialize<'de> for Size {
 /// humantime's units, longest first so that a pattern tries `min` before `m`.
 const DURATION_UNITS: &str = "nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y";
 
+/// Whitespace as Rust trims it, for a schema's patterns: an editor's `\s` (ECMAScript's) lacks
+/// U+0085, which Rust's has.
+pub const WS: &str = r"[\s\u0085]";
+
 /// A duration as humantime reads it, for a schema's patterns: numbers (spaces may part their
 /// digits) each with a unit.
 pub fn duration_pattern() -> String {
-    format!(r"(\s*[0-9][0-9\s]*(\.[0-9\s]*)?({DURATION_UNITS}))+\s*")
+    format!(r"({WS}*[0-9][0-9\s\u0085]*(\.[0-9\s\u0085]*)?({DURATION_UNITS}))+{WS}*")
 }
 
-/// A size as bytesize reads it (after a trim), for a schema's patterns.
-pub const SIZE_PATTERN: &str = r"[0-9.]*[0-9][0-9.]*\s*([kKmMgGtTpPeE][iI]?[bB]?|[bB])?";
+/// A size as tend reads it (after a trim: a count of bytes, or bytesize's number and unit), for
+/// a schema's patterns.
+pub const SIZE_PATTERN: &str =
+    r"(\+[0-9]+|[0-9.]*[0-9][0-9.]*[\s\u0085]*([kKmMgGtTpPeE][iI]?[bB]?|[bB])?)";
 
 crate::schema_written!(Duration, "Duration", {
     "description": "A duration: a number and a unit (ms, s, m, h, d, w; M is months, y years), or several (1h30m).",
@@ -189,7 +195,7 @@ crate::schema_written!(Size, "Size", {
     "description": "A size: bytes, or a number and a unit, decimal (KB, MB, GB) or binary (KiB, MiB, GiB).",
     "anyOf": [
         { "type": "integer", "minimum": 0 },
-        { "type": "string", "pattern": format!(r"^\s*{SIZE_PATTERN}\s*$") },
+        { "type": "string", "pattern": format!(r"^{WS}*{SIZE_PATTERN}{WS}*$") },
     ],
     "examples": ["500MB", "2GiB", 1048576],
 });
