@@ -96,7 +96,7 @@ where
 #[derive(Debug, Clone)]
 pub struct ActionItem(pub ActionSpec);
 
-crate::schema_string_or!(
+crate::playbook::schema::schema_string_or!(
     ActionItem,
     "ActionItem",
     ActionSpec,
@@ -107,7 +107,7 @@ crate::schema_string_or!(
 
 /// A command string, as the schema shows it.
 pub fn command() -> serde_json::Value {
-    crate::schema::text_only(
+    crate::playbook::schema::text_only(
         "Run with `sh -c`; `{{ values }}` in it are shell-quoted where they sit",
         serde_json::json!(["systemctl restart app"]),
         1,

@@ -98,7 +98,7 @@ pub enum Command {
     Schema {
         /// deploy, cleanup, failover or check [default: every kind, picked by `kind:`]
         #[arg(value_enum)]
-        kind: Option<crate::playbook::Kind>,
+        kind: Option<PlaybookKind>,
     },
     /// Print the man page (roff)
     #[command(hide = true)]
@@ -107,6 +107,15 @@ pub enum Command {
     /// network and FUSE filesystems, so a hung mount cannot keep tend from exiting
     #[command(hide = true)]
     Statvfs { path: String },
+}
+
+/// A playbook's `kind:`, as `tend schema` takes it.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum PlaybookKind {
+    Deploy,
+    Cleanup,
+    Failover,
+    Check,
 }
 
 /// Variables given on the command line, on every subcommand that reads a playbook.

@@ -125,15 +125,15 @@ struct RawHost {
     /// This host's values, as `{{ host.vars.NAME }}`.
     #[serde(default)]
     #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
-    #[schemars(example = crate::schema::example_vars())]
+    #[schemars(example = crate::playbook::schema::example_vars())]
     vars: Vars,
 }
 
-crate::schema_string_or!(
+crate::playbook::schema::schema_string_or!(
     HostSpec,
     "HostSpec",
     RawHost,
-    crate::schema::text_only(
+    crate::playbook::schema::text_only(
         "`host`, `user@host` or `user@host:port`",
         serde_json::json!(["deploy@web1.example.com:22"]),
         1
@@ -306,7 +306,7 @@ pub enum Batch {
     Percent(f64),
 }
 
-crate::schema_written!(Batch, "Batch", {
+crate::playbook::schema::schema_written!(Batch, "Batch", {
     "description": "A batch's size: a host count, or a percentage of all hosts (rounded down, at least 1).",
     "anyOf": [
         { "type": "integer", "minimum": 1 },

@@ -135,7 +135,16 @@ fn run(cli: &Cli, cfg: &Config) -> Result<Exit, Error> {
                 Ok(Exit::FAILED)
             }
         },
-        Command::Schema { kind } => document(schema::text(*kind).as_bytes()),
+        Command::Schema { kind } => {
+            use cli::PlaybookKind as Asked;
+            let kind = kind.map(|k| match k {
+                Asked::Deploy => playbook::Kind::Deploy,
+                Asked::Cleanup => playbook::Kind::Cleanup,
+                Asked::Failover => playbook::Kind::Failover,
+                Asked::Check => playbook::Kind::Check,
+            });
+            document(schema::text(kind).as_bytes())
+        }
         Command::Man => {
             let mut page = vec![];
             clap_mangen::Man::new(Cli::command().version(env!("CARGO_PKG_VERSION")))

@@ -9,70 +9,9 @@ use schemars::{JsonSchema, Schema, json_schema};
 use serde_json::{Value, json};
 
 use crate::playbook::Kind;
+use crate::playbook::schema::{ALERT_REASON, TEXT_ONLY};
 
 const KINDS: [Kind; 4] = [Kind::Deploy, Kind::Cleanup, Kind::Failover, Kind::Check];
-
-/// A type the loader reads through another and then checks (`Cpu` is read as `RawCpu`): its
-/// schema is the other's, the keys a playbook may hold there.
-#[macro_export]
-macro_rules! schema_as {
-    ($ty:ty, $raw:ty) => {
-        impl schemars::JsonSchema for $ty {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                <$raw as schemars::JsonSchema>::schema_name()
-            }
-            fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                <$raw as schemars::JsonSchema>::json_schema(g)
-            }
-        }
-    };
-}
-
-/// A value tend parses itself (a duration, a size, a threshold): its schema written out, a
-/// definition of its own (`inline`: written where it is used).
-#[macro_export]
-macro_rules! schema_written {
-    ($ty:ty, $name:literal, $($json:tt)+) => {
-        $crate::schema_written!(@ $ty, $name, false, $($json)+);
-    };
-    (inline $ty:ty, $name:literal, $($json:tt)+) => {
-        $crate::schema_written!(@ $ty, $name, true, $($json)+);
-    };
-    (@ $ty:ty, $name:literal, $inline:literal, $($json:tt)+) => {
-        impl schemars::JsonSchema for $ty {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                $name.into()
-            }
-            fn inline_schema() -> bool {
-                $inline
-            }
-            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!($($json)+)
-            }
-        }
-    };
-}
-
-/// A value written as a bare string or as the mapping `$raw` reads (`"systemctl stop app"` or
-/// `{ run: ..., timeout: 1m }`).
-#[macro_export]
-macro_rules! schema_string_or {
-    ($ty:ty, $name:literal, $raw:ty, $string:expr, $description:literal, $($examples:tt)+) => {
-        impl schemars::JsonSchema for $ty {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                $name.into()
-            }
-            fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                let mapping = g.subschema_for::<$raw>();
-                schemars::json_schema!({
-                    "description": $description,
-                    "anyOf": [$string, mapping],
-                    "examples": $($examples)+,
-                })
-            }
-        }
-    };
-}
 
 fn generator() -> SchemaGenerator {
     SchemaSettings::draft2020_12()
@@ -119,6 +58,9 @@ pub fn document(kind: Option<Kind>) -> Value {
         json!("https://json-schema.org/draft/2020-12/schema"),
     );
     let mut value = root.to_value();
+    if let Some(reasons) = value.pointer_mut(&format!("/$defs/{ALERT_REASON}/enum")) {
+        *reasons = json!(self::reasons(kind));
+    }
     if let Some(map) = value.as_object_mut() {
         for v in map.values_mut() {
             as_yaml_reads(v);
@@ -126,9 +68,6 @@ pub fn document(kind: Option<Kind>) -> Value {
     }
     if let Some(kind) = kind {
         set_kind(&mut value, kind);
-        if let Some(reasons) = value.pointer_mut("/$defs/AlertReason/enum") {
-            *reasons = json!(self::reasons(Some(kind)));
-        }
     } else {
         for kind in KINDS {
             if let Some(def) = value
@@ -201,41 +140,6 @@ pub fn text(kind: Option<Kind>) -> String {
     s
 }
 
-/// Marks a string only a string may stand for (a bare command, read by a visitor that takes
-/// text alone), which [`as_yaml_reads`] leaves a string; it is gone from the printed schema.
-const TEXT_ONLY: &str = "x-tend-text-only";
-
-/// A string that is text only (see [`TEXT_ONLY`]); `minimum` characters long.
-pub fn text_only(description: &str, examples: Value, minimum: usize) -> Value {
-    json!({
-        "type": "string",
-        "minLength": minimum,
-        "description": description,
-        "examples": examples,
-        TEXT_ONLY: true,
-    })
-}
-
-/// `vars:` as the schema shows it.
-pub fn example_vars() -> Value {
-    json!({ "app": "shop", "port": 8080 })
-}
-
-/// Exactly one of `keys` is given (and not null), as the loader asks of a secret's source or
-/// a probe's kind.
-pub fn exactly_one_of(schema: &mut Schema, keys: &[&str]) {
-    let branches: Vec<Value> = keys
-        .iter()
-        .map(|k| json!({ "required": [k], "properties": { *k: { "not": { "type": "null" } } } }))
-        .collect();
-    schema.insert("oneOf".into(), Value::Array(branches));
-}
-
-/// `labels:` as the schema shows them.
-pub fn example_labels() -> Value {
-    json!({ "team": "shop", "service": "web" })
-}
-
 /// Every reason an alert is sent for, in one playbook kind or (None) any.
 fn reasons(kind: Option<Kind>) -> Vec<&'static str> {
     let mut all = vec![];
@@ -256,27 +160,6 @@ fn reasons(kind: Option<Kind>) -> Vec<&'static str> {
         }
     }
     all
-}
-
-/// A channel's `on:`: the reasons it is sent for, as a list of `AlertReason` (which a kind's
-/// own schema narrows to that kind's reasons).
-pub fn alert_reasons(g: &mut SchemaGenerator) -> Schema {
-    g.definitions_mut().insert(
-        "AlertReason".into(),
-        json!({
-            "description": "An event an alert is sent for.",
-            "enum": reasons(None),
-        }),
-    );
-    json_schema!({
-        "type": ["array", "null"],
-        "items": { "$ref": "#/$defs/AlertReason" },
-    })
-}
-
-/// `batches:` as the schema shows them.
-pub fn example_batches() -> Value {
-    json!([1, "25%", "100%"])
 }
 
 /// What YAML lets a value be where the loader reads it: its empty value (`stop:` with nothing

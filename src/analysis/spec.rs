@@ -79,7 +79,7 @@ struct Raw {
     on_inconclusive: OnInconclusive,
 }
 
-crate::schema_as!(AnalysisSpec, Raw);
+crate::playbook::schema::schema_as!(AnalysisSpec, Raw);
 
 /// `success` or `failure`, or both.
 fn needs_a_condition(s: &mut schemars::Schema) {

@@ -245,7 +245,7 @@ struct RawCpu {
     sample: Option<Duration>,
 }
 
-crate::schema_as!(Cpu, RawCpu);
+crate::playbook::schema::schema_as!(Cpu, RawCpu);
 
 impl<'de> Deserialize<'de> for Cpu {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -319,7 +319,7 @@ macro_rules! usage_with_defaults {
 usage_with_defaults!(UsageMemory, 80.0, 90.0);
 usage_with_defaults!(UsageSwap, 50.0, 80.0);
 
-crate::schema_written!(OneOrMany, "Mounts", {
+crate::playbook::schema::schema_written!(OneOrMany, "Mounts", {
     "anyOf": [
         { "type": "string", "pattern": "^/" },
         { "type": "array", "items": { "type": "string", "pattern": "^/" } },
@@ -550,7 +550,7 @@ struct RawLoad {
     per_cpu: Option<bool>,
 }
 
-crate::schema_as!(Load, RawLoad);
+crate::playbook::schema::schema_as!(Load, RawLoad);
 
 fn triple(t: Option<RawTriple>, key: &str) -> Result<[Option<Raw>; 3], Invalid> {
     Ok(match t {
@@ -641,7 +641,7 @@ struct RawProcess {
     crit: Option<Raw>,
 }
 
-crate::schema_as!(Process, RawProcess);
+crate::playbook::schema::schema_as!(Process, RawProcess);
 
 impl<'de> Deserialize<'de> for Process {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -718,7 +718,7 @@ struct RawFileAge {
     crit: Option<Raw>,
 }
 
-crate::schema_as!(FileAge, RawFileAge);
+crate::playbook::schema::schema_as!(FileAge, RawFileAge);
 
 impl<'de> Deserialize<'de> for FileAge {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -784,7 +784,7 @@ struct RawPromCheck {
     timeout: Option<Duration>,
 }
 
-crate::schema_as!(PromCheck, RawPromCheck);
+crate::playbook::schema::schema_as!(PromCheck, RawPromCheck);
 
 impl<'de> Deserialize<'de> for PromCheck {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

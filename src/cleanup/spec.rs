@@ -118,7 +118,7 @@ struct RawRule {
     expendable: bool,
 }
 
-crate::schema_as!(Rule, RawRule);
+crate::playbook::schema::schema_as!(Rule, RawRule);
 
 /// `action: archive` needs its `archive:` section; the other actions take none.
 fn archive_needs_its_section(s: &mut schemars::Schema) {

@@ -64,7 +64,7 @@ pub struct DeploySpec {
 #[serde(deny_unknown_fields)]
 pub struct RolloutSpec {
     /// Batch sizes; the last repeats until every host is in one.
-    #[schemars(example = crate::schema::example_batches())]
+    #[schemars(example = crate::playbook::schema::example_batches())]
     pub batches: Vec<crate::inventory::Batch>,
     /// Failed hosts a batch may have before the rollout stops (default 0).
     #[serde(default)]
@@ -120,7 +120,7 @@ pub struct FetchSpec {
 
 /// `fetch` reads exactly one of them.
 fn url_or_path(s: &mut schemars::Schema) {
-    crate::schema::exactly_one_of(s, &["url", "path"]);
+    crate::playbook::schema::exactly_one_of(s, &["url", "path"]);
 }
 
 /// A schema migration: run once, recorded; `down` undoes it on rollback.
@@ -147,7 +147,7 @@ pub struct MigrationSpec {
 #[derive(Debug, Clone)]
 pub struct MigrationItem(pub MigrationSpec);
 
-crate::schema_string_or!(
+crate::playbook::schema::schema_string_or!(
     MigrationItem,
     "MigrationItem",
     MigrationSpec,
@@ -195,12 +195,12 @@ struct RawConfig {
     mode: Option<String>,
 }
 
-crate::schema_as!(ConfigSpec, RawConfig);
+crate::playbook::schema::schema_as!(ConfigSpec, RawConfig);
 
 /// A file mode as the schema shows it.
 struct Mode;
 
-crate::schema_written!(inline Mode, "Mode", {
+crate::playbook::schema::schema_written!(inline Mode, "Mode", {
     "anyOf": [
         { "type": "string", "pattern": "^(0o)?\\+?[0-7]+$" },
         { "type": "integer", "minimum": 0, "maximum": 7777 },

@@ -9,7 +9,7 @@ use crate::playbook::units::Duration;
 
 /// `active` reads exactly one of them.
 fn one_source(s: &mut schemars::Schema) {
-    crate::schema::exactly_one_of(s, &["command", "resolv_conf", "state_file"]);
+    crate::playbook::schema::exactly_one_of(s, &["command", "resolv_conf", "state_file"]);
 }
 
 crate::playbook!(
@@ -144,7 +144,7 @@ impl schemars::JsonSchema for Promote {
     }
     fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let mut raw = RawPromote::json_schema(g);
-        crate::schema::exactly_one_of(&mut raw, &["run", "resolv_conf"]);
+        crate::playbook::schema::exactly_one_of(&mut raw, &["run", "resolv_conf"]);
         let mut s = schemars::json_schema!({ "anyOf": [crate::action::command(), raw] });
         s.insert(
             "description".into(),

@@ -18,12 +18,12 @@ pub struct AlertmanagerSpec {
     pub url: String,
     /// Added to every alert's labels (`team: shop`), for Alertmanager's routes.
     #[serde(default)]
-    #[schemars(example = crate::schema::example_labels())]
+    #[schemars(example = crate::playbook::schema::example_labels())]
     pub labels: BTreeMap<String, String>,
     /// Which events post (default: every one this kind sends; a success resolves a failure's
     /// alert there).
     #[serde(default)]
-    #[schemars(schema_with = "crate::schema::alert_reasons")]
+    #[schemars(schema_with = "crate::playbook::schema::alert_reasons")]
     pub on: Option<Vec<String>>,
     /// How long one POST may take (default 10s).
     pub timeout: Option<Duration>,

@@ -21,7 +21,7 @@ pub struct EmailSpec {
     pub from: String,
     /// Which events mail (default: every one but `success`).
     #[serde(default)]
-    #[schemars(schema_with = "crate::schema::alert_reasons")]
+    #[schemars(schema_with = "crate::playbook::schema::alert_reasons")]
     pub on: Option<Vec<String>>,
     /// The relay the mail goes through.
     pub smtp: SmtpSpec,

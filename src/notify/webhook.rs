@@ -35,7 +35,7 @@ pub struct WebhookSpec {
     pub routing_key: Option<String>,
     /// Which events post (default: every one but `success`).
     #[serde(default)]
-    #[schemars(schema_with = "crate::schema::alert_reasons")]
+    #[schemars(schema_with = "crate::playbook::schema::alert_reasons")]
     pub on: Option<Vec<String>>,
     /// How long one POST may take (default 10s).
     pub timeout: Option<Duration>,

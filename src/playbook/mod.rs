@@ -4,6 +4,7 @@ mod depth;
 pub mod diagnostic;
 pub mod facts;
 mod locate;
+pub mod schema;
 pub mod secrets;
 pub mod template;
 pub mod units;
@@ -24,7 +25,7 @@ use crate::cli::VarArgs;
 
 pub type Vars = BTreeMap<String, serde_yaml::Value>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Deploy,
@@ -76,7 +77,7 @@ macro_rules! playbook {
             /// Values for `{{ name }}` in templates; `--var name=value` overrides them.
             #[serde(default)]
             #[schemars(with = "std::collections::BTreeMap<String, serde_json::Value>")]
-            #[schemars(example = $crate::schema::example_vars())]
+            #[schemars(example = $crate::playbook::schema::example_vars())]
             pub vars: $crate::playbook::Vars,
             /// Values read at run time from the environment, a file or a command, used as
             /// `{{ NAME }}`; masked as `***` in every output, journal and alert.

@@ -41,16 +41,16 @@ impl schemars::JsonSchema for SecretSource {
     }
     fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let mut s = RawSecret::json_schema(g);
-        crate::schema::exactly_one_of(&mut s, &["env", "file", "command"]);
+        crate::playbook::schema::exactly_one_of(&mut s, &["env", "file", "command"]);
         s
     }
 }
 
-crate::schema_string_or!(
+crate::playbook::schema::schema_string_or!(
     SecretValue,
     "SecretValue",
     SecretSource,
-    crate::schema::text_only("The value itself", serde_json::json!(["alerts@example.org"]), 0),
+    crate::playbook::schema::text_only("The value itself", serde_json::json!(["alerts@example.org"]), 0),
     "The value, or where to read it like a secret: `{ env: SMTP_PASS }`",
     ["tend", { "env": "SMTP_PASSWORD" }]
 );

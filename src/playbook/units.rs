@@ -184,14 +184,14 @@ pub fn duration_pattern() -> String {
 pub const SIZE_PATTERN: &str =
     r"(\+[0-9]+|[0-9.]*[0-9][0-9.]*[\s\u0085]*([kKmMgGtTpPeE][iI]?[bB]?|[bB])?)";
 
-crate::schema_written!(Duration, "Duration", {
+crate::playbook::schema::schema_written!(Duration, "Duration", {
     "description": "A duration: a number and a unit (ms, s, m, h, d, w; M is months, y years), or several (1h30m).",
     "type": "string",
     "pattern": format!("^{}$", duration_pattern()),
     "examples": ["500ms", "30s", "5m", "26h", "7d"],
 });
 
-crate::schema_written!(Size, "Size", {
+crate::playbook::schema::schema_written!(Size, "Size", {
     "description": "A size: bytes, or a number and a unit, decimal (KB, MB, GB) or binary (KiB, MiB, GiB).",
     "anyOf": [
         { "type": "integer", "minimum": 0 },
@@ -200,7 +200,7 @@ crate::schema_written!(Size, "Size", {
     "examples": ["500MB", "2GiB", 1048576],
 });
 
-crate::schema_written!(inline Number, "Number", { "type": "number", "examples": [90] });
+crate::playbook::schema::schema_written!(inline Number, "Number", { "type": "number", "examples": [90] });
 
 #[cfg(test)]
 mod tests {

@@ -90,11 +90,11 @@ struct Raw {
     prometheus: Option<Box<crate::analysis::AnalysisSpec>>,
 }
 
-crate::schema_as!(ProbeSpec, Raw);
+crate::playbook::schema::schema_as!(ProbeSpec, Raw);
 
 /// A probe is exactly one kind.
 fn probe_kinds(s: &mut schemars::Schema) {
-    crate::schema::exactly_one_of(s, &["http", "tcp", "dns", "command", "prometheus"]);
+    crate::playbook::schema::exactly_one_of(s, &["http", "tcp", "dns", "command", "prometheus"]);
 }
 
 impl<'de> Deserialize<'de> for ProbeSpec {
