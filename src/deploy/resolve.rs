@@ -182,8 +182,8 @@ impl<'a> Deploy<'a> {
                 .path
                 .parent()
                 .map_or_else(|| PathBuf::from(&inv), |d| d.join(&inv));
-            let found =
-                crate::inventory::load_ansible(&path).map_err(|e| top.error("inventory", e))?;
+            let found = crate::inventory::load(&[path], self.loaded.source.path.parent())
+                .map_err(|e| top.error("inventory", e))?;
             for h in found {
                 if !hosts.iter().any(|x| x.name == h.name) {
                     hosts.push(h);

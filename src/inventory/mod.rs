@@ -6,11 +6,18 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod files;
+mod ini;
+mod literal;
+mod ranges;
+mod tree;
+mod yaml;
+
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use crate::playbook::Vars;
 use crate::playbook::diagnostic::with_hint;
+use crate::playbook::{Invalid, Vars};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Host {
@@ -170,19 +177,76 @@ impl<'de> Deserialize<'de> for HostSpec {
     }
 }
 
-/// An Ansible YAML inventory: `all: { hosts: {...}, vars: {...}, children: { group: {...} } }`.
-#[derive(Deserialize, Default)]
-struct Group {
-    #[serde(default)]
-    hosts: Option<BTreeMap<String, Option<Vars>>>,
-    #[serde(default)]
-    vars: Option<Vars>,
-    #[serde(default)]
-    children: Option<BTreeMap<String, Option<Group>>>,
+/// Read the inventories at `paths` (files, or directories of them) with the `group_vars/` and
+/// `host_vars/` beside each and beside the playbook (`playbook_dir`), and resolve every host's
+/// vars as Ansible does: inventory-file group vars (by depth, priority, name) <
+/// `group_vars/all` < `group_vars/GROUP` < the host's inventory vars < `host_vars/HOST`, the
+/// inventory's before the playbook's at each step.
+pub fn load(paths: &[PathBuf], playbook_dir: Option<&Path>) -> Result<Vec<Host>, Invalid> {
+    let mut tree = tree::Tree::new();
+    let mut dirs = vec![];
+    for path in paths {
+        let sources = sources(path)?;
+        dirs.push(if path.is_dir() {
+            path.clone()
+        } else {
+            path.parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        });
+        for source in sources {
+            tree.merge(read(&source)?);
+        }
+    }
+    tree.settle()?;
+    let mut levels: Vec<PathBuf> = dirs;
+    if let Some(d) = playbook_dir
+        && !levels.iter().any(|l| l == d)
+    {
+        levels.push(d.to_path_buf());
+    }
+    resolve(&tree, &levels)
 }
 
-/// Read an Ansible YAML inventory. Group vars apply to the group's hosts; a host's own vars win.
-pub fn load_ansible(path: &Path) -> Result<Vec<Host>, crate::playbook::Invalid> {
+/// The files an inventory path stands for: itself, or a directory's files (not its
+/// `group_vars`/`host_vars`, hidden files or the extensions Ansible skips), by name.
+fn sources(path: &Path) -> Result<Vec<PathBuf>, Invalid> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let skipped = [
+        "pyc", "pyo", "swp", "bak", "rpm", "md", "txt", "rst", "orig", "cfg", "retry",
+    ];
+    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| {
+            format!(
+                "cannot read inventory {}: {}",
+                path.display(),
+                crate::sys::describe_io(&e)
+            )
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            p.is_file()
+                && !name.starts_with('.')
+                && !name.ends_with('~')
+                && !p
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| skipped.contains(&e))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// One inventory file: YAML when it reads as a YAML mapping, else INI (as Ansible tries its
+/// yaml plugin before its ini one).
+fn read(path: &Path) -> Result<tree::Tree, Invalid> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         format!(
             "cannot read inventory {}: {}",
@@ -190,83 +254,76 @@ pub fn load_ansible(path: &Path) -> Result<Vec<Host>, crate::playbook::Invalid> 
             crate::sys::describe_io(&e)
         )
     })?;
-    let top: BTreeMap<String, Option<Group>> = serde_yaml::from_str(&text).map_err(|e| {
-        with_hint(
-            format!(
-                "inventory {} is not an Ansible YAML inventory: {e}",
-                path.display()
-            ),
-            "expected all: { hosts: { web1: { ansible_host: 10.0.0.11 } }, children: { ... } }",
-        )
-    })?;
-    let mut hosts: Vec<Host> = vec![];
-    for (name, group) in top {
-        walk(
-            &name,
-            group.unwrap_or_default(),
-            &Vars::new(),
-            &mut vec![],
-            &mut hosts,
-        )?;
+    files::refuse_vault(&text, path)?;
+    let shown = path.display().to_string();
+    match yaml::read(&text, &shown) {
+        Some(tree) => tree,
+        None => ini::read(&text, &shown),
     }
-    Ok(hosts)
 }
 
-fn walk(
-    name: &str,
-    g: Group,
-    inherited: &Vars,
-    path: &mut Vec<String>,
-    out: &mut Vec<Host>,
-) -> Result<(), crate::playbook::Invalid> {
-    let mut vars = inherited.clone();
-    vars.extend(g.vars.unwrap_or_default());
-    path.push(name.to_string());
-    for (host, own) in g.hosts.unwrap_or_default() {
-        let mut v = vars.clone();
-        v.extend(own.unwrap_or_default());
-        let str_of = |k: &str| {
-            v.get(k).and_then(|x| match x {
-                serde_yaml::Value::String(s) => Some(s.clone()),
-                serde_yaml::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-        };
-        let address = str_of("ansible_host").unwrap_or_else(|| host.clone());
-        let port = match str_of("ansible_port") {
-            Some(p) => port_of(&p, &format!("{host} ansible_port"))?,
-            None => 22,
-        };
-        let entry = Host {
-            name: host.clone(),
-            address,
-            port,
-            user: str_of("ansible_user"),
-            identity: str_of("ansible_ssh_private_key_file").map(PathBuf::from),
-            vars: v
-                .iter()
-                .filter(|(k, _)| !k.starts_with("ansible_"))
-                .map(|(k, x)| (k.clone(), x.clone()))
-                .collect(),
-            groups: path.clone(),
-        };
-        // A host listed in several groups is one host, in all of them.
-        match out.iter_mut().find(|h| h.name == host) {
-            Some(h) => {
-                for g in &entry.groups {
-                    if !h.groups.contains(g) {
-                        h.groups.push(g.clone());
-                    }
-                }
-            }
-            None => out.push(entry),
+fn resolve(tree: &tree::Tree, dirs: &[PathBuf]) -> Result<Vec<Host>, Invalid> {
+    let depth = tree.depths()?;
+    // Each group's files read once, the inventory's before the playbook's.
+    let mut group_files: BTreeMap<&str, Vars> = BTreeMap::new();
+    for g in tree.groups.keys() {
+        let mut v = Vars::new();
+        for d in dirs {
+            v.extend(files::vars_of(d, "group_vars", g)?);
         }
+        group_files.insert(g, v);
     }
-    for (child, group) in g.children.unwrap_or_default() {
-        walk(&child, group.unwrap_or_default(), &vars, path, out)?;
+    let mut out = vec![];
+    for (name, own) in &tree.hosts {
+        let groups = tree.in_order(tree.groups_of(name), &depth);
+        let mut v = Vars::new();
+        for g in &groups {
+            v.extend(tree.groups[*g].vars.clone());
+        }
+        v.extend(group_files["all"].clone());
+        for g in groups.iter().filter(|g| **g != "all") {
+            v.extend(group_files[*g].clone());
+        }
+        v.extend(own.clone());
+        for d in dirs {
+            v.extend(files::vars_of(d, "host_vars", name)?);
+        }
+        out.push(host_of(
+            name,
+            v,
+            groups.iter().map(|g| g.to_string()).collect(),
+        )?);
     }
-    path.pop();
-    Ok(())
+    Ok(out)
+}
+
+/// A host from its merged vars: `ansible_host`, `ansible_port`, `ansible_user` and
+/// `ansible_ssh_private_key_file` say how it is reached; the rest are its vars.
+fn host_of(name: &str, v: Vars, groups: Vec<String>) -> Result<Host, Invalid> {
+    let text = |k: &str| {
+        v.get(k).and_then(|x| match x {
+            serde_yaml::Value::String(s) => Some(s.clone()),
+            serde_yaml::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let port = match text("ansible_port") {
+        Some(p) => port_of(&p, &format!("{name} ansible_port"))?,
+        None => 22,
+    };
+    Ok(Host {
+        name: name.to_string(),
+        address: text("ansible_host").unwrap_or_else(|| name.to_string()),
+        port,
+        user: text("ansible_user"),
+        identity: text("ansible_ssh_private_key_file").map(PathBuf::from),
+        vars: v
+            .iter()
+            .filter(|(k, _)| !k.starts_with("ansible_"))
+            .map(|(k, x)| (k.clone(), x.clone()))
+            .collect(),
+        groups,
+    })
 }
 
 /// `--limit web1,canary`: hosts by name or group; an unknown name is an error, not a no-op.
@@ -362,6 +419,86 @@ pub fn batches(n: usize, sizes: &[Batch]) -> Vec<Vec<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every inventory under `tests/inventories/` read as `ansible-inventory --list` read it
+    /// (its output committed as `expected/list.json` by `scripts/generate`): each host's
+    /// address, port, user, key and vars, and the groups it is in.
+    #[test]
+    fn inventories_read_as_ansible_reads_them() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inventories");
+        let mut cases = 0;
+        for case in std::fs::read_dir(&root).unwrap() {
+            let case = case.unwrap().path();
+            let expected: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(case.join("expected/list.json")).unwrap(),
+            )
+            .unwrap();
+            let hosts = load(&[case.join("hosts")], None).unwrap();
+            let wanted = expected["_meta"]["hostvars"].as_object().unwrap();
+            let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
+            let mut expected_names: Vec<&str> = wanted.keys().map(String::as_str).collect();
+            let mut sorted = names.clone();
+            sorted.sort();
+            expected_names.sort();
+            assert_eq!(sorted, expected_names, "{}", case.display());
+            for h in &hosts {
+                let want = &wanted[&h.name];
+                let text = |k: &str| {
+                    want.get(k)
+                        .map(|v| v.as_str().map_or(v.to_string(), String::from))
+                };
+                assert_eq!(
+                    Some(h.address.clone()),
+                    text("ansible_host").or(Some(h.name.clone())),
+                    "{}",
+                    h.name
+                );
+                assert_eq!(
+                    h.port.to_string(),
+                    text("ansible_port").unwrap_or("22".into()),
+                    "{}",
+                    h.name
+                );
+                assert_eq!(h.user, text("ansible_user"), "{}", h.name);
+                let mut mine = serde_json::to_value(&h.vars).unwrap();
+                let mut theirs = want.clone();
+                for v in [&mut mine, &mut theirs] {
+                    v.as_object_mut()
+                        .unwrap()
+                        .retain(|k, _| !k.starts_with("ansible_"));
+                }
+                assert_eq!(mine, theirs, "{} in {}", h.name, case.display());
+                // The groups it is in, through children too, as the listing says.
+                let mut groups: Vec<String> = vec!["all".into()];
+                loop {
+                    let before = groups.len();
+                    for (g, body) in expected.as_object().unwrap() {
+                        let direct = body["hosts"]
+                            .as_array()
+                            .is_some_and(|hs| hs.iter().any(|x| x == h.name.as_str()));
+                        let parent = body["children"].as_array().is_some_and(|cs| {
+                            cs.iter().any(|c| {
+                                c.as_str()
+                                    .is_some_and(|c| groups.iter().any(|x| x == c) && c != "all")
+                            })
+                        });
+                        if (direct || parent) && !groups.contains(g) {
+                            groups.push(g.clone());
+                        }
+                    }
+                    if groups.len() == before {
+                        break;
+                    }
+                }
+                let mut mine = h.groups.clone();
+                mine.sort();
+                groups.sort();
+                assert_eq!(mine, groups, "{}", h.name);
+            }
+            cases += 1;
+        }
+        assert!(cases > 0);
+    }
 
     #[test]
     fn a_huge_batch_takes_every_host_left() {

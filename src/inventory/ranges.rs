@@ -1,0 +1,141 @@
+//! Host ranges as Ansible expands them (`expand_hostname_range`): `web[01:20]` keeps the
+//! leading zeros, `db-[a:f]` runs through ASCII letters (a–z, then A–Z, Ansible's order),
+//! `n[1:10:2]` steps, and a name may hold several ranges.
+
+use crate::playbook::Invalid;
+
+/// The most names one entry may expand to: a typo like `[1:9999999]` must not eat memory.
+const MOST: usize = 1_000_000;
+
+const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// Every name `pattern` stands for, in order; a name without `[` is itself.
+pub fn expand(pattern: &str) -> Result<Vec<String>, Invalid> {
+    let mut out = vec![];
+    expand_into(pattern, &mut out)?;
+    Ok(out)
+}
+
+fn expand_into(pattern: &str, out: &mut Vec<String>) -> Result<(), Invalid> {
+    let Some(open) = pattern.find('[') else {
+        out.push(pattern.to_string());
+        return Ok(());
+    };
+    let close = pattern[open..]
+        .find(']')
+        .map(|i| open + i)
+        .ok_or_else(|| format!("host range in '{pattern}' has no closing ']'"))?;
+    let (head, range, tail) = (
+        &pattern[..open],
+        &pattern[open + 1..close],
+        &pattern[close + 1..],
+    );
+    let bad = |why: &str| Invalid::from(format!("host range '[{range}]' in '{pattern}': {why}"));
+    let bounds: Vec<&str> = range.split(':').collect();
+    let (begin, end, step) = match bounds.as_slice() {
+        [b, e] => (*b, *e, "1"),
+        [b, e, s] => (*b, *e, *s),
+        _ => return Err(bad("a range is begin:end or begin:end:step")),
+    };
+    let begin = if begin.is_empty() { "0" } else { begin };
+    if end.is_empty() {
+        return Err(bad("a range needs its end"));
+    }
+    let step: usize = step
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| bad("the step is a whole number above 0"))?;
+    let width = if begin.len() > 1 && begin.starts_with('0') {
+        if begin.len() != end.len() {
+            return Err(bad(
+                "a range with leading zeros needs begin and end of one length",
+            ));
+        }
+        begin.len()
+    } else {
+        0
+    };
+    let items: Vec<String> = match (LETTERS.find(begin), LETTERS.find(end)) {
+        (Some(b), Some(e)) if begin.len() == 1 && end.len() == 1 => {
+            if b > e {
+                return Err(bad("begin comes after end"));
+            }
+            LETTERS[b..=e]
+                .chars()
+                .step_by(step)
+                .map(String::from)
+                .collect()
+        }
+        _ => {
+            let number = |s: &str| -> Result<u64, Invalid> {
+                s.parse()
+                    .map_err(|_| bad("a range is of numbers or of single letters"))
+            };
+            let (b, e) = (number(begin)?, number(end)?);
+            if (e.saturating_sub(b) / step as u64) as usize >= MOST {
+                return Err(bad(&format!("it stands for more than {MOST} hosts")));
+            }
+            (b..=e)
+                .step_by(step)
+                .map(|n| format!("{n:0width$}"))
+                .collect()
+        }
+    };
+    for item in items {
+        expand_into(&format!("{head}{item}{tail}"), out)?;
+        if out.len() > MOST {
+            return Err(bad(&format!("it stands for more than {MOST} hosts")));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expand;
+
+    fn names(p: &str) -> Vec<String> {
+        expand(p).unwrap()
+    }
+
+    #[test]
+    fn numbers_keep_their_leading_zeros() {
+        assert_eq!(
+            names("web[01:03].example.com"),
+            [
+                "web01.example.com",
+                "web02.example.com",
+                "web03.example.com"
+            ]
+        );
+        assert_eq!(names("n[8:10]"), ["n8", "n9", "n10"]);
+        assert_eq!(names("n[:2]"), ["n0", "n1", "n2"]);
+        assert_eq!(names("n[1:10:4]"), ["n1", "n5", "n9"]);
+    }
+
+    #[test]
+    fn letters_and_several_ranges() {
+        assert_eq!(names("db-[a:c]"), ["db-a", "db-b", "db-c"]);
+        assert_eq!(names("x[y:B]"), ["xy", "xz", "xA", "xB"]);
+        assert_eq!(names("r[1:2]c[a:b]"), ["r1ca", "r1cb", "r2ca", "r2cb"]);
+        assert_eq!(names("plain"), ["plain"]);
+    }
+
+    #[test]
+    fn bad_ranges_say_why() {
+        for (p, why) in [
+            ("w[1:2", "no closing"),
+            ("w[1]", "begin:end"),
+            ("w[1:]", "needs its end"),
+            ("w[01:100]", "one length"),
+            ("w[1:5:0]", "step"),
+            ("w[c:a]", "after end"),
+            ("w[1:x]", "numbers or of single letters"),
+            ("w[0:99999999]", "more than"),
+        ] {
+            let e = expand(p).unwrap_err().0;
+            assert!(e.contains(why), "{p}: {e}");
+        }
+    }
+}
