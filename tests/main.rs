@@ -15,6 +15,7 @@ mod fleet;
 mod fuzz;
 mod history;
 mod injection;
+mod inventory;
 mod lock;
 mod notify;
 mod package;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 mod files;
 mod ini;
 mod literal;
+mod pattern;
 mod ranges;
 mod tree;
 mod yaml;
@@ -326,34 +327,9 @@ fn host_of(name: &str, v: Vars, groups: Vec<String>) -> Result<Host, Invalid> {
     })
 }
 
-/// `--limit web1,canary`: hosts by name or group; an unknown name is an error, not a no-op.
-pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, crate::playbook::Invalid> {
-    let wanted: Vec<&str> = spec
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    for w in &wanted {
-        if !hosts
-            .iter()
-            .any(|h| h.name == *w || h.address == *w || h.groups.iter().any(|g| g == w))
-        {
-            let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
-            return Err(format!(
-                "--limit: no host or group '{w}' (hosts: {})",
-                names.join(", ")
-            )
-            .into());
-        }
-    }
-    Ok(hosts
-        .into_iter()
-        .filter(|h| {
-            wanted
-                .iter()
-                .any(|w| h.name == *w || h.address == *w || h.groups.iter().any(|g| g == w))
-        })
-        .collect())
+/// `--limit PATTERN`, in Ansible's pattern language (`pattern.rs`).
+pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
+    pattern::select(hosts, spec)
 }
 
 /// A batch size: a count or a percentage of all hosts.
@@ -498,6 +474,44 @@ mod tests {
             cases += 1;
         }
         assert!(cases > 0);
+    }
+
+    /// Every `--limit` pattern of each inventory's `patterns` file picks the hosts
+    /// `ansible PATTERN --list-hosts` listed (`expected/patterns.json`), or, where the line says
+    /// `# refused`, is refused: tend does not ignore a term that matches nothing.
+    #[test]
+    fn limit_patterns_pick_what_ansible_picks() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/inventories");
+        let mut checked = 0;
+        for case in std::fs::read_dir(&root).unwrap() {
+            let case = case.unwrap().path();
+            let Ok(lines) = std::fs::read_to_string(case.join("patterns")) else {
+                continue;
+            };
+            let expected: BTreeMap<String, Vec<String>> = serde_json::from_str(
+                &std::fs::read_to_string(case.join("expected/patterns.json")).unwrap(),
+            )
+            .unwrap();
+            let hosts = load(&[case.join("hosts")], None).unwrap();
+            for line in lines.lines() {
+                let (pattern, note) = line.split_once('#').unwrap_or((line, ""));
+                let pattern = pattern.trim();
+                if pattern.is_empty() {
+                    continue;
+                }
+                let picked = limit(hosts.clone(), pattern);
+                if note.trim_start().starts_with("refused") {
+                    assert!(picked.is_err(), "{pattern}: {picked:?}");
+                } else {
+                    let mut names: Vec<String> =
+                        picked.unwrap().into_iter().map(|h| h.name).collect();
+                    names.sort();
+                    assert_eq!(names, expected[pattern], "{pattern} in {}", case.display());
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 10, "{checked}");
     }
 
     #[test]

@@ -53,14 +53,15 @@ pub struct Diagnostic {
 impl std::error::Error for Diagnostic {}
 
 impl Diagnostic {
+    /// A message, its hint split off when it carries one (`with_hint`).
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic {
+        split_hints(Diagnostic {
             message: message.into(),
             source: None,
             span: None,
             hints: vec![],
             missing: vec![],
-        }
+        })
     }
 
     pub fn in_file(source: &Arc<Source>, message: impl Into<String>) -> Self {
