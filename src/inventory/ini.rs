@@ -19,7 +19,9 @@ pub fn read(text: &str, file: &str) -> Result<Tree, Invalid> {
     let (mut group, mut state) = ("ungrouped".to_string(), State::Hosts);
     // `[g:vars]` of a group nothing else names is an error once the whole file is read.
     let mut pending: Vec<(String, usize)> = vec![];
-    let mut declared = std::collections::BTreeSet::new();
+    // `all` and `ungrouped` are always there: `[all:vars]` is the commonest section of all.
+    let mut declared: std::collections::BTreeSet<String> =
+        ["all".to_string(), "ungrouped".to_string()].into();
     for (n, raw) in text.lines().enumerate() {
         let at = |msg: String| Invalid::from(format!("{file}:{}: {msg}", n + 1));
         let line = raw.trim();

@@ -9,6 +9,7 @@ pub fn value(text: &str) -> Value {
     let mut p = Parser {
         s: text.as_bytes(),
         at: 0,
+        depth: 0,
     };
     p.blank();
     match p.literal() {
@@ -27,7 +28,11 @@ pub fn value(text: &str) -> Value {
 struct Parser<'a> {
     s: &'a [u8],
     at: usize,
+    /// Brackets open now: a value nested deeper than any playbook's is text, not a stack overflow.
+    depth: usize,
 }
+
+const DEEPEST: usize = 64;
 
 impl Parser<'_> {
     fn peek(&self) -> Option<u8> {
@@ -53,9 +58,10 @@ impl Parser<'_> {
     fn literal(&mut self) -> Option<Value> {
         self.blank();
         match self.peek()? {
-            b'[' => self.sequence(b']').map(Value::Sequence),
-            b'(' => self.sequence(b')').map(Value::Sequence),
-            b'{' => self.mapping(),
+            b'[' | b'(' | b'{' if self.depth >= DEEPEST => None,
+            b'[' => self.nested(|p| p.sequence(b']').map(Value::Sequence)),
+            b'(' => self.nested(|p| p.sequence(b')').map(Value::Sequence)),
+            b'{' => self.nested(Parser::mapping),
             b'\'' | b'"' => {
                 // Adjacent strings join, as in Python: 'a' "b" is "ab".
                 let mut text = self.string()?;
@@ -69,6 +75,13 @@ impl Parser<'_> {
             }
             _ => self.word(),
         }
+    }
+
+    fn nested(&mut self, f: impl FnOnce(&mut Self) -> Option<Value>) -> Option<Value> {
+        self.depth += 1;
+        let v = f(self);
+        self.depth -= 1;
+        v
     }
 
     /// After its opening bracket (stepped over here), items to `close`.
@@ -261,5 +274,8 @@ mod tests {
             value("(1, 'a')"),
             Value::Sequence(vec![1.into(), "a".into()])
         );
+        // Nested past any use: text, not a stack overflow.
+        let deep = "[".repeat(20_000);
+        assert_eq!(value(&deep), Value::String(deep.clone()));
     }
 }

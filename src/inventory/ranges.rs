@@ -17,6 +17,11 @@ pub fn expand(pattern: &str) -> Result<Vec<String>, Invalid> {
 }
 
 fn expand_into(pattern: &str, out: &mut Vec<String>) -> Result<(), Invalid> {
+    // Each range is one level of recursion: no name needs more than a few.
+    if pattern.matches('[').count() > 16 {
+        let start: String = pattern.chars().take(40).collect();
+        return Err(format!("'{start}…' has more than 16 host ranges").into());
+    }
     let Some(open) = pattern.find('[') else {
         out.push(pattern.to_string());
         return Ok(());
@@ -133,6 +138,7 @@ mod tests {
             ("w[c:a]", "after end"),
             ("w[1:x]", "numbers or of single letters"),
             ("w[0:99999999]", "more than"),
+            (&"w[1:1]".repeat(20_000), "more than 16 host ranges"),
         ] {
             let e = expand(p).unwrap_err().0;
             assert!(e.contains(why), "{p}: {e}");
