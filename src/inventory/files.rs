@@ -48,14 +48,7 @@ fn wanted(p: &Path) -> bool {
 }
 
 fn read(path: &Path) -> Result<Vars, Invalid> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read {}: {}",
-            path.display(),
-            crate::sys::describe_io(&e)
-        )
-    })?;
-    refuse_vault(&text, path)?;
+    let text = text_of(path, "")?;
     if text.trim().is_empty() {
         return Ok(Vars::new());
     }
@@ -64,8 +57,21 @@ fn read(path: &Path) -> Result<Vars, Invalid> {
         .map_err(|e| format!("{} is not a mapping of vars: {e}", path.display()).into())
 }
 
+/// A file's text (`what` names it in an error: "inventory "), a Vault file refused.
+pub fn text_of(path: &Path, what: &str) -> Result<String, Invalid> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read {what}{}: {}",
+            path.display(),
+            crate::sys::describe_io(&e)
+        )
+    })?;
+    refuse_vault(&text, path)?;
+    Ok(text)
+}
+
 /// An Ansible Vault file: tend cannot decrypt it, and must not read it as text.
-pub fn refuse_vault(text: &str, path: &Path) -> Result<(), Invalid> {
+fn refuse_vault(text: &str, path: &Path) -> Result<(), Invalid> {
     if text.trim_start().starts_with("$ANSIBLE_VAULT;") {
         return Err(crate::playbook::diagnostic::with_hint(
             format!(

@@ -56,7 +56,7 @@ pub fn read(text: &str, file: &str) -> Result<Tree, Invalid> {
         }
         match state {
             State::Hosts => {
-                let tokens = split(line).map_err(&at)?;
+                let tokens = split(line).map_err(|e| at(e.0))?;
                 let Some((pattern, rest)) = tokens.split_first() else {
                     continue;
                 };
@@ -146,7 +146,7 @@ fn port_of(pattern: &str) -> (&str, Option<&str>) {
 
 /// A host line's words as `shlex.split(line, comments=True)` makes them: quotes grouped and
 /// removed, backslash escapes, and a `#` that is not inside quotes ends the line.
-fn split(line: &str) -> Result<Vec<String>, String> {
+fn split(line: &str) -> Result<Vec<String>, Invalid> {
     let mut words = vec![];
     let mut word = String::new();
     let mut in_word = false;
@@ -166,7 +166,7 @@ fn split(line: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => word.push(c),
-                        None => return Err(format!("no closing quote in: {line}")),
+                        None => return Err(format!("no closing quote in: {line}").into()),
                     }
                 }
             }
@@ -181,10 +181,10 @@ fn split(line: &str) -> Result<Vec<String>, String> {
                                 word.push('\\');
                                 word.push(e);
                             }
-                            None => return Err(format!("no closing quote in: {line}")),
+                            None => return Err(format!("no closing quote in: {line}").into()),
                         },
                         Some(c) => word.push(c),
-                        None => return Err(format!("no closing quote in: {line}")),
+                        None => return Err(format!("no closing quote in: {line}").into()),
                     }
                 }
             }

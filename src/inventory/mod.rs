@@ -248,14 +248,7 @@ fn sources(path: &Path) -> Result<Vec<PathBuf>, Invalid> {
 /// One inventory file: YAML when it reads as a YAML mapping, else INI (as Ansible tries its
 /// yaml plugin before its ini one).
 fn read(path: &Path) -> Result<tree::Tree, Invalid> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read inventory {}: {}",
-            path.display(),
-            crate::sys::describe_io(&e)
-        )
-    })?;
-    files::refuse_vault(&text, path)?;
+    let text = files::text_of(path, "inventory ")?;
     let shown = path.display().to_string();
     match yaml::read(&text, &shown) {
         Some(tree) => tree,
