@@ -568,6 +568,48 @@ fn askpass_scripts() -> std::collections::BTreeSet<std::path::PathBuf> {
         .collect()
 }
 
+/// An INI inventory's `ansible_become` and `ansible_become_password` (a template over the
+/// playbook's secrets) reach its host: the steps run as root, logged in as tendsudo. The host's
+/// vars are names in templates (`{{ from_inventory }}`) where the playbook's are not: its
+/// `greeting` stays the playbook's, and the run says so, as it names the setting it ignores.
+#[test]
+fn an_ini_inventory_brings_become_and_its_vars_to_the_host() {
+    let (f, _user) = fleet_as_sudo_user(SUDO_PASSWORD);
+    let sshd = &f.sshd[0];
+    f.shop.env.write(
+        "hosts.ini",
+        &format!(
+            "[web]\nweb1 ansible_host=127.0.0.1 ansible_port={} ansible_ssh_private_key_file={} ansible_become=yes ansible_become_password=\"{{{{ sudo_password }}}}\" port={} from_inventory='hi there' greeting=inventory ansible_ssh_common_args='-o ProxyJump=x'\n",
+            sshd.port,
+            sshd.key.display(),
+            f.hosts[0].app_port
+        ),
+    );
+    f.edit(|text| {
+        let start = text.find("hosts:\n").unwrap();
+        let end = text.find("secrets:").unwrap();
+        format!("{}inventory: hosts.ini\n{}", &text[..start], &text[end..])
+            .replace("become_password: \"{{ sudo_password }}\", ", "")
+            .replace(
+                "  start: [",
+                "  start: [ \"echo {{ from_inventory }} {{ greeting }} ${SUDO_USER:-not-sudo} $(id -un) >{{ shared_dir }}/seen\", ",
+            )
+    });
+    let playbook = std::fs::read_to_string(f.shop.env.path("shop.yaml")).unwrap();
+    assert!(!playbook.contains("become"), "{playbook}");
+    let out = f.deploy("v1", false, &[]);
+    let err = stderr(&out);
+    Run::of(&out)
+        .code(0)
+        .stderr_has("inventory var 'greeting' (on web1) is also the playbook's")
+        .stderr_has("ansible_ssh_common_args (on web1) is not used");
+    let seen = std::fs::read_to_string(f.root("web1").join("shared/seen")).unwrap();
+    assert_eq!(seen.trim(), "hi there hello tendsudo root");
+    assert!(!format!("{err}{}", stdout(&out)).contains("pa$$"), "{err}");
+    let leaked = files_containing(f.shop.env.dir.path(), "pa$$", true);
+    assert_eq!(leaked, vec![f.shop.env.path("sudo.secret")]);
+}
+
 #[test]
 fn one_action_becomes_root_with_the_password_while_the_rest_run_as_the_login_user() {
     let (f, _user) = fleet_as_sudo_user(SUDO_PASSWORD);

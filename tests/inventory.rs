@@ -2,6 +2,11 @@
 //! --list-hosts` by the committed outputs under `tests/inventories/*/expected/` (the unit tests
 //! in `src/inventory/` compare). Here Ansible runs again, so those outputs cannot go stale.
 
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::harness::run::Runs;
 use crate::harness::{Env, repo_root};
 
 /// `scripts/ansible-oracle` run now (ansible-core from `TEND_ANSIBLE_BIN`, which `scripts/test`
@@ -27,7 +32,7 @@ fn the_committed_ansible_outputs_are_current() {
     let mut compared = 0;
     for case in std::fs::read_dir(&cases).unwrap() {
         let case = case.unwrap().file_name();
-        for file in ["list.json", "patterns.json"] {
+        for file in ["list.json", "connections.json", "patterns.json"] {
             let fresh = std::fs::read_to_string(out.join(&case).join(file)).unwrap();
             let committed = std::fs::read_to_string(cases.join(&case).join("expected").join(file))
                 .unwrap_or_default();
@@ -39,5 +44,97 @@ fn the_committed_ansible_outputs_are_current() {
             compared += 1;
         }
     }
-    assert!(compared >= 6, "{compared}");
+    assert!(compared >= 12, "{compared}");
+}
+
+/// `tend plan --limit PATTERN --output json` on a deploy playbook naming each test inventory:
+/// the hosts, addresses, ports, users, keys, groups and vars it lists are those Ansible
+/// resolves (`ansible-inventory --list`, its ssh plugin's log and `ansible PATTERN
+/// --list-hosts`, committed under `expected/`), for every pattern Ansible answers.
+#[test]
+fn plan_lists_the_hosts_ansible_resolves() {
+    let env = Env::new();
+    let cases = repo_root().join("tests/inventories");
+    let mut checked = 0;
+    for case in std::fs::read_dir(&cases).unwrap() {
+        let case = case.unwrap().path();
+        let read = |f: &str| -> Value {
+            serde_json::from_str(&std::fs::read_to_string(case.join("expected").join(f)).unwrap())
+                .unwrap()
+        };
+        let (list, connections, patterns) = (
+            read("list.json"),
+            read("connections.json"),
+            read("patterns.json"),
+        );
+        let playbook = env.write(
+            "deploy.yaml",
+            &format!(
+                "kind: deploy\ninventory: {}\ndeploy:\n  root: /srv/app\n  release: v1\n  fetch: {{ path: /dev/null }}\n",
+                case.join("hosts").display()
+            ),
+        );
+        // The lines the `patterns` file marks `# refused`.
+        let refused: Vec<String> = std::fs::read_to_string(case.join("patterns"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once("# refused"))
+            .map(|(p, _)| p.trim().to_string())
+            .collect();
+        let mut wanted: BTreeMap<String, Vec<String>> =
+            serde_json::from_value(patterns.clone()).unwrap();
+        wanted.insert(
+            "all".into(),
+            list["_meta"]["hostvars"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect(),
+        );
+        for (pattern, names) in wanted {
+            let run = env
+                .tend()
+                .arg("plan")
+                .arg(&playbook)
+                .args(["--offline", "--output", "json", "--limit", &pattern])
+                .run();
+            if refused.contains(&pattern) {
+                // Ansible ignores a term that matches nothing; tend refuses it.
+                run.code(64).stderr_has("--limit: no host or group");
+                continue;
+            }
+            run.code(0);
+            let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
+            let mut listed: Vec<Value> = doc["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    json!({
+                        "name": h["name"], "address": h["address"], "port": h["port"],
+                        "user": h["user"], "vars": h["vars"],
+                    })
+                })
+                .collect();
+            listed.sort_by_key(|h| h["name"].as_str().unwrap().to_string());
+            let expected: Vec<Value> = names
+                .iter()
+                .map(|n| {
+                    let reach = &connections[n];
+                    let mut vars = list["_meta"]["hostvars"][n].clone();
+                    vars.as_object_mut()
+                        .unwrap()
+                        .retain(|k, _| !k.starts_with("ansible_"));
+                    json!({
+                        "name": n, "address": reach["address"], "port": reach["port"],
+                        "user": reach["user"], "vars": vars,
+                    })
+                })
+                .collect();
+            assert_eq!(listed, expected, "--limit {pattern} in {}", case.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked}");
 }

@@ -41,17 +41,18 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
         &loaded.scope(&d.templater),
         false,
     )?;
-    let (first, hosts) = match d.fleet(None)? {
+    let (first, hosts, mut warnings) = match d.fleet(None)? {
         Some(f) => (
             Some(d.check_hosts(&f)?),
             format!(", {} hosts", f.hosts.len()),
+            f.warnings,
         ),
-        None => (None, String::new()),
+        None => (None, String::new(), vec![]),
     };
     let d = first.as_ref().unwrap_or(&d);
     let p = d.phases(&d.release, None)?;
     let steps = steps::forward(&p).len();
-    let warnings = plan::warnings(d, &p);
+    warnings.extend(plan::warnings(d, &p));
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -134,7 +135,10 @@ pub fn run(cfg: &Config, args: &DeployArgs) -> Result<Exit, Error> {
         return Ok(Exit::OK);
     }
     match d.fleet(args.hosts.limit.as_deref())? {
-        Some(f) => fleet::command::deploy(cfg, args, &loaded, d, &f),
+        Some(f) => {
+            f.warn();
+            fleet::command::deploy(cfg, args, &loaded, d, &f)
+        }
         None => here::deploy(cfg, args, &loaded, &d),
     }
 }
@@ -143,7 +147,10 @@ pub fn rollback(cfg: &Config, args: &RollbackArgs) -> Result<Exit, Error> {
     let loaded: Loaded<DeployPlaybook> = playbook::load(&args.playbook, &args.vars)?;
     let d = Deploy::resolve(&loaded, true, false)?;
     match d.fleet(args.hosts.limit.as_deref())? {
-        Some(f) => fleet::command::rollback(cfg, args, &loaded, &d, &f),
+        Some(f) => {
+            f.warn();
+            fleet::command::rollback(cfg, args, &loaded, &d, &f)
+        }
         None => here::rollback(cfg, args, &loaded, &d),
     }
 }
@@ -152,7 +159,10 @@ pub fn releases(cfg: &Config, args: &ReleasesArgs) -> Result<Exit, Error> {
     let loaded: Loaded<DeployPlaybook> = playbook::load(&args.playbook, &args.vars)?;
     let d = Deploy::resolve(&loaded, false, false)?;
     match d.fleet(args.hosts.limit.as_deref())? {
-        Some(f) => fleet::command::releases(cfg, args, &loaded, &d, &f),
+        Some(f) => {
+            f.warn();
+            fleet::command::releases(cfg, args, &loaded, &d, &f)
+        }
         None => here::releases(cfg, &d),
     }
 }
@@ -179,7 +189,10 @@ pub fn drill(cfg: &Config, source: Arc<Source>, args: &DrillArgs) -> Result<Exit
     crate::drill::consented(spec, args.yes, &loaded.source.path)?;
     let asked = Asked::of(args)?;
     match &fleet {
-        Some(f) => fleet::drill::drill(cfg, &asked, &loaded, &d, f, budget),
+        Some(f) => {
+            f.warn();
+            fleet::drill::drill(cfg, &asked, &loaded, &d, f, budget)
+        }
         None => here::drill(cfg, &asked, &loaded, &d, budget),
     }
 }

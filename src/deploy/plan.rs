@@ -142,6 +142,9 @@ pub struct HostPlan {
     /// Absent on this machine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// A fleet's host as the inventory resolves it.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     pub root: String,
     /// The release live now, as this machine's journal has it (a fleet's hosts are read at
     /// deploy time).
@@ -149,6 +152,40 @@ pub struct HostPlan {
     pub current: Option<String>,
     pub steps: Vec<Line>,
     pub rollback: RollbackPlan,
+}
+
+/// How a fleet's host is reached and what it brings: `ansible_host`, `ansible_port`,
+/// `ansible_user`, `ansible_become*` resolved, its groups and its other vars (what a template
+/// sees as `host.vars`).
+#[derive(Serialize)]
+pub struct Target {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    /// Absent: the user tend runs as.
+    pub user: Option<String>,
+    /// Commands run through sudo, as this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub become_user: Option<String>,
+    pub groups: Vec<String>,
+    pub vars: crate::playbook::Vars,
+}
+
+impl Target {
+    fn of(h: &crate::inventory::Host, become_all: bool) -> Target {
+        Target {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            port: h.port,
+            user: h.user.clone(),
+            become_user: h
+                .become_
+                .unwrap_or(become_all)
+                .then(|| h.become_user.clone().unwrap_or_else(|| "root".into())),
+            groups: h.groups.clone(),
+            vars: h.vars.clone(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -282,6 +319,7 @@ pub fn build(d: &Deploy, fleet: Option<&Fleet>, hosts: &[HostReleases]) -> Resul
         release: d.release.clone(),
         hosts: vec![HostPlan {
             host: None,
+            target: None,
             root: d.layout.root.display().to_string(),
             current: shown_current(&journal, current.as_deref()),
             steps: forward(d, &p, current.is_none()),
@@ -595,9 +633,16 @@ fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diag
                 )
             }
         };
+        let become_all = d
+            .loaded
+            .body
+            .ssh
+            .as_ref()
+            .is_some_and(|s| s.become_.is_some());
         hosts.push(HostPlan {
             host: Some(h.shown()),
-            root: d.root_on(h)?,
+            target: Some(Target::of(h, become_all)),
+            root: on.layout.root.display().to_string(),
             current,
             steps: forward(&on, &p, false),
             rollback,
@@ -616,8 +661,9 @@ fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diag
         }
         OnFailure::Halt => "the rollout stops; hosts already done stay on the new release",
     };
-    let mut warnings = warnings(d, &p);
-    warnings.extend(unread);
+    let mut noted = f.warnings.clone();
+    noted.extend(warnings(d, &p));
+    noted.extend(unread);
     Ok(Doc {
         kind: "deploy",
         release: d.release.clone(),
@@ -638,7 +684,7 @@ fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diag
             pause: (!f.pause.is_zero()).then(|| humantime::format_duration(f.pause).to_string()),
         }),
         hosts,
-        warnings,
+        warnings: noted,
     })
 }
 

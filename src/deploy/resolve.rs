@@ -45,6 +45,8 @@ pub struct Phases {
 /// The hosts of a fleet deploy, in their batches.
 pub struct Fleet {
     pub hosts: Vec<Host>,
+    /// What reading the inventory noticed (settings tend does not use, vars the playbook hides).
+    pub warnings: Vec<String>,
     pub batches: Vec<Vec<usize>>,
     pub on_failure: OnFailure,
     pub max_failures: usize,
@@ -52,6 +54,15 @@ pub struct Fleet {
     pub pause: std::time::Duration,
     /// `rollout.analysis`: how many there are (each host renders its own).
     pub analyses: usize,
+}
+
+impl Fleet {
+    /// The inventory's warnings, on stderr before a run starts.
+    pub fn warn(&self) {
+        for w in &self.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
 }
 
 /// Which analyses: `verify`'s, or `rollout.analysis`'s.
@@ -174,22 +185,33 @@ impl<'a> Deploy<'a> {
             return Ok(None);
         }
         let mut hosts: Vec<Host> = b.hosts.iter().flatten().map(|h| h.0.clone()).collect();
+        let mut warnings = vec![];
         if let Some(inv) = &b.inventory {
-            let inv = top.render("inventory", inv, Mode::Text)?;
-            let path = self
-                .loaded
-                .source
-                .path
-                .parent()
-                .map_or_else(|| PathBuf::from(&inv), |d| d.join(&inv));
-            let found = crate::inventory::load(&[path], self.loaded.source.path.parent())
-                .map_err(|e| top.error("inventory", e))?;
-            for h in found {
-                if !hosts.iter().any(|x| x.name == h.name) {
-                    hosts.push(h);
+            let dir = self.loaded.source.path.parent();
+            let mut paths = vec![];
+            for (i, p) in inv.0.iter().enumerate() {
+                let key = if inv.0.len() == 1 {
+                    "inventory".to_string()
+                } else {
+                    format!("inventory[{i}]")
+                };
+                let p = top.render(&key, p, Mode::Text)?;
+                paths.push(dir.map_or_else(|| PathBuf::from(&p), |d| d.join(&p)));
+            }
+            let found =
+                crate::inventory::load(&paths, dir).map_err(|e| top.error("inventory", e))?;
+            warnings = found.warnings;
+            let names: std::collections::HashSet<String> =
+                hosts.iter().map(|h| h.name.clone()).collect();
+            hosts.extend(found.hosts.into_iter().filter(|h| !names.contains(&h.name)));
+            for h in &mut hosts {
+                if let Some(pw) = &h.become_password {
+                    let shown = format!("inventory: {}: ansible_become_password", h.name);
+                    h.become_password = Some(top.render(&shown, pw, Mode::Text)?);
                 }
             }
         }
+        warnings.extend(self.hidden_host_vars(&hosts));
         if hosts.is_empty() {
             return Err(top.error("hosts", "no hosts: `hosts:` and `inventory:` list none"));
         }
@@ -223,6 +245,7 @@ impl<'a> Deploy<'a> {
             .map(|r| r.batches.clone())
             .unwrap_or_default();
         Ok(Some(Fleet {
+            warnings,
             batches: crate::inventory::batches(hosts.len(), &sizes),
             hosts,
             on_failure: rollout.as_ref().map(|r| r.on_failure).unwrap_or_default(),
@@ -235,13 +258,43 @@ impl<'a> Deploy<'a> {
         }))
     }
 
+    /// Inventory vars a template cannot reach as `{{ name }}`, since the playbook's vars or
+    /// secrets (or tend) use that name: each named once, with its hosts.
+    fn hidden_host_vars(&self, hosts: &[Host]) -> Vec<String> {
+        let mut hidden: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for h in hosts {
+            for k in h.vars.keys() {
+                let taken = self.loaded.vars.contains_key(k)
+                    || self.secrets.contains_key(k)
+                    || k == "env"
+                    || k == "host";
+                if taken {
+                    hidden.entry(k).or_default().push(&h.name);
+                }
+            }
+        }
+        hidden
+            .into_iter()
+            .map(|(k, hs)| {
+                let on = if hs.len() > 3 {
+                    format!("{} and {} more", hs[..3].join(", "), hs.len() - 3)
+                } else {
+                    hs.join(", ")
+                };
+                format!(
+                    "inventory var '{k}' (on {on}) is also the playbook's: {{{{ {k} }}}} is the playbook's value, {{{{ host.vars.{k} }}}} the host's"
+                )
+            })
+            .collect()
+    }
+
     /// This deploy as `loaded` (the same playbook with the vars a release was deployed with)
     /// renders it, on the same host and root, with the same secrets: what redeploys that
     /// release as it was (a drill's way back).
     pub fn again<'b>(&self, loaded: &'b Loaded<DeployPlaybook>) -> Result<Deploy<'b>, Diagnostic> {
         let mut d = Deploy::with_secrets(loaded, self.secrets.clone(), true, true)?;
         if let Some(h) = &self.host {
-            d.templater.set("host", h.clone());
+            d.templater.set_host(h.clone());
         }
         d.host.clone_from(&self.host);
         d.layout = Layout {
@@ -261,7 +314,7 @@ impl<'a> Deploy<'a> {
     ) -> Result<Deploy<'a>, Diagnostic> {
         let value = host_value(host);
         let mut templater = Templater::new(&self.loaded.vars, &self.secrets);
-        templater.set("host", value.clone());
+        templater.set_host(value.clone());
         let scope = self.loaded.scope(&templater).at("deploy");
         let root = checked_root(
             &scope,
@@ -306,15 +359,6 @@ impl<'a> Deploy<'a> {
         Ok((on, phases))
     }
 
-    /// `deploy.root` as it is on `host` (it may name `{{ host.name }}`).
-    pub fn root_on(&self, host: &Host) -> Result<String, Diagnostic> {
-        self.loaded
-            .scope(&self.templater)
-            .at("deploy")
-            .with_values(vec![("host".into(), host_value(host))])
-            .render("root", &self.loaded.body.deploy.root, Mode::Text)
-    }
-
     /// A templater over the playbook's vars with `recorded` (the vars a release was deployed
     /// with) on top, so a rollback renders `{{ version }}` as that release had it.
     fn templater_for(&self, recorded: Option<&Vars>) -> Option<Templater> {
@@ -325,7 +369,7 @@ impl<'a> Deploy<'a> {
         vars.extend(recorded.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut t = Templater::new(&vars, &self.secrets);
         if let Some(h) = &self.host {
-            t.set("host", h.clone());
+            t.set_host(h.clone());
         }
         Some(t)
     }

@@ -16,9 +16,9 @@ crate::playbook!(
         pub deploy: DeploySpec,
         /// The machines, over SSH (none: this machine).
         pub hosts: Option<Vec<crate::inventory::HostSpec>>,
-        /// An Ansible YAML inventory, relative to the playbook.
-        #[schemars(example = &"inventory.yaml")]
-        pub inventory: Option<String>,
+        /// Ansible inventories (INI or YAML files, or directories), relative to the playbook,
+        /// with their `group_vars/` and `host_vars/`.
+        pub inventory: Option<crate::inventory::Paths>,
         /// How `hosts` are reached: user, identity, known_hosts, host_key_check, become.
         #[allow(dead_code)]
         pub ssh: Option<crate::machine::ssh::SshSpec>,

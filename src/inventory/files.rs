@@ -1,50 +1,111 @@
-//! `group_vars/` and `host_vars/` beside an inventory (and beside the playbook): `NAME`,
-//! `NAME.yml`, `NAME.yaml`, `NAME.json`, or every file under a directory `NAME/`, as Ansible's
-//! `host_group_vars` plugin finds them. A vault-encrypted file is refused, not read as garbage.
+//! `group_vars/` and `host_vars/` beside an inventory (and beside the playbook), as Ansible's
+//! `host_group_vars` plugin finds them: the first of `NAME`, `NAME.yml`, `NAME.yaml` and
+//! `NAME.json` there is, and when that is a directory, every YAML or JSON file under it by
+//! name (so `group_vars/web/` hides a `group_vars/web.yml` beside it).
+//! A vault-encrypted file or value is refused, not read as garbage.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+use serde_yaml::Value;
 
 use crate::playbook::{Invalid, Vars};
 
-/// The vars `dir/{group_vars,host_vars}/name` hold (empty when there are none).
-pub fn vars_of(dir: &Path, kind: &str, name: &str) -> Result<Vars, Invalid> {
-    let base = dir.join(kind);
-    let mut found: Vec<PathBuf> = ["", ".yml", ".yaml", ".json"]
-        .iter()
-        .map(|ext| base.join(format!("{name}{ext}")))
-        .filter(|p| p.is_file())
-        .collect();
-    let sub = base.join(name);
-    if sub.is_dir() {
-        let mut inside: Vec<PathBuf> = walkdir::WalkDir::new(&sub)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file() && wanted(e.path()))
-            .map(|e| e.into_path())
-            .collect();
-        found.append(&mut inside);
-    }
-    let mut vars = Vars::new();
-    for path in found {
-        vars.extend(read(&path)?);
-    }
-    Ok(vars)
+/// One `group_vars/` or `host_vars/` directory, listed once: a lookup per host costs no system
+/// call, and a host named `/etc/passwd` cannot reach outside it.
+pub struct VarsDir {
+    base: PathBuf,
+    /// Entry names, each a directory or not (symbolic links followed).
+    entries: HashMap<String, bool>,
 }
 
-/// What Ansible reads in a vars directory: YAML and JSON, not backups or editors' leftovers.
-fn wanted(p: &Path) -> bool {
-    let name = p
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    !name.starts_with('.')
-        && !name.ends_with('~')
-        && match p.extension().and_then(|e| e.to_str()) {
-            None => true,
-            Some(e) => ["yml", "yaml", "json"].contains(&e),
+impl VarsDir {
+    pub fn open(dir: &Path, kind: &str) -> Result<VarsDir, Invalid> {
+        let base = dir.join(kind);
+        let mut entries = HashMap::new();
+        match std::fs::read_dir(&base) {
+            Ok(listing) => {
+                for e in listing {
+                    let e = e.map_err(|e| unreadable(&base, &e))?;
+                    let Ok(name) = e.file_name().into_string() else {
+                        continue;
+                    };
+                    entries.insert(name, e.path().is_dir());
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {}
+            Err(e) => return Err(unreadable(&base, &e)),
         }
+        Ok(VarsDir { base, entries })
+    }
+
+    /// The vars this directory holds for `name` (empty when there are none).
+    pub fn vars_of(&self, name: &str) -> Result<Vars, Invalid> {
+        let Some((entry, is_dir)) = ["", ".yml", ".yaml", ".json"].iter().find_map(|ext| {
+            let entry = format!("{name}{ext}");
+            self.entries.get(&entry).map(|d| (entry, *d))
+        }) else {
+            return Ok(Vars::new());
+        };
+        let path = self.base.join(entry);
+        let mut found = vec![];
+        if is_dir {
+            inside(&path, &mut found, 0)?;
+        } else {
+            found.push(path);
+        }
+        let mut vars = Vars::new();
+        for path in found {
+            vars.extend(read(&path)?);
+        }
+        Ok(vars)
+    }
+}
+
+fn unreadable(path: &Path, e: &std::io::Error) -> Invalid {
+    format!(
+        "cannot read {}: {}",
+        path.display(),
+        crate::sys::describe_io(e)
+    )
+    .into()
+}
+
+/// A vars directory's files, as Ansible's `_get_dir_vars_files`: by name, hidden entries and
+/// backups skipped, subdirectories without an extension walked, files without one or with a
+/// YAML or JSON one read.
+fn inside(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), Invalid> {
+    if depth > 32 {
+        return Err(format!(
+            "{}: vars directories nested more than 32 deep",
+            dir.display()
+        )
+        .into());
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| unreadable(dir, &e))?
+        .map(|e| {
+            e.map(|e| e.file_name().to_string_lossy().into_owned())
+                .map_err(|e| unreadable(dir, &e))
+        })
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for name in names {
+        if name.starts_with('.') || name.ends_with('~') {
+            continue;
+        }
+        let path = dir.join(&name);
+        let ext = Path::new(&name).extension().and_then(|e| e.to_str());
+        if path.is_dir() {
+            if ext.is_none() {
+                inside(&path, found, depth + 1)?;
+            }
+        } else if path.is_file() && ext.is_none_or(|e| ["yml", "yaml", "json"].contains(&e)) {
+            found.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Vars, Invalid> {
@@ -52,9 +113,37 @@ fn read(path: &Path) -> Result<Vars, Invalid> {
     if text.trim().is_empty() {
         return Ok(Vars::new());
     }
-    serde_yaml::from_str::<Option<Vars>>(&text)
-        .map(Option::unwrap_or_default)
-        .map_err(|e| format!("{} is not a mapping of vars: {e}", path.display()).into())
+    let shown = path.display().to_string();
+    let value = super::yaml11::parse(&text)
+        .map_err(|e| Invalid::from(format!("{shown} is not a mapping of vars: {e}")))?;
+    super::yaml::vars(value, &shown, "the file")
+}
+
+/// A value with Ansible's tags read: `!unsafe` is the text itself (tend never templates an
+/// inventory's values); `!vault` cannot be decrypted here and is refused.
+pub fn untagged(v: Value, file: &str) -> Result<Value, Invalid> {
+    Ok(match v {
+        Value::Tagged(t) if t.tag == "vault" => {
+            return Err(crate::playbook::diagnostic::with_hint(
+                format!(
+                    "{file} holds a value encrypted with Ansible Vault (!vault), which tend cannot read"
+                ),
+                "give the value as a secret: in the playbook, or decrypt it where tend runs",
+            ));
+        }
+        Value::Tagged(t) => untagged(t.value, file)?,
+        Value::Sequence(s) => Value::Sequence(
+            s.into_iter()
+                .map(|x| untagged(x, file))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Mapping(m) => Value::Mapping(
+            m.into_iter()
+                .map(|(k, x)| Ok((k, untagged(x, file)?)))
+                .collect::<Result<_, Invalid>>()?,
+        ),
+        other => other,
+    })
 }
 
 /// A file's text (`what` names it in an error: "inventory "), a Vault file refused.

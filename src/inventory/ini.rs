@@ -1,58 +1,94 @@
 //! Ansible's INI inventory (`hosts`, `inventory.ini`): `[group]` sections of host lines with
 //! `key=value` vars, `[group:vars]`, `[group:children]`, hosts before any section in
 //! `ungrouped`, `host:port`, ranges, `#` and `;` comments; read as Ansible's ini plugin reads
-//! it (a host line split like `shlex.split(..., comments=True)`, values as Python literals).
+//! it (a host line split like `shlex.split(..., comments=True)`, values as Python literals, a
+//! group named in `:vars` or `:children` but defined nowhere an error).
+
+use std::sync::LazyLock;
+
+use indexmap::IndexMap;
+use regex::Regex;
 
 use super::tree::Tree;
 use super::{literal, ranges};
 use crate::playbook::{Invalid, Vars};
 
+#[derive(Clone, Copy, PartialEq)]
 enum State {
     Hosts,
     Vars,
     Children,
 }
 
-/// The inventory `text` (from `file`, for errors) holds.
-pub fn read(text: &str, file: &str) -> Result<Tree, Invalid> {
-    let mut tree = Tree::new();
+/// A group a `:vars` or `:children` section named before any section defined it.
+struct Pending {
+    line: usize,
+    state: State,
+    /// For a child: the groups waiting to take it.
+    parents: Vec<String>,
+}
+
+/// Ansible's own patterns: a header is `[name]` or `[name:kind]`, only a `#` comment after it.
+static SECTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$").expect("valid"));
+static GROUP_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^([^:\]\s]+)\s*(?:#.*)?$").expect("valid"));
+
+/// The inventory `text` (from `file`, for errors) holds, added to `tree` (a directory's files
+/// all go into one, as into Ansible's one inventory).
+pub fn read(text: &str, file: &str, tree: &mut Tree) -> Result<(), Invalid> {
     let (mut group, mut state) = ("ungrouped".to_string(), State::Hosts);
-    // `[g:vars]` of a group nothing else names is an error once the whole file is read.
-    let mut pending: Vec<(String, usize)> = vec![];
-    // `all` and `ungrouped` are always there: `[all:vars]` is the commonest section of all.
-    let mut declared: std::collections::BTreeSet<String> =
-        ["all".to_string(), "ungrouped".to_string()].into();
-    for (n, raw) in text.lines().enumerate() {
+    let mut pending: IndexMap<String, Pending> = IndexMap::new();
+    for (n, raw) in lines(text).enumerate() {
         let at = |msg: String| Invalid::from(format!("{file}:{}: {msg}", n + 1));
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        if let Some(header) = line.strip_prefix('[') {
-            let (name, kind) = section(header).ok_or_else(|| {
-                at(format!(
-                    "'{line}' is not a section header like [web] or [web:vars]"
-                ))
-            })?;
-            state = match kind {
+        if let Some(m) = SECTION.captures(line) {
+            let name = &m[1];
+            state = match m.get(2).map(|k| k.as_str()) {
                 None | Some("hosts") => State::Hosts,
                 Some("vars") => State::Vars,
                 Some("children") => State::Children,
                 Some(other) => {
                     return Err(at(format!(
-                        "section suffix ':{other}' is not hosts, vars or children"
+                        "section [{name}:{other}]: ':{other}' is not hosts, vars or children"
                     )));
                 }
             };
-            match state {
-                State::Vars => pending.push((name.to_string(), n + 1)),
-                _ => {
-                    declared.insert(name.to_string());
+            // `[g]` or `[g:children]` defines a group; `[g:vars]` only gives vars to one
+            // defined somewhere in the file.
+            if !tree.groups.contains_key(name) {
+                if state == State::Vars && !pending.contains_key(name) {
+                    pending.insert(
+                        name.to_string(),
+                        Pending {
+                            line: n + 1,
+                            state,
+                            parents: vec![],
+                        },
+                    );
+                }
+                tree.group(name);
+            }
+            if state != State::Vars
+                && let Some(p) = pending.shift_remove(name)
+            {
+                for parent in p.parents {
+                    tree.add_child(&parent, name).map_err(|e| at(e.0))?;
                 }
             }
-            tree.group(name);
             group = name.to_string();
             continue;
+        }
+        let semicolon_after = line
+            .split_once(']')
+            .is_some_and(|(_, after)| after.trim_start().starts_with(';'));
+        if line.starts_with('[') && (line.ends_with(']') || semicolon_after) {
+            return Err(at(format!(
+                "'{line}' is not a section header: [web], [web:vars] or [web:children], no spaces, only a # comment after it"
+            )));
         }
         match state {
             State::Hosts => {
@@ -67,12 +103,12 @@ pub fn read(text: &str, file: &str) -> Result<Tree, Invalid> {
                     })?;
                     vars.insert(k.to_string(), literal::value(v));
                 }
-                let (pattern, port) = port_of(pattern);
-                if let Some(p) = port {
-                    vars.insert("ansible_port".into(), literal::value(p));
-                }
-                for host in ranges::expand(pattern).map_err(|e| at(e.0))? {
-                    tree.add_host(&group, &host, vars.clone());
+                let (hosts, port) = ranges::entry(pattern).map_err(|e| at(e.0))?;
+                for host in hosts {
+                    if host == "---" {
+                        return Err(at("'---' is not a host: is this a YAML file?".into()));
+                    }
+                    tree.add_host(&group, &host, port, vars.clone());
                 }
             }
             State::Vars => {
@@ -83,65 +119,61 @@ pub fn read(text: &str, file: &str) -> Result<Tree, Invalid> {
                 tree.group(&group).vars.insert(k.trim().to_string(), value);
             }
             State::Children => {
-                let child = line.split_whitespace().next().unwrap_or(line);
-                tree.add_child(&group, child).map_err(|e| at(e.0))?;
-                declared.insert(child.to_string());
+                let child = GROUP_NAME
+                    .captures(line)
+                    .ok_or_else(|| at(format!("expected a group name, got '{line}'")))?[1]
+                    .to_string();
+                if tree.groups.contains_key(&child) {
+                    tree.add_child(&group, &child).map_err(|e| at(e.0))?;
+                } else {
+                    pending
+                        .entry(child)
+                        .or_insert(Pending {
+                            line: n + 1,
+                            state,
+                            parents: vec![],
+                        })
+                        .parents
+                        .push(group.clone());
+                }
             }
         }
     }
-    if let Some((name, line)) = pending.iter().find(|(g, _)| !declared.contains(g)) {
-        return Err(format!(
-            "{file}:{line}: [{name}:vars] is for a group this inventory does not define"
-        )
+    if let Some((name, p)) = pending.first() {
+        return Err(match p.state {
+            State::Children => format!(
+                "{file}:{}: [{}:children] names group '{name}', which this inventory does not define",
+                p.line,
+                p.parents.last().map_or("", String::as_str)
+            ),
+            _ => format!(
+                "{file}:{}: [{name}:vars] is for a group this inventory does not define",
+                p.line
+            ),
+        }
         .into());
     }
-    tree.settle()?;
-    Ok(tree)
+    Ok(())
 }
 
-/// `web]`, `web:vars]` (after the `[`), with a comment allowed after it.
-fn section(header: &str) -> Option<(&str, Option<&str>)> {
-    let (inside, after) = header.split_once(']')?;
-    let after = after.trim();
-    if !(after.is_empty() || after.starts_with('#') || after.starts_with(';')) {
-        return None;
-    }
-    let (name, kind) = match inside.split_once(':') {
-        Some((n, k)) => (n, Some(k)),
-        None => (inside, None),
-    };
-    (!name.is_empty() && !name.contains(char::is_whitespace)).then_some((name, kind))
-}
-
-/// `host:2222` → (`host`, 2222); an IPv6 address keeps its colons (`[::1]:2222` its port).
-fn port_of(pattern: &str) -> (&str, Option<&str>) {
-    let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
-    if let Some(rest) = pattern.strip_prefix('[')
-        && let Some((addr, port)) = rest.split_once("]:")
-        && digits(port)
-        && addr.contains(':')
-    {
-        return (&pattern[1..1 + addr.len()], Some(port));
-    }
-    // The colons of ranges (`web[01:20]`) do not count.
-    let mut depth = 0;
-    let outside: Vec<usize> = pattern
-        .char_indices()
-        .filter_map(|(i, c)| {
-            match c {
-                '[' => depth += 1,
-                ']' => depth -= 1,
-                ':' if depth == 0 => return Some(i),
-                _ => {}
+/// Lines as Python's `str.splitlines` cuts them (Ansible's reader): `\r\n`, `\n` or a lone
+/// `\r`, so a file saved with old Mac line endings is not one long line.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        match s.find(['\n', '\r']) {
+            Some(i) => {
+                let skip = if s[i..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&s[i + skip..]).filter(|r| !r.is_empty());
+                Some(&s[..i])
             }
-            None
-        })
-        .collect();
-    match outside.as_slice() {
-        // One colon outside the ranges: a port. More: an IPv6 address.
-        [i] if digits(&pattern[i + 1..]) => (&pattern[..*i], Some(&pattern[i + 1..])),
-        _ => (pattern, None),
-    }
+            None => {
+                rest = None;
+                Some(s)
+            }
+        }
+    })
 }
 
 /// A host line's words as `shlex.split(line, comments=True)` makes them: quotes grouped and
@@ -175,8 +207,9 @@ fn split(line: &str) -> Result<Vec<String>, Invalid> {
                 loop {
                     match chars.next() {
                         Some('"') => break,
+                        // shlex (POSIX mode) escapes only `\` and `"` inside double quotes.
                         Some('\\') => match chars.next() {
-                            Some(e @ ('\\' | '"' | '$' | '`')) => word.push(e),
+                            Some(e @ ('\\' | '"')) => word.push(e),
                             Some(e) => {
                                 word.push('\\');
                                 word.push(e);
@@ -208,24 +241,52 @@ fn split(line: &str) -> Result<Vec<String>, Invalid> {
 
 #[cfg(test)]
 mod tests {
-    use super::{port_of, split};
+    use super::{Tree, lines, read, split};
 
     #[test]
     fn host_lines_split_as_shlex_does() {
         assert_eq!(
-            split(r#"web1 a=1 q='a b' d="x \"y\"" # note"#).unwrap(),
-            ["web1", "a=1", "q=a b", r#"d=x "y""#]
+            split(r#"web1 a=1 q='a b' d="x \"y\"" e="\$x" # note"#).unwrap(),
+            ["web1", "a=1", "q=a b", r#"d=x "y""#, r"e=\$x"]
         );
         assert_eq!(split("h x=a#b").unwrap(), ["h", "x=a"]);
         assert!(split("h x='open").is_err());
     }
 
     #[test]
-    fn ports_are_told_from_ipv6() {
-        assert_eq!(port_of("web1:2222"), ("web1", Some("2222")));
-        assert_eq!(port_of("web[01:03]:2222"), ("web[01:03]", Some("2222")));
-        assert_eq!(port_of("web[01:03]"), ("web[01:03]", None));
-        assert_eq!(port_of("::1"), ("::1", None));
-        assert_eq!(port_of("[::1]:2222"), ("::1", Some("2222")));
+    fn lines_end_as_python_ends_them() {
+        assert_eq!(lines("a\r\nb\rc\n").collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(lines("a\n\nb").collect::<Vec<_>>(), ["a", "", "b"]);
+    }
+
+    fn refused(text: &str) -> String {
+        read(text, "hosts", &mut Tree::new()).unwrap_err().0
+    }
+
+    #[test]
+    fn what_ansible_refuses_is_refused() {
+        assert!(refused("[web]\nw1\n[prod:children]\nweb\ndb\n").contains("'db'"));
+        assert!(refused("[web]\nw1\n[prod:children]\nweb extra\n").contains("group name"));
+        assert!(refused("[web] ; c\nw1\n").contains("not a section header"));
+        assert!(refused("[nope:vars]\nx=1\n").contains("[nope:vars]"));
+        assert!(refused("all:\n  hosts:\n").contains("ends in ':'"));
+        assert!(refused("---\nall:\n").contains("YAML"));
+    }
+
+    #[test]
+    fn a_child_may_be_defined_after_the_parent_names_it() {
+        let mut t = Tree::new();
+        read(
+            "[prod:children]\nweb\n[web]\nw1\n[web:vars]\nx=1\n",
+            "h",
+            &mut t,
+        )
+        .unwrap();
+        t.settle().unwrap();
+        assert!(t.groups["prod"].children.contains("web"));
+        assert_eq!(
+            read("[::2]:2222\n", "h", &mut t).map(|()| t.hosts["::2"]["ansible_port"].clone()),
+            Ok(2222.into())
+        );
     }
 }

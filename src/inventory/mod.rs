@@ -2,7 +2,7 @@
 //! YAML inventories (`all.hosts`, `children` groups, `ansible_host`, `ansible_port`,
 //! `ansible_user`, `ansible_ssh_private_key_file`), narrowed by `--limit`, cut into batches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +13,7 @@ mod pattern;
 mod ranges;
 mod tree;
 mod yaml;
+mod yaml11;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -20,7 +21,7 @@ use serde::de::{self, Deserializer};
 use crate::playbook::diagnostic::with_hint;
 use crate::playbook::{Invalid, Vars};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Host {
     /// `{{ host.name }}`; the address when not given.
     pub name: String,
@@ -28,6 +29,12 @@ pub struct Host {
     pub port: u16,
     pub user: Option<String>,
     pub identity: Option<PathBuf>,
+    /// `ansible_become`: every command through sudo (default: `ssh.become`).
+    pub become_: Option<bool>,
+    /// `ansible_become_user`: whom sudo runs them as (default root).
+    pub become_user: Option<String>,
+    /// `ansible_become_password`, a template until the deploy renders it (secrets allowed).
+    pub become_password: Option<String>,
     pub vars: Vars,
     /// Inventory groups it belongs to, for `--limit`.
     pub groups: Vec<String>,
@@ -94,9 +101,7 @@ pub fn parse_host(s: &str) -> Result<Host, crate::playbook::Invalid> {
         address,
         port,
         user,
-        identity: None,
-        vars: Vars::new(),
-        groups: vec![],
+        ..Host::default()
     })
 }
 
@@ -178,98 +183,196 @@ impl<'de> Deserialize<'de> for HostSpec {
     }
 }
 
+/// `inventory:`: one inventory (a file or a directory of them), or a list, read in order.
+#[derive(Debug, Clone)]
+pub struct Paths(pub Vec<String>);
+
+crate::playbook::schema::schema_written!(Paths, "Inventory", {
+    "description": "An Ansible inventory (INI or YAML file, or a directory of them), relative to the playbook, or a list of them.",
+    "anyOf": [
+        { "type": "string", "minLength": 1 },
+        { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 },
+    ],
+    "examples": ["inventory/hosts", ["inventory/production", "inventory/extra.yml"]],
+});
+
+impl<'de> Deserialize<'de> for Paths {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Paths;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an inventory's path, or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Paths, E> {
+                if s.trim().is_empty() {
+                    return Err(E::custom("an empty inventory path"));
+                }
+                Ok(Paths(vec![s.to_string()]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Paths, A::Error> {
+                let v: Vec<String> =
+                    Deserialize::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                if v.is_empty() || v.iter().any(|p| p.trim().is_empty()) {
+                    return Err(de::Error::custom(
+                        "an inventory list needs at least one path, none of them empty",
+                    ));
+                }
+                Ok(Paths(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Hosts read from inventories, and what the reader noticed but did not stop for.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub hosts: Vec<Host>,
+    pub warnings: Vec<String>,
+}
+
 /// Read the inventories at `paths` (files, or directories of them) with the `group_vars/` and
 /// `host_vars/` beside each and beside the playbook (`playbook_dir`), and resolve every host's
 /// vars as Ansible does: inventory-file group vars (by depth, priority, name) <
 /// `group_vars/all` < `group_vars/GROUP` < the host's inventory vars < `host_vars/HOST`, the
 /// inventory's before the playbook's at each step.
-pub fn load(paths: &[PathBuf], playbook_dir: Option<&Path>) -> Result<Vec<Host>, Invalid> {
+pub fn load(paths: &[PathBuf], playbook_dir: Option<&Path>) -> Result<Inventory, Invalid> {
     let mut tree = tree::Tree::new();
     let mut dirs = vec![];
     for path in paths {
-        let sources = sources(path)?;
+        let mut found = vec![];
+        sources(path, &mut found, 0)?;
         dirs.push(if path.is_dir() {
             path.clone()
         } else {
             path.parent()
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
         });
-        for source in sources {
-            tree.merge(read(&source)?);
+        for source in found {
+            read(&source, &mut tree)?;
         }
     }
     tree.settle()?;
-    let mut levels: Vec<PathBuf> = dirs;
-    if let Some(d) = playbook_dir
-        && !levels.iter().any(|l| l == d)
-    {
-        levels.push(d.to_path_buf());
+    let mut levels: Vec<PathBuf> = vec![];
+    for d in dirs.into_iter().chain(playbook_dir.map(Path::to_path_buf)) {
+        if !levels.contains(&d) {
+            levels.push(d);
+        }
     }
     resolve(&tree, &levels)
 }
 
-/// The files an inventory path stands for: itself, or a directory's files (not its
-/// `group_vars`/`host_vars`, hidden files or the extensions Ansible skips), by name.
-fn sources(path: &Path) -> Result<Vec<PathBuf>, Invalid> {
+/// The files an inventory path stands for: itself, or a directory's files and subdirectories'
+/// by name, without `group_vars`/`host_vars`, hidden entries or the extensions Ansible skips
+/// (`INVENTORY_IGNORE_EXTS`).
+fn sources(path: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), Invalid> {
     if !path.is_dir() {
-        return Ok(vec![path.to_path_buf()]);
+        found.push(path.to_path_buf());
+        return Ok(());
     }
-    let skipped = [
+    if depth > 32 {
+        return Err(format!("inventory {}: nested more than 32 deep", path.display()).into());
+    }
+    const SKIPPED: [&str; 11] = [
         "pyc", "pyo", "swp", "bak", "rpm", "md", "txt", "rst", "orig", "cfg", "retry",
     ];
-    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .and_then(|l| l.map(|e| e.map(|e| e.path())).collect())
         .map_err(|e| {
             format!(
                 "cannot read inventory {}: {}",
                 path.display(),
                 crate::sys::describe_io(&e)
             )
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            p.is_file()
-                && !name.starts_with('.')
-                && !name.ends_with('~')
-                && !p
-                    .extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| skipped.contains(&e))
-        })
-        .collect();
-    found.sort();
-    Ok(found)
+        })?;
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let skipped = name.starts_with('.')
+            || name.ends_with('~')
+            || ["group_vars", "host_vars", "vars_plugins"].contains(&name.as_str())
+            || p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| SKIPPED.contains(&e));
+        if !skipped {
+            sources(&p, found, depth + 1)?;
+        }
+    }
+    Ok(())
 }
 
-/// One inventory file: YAML when it reads as a YAML mapping, else INI (as Ansible tries its
-/// yaml plugin before its ini one).
-fn read(path: &Path) -> Result<tree::Tree, Invalid> {
-    let text = files::text_of(path, "inventory ")?;
+/// One inventory file, into `tree`: YAML when it reads as a YAML mapping, else INI (as Ansible
+/// tries its yaml plugin before its ini one); when neither reads it, both say why.
+fn read(path: &Path, tree: &mut tree::Tree) -> Result<(), Invalid> {
     let shown = path.display().to_string();
-    match yaml::read(&text, &shown) {
-        Some(tree) => tree,
-        None => ini::read(&text, &shown),
+    if executable_script(path) {
+        return Err(crate::playbook::diagnostic::with_hint(
+            format!("{shown} is a program (a dynamic inventory script), which tend does not run"),
+            format!(
+                "write out what it prints: ansible-inventory -i {shown} --list -y > inventory.yml"
+            ),
+        ));
+    }
+    let text = files::text_of(path, "inventory ")?;
+    match yaml11::parse(&text) {
+        Ok(serde_yaml::Value::Mapping(top)) => yaml::read(top, &shown, tree),
+        // A bare host name reads as YAML text: only a mapping is a YAML inventory.
+        Ok(_) => ini::read(&text, &shown, tree),
+        Err(yaml_error) => ini::read(&text, &shown, tree).map_err(|ini_error| {
+            let yaml_like = text.lines().any(|l| {
+                let l = l.trim_end();
+                l.ends_with(':') && !l.trim_start().starts_with(['#', ';', '['])
+            });
+            if yaml_like {
+                format!("{shown} is not a YAML inventory: {yaml_error}").into()
+            } else {
+                ini_error
+            }
+        }),
     }
 }
 
-fn resolve(tree: &tree::Tree, dirs: &[PathBuf]) -> Result<Vec<Host>, Invalid> {
+/// An executable file that starts with `#!`: what Ansible's script plugin would run.
+fn executable_script(path: &Path) -> bool {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+    let mut start = [0u8; 2];
+    executable
+        && std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut start))
+            .is_ok()
+        && &start == b"#!"
+}
+
+fn resolve(tree: &tree::Tree, dirs: &[PathBuf]) -> Result<Inventory, Invalid> {
     let depth = tree.depths()?;
+    let group_dirs = dirs
+        .iter()
+        .map(|d| files::VarsDir::open(d, "group_vars"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host_dirs = dirs
+        .iter()
+        .map(|d| files::VarsDir::open(d, "host_vars"))
+        .collect::<Result<Vec<_>, _>>()?;
     // Each group's files read once, the inventory's before the playbook's.
-    let mut group_files: BTreeMap<&str, Vars> = BTreeMap::new();
+    let mut group_files: HashMap<&str, Vars> = HashMap::with_capacity(tree.groups.len());
     for g in tree.groups.keys() {
         let mut v = Vars::new();
-        for d in dirs {
-            v.extend(files::vars_of(d, "group_vars", g)?);
+        for d in &group_dirs {
+            v.extend(d.vars_of(g)?);
         }
         group_files.insert(g, v);
     }
-    let mut out = vec![];
+    let memberships = tree.memberships();
+    let mut out = Inventory::default();
+    let mut unused: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, own) in &tree.hosts {
-        let groups = tree.in_order(tree.groups_of(name), &depth);
+        let groups = tree.in_order(memberships[name.as_str()].iter().copied(), &depth);
         let mut v = Vars::new();
         for g in &groups {
             v.extend(tree.groups[*g].vars.clone());
@@ -279,38 +382,109 @@ fn resolve(tree: &tree::Tree, dirs: &[PathBuf]) -> Result<Vec<Host>, Invalid> {
             v.extend(group_files[*g].clone());
         }
         v.extend(own.clone());
-        for d in dirs {
-            v.extend(files::vars_of(d, "host_vars", name)?);
+        for d in &host_dirs {
+            v.extend(d.vars_of(name)?);
         }
-        out.push(host_of(
+        for k in v.keys() {
+            if let Some(k) = UNUSED.iter().find(|u| **u == k) {
+                unused.entry(k).or_default().push(name);
+            }
+        }
+        out.hosts.push(host_of(
             name,
             v,
             groups.iter().map(|g| g.to_string()).collect(),
         )?);
     }
+    for (k, hosts) in unused {
+        out.warnings.push(format!(
+            "{k} (on {}) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
+            few(&hosts)
+        ));
+    }
     Ok(out)
 }
 
-/// A host from its merged vars: `ansible_host`, `ansible_port`, `ansible_user` and
-/// `ansible_ssh_private_key_file` say how it is reached; the rest are its vars.
+/// Ansible's connection settings tend has no use for: named once, so no one counts on them.
+const UNUSED: [&str; 7] = [
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_connection",
+    "ansible_password",
+    "ansible_ssh_pass",
+    "ansible_ssh_executable",
+    "ansible_ssh_args",
+];
+
+/// `a, b, c and 12 more`.
+fn few(names: &[&str]) -> String {
+    match names.len() {
+        0..=3 => names.join(", "),
+        n => format!("{} and {} more", names[..3].join(", "), n - 3),
+    }
+}
+
+/// A host from its merged vars: `ansible_host`, `ansible_port`, `ansible_user`,
+/// `ansible_ssh_private_key_file` and `ansible_become*` say how it is reached (the older
+/// `ansible_ssh_host`, `_port`, `_user` and `ansible_private_key_file` too, and where both are
+/// set the `ssh` one wins, as in Ansible's ssh plugin); the rest are its vars.
 fn host_of(name: &str, v: Vars, groups: Vec<String>) -> Result<Host, Invalid> {
-    let text = |k: &str| {
-        v.get(k).and_then(|x| match x {
-            serde_yaml::Value::String(s) => Some(s.clone()),
-            serde_yaml::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
+    let last = |keys: &[&'static str]| keys.iter().rev().find_map(|k| v.get(*k).map(|x| (*k, x)));
+    let text = |keys: &[&'static str]| -> Result<Option<String>, Invalid> {
+        match last(keys) {
+            None | Some((_, serde_yaml::Value::Null)) => Ok(None),
+            Some((_, serde_yaml::Value::String(s))) => Ok(Some(s.clone())),
+            Some((_, serde_yaml::Value::Number(n))) => Ok(Some(n.to_string())),
+            Some((k, other)) => Err(format!(
+                "host {name}: {k} is {}, not text",
+                serde_yaml::to_string(other).unwrap_or_default().trim()
+            )
+            .into()),
+        }
     };
-    let port = match text("ansible_port") {
-        Some(p) => port_of(&p, &format!("{name} ansible_port"))?,
+    let port = match last(&["ansible_port", "ansible_ssh_port"]) {
         None => 22,
+        Some((k, serde_yaml::Value::Number(n))) => port_of(&n.to_string(), &format!("{name} {k}"))?,
+        Some((k, serde_yaml::Value::String(s))) => port_of(s.trim(), &format!("{name} {k}"))?,
+        Some((k, other)) => {
+            return Err(format!(
+                "host {name}: {k} is {}, not a port",
+                serde_yaml::to_string(other).unwrap_or_default().trim()
+            )
+            .into());
+        }
     };
+    let become_ = match last(&["ansible_become"]) {
+        None => None,
+        Some((_, x)) => Some(
+            truth(x)
+                .ok_or_else(|| format!("host {name}: ansible_become is neither true nor false"))?,
+        ),
+    };
+    if let Some(method) = text(&["ansible_become_method"])?
+        && method != "sudo"
+    {
+        return Err(format!(
+            "host {name}: ansible_become_method {method}: tend becomes another user with sudo only"
+        )
+        .into());
+    }
+    let become_user = text(&["ansible_become_user"])?;
+    if let Some(u) = &become_user
+        && !valid_user(u)
+    {
+        return Err(format!("host {name}: ansible_become_user '{u}' is not a user name").into());
+    }
     Ok(Host {
         name: name.to_string(),
-        address: text("ansible_host").unwrap_or_else(|| name.to_string()),
+        address: text(&["ansible_host", "ansible_ssh_host"])?.unwrap_or_else(|| name.to_string()),
         port,
-        user: text("ansible_user"),
-        identity: text("ansible_ssh_private_key_file").map(PathBuf::from),
+        user: text(&["ansible_user", "ansible_ssh_user"])?,
+        identity: text(&["ansible_private_key_file", "ansible_ssh_private_key_file"])?
+            .map(PathBuf::from),
+        become_,
+        become_user,
+        become_password: text(&["ansible_become_password", "ansible_become_pass"])?,
         vars: v
             .iter()
             .filter(|(k, _)| !k.starts_with("ansible_"))
@@ -318,6 +492,34 @@ fn host_of(name: &str, v: Vars, groups: Vec<String>) -> Result<Host, Invalid> {
             .collect(),
         groups,
     })
+}
+
+/// A boolean as Ansible's `boolean()` reads one: YAML's, and `yes`/`no`, `on`/`off`, `1`/`0`
+/// and `true`/`false` as text in any case (an INI file has only text).
+fn truth(v: &serde_yaml::Value) -> Option<bool> {
+    match v {
+        serde_yaml::Value::Bool(b) => Some(*b),
+        serde_yaml::Value::Number(n) => n.as_i64().and_then(|n| match n {
+            1 => Some(true),
+            0 => Some(false),
+            _ => None,
+        }),
+        serde_yaml::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
+            "n" | "no" | "off" | "0" | "false" | "f" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A user name sudo's `-u` can take, and nothing a shell would read as more than one word.
+pub fn valid_user(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 32
+        && !u.starts_with('-')
+        && u.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
 }
 
 /// `--limit PATTERN`, in Ansible's pattern language (`pattern.rs`).
@@ -402,7 +604,7 @@ mod tests {
                 &std::fs::read_to_string(case.join("expected/list.json")).unwrap(),
             )
             .unwrap();
-            let hosts = load(&[case.join("hosts")], None).unwrap();
+            let hosts = load(&[case.join("hosts")], None).unwrap().hosts;
             let wanted = expected["_meta"]["hostvars"].as_object().unwrap();
             let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
             let mut expected_names: Vec<&str> = wanted.keys().map(String::as_str).collect();
@@ -410,25 +612,26 @@ mod tests {
             sorted.sort();
             expected_names.sort();
             assert_eq!(sorted, expected_names, "{}", case.display());
+            // How Ansible's ssh plugin would connect, from its own log.
+            let connections: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(case.join("expected/connections.json")).unwrap(),
+            )
+            .unwrap();
             for h in &hosts {
                 let want = &wanted[&h.name];
-                let text = |k: &str| {
-                    want.get(k)
-                        .map(|v| v.as_str().map_or(v.to_string(), String::from))
-                };
+                let reach = &connections[&h.name];
+                assert_eq!(h.address, reach["address"], "{}", h.name);
+                assert_eq!(h.port, reach["port"], "{}", h.name);
+                assert_eq!(h.user.as_deref(), reach["user"].as_str(), "{}", h.name);
                 assert_eq!(
-                    Some(h.address.clone()),
-                    text("ansible_host").or(Some(h.name.clone())),
+                    h.identity
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .as_deref(),
+                    reach["identity"].as_str(),
                     "{}",
                     h.name
                 );
-                assert_eq!(
-                    h.port.to_string(),
-                    text("ansible_port").unwrap_or("22".into()),
-                    "{}",
-                    h.name
-                );
-                assert_eq!(h.user, text("ansible_user"), "{}", h.name);
                 let mut mine = serde_json::to_value(&h.vars).unwrap();
                 let mut theirs = want.clone();
                 for v in [&mut mine, &mut theirs] {
@@ -485,7 +688,7 @@ mod tests {
                 &std::fs::read_to_string(case.join("expected/patterns.json")).unwrap(),
             )
             .unwrap();
-            let hosts = load(&[case.join("hosts")], None).unwrap();
+            let hosts = load(&[case.join("hosts")], None).unwrap().hosts;
             for line in lines.lines() {
                 let (pattern, note) = line.split_once('#').unwrap_or((line, ""));
                 let pattern = pattern.trim();
@@ -505,6 +708,77 @@ mod tests {
             }
         }
         assert!(checked > 10, "{checked}");
+    }
+
+    /// One inventory file `text` (named `name`) in a temp dir, read: the error's text.
+    fn refusal(name: &str, text: &str, mode: u32) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        load(&[path], None).unwrap_err().0
+    }
+
+    #[test]
+    fn what_ansible_would_skip_or_cannot_read_is_refused() {
+        for (text, why) in [
+            ("all:\n  hosts:\n    a:\n    a:\n", "duplicate"),
+            ("all:\n  hosts:\n    a:\n  bad: [\n", "not a YAML inventory"),
+            ("all:\n  host:\n    a:\n", "has key 'host'"),
+            ("all:\n  hosts: [a, b]\n", "all.hosts is a list"),
+            ("all:\n  vars: { pw: !vault abc }\n", "!vault"),
+            (
+                "plugin: aws_ec2\nregions: [eu-west-1]\n",
+                "inventory plugin aws_ec2",
+            ),
+            ("$ANSIBLE_VAULT;1.1;AES256\n6162\n", "Ansible Vault"),
+            ("[web]\nweb1 ansible_port=True\n", "not a port"),
+            ("[web]\nweb1 ansible_host=\"[1, 2]\"\n", "not text"),
+            ("[web]\nweb1 ansible_become_method=su\n", "sudo only"),
+            ("[web]\nweb1 ansible_become_user='a b'\n", "not a user name"),
+            ("[a:children]\nb\n[b:children]\na\n", "circle"),
+        ] {
+            let e = refusal("hosts", text, 0o644);
+            assert!(e.contains(why), "{text}: {e}");
+        }
+        let e = refusal("inv.py", "#!/usr/bin/env python3\nprint('{}')\n", 0o755);
+        assert!(e.contains("dynamic inventory script"), "{e}");
+    }
+
+    #[test]
+    fn a_host_named_like_a_path_finds_no_vars_outside_host_vars() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("host_vars")).unwrap();
+        std::fs::write(dir.path().join("secret.yml"), "leaked: yes\n").unwrap();
+        let hosts = dir.path().join("hosts");
+        std::fs::write(
+            &hosts,
+            format!("{}/secret\n../secret\n", dir.path().display()),
+        )
+        .unwrap();
+        let found = load(&[hosts], None).unwrap().hosts;
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|h| h.vars.is_empty()), "{found:?}");
+    }
+
+    #[test]
+    fn settings_tend_does_not_use_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = dir.path().join("hosts");
+        std::fs::write(
+            &hosts,
+            "[web]\nw[1:5] ansible_connection=local ansible_ssh_common_args='-o X=1'\n",
+        )
+        .unwrap();
+        let inv = load(&[hosts], None).unwrap();
+        assert_eq!(
+            inv.warnings,
+            [
+                "ansible_connection (on w1, w2, w3 and 2 more) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
+                "ansible_ssh_common_args (on w1, w2, w3 and 2 more) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
+            ]
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use std::collections::BTreeSet;
 
+use indexmap::IndexSet;
+
 use super::Host;
 use crate::playbook::Invalid;
 
@@ -34,13 +36,14 @@ pub fn select(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
     if plain.is_empty() {
         plain.push("all".into());
     }
-    let mut picked: Vec<usize> = vec![];
+    let mut picked: IndexSet<usize> = IndexSet::new();
     for term in plain.iter().chain(&rest) {
         let (op, expr) = match term.chars().next() {
             Some(c @ ('&' | '!')) => (Some(c), &term[1..]),
             _ => (None, term.as_str()),
         };
-        let these = matches(&hosts, expr)?;
+        let (expr, subscript) = subscript(expr)?;
+        let these = pick(matches(&hosts, expr)?, subscript, term)?;
         if these.is_empty() {
             let groups: BTreeSet<&str> = hosts
                 .iter()
@@ -59,29 +62,92 @@ pub fn select(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
             ));
         }
         match op {
-            Some('&') => picked.retain(|i| these.contains(i)),
-            Some(_) => picked.retain(|i| !these.contains(i)),
-            None => picked.extend(
-                these
-                    .iter()
-                    .filter(|i| !picked.contains(i))
-                    .collect::<Vec<_>>(),
-            ),
+            Some(op) => {
+                let these: BTreeSet<usize> = these.into_iter().collect();
+                picked.retain(|i| these.contains(i) == (op == '&'));
+            }
+            None => picked.extend(these),
         }
     }
-    let keep: BTreeSet<usize> = picked.into_iter().collect();
     Ok(hosts
         .into_iter()
         .enumerate()
-        .filter(|(i, _)| keep.contains(i))
+        .filter(|(i, _)| picked.contains(i))
         .map(|(_, h)| h)
         .collect())
 }
 
-/// `a,b` by commas when there are any, else by colons outside brackets (`web[1:3]` is one).
+/// `[i]` as (i, None), `[a:b]` as (a, Some(b)), `[a:]` as (a, Some(-1)).
+type Slice = (i64, Option<i64>);
+
+/// `web[0]`, `web[-1]`, `web[1:]`, `web[0:2]` (both ends kept): a slice of what `web` picks,
+/// in the inventory's order (Ansible's `_split_subscript`); a regex has none.
+fn subscript(expr: &str) -> Result<(&str, Option<Slice>), Invalid> {
+    static SUBSCRIPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$").expect("valid")
+    });
+    if expr.starts_with('~') {
+        return Ok((expr, None));
+    }
+    let Some(m) = SUBSCRIPT.captures(expr) else {
+        return Ok((expr, None));
+    };
+    let number = |s: &str| {
+        s.parse::<i64>()
+            .map_err(|_| Invalid::from(format!("--limit: '{expr}': {s} is too large an index")))
+    };
+    let base = m.get(1).map_or("", |b| b.as_str());
+    let base = &expr[..base.len()];
+    Ok(match (m.get(2), m.get(3), m.get(5)) {
+        (Some(i), _, _) => (base, Some((number(i.as_str())?, None))),
+        (None, Some(start), end) => {
+            let end = match end.map(|e| e.as_str()) {
+                None | Some("") => -1,
+                Some(e) => number(e)?,
+            };
+            (base, Some((number(start.as_str())?, Some(end))))
+        }
+        _ => (expr, None),
+    })
+}
+
+/// The hosts a term picks once its subscript applies: Python's `hosts[i]` and `hosts[a:b+1]`.
+fn pick(
+    found: BTreeSet<usize>,
+    subscript: Option<Slice>,
+    term: &str,
+) -> Result<Vec<usize>, Invalid> {
+    let found: Vec<usize> = found.into_iter().collect();
+    let n = found.len() as i64;
+    Ok(match subscript {
+        None => found,
+        Some((i, None)) => {
+            let at = if i < 0 { n + i } else { i };
+            if at < 0 || at >= n {
+                return Err(format!(
+                    "--limit: '{term}': index {i} is outside the {n} host(s) it picks from"
+                )
+                .into());
+            }
+            vec![found[at as usize]]
+        }
+        // As Ansible's: an end of 0 takes the start alone.
+        Some((start, Some(0))) => found.get(start as usize).into_iter().copied().collect(),
+        Some((start, Some(end))) => {
+            let end = if end == -1 { n - 1 } else { end };
+            let (from, to) = (start.clamp(0, n), (end + 1).clamp(0, n));
+            found[from as usize..to.max(from) as usize].to_vec()
+        }
+    })
+}
+
+/// `a,b` by commas when there are any, else by colons outside brackets (`web[1:3]` is one); an
+/// IPv6 address (`::1`) is one term.
 fn split(spec: &str) -> Vec<&str> {
     let parts: Vec<&str> = if spec.contains(',') {
         spec.split(',').collect()
+    } else if spec.trim().parse::<std::net::Ipv6Addr>().is_ok() {
+        vec![spec]
     } else {
         let mut out = vec![];
         let (mut depth, mut start) = (0i32, 0);
@@ -113,8 +179,15 @@ fn matches(hosts: &[Host], expr: &str) -> Result<BTreeSet<usize>, Invalid> {
     if expr == "all" || expr == "*" {
         return Ok((0..hosts.len()).collect());
     }
+    // A name, or an address given whole (`--limit 10.0.0.11` for a host named web1).
     if let Some(i) = hosts.iter().position(|h| h.name == expr) {
         return Ok([i].into());
+    }
+    let by_address: BTreeSet<usize> = (0..hosts.len())
+        .filter(|i| hosts[*i].address == expr)
+        .collect();
+    if !by_address.is_empty() {
+        return Ok(by_address);
     }
     let matcher = Matcher::new(expr)?;
     let mut found: BTreeSet<usize> = BTreeSet::new();
@@ -128,7 +201,7 @@ fn matches(hosts: &[Host], expr: &str) -> Result<BTreeSet<usize>, Invalid> {
     let special = expr.starts_with('~') || expr.contains(['.', '?', '*', '[']);
     if !any_group || special {
         for (i, h) in hosts.iter().enumerate() {
-            if matcher.is_match(&h.name) || matcher.is_match(&h.address) {
+            if matcher.is_match(&h.name) {
                 found.insert(i);
             }
         }

@@ -9,6 +9,64 @@ const MOST: usize = 1_000_000;
 
 const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
+/// A host entry of an inventory (`web[01:03].example.com:2222`, `[::1]:2200`, `::1`): the names
+/// it stands for and the port it gives, as Ansible's `_expand_hostpattern` reads it.
+pub fn entry(text: &str) -> Result<(Vec<String>, Option<u16>), Invalid> {
+    let (pattern, port) = port_of(text);
+    let port = port
+        .map(|p| match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "'{text}': port {p} is not a number from 1 to 65535"
+            )),
+        })
+        .transpose()?;
+    if pattern.ends_with(':') {
+        return Err(format!(
+            "host '{text}' ends in ':', which is kept for a port (web1:2222); a YAML inventory's group needs a mapping under it"
+        )
+        .into());
+    }
+    if pattern.is_empty() || pattern.contains(char::is_whitespace) {
+        return Err(format!("'{text}' is not a host name").into());
+    }
+    Ok((expand(pattern)?, port))
+}
+
+/// `host:2222` -> (`host`, 2222); an IPv6 address keeps its colons (`[::1]:2222` its port).
+fn port_of(pattern: &str) -> (&str, Option<&str>) {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+    if let Some(rest) = pattern.strip_prefix('[')
+        && let Some((addr, port)) = rest.split_once(']')
+        && addr.contains(':')
+    {
+        match port.strip_prefix(':') {
+            Some(p) if digits(p) => return (&pattern[1..1 + addr.len()], Some(p)),
+            None if port.is_empty() => return (&pattern[1..1 + addr.len()], None),
+            _ => {}
+        }
+    }
+    // The colons of ranges (`web[01:20]`) do not count.
+    let mut depth = 0;
+    let outside: Vec<usize> = pattern
+        .char_indices()
+        .filter_map(|(i, c)| {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                ':' if depth == 0 => return Some(i),
+                _ => {}
+            }
+            None
+        })
+        .collect();
+    match outside.as_slice() {
+        // One colon outside the ranges: a port. More: an IPv6 address.
+        [i] if digits(&pattern[i + 1..]) => (&pattern[..*i], Some(&pattern[i + 1..])),
+        _ => (pattern, None),
+    }
+}
+
 /// Every name `pattern` stands for, in order; a name without `[` is itself.
 pub fn expand(pattern: &str) -> Result<Vec<String>, Invalid> {
     let mut out = vec![];
@@ -98,7 +156,23 @@ fn expand_into(pattern: &str, out: &mut Vec<String>) -> Result<(), Invalid> {
 
 #[cfg(test)]
 mod tests {
-    use super::expand;
+    use super::{entry, expand, port_of};
+
+    #[test]
+    fn ports_are_told_from_ipv6() {
+        assert_eq!(port_of("web1:2222"), ("web1", Some("2222")));
+        assert_eq!(port_of("web[01:03]:2222"), ("web[01:03]", Some("2222")));
+        assert_eq!(port_of("web[01:03]"), ("web[01:03]", None));
+        assert_eq!(port_of("::1"), ("::1", None));
+        assert_eq!(port_of("[::1]:2222"), ("::1", Some("2222")));
+        assert_eq!(port_of("[::1]"), ("::1", None));
+        assert_eq!(
+            entry("[::2]:2222").unwrap(),
+            (vec!["::2".to_string()], Some(2222))
+        );
+        assert!(entry("web1:").unwrap_err().0.contains("ends in ':'"));
+        assert!(entry("web1:70000").unwrap_err().0.contains("65535"));
+    }
 
     fn names(p: &str) -> Vec<String> {
         expand(p).unwrap()

@@ -2,24 +2,30 @@
 //! `ungrouped`), their hosts, children and vars, each host's own vars; and each host's vars
 //! merged as Ansible merges them: `all`, then parents before children (by depth), groups of one
 //! depth by `ansible_group_priority` then name, the host's own last.
+//!
+//! Indexed both ways (a group's members, a host's groups), so reading and resolving stay linear
+//! in the inventory's size: a 5,000-host inventory must not cost 25 million comparisons.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
+
+use indexmap::{IndexMap, IndexSet};
 
 use crate::playbook::{Invalid, Vars};
 
 #[derive(Debug, Default)]
 pub struct Group {
     /// Direct members, in the order the inventory names them.
-    pub hosts: Vec<String>,
-    pub children: Vec<String>,
+    pub hosts: IndexSet<String>,
+    pub children: IndexSet<String>,
     pub vars: Vars,
 }
 
 #[derive(Debug, Default)]
 pub struct Tree {
-    pub groups: BTreeMap<String, Group>,
+    /// In the order first named, as Ansible keeps them.
+    pub groups: IndexMap<String, Group>,
     /// Every host, in the order first named, with its own vars.
-    pub hosts: Vec<(String, Vars)>,
+    pub hosts: IndexMap<String, Vars>,
 }
 
 impl Tree {
@@ -27,11 +33,7 @@ impl Tree {
         let mut t = Tree::default();
         t.group("all");
         t.group("ungrouped");
-        t.groups
-            .get_mut("all")
-            .unwrap()
-            .children
-            .push("ungrouped".into());
+        t.groups["all"].children.insert("ungrouped".into());
         t
     }
 
@@ -40,23 +42,28 @@ impl Tree {
         if !self.groups.contains_key(name) {
             self.groups.insert(name.to_string(), Group::default());
             if name != "all" && name != "ungrouped" {
-                let all = self.groups.get_mut("all").expect("made first");
-                all.children.push(name.to_string());
+                self.groups["all"].children.insert(name.to_string());
             }
         }
-        self.groups.get_mut(name).expect("just made")
+        &mut self.groups[name]
     }
 
-    /// `host` in `group`, its vars added to those it has.
-    pub fn add_host(&mut self, group: &str, host: &str, vars: Vars) {
-        match self.hosts.iter_mut().find(|(h, _)| h == host) {
-            Some((_, own)) => own.extend(vars),
-            None => self.hosts.push((host.to_string(), vars)),
+    /// `host` in `group`, its vars added to those it has. A `port` (`web1:2222`) counts only
+    /// where the host is first named, and below the line's own `ansible_port=` (Ansible's
+    /// `Host(name, port)` then `set_variable`).
+    pub fn add_host(&mut self, group: &str, host: &str, port: Option<u16>, vars: Vars) {
+        match self.hosts.get_mut(host) {
+            Some(own) => own.extend(vars),
+            None => {
+                let mut own = Vars::new();
+                if let Some(p) = port {
+                    own.insert("ansible_port".into(), p.into());
+                }
+                own.extend(vars);
+                self.hosts.insert(host.to_string(), own);
+            }
         }
-        let g = self.group(group);
-        if !g.hosts.iter().any(|h| h == host) {
-            g.hosts.push(host.to_string());
-        }
+        self.group(group).hosts.insert(host.to_string());
     }
 
     pub fn add_child(&mut self, parent: &str, child: &str) -> Result<(), Invalid> {
@@ -64,60 +71,29 @@ impl Tree {
             return Err(format!("group '{parent}' cannot be its own child").into());
         }
         self.group(child);
-        let p = self.group(parent);
-        if !p.children.iter().any(|c| c == child) {
-            p.children.push(child.to_string());
-        }
+        self.group(parent).children.insert(child.to_string());
         Ok(())
     }
 
-    /// Another inventory's groups and hosts added to these (a list or a directory of them).
-    pub fn merge(&mut self, other: Tree) {
-        for (host, vars) in other.hosts {
-            match self.hosts.iter_mut().find(|(h, _)| *h == host) {
-                Some((_, own)) => own.extend(vars),
-                None => self.hosts.push((host, vars)),
-            }
-        }
-        for (name, g) in other.groups {
-            let mine = self.group(&name);
-            mine.vars.extend(g.vars);
-            for h in g.hosts {
-                if !mine.hosts.contains(&h) {
-                    mine.hosts.push(h);
-                }
-            }
-            for c in g.children {
-                if !mine.children.contains(&c) {
-                    mine.children.push(c);
-                }
-            }
-        }
-    }
-
     /// A host in no group but `all` is in `ungrouped`; a group that is some other's child is
-    /// not also a child of `all` (as Ansible shows it).
+    /// not also a child of `all` (as Ansible shows it); the groups make no circle.
     pub fn settle(&mut self) -> Result<(), Invalid> {
-        let grouped: BTreeSet<String> = self
-            .groups
-            .iter()
-            .filter(|(name, _)| *name != "all" && *name != "ungrouped")
-            .flat_map(|(_, g)| g.hosts.iter().cloned())
-            .collect();
-        let ungrouped: Vec<String> = self
+        let mut grouped: IndexSet<&str> = IndexSet::new();
+        for (name, g) in &self.groups {
+            if name != "all" && name != "ungrouped" {
+                grouped.extend(g.hosts.iter().map(String::as_str));
+            }
+        }
+        let ungrouped: IndexSet<String> = self
             .hosts
-            .iter()
-            .map(|(h, _)| h.clone())
-            .filter(|h| !grouped.contains(h))
+            .keys()
+            .filter(|h| !grouped.contains(h.as_str()))
+            .cloned()
             .collect();
         let u = self.group("ungrouped");
         u.hosts.retain(|h| ungrouped.contains(h));
-        for h in ungrouped {
-            if !u.hosts.contains(&h) {
-                u.hosts.push(h);
-            }
-        }
-        let children: BTreeSet<String> = self
+        u.hosts.extend(ungrouped);
+        let children: IndexSet<String> = self
             .groups
             .iter()
             .filter(|(name, _)| *name != "all")
@@ -129,57 +105,93 @@ impl Tree {
         self.depths().map(|_| ())
     }
 
-    /// Each group's depth: `all` 0, a group one more than its deepest parent; a cycle is an
-    /// error, as it is to Ansible.
-    pub fn depths(&self) -> Result<BTreeMap<&str, usize>, Invalid> {
-        let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
-        depth.insert("all", 0);
-        // Longest paths in a graph that must be acyclic: relax as many times as there are groups.
-        for _ in 0..=self.groups.len() {
-            let mut changed = false;
-            for (name, g) in &self.groups {
-                let Some(&d) = depth.get(name.as_str()) else {
+    /// Each group's depth: `all` 0, a group one more than its deepest parent. A circle of
+    /// children anywhere is an error, as it is to Ansible, reachable from `all` or not.
+    pub fn depths(&self) -> Result<HashMap<&str, usize>, Invalid> {
+        let parents = self.parents();
+        let mut depth: HashMap<&str, usize> = HashMap::with_capacity(self.groups.len());
+        // Iterative, so a long chain of groups cannot overflow the stack: (group, parents
+        // pushed yet).
+        for start in self.groups.keys() {
+            let mut stack: Vec<(&str, bool)> = vec![(start.as_str(), false)];
+            let mut on_path: IndexSet<&str> = IndexSet::new();
+            while let Some((g, expanded)) = stack.pop() {
+                if depth.contains_key(g) {
                     continue;
-                };
-                for c in &g.children {
-                    let e = depth.entry(c.as_str()).or_insert(0);
-                    if *e < d + 1 {
-                        *e = d + 1;
-                        changed = true;
+                }
+                let ps = parents.get(g).map_or(&[][..], Vec::as_slice);
+                if expanded {
+                    on_path.swap_remove(g);
+                    let d = ps.iter().map(|p| depth[p] + 1).max().unwrap_or(0);
+                    depth.insert(g, if g == "all" { 0 } else { d.max(1) });
+                    continue;
+                }
+                if !on_path.insert(g) {
+                    return Err(format!(
+                        "the inventory's groups are children of each other in a circle: {}",
+                        circle(&on_path, g)
+                    )
+                    .into());
+                }
+                stack.push((g, true));
+                for p in ps {
+                    if !depth.contains_key(p) {
+                        if on_path.contains(p) {
+                            on_path.insert(g);
+                            return Err(format!(
+                                "the inventory's groups are children of each other in a circle: {}",
+                                circle(&on_path, p)
+                            )
+                            .into());
+                        }
+                        stack.push((p, false));
                     }
                 }
             }
-            if !changed {
-                return Ok(depth);
-            }
         }
-        Err("the inventory's groups are children of each other in a circle".into())
+        Ok(depth)
     }
 
-    /// Every group `host` is in, directly or through a child group, `all` included.
-    pub fn groups_of(&self, host: &str) -> BTreeSet<&str> {
-        let mut found: BTreeSet<&str> = self
-            .groups
-            .iter()
-            .filter(|(_, g)| g.hosts.iter().any(|h| h == host))
-            .map(|(n, _)| n.as_str())
-            .collect();
-        found.insert("all");
-        loop {
-            let parents: Vec<&str> = self
-                .groups
-                .iter()
-                .filter(|(n, g)| {
-                    !found.contains(n.as_str())
-                        && g.children.iter().any(|c| found.contains(c.as_str()))
-                })
-                .map(|(n, _)| n.as_str())
-                .collect();
-            if parents.is_empty() {
-                return found;
+    /// Each group's parents.
+    fn parents(&self) -> HashMap<&str, Vec<&str>> {
+        let mut parents: HashMap<&str, Vec<&str>> = HashMap::with_capacity(self.groups.len());
+        for (name, g) in &self.groups {
+            for c in &g.children {
+                parents.entry(c.as_str()).or_default().push(name.as_str());
             }
-            found.extend(parents);
         }
+        parents
+    }
+
+    /// Every host's groups, directly or through a child group, `all` included: one walk for the
+    /// whole inventory.
+    pub fn memberships(&self) -> HashMap<&str, IndexSet<&str>> {
+        let parents = self.parents();
+        // Each group with its ancestors, itself included, worked out once.
+        let mut up: HashMap<&str, IndexSet<&str>> = HashMap::with_capacity(self.groups.len());
+        for g in self.groups.keys() {
+            let mut seen: IndexSet<&str> = IndexSet::new();
+            let mut todo = vec![g.as_str()];
+            while let Some(x) = todo.pop() {
+                if seen.insert(x) {
+                    todo.extend(parents.get(x).into_iter().flatten());
+                }
+            }
+            seen.insert("all");
+            up.insert(g.as_str(), seen);
+        }
+        let mut of: HashMap<&str, IndexSet<&str>> = HashMap::with_capacity(self.hosts.len());
+        for (name, g) in &self.groups {
+            for h in &g.hosts {
+                of.entry(h.as_str())
+                    .or_default()
+                    .extend(up[name.as_str()].iter());
+            }
+        }
+        for h in self.hosts.keys() {
+            of.entry(h.as_str()).or_default().insert("all");
+        }
+        of
     }
 
     /// `groups` in the order their vars apply: by depth, then `ansible_group_priority`, then
@@ -187,17 +199,72 @@ impl Tree {
     pub fn in_order<'a>(
         &'a self,
         groups: impl IntoIterator<Item = &'a str>,
-        depth: &BTreeMap<&str, usize>,
+        depth: &HashMap<&str, usize>,
     ) -> Vec<&'a str> {
-        let priority = |g: &str| {
-            self.groups
-                .get(g)
-                .and_then(|g| g.vars.get("ansible_group_priority"))
-                .and_then(serde_yaml::Value::as_i64)
-                .unwrap_or(1)
-        };
         let mut v: Vec<&str> = groups.into_iter().collect();
-        v.sort_by_key(|g| (depth.get(g).copied().unwrap_or(0), priority(g), *g));
+        v.sort_by_key(|g| (depth.get(g).copied().unwrap_or(0), self.priority(g), *g));
         v
+    }
+
+    /// `ansible_group_priority`, a number or a number's text (INI values can be either), 1 when
+    /// not given.
+    fn priority(&self, group: &str) -> i64 {
+        match self
+            .groups
+            .get(group)
+            .and_then(|g| g.vars.get("ansible_group_priority"))
+        {
+            Some(serde_yaml::Value::Number(n)) => n.as_i64().unwrap_or(1),
+            Some(serde_yaml::Value::String(s)) => s.trim().parse().unwrap_or(1),
+            _ => 1,
+        }
+    }
+}
+
+/// `a -> b -> a`, from where the circle starts on the walk's path.
+fn circle(path: &IndexSet<&str>, again: &str) -> String {
+    let from = path.get_index_of(again).unwrap_or(0);
+    let mut names: Vec<&str> = path.iter().skip(from).copied().collect();
+    // The walk goes from child to parent; a reader thinks parent to child.
+    names.reverse();
+    names.insert(0, again);
+    names.join(" -> ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tree;
+
+    #[test]
+    fn a_circle_of_groups_is_refused_even_out_of_reach_of_all() {
+        let mut t = Tree::new();
+        t.add_child("a", "b").unwrap();
+        t.add_child("b", "c").unwrap();
+        t.add_child("c", "a").unwrap();
+        let e = t.settle().unwrap_err().0;
+        assert!(e.contains("circle"), "{e}");
+        assert!(e.contains("a") && e.contains("b") && e.contains("c"), "{e}");
+    }
+
+    #[test]
+    fn depth_is_the_longest_way_down_from_all() {
+        let mut t = Tree::new();
+        t.add_child("prod", "web").unwrap();
+        t.add_child("web", "canary").unwrap();
+        t.add_child("prod", "canary").unwrap();
+        t.settle().unwrap();
+        let d = t.depths().unwrap();
+        assert_eq!((d["all"], d["prod"], d["web"], d["canary"]), (0, 1, 2, 3));
+    }
+
+    #[test]
+    fn a_long_chain_of_groups_is_no_stack_overflow() {
+        let mut t = Tree::new();
+        for i in 0..100_000 {
+            t.add_child(&format!("g{i}"), &format!("g{}", i + 1))
+                .unwrap();
+        }
+        t.settle().unwrap();
+        assert_eq!(t.depths().unwrap()["g100000"], 100_001);
     }
 }

@@ -1,58 +1,142 @@
 //! Ansible's YAML inventory: `all: { hosts: { web1: { ansible_host: ... } }, vars: {...},
-//! children: { web: {...} } }`, host names with ranges (`web[01:20]`) as in INI.
+//! children: { web: {...} } }`, host names with ranges and ports (`web[01:20]:2222`) as in
+//! INI, groups and hosts in the order written. A key Ansible would skip with a warning (`host:`
+//! for `hosts:`, a list of hosts) is refused here: it would leave hosts out without a word.
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
 
 use super::ranges;
 use super::tree::Tree;
 use crate::playbook::{Invalid, Vars};
 
-#[derive(Deserialize, Default)]
-struct Group {
-    #[serde(default)]
-    hosts: Option<BTreeMap<String, Option<Vars>>>,
-    #[serde(default)]
-    vars: Option<Vars>,
-    #[serde(default)]
-    children: Option<BTreeMap<String, Option<Group>>>,
-}
-
-/// The inventory a YAML mapping holds (None: not a YAML inventory, so perhaps an INI one).
-pub fn read(text: &str, file: &str) -> Option<Result<Tree, Invalid>> {
-    let value: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    // An INI file can read as YAML (a bare host name is a string): only a mapping is one.
-    if !value.is_mapping() {
-        return None;
+/// The inventory a YAML mapping holds, added to `tree`.
+pub fn read(top: Mapping, file: &str, tree: &mut Tree) -> Result<(), Invalid> {
+    if let Some(plugin) = top.get("plugin") {
+        return Err(crate::playbook::diagnostic::with_hint(
+            format!(
+                "{file} configures Ansible's inventory plugin {}, which tend does not run",
+                scalar(plugin).unwrap_or_default()
+            ),
+            format!(
+                "write out what it finds: ansible-inventory -i {file} --list -y > inventory.yml"
+            ),
+        ));
     }
-    let top: BTreeMap<String, Option<Group>> = match serde_yaml::from_value(value) {
-        Ok(t) => t,
-        Err(e) => {
-            return Some(Err(format!(
-                "{file} is not an Ansible YAML inventory: {e} (expected all: {{ hosts: {{ web1: {{ ansible_host: 10.0.0.11 }} }}, children: {{ ... }} }})"
-            )
-            .into()));
-        }
-    };
-    let mut tree = Tree::new();
-    let walked = top
-        .into_iter()
-        .try_for_each(|(name, g)| walk(&mut tree, &name, g.unwrap_or_default()));
-    Some(walked.and_then(|()| tree.settle()).map(|()| tree))
-}
-
-fn walk(tree: &mut Tree, name: &str, g: Group) -> Result<(), Invalid> {
-    tree.group(name).vars.extend(g.vars.unwrap_or_default());
-    for (pattern, vars) in g.hosts.unwrap_or_default() {
-        let vars = vars.unwrap_or_default();
-        for host in ranges::expand(&pattern)? {
-            tree.add_host(name, &host, vars.clone());
-        }
-    }
-    for (child, group) in g.children.unwrap_or_default() {
-        tree.add_child(name, &child)?;
-        walk(tree, &child, group.unwrap_or_default())?;
+    for (name, body) in top {
+        let name = group_name(&name, file, "a top-level key")?;
+        walk(tree, &name, body, file)?;
     }
     Ok(())
+}
+
+fn walk(tree: &mut Tree, name: &str, body: Value, file: &str) -> Result<(), Invalid> {
+    tree.group(name);
+    let body = match body {
+        Value::Null => return Ok(()),
+        Value::Mapping(m) => m,
+        other => {
+            return Err(format!(
+                "{file}: group '{name}' is {}, not a mapping of hosts, vars and children",
+                kind(&other)
+            )
+            .into());
+        }
+    };
+    for (key, value) in body {
+        let key = scalar(&key).unwrap_or_default();
+        match key.as_str() {
+            "vars" => tree
+                .group(name)
+                .vars
+                .extend(vars(value, file, &format!("{name}.vars"))?),
+            "hosts" => {
+                for (pattern, v) in mapping(value, file, name, "hosts")? {
+                    let pattern = scalar(&pattern)
+                        .ok_or_else(|| format!("{file}: a host of group '{name}' has no name"))?;
+                    let v = vars(v, file, &pattern)?;
+                    let (hosts, port) =
+                        ranges::entry(&pattern).map_err(|e| format!("{file}: {}", e.0))?;
+                    for host in hosts {
+                        tree.add_host(name, &host, port, v.clone());
+                    }
+                }
+            }
+            "children" => {
+                for (child, v) in mapping(value, file, name, "children")? {
+                    let child = group_name(&child, file, "a child group")?;
+                    tree.add_child(name, &child)?;
+                    walk(tree, &child, v, file)?;
+                }
+            }
+            other => {
+                return Err(crate::playbook::diagnostic::with_hint(
+                    format!(
+                        "{file}: group '{name}' has key '{other}'; a group has only hosts, vars and children"
+                    ),
+                    format!(
+                        "{name}: {{ hosts: {{ web1: {{ ansible_host: 10.0.0.11 }} }}, vars: {{...}}, children: {{...}} }}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mapping(value: Value, file: &str, group: &str, key: &str) -> Result<Mapping, Invalid> {
+    match value {
+        Value::Null => Ok(Mapping::new()),
+        Value::Mapping(m) => Ok(m),
+        other => Err(crate::playbook::diagnostic::with_hint(
+            format!("{file}: {group}.{key} is {}, not a mapping", kind(&other)),
+            format!("{key}: {{ web1: , web2: }} (each name a key, its vars or nothing after it)"),
+        )),
+    }
+}
+
+pub(super) fn vars(value: Value, file: &str, of: &str) -> Result<Vars, Invalid> {
+    match value {
+        Value::Null => Ok(Vars::new()),
+        Value::Mapping(m) => m
+            .into_iter()
+            .map(|(k, v)| match scalar(&k) {
+                Some(k) => Ok((k, super::files::untagged(v, file)?)),
+                None => Err(format!("{file}: a var of {of} is named by {}", kind(&k)).into()),
+            })
+            .collect(),
+        other => Err(format!(
+            "{file}: the vars of {of} are {}, not a mapping",
+            kind(&other)
+        )
+        .into()),
+    }
+}
+
+fn group_name(key: &Value, file: &str, what: &str) -> Result<String, Invalid> {
+    match scalar(key) {
+        Some(s) if !s.is_empty() && !s.contains(char::is_whitespace) => Ok(s),
+        _ => Err(format!("{file}: {what} is not a group name").into()),
+    }
+}
+
+/// A key as Ansible takes it: its text, whatever scalar YAML made of it (`10: ...` is "10").
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
+        _ => None,
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
 }

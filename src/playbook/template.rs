@@ -123,6 +123,8 @@ pub struct Templater {
     /// is shell.
     shell: Environment<'static>,
     ctx: BTreeMap<String, Value>,
+    /// The names `set_host` added for the host's inventory vars, gone when another host is set.
+    host_vars: Vec<String>,
 }
 
 /// Where a template's output goes: plain text, a command line for `sh -c`, or a PromQL query.
@@ -156,12 +158,33 @@ impl Templater {
             env: environment(false),
             shell: environment(true),
             ctx,
+            host_vars: vec![],
         }
     }
 
-    /// Set a variable for every render (`host` in a fleet deploy: the host being deployed).
-    pub fn set(&mut self, key: &str, value: Value) {
-        self.ctx.insert(key.to_string(), value);
+    /// `{{ host }}` for every render, and each of its inventory vars (`host.vars`) as a name of
+    /// its own, as Ansible users write them (`{{ http_port }}`), where the playbook's vars,
+    /// secrets and tend's own names do not already say: the playbook wins (a fleet's plan warns
+    /// where they collide).
+    pub fn set_host(&mut self, host: Value) {
+        for k in self.host_vars.drain(..) {
+            self.ctx.remove(&k);
+        }
+        if let Ok(vars) = host.get_attr("vars")
+            && let Ok(keys) = vars.try_iter()
+        {
+            for k in keys {
+                let Some(name) = k.as_str() else { continue };
+                if self.ctx.contains_key(name) || name == "host" {
+                    continue;
+                }
+                if let Ok(v) = vars.get_item(&k) {
+                    self.ctx.insert(name.to_string(), v);
+                    self.host_vars.push(name.to_string());
+                }
+            }
+        }
+        self.ctx.insert("host".into(), host);
     }
 
     /// The variable names a template can use, for hints.

@@ -72,6 +72,8 @@ pub(in crate::machine::ssh) struct Sudo<'a> {
     /// `ssh.become`: every step and file operation goes through sudo.
     pub all: bool,
     pub password: Option<&'a str>,
+    /// `ansible_become_user`: sudo's `-u` (default root); a name `valid_user` passed.
+    pub user: Option<&'a str>,
 }
 
 pub(super) fn script(nonce: &str, sudo: Sudo) -> String {
@@ -91,7 +93,13 @@ TEND_SUDO_PASSWORD=$pw SUDO_ASKPASS=$ap
         ),
         None => ("", "sudo -n"),
     };
-    let all = if sudo.all { su } else { "" };
+    // A user name of letters, digits, `_`, `-` and `.` only (`inventory::valid_user`): one
+    // word, so it may stand in the unquoted `$su`.
+    let su = match sudo.user {
+        Some(u) if crate::inventory::valid_user(u) => format!("{su} -u {u}"),
+        _ => su.to_string(),
+    };
+    let all = if sudo.all { su.as_str() } else { "" };
     // `$x` unquoted on purpose: empty, or the sudo words.
     // What a command left of its data is drained so the next request starts on a line of its
     // own; the builtin `read` finds nothing left in the common case, and no `cat` runs.
@@ -287,6 +295,7 @@ mod tests {
             Sudo {
                 all: false,
                 password: None,
+                user: None,
             },
         );
         assert!(
@@ -298,7 +307,29 @@ mod tests {
             Sudo {
                 all: true,
                 password: Some("pw"),
+                user: None,
             },
+        );
+        let app = script(
+            "n0",
+            Sudo {
+                all: true,
+                password: None,
+                user: Some("app"),
+            },
+        );
+        assert!(app.contains("su=\"sudo -n -u app\" sa=\"sudo -n -u app\""));
+        let hostile = script(
+            "n0",
+            Sudo {
+                all: true,
+                password: None,
+                user: Some("x;reboot"),
+            },
+        );
+        assert!(
+            !hostile.contains("reboot"),
+            "a name that is not one is left out"
         );
         assert!(pw.contains("IFS= read -r pw || exit 1"));
         assert!(pw.contains("su=\"sudo -A\" sa=\"sudo -A\""));

@@ -159,16 +159,21 @@ impl Ssh {
         let notice = auth::check_host_key(&sess, host, spec, &shown)?;
         auth::authenticate(&sess, &user, host, spec, spec.passphrase.as_deref(), &shown)?;
         sess.set_keepalive(true, 15);
-        let password = spec.become_password.as_deref();
+        // The inventory's `ansible_become*` for this host over the playbook's `ssh:`.
+        let password = host
+            .become_password
+            .as_deref()
+            .or(spec.become_password.as_deref());
         if password.is_some_and(|p| p.contains(['\n', '\r'])) {
             return Err(format!(
-                "{shown}: ssh.become_password holds a line break; sudo reads one line"
+                "{shown}: the become password holds a line break; sudo reads one line"
             )
             .into());
         }
         let sudo = shell::Sudo {
-            all: spec.become_ == Some(Become::Sudo),
+            all: host.become_.unwrap_or(spec.become_ == Some(Become::Sudo)),
             password,
+            user: host.become_user.as_deref(),
         };
         let mut shell = shell::Shell::open(&sess, sock, timeout, sudo, &shown)?;
         if password.is_some() {
