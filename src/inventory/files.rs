@@ -30,7 +30,12 @@ impl VarsDir {
                     let Ok(name) = e.file_name().into_string() else {
                         continue;
                     };
-                    entries.insert(name, e.path().is_dir());
+                    // The entry's type from the listing itself; a link's is looked up.
+                    let is_dir = match e.file_type() {
+                        Ok(t) if !t.is_symlink() => t.is_dir(),
+                        _ => e.path().is_dir(),
+                    };
+                    entries.insert(name, is_dir);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -45,7 +45,11 @@ pub fn read(text: &str, file: &str, tree: &mut Tree) -> Result<(), Invalid> {
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        if let Some(m) = SECTION.captures(line) {
+        if let Some(m) = line
+            .starts_with('[')
+            .then(|| SECTION.captures(line))
+            .flatten()
+        {
             let name = &m[1];
             state = match m.get(2).map(|k| k.as_str()) {
                 None | Some("hosts") => State::Hosts,
@@ -104,11 +108,19 @@ pub fn read(text: &str, file: &str, tree: &mut Tree) -> Result<(), Invalid> {
                     vars.insert(k.to_string(), literal::value(v));
                 }
                 let (hosts, port) = ranges::entry(pattern).map_err(|e| at(e.0))?;
-                for host in hosts {
-                    if host == "---" {
-                        return Err(at("'---' is not a host: is this a YAML file?".into()));
-                    }
-                    tree.add_host(&group, &host, port, vars.clone());
+                if hosts.iter().any(|h| h == "---") {
+                    return Err(at("'---' is not a host: is this a YAML file?".into()));
+                }
+                // A range's hosts share the line's vars: each but the last gets a copy.
+                let mut vars = Some(vars);
+                let last = hosts.len().saturating_sub(1);
+                for (i, host) in hosts.iter().enumerate() {
+                    let v = if i == last {
+                        vars.take().unwrap_or_default()
+                    } else {
+                        vars.clone().unwrap_or_default()
+                    };
+                    tree.add_host(&group, host, port, v);
                 }
             }
             State::Vars => {

@@ -2,20 +2,24 @@
 //! YAML inventories (`all.hosts`, `children` groups, `ansible_host`, `ansible_port`,
 //! `ansible_user`, `ansible_ssh_private_key_file`), narrowed by `--limit`, cut into batches.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 mod files;
 mod ini;
 mod literal;
+mod load;
 mod pattern;
 mod ranges;
+mod resolve;
 mod tree;
 mod yaml;
 mod yaml11;
 
 use serde::Deserialize;
+
+pub use load::load;
+pub use resolve::Inventory;
 use serde::de::{self, Deserializer};
 
 use crate::playbook::diagnostic::with_hint;
@@ -225,292 +229,73 @@ impl<'de> Deserialize<'de> for Paths {
     }
 }
 
-/// Hosts read from inventories, and what the reader noticed but did not stop for.
-#[derive(Debug, Default)]
-pub struct Inventory {
-    pub hosts: Vec<Host>,
-    pub warnings: Vec<String>,
-}
-
-/// Read the inventories at `paths` (files, or directories of them) with the `group_vars/` and
-/// `host_vars/` beside each and beside the playbook (`playbook_dir`), and resolve every host's
-/// vars as Ansible does: inventory-file group vars (by depth, priority, name) <
-/// `group_vars/all` < `group_vars/GROUP` < the host's inventory vars < `host_vars/HOST`, the
-/// inventory's before the playbook's at each step.
-pub fn load(paths: &[PathBuf], playbook_dir: Option<&Path>) -> Result<Inventory, Invalid> {
-    let mut tree = tree::Tree::new();
-    let mut dirs = vec![];
-    for path in paths {
-        let mut found = vec![];
-        sources(path, &mut found, 0)?;
-        dirs.push(if path.is_dir() {
-            path.clone()
-        } else {
-            path.parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-        });
-        for source in found {
-            read(&source, &mut tree)?;
-        }
-    }
-    tree.settle()?;
-    let mut levels: Vec<PathBuf> = vec![];
-    for d in dirs.into_iter().chain(playbook_dir.map(Path::to_path_buf)) {
-        if !levels.contains(&d) {
-            levels.push(d);
-        }
-    }
-    resolve(&tree, &levels)
-}
-
-/// The files an inventory path stands for: itself, or a directory's files and subdirectories'
-/// by name, without `group_vars`/`host_vars`, hidden entries or the extensions Ansible skips
-/// (`INVENTORY_IGNORE_EXTS`).
-fn sources(path: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), Invalid> {
-    if !path.is_dir() {
-        found.push(path.to_path_buf());
-        return Ok(());
-    }
-    if depth > 32 {
-        return Err(format!("inventory {}: nested more than 32 deep", path.display()).into());
-    }
-    const SKIPPED: [&str; 11] = [
-        "pyc", "pyo", "swp", "bak", "rpm", "md", "txt", "rst", "orig", "cfg", "retry",
-    ];
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .and_then(|l| l.map(|e| e.map(|e| e.path())).collect())
-        .map_err(|e| {
-            format!(
-                "cannot read inventory {}: {}",
-                path.display(),
-                crate::sys::describe_io(&e)
-            )
-        })?;
-    entries.sort();
-    for p in entries {
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        let skipped = name.starts_with('.')
-            || name.ends_with('~')
-            || ["group_vars", "host_vars", "vars_plugins"].contains(&name.as_str())
-            || p.extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| SKIPPED.contains(&e));
-        if !skipped {
-            sources(&p, found, depth + 1)?;
-        }
-    }
-    Ok(())
-}
-
-/// One inventory file, into `tree`: YAML when it reads as a YAML mapping, else INI (as Ansible
-/// tries its yaml plugin before its ini one); when neither reads it, both say why.
-fn read(path: &Path, tree: &mut tree::Tree) -> Result<(), Invalid> {
-    let shown = path.display().to_string();
-    if executable_script(path) {
-        return Err(crate::playbook::diagnostic::with_hint(
-            format!("{shown} is a program (a dynamic inventory script), which tend does not run"),
-            format!(
-                "write out what it prints: ansible-inventory -i {shown} --list -y > inventory.yml"
-            ),
-        ));
-    }
-    let text = files::text_of(path, "inventory ")?;
-    match yaml11::parse(&text) {
-        Ok(serde_yaml::Value::Mapping(top)) => yaml::read(top, &shown, tree),
-        // A bare host name reads as YAML text: only a mapping is a YAML inventory.
-        Ok(_) => ini::read(&text, &shown, tree),
-        Err(yaml_error) => ini::read(&text, &shown, tree).map_err(|ini_error| {
-            let yaml_like = text.lines().any(|l| {
-                let l = l.trim_end();
-                l.ends_with(':') && !l.trim_start().starts_with(['#', ';', '['])
-            });
-            if yaml_like {
-                format!("{shown} is not a YAML inventory: {yaml_error}").into()
-            } else {
-                ini_error
+/// The hosts a playbook acts on: its `hosts:` entries, then the inventory's hosts they do not
+/// name, narrowed by `--limit` (Ansible's pattern language, `pattern.rs`). Only the hosts picked
+/// are resolved (their vars files read); the warnings are about those.
+pub fn pick(
+    entries: Vec<Host>,
+    inventory: Option<&Inventory>,
+    limit: Option<&str>,
+) -> Result<(Vec<Host>, Vec<String>), Invalid> {
+    let named: std::collections::HashSet<&str> = entries.iter().map(|h| h.name.as_str()).collect();
+    let from_inventory: Vec<usize> = inventory.map_or_else(Vec::new, |inv| {
+        (0..inv.len())
+            .filter(|i| !named.contains(inv.name(*i)))
+            .collect()
+    });
+    let n = entries.len();
+    let picked: Vec<usize> = match limit {
+        None => (0..n + from_inventory.len()).collect(),
+        Some(spec) => {
+            let mut candidates: Vec<pattern::Candidate> = entries
+                .iter()
+                .map(|h| pattern::Candidate {
+                    name: &h.name,
+                    groups: h.groups.iter().map(String::as_str).collect(),
+                })
+                .collect();
+            if let Some(inv) = inventory {
+                candidates.extend(from_inventory.iter().map(|i| pattern::Candidate {
+                    name: inv.name(*i),
+                    groups: inv.groups(*i).collect(),
+                }));
             }
-        }),
-    }
-}
-
-/// An executable file that starts with `#!`: what Ansible's script plugin would run.
-fn executable_script(path: &Path) -> bool {
-    use std::io::Read;
-    use std::os::unix::fs::PermissionsExt;
-    let executable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
-    let mut start = [0u8; 2];
-    executable
-        && std::fs::File::open(path)
-            .and_then(|mut f| f.read_exact(&mut start))
-            .is_ok()
-        && &start == b"#!"
-}
-
-fn resolve(tree: &tree::Tree, dirs: &[PathBuf]) -> Result<Inventory, Invalid> {
-    let depth = tree.depths()?;
-    let group_dirs = dirs
+            let address = |c: usize| match (c.checked_sub(n), inventory) {
+                (None, _) => Some(entries[c].address.clone()),
+                (Some(i), Some(inv)) => inv.host(from_inventory[i]).ok().map(|(h, _)| h.address),
+                (Some(_), None) => None,
+            };
+            pattern::select(&candidates, spec, &address)?
+        }
+    };
+    let wanted: Vec<usize> = picked
         .iter()
-        .map(|d| files::VarsDir::open(d, "group_vars"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let host_dirs = dirs
-        .iter()
-        .map(|d| files::VarsDir::open(d, "host_vars"))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Each group's files read once, the inventory's before the playbook's.
-    let mut group_files: HashMap<&str, Vars> = HashMap::with_capacity(tree.groups.len());
-    for g in tree.groups.keys() {
-        let mut v = Vars::new();
-        for d in &group_dirs {
-            v.extend(d.vars_of(g)?);
-        }
-        group_files.insert(g, v);
+        .filter_map(|c| c.checked_sub(n).map(|i| from_inventory[i]))
+        .collect();
+    let mut resolved = match inventory {
+        Some(inv) => inv.hosts(&wanted)?,
+        None => vec![],
     }
-    let memberships = tree.memberships();
-    let mut out = Inventory::default();
-    let mut unused: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (name, own) in &tree.hosts {
-        let groups = tree.in_order(memberships[name.as_str()].iter().copied(), &depth);
-        let mut v = Vars::new();
-        for g in &groups {
-            v.extend(tree.groups[*g].vars.clone());
+    .into_iter();
+    let mut hosts = Vec::with_capacity(picked.len());
+    let mut unused = vec![];
+    for c in picked {
+        if c < n {
+            hosts.push(entries[c].clone());
+        } else if let Some((h, settings)) = resolved.next() {
+            unused.extend(settings.into_iter().map(|k| (hosts.len(), k)));
+            hosts.push(h);
         }
-        v.extend(group_files["all"].clone());
-        for g in groups.iter().filter(|g| **g != "all") {
-            v.extend(group_files[*g].clone());
-        }
-        v.extend(own.clone());
-        for d in &host_dirs {
-            v.extend(d.vars_of(name)?);
-        }
-        for k in v.keys() {
-            if let Some(k) = UNUSED.iter().find(|u| **u == k) {
-                unused.entry(k).or_default().push(name);
-            }
-        }
-        out.hosts.push(host_of(
-            name,
-            v,
-            groups.iter().map(|g| g.to_string()).collect(),
-        )?);
     }
-    for (k, hosts) in unused {
-        out.warnings.push(format!(
-            "{k} (on {}) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
-            few(&hosts)
-        ));
-    }
-    Ok(out)
+    let warnings =
+        resolve::unused_warnings(unused.iter().map(|(i, k)| (hosts[*i].name.as_str(), *k)));
+    Ok((hosts, warnings))
 }
 
-/// Ansible's connection settings tend has no use for: named once, so no one counts on them.
-const UNUSED: [&str; 7] = [
-    "ansible_ssh_common_args",
-    "ansible_ssh_extra_args",
-    "ansible_connection",
-    "ansible_password",
-    "ansible_ssh_pass",
-    "ansible_ssh_executable",
-    "ansible_ssh_args",
-];
-
-/// `a, b, c and 12 more`.
-fn few(names: &[&str]) -> String {
-    match names.len() {
-        0..=3 => names.join(", "),
-        n => format!("{} and {} more", names[..3].join(", "), n - 3),
-    }
-}
-
-/// A host from its merged vars: `ansible_host`, `ansible_port`, `ansible_user`,
-/// `ansible_ssh_private_key_file` and `ansible_become*` say how it is reached (the older
-/// `ansible_ssh_host`, `_port`, `_user` and `ansible_private_key_file` too, and where both are
-/// set the `ssh` one wins, as in Ansible's ssh plugin); the rest are its vars.
-fn host_of(name: &str, v: Vars, groups: Vec<String>) -> Result<Host, Invalid> {
-    let last = |keys: &[&'static str]| keys.iter().rev().find_map(|k| v.get(*k).map(|x| (*k, x)));
-    let text = |keys: &[&'static str]| -> Result<Option<String>, Invalid> {
-        match last(keys) {
-            None | Some((_, serde_yaml::Value::Null)) => Ok(None),
-            Some((_, serde_yaml::Value::String(s))) => Ok(Some(s.clone())),
-            Some((_, serde_yaml::Value::Number(n))) => Ok(Some(n.to_string())),
-            Some((k, other)) => Err(format!(
-                "host {name}: {k} is {}, not text",
-                serde_yaml::to_string(other).unwrap_or_default().trim()
-            )
-            .into()),
-        }
-    };
-    let port = match last(&["ansible_port", "ansible_ssh_port"]) {
-        None => 22,
-        Some((k, serde_yaml::Value::Number(n))) => port_of(&n.to_string(), &format!("{name} {k}"))?,
-        Some((k, serde_yaml::Value::String(s))) => port_of(s.trim(), &format!("{name} {k}"))?,
-        Some((k, other)) => {
-            return Err(format!(
-                "host {name}: {k} is {}, not a port",
-                serde_yaml::to_string(other).unwrap_or_default().trim()
-            )
-            .into());
-        }
-    };
-    let become_ = match last(&["ansible_become"]) {
-        None => None,
-        Some((_, x)) => Some(
-            truth(x)
-                .ok_or_else(|| format!("host {name}: ansible_become is neither true nor false"))?,
-        ),
-    };
-    if let Some(method) = text(&["ansible_become_method"])?
-        && method != "sudo"
-    {
-        return Err(format!(
-            "host {name}: ansible_become_method {method}: tend becomes another user with sudo only"
-        )
-        .into());
-    }
-    let become_user = text(&["ansible_become_user"])?;
-    if let Some(u) = &become_user
-        && !valid_user(u)
-    {
-        return Err(format!("host {name}: ansible_become_user '{u}' is not a user name").into());
-    }
-    Ok(Host {
-        name: name.to_string(),
-        address: text(&["ansible_host", "ansible_ssh_host"])?.unwrap_or_else(|| name.to_string()),
-        port,
-        user: text(&["ansible_user", "ansible_ssh_user"])?,
-        identity: text(&["ansible_private_key_file", "ansible_ssh_private_key_file"])?
-            .map(PathBuf::from),
-        become_,
-        become_user,
-        become_password: text(&["ansible_become_password", "ansible_become_pass"])?,
-        vars: v
-            .iter()
-            .filter(|(k, _)| !k.starts_with("ansible_"))
-            .map(|(k, x)| (k.clone(), x.clone()))
-            .collect(),
-        groups,
-    })
-}
-
-/// A boolean as Ansible's `boolean()` reads one: YAML's, and `yes`/`no`, `on`/`off`, `1`/`0`
-/// and `true`/`false` as text in any case (an INI file has only text).
-fn truth(v: &serde_yaml::Value) -> Option<bool> {
-    match v {
-        serde_yaml::Value::Bool(b) => Some(*b),
-        serde_yaml::Value::Number(n) => n.as_i64().and_then(|n| match n {
-            1 => Some(true),
-            0 => Some(false),
-            _ => None,
-        }),
-        serde_yaml::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
-            "n" | "no" | "off" | "0" | "false" | "f" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
+/// `--limit PATTERN` over hosts already resolved.
+#[cfg(test)]
+pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
+    pick(hosts, None, Some(spec)).map(|(h, _)| h)
 }
 
 /// A user name sudo's `-u` can take, and nothing a shell would read as more than one word.
@@ -520,11 +305,6 @@ pub fn valid_user(u: &str) -> bool {
         && !u.starts_with('-')
         && u.bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
-}
-
-/// `--limit PATTERN`, in Ansible's pattern language (`pattern.rs`).
-pub fn limit(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
-    pattern::select(hosts, spec)
 }
 
 /// A batch size: a count or a percentage of all hosts.
@@ -589,6 +369,9 @@ pub fn batches(n: usize, sizes: &[Batch]) -> Vec<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
     use super::*;
 
     /// Every inventory under `tests/inventories/` read as `ansible-inventory --list` read it
@@ -604,7 +387,7 @@ mod tests {
                 &std::fs::read_to_string(case.join("expected/list.json")).unwrap(),
             )
             .unwrap();
-            let hosts = load(&[case.join("hosts")], None).unwrap().hosts;
+            let hosts = all_hosts(&[case.join("hosts")]);
             let wanted = expected["_meta"]["hostvars"].as_object().unwrap();
             let names: Vec<&str> = hosts.iter().map(|h| h.name.as_str()).collect();
             let mut expected_names: Vec<&str> = wanted.keys().map(String::as_str).collect();
@@ -688,14 +471,21 @@ mod tests {
                 &std::fs::read_to_string(case.join("expected/patterns.json")).unwrap(),
             )
             .unwrap();
-            let hosts = load(&[case.join("hosts")], None).unwrap().hosts;
+            let inv = load(&[case.join("hosts")], None).unwrap();
             for line in lines.lines() {
                 let (pattern, note) = line.split_once('#').unwrap_or((line, ""));
                 let pattern = pattern.trim();
                 if pattern.is_empty() {
                     continue;
                 }
-                let picked = limit(hosts.clone(), pattern);
+                // As a playbook's inventory, and as hosts already resolved.
+                let picked = pick(vec![], Some(&inv), Some(pattern)).map(|(h, _)| h);
+                let resolved = limit(pick(vec![], Some(&inv), None).unwrap().0, pattern);
+                assert_eq!(
+                    picked.as_ref().ok().map(|h| h.len()),
+                    resolved.as_ref().ok().map(|h| h.len()),
+                    "{pattern}"
+                );
                 if note.trim_start().starts_with("refused") {
                     assert!(picked.is_err(), "{pattern}: {picked:?}");
                 } else {
@@ -710,14 +500,23 @@ mod tests {
         assert!(checked > 10, "{checked}");
     }
 
-    /// One inventory file `text` (named `name`) in a temp dir, read: the error's text.
+    /// Every host of the inventories at `paths`, resolved.
+    fn all_hosts(paths: &[PathBuf]) -> Vec<Host> {
+        let inv = load(paths, None).unwrap();
+        pick(vec![], Some(&inv), None).unwrap().0
+    }
+
+    /// One inventory file `text` (named `name`) in a temp dir, read and resolved: the error.
     fn refusal(name: &str, text: &str, mode: u32) -> String {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-        load(&[path], None).unwrap_err().0
+        load(&[path], None)
+            .and_then(|inv| pick(vec![], Some(&inv), None))
+            .unwrap_err()
+            .0
     }
 
     #[test]
@@ -757,7 +556,7 @@ mod tests {
             format!("{}/secret\n../secret\n", dir.path().display()),
         )
         .unwrap();
-        let found = load(&[hosts], None).unwrap().hosts;
+        let found = all_hosts(&[hosts]);
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|h| h.vars.is_empty()), "{found:?}");
     }
@@ -773,7 +572,7 @@ mod tests {
         .unwrap();
         let inv = load(&[hosts], None).unwrap();
         assert_eq!(
-            inv.warnings,
+            pick(vec![], Some(&inv), None).unwrap().1,
             [
                 "ansible_connection (on w1, w2, w3 and 2 more) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
                 "ansible_ssh_common_args (on w1, w2, w3 and 2 more) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",

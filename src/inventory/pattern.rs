@@ -9,11 +9,22 @@ use std::collections::BTreeSet;
 
 use indexmap::IndexSet;
 
-use super::Host;
 use crate::playbook::Invalid;
 
-/// The hosts `spec` picks, in the inventory's order.
-pub fn select(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
+/// A host as a pattern sees it: its name and groups (its address only when a term matches no
+/// name or group: `Candidate::address` is asked then).
+pub struct Candidate<'a> {
+    pub name: &'a str,
+    pub groups: Vec<&'a str>,
+}
+
+/// The candidates `spec` picks (indices, in the candidates' order); `address(i)` is candidate
+/// i's address, for a term that names one whole.
+pub fn select(
+    hosts: &[Candidate],
+    spec: &str,
+    address: &dyn Fn(usize) -> Option<String>,
+) -> Result<Vec<usize>, Invalid> {
     let mut terms = vec![];
     for term in split(spec) {
         match term.strip_prefix('@') {
@@ -43,11 +54,11 @@ pub fn select(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
             _ => (None, term.as_str()),
         };
         let (expr, subscript) = subscript(expr)?;
-        let these = pick(matches(&hosts, expr)?, subscript, term)?;
+        let these = pick(matches(hosts, expr, address)?, subscript, term)?;
         if these.is_empty() {
             let groups: BTreeSet<&str> = hosts
                 .iter()
-                .flat_map(|h| h.groups.iter().map(String::as_str))
+                .flat_map(|h| h.groups.iter().copied())
                 .collect();
             return Err(crate::playbook::diagnostic::with_hint(
                 format!("--limit: no host or group '{expr}'"),
@@ -69,12 +80,9 @@ pub fn select(hosts: Vec<Host>, spec: &str) -> Result<Vec<Host>, Invalid> {
             None => picked.extend(these),
         }
     }
-    Ok(hosts
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| picked.contains(i))
-        .map(|(_, h)| h)
-        .collect())
+    let mut picked: Vec<usize> = picked.into_iter().collect();
+    picked.sort_unstable();
+    Ok(picked)
 }
 
 /// `[i]` as (i, None), `[a:b]` as (a, Some(b)), `[a:]` as (a, Some(-1)).
@@ -175,7 +183,11 @@ fn split(spec: &str) -> Vec<&str> {
 /// The hosts one expression picks, as Ansible's `_enumerate_matches`: the hosts of every group
 /// it matches; and the hosts it matches by name when no group matched or it is a glob or a
 /// regex.
-fn matches(hosts: &[Host], expr: &str) -> Result<BTreeSet<usize>, Invalid> {
+fn matches(
+    hosts: &[Candidate],
+    expr: &str,
+    address: &dyn Fn(usize) -> Option<String>,
+) -> Result<BTreeSet<usize>, Invalid> {
     if expr == "all" || expr == "*" {
         return Ok((0..hosts.len()).collect());
     }
@@ -183,11 +195,14 @@ fn matches(hosts: &[Host], expr: &str) -> Result<BTreeSet<usize>, Invalid> {
     if let Some(i) = hosts.iter().position(|h| h.name == expr) {
         return Ok([i].into());
     }
-    let by_address: BTreeSet<usize> = (0..hosts.len())
-        .filter(|i| hosts[*i].address == expr)
-        .collect();
-    if !by_address.is_empty() {
-        return Ok(by_address);
+    let a_group = hosts.iter().any(|h| h.groups.contains(&expr));
+    if !a_group && !expr.starts_with('~') && !expr.contains(['*', '?', '[']) {
+        let by_address: BTreeSet<usize> = (0..hosts.len())
+            .filter(|i| address(*i).as_deref() == Some(expr))
+            .collect();
+        if !by_address.is_empty() {
+            return Ok(by_address);
+        }
     }
     let matcher = Matcher::new(expr)?;
     let mut found: BTreeSet<usize> = BTreeSet::new();
@@ -201,7 +216,7 @@ fn matches(hosts: &[Host], expr: &str) -> Result<BTreeSet<usize>, Invalid> {
     let special = expr.starts_with('~') || expr.contains(['.', '?', '*', '[']);
     if !any_group || special {
         for (i, h) in hosts.iter().enumerate() {
-            if matcher.is_match(&h.name) {
+            if matcher.is_match(h.name) {
                 found.insert(i);
             }
         }

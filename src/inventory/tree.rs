@@ -55,11 +55,10 @@ impl Tree {
         match self.hosts.get_mut(host) {
             Some(own) => own.extend(vars),
             None => {
-                let mut own = Vars::new();
+                let mut own = vars;
                 if let Some(p) = port {
-                    own.insert("ansible_port".into(), p.into());
+                    own.entry("ansible_port".into()).or_insert(p.into());
                 }
-                own.extend(vars);
                 self.hosts.insert(host.to_string(), own);
             }
         }
@@ -163,47 +162,60 @@ impl Tree {
         parents
     }
 
-    /// Every host's groups, directly or through a child group, `all` included: one walk for the
-    /// whole inventory.
-    pub fn memberships(&self) -> HashMap<&str, IndexSet<&str>> {
+    /// Every host's groups (indices into `groups`, by host index), directly or through a child
+    /// group, `all` included, in the order their vars apply: by depth, then
+    /// `ansible_group_priority`, then name. One walk for the whole inventory.
+    pub fn apply_order(&self) -> Result<Vec<Vec<usize>>, Invalid> {
+        let depth = self.depths()?;
+        let mut ranked: Vec<(usize, &str)> = self
+            .groups
+            .keys()
+            .enumerate()
+            .map(|(i, g)| (i, g.as_str()))
+            .collect();
+        ranked.sort_by_key(|(_, g)| (depth.get(g).copied().unwrap_or(0), self.priority(g), *g));
+        let mut rank = vec![0; self.groups.len()];
+        for (r, (i, _)) in ranked.iter().enumerate() {
+            rank[*i] = r;
+        }
         let parents = self.parents();
-        // Each group with its ancestors, itself included, worked out once.
-        let mut up: HashMap<&str, IndexSet<&str>> = HashMap::with_capacity(self.groups.len());
-        for g in self.groups.keys() {
-            let mut seen: IndexSet<&str> = IndexSet::new();
-            let mut todo = vec![g.as_str()];
-            while let Some(x) = todo.pop() {
-                if seen.insert(x) {
-                    todo.extend(parents.get(x).into_iter().flatten());
+        let index = |g: &str| self.groups.get_index_of(g).expect("a group of the tree");
+        let all = index("all");
+        // Each group with its ancestors, itself and `all` included, worked out once.
+        let up: Vec<Vec<usize>> = self
+            .groups
+            .keys()
+            .map(|g| {
+                let mut seen: IndexSet<usize> = IndexSet::new();
+                let mut todo = vec![g.as_str()];
+                while let Some(x) = todo.pop() {
+                    if seen.insert(index(x)) {
+                        todo.extend(parents.get(x).into_iter().flatten());
+                    }
                 }
-            }
-            seen.insert("all");
-            up.insert(g.as_str(), seen);
-        }
-        let mut of: HashMap<&str, IndexSet<&str>> = HashMap::with_capacity(self.hosts.len());
-        for (name, g) in &self.groups {
+                seen.insert(all);
+                seen.into_iter().collect()
+            })
+            .collect();
+        let mut of: Vec<IndexSet<usize>> = vec![IndexSet::new(); self.hosts.len()];
+        for (gi, g) in self.groups.values().enumerate() {
             for h in &g.hosts {
-                of.entry(h.as_str())
-                    .or_default()
-                    .extend(up[name.as_str()].iter());
+                let hi = self
+                    .hosts
+                    .get_index_of(h.as_str())
+                    .expect("a host of the tree");
+                of[hi].extend(up[gi].iter().copied());
             }
         }
-        for h in self.hosts.keys() {
-            of.entry(h.as_str()).or_default().insert("all");
-        }
-        of
-    }
-
-    /// `groups` in the order their vars apply: by depth, then `ansible_group_priority`, then
-    /// name.
-    pub fn in_order<'a>(
-        &'a self,
-        groups: impl IntoIterator<Item = &'a str>,
-        depth: &HashMap<&str, usize>,
-    ) -> Vec<&'a str> {
-        let mut v: Vec<&str> = groups.into_iter().collect();
-        v.sort_by_key(|g| (depth.get(g).copied().unwrap_or(0), self.priority(g), *g));
-        v
+        Ok(of
+            .into_iter()
+            .map(|mut set| {
+                set.insert(all);
+                let mut v: Vec<usize> = set.into_iter().collect();
+                v.sort_by_key(|g| rank[*g]);
+                v
+            })
+            .collect())
     }
 
     /// `ansible_group_priority`, a number or a number's text (INI values can be either), 1 when

@@ -1,0 +1,256 @@
+//! From the tree to hosts: each host's vars merged as Ansible merges them (inventory-file group
+//! vars by depth, priority and name < `group_vars/all` < `group_vars/GROUP` < the host's own <
+//! `host_vars/HOST`, the inventory's directory before the playbook's at each step), and how it
+//! is reached. Lazily: `--limit web` reads the `group_vars` and `host_vars` of web's hosts, not
+//! of the other 4,975.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use super::files::VarsDir;
+use super::tree::Tree;
+use super::{Host, port_of, valid_user};
+use crate::playbook::{Invalid, Vars};
+
+/// A host's vars as merged: each name's winning value, borrowed from where it was written.
+type Merged<'a> = BTreeMap<&'a str, &'a serde_yaml::Value>;
+
+/// Inventories read, their hosts resolved on demand.
+pub struct Inventory {
+    tree: Tree,
+    group_dirs: Vec<VarsDir>,
+    host_dirs: Vec<VarsDir>,
+    /// By host index: its groups (indices into the tree's), in the order their vars apply.
+    order: Vec<Vec<usize>>,
+    /// By group index: its `group_vars` files, read the first time a host needs them.
+    group_files: Vec<OnceLock<Vars>>,
+}
+
+impl Inventory {
+    pub fn new(tree: Tree, dirs: &[PathBuf]) -> Result<Inventory, Invalid> {
+        let open = |kind: &str| {
+            dirs.iter()
+                .map(|d| VarsDir::open(d, kind))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Inventory {
+            order: tree.apply_order()?,
+            group_files: (0..tree.groups.len()).map(|_| OnceLock::new()).collect(),
+            group_dirs: open("group_vars")?,
+            host_dirs: open("host_vars")?,
+            tree,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.tree.hosts.len()
+    }
+
+    pub fn name(&self, host: usize) -> &str {
+        self.tree
+            .hosts
+            .get_index(host)
+            .map_or("", |(n, _)| n.as_str())
+    }
+
+    /// The groups `host` is in, `all` included.
+    pub fn groups(&self, host: usize) -> impl Iterator<Item = &str> {
+        self.order[host].iter().map(|g| self.group_name(*g))
+    }
+
+    fn group_name(&self, g: usize) -> &str {
+        self.tree
+            .groups
+            .get_index(g)
+            .map_or("", |(n, _)| n.as_str())
+    }
+
+    /// A group's `group_vars` files, the inventory's before the playbook's.
+    fn files_of(&self, g: usize) -> Result<&Vars, Invalid> {
+        let cell = &self.group_files[g];
+        if cell.get().is_none() {
+            let mut v = Vars::new();
+            for d in &self.group_dirs {
+                v.extend(d.vars_of(self.group_name(g))?);
+            }
+            let _ = cell.set(v);
+        }
+        Ok(cell.get().expect("just set"))
+    }
+
+    /// The hosts at `indices`, each as `host` gives it, in order.
+    pub fn hosts(&self, indices: &[usize]) -> Result<Vec<(Host, Vec<&'static str>)>, Invalid> {
+        indices.iter().map(|i| self.host(*i)).collect()
+    }
+
+    /// Host `host`, its vars merged, and the names of the settings it has that tend does not
+    /// use.
+    pub fn host(&self, host: usize) -> Result<(Host, Vec<&'static str>), Invalid> {
+        let (name, own) = self
+            .tree
+            .hosts
+            .get_index(host)
+            .expect("a host of the inventory");
+        let groups = &self.order[host];
+        let host_files = self
+            .host_dirs
+            .iter()
+            .map(|d| d.vars_of(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let all = self.tree.groups.get_index_of("all").expect("always there");
+        let mut layers: Vec<&Vars> = groups.iter().map(|g| &self.tree.groups[*g].vars).collect();
+        layers.push(self.files_of(all)?);
+        for g in groups.iter().filter(|g| **g != all) {
+            layers.push(self.files_of(*g)?);
+        }
+        layers.push(own);
+        layers.extend(host_files.iter());
+        let mut merged: Merged = BTreeMap::new();
+        for layer in layers {
+            for (k, v) in layer {
+                merged.insert(k, v);
+            }
+        }
+        let unused = UNUSED
+            .iter()
+            .copied()
+            .filter(|k| merged.contains_key(k))
+            .collect();
+        let host = host_of(
+            name,
+            &merged,
+            groups
+                .iter()
+                .map(|g| self.group_name(*g).to_string())
+                .collect(),
+        )?;
+        Ok((host, unused))
+    }
+}
+
+/// Warnings for the settings tend does not use, each once with the hosts that have it.
+pub fn unused_warnings<'a>(
+    found: impl IntoIterator<Item = (&'a str, &'static str)>,
+) -> Vec<String> {
+    let mut by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (host, k) in found {
+        by.entry(k).or_default().push(host);
+    }
+    by.into_iter()
+        .map(|(k, hosts)| {
+            format!(
+                "{k} (on {}) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
+                few(&hosts)
+            )
+        })
+        .collect()
+}
+
+/// Ansible's connection settings tend has no use for: named once, so no one counts on them.
+const UNUSED: [&str; 7] = [
+    "ansible_ssh_common_args",
+    "ansible_ssh_extra_args",
+    "ansible_connection",
+    "ansible_password",
+    "ansible_ssh_pass",
+    "ansible_ssh_executable",
+    "ansible_ssh_args",
+];
+
+/// `a, b, c and 12 more`.
+fn few(names: &[&str]) -> String {
+    match names.len() {
+        0..=3 => names.join(", "),
+        n => format!("{} and {} more", names[..3].join(", "), n - 3),
+    }
+}
+
+/// A host from its merged vars: `ansible_host`, `ansible_port`, `ansible_user`,
+/// `ansible_ssh_private_key_file` and `ansible_become*` say how it is reached (the older
+/// `ansible_ssh_host`, `_port`, `_user` and `ansible_private_key_file` too, and where both are
+/// set the `ssh` one wins, as in Ansible's ssh plugin); the rest are its vars.
+fn host_of(name: &str, v: &Merged, groups: Vec<String>) -> Result<Host, Invalid> {
+    let last = |keys: &[&'static str]| keys.iter().rev().find_map(|k| v.get(*k).map(|x| (*k, *x)));
+    let text = |keys: &[&'static str]| -> Result<Option<String>, Invalid> {
+        match last(keys) {
+            None | Some((_, serde_yaml::Value::Null)) => Ok(None),
+            Some((_, serde_yaml::Value::String(s))) => Ok(Some(s.clone())),
+            Some((_, serde_yaml::Value::Number(n))) => Ok(Some(n.to_string())),
+            Some((k, other)) => Err(format!(
+                "host {name}: {k} is {}, not text",
+                serde_yaml::to_string(other).unwrap_or_default().trim()
+            )
+            .into()),
+        }
+    };
+    let port = match last(&["ansible_port", "ansible_ssh_port"]) {
+        None => 22,
+        Some((k, serde_yaml::Value::Number(n))) => port_of(&n.to_string(), &format!("{name} {k}"))?,
+        Some((k, serde_yaml::Value::String(s))) => port_of(s.trim(), &format!("{name} {k}"))?,
+        Some((k, other)) => {
+            return Err(format!(
+                "host {name}: {k} is {}, not a port",
+                serde_yaml::to_string(other).unwrap_or_default().trim()
+            )
+            .into());
+        }
+    };
+    let become_ = match last(&["ansible_become"]) {
+        None => None,
+        Some((_, x)) => Some(
+            truth(x)
+                .ok_or_else(|| format!("host {name}: ansible_become is neither true nor false"))?,
+        ),
+    };
+    if let Some(method) = text(&["ansible_become_method"])?
+        && method != "sudo"
+    {
+        return Err(format!(
+            "host {name}: ansible_become_method {method}: tend becomes another user with sudo only"
+        )
+        .into());
+    }
+    let become_user = text(&["ansible_become_user"])?;
+    if let Some(u) = &become_user
+        && !valid_user(u)
+    {
+        return Err(format!("host {name}: ansible_become_user '{u}' is not a user name").into());
+    }
+    Ok(Host {
+        name: name.to_string(),
+        address: text(&["ansible_host", "ansible_ssh_host"])?.unwrap_or_else(|| name.to_string()),
+        port,
+        user: text(&["ansible_user", "ansible_ssh_user"])?,
+        identity: text(&["ansible_private_key_file", "ansible_ssh_private_key_file"])?
+            .map(PathBuf::from),
+        become_,
+        become_user,
+        become_password: text(&["ansible_become_password", "ansible_become_pass"])?,
+        vars: v
+            .iter()
+            .filter(|(k, _)| !k.starts_with("ansible_"))
+            .map(|(k, x)| (k.to_string(), (*x).clone()))
+            .collect(),
+        groups,
+    })
+}
+
+/// A boolean as Ansible's `boolean()` reads one: YAML's, and `yes`/`no`, `on`/`off`, `1`/`0`
+/// and `true`/`false` as text in any case (an INI file has only text).
+fn truth(v: &serde_yaml::Value) -> Option<bool> {
+    match v {
+        serde_yaml::Value::Bool(b) => Some(*b),
+        serde_yaml::Value::Number(n) => n.as_i64().and_then(|n| match n {
+            1 => Some(true),
+            0 => Some(false),
+            _ => None,
+        }),
+        serde_yaml::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" | "on" | "1" | "true" | "t" => Some(true),
+            "n" | "no" | "off" | "0" | "false" | "f" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
