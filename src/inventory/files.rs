@@ -7,8 +7,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde_yaml::Value;
-
 use crate::playbook::{Invalid, Vars};
 
 /// One `group_vars/` or `host_vars/` directory, listed once: a lookup per host costs no system
@@ -121,34 +119,7 @@ fn read(path: &Path) -> Result<Vars, Invalid> {
     let shown = path.display().to_string();
     let value = super::yaml11::parse(&text)
         .map_err(|e| Invalid::from(format!("{shown} is not a mapping of vars: {e}")))?;
-    super::yaml::vars(value, &shown, "the file")
-}
-
-/// A value with Ansible's tags read: `!unsafe` is the text itself (tend never templates an
-/// inventory's values); `!vault` cannot be decrypted here and is refused.
-pub fn untagged(v: Value, file: &str) -> Result<Value, Invalid> {
-    Ok(match v {
-        Value::Tagged(t) if t.tag == "vault" => {
-            return Err(crate::playbook::diagnostic::with_hint(
-                format!(
-                    "{file} holds a value encrypted with Ansible Vault (!vault), which tend cannot read"
-                ),
-                "give the value as a secret: in the playbook, or decrypt it where tend runs",
-            ));
-        }
-        Value::Tagged(t) => untagged(t.value, file)?,
-        Value::Sequence(s) => Value::Sequence(
-            s.into_iter()
-                .map(|x| untagged(x, file))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Mapping(m) => Value::Mapping(
-            m.into_iter()
-                .map(|(k, x)| Ok((k, untagged(x, file)?)))
-                .collect::<Result<_, Invalid>>()?,
-        ),
-        other => other,
-    })
+    super::yaml11::vars(value, &shown, "the file")
 }
 
 /// A file's text (`what` names it in an error: "inventory "), a Vault file refused.

@@ -7,7 +7,8 @@ use serde_yaml::{Mapping, Value};
 
 use super::ranges;
 use super::tree::Tree;
-use crate::playbook::{Invalid, Vars};
+use super::yaml11::{kind, scalar, vars};
+use crate::playbook::Invalid;
 
 /// The inventory a YAML mapping holds, added to `tree`.
 pub fn read(top: Mapping, file: &str, tree: &mut Tree) -> Result<(), Invalid> {
@@ -94,49 +95,9 @@ fn mapping(value: Value, file: &str, group: &str, key: &str) -> Result<Mapping, 
     }
 }
 
-pub(super) fn vars(value: Value, file: &str, of: &str) -> Result<Vars, Invalid> {
-    match value {
-        Value::Null => Ok(Vars::new()),
-        Value::Mapping(m) => m
-            .into_iter()
-            .map(|(k, v)| match scalar(&k) {
-                Some(k) => Ok((k, super::files::untagged(v, file)?)),
-                None => Err(format!("{file}: a var of {of} is named by {}", kind(&k)).into()),
-            })
-            .collect(),
-        other => Err(format!(
-            "{file}: the vars of {of} are {}, not a mapping",
-            kind(&other)
-        )
-        .into()),
-    }
-}
-
 fn group_name(key: &Value, file: &str, what: &str) -> Result<String, Invalid> {
     match scalar(key) {
         Some(s) if !s.is_empty() && !s.contains(char::is_whitespace) => Ok(s),
         _ => Err(format!("{file}: {what} is not a group name").into()),
-    }
-}
-
-/// A key as Ansible takes it: its text, whatever scalar YAML made of it (`10: ...` is "10").
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
-        _ => None,
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "empty",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "text",
-        Value::Sequence(_) => "a list",
-        Value::Mapping(_) => "a mapping",
-        Value::Tagged(_) => "a tagged value",
     }
 }

@@ -1,7 +1,8 @@
 //! YAML as Ansible reads it (PyYAML, YAML 1.1), not as YAML 1.2 reads it: an unquoted
 //! `yes`/`no`/`on`/`off` is a boolean, `0640` an octal number, `1_000` a thousand, and `<<:`
 //! merges a mapping in. `enabled: no` in a `group_vars` file must not reach a template as the
-//! text "no", which is true.
+//! text "no", which is true. And its values as Ansible takes them: a vars mapping's names as
+//! text, `!unsafe` as the text itself, `!vault` refused.
 //!
 //! serde_yaml hands an unquoted scalar's text over as a slice of the input, and a quoted one's
 //! without its quote: the byte before the slice tells which was written.
@@ -9,6 +10,8 @@
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 use serde_yaml::value::{Tag, TaggedValue};
 use serde_yaml::{Mapping, Number, Value};
+
+use crate::playbook::{Invalid, Vars};
 
 /// `text` as PyYAML would load it.
 pub fn parse(text: &str) -> Result<Value, serde_yaml::Error> {
@@ -144,6 +147,74 @@ fn yaml11(s: &str) -> Option<Value> {
         u64::try_from(n)
             .ok()
             .map(|u| Value::Number(Number::from(u)))
+    }
+}
+
+/// A mapping of vars (`vars:`, a `group_vars` file): names as text, tags read.
+pub fn vars(value: Value, file: &str, of: &str) -> Result<Vars, Invalid> {
+    match value {
+        Value::Null => Ok(Vars::new()),
+        Value::Mapping(m) => m
+            .into_iter()
+            .map(|(k, v)| match scalar(&k) {
+                Some(k) => Ok((k, untagged(v, file)?)),
+                None => Err(format!("{file}: a var of {of} is named by {}", kind(&k)).into()),
+            })
+            .collect(),
+        other => Err(format!(
+            "{file}: the vars of {of} are {}, not a mapping",
+            kind(&other)
+        )
+        .into()),
+    }
+}
+
+/// A value with Ansible's tags read: `!unsafe` is the text itself (tend never templates an
+/// inventory's values); `!vault` cannot be decrypted here and is refused.
+pub fn untagged(v: Value, file: &str) -> Result<Value, Invalid> {
+    Ok(match v {
+        Value::Tagged(t) if t.tag == "vault" => {
+            return Err(crate::playbook::diagnostic::with_hint(
+                format!(
+                    "{file} holds a value encrypted with Ansible Vault (!vault), which tend cannot read"
+                ),
+                "give the value as a secret: in the playbook, or decrypt it where tend runs",
+            ));
+        }
+        Value::Tagged(t) => untagged(t.value, file)?,
+        Value::Sequence(s) => Value::Sequence(
+            s.into_iter()
+                .map(|x| untagged(x, file))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Mapping(m) => Value::Mapping(
+            m.into_iter()
+                .map(|(k, x)| Ok((k, untagged(x, file)?)))
+                .collect::<Result<_, Invalid>>()?,
+        ),
+        other => other,
+    })
+}
+
+/// A key as Ansible takes it: its text, whatever scalar YAML made of it (`10: ...` is "10").
+pub fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "True" } else { "False" }.to_string()),
+        _ => None,
+    }
+}
+
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "text",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
     }
 }
 
