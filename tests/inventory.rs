@@ -138,3 +138,34 @@ fn plan_lists_the_hosts_ansible_resolves() {
     }
     assert!(checked >= 30, "{checked}");
 }
+
+/// A literal `ansible_become_password` that does not render is refused without being quoted;
+/// a `--limit` whose `&` and `!` take every host away says so.
+#[test]
+fn a_bad_become_password_is_not_quoted_and_an_empty_limit_says_why() {
+    let env = Env::new();
+    env.write(
+        "hosts",
+        "[web]\nw1 ansible_host=127.0.0.1 ansible_become=true ansible_become_password=Lit{%eral9876xyz\n[db]\nd1 ansible_host=127.0.0.2\n",
+    );
+    let playbook = env.write(
+        "deploy.yaml",
+        "kind: deploy\ninventory: hosts\ndeploy:\n  root: /srv/app\n  release: v1\n  fetch: { path: /dev/null }\n",
+    );
+    let run = env
+        .tend()
+        .arg("plan")
+        .arg(&playbook)
+        .args(["--offline", "--limit", "w1"])
+        .run();
+    run.code(64)
+        .stderr_has("host w1: ansible_become_password does not render");
+    assert!(!format!("{}{}", run.stdout(), run.stderr()).contains("9876"));
+    env.tend()
+        .arg("plan")
+        .arg(&playbook)
+        .args(["--offline", "--limit", "web:&db"])
+        .run()
+        .code(64)
+        .stderr_has("--limit 'web:&db' leaves none of the 2 hosts");
+}

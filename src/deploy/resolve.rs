@@ -206,10 +206,23 @@ impl<'a> Deploy<'a> {
                 Some(_) => top.error("inventory", e),
                 None => Diagnostic::new(e),
             })?;
+        // An inventory's become password: a template over the playbook's vars and secrets. A
+        // render error would quote the literal it came from, so it says only where.
         for h in &mut hosts {
             if let Some(pw) = &h.become_password {
+                let refused = || {
+                    top.error(
+                        "inventory",
+                        format!("host {}: ansible_become_password does not render", h.name),
+                    )
+                    .hint("take it from secrets: ansible_become_password=\"{{ sudo_password }}\"; a literal password with {%, {# or an unknown {{ name }} in it cannot be read")
+                };
+                if pw.contains("{%") || pw.contains("{#") {
+                    return Err(refused());
+                }
                 let shown = format!("inventory: {}: ansible_become_password", h.name);
-                h.become_password = Some(top.render(&shown, pw, Mode::Text)?);
+                h.become_password =
+                    Some(top.render(&shown, pw, Mode::Text).map_err(|_| refused())?);
             }
         }
         warnings.extend(self.hidden_host_vars(&hosts));

@@ -117,22 +117,53 @@ fn read(path: &Path) -> Result<Vars, Invalid> {
         return Ok(Vars::new());
     }
     let shown = path.display().to_string();
-    let value = super::yaml11::parse(&text)
-        .map_err(|e| Invalid::from(format!("{shown} is not a mapping of vars: {e}")))?;
+    let value = yaml_of(&text, &shown)?;
     super::yaml11::vars(value, &shown, "the file")
 }
 
-/// A file's text (`what` names it in an error: "inventory "), a Vault file refused.
+/// The most an inventory, vars or `--limit @` file may hold: a 400,000-host INI file is 30 MiB;
+/// `/dev/zero` must not fill the memory.
+const MAX_SIZE: u64 = 64 * 1024 * 1024;
+
+/// A file's text (`what` names it in an error: "inventory "), a Vault file refused. Only a
+/// regular file, and at most `MAX_SIZE`: a FIFO would wait for ever, a device never end.
 pub fn text_of(path: &Path, what: &str) -> Result<String, Invalid> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read {what}{}: {}",
-            path.display(),
-            crate::sys::describe_io(&e)
-        )
+    use std::io::Read;
+    let cannot =
+        |why: String| Invalid::from(format!("cannot read {what}{}: {why}", path.display()));
+    let meta = std::fs::metadata(path).map_err(|e| cannot(crate::sys::describe_io(&e)))?;
+    if !meta.is_file() {
+        return Err(cannot("not a regular file".into()));
+    }
+    let mut bytes = vec![];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SIZE + 1).read_to_end(&mut bytes))
+        .map_err(|e| cannot(crate::sys::describe_io(&e)))?;
+    if bytes.len() as u64 > MAX_SIZE {
+        return Err(cannot("larger than 64 MiB".into()));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        cannot(format!(
+            "not UTF-8 text (byte {} is not)",
+            e.utf8_error().valid_up_to()
+        ))
     })?;
     refuse_vault(&text, path)?;
     Ok(text)
+}
+
+/// `text` parsed as Ansible's YAML, its nesting measured first: the parser's time grows with
+/// the square of it (a 160 KB file of `[` took 80 s).
+pub fn yaml_of(text: &str, shown: &str) -> Result<serde_yaml::Value, Invalid> {
+    if let Some(at) = crate::playbook::depth::too_deep(text) {
+        let line = text[..at].matches('\n').count() + 1;
+        return Err(format!(
+            "{shown}:{line}: nested more than {} deep: not an inventory or vars file",
+            crate::playbook::depth::MAX
+        )
+        .into());
+    }
+    super::yaml11::parse(text).map_err(|e| format!("{shown} is not YAML: {e}").into())
 }
 
 /// An Ansible Vault file: tend cannot decrypt it, and must not read it as text.

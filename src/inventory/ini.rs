@@ -102,9 +102,12 @@ pub fn read(text: &str, file: &str, tree: &mut Tree) -> Result<(), Invalid> {
                 };
                 let mut vars = Vars::new();
                 for t in rest {
-                    let (k, v) = t.split_once('=').ok_or_else(|| {
-                        at(format!("expected key=value after the host, got '{t}'"))
-                    })?;
+                    let (k, v) = t
+                        .split_once('=')
+                        .filter(|(k, _)| !k.is_empty())
+                        .ok_or_else(|| {
+                            at(format!("expected key=value after the host, got '{t}'"))
+                        })?;
                     vars.insert(k.to_string(), literal::value(v));
                 }
                 let (hosts, port) = ranges::entry(pattern).map_err(|e| at(e.0))?;

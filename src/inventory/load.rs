@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::resolve::Inventory;
 use super::tree::Tree;
-use super::{files, ini, yaml, yaml11};
+use super::{files, ini, yaml};
 use crate::playbook::Invalid;
 
 /// Read the inventories at `paths` (files, or directories of them), with the `group_vars/` and
@@ -94,7 +94,7 @@ fn read(path: &Path, tree: &mut Tree) -> Result<(), Invalid> {
     if !maybe_yaml(&text) {
         return ini::read(&text, &shown, tree);
     }
-    match yaml11::parse(&text) {
+    match files::yaml_of(&text, &shown) {
         Ok(serde_yaml::Value::Mapping(top)) => yaml::read(top, &shown, tree),
         // A bare host name reads as YAML text: only a mapping is a YAML inventory.
         Ok(_) => ini::read(&text, &shown, tree),
@@ -104,7 +104,7 @@ fn read(path: &Path, tree: &mut Tree) -> Result<(), Invalid> {
                 l.ends_with(':') && !l.trim_start().starts_with(['#', ';', '['])
             });
             if yaml_like {
-                format!("{shown} is not a YAML inventory: {yaml_error}").into()
+                format!("{} (and not an INI inventory either)", yaml_error.0).into()
             } else {
                 ini_error
             }

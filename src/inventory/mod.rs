@@ -265,7 +265,17 @@ pub fn pick(
                 (Some(i), Some(inv)) => inv.host(from_inventory[i]).ok().map(|(h, _)| h.address),
                 (Some(_), None) => None,
             };
-            pattern::select(&candidates, spec, &address)?
+            let picked = pattern::select(&candidates, spec, &address)?;
+            if picked.is_empty() {
+                return Err(with_hint(
+                    format!(
+                        "--limit '{spec}' leaves none of the {} hosts",
+                        candidates.len()
+                    ),
+                    "each of its terms matches hosts, but `&` and `!` take them all away",
+                ));
+            }
+            picked
         }
     };
     let wanted: Vec<usize> = picked
@@ -523,7 +533,11 @@ mod tests {
     fn what_ansible_would_skip_or_cannot_read_is_refused() {
         for (text, why) in [
             ("all:\n  hosts:\n    a:\n    a:\n", "duplicate"),
-            ("all:\n  hosts:\n    a:\n  bad: [\n", "not a YAML inventory"),
+            ("all:\n  hosts:\n    a:\n  bad: [\n", "is not YAML"),
+            (
+                format!("all:\n  vars:\n    x: {}\n", "[".repeat(80_000)).as_str(),
+                "nested more than 64",
+            ),
             ("all:\n  host:\n    a:\n", "has key 'host'"),
             ("all:\n  hosts: [a, b]\n", "all.hosts is a list"),
             ("all:\n  vars: { pw: !vault abc }\n", "!vault"),
@@ -543,6 +557,29 @@ mod tests {
         }
         let e = refusal("inv.py", "#!/usr/bin/env python3\nprint('{}')\n", 0o755);
         assert!(e.contains("dynamic inventory script"), "{e}");
+    }
+
+    /// A device would never end and a FIFO never answer: only regular files are read.
+    #[test]
+    fn an_inventory_or_vars_file_that_is_not_a_regular_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let hosts = dir.path().join("hosts");
+        std::fs::write(&hosts, "[web]\nw1\n").unwrap();
+        std::fs::create_dir(dir.path().join("group_vars")).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("group_vars/all.yml")).unwrap();
+        let inv = load(std::slice::from_ref(&hosts), None).unwrap();
+        let e = pick(vec![], Some(&inv), None).unwrap_err().0;
+        assert!(e.contains("all.yml: not a regular file"), "{e}");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = load(&[fifo], None).err().unwrap().0;
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = pick(vec![], Some(&inv), Some("@/dev/zero")).unwrap_err().0;
+        assert!(e.contains("not a regular file"), "{e}");
     }
 
     #[test]

@@ -29,8 +29,7 @@ pub fn select(
     for term in split(spec) {
         match term.strip_prefix('@') {
             Some(file) => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| format!("--limit @{file}: {}", crate::sys::describe_io(&e)))?;
+                let text = super::files::text_of(std::path::Path::new(file), "--limit @")?;
                 terms.extend(
                     text.lines()
                         .map(str::trim)

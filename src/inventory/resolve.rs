@@ -177,11 +177,9 @@ fn host_of(name: &str, v: &Merged, groups: Vec<String>) -> Result<Host, Invalid>
             None | Some((_, serde_yaml::Value::Null)) => Ok(None),
             Some((_, serde_yaml::Value::String(s))) => Ok(Some(s.clone())),
             Some((_, serde_yaml::Value::Number(n))) => Ok(Some(n.to_string())),
-            Some((k, other)) => Err(format!(
-                "host {name}: {k} is {}, not text",
-                serde_yaml::to_string(other).unwrap_or_default().trim()
-            )
-            .into()),
+            Some((k, other)) => {
+                Err(format!("host {name}: {k} is {}, not text", shown(other)).into())
+            }
         }
     };
     let port = match last(&["ansible_port", "ansible_ssh_port"]) {
@@ -189,11 +187,7 @@ fn host_of(name: &str, v: &Merged, groups: Vec<String>) -> Result<Host, Invalid>
         Some((k, serde_yaml::Value::Number(n))) => port_of(&n.to_string(), &format!("{name} {k}"))?,
         Some((k, serde_yaml::Value::String(s))) => port_of(s.trim(), &format!("{name} {k}"))?,
         Some((k, other)) => {
-            return Err(format!(
-                "host {name}: {k} is {}, not a port",
-                serde_yaml::to_string(other).unwrap_or_default().trim()
-            )
-            .into());
+            return Err(format!("host {name}: {k} is {}, not a port", shown(other)).into());
         }
     };
     let become_ = match last(&["ansible_become"]) {
@@ -253,4 +247,9 @@ fn truth(v: &serde_yaml::Value) -> Option<bool> {
         },
         _ => None,
     }
+}
+
+/// A value as one line (`[22]`, `{a: 1}`), for an error.
+fn shown(v: &serde_yaml::Value) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "a value".into())
 }

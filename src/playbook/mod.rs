@@ -1,6 +1,6 @@
 //! Loading playbooks: strict YAML, `kind` matched to the subcommand, vars, secrets, templates.
 
-mod depth;
+pub(crate) mod depth;
 pub mod diagnostic;
 pub mod facts;
 mod locate;
