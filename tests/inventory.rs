@@ -32,7 +32,12 @@ fn the_committed_ansible_outputs_are_current() {
     let mut compared = 0;
     for case in std::fs::read_dir(&cases).unwrap() {
         let case = case.unwrap().file_name();
-        for file in ["list.json", "connections.json", "patterns.json"] {
+        for file in [
+            "list.json",
+            "connections.json",
+            "order.json",
+            "patterns.json",
+        ] {
             let fresh = std::fs::read_to_string(out.join(&case).join(file)).unwrap();
             let committed = std::fs::read_to_string(cases.join(&case).join("expected").join(file))
                 .unwrap_or_default();
@@ -44,13 +49,14 @@ fn the_committed_ansible_outputs_are_current() {
             compared += 1;
         }
     }
-    assert!(compared >= 12, "{compared}");
+    assert!(compared >= 16, "{compared}");
 }
 
 /// `tend plan --limit PATTERN --output json` on a deploy playbook naming each test inventory:
 /// the hosts, addresses, ports, users, keys, groups and vars it lists are those Ansible
 /// resolves (`ansible-inventory --list`, its ssh plugin's log and `ansible PATTERN
-/// --list-hosts`, committed under `expected/`), for every pattern Ansible answers.
+/// --list-hosts`, committed under `expected/`), for every pattern Ansible answers; and without
+/// `--limit`, in the order `ansible all --list-hosts` gives.
 #[test]
 fn plan_lists_the_hosts_ansible_resolves() {
     let env = Env::new();
@@ -106,6 +112,21 @@ fn plan_lists_the_hosts_ansible_resolves() {
             }
             run.code(0);
             let doc: Value = serde_json::from_str(&run.stdout()).unwrap();
+            if pattern == "all" {
+                // The order a run takes them in is Ansible's.
+                let names: Vec<&str> = doc["hosts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["name"].as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    json!(names),
+                    read("order.json"),
+                    "the order of {}",
+                    case.display()
+                );
+            }
             let mut listed: Vec<Value> = doc["hosts"]
                 .as_array()
                 .unwrap()

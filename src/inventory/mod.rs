@@ -238,8 +238,11 @@ pub fn pick(
     limit: Option<&str>,
 ) -> Result<(Vec<Host>, Vec<String>), Invalid> {
     let named: std::collections::HashSet<&str> = entries.iter().map(|h| h.name.as_str()).collect();
+    // In Ansible's order for `all`, which `--limit` only filters (as `ansible-playbook --limit`).
     let from_inventory: Vec<usize> = inventory.map_or_else(Vec::new, |inv| {
-        (0..inv.len())
+        inv.in_order()
+            .iter()
+            .copied()
             .filter(|i| !named.contains(inv.name(*i)))
             .collect()
     });

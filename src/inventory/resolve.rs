@@ -23,6 +23,8 @@ pub struct Inventory {
     host_dirs: Vec<VarsDir>,
     /// By host index: its groups (indices into the tree's), in the order their vars apply.
     order: Vec<Vec<usize>>,
+    /// Host indices in Ansible's order for `all`: what a run goes through.
+    ordered: Vec<usize>,
     /// By group index: its `group_vars` files, read the first time a host needs them.
     group_files: Vec<OnceLock<Vars>>,
 }
@@ -34,7 +36,13 @@ impl Inventory {
                 .map(|d| VarsDir::open(d, kind))
                 .collect::<Result<Vec<_>, _>>()
         };
+        let mut ordered = tree.hosts_in_order("all");
+        if ordered.len() < tree.hosts.len() {
+            let placed: std::collections::HashSet<usize> = ordered.iter().copied().collect();
+            ordered.extend((0..tree.hosts.len()).filter(|i| !placed.contains(i)));
+        }
         Ok(Inventory {
+            ordered,
             order: tree.apply_order()?,
             group_files: (0..tree.groups.len()).map(|_| OnceLock::new()).collect(),
             group_dirs: open("group_vars")?,
@@ -43,8 +51,9 @@ impl Inventory {
         })
     }
 
-    pub fn len(&self) -> usize {
-        self.tree.hosts.len()
+    /// Every host's index, in the order a run goes through them.
+    pub fn in_order(&self) -> &[usize] {
+        &self.ordered
     }
 
     pub fn name(&self, host: usize) -> &str {

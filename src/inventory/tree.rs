@@ -26,6 +26,10 @@ pub struct Tree {
     pub groups: IndexMap<String, Group>,
     /// Every host, in the order first named, with its own vars.
     pub hosts: IndexMap<String, Vars>,
+    /// The groups the inventory itself puts under `all` (`all: { children: ... }`,
+    /// `[all:children]`), in that order: they stay there, before the groups that are under
+    /// `all` only for want of another parent (Ansible's `reconcile_inventory`).
+    under_all: IndexSet<String>,
 }
 
 impl Tree {
@@ -34,6 +38,7 @@ impl Tree {
         t.group("all");
         t.group("ungrouped");
         t.groups["all"].children.insert("ungrouped".into());
+        t.under_all.insert("ungrouped".into());
         t
     }
 
@@ -71,6 +76,9 @@ impl Tree {
         }
         self.group(child);
         self.group(parent).children.insert(child.to_string());
+        if parent == "all" {
+            self.under_all.insert(child.to_string());
+        }
         Ok(())
     }
 
@@ -98,9 +106,16 @@ impl Tree {
             .filter(|(name, _)| *name != "all")
             .flat_map(|(_, g)| g.children.iter().cloned())
             .collect();
+        let mut under_all = self.under_all.clone();
         let all = self.group("all");
         all.hosts.clear();
-        all.children.retain(|c| !children.contains(c));
+        under_all.extend(
+            all.children
+                .iter()
+                .filter(|c| !children.contains(*c))
+                .cloned(),
+        );
+        all.children = under_all;
         self.depths().map(|_| ())
     }
 
@@ -214,6 +229,35 @@ impl Tree {
             .collect())
     }
 
+    /// The hosts of `group` (indices into `hosts`) in Ansible's order (`Group.get_hosts`): its
+    /// own, then its children's, level by level, each once. Where Ansible walks a level as a
+    /// set, in no fixed order, the children are taken in the order written.
+    pub fn hosts_in_order(&self, group: &str) -> Vec<usize> {
+        let mut groups: IndexSet<&str> = IndexSet::new();
+        groups.insert(group);
+        let mut level: Vec<&str> = vec![group];
+        while !level.is_empty() {
+            let mut next = vec![];
+            for g in level {
+                for c in self.groups.get(g).into_iter().flat_map(|g| &g.children) {
+                    if groups.insert(c.as_str()) {
+                        next.push(c.as_str());
+                    }
+                }
+            }
+            level = next;
+        }
+        let mut hosts: IndexSet<usize> = IndexSet::new();
+        for g in groups {
+            for h in self.groups.get(g).into_iter().flat_map(|g| &g.hosts) {
+                if let Some(i) = self.hosts.get_index_of(h.as_str()) {
+                    hosts.insert(i);
+                }
+            }
+        }
+        hosts.into_iter().collect()
+    }
+
     /// `ansible_group_priority`, a number or a number's text (INI values can be either), 1 when
     /// not given.
     fn priority(&self, group: &str) -> i64 {
@@ -255,6 +299,28 @@ mod tests {
             ["a -> b -> c -> a", "b -> c -> a -> b", "c -> a -> b -> c"].contains(&shown),
             "{e}"
         );
+    }
+
+    /// As `ansible PATTERN --list-hosts` lists them (ansible-core 2.19): a group's own hosts
+    /// before its children's, `all`'s level by level.
+    #[test]
+    fn hosts_come_in_ansibles_order() {
+        let mut t = Tree::new();
+        crate::inventory::ini::read(
+            "[lb:children]\nweb\n[web]\nw1\nw2\n[lb]\nlb1\n[db]\nd1\n",
+            "hosts",
+            &mut t,
+        )
+        .unwrap();
+        t.settle().unwrap();
+        let names = |g: &str| -> Vec<&str> {
+            t.hosts_in_order(g)
+                .into_iter()
+                .map(|i| t.hosts.get_index(i).unwrap().0.as_str())
+                .collect()
+        };
+        assert_eq!(names("all"), ["lb1", "d1", "w1", "w2"]);
+        assert_eq!(names("lb"), ["lb1", "w1", "w2"]);
     }
 
     #[test]
