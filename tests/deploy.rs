@@ -1216,7 +1216,8 @@ fn plan_shows_a_fleet_in_its_batches_with_each_hosts_root() {
         "/srv/web2/shop",
         "ops@127.0.0.13",
         "  batch 3:\n",
-        "steps on each host (as on 127.0.0.11):",
+        "steps on 127.0.0.11:",
+        "steps on web2:",
         "every host switched in this run goes back to its own last verified release",
         "rollback: down: bin/migrate down orders_v2",
     ] {

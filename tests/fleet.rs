@@ -946,7 +946,7 @@ fn plan_of_a_fleet_offline_reads_as_a_reviewer_approves_it() {
   batch 2:
     web2 (127.0.0.1:SSH)  root DIR/srv/web2
 
-steps on each host (as on web1):
+steps on web1:
    1. fetch v1: DIR/artifacts/shop-v1.tar.gz (sha256 SHA) → releases/v1, checked before anything is stopped
    2. stop: bin/stop
    3. migrate: env GATE_MIGRATE='' bin/migrate up catalog_v1 (down: bin/migrate down catalog_v1)
@@ -954,6 +954,16 @@ steps on each host (as on web1):
    5. switch current → v1
    6. start: env BAD_VERSIONS='' bin/start
    7. verify http://127.0.0.1:PORT1/health (30 retries every 100ms)
+   8. prune old releases (keep_releases: 3)
+
+steps on web2:
+   1. fetch v1: DIR/artifacts/shop-v1.tar.gz (sha256 SHA) → releases/v1, checked before anything is stopped
+   2. stop: bin/stop
+   3. migrate: env GATE_MIGRATE='' bin/migrate up catalog_v1 (down: bin/migrate down catalog_v1)
+   4. configure DIR/srv/web2/shared/app.conf from app.conf.j2 (mode 0640, previous file kept)
+   5. switch current → v1
+   6. start: env BAD_VERSIONS='' bin/start
+   7. verify http://127.0.0.1:PORT2/health (30 retries every 100ms)
    8. prune old releases (keep_releases: 3)
 
 if more than 0 host(s) of a batch fail: every host switched in this run goes back to its own last verified release, and is verified

@@ -190,3 +190,48 @@ fn a_bad_become_password_is_not_quoted_and_an_empty_limit_says_why() {
         .code(64)
         .stderr_has("--limit 'web:&db' leaves none of the 2 hosts");
 }
+
+/// A text plan shows every command that will run: hosts whose steps render alike share one
+/// list, a host whose vars change its commands gets its own, and past ten lists the rest are
+/// counted (the JSON plan has each host's); a host that runs its commands through sudo says so.
+#[test]
+fn a_text_plan_shows_each_different_step_list_once() {
+    let env = Env::new();
+    env.write(
+        "hosts",
+        "[web]\nw[01:12] ansible_host=127.0.0.1\nw01 greeting=hi ansible_become=yes\n",
+    );
+    let plan = |start: &str| {
+        let playbook = env.write(
+            "deploy.yaml",
+            &format!(
+                "kind: deploy\ninventory: hosts\ndeploy:\n  root: /srv/app\n  release: v1\n  fetch: {{ path: /dev/null }}\n  start: [ \"{start}\" ]\n"
+            ),
+        );
+        let run = env
+            .tend()
+            .arg("plan")
+            .arg(&playbook)
+            .args(["--offline", "--output", "plain"])
+            .run();
+        run.code(0);
+        run.stdout()
+    };
+    let text = plan("echo {{ greeting | default('hello') }}");
+    assert!(
+        text.contains("w01 (127.0.0.1)  root /srv/app  (sudo as root)\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nsteps on w01:\n"), "{text}");
+    assert!(text.contains("start: echo hi"), "{text}");
+    assert!(
+        text.contains("\nsteps on w02, w03, w04, w05, w06, w07, w08, w09, w10, w11, w12:\n"),
+        "{text}"
+    );
+    let text = plan("echo {{ host.name }}");
+    assert_eq!(text.matches("\nsteps on ").count(), 10, "{text}");
+    assert!(
+        text.contains("\n... and 2 more host(s) whose steps differ from those above: --output json lists each host's\n"),
+        "{text}"
+    );
+}

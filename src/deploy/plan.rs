@@ -740,23 +740,44 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
         let _ = writeln!(out, "  batch {}:", n + 1);
         for i in batch {
             let h = &doc.hosts[*i];
+            let sudo = h
+                .target
+                .as_ref()
+                .and_then(|t| t.become_user.as_deref())
+                .map_or(String::new(), |u| format!("  (sudo as {u})"));
             let _ = writeln!(
                 out,
-                "    {}  root {}",
+                "    {}  root {}{}",
                 printable(h.host.as_deref().unwrap_or("")),
-                printable(&h.root)
+                printable(&h.root),
+                printable(&sudo)
             );
         }
     }
-    let first = &doc.hosts[0];
-    let _ = writeln!(
-        out,
-        "\nsteps on each host (as on {}):",
-        printable(&f.hosts[0].name)
-    );
-    for (n, l) in first.steps.iter().enumerate() {
-        l.write(&mut out, n + 1);
+    // Hosts whose steps render alike are listed together: a host whose vars make its commands
+    // differ shows its own, so a reviewer sees every command that will run.
+    let mut alike: Vec<(Vec<&str>, &[Line])> = vec![];
+    for (h, plan) in f.hosts.iter().zip(&doc.hosts) {
+        match alike
+            .iter_mut()
+            .find(|(_, steps)| same_lines(steps, &plan.steps))
+        {
+            Some((names, _)) => names.push(&h.name),
+            None => alike.push((vec![&h.name], &plan.steps)),
+        }
     }
+    let shown = alike.len().min(MOST_LISTS);
+    for (names, steps) in &alike[..shown] {
+        if alike.len() == 1 {
+            let _ = writeln!(out, "\nsteps on each host (as on {}):", printable(names[0]));
+        } else {
+            let _ = writeln!(out, "\nsteps on {}:", printable(&names.join(", ")));
+        }
+        for (n, l) in steps.iter().enumerate() {
+            l.write(&mut out, n + 1);
+        }
+    }
+    more_lists(&mut out, &alike[shown..], "steps");
     if let Some(r) = doc.rollout.as_ref().filter(|r| !r.analysis.is_empty()) {
         let _ = writeln!(
             out,
@@ -793,7 +814,9 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
             None => groups.push((vec![name], &h.rollback)),
         }
     }
-    for (names, rb) in groups {
+    let shown = groups.len().min(MOST_LISTS);
+    more_lists(&mut out, &groups[shown..], "rollback");
+    for (names, rb) in groups.into_iter().take(shown) {
         let back = rb.to.as_deref().map_or_else(
             || "its last verified release, read at deploy time".to_string(),
             |t| printable(t).into_owned(),
@@ -811,10 +834,27 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
     out
 }
 
+/// The step lists a text plan shows; a fleet whose hosts each render their own (a command with
+/// `{{ host.name }}`) would print thousands: the JSON plan has every host's.
+const MOST_LISTS: usize = 10;
+
+fn more_lists<T>(out: &mut String, rest: &[(Vec<&str>, T)], what: &str) {
+    let hosts: usize = rest.iter().map(|(names, _)| names.len()).sum();
+    if hosts > 0 {
+        let _ = writeln!(
+            out,
+            "\n... and {hosts} more host(s) whose {what} differ from those above: --output json lists each host's"
+        );
+    }
+}
+
 fn same_steps(a: &RollbackPlan, b: &RollbackPlan) -> bool {
-    a.steps.len() == b.steps.len()
-        && a.steps
-            .iter()
-            .zip(&b.steps)
-            .all(|(x, y)| x.step == y.step && x.command == y.command)
+    same_lines(&a.steps, &b.steps)
+}
+
+fn same_lines(a: &[Line], b: &[Line]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.step == y.step && x.command == y.command && x.on == y.on)
 }

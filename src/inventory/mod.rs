@@ -300,8 +300,7 @@ pub fn pick(
             hosts.push(h);
         }
     }
-    let warnings =
-        resolve::unused_warnings(unused.iter().map(|(i, k)| (hosts[*i].name.as_str(), *k)));
+    let warnings = resolve::warnings(unused.into_iter().map(|(i, k)| (hosts[i].name.as_str(), k)));
     Ok((hosts, warnings))
 }
 
@@ -552,6 +551,16 @@ mod tests {
             ("[web]\nweb1 ansible_port=True\n", "not a port"),
             ("[web]\nweb1 ansible_host=\"[1, 2]\"\n", "not text"),
             ("[web]\nweb1 ansible_become_method=su\n", "sudo only"),
+            ("[web]\nw1 ansible_host=\"{{ ip }}\"\n", "is a template"),
+            (
+                "[web]\nw1 ansible_host=\"127.0.0.1; touch x\"\n",
+                "not a host name or an IP address",
+            ),
+            (
+                "[web]\nw1 ansible_host=-oProxyCommand=id\n",
+                "not a host name",
+            ),
+            ("[web]\nw1 ansible_user=\"a b\"\n", "not a user name"),
             ("[web]\nweb1 ansible_become_user='a b'\n", "not a user name"),
             ("[a:children]\nb\n[b:children]\na\n", "circle"),
         ] {
@@ -593,7 +602,10 @@ mod tests {
         let hosts = dir.path().join("hosts");
         std::fs::write(
             &hosts,
-            format!("{}/secret\n../secret\n", dir.path().display()),
+            format!(
+                "{}/secret ansible_host=127.0.0.1\n../secret ansible_host=127.0.0.2\n",
+                dir.path().display()
+            ),
         )
         .unwrap();
         let found = all_hosts(&[hosts]);
@@ -607,7 +619,7 @@ mod tests {
         let hosts = dir.path().join("hosts");
         std::fs::write(
             &hosts,
-            "[web]\nw[1:5] ansible_connection=local ansible_ssh_common_args='-o X=1'\n",
+            "[web]\nw[1:5] ansible_connection=local ansible_ssh_common_args='-o X=1' url=\"http://{{ inventory_hostname }}/\"\n",
         )
         .unwrap();
         let inv = load(&[hosts], None).unwrap();
@@ -616,6 +628,7 @@ mod tests {
             [
                 "ansible_connection (on w1, w2, w3 and 2 more) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
                 "ansible_ssh_common_args (on w1, w2, w3 and 2 more) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
+                "inventory var 'url' (on w1, w2, w3 and 2 more) holds {{ }}, which tend takes as text where Ansible renders it: build the value in the playbook's template ({{ host.name }}, {{ host.vars.NAME }})",
             ]
         );
     }

@@ -89,13 +89,13 @@ impl Inventory {
     }
 
     /// The hosts at `indices`, each as `host` gives it, in order.
-    pub fn hosts(&self, indices: &[usize]) -> Result<Vec<(Host, Vec<&'static str>)>, Invalid> {
+    pub fn hosts(&self, indices: &[usize]) -> Result<Vec<(Host, Vec<Note>)>, Invalid> {
         indices.iter().map(|i| self.host(*i)).collect()
     }
 
     /// Host `host`, its vars merged, and the names of the settings it has that tend does not
     /// use.
-    pub fn host(&self, host: usize) -> Result<(Host, Vec<&'static str>), Invalid> {
+    pub fn host(&self, host: usize) -> Result<(Host, Vec<Note>), Invalid> {
         let (name, own) = self
             .tree
             .hosts
@@ -121,11 +121,18 @@ impl Inventory {
                 merged.insert(k, v);
             }
         }
-        let unused = UNUSED
+        let mut notes: Vec<Note> = UNUSED
             .iter()
             .copied()
             .filter(|k| merged.contains_key(k))
+            .map(Note::Unused)
             .collect();
+        notes.extend(
+            merged
+                .iter()
+                .filter(|(k, v)| !k.starts_with("ansible_") && holds_template(v))
+                .map(|(k, _)| Note::Template(k.to_string())),
+        );
         let host = host_of(
             name,
             &merged,
@@ -134,26 +141,48 @@ impl Inventory {
                 .map(|g| self.group_name(*g).to_string())
                 .collect(),
         )?;
-        Ok((host, unused))
+        Ok((host, notes))
     }
 }
 
-/// Warnings for the settings tend does not use, each once with the hosts that have it.
-pub fn unused_warnings<'a>(
-    found: impl IntoIterator<Item = (&'a str, &'static str)>,
-) -> Vec<String> {
-    let mut by: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (host, k) in found {
-        by.entry(k).or_default().push(host);
+/// What resolving a host noticed, for a warning.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Note {
+    /// A setting tend does not use (`ansible_ssh_common_args`).
+    Unused(&'static str),
+    /// A var whose value holds `{{ }}`, which Ansible would render and tend takes as text.
+    Template(String),
+}
+
+/// The warnings for `found` notes, each once with the hosts it is about.
+pub fn warnings<'a>(found: impl IntoIterator<Item = (&'a str, Note)>) -> Vec<String> {
+    let mut by: BTreeMap<Note, Vec<&str>> = BTreeMap::new();
+    for (host, note) in found {
+        by.entry(note).or_default().push(host);
     }
     by.into_iter()
-        .map(|(k, hosts)| {
-            format!(
+        .map(|(note, hosts)| match note {
+            Note::Unused(k) => format!(
                 "{k} (on {}) is not used: tend reaches hosts over SSH with its own settings (ssh: in the playbook)",
                 few(&hosts)
-            )
+            ),
+            Note::Template(k) => format!(
+                "inventory var '{k}' (on {}) holds {{{{ }}}}, which tend takes as text where Ansible renders it: build the value in the playbook's template ({{{{ host.name }}}}, {{{{ host.vars.NAME }}}})",
+                few(&hosts)
+            ),
         })
         .collect()
+}
+
+/// A string holding a Jinja expression or statement, anywhere in the value.
+fn holds_template(v: &serde_yaml::Value) -> bool {
+    match v {
+        serde_yaml::Value::String(s) => s.contains("{{") || s.contains("{%"),
+        serde_yaml::Value::Sequence(items) => items.iter().any(holds_template),
+        serde_yaml::Value::Mapping(m) => m.values().any(holds_template),
+        serde_yaml::Value::Tagged(t) => holds_template(&t.value),
+        _ => false,
+    }
 }
 
 /// Ansible's connection settings tend has no use for: named once, so no one counts on them.
@@ -220,13 +249,49 @@ fn host_of(name: &str, v: &Merged, groups: Vec<String>) -> Result<Host, Invalid>
     {
         return Err(format!("host {name}: ansible_become_user '{u}' is not a user name").into());
     }
+    // How a host is reached is checked now, not by a DNS lookup of junk at deploy time; a
+    // template there is Ansible's to render, and tend does not.
+    let setting = |keys: &[&'static str], ok: fn(&str) -> bool, what: &str| {
+        let value = text(keys)?;
+        match &value {
+            Some(x) if x.contains("{{") || x.contains("{%") => Err(Invalid::from(format!(
+                "host {name}: {} is a template ('{x}'), which tend does not render: give the value itself",
+                keys[0]
+            ))),
+            Some(x) if !ok(x) => Err(Invalid::from(format!(
+                "host {name}: {} '{x}' is not {what}",
+                keys[0]
+            ))),
+            _ => Ok(value),
+        }
+    };
+    let address = setting(
+        &["ansible_host", "ansible_ssh_host"],
+        valid_address,
+        "a host name or an IP address",
+    )?
+    .unwrap_or_else(|| name.to_string());
+    if !valid_address(&address) {
+        return Err(format!(
+            "host {name}: the name is not a host name or an IP address, and no ansible_host gives one"
+        )
+        .into());
+    }
     Ok(Host {
         name: name.to_string(),
-        address: text(&["ansible_host", "ansible_ssh_host"])?.unwrap_or_else(|| name.to_string()),
+        address,
         port,
-        user: text(&["ansible_user", "ansible_ssh_user"])?,
-        identity: text(&["ansible_private_key_file", "ansible_ssh_private_key_file"])?
-            .map(PathBuf::from),
+        user: setting(
+            &["ansible_user", "ansible_ssh_user"],
+            valid_login,
+            "a user name",
+        )?,
+        identity: setting(
+            &["ansible_private_key_file", "ansible_ssh_private_key_file"],
+            |p| !p.trim().is_empty(),
+            "a path",
+        )?
+        .map(PathBuf::from),
         become_,
         become_user,
         become_password: text(&["ansible_become_password", "ansible_become_pass"])?,
@@ -261,4 +326,21 @@ fn truth(v: &serde_yaml::Value) -> Option<bool> {
 /// A value as one line (`[22]`, `{a: 1}`), for an error.
 fn shown(v: &serde_yaml::Value) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "a value".into())
+}
+
+/// A host name or an IP address (`web1.example.com`, `10.0.0.11`, `fe80::1%eth0`): nothing a
+/// resolver would be asked in vain, nothing that starts like an option.
+fn valid_address(a: &str) -> bool {
+    !a.is_empty()
+        && !a.starts_with('-')
+        && a.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b':' | b'%'))
+}
+
+/// A login name: one word, printable, not an option.
+fn valid_login(u: &str) -> bool {
+    !u.is_empty()
+        && !u.starts_with('-')
+        && u.chars()
+            .all(|c| c.is_alphanumeric() || "._-@$\\".contains(c))
 }
