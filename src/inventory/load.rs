@@ -91,6 +91,12 @@ fn read(path: &Path, tree: &mut Tree) -> Result<(), Invalid> {
         ));
     }
     let text = files::text_of(path, "inventory ")?;
+    if path.extension().is_some_and(|e| e == "toml") {
+        return Err(crate::playbook::diagnostic::with_hint(
+            format!("{shown} is a TOML inventory, which tend does not read"),
+            format!("write it out as YAML: ansible-inventory -i {shown} --list -y > inventory.yml"),
+        ));
+    }
     if !maybe_yaml(&text) {
         return ini::read(&text, &shown, tree);
     }

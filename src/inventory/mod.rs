@@ -569,6 +569,8 @@ mod tests {
         }
         let e = refusal("inv.py", "#!/usr/bin/env python3\nprint('{}')\n", 0o755);
         assert!(e.contains("dynamic inventory script"), "{e}");
+        let e = refusal("hosts.toml", "[web.hosts.w1]\n", 0o644);
+        assert!(e.contains("TOML inventory"), "{e}");
     }
 
     /// A device would never end and a FIFO never answer: only regular files are read.

@@ -295,9 +295,26 @@ impl Templater {
                     .unwrap_or_default()
                     .into_iter()
                     .filter(|v| {
-                        let head = v.split('.').next().unwrap_or(v);
-                        (!self.ctx.contains_key(head) && !extra.iter().any(|(k, _)| *k == head))
-                            || v.starts_with("env.")
+                        let mut parts = v.split('.');
+                        let head = parts.next().unwrap_or(v);
+                        let base = self.ctx.get(head).cloned().or_else(|| {
+                            extra
+                                .iter()
+                                .find(|(k, _)| *k == head)
+                                .map(|(_, x)| x.clone())
+                        });
+                        match base {
+                            None => true,
+                            Some(_) if v.starts_with("env.") => true,
+                            // `host.vars.port` on a host without it: name the whole path.
+                            Some(mut x) => parts.any(|p| match x.get_attr(p) {
+                                Ok(y) if !y.is_undefined() => {
+                                    x = y;
+                                    false
+                                }
+                                _ => true,
+                            }),
+                        }
                     })
                     .collect();
                 missing.sort();
@@ -388,5 +405,34 @@ mod tests {
     fn undefined_is_an_error() {
         let err = t().render_with("{{ nope }}", Mode::Text, &[]).unwrap_err();
         assert!(err.message.contains("undefined"), "{err}");
+    }
+
+    /// A host var one host lacks is named whole, and the host's vars are names of their own
+    /// where the playbook's are not, until another host is set.
+    #[test]
+    fn a_missing_host_var_is_named_and_host_vars_are_names() {
+        let mut t = t();
+        t.set_host(minijinja::context! { name => "web1", vars => minijinja::context! { port => 80, version => "hidden" } });
+        assert_eq!(
+            t.render_with(
+                "{{ port }} {{ version }} {{ host.vars.version }}",
+                Mode::Text,
+                &[]
+            )
+            .unwrap(),
+            "80 v2; rm -rf / hidden"
+        );
+        let err = t
+            .render_with("{{ host.vars.http_port }}", Mode::Text, &[])
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "undefined variable 'host.vars.http_port' in template"
+        );
+        t.set_host(minijinja::context! { name => "web2", vars => minijinja::context! {} });
+        assert!(
+            t.render_with("{{ port }}", Mode::Text, &[]).is_err(),
+            "web1's port is gone"
+        );
     }
 }
