@@ -178,10 +178,7 @@ impl Target {
             address: h.address.clone(),
             port: h.port,
             user: h.user.clone(),
-            become_user: h
-                .become_
-                .unwrap_or(become_all)
-                .then(|| h.become_user.clone().unwrap_or_else(|| "root".into())),
+            become_user: h.sudo_user(become_all).map(String::from),
             groups: h.groups.clone(),
             vars: h.vars.clone(),
         }
@@ -605,6 +602,12 @@ fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diag
     let mut first = None;
     let mut unread = vec![];
     let when = format!("if more than {} host(s) of a batch fail", f.max_failures);
+    let become_all = d
+        .loaded
+        .body
+        .ssh
+        .as_ref()
+        .is_some_and(|s| s.become_ == Some(crate::machine::ssh::Become::Sudo));
     for h in &f.hosts {
         let (on, p) = d.rendered_on(h)?;
         let journal = read
@@ -633,12 +636,6 @@ fn build_fleet(d: &Deploy, f: &Fleet, read: &[HostReleases]) -> Result<Doc, Diag
                 )
             }
         };
-        let become_all = d
-            .loaded
-            .body
-            .ssh
-            .as_ref()
-            .is_some_and(|s| s.become_.is_some());
         hosts.push(HostPlan {
             host: Some(h.shown()),
             target: Some(Target::of(h, become_all)),

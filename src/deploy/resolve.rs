@@ -293,13 +293,9 @@ impl<'a> Deploy<'a> {
         hidden
             .into_iter()
             .map(|(k, hs)| {
-                let on = if hs.len() > 3 {
-                    format!("{} and {} more", hs[..3].join(", "), hs.len() - 3)
-                } else {
-                    hs.join(", ")
-                };
                 format!(
-                    "inventory var '{k}' (on {on}) is also the playbook's: {{{{ {k} }}}} is the playbook's value, {{{{ host.vars.{k} }}}} the host's"
+                    "inventory var '{k}' (on {}) is also the playbook's: {{{{ {k} }}}} is the playbook's value, {{{{ host.vars.{k} }}}} the host's",
+                    crate::inventory::few(&hs)
                 )
             })
             .collect()

@@ -19,7 +19,7 @@ mod yaml11;
 use serde::Deserialize;
 
 pub use load::load;
-pub use resolve::Inventory;
+pub use resolve::{Inventory, few};
 use serde::de::{self, Deserializer};
 
 use crate::playbook::diagnostic::with_hint;
@@ -45,6 +45,14 @@ pub struct Host {
 }
 
 impl Host {
+    /// Whom this host's commands run as through sudo (root unless `ansible_become_user`), or
+    /// None: its own `ansible_become`, else the playbook's `ssh.become` (`ssh_become`).
+    pub fn sudo_user(&self, ssh_become: bool) -> Option<&str> {
+        self.become_
+            .unwrap_or(ssh_become)
+            .then(|| self.become_user.as_deref().unwrap_or("root"))
+    }
+
     /// `deploy@web1:2222`, as a person writes it.
     pub fn shown(&self) -> String {
         let user = self
@@ -109,7 +117,7 @@ pub fn parse_host(s: &str) -> Result<Host, crate::playbook::Invalid> {
     })
 }
 
-fn port_of(p: &str, whole: &str) -> Result<u16, crate::playbook::Invalid> {
+pub(super) fn port_of(p: &str, whole: &str) -> Result<u16, crate::playbook::Invalid> {
     match p.parse::<u16>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("'{whole}': port '{p}' is not a number from 1 to 65535").into()),

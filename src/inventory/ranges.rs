@@ -13,14 +13,7 @@ const LETTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// it stands for and the port it gives, as Ansible's `_expand_hostpattern` reads it.
 pub fn entry(text: &str) -> Result<(Vec<String>, Option<u16>), Invalid> {
     let (pattern, port) = port_of(text);
-    let port = port
-        .map(|p| match p.parse::<u16>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!(
-                "'{text}': port {p} is not a number from 1 to 65535"
-            )),
-        })
-        .transpose()?;
+    let port = port.map(|p| super::port_of(p, text)).transpose()?;
     if pattern.ends_with(':') {
         return Err(format!(
             "host '{text}' ends in ':', which is kept for a port (web1:2222); a YAML inventory's group needs a mapping under it"

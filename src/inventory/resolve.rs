@@ -196,8 +196,8 @@ const UNUSED: [&str; 7] = [
     "ansible_ssh_args",
 ];
 
-/// `a, b, c and 12 more`.
-fn few(names: &[&str]) -> String {
+/// `a, b, c and 12 more`: hosts named in a warning.
+pub fn few(names: &[&str]) -> String {
     match names.len() {
         0..=3 => names.join(", "),
         n => format!("{} and {} more", names[..3].join(", "), n - 3),

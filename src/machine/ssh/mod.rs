@@ -171,7 +171,7 @@ impl Ssh {
             .into());
         }
         let sudo = shell::Sudo {
-            all: host.become_.unwrap_or(spec.become_ == Some(Become::Sudo)),
+            all: host.sudo_user(spec.become_ == Some(Become::Sudo)).is_some(),
             password,
             user: host.become_user.as_deref(),
         };
