@@ -168,7 +168,7 @@ pub struct Target {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub become_user: Option<String>,
     pub groups: Vec<String>,
-    pub vars: crate::playbook::Vars,
+    pub vars: crate::inventory::HostVars,
 }
 
 impl Target {
@@ -179,7 +179,7 @@ impl Target {
             port: h.port,
             user: h.user.clone(),
             become_user: h.sudo_user(become_all).map(String::from),
-            groups: h.groups.clone(),
+            groups: h.groups.to_vec(),
             vars: h.vars.clone(),
         }
     }

@@ -285,7 +285,7 @@ impl<'a> Deploy<'a> {
         let mut hidden: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for h in hosts {
             for k in &taken {
-                if h.vars.contains_key(*k) {
+                if h.vars.contains_key(k) {
                     hidden.entry(k).or_default().push(&h.name);
                 }
             }
@@ -326,14 +326,18 @@ impl<'a> Deploy<'a> {
         target: std::sync::Arc<dyn crate::machine::Machine>,
     ) -> Result<Deploy<'a>, Diagnostic> {
         let value = host_value(host);
-        let mut templater = Templater::new(&self.loaded.vars, &self.secrets);
+        let mut templater = self.templater.clone();
         templater.set_host(value.clone());
         let scope = self.loaded.scope(&templater).at("deploy");
-        let root = checked_root(
-            &scope,
-            scope.render("root", &self.loaded.body.deploy.root, Mode::Text)?,
-            false,
-        )?;
+        let root = scope.render("root", &self.loaded.body.deploy.root, Mode::Text)?;
+        // The same root on every host (no `{{ host }}` in it) was checked once, in `new`.
+        let root = if !self.layout.root.as_os_str().is_empty()
+            && Path::new(root.trim_end_matches('/')) == self.layout.root
+        {
+            self.layout.root.clone()
+        } else {
+            checked_root(&scope, root, false)?
+        };
         Ok(Deploy {
             loaded: self.loaded,
             templater,
@@ -395,6 +399,14 @@ impl<'a> Deploy<'a> {
         previous: &str,
         which: Gates,
     ) -> Result<Vec<crate::analysis::Analysis>, Diagnostic> {
+        let d = &self.loaded.body.deploy;
+        let none = match which {
+            Gates::Verify => d.verify.iter().all(|p| p.analysis.is_none()),
+            Gates::Rollout => d.rollout.iter().all(|r| r.analysis.is_empty()),
+        };
+        if none {
+            return Ok(vec![]);
+        }
         let mut vars = self.release_vars(release);
         vars.push(("previous_release".into(), previous.to_string()));
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -403,7 +415,6 @@ impl<'a> Deploy<'a> {
             .scope(&self.templater)
             .at("deploy")
             .with_vars(&vars);
-        let d = &self.loaded.body.deploy;
         match which {
             Gates::Verify => d
                 .verify
@@ -574,7 +585,7 @@ fn host_value(h: &Host) -> minijinja::Value {
         address => h.address.clone(),
         port => h.port,
         user => h.user.clone(),
-        vars => minijinja::Value::from(minijinja::value::Serde(&h.vars)),
+        vars => minijinja::Value::from_object(h.vars.clone()),
     }
 }
 

@@ -13,9 +13,14 @@ use crate::playbook::{Invalid, Vars};
 /// call, and a host named `/etc/passwd` cannot reach outside it.
 pub struct VarsDir {
     base: PathBuf,
-    /// Entry names, each a directory or not (symbolic links followed).
-    entries: HashMap<String, bool>,
+    /// By the group or host name it is for: the entry that wins (`NAME` before `NAME.yml`,
+    /// `.yaml`, `.json`), its rank among those, and whether it is a directory (symbolic links
+    /// followed).
+    entries: HashMap<String, (String, usize, bool)>,
 }
+
+/// The names a `*_vars` entry may have for NAME, in the order Ansible tries them.
+const SUFFIXES: [&str; 4] = ["", ".yml", ".yaml", ".json"];
 
 impl VarsDir {
     pub fn open(dir: &Path, kind: &str) -> Result<VarsDir, Invalid> {
@@ -33,7 +38,17 @@ impl VarsDir {
                         Ok(t) if !t.is_symlink() => t.is_dir(),
                         _ => e.path().is_dir(),
                     };
-                    entries.insert(name, is_dir);
+                    for (rank, suffix) in SUFFIXES.iter().enumerate() {
+                        let Some(stem) = name.strip_suffix(suffix) else {
+                            continue;
+                        };
+                        let best = entries
+                            .entry(stem.to_string())
+                            .or_insert_with(|| (name.clone(), rank, is_dir));
+                        if rank < best.1 {
+                            *best = (name.clone(), rank, is_dir);
+                        }
+                    }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -45,15 +60,12 @@ impl VarsDir {
 
     /// The vars this directory holds for `name` (empty when there are none).
     pub fn vars_of(&self, name: &str) -> Result<Vars, Invalid> {
-        let Some((entry, is_dir)) = ["", ".yml", ".yaml", ".json"].iter().find_map(|ext| {
-            let entry = format!("{name}{ext}");
-            self.entries.get(&entry).map(|d| (entry, *d))
-        }) else {
+        let Some((entry, _, is_dir)) = self.entries.get(name) else {
             return Ok(Vars::new());
         };
         let path = self.base.join(entry);
         let mut found = vec![];
-        if is_dir {
+        if *is_dir {
             inside(&path, &mut found, 0)?;
         } else {
             found.push(path);
@@ -135,7 +147,7 @@ pub fn text_of(path: &Path, what: &str) -> Result<String, Invalid> {
     if !meta.is_file() {
         return Err(cannot("not a regular file".into()));
     }
-    let mut bytes = vec![];
+    let mut bytes = Vec::with_capacity(meta.len().min(MAX_SIZE) as usize + 1);
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_SIZE + 1).read_to_end(&mut bytes))
         .map_err(|e| cannot(crate::sys::describe_io(&e)))?;

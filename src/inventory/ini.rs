@@ -4,6 +4,7 @@
 //! it (a host line split like `shlex.split(..., comments=True)`, values as Python literals, a
 //! group named in `:vars` or `:children` but defined nowhere an error).
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use indexmap::IndexMap;
@@ -193,7 +194,11 @@ fn lines(text: &str) -> impl Iterator<Item = &str> {
 
 /// A host line's words as `shlex.split(line, comments=True)` makes them: quotes grouped and
 /// removed, backslash escapes, and a `#` that is not inside quotes ends the line.
-fn split(line: &str) -> Result<Vec<String>, Invalid> {
+fn split(line: &str) -> Result<Vec<Cow<'_, str>>, Invalid> {
+    // Most lines quote nothing: their words are the text between blanks.
+    if !line.contains(['\'', '"', '\\', '#']) {
+        return Ok(line.split_whitespace().map(Cow::Borrowed).collect());
+    }
     let mut words = vec![];
     let mut word = String::new();
     let mut in_word = false;
@@ -202,7 +207,7 @@ fn split(line: &str) -> Result<Vec<String>, Invalid> {
         match c {
             c if c.is_whitespace() => {
                 if in_word {
-                    words.push(std::mem::take(&mut word));
+                    words.push(Cow::Owned(std::mem::take(&mut word)));
                     in_word = false;
                 }
             }
@@ -249,7 +254,7 @@ fn split(line: &str) -> Result<Vec<String>, Invalid> {
         }
     }
     if in_word {
-        words.push(word);
+        words.push(Cow::Owned(word));
     }
     Ok(words)
 }

@@ -6,6 +6,14 @@ use serde_yaml::{Mapping, Number, Value};
 
 /// The value `text` stands for.
 pub fn value(text: &str) -> Value {
+    // Most values are names (`r12`, `deploy`), which no literal starts like: text at once.
+    if text
+        .bytes()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() && !matches!(c, b'T' | b'F' | b'N'))
+    {
+        return Value::String(text.to_string());
+    }
     let mut p = Parser {
         s: text.as_bytes(),
         at: 0,
@@ -187,8 +195,20 @@ fn number(word: &str) -> Option<Number> {
         || digits.starts_with('_')
         || digits.ends_with('_')
         || digits.contains("__")
+        // An address (`10.0.0.11`), a version (`1.2.3`): no number has two points.
+        || digits.matches('.').nth(1).is_some()
     {
         return None;
+    }
+    // The usual case, a plain count or port: no copy, no radix to find.
+    if digits.bytes().all(|c| c.is_ascii_digit()) && (digits.len() == 1 || !digits.starts_with('0'))
+    {
+        let n: i128 = digits.parse().ok()?;
+        let n = if negative { -n } else { n };
+        return match i64::try_from(n) {
+            Ok(i) => Some(Number::from(i)),
+            Err(_) => u64::try_from(n).ok().map(Number::from),
+        };
     }
     let clean = digits.replace('_', "");
     let lower = clean.to_ascii_lowercase();

@@ -13,6 +13,7 @@ mod pattern;
 mod ranges;
 mod resolve;
 mod tree;
+mod vars;
 mod yaml;
 mod yaml11;
 
@@ -21,6 +22,7 @@ use serde::Deserialize;
 pub use load::load;
 pub use resolve::{Inventory, few};
 use serde::de::{self, Deserializer};
+pub use vars::HostVars;
 
 use crate::playbook::diagnostic::with_hint;
 use crate::playbook::{Invalid, Vars};
@@ -39,9 +41,9 @@ pub struct Host {
     pub become_user: Option<String>,
     /// `ansible_become_password`, a template until the deploy renders it (secrets allowed).
     pub become_password: Option<String>,
-    pub vars: Vars,
-    /// Inventory groups it belongs to, for `--limit`.
-    pub groups: Vec<String>,
+    pub vars: HostVars,
+    /// Inventory groups it belongs to, for `--limit` (shared by the hosts in the same ones).
+    pub groups: std::sync::Arc<[String]>,
 }
 
 impl Host {
@@ -187,7 +189,7 @@ impl<'de> Deserialize<'de> for HostSpec {
                 h.user = r.user.or(h.user);
                 h.name = r.name.unwrap_or(h.name);
                 h.identity = r.identity;
-                h.vars = r.vars;
+                h.vars = r.vars.into();
                 Ok(HostSpec(h))
             }
         }
@@ -465,7 +467,7 @@ mod tests {
                         break;
                     }
                 }
-                let mut mine = h.groups.clone();
+                let mut mine = h.groups.to_vec();
                 mine.sort();
                 groups.sort();
                 assert_eq!(mine, groups, "{}", h.name);

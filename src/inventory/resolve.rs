@@ -4,12 +4,14 @@
 //! is reached. Lazily: `--limit web` reads the `group_vars` and `host_vars` of web's hosts, not
 //! of the other 4,975.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::files::VarsDir;
 use super::tree::Tree;
+use super::vars::{self, HostVars};
 use super::{Host, port_of, valid_user};
 use crate::playbook::{Invalid, Vars};
 
@@ -22,7 +24,7 @@ pub struct Inventory {
     group_dirs: Vec<VarsDir>,
     host_dirs: Vec<VarsDir>,
     /// By host index: its groups (indices into the tree's), in the order their vars apply.
-    order: Vec<Vec<usize>>,
+    order: Vec<Arc<[usize]>>,
     /// Host indices in Ansible's order for `all`: what a run goes through.
     ordered: Vec<usize>,
     /// By group index: its `group_vars` files, read the first time a host needs them.
@@ -90,59 +92,124 @@ impl Inventory {
 
     /// The hosts at `indices`, each as `host` gives it, in order.
     pub fn hosts(&self, indices: &[usize]) -> Result<Vec<(Host, Vec<Note>)>, Invalid> {
-        indices.iter().map(|i| self.host(*i)).collect()
+        let mut shared = HashMap::new();
+        indices
+            .iter()
+            .map(|i| self.resolve(*i, &mut shared))
+            .collect()
     }
 
     /// Host `host`, its vars merged, and the names of the settings it has that tend does not
     /// use.
     pub fn host(&self, host: usize) -> Result<(Host, Vec<Note>), Invalid> {
+        self.resolve(host, &mut HashMap::new())
+    }
+
+    /// `host`, with what hosts in the same groups share merged once for all of them in
+    /// `shared` (by group list): thousands of hosts in a few hundred groups.
+    fn resolve<'a>(
+        &'a self,
+        host: usize,
+        shared: &mut HashMap<&'a [usize], Shared<'a>>,
+    ) -> Result<(Host, Vec<Note>), Invalid> {
         let (name, own) = self
             .tree
             .hosts
             .get_index(host)
             .expect("a host of the inventory");
         let groups = &self.order[host];
-        let host_files = self
-            .host_dirs
+        let common = match shared.entry(groups) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(self.shared(groups)?),
+        };
+        // The host's own layers, over its groups': the inventory's line, then `host_vars` (the
+        // inventory's directory's, then the playbook's).
+        let mut files = Vars::new();
+        for d in &self.host_dirs {
+            files.extend(d.vars_of(name)?);
+        }
+        let files = vars::layer(files);
+        let mine = |k: &str| files.get(k).or_else(|| own.get(k));
+        let get = |k: &str| mine(k).or_else(|| common.merged.get(k).copied());
+        let names = || own.keys().chain(files.keys());
+        let mut notes: Vec<Note> = common
+            .unused
             .iter()
-            .map(|d| d.vars_of(name))
-            .collect::<Result<Vec<_>, _>>()?;
+            .copied()
+            .chain(names().filter_map(|k| UNUSED.iter().copied().find(|u| u == k)))
+            .map(Note::Unused)
+            .collect();
+        notes.extend(
+            common
+                .templates
+                .iter()
+                .copied()
+                .filter(|k| mine(k).is_none())
+                .chain(
+                    names()
+                        .map(String::as_str)
+                        .filter(|k| !k.starts_with("ansible_"))
+                        .filter(|k| mine(k).is_some_and(holds_template)),
+                )
+                .map(|k| Note::Template(k.to_string())),
+        );
+        notes.sort();
+        notes.dedup();
+        let vars = HostVars::inventory([common.vars.clone(), own.clone(), files.clone()]);
+        let host = host_of(name, &get, vars, common.groups.clone())?;
+        Ok((host, notes))
+    }
+
+    /// What the groups in `groups` give a host: their inventory-file vars by depth, then the
+    /// `group_vars` files, `all`'s first.
+    fn shared(&self, groups: &[usize]) -> Result<Shared<'_>, Invalid> {
         let all = self.tree.groups.get_index_of("all").expect("always there");
         let mut layers: Vec<&Vars> = groups.iter().map(|g| &self.tree.groups[*g].vars).collect();
         layers.push(self.files_of(all)?);
         for g in groups.iter().filter(|g| **g != all) {
             layers.push(self.files_of(*g)?);
         }
-        layers.push(own);
-        layers.extend(host_files.iter());
         let mut merged: Merged = BTreeMap::new();
         for layer in layers {
             for (k, v) in layer {
                 merged.insert(k, v);
             }
         }
-        let mut notes: Vec<Note> = UNUSED
-            .iter()
-            .copied()
-            .filter(|k| merged.contains_key(k))
-            .map(Note::Unused)
+        let ours = || merged.iter().filter(|(k, _)| !k.starts_with("ansible_"));
+        let vars = ours().map(|(k, v)| (k.to_string(), (*v).clone())).collect();
+        let templates = ours()
+            .filter(|(_, v)| holds_template(v))
+            .map(|(k, _)| *k)
             .collect();
-        notes.extend(
-            merged
-                .iter()
-                .filter(|(k, v)| !k.starts_with("ansible_") && holds_template(v))
-                .map(|(k, _)| Note::Template(k.to_string())),
-        );
-        let host = host_of(
-            name,
-            &merged,
-            groups
+        Ok(Shared {
+            groups: groups
                 .iter()
                 .map(|g| self.group_name(*g).to_string())
                 .collect(),
-        )?;
-        Ok((host, notes))
+            vars: Arc::new(vars),
+            templates,
+            unused: UNUSED
+                .iter()
+                .copied()
+                .filter(|k| merged.contains_key(k))
+                .collect(),
+            merged,
+        })
     }
+}
+
+/// What every host in the same groups has in common.
+struct Shared<'a> {
+    /// The groups' vars merged, each name's winning value.
+    merged: Merged<'a>,
+    /// Its names that are not `ansible_` settings, as `host.vars` shows them.
+    vars: Arc<Vars>,
+    /// The names among them whose value holds `{{ }}`.
+    templates: Vec<&'a str>,
+    /// The settings tend does not use among them.
+    unused: Vec<&'static str>,
+    /// The groups' names, as `Host::groups`.
+    groups: Arc<[String]>,
 }
 
 /// What resolving a host noticed, for a warning.
@@ -208,8 +275,13 @@ pub fn few(names: &[&str]) -> String {
 /// `ansible_ssh_private_key_file` and `ansible_become*` say how it is reached (the older
 /// `ansible_ssh_host`, `_port`, `_user` and `ansible_private_key_file` too, and where both are
 /// set the `ssh` one wins, as in Ansible's ssh plugin); the rest are its vars.
-fn host_of(name: &str, v: &Merged, groups: Vec<String>) -> Result<Host, Invalid> {
-    let last = |keys: &[&'static str]| keys.iter().rev().find_map(|k| v.get(*k).map(|x| (*k, *x)));
+fn host_of<'v>(
+    name: &str,
+    get: &dyn Fn(&str) -> Option<&'v serde_yaml::Value>,
+    vars: HostVars,
+    groups: Arc<[String]>,
+) -> Result<Host, Invalid> {
+    let last = |keys: &[&'static str]| keys.iter().rev().find_map(|k| get(k).map(|x| (*k, x)));
     let text = |keys: &[&'static str]| -> Result<Option<String>, Invalid> {
         match last(keys) {
             None | Some((_, serde_yaml::Value::Null)) => Ok(None),
@@ -222,6 +294,12 @@ fn host_of(name: &str, v: &Merged, groups: Vec<String>) -> Result<Host, Invalid>
     };
     let port = match last(&["ansible_port", "ansible_ssh_port"]) {
         None => 22,
+        Some((_, serde_yaml::Value::Number(n)))
+            if let Some(p) = n.as_u64().and_then(|p| u16::try_from(p).ok())
+                && p > 0 =>
+        {
+            p
+        }
         Some((k, serde_yaml::Value::Number(n))) => port_of(&n.to_string(), &format!("{name} {k}"))?,
         Some((k, serde_yaml::Value::String(s))) => port_of(s.trim(), &format!("{name} {k}"))?,
         Some((k, other)) => {
@@ -295,11 +373,7 @@ fn host_of(name: &str, v: &Merged, groups: Vec<String>) -> Result<Host, Invalid>
         become_,
         become_user,
         become_password: text(&["ansible_become_password", "ansible_become_pass"])?,
-        vars: v
-            .iter()
-            .filter(|(k, _)| !k.starts_with("ansible_"))
-            .map(|(k, x)| (k.to_string(), (*x).clone()))
-            .collect(),
+        vars,
         groups,
     })
 }

@@ -7,6 +7,7 @@
 //! in the inventory's size: a 5,000-host inventory must not cost 25 million comparisons.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use indexmap::{IndexMap, IndexSet};
 
@@ -24,8 +25,9 @@ pub struct Group {
 pub struct Tree {
     /// In the order first named, as Ansible keeps them.
     pub groups: IndexMap<String, Group>,
-    /// Every host, in the order first named, with its own vars.
-    pub hosts: IndexMap<String, Vars>,
+    /// Every host, in the order first named, with its own vars (shared with its resolved
+    /// `host.vars`, not copied into them).
+    pub hosts: IndexMap<String, Arc<Vars>>,
     /// The groups the inventory itself puts under `all` (`all: { children: ... }`,
     /// `[all:children]`), in that order: they stay there, before the groups that are under
     /// `all` only for want of another parent (Ansible's `reconcile_inventory`).
@@ -57,17 +59,20 @@ impl Tree {
     /// where the host is first named, and below the line's own `ansible_port=` (Ansible's
     /// `Host(name, port)` then `set_variable`).
     pub fn add_host(&mut self, group: &str, host: &str, port: Option<u16>, vars: Vars) {
-        match self.hosts.get_mut(host) {
-            Some(own) => own.extend(vars),
-            None => {
+        match self.hosts.entry(host.to_string()) {
+            indexmap::map::Entry::Occupied(mut e) => Arc::make_mut(e.get_mut()).extend(vars),
+            indexmap::map::Entry::Vacant(e) => {
                 let mut own = vars;
                 if let Some(p) = port {
                     own.entry("ansible_port".into()).or_insert(p.into());
                 }
-                self.hosts.insert(host.to_string(), own);
+                e.insert(Arc::new(own));
             }
         }
-        self.group(group).hosts.insert(host.to_string());
+        match self.groups.get_mut(group) {
+            Some(g) => g.hosts.insert(host.to_string()),
+            None => self.group(group).hosts.insert(host.to_string()),
+        };
     }
 
     pub fn add_child(&mut self, parent: &str, child: &str) -> Result<(), Invalid> {
@@ -175,8 +180,9 @@ impl Tree {
 
     /// Every host's groups (indices into `groups`, by host index), directly or through a child
     /// group, `all` included, in the order their vars apply: by depth, then
-    /// `ansible_group_priority`, then name. One walk for the whole inventory.
-    pub fn apply_order(&self) -> Result<Vec<Vec<usize>>, Invalid> {
+    /// `ansible_group_priority`, then name. One walk for the whole inventory, and one list for
+    /// all the hosts in the same groups.
+    pub fn apply_order(&self) -> Result<Vec<Arc<[usize]>>, Invalid> {
         let depth = self.depths()?;
         let mut ranked: Vec<(usize, &str)> = self
             .groups
@@ -208,23 +214,32 @@ impl Tree {
                 seen.into_iter().collect()
             })
             .collect();
-        let mut of: Vec<IndexSet<usize>> = vec![IndexSet::new(); self.hosts.len()];
+        let mut direct: Vec<Vec<usize>> = vec![vec![]; self.hosts.len()];
         for (gi, g) in self.groups.values().enumerate() {
             for h in &g.hosts {
                 let hi = self
                     .hosts
                     .get_index_of(h.as_str())
                     .expect("a host of the tree");
-                of[hi].extend(up[gi].iter().copied());
+                direct[hi].push(gi);
             }
         }
-        Ok(of
+        let mut made: HashMap<Vec<usize>, Arc<[usize]>> = HashMap::new();
+        Ok(direct
             .into_iter()
-            .map(|mut set| {
-                set.insert(all);
-                let mut v: Vec<usize> = set.into_iter().collect();
-                v.sort_by_key(|g| rank[*g]);
-                v
+            .map(|mut gs| {
+                gs.sort_unstable();
+                gs.dedup();
+                made.entry(gs)
+                    .or_insert_with_key(|gs| {
+                        let mut v: Vec<usize> =
+                            gs.iter().flat_map(|g| up[*g].iter().copied()).collect();
+                        v.push(all);
+                        v.sort_unstable_by_key(|g| rank[*g]);
+                        v.dedup();
+                        v.into()
+                    })
+                    .clone()
             })
             .collect())
     }

@@ -262,7 +262,8 @@ impl<'a> Scope<'a> {
                 if !d.message.starts_with("undefined") {
                     return d;
                 }
-                let mut known = self.templater.names();
+                let names = self.templater.names();
+                let mut known: Vec<&str> = names.iter().map(String::as_str).collect();
                 known.extend(self.extra.iter().map(|(k, _)| k.as_str()));
                 // A near miss of a defined name is a typo, never a value to give at run time.
                 let typo = d.missing.iter().find_map(|m| {

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use minijinja::value::{Object, Value};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -117,15 +117,20 @@ impl From<RenderError> for String {
     }
 }
 
+#[derive(Clone)]
 pub struct Templater {
-    env: Environment<'static>,
-    /// For commands: Jinja's `{# ... #}` comments are off there, since `${#VAR}` (a length)
-    /// is shell.
-    shell: Environment<'static>,
-    ctx: BTreeMap<String, Value>,
-    /// The names `set_host` added for the host's inventory vars, gone when another host is set.
-    host_vars: Vec<String>,
+    /// The playbook's vars and secrets, and `env`: made once.
+    vars: Value,
+    /// `{{ host }}`: this machine's name, or the fleet host a deploy is on.
+    host: Value,
+    /// What a render looks names up in: `host`, then `vars`, then the host's inventory vars
+    /// (`{{ http_port }}`). A handle each render clones, not a map it copies.
+    ctx: Value,
 }
+
+/// The environments templates render in, made once: for text, and for commands.
+static TEXT: LazyLock<Environment<'static>> = LazyLock::new(|| environment(false));
+static SHELL: LazyLock<Environment<'static>> = LazyLock::new(|| environment(true));
 
 /// Where a template's output goes: plain text, a command line for `sh -c`, or a PromQL query.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -150,16 +155,14 @@ impl Templater {
             ctx.insert(k.clone(), Value::from(v.as_str()));
         }
         ctx.insert("env".into(), Value::from_object(EnvVars));
-        ctx.insert(
-            "host".into(),
-            minijinja::context! { name => crate::sys::hostname() },
-        );
-        Templater {
-            env: environment(false),
-            shell: environment(true),
-            ctx,
-            host_vars: vec![],
-        }
+        let host = minijinja::context! { name => crate::sys::hostname() };
+        let mut t = Templater {
+            vars: Value::from(ctx),
+            host: Value::UNDEFINED,
+            ctx: Value::UNDEFINED,
+        };
+        t.set_host(host);
+        t
     }
 
     /// `{{ host }}` for every render, and each of its inventory vars (`host.vars`) as a name of
@@ -167,33 +170,35 @@ impl Templater {
     /// secrets and tend's own names do not already say: the playbook wins (a fleet's plan warns
     /// where they collide).
     pub fn set_host(&mut self, host: Value) {
-        for k in self.host_vars.drain(..) {
-            self.ctx.remove(&k);
-        }
-        if let Ok(vars) = host.get_attr("vars")
-            && let Ok(keys) = vars.try_iter()
-        {
-            for k in keys {
-                let Some(name) = k.as_str() else { continue };
-                if self.ctx.contains_key(name) || name == "host" {
-                    continue;
-                }
-                if let Ok(v) = vars.get_item(&k) {
-                    self.ctx.insert(name.to_string(), v);
-                    self.host_vars.push(name.to_string());
-                }
-            }
-        }
-        self.ctx.insert("host".into(), host);
+        let inventory = host
+            .get_attr("vars")
+            .ok()
+            .filter(|v| v.kind() == minijinja::value::ValueKind::Map);
+        self.ctx = minijinja::value::merge_maps(inventory.into_iter().chain([
+            self.vars.clone(),
+            minijinja::context! { host => host.clone() },
+        ]));
+        self.host = host;
+    }
+
+    /// A name's value as a template sees it, if it has one.
+    fn lookup(&self, name: &str) -> Option<Value> {
+        self.ctx.get_attr(name).ok().filter(|v| !v.is_undefined())
     }
 
     /// The variable names a template can use, for hints.
-    pub fn names(&self) -> Vec<&str> {
-        self.ctx
-            .keys()
-            .map(String::as_str)
-            .filter(|k| *k != "env" && *k != "host")
-            .collect()
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .ctx
+            .try_iter()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k.as_str().map(String::from))
+            .filter(|k| k != "env" && k != "host")
+            .collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// Render with a few more variables (`{{ date }}` for an archive name, say).
@@ -273,20 +278,13 @@ impl Templater {
         extra: &[(&str, Value)],
     ) -> Result<String, RenderError> {
         let ctx = if extra.is_empty() {
-            Value::from(self.ctx.clone())
+            self.ctx.clone()
         } else {
-            let mut ctx = self.ctx.clone();
-            for (k, v) in extra {
-                ctx.insert(k.to_string(), v.clone());
-            }
-            Value::from(ctx)
+            let extra = Value::from_pairs(extra.iter().map(|(k, v)| (*k, v.clone())));
+            minijinja::value::merge_maps([self.ctx.clone(), extra])
         };
         let name = if mode == Mode::Shell { "shell" } else { "text" };
-        let env = if mode == Mode::Shell {
-            &self.shell
-        } else {
-            &self.env
-        };
+        let env: &Environment = if mode == Mode::Shell { &SHELL } else { &TEXT };
         env.render_named_str(name, src, ctx).map_err(|e| {
             if e.kind() == minijinja::ErrorKind::UndefinedError {
                 let mut missing: Vec<String> = env
@@ -297,7 +295,7 @@ impl Templater {
                     .filter(|v| {
                         let mut parts = v.split('.');
                         let head = parts.next().unwrap_or(v);
-                        let base = self.ctx.get(head).cloned().or_else(|| {
+                        let base = self.lookup(head).or_else(|| {
                             extra
                                 .iter()
                                 .find(|(k, _)| *k == head)
