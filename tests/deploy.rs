@@ -1310,14 +1310,14 @@ fn an_ansible_inventory_is_read_as_it_is() {
     let out = plan(&[]);
     let text = stdout(&out);
     Run::of(&out).code(0);
-    assert!(text.contains("to 3 hosts in 1 batches"), "{text}");
+    assert!(text.contains("to 3 hosts in 1 batch ("), "{text}");
     assert!(text.contains("web1 (deploy@127.0.0.21:2201)"), "{text}");
     assert!(text.contains("web2 (admin@127.0.0.22)"), "{text}");
     assert!(text.contains("web3 (deploy@127.0.0.23)"), "{text}");
     let out = plan(&["--limit", "canary"]);
     let text = stdout(&out);
     assert!(
-        text.contains("to 1 hosts") && text.contains("web1 ("),
+        text.contains("to 1 host in 1 batch") && text.contains("web1 ("),
         "{text}"
     );
     let out = shop

@@ -235,3 +235,22 @@ fn a_text_plan_shows_each_different_step_list_once() {
         "{text}"
     );
 }
+
+/// A host var named like one of tend's own (`release`) is warned of; a var the playbook leaves
+/// to `--var`, which validate stands in for, is not a collision.
+#[test]
+fn a_host_var_hidden_by_tends_own_name_is_warned_of_and_a_stand_in_is_not() {
+    let env = Env::new();
+    env.write(
+        "hosts",
+        "[web]\nw1 ansible_host=127.0.0.1 release=r7 only_w1=x\nw2 ansible_host=127.0.0.2\n",
+    );
+    let playbook = env.write(
+        "deploy.yaml",
+        "kind: deploy\ninventory: hosts\ndeploy:\n  root: /srv/app\n  release: v1\n  fetch: { path: /dev/null }\n  start: [ \"echo {{ only_w1 }}\", \"echo {{ host.vars.release | default('') }}\" ]\n",
+    );
+    let run = env.tend().arg("validate").arg(&playbook).run();
+    run.code(0);
+    run.stderr_has("inventory var 'release' (on w1) is also tend's: {{ release }} is tend's value, {{ host.vars.release }} the host's");
+    assert!(!run.stderr().contains("'only_w1'"), "{}", run.stderr());
+}

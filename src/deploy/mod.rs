@@ -44,7 +44,7 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
     let (first, hosts, mut warnings) = match d.fleet(None)? {
         Some(f) => (
             Some(d.check_hosts(&f)?),
-            format!(", {} hosts", f.hosts.len()),
+            format!(", {}", fleet::hosts(f.hosts.len())),
             f.warnings,
         ),
         None => (None, String::new(), vec![]),

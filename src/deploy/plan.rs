@@ -728,10 +728,13 @@ fn text_fleet(doc: &Doc, f: &Fleet) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "deploy {} to {} hosts in {} batches (a batch is deployed and verified before the next starts)",
+        "deploy {} to {} in {} (a batch is deployed and verified before the next starts)",
         printable(&doc.release),
-        f.hosts.len(),
-        f.batches.len()
+        super::fleet::hosts(f.hosts.len()),
+        match f.batches.len() {
+            1 => "1 batch".to_string(),
+            n => format!("{n} batches"),
+        }
     );
     for (n, batch) in f.batches.iter().enumerate() {
         let _ = writeln!(out, "  batch {}:", n + 1);

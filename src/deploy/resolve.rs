@@ -274,13 +274,15 @@ impl<'a> Deploy<'a> {
     fn hidden_host_vars(&self, hosts: &[Host]) -> Vec<String> {
         // The playbook's few names looked up in each host's vars, not each host's many vars in
         // the playbook's: 5,000 hosts of 15 vars each.
+        // `validate`'s stand-ins for vars given at deploy time are no one's.
         let taken: Vec<&str> = self
             .loaded
             .vars
             .keys()
             .chain(self.secrets.keys())
             .map(String::as_str)
-            .chain(["env", "host"])
+            .filter(|k| !crate::playbook::facts::is_stand_in(k))
+            .chain(TEND_NAMES)
             .collect();
         let mut hidden: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for h in hosts {
@@ -293,8 +295,13 @@ impl<'a> Deploy<'a> {
         hidden
             .into_iter()
             .map(|(k, hs)| {
+                let whose = if TEND_NAMES.contains(&k) {
+                    "tend's"
+                } else {
+                    "the playbook's"
+                };
                 format!(
-                    "inventory var '{k}' (on {}) is also the playbook's: {{{{ {k} }}}} is the playbook's value, {{{{ host.vars.{k} }}}} the host's",
+                    "inventory var '{k}' (on {}) is also {whose}: {{{{ {k} }}}} is {whose} value, {{{{ host.vars.{k} }}}} the host's",
                     crate::inventory::few(&hs)
                 )
             })
@@ -578,6 +585,17 @@ impl<'a> Deploy<'a> {
             .collect()
     }
 }
+
+/// The names tend itself gives templates: an inventory var so named is reached only as
+/// `{{ host.vars.NAME }}`.
+const TEND_NAMES: [&str; 6] = [
+    "env",
+    "host",
+    "release",
+    "release_dir",
+    "shared_dir",
+    "previous_release",
+];
 
 fn host_value(h: &Host) -> minijinja::Value {
     minijinja::context! {

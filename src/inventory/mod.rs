@@ -17,6 +17,7 @@ mod vars;
 mod yaml;
 mod yaml11;
 
+use indexmap::IndexSet;
 use serde::Deserialize;
 
 pub use load::load;
@@ -278,7 +279,43 @@ pub fn pick(
                 (Some(i), Some(inv)) => inv.host(from_inventory[i]).ok().map(|(h, _)| h.address),
                 (Some(_), None) => None,
             };
-            let picked = pattern::select(&candidates, spec, &address)?;
+            // Inventory host -> candidate, for the order a subscript counts in.
+            let candidate: std::collections::HashMap<usize, usize> = from_inventory
+                .iter()
+                .enumerate()
+                .map(|(c, i)| (*i, n + c))
+                .collect();
+            // Without an inventory, the groups hosts already resolved say they are in.
+            let members = |g: &str| -> Vec<usize> {
+                match inventory {
+                    Some(inv) => inv
+                        .members(g)
+                        .iter()
+                        .filter_map(|i| candidate.get(i).copied())
+                        .collect(),
+                    None => (0..n)
+                        .filter(|c| entries[*c].groups.iter().any(|x| x == g))
+                        .collect(),
+                }
+            };
+            let groups: IndexSet<&str> = match inventory {
+                Some(inv) => inv.group_names().collect(),
+                None => entries
+                    .iter()
+                    .flat_map(|h| h.groups.iter().map(String::as_str))
+                    .collect(),
+            };
+            let order = pattern::Order {
+                groups: groups.into_iter().collect(),
+                members: &members,
+                named: (0..n)
+                    .chain(
+                        (0..inventory.map_or(0, Inventory::host_count))
+                            .filter_map(|i| candidate.get(&i).copied()),
+                    )
+                    .collect(),
+            };
+            let picked = pattern::select(&candidates, spec, &address, &order)?;
             if picked.is_empty() {
                 return Err(with_hint(
                     format!(
@@ -570,6 +607,11 @@ mod tests {
                 "[web]\nw1 ansible_host=-oProxyCommand=id\n",
                 "not a host name",
             ),
+            (
+                "[web]\nw1 ansible_host=127.0.0.1:2222\n",
+                "not a host name or an IP address",
+            ),
+            ("[web]\nw1 ansible_host=fe80::1%\n", "not a host name"),
             ("[web]\nw1 ansible_user=\"a b\"\n", "not a user name"),
             ("[web]\nweb1 ansible_become_user='a b'\n", "not a user name"),
             ("[a:children]\nb\n[b:children]\na\n", "circle"),
@@ -623,6 +665,76 @@ mod tests {
         let found = all_hosts(&[hosts]);
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|h| h.vars.is_empty()), "{found:?}");
+    }
+
+    /// Ansible's `VARIABLE_PRECEDENCE` with `group_vars/` and `host_vars/` beside both the
+    /// inventory and the playbook: every `group_vars/all` below every other group's, and the
+    /// playbook's over the inventory's at each step (checked with `ansible-playbook`).
+    #[test]
+    fn vars_beside_the_playbook_come_over_the_inventorys_at_each_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        write(
+            "inv/hosts",
+            "[parent:children]\nchild\n[child]\nh1 line=host_line\n",
+        );
+        write(
+            "inv/group_vars/all.yml",
+            "a: inv_all\nb: inv_all\nc: inv_all\n",
+        );
+        write(
+            "inv/group_vars/child.yml",
+            "b: inv_child\nc: inv_child\nline: inv_child\n",
+        );
+        write("pb/group_vars/all.yml", "a: pb_all\nb: pb_all\n");
+        write("pb/group_vars/parent.yml", "c: pb_parent\n");
+        write("inv/host_vars/h1.yml", "d: inv_host\n");
+        write("pb/host_vars/h1.yml", "d: pb_host\n");
+        let inv = load(
+            &[dir.path().join("inv/hosts")],
+            Some(&dir.path().join("pb")),
+        )
+        .unwrap();
+        let h1 = &pick(vec![], Some(&inv), None).unwrap().0[0];
+        let got: Vec<(&str, &str)> = h1
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", "pb_all"),
+                ("b", "inv_child"),
+                ("c", "pb_parent"),
+                ("d", "pb_host"),
+                ("line", "host_line"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_limit_is_refused_not_read_as_every_host() {
+        let hosts: Vec<Host> = ["w1", "w2"]
+            .iter()
+            .map(|h| parse_host(h).unwrap())
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("retry");
+        std::fs::write(&empty, "\n  \n").unwrap();
+        for spec in ["", " ", ",,", ":", &format!("@{}", empty.display())] {
+            let e = limit(hosts.clone(), spec).unwrap_err().0;
+            assert!(e.contains("names no host or group"), "{spec:?}: {e}");
+        }
+        assert_eq!(
+            limit(hosts, "!w1").unwrap().len(),
+            1,
+            "exclusions alone act on the rest"
+        );
     }
 
     #[test]

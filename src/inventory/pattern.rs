@@ -18,12 +18,26 @@ pub struct Candidate<'a> {
     pub groups: Vec<&'a str>,
 }
 
+/// The order a subscript (`web[0]`) counts in, as Ansible's `_enumerate_matches` lists hosts:
+/// each matching group's hosts in its own order (`Group.get_hosts`), the groups in the order
+/// the inventory first named them, then the hosts matching by name in the order they were
+/// first named.
+pub struct Order<'a> {
+    /// The inventory's groups, in the order first named.
+    pub groups: Vec<&'a str>,
+    /// A group's hosts (candidate indices) in its own order.
+    pub members: &'a dyn Fn(&str) -> Vec<usize>,
+    /// Every candidate, in the order first named.
+    pub named: Vec<usize>,
+}
+
 /// The candidates `spec` picks (indices, in the candidates' order); `address(i)` is candidate
 /// i's address, for a term that names one whole.
 pub fn select(
     hosts: &[Candidate],
     spec: &str,
     address: &dyn Fn(usize) -> Option<String>,
+    order: &Order,
 ) -> Result<Vec<usize>, Invalid> {
     let mut terms = vec![];
     for term in split(spec) {
@@ -40,6 +54,13 @@ pub fn select(
             None => terms.push(term.to_string()),
         }
     }
+    // An empty `$HOSTS` in a script must not mean every host, as it does to Ansible.
+    if terms.is_empty() {
+        return Err(crate::playbook::diagnostic::with_hint(
+            format!("--limit '{spec}' names no host or group"),
+            "give the hosts or groups to act on (--limit web1,db), or leave --limit out for every host",
+        ));
+    }
     let (mut plain, mut rest): (Vec<String>, Vec<String>) =
         terms.into_iter().partition(|t| !t.starts_with(['&', '!']));
     rest.sort_by_key(|t| t.starts_with('!'));
@@ -53,7 +74,11 @@ pub fn select(
             _ => (None, term.as_str()),
         };
         let (expr, subscript) = subscript(expr)?;
-        let these = pick(matches(hosts, expr, address)?, subscript, term)?;
+        let found = matches(hosts, expr, address)?;
+        let these = match subscript {
+            None => found.into_iter().collect(),
+            Some(slice) => pick(in_order(hosts, expr, &found, order)?, slice, term)?,
+        };
         if these.is_empty() {
             let groups: BTreeSet<&str> = hosts
                 .iter()
@@ -118,17 +143,52 @@ fn subscript(expr: &str) -> Result<(&str, Option<Slice>), Invalid> {
     })
 }
 
-/// The hosts a term picks once its subscript applies: Python's `hosts[i]` and `hosts[a:b+1]`.
-fn pick(
-    found: BTreeSet<usize>,
-    subscript: Option<Slice>,
-    term: &str,
+/// What `expr` picked (`found`), listed as Ansible lists it before a subscript: the hosts of
+/// each group it matches in that group's order, then those it matches by name (a host twice
+/// when it is both, or in two such groups, as in Ansible).
+fn in_order(
+    hosts: &[Candidate],
+    expr: &str,
+    found: &BTreeSet<usize>,
+    order: &Order,
 ) -> Result<Vec<usize>, Invalid> {
-    let found: Vec<usize> = found.into_iter().collect();
+    if expr == "all" || expr == "*" || hosts.iter().any(|h| h.name == expr) {
+        return Ok(found.iter().copied().collect());
+    }
+    let matcher = Matcher::new(expr)?;
+    let groups: Vec<&str> = order
+        .groups
+        .iter()
+        .copied()
+        .filter(|g| matcher.is_match(g))
+        .collect();
+    let mut listed: Vec<usize> = groups
+        .iter()
+        .flat_map(|g| (order.members)(g))
+        .filter(|i| found.contains(i))
+        .collect();
+    let special = expr.starts_with('~') || expr.contains(['.', '?', '*', '[']);
+    if groups.is_empty() || special {
+        listed.extend(
+            order
+                .named
+                .iter()
+                .copied()
+                .filter(|i| found.contains(i) && matcher.is_match(hosts[*i].name)),
+        );
+    }
+    // Picked by address: in the order named.
+    if listed.is_empty() {
+        listed.extend(order.named.iter().copied().filter(|i| found.contains(i)));
+    }
+    Ok(listed)
+}
+
+/// The hosts a term picks once its subscript applies: Python's `hosts[i]` and `hosts[a:b+1]`.
+fn pick(found: Vec<usize>, subscript: Slice, term: &str) -> Result<Vec<usize>, Invalid> {
     let n = found.len() as i64;
     Ok(match subscript {
-        None => found,
-        Some((i, None)) => {
+        (i, None) => {
             let at = if i < 0 { n + i } else { i };
             if at < 0 || at >= n {
                 return Err(format!(
@@ -139,8 +199,8 @@ fn pick(
             vec![found[at as usize]]
         }
         // As Ansible's: an end of 0 takes the start alone.
-        Some((start, Some(0))) => found.get(start as usize).into_iter().copied().collect(),
-        Some((start, Some(end))) => {
+        (start, Some(0)) => found.get(start as usize).into_iter().copied().collect(),
+        (start, Some(end)) => {
             let end = if end == -1 { n - 1 } else { end };
             let (from, to) = (start.clamp(0, n), (end + 1).clamp(0, n));
             found[from as usize..to.max(from) as usize].to_vec()

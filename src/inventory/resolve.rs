@@ -27,8 +27,9 @@ pub struct Inventory {
     order: Vec<Arc<[usize]>>,
     /// Host indices in Ansible's order for `all`: what a run goes through.
     ordered: Vec<usize>,
-    /// By group index: its `group_vars` files, read the first time a host needs them.
-    group_files: Vec<OnceLock<Vars>>,
+    /// By group index: its `group_vars` files, one set a directory (`group_dirs`' order), read
+    /// the first time a host needs them.
+    group_files: Vec<OnceLock<Vec<Vars>>>,
 }
 
 impl Inventory {
@@ -65,6 +66,21 @@ impl Inventory {
             .map_or("", |(n, _)| n.as_str())
     }
 
+    /// Every group, in the order the inventory first named them.
+    pub fn group_names(&self) -> impl Iterator<Item = &str> {
+        self.tree.groups.keys().map(String::as_str)
+    }
+
+    /// A group's hosts (indices) in Ansible's order for it (`Group.get_hosts`).
+    pub fn members(&self, group: &str) -> Vec<usize> {
+        self.tree.hosts_in_order(group)
+    }
+
+    /// How many hosts: each is an index below it, in the order first named.
+    pub fn host_count(&self) -> usize {
+        self.tree.hosts.len()
+    }
+
     /// The groups `host` is in, `all` included.
     pub fn groups(&self, host: usize) -> impl Iterator<Item = &str> {
         self.order[host].iter().map(|g| self.group_name(*g))
@@ -77,15 +93,17 @@ impl Inventory {
             .map_or("", |(n, _)| n.as_str())
     }
 
-    /// A group's `group_vars` files, the inventory's before the playbook's.
-    fn files_of(&self, g: usize) -> Result<&Vars, Invalid> {
+    /// A group's `group_vars` files, a set for each directory: the inventories', then the
+    /// playbook's.
+    fn files_of(&self, g: usize) -> Result<&[Vars], Invalid> {
         let cell = &self.group_files[g];
         if cell.get().is_none() {
-            let mut v = Vars::new();
-            for d in &self.group_dirs {
-                v.extend(d.vars_of(self.group_name(g))?);
-            }
-            let _ = cell.set(v);
+            let sets = self
+                .group_dirs
+                .iter()
+                .map(|d| d.vars_of(self.group_name(g)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let _ = cell.set(sets);
         }
         Ok(cell.get().expect("just set"))
     }
@@ -160,14 +178,22 @@ impl Inventory {
         Ok((host, notes))
     }
 
-    /// What the groups in `groups` give a host: their inventory-file vars by depth, then the
-    /// `group_vars` files, `all`'s first.
+    /// What the groups in `groups` give a host, in Ansible's `VARIABLE_PRECEDENCE`: their
+    /// inventory-file vars by depth; then `group_vars/all`, the inventories' before the
+    /// playbook's; then the other groups' `group_vars`, every group's in the inventories'
+    /// directories before any in the playbook's (a playbook's `group_vars/web.yml` wins over an
+    /// inventory's `group_vars/web_child.yml`).
     fn shared(&self, groups: &[usize]) -> Result<Shared<'_>, Invalid> {
         let all = self.tree.groups.get_index_of("all").expect("always there");
         let mut layers: Vec<&Vars> = groups.iter().map(|g| &self.tree.groups[*g].vars).collect();
-        layers.push(self.files_of(all)?);
-        for g in groups.iter().filter(|g| **g != all) {
-            layers.push(self.files_of(*g)?);
+        layers.extend(self.files_of(all)?);
+        let others: Vec<&[Vars]> = groups
+            .iter()
+            .filter(|g| **g != all)
+            .map(|g| self.files_of(*g))
+            .collect::<Result<_, _>>()?;
+        for d in 0..self.group_dirs.len() {
+            layers.extend(others.iter().map(|sets| &sets[d]));
         }
         let mut merged: Merged = BTreeMap::new();
         for layer in layers {
@@ -331,14 +357,14 @@ fn host_of<'v>(
     // template there is Ansible's to render, and tend does not.
     let setting = |keys: &[&'static str], ok: fn(&str) -> bool, what: &str| {
         let value = text(keys)?;
+        // The name the inventory used, for the message.
+        let key = last(keys).map_or(keys[0], |(k, _)| k);
         match &value {
             Some(x) if x.contains("{{") || x.contains("{%") => Err(Invalid::from(format!(
-                "host {name}: {} is a template ('{x}'), which tend does not render: give the value itself",
-                keys[0]
+                "host {name}: {key} is a template ('{x}'), which tend does not render: give the value itself"
             ))),
             Some(x) if !ok(x) => Err(Invalid::from(format!(
-                "host {name}: {} '{x}' is not {what}",
-                keys[0]
+                "host {name}: {key} '{x}' is not {what}"
             ))),
             _ => Ok(value),
         }
@@ -405,10 +431,19 @@ fn shown(v: &serde_yaml::Value) -> String {
 /// A host name or an IP address (`web1.example.com`, `10.0.0.11`, `fe80::1%eth0`): nothing a
 /// resolver would be asked in vain, nothing that starts like an option.
 fn valid_address(a: &str) -> bool {
+    // A colon only in an IPv6 address (`10.0.0.1:2222` would be a host on port 22 named so).
+    if a.contains([':', '%']) {
+        let (ip, zone) = a.split_once('%').unwrap_or((a, "x"));
+        return ip.parse::<std::net::Ipv6Addr>().is_ok()
+            && !zone.is_empty()
+            && zone
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'));
+    }
     !a.is_empty()
         && !a.starts_with('-')
         && a.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_' | b':' | b'%'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
 }
 
 /// A login name: one word, printable, not an option.

@@ -137,6 +137,15 @@ fn yaml11(s: &str) -> Option<Value> {
         i128::from_str_radix(&clean[1..], 8).ok()?
     } else if clean.bytes().all(|c| c.is_ascii_digit()) && digits.contains('_') {
         clean.parse().ok()?
+    } else if digits.contains('_')
+        && clean.contains('.')
+        && clean
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        // `1_000.5`: YAML 1.1 floats take underscores too.
+        let f: f64 = clean.parse().ok()?;
+        return Some(Value::Number(Number::from(sign as f64 * f)));
     } else {
         return None;
     };
@@ -242,6 +251,7 @@ mod tests {
         assert_eq!(get("j"), Value::from(31));
         assert_eq!(get("k"), Value::from(-10));
         assert_eq!(get("l"), Value::from("yes\n"));
+        assert_eq!(parse("m: 1_000.5\n").unwrap()["m"], Value::from(1000.5));
     }
 
     #[test]
