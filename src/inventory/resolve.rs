@@ -148,7 +148,22 @@ impl Inventory {
         }
         let files = vars::layer(files);
         let mine = |k: &str| files.get(k).or_else(|| own.get(k));
-        let get = |k: &str| mine(k).or_else(|| common.merged.get(k).copied());
+        // The `ansible_*` settings, which say how the host is reached: its own few, over its
+        // groups' few, looked through rather than each looked up in every map.
+        let settings: Vec<(&str, &serde_yaml::Value)> = own
+            .iter()
+            .chain(files.iter())
+            .filter(|(k, _)| k.starts_with("ansible_"))
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        let get = |k: &str| {
+            settings
+                .iter()
+                .rev()
+                .chain(&common.settings)
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| *v)
+        };
         let names = || own.keys().chain(files.keys());
         let mut notes: Vec<Note> = common
             .unused
@@ -208,6 +223,11 @@ impl Inventory {
             .map(|(k, _)| *k)
             .collect();
         Ok(Shared {
+            settings: merged
+                .iter()
+                .filter(|(k, _)| k.starts_with("ansible_"))
+                .map(|(k, v)| (*k, *v))
+                .collect(),
             groups: groups
                 .iter()
                 .map(|g| self.group_name(*g).to_string())
@@ -219,15 +239,12 @@ impl Inventory {
                 .copied()
                 .filter(|k| merged.contains_key(k))
                 .collect(),
-            merged,
         })
     }
 }
 
 /// What every host in the same groups has in common.
 struct Shared<'a> {
-    /// The groups' vars merged, each name's winning value.
-    merged: Merged<'a>,
     /// Its names that are not `ansible_` settings, as `host.vars` shows them.
     vars: Arc<Vars>,
     /// The names among them whose value holds `{{ }}`.
@@ -236,6 +253,8 @@ struct Shared<'a> {
     unused: Vec<&'static str>,
     /// The groups' names, as `Host::groups`.
     groups: Arc<[String]>,
+    /// Its `ansible_*` settings.
+    settings: Vec<(&'a str, &'a serde_yaml::Value)>,
 }
 
 /// What resolving a host noticed, for a warning.
