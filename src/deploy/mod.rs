@@ -42,11 +42,14 @@ pub fn validate(source: Arc<Source>, args: &VarArgs) -> Result<String, Diagnosti
         false,
     )?;
     let (first, hosts, mut warnings) = match d.fleet(None)? {
-        Some(f) => (
-            Some(d.check_hosts(&f)?),
-            format!(", {}", fleet::hosts(f.hosts.len())),
-            f.warnings,
-        ),
+        Some(mut f) => {
+            let first = d.check_hosts(&f)?;
+            let warnings = std::mem::take(&mut f.warnings);
+            let hosts = format!(", {}", fleet::hosts(f.hosts.len()));
+            // Freeing 5,000 hosts one by one was a tenth of validate; the exit frees them at once.
+            std::mem::forget(f);
+            (Some(first), hosts, warnings)
+        }
         None => (None, String::new(), vec![]),
     };
     let d = first.as_ref().unwrap_or(&d);
@@ -116,6 +119,8 @@ fn show_plan(
         plan::render(d, fleet.as_ref(), &hosts)?
     };
     out!("{text}");
+    // As in `validate`: the exit frees a big fleet at once, not host by host.
+    std::mem::forget(fleet);
     Ok(Exit::OK)
 }
 

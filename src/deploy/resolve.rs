@@ -448,14 +448,14 @@ impl<'a> Deploy<'a> {
 
     /// The variables a deploy sets for its templates.
     fn release_vars(&self, release: &str) -> Vec<(String, String)> {
-        let dir = self.layout.release(release);
+        // Once a host for every host of a fleet: a root that is not UTF-8 is rare, so the
+        // lossy form (no copy when valid) rather than `Display`'s formatter.
+        let root = self.layout.root.to_string_lossy();
+        let root = root.trim_end_matches('/');
         vec![
             ("release".into(), release.to_string()),
-            ("release_dir".into(), dir.display().to_string()),
-            (
-                "shared_dir".into(),
-                self.layout.root.join("shared").display().to_string(),
-            ),
+            ("release_dir".into(), format!("{root}/releases/{release}")),
+            ("shared_dir".into(), format!("{root}/shared")),
         ]
     }
 
