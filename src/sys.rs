@@ -45,6 +45,10 @@ pub fn username() -> String {
 /// An I/O error as a person reads it: "permission denied", not "Permission denied (os error 13)".
 pub fn describe_io(e: &std::io::Error) -> String {
     use std::io::ErrorKind::*;
+    // tend's own errors (a host's answer, a deadline) say more than their kind.
+    if e.raw_os_error().is_none() && e.get_ref().is_some() {
+        return e.to_string();
+    }
     match e.kind() {
         NotFound => "no such file or directory".into(),
         PermissionDenied => "permission denied".into(),

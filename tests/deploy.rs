@@ -355,14 +355,12 @@ fn sigint_during_migrate_rolls_back() {
     let shop = shop_on_v1();
     let gate = shop.env.path("gate");
     let sha = shop.artifact("v2", false);
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("tend"))
+    let child = shop
+        .env
+        .tend_spawnable()
         .args(["deploy", "shop.yaml", "--var", "version=v2", "--var"])
         .arg(format!("sha={sha}"))
-        .env("TEND_STATE_DIR", shop.env.state())
         .env("GATE_MIGRATE", &gate)
-        .current_dir(shop.env.dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let waiting = gate.with_extension("waiting");

@@ -986,3 +986,158 @@ rollback on web2 (127.0.0.1:SSH), back to its last verified release, read at dep
 "#
     );
 }
+
+/// Each host's `step` as (started, finished) positions in the run's JSON events, by host.
+fn spans(events: &str, step: &str) -> std::collections::BTreeMap<String, (usize, usize)> {
+    let mut spans = std::collections::BTreeMap::new();
+    for (n, line) in events.lines().enumerate() {
+        let Ok(e) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if e["step"] != step {
+            continue;
+        }
+        let host = e["host"].as_str().unwrap_or_default().to_string();
+        let span = spans.entry(host).or_insert((usize::MAX, usize::MAX));
+        match e["event"].as_str() {
+            Some("step_started") => span.0 = n,
+            Some("step_finished") => span.1 = n,
+            _ => {}
+        }
+    }
+    spans
+}
+
+/// A login whose shell takes a second to start and half a second to end, as on a loaded host:
+/// a phase done one host after another would take that once per host.
+fn slow_shell(dir: &std::path::Path) -> String {
+    let wrapper = dir.join("slow-sh");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nsleep 1\n/bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\nstatus=$?\nsleep 0.5\nexit $status\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("ForceCommand {}\n", wrapper.display())
+}
+
+#[test]
+fn every_host_is_preflighted_and_closed_at_once_not_one_after_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = slow_shell(dir.path());
+    let f = Fleet::with_sshd_config(4, &[&slow], r#"{ batches: ["100%"] }"#);
+    let out = f.deploy("v1", false, &["--output", "json", "--forks", "4"]);
+    Run::of(&out).code(0);
+    let events = stderr(&out);
+    for step in ["preflight", "close"] {
+        let spans = spans(&events, step);
+        assert_eq!(spans.len(), 4, "{step} on every host: {spans:?}");
+        // Every host began it before any host was through it: they overlapped.
+        let last_start = spans.values().map(|s| s.0).max().unwrap();
+        let first_end = spans.values().map(|s| s.1).min().unwrap();
+        assert!(
+            last_start < first_end,
+            "{step} ran one host at a time: {spans:?}"
+        );
+    }
+    // Nothing of any host changed before every host was ready: the first step that changes a
+    // host comes after the last pre-flight.
+    let preflights = spans(&events, "preflight");
+    let last_ready = preflights.values().map(|s| s.1).max().unwrap();
+    let first_change = events
+        .lines()
+        .position(|l| l.contains("\"event\":\"step_started\"") && l.contains("\"step\":\"stop"))
+        .or_else(|| {
+            events.lines().position(|l| {
+                l.contains("\"event\":\"step_started\"") && l.contains("\"step\":\"unpack")
+            })
+        });
+    if let Some(first) = first_change {
+        assert!(last_ready < first, "a host changed before all were ready");
+    }
+    let line = events
+        .lines()
+        .find(|l| {
+            l.contains("\"host\":\"web2\"")
+                && l.contains("\"step\":\"preflight\"")
+                && l.contains("step_finished")
+        })
+        .unwrap();
+    assert!(line.contains("locked, 0 releases in its journal"), "{line}");
+    let line = events
+        .lines()
+        .find(|l| {
+            l.contains("\"host\":\"web2\"")
+                && l.contains("\"step\":\"close\"")
+                && l.contains("step_finished")
+        })
+        .unwrap();
+    assert!(line.contains("lock released, disconnected"), "{line}");
+    assert_eq!(
+        f.picture(),
+        "web1 releases/v1 v1 [v1=verified]\n\
+         web2 releases/v1 v1 [v1=verified]\n\
+         web3 releases/v1 v1 [v1=verified]\n\
+         web4 releases/v1 v1 [v1=verified]"
+    );
+}
+
+#[test]
+fn a_host_hanging_in_preflight_fails_at_its_deadline_and_the_others_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let hang = dir.path().join("hang-sh");
+    std::fs::write(&hang, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hanging = format!("ForceCommand {}\n", hang.display());
+    // web2 alone on the sshd whose sessions never answer.
+    let f = Fleet::with_sshd_config(
+        3,
+        &["", &hanging, ""],
+        r#"{ batches: ["100%"], max_failures: 1 }"#,
+    );
+    f.edit(|t| {
+        t.replace(
+            "ssh: { known_hosts:",
+            "ssh: { preflight_timeout: 2s, known_hosts:",
+        )
+    });
+    let out = f.deploy("v1", false, &["--output", "json"]);
+    Run::of(&out).code(1);
+    let events = stderr(&out);
+    let failed: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["host"] == "web2" && e["step"] == "preflight" && e["event"] == "step_finished")
+        .expect("web2's pre-flight ended");
+    assert_eq!(failed["status"], "failed");
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within the pre-flight's 2s (ssh.preflight_timeout)"),
+        "{failed}"
+    );
+    // Its deadline, not a request's two-minute limit, ended it.
+    let took = failed["elapsed_ms"].as_u64().unwrap();
+    assert!((2000..60_000).contains(&took), "{took} ms");
+    assert_eq!(
+        f.picture(),
+        format!(
+            "web1 releases/v1 v1 [v1=verified]\n\
+             web2 (none) {} []\n\
+             web3 releases/v1 v1 [v1=verified]",
+            f.version("web2")
+        )
+    );
+
+    // Without room for a failure, the batch stops there: nobody in it is changed.
+    f.edit(|t| t.replace("max_failures: 1", "max_failures: 0"));
+    let out = f.deploy("v2", false, &[]);
+    Run::of(&out)
+        .code(1)
+        .stderr_has("batch 1/1: 1 of 3 hosts failed their pre-flight (web2; max_failures 0), so none of the batch was changed");
+    assert_eq!(f.current("web1"), "releases/v1");
+    assert_eq!(f.current("web3"), "releases/v1");
+}

@@ -95,6 +95,15 @@ impl<'a> Plan<'a> {
             .named(loaded.name());
         let name = top.at("probe").render("name", &p.name, Mode::Text)?;
         let ssh = match &b.ssh {
+            Some(s) if s.preflight_timeout.is_some() => {
+                return Err(top
+                    .at("ssh")
+                    .error(
+                        "preflight_timeout",
+                        "a failover has no pre-flight: it connects to a host for each action",
+                    )
+                    .hint("connect_timeout bounds connecting; an action's own timeout, the rest"));
+            }
             Some(s) => s.render(&top.at("ssh"))?,
             None => Default::default(),
         };

@@ -15,6 +15,7 @@ pub struct Human {
     running: Mutex<HashMap<(String, String), ProgressBar>>,
     bars: Mutex<HashMap<String, ProgressBar>>,
     hosts: Mutex<HashMap<String, ProgressBar>>,
+    tallies: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Human {
@@ -25,6 +26,7 @@ impl Human {
             running: Mutex::default(),
             bars: Mutex::default(),
             hosts: Mutex::default(),
+            tallies: Mutex::default(),
         }
     }
 
@@ -103,6 +105,32 @@ impl Sink for Human {
             bar
         });
         bar.set_position(bytes);
+    }
+
+    fn tally(&self, what: &str, done: usize, total: usize) {
+        if self.multi.is_hidden() {
+            return;
+        }
+        let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
+        if done >= total {
+            if let Some(bar) = tallies.remove(what) {
+                bar.finish_and_clear();
+                self.multi.remove(&bar);
+            }
+            return;
+        }
+        let bar = tallies.entry(what.to_string()).or_insert_with(|| {
+            // Above the hosts' lines: where the eye looks first.
+            let bar = self.multi.insert(0, ProgressBar::new(total as u64));
+            bar.set_style(
+                ProgressStyle::with_template("{msg:.bold} {pos}/{len} {elapsed:.dim}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        bar.set_position(done as u64);
     }
 
     fn clear_progress(&self, step: &str) {

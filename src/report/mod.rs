@@ -18,6 +18,9 @@ pub trait Sink: Send + Sync {
     /// Bytes done so far in a long step; only a terminal shows it.
     fn progress(&self, _step: &str, _bytes: u64) {}
     fn clear_progress(&self, _step: &str) {}
+    /// How many of a phase's hosts are through it (`preflight 37/100`); only a terminal shows
+    /// it, the hosts' own events say the same to everything else.
+    fn tally(&self, _what: &str, _done: usize, _total: usize) {}
     /// Make what was recorded durable: the run's record must survive a crash after tend exits.
     fn sync(&self) {}
 }
@@ -164,6 +167,12 @@ impl Reporter {
     pub fn progress(&self, step: &str, bytes: u64) {
         if !self.shared.opts.quiet {
             self.shared.sink.progress(&self.keyed(step), bytes);
+        }
+    }
+
+    pub fn tally(&self, what: &str, done: usize, total: usize) {
+        if !self.shared.opts.quiet {
+            self.shared.sink.tally(what, done, total);
         }
     }
 

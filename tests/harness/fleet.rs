@@ -54,9 +54,22 @@ impl Fleet {
 
     /// As `new`, with extra `vars:` entries for some hosts: `(host index, "bad: v2")`.
     pub fn with_vars(n: usize, sshds: usize, rollout: &str, vars: &[(usize, &str)]) -> Fleet {
+        Fleet::build(n, &vec![""; sshds], rollout, vars)
+    }
+
+    /// As `new`, with a sshd for each of `configs`, which adds those lines to its sshd_config.
+    pub fn with_sshd_config(n: usize, configs: &[&str], rollout: &str) -> Fleet {
+        Fleet::build(n, configs, rollout, &[])
+    }
+
+    fn build(n: usize, configs: &[&str], rollout: &str, vars: &[(usize, &str)]) -> Fleet {
         let shop = Shop::new();
         let env = &shop.env;
-        let sshd: Vec<Sshd> = (0..sshds).map(|_| Sshd::start(env.dir.path())).collect();
+        let sshds = configs.len();
+        let sshd: Vec<Sshd> = configs
+            .iter()
+            .map(|c| Sshd::start_with(env.dir.path(), c))
+            .collect();
         let known: String = sshd.iter().map(|s| s.known_hosts_line.clone()).collect();
         let kh = env.write("known_hosts", &known);
         let hosts: Vec<Host> = (0..n)
@@ -127,10 +140,17 @@ impl Fleet {
     }
 
     fn spawn_packed(&self, v: &str, sha: &str, args: &[&str]) -> std::process::Child {
+        let output = if args.contains(&"--output") {
+            &[][..]
+        } else {
+            &["--output", "plain"][..]
+        };
         self.shop
             .env
             .tend_spawnable()
-            .args(["deploy", "shop.yaml", "--output", "plain", "--var"])
+            .args(["deploy", "shop.yaml"])
+            .args(output)
+            .arg("--var")
             .arg(format!("version={v}"))
             .arg("--var")
             .arg(format!("sha={sha}"))

@@ -80,6 +80,17 @@ impl Env {
             .current_dir(self.dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
+        // Started from a shell that ignores SIGINT (a background job without job control), the
+        // suite would pass that on, and tend does not catch a SIGINT it was told to ignore: the
+        // interrupt tests send one and need it caught.
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal(2) is async-signal-safe, all a pre_exec hook may call.
+        unsafe {
+            c.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         c
     }
 }

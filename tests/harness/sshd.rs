@@ -30,6 +30,11 @@ fn keygen(path: &Path) {
 
 impl Sshd {
     pub fn start(dir: &Path) -> Sshd {
+        Sshd::start_with(dir, "")
+    }
+
+    /// `start`, with `extra` lines in its sshd_config (a `ForceCommand` making it slow, say).
+    pub fn start_with(dir: &Path, extra: &str) -> Sshd {
         let sshd = Path::new("/usr/sbin/sshd");
         assert!(
             sshd.exists(),
@@ -50,7 +55,7 @@ impl Sshd {
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin yes\nPidFile {}\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n",
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin yes\nPidFile {}\nLogLevel ERROR\nMaxSessions 100\nMaxStartups 100\n{extra}",
                 host_key.display(),
                 authorized.display(),
                 dir.join("sshd.pid").display()

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use super::command::{fleet_ctx, read_hosts, ssh_spec};
-use super::host::{self, HostRun, open, parallel};
+use super::host::{self, CHANGING, HostRun, each, preflight};
 use super::hosts;
 use crate::config::Config;
 use crate::deploy::drill::{legs, rehearse};
@@ -54,9 +54,11 @@ pub fn drill(
             Level::Info,
             format!("batch {}/{batches}: {}", b + 1, names.join(", ")),
         );
-        parallel(ctx.forks, batch, |i| {
+        // Every host of the batch ready before any of them is drilled.
+        preflight(&ctx, &runs, batch, CHANGING);
+        each(&ctx, batch, &format!("batch {}/{batches}", b + 1), |i| {
             let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
-            let result = drill_host(&drill, &ctx, &mut run);
+            let result = drill_host(&drill, &mut run);
             *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         });
         let failed: Vec<&str> = batch
@@ -83,7 +85,7 @@ pub fn drill(
             break;
         }
     }
-    host::finished(runs);
+    host::finished(&ctx, runs);
     let results: Vec<(String, Option<(Exit, String)>)> = fleet
         .hosts
         .iter()
@@ -139,21 +141,18 @@ pub fn drill(
     Ok(drill.finish(cfg, asked, exit, message))
 }
 
-fn drill_host<'a>(
-    drill: &Drill,
-    ctx: &super::Ctx<'a, '_>,
-    run: &mut HostRun<'a>,
-) -> (Exit, String) {
+/// A pre-flighted host through both legs.
+fn drill_host(drill: &Drill, run: &mut HostRun) -> (Exit, String) {
     if crate::interrupt::requested() || crate::interrupt::late() {
         return (Exit::FAILED, "not drilled: interrupted by a signal".into());
     }
-    let (d, ssh) = match open(ctx, run, true, false) {
-        Ok(opened) => opened,
-        Err(e) => {
-            let why = format!("unreachable, not drilled: {e}");
-            drill.finding(format!("{}: {why}", run.host.name));
-            return (Exit::FAILED, why);
-        }
+    let (Some(d), Some(ssh)) = (run.d.take(), run.ssh.clone()) else {
+        let why = match &run.state {
+            super::HostState::Failed { message, .. } => format!("not drilled: {message}"),
+            _ => "not drilled: it could not be prepared".to_string(),
+        };
+        drill.finding(format!("{}: {why}", run.host.name));
+        return (Exit::FAILED, why);
     };
     let mut journal = std::mem::take(&mut run.journal);
     let runner = Runner {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use super::super::on_machine;
 use super::super::releases::Releases;
-use super::super::resolve::Deploy;
+use super::super::resolve::{Deploy, Phases};
 use crate::error::{Error, Exit};
 use crate::inventory::Host;
 use crate::machine::ssh::{Ssh, SshSpec};
@@ -38,6 +38,10 @@ pub struct HostRun<'a> {
     pub reporter: Reporter,
     pub ssh: Option<Arc<Ssh>>,
     pub d: Option<Deploy<'a>>,
+    /// Its steps, rendered in its pre-flight (a deploy).
+    pub phases: Option<Phases>,
+    /// Its lock is this run's: cleared at the end.
+    pub locked: bool,
     pub journal: Releases,
     /// Its last verified release before this run: where a fleet rollback takes it.
     pub previous: Option<String>,
@@ -51,6 +55,8 @@ impl<'a> HostRun<'a> {
             reporter: reporter.for_host(&host.name),
             ssh: None,
             d: None,
+            phases: None,
+            locked: false,
             journal: Releases::default(),
             previous: None,
             state: HostState::Untouched,
@@ -68,13 +74,66 @@ impl<'a> HostRun<'a> {
         };
     }
 
-    /// Clear its lock's holder at the end (the lock itself goes with the connection).
-    pub fn release(&self) {
-        if let (Some(ssh), Some(d)) = (&self.ssh, &self.d) {
-            ssh.unlock(&d.layout.lock());
-        }
+    /// Ready to be changed: its pre-flight passed.
+    pub fn ready(&self) -> bool {
+        self.d.is_some() && matches!(self.state, HostState::Untouched)
+    }
+
+    /// The end of its part, as a `close` step: its lock's holder cleared (the lock itself goes
+    /// with the connection) and the connection closed.
+    fn close(&mut self) {
+        let Some(ssh) = self.ssh.take() else {
+            return;
+        };
+        let step = crate::engine::Step::begin(&self.reporter, "close");
+        let unlocked = match (&self.d, self.locked) {
+            (Some(d), true) => Some(ssh.unlock(&d.layout.lock())),
+            _ => None,
+        };
+        // Its deploy holds the connection too: the last reference ends the remote shell.
+        self.d = None;
+        self.phases = None;
+        drop(ssh);
+        let (status, message) = match unlocked {
+            None => (Status::Ok, "disconnected".to_string()),
+            Some(Ok(())) => (Status::Ok, "lock released, disconnected".to_string()),
+            Some(Err(e)) => (
+                Status::Warning,
+                format!(
+                    "disconnected; the lock went with the connection, its holder line stays: {e}"
+                ),
+            ),
+        };
+        step.end(status, message);
     }
 }
+
+/// What a fleet command has a host do in its pre-flight, before anything on it changes.
+#[derive(Clone, Copy)]
+pub struct Preflight {
+    /// Take the run's lock there.
+    pub lock: bool,
+    /// Create the layout (a deploy), not only check it.
+    pub prepare: bool,
+    /// Render the deploy's steps for it.
+    pub render: bool,
+}
+
+pub const DEPLOYING: Preflight = Preflight {
+    lock: true,
+    prepare: true,
+    render: true,
+};
+pub const CHANGING: Preflight = Preflight {
+    lock: true,
+    prepare: false,
+    render: false,
+};
+pub const READING: Preflight = Preflight {
+    lock: false,
+    prepare: false,
+    render: false,
+};
 
 pub struct Ctx<'a, 'd> {
     pub d: &'d Deploy<'a>,
@@ -125,16 +184,57 @@ impl Early {
     }
 }
 
-/// The hosts' runs once every host is done, each host's lock holder cleared.
-pub fn finished(runs: Vec<Mutex<HostRun>>) -> Vec<HostRun> {
-    let runs: Vec<HostRun> = runs
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+/// The hosts' runs once every host is done: each closed (`close`), as many at once as the steps
+/// ran.
+pub fn finished<'a>(ctx: &Ctx, runs: Vec<Mutex<HostRun<'a>>>) -> Vec<HostRun<'a>> {
+    let open: Vec<usize> = (0..runs.len())
+        .filter(|i| {
+            runs[*i]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .ssh
+                .is_some()
+        })
         .collect();
-    for run in &runs {
-        run.release();
-    }
-    runs
+    each(ctx, &open, "close", |i| {
+        runs[i].lock().unwrap_or_else(|e| e.into_inner()).close();
+    });
+    runs.into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
+/// Pre-flight each host of `hosts` (`open`), as many at once as `--forks`; a host that cannot
+/// be opened is failed, unchanged. Every host is through it when this returns: the barrier
+/// before any of them is changed waits for the slowest, not for the sum.
+pub fn preflight<'a>(
+    ctx: &Ctx<'a, '_>,
+    runs: &[Mutex<HostRun<'a>>],
+    hosts: &[usize],
+    how: Preflight,
+) {
+    each(ctx, hosts, "preflight", |i| {
+        let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
+        if crate::interrupt::requested() {
+            return;
+        }
+        if let Err(e) = open(ctx, &mut run, how) {
+            run.unreached(e);
+        }
+    });
+}
+
+/// `f` for each of `hosts` on up to `--forks` threads, with a live tally of how many are done
+/// (`what 37/100`) on a terminal.
+pub fn each(ctx: &Ctx, hosts: &[usize], what: &str, f: impl Fn(usize) + Sync) {
+    let done = AtomicUsize::new(0);
+    let total = hosts.len();
+    ctx.reporter.tally(what, 0, total);
+    parallel(ctx.forks, hosts, |i| {
+        f(i);
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        ctx.reporter.tally(what, n, total);
+    });
 }
 
 /// Run `f` for each of `items` on up to `forks` threads.
@@ -151,14 +251,12 @@ pub fn parallel(forks: usize, items: &[usize], f: impl Fn(usize) + Sync) {
     });
 }
 
-/// Connect to the host, take its lock (when `lock`), create the layout (when `prepare`) and read
-/// its journal: what every fleet command does first on a host. The error says why not.
-pub fn open<'a>(
-    ctx: &Ctx<'a, '_>,
-    run: &mut HostRun<'a>,
-    lock: bool,
-    prepare: bool,
-) -> Result<(Deploy<'a>, Arc<Ssh>), Error> {
+/// Connect to the host, then its pre-flight as a step of its own, bounded by
+/// `ssh.preflight_timeout`: its lock taken, its layout checked (created for a deploy), its
+/// journal read and its steps rendered, as `how` asks. What every fleet command does first on a
+/// host; on success `run` holds the connection, the deploy as it is there and the journal. The
+/// error says why not.
+pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Result<(), Error> {
     let step = crate::engine::Step::begin(&run.reporter, "connect");
     // Connected early (while the artifact was read): the step took what the connection took.
     let (connected, took) = match ctx.early.take(&run.host.name) {
@@ -183,13 +281,44 @@ pub fn open<'a>(
         run.reporter.notice(Level::Warn, n.clone());
     }
     run.ssh = Some(ssh.clone());
+    let reporter = run.reporter.clone();
+    let step = crate::engine::Step::begin(&reporter, "preflight");
+    let limit = ctx.ssh.preflight_timeout.map_or(PREFLIGHT_TIMEOUT, |d| d.0);
+    ssh.set_deadline(Some((
+        std::time::Instant::now() + limit,
+        format!(
+            "the pre-flight's {} (ssh.preflight_timeout)",
+            humantime::format_duration(limit)
+        ),
+    )));
+    let ready = ready(ctx, run, &ssh, how);
+    ssh.set_deadline(None);
+    match &ready {
+        Ok(told) => step.end(Status::Ok, told.clone()),
+        Err(e) => step.end(Status::Failed, e.to_string()),
+    }
+    ready.map(drop)
+}
+
+/// How long a host's pre-flight may take unless `ssh.preflight_timeout` says: its few requests
+/// take milliseconds, seconds on a host that is busy.
+const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The pre-flight itself, on a connected host: what it found, for the step's line.
+fn ready<'a>(
+    ctx: &Ctx<'a, '_>,
+    run: &mut HostRun<'a>,
+    ssh: &Arc<Ssh>,
+    how: Preflight,
+) -> Result<String, Error> {
     let d = ctx
         .d
         .on_host(run.host, ssh.clone())
         .map_err(|diag| Error::Failed(diag.message))?;
     d.layout.check_real().map_err(on_machine::refused)?;
     on_machine::usable(&d)?;
-    if lock {
+    let mut told = vec![];
+    if how.lock {
         match ssh.lock(&d.layout.lock(), &ctx.holder) {
             Ok(None) => {}
             Ok(Some(previous)) => run.reporter.notice(
@@ -204,10 +333,24 @@ pub fn open<'a>(
                 )));
             }
         }
+        run.locked = true;
+        told.push("locked".to_string());
     }
-    on_machine::check(&d, prepare)?;
-    run.journal = on_machine::journal(&d)?;
-    Ok((d, ssh))
+    // Held from here: the end of the run clears the lock's holder line even if this fails.
+    let d: &Deploy<'a> = run.d.insert(d);
+    on_machine::check(d, how.prepare)?;
+    run.journal = on_machine::journal(d)?;
+    told.push(match run.journal.releases.len() {
+        1 => "1 release in its journal".to_string(),
+        n => format!("{n} releases in its journal"),
+    });
+    if how.render {
+        let phases = d
+            .phases(&d.release, None)
+            .map_err(|diag| Error::Failed(diag.message))?;
+        run.phases = Some(phases);
+    }
+    Ok(told.join(", "))
 }
 
 /// One line per host for the summary.

@@ -3,7 +3,9 @@
 
 use std::sync::Mutex;
 
-use super::host::{self, Ctx, HostRun, HostState, open, parallel};
+use super::host::{
+    self, CHANGING, Ctx, HostRun, HostState, READING, each, open, parallel, preflight,
+};
 use crate::deploy::on_machine;
 use crate::deploy::releases::Releases;
 use crate::deploy::resolve::Fleet;
@@ -24,11 +26,19 @@ pub fn rollback<'a>(
         .map(|h| Mutex::new(HostRun::new(h, ctx.reporter)))
         .collect();
     let all: Vec<usize> = (0..runs.len()).collect();
-    parallel(ctx.forks, &all, |i| {
+    // Every host ready before any is changed; then those that are, each on its own.
+    preflight(ctx, &runs, &all, CHANGING);
+    let ready: Vec<usize> = all
+        .into_iter()
+        .filter(|i| runs[*i].lock().unwrap_or_else(|e| e.into_inner()).ready())
+        .collect();
+    each(ctx, &ready, "rollback", |i| {
         let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
-        let (d, ssh) = match open(ctx, &mut run, true, false) {
-            Ok(opened) => opened,
-            Err(message) => return run.unreached(message),
+        if crate::interrupt::requested() {
+            return;
+        }
+        let (Some(d), Some(ssh)) = (run.d.take(), run.ssh.clone()) else {
+            return;
         };
         let mut journal = std::mem::take(&mut run.journal);
         let runner = Runner {
@@ -51,7 +61,7 @@ pub fn rollback<'a>(
             message: outcome.message,
         };
     });
-    let runs = host::finished(runs);
+    let runs = host::finished(ctx, runs);
     let codes: Vec<Exit> = runs
         .iter()
         .map(|r| match &r.state {
@@ -82,8 +92,12 @@ pub fn releases(ctx: &Ctx, fleet: &Fleet) -> Vec<HostReleases> {
     let all: Vec<usize> = (0..fleet.hosts.len()).collect();
     parallel(ctx.forks, &all, |i| {
         let mut run = HostRun::new(&fleet.hosts[i], ctx.reporter);
-        let got = open(ctx, &mut run, false, false)
-            .map(|(d, _)| (std::mem::take(&mut run.journal), d.layout.current_release()));
+        let got = open(ctx, &mut run, READING).map(|()| {
+            (
+                std::mem::take(&mut run.journal),
+                run.d.as_ref().and_then(|d| d.layout.current_release()),
+            )
+        });
         *out[i].lock().unwrap_or_else(|e| e.into_inner()) =
             Some((fleet.hosts[i].name.clone(), got));
     });

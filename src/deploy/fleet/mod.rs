@@ -20,7 +20,7 @@ use super::spec::OnFailure;
 use crate::error::Exit;
 use crate::report::Level;
 pub use host::{Ctx, Early, HostRun, HostState, describe};
-use host::{open, parallel};
+use host::{DEPLOYING, each, parallel, preflight};
 pub use manual::{HostReleases, releases, rollback};
 
 /// "1 host", "20 hosts".
@@ -51,9 +51,40 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
             Level::Info,
             format!("batch {}/{batches}: {}", b + 1, names.join(", ")),
         );
-        parallel(ctx.forks, batch, |i| {
+        // Every host of the batch ready (locked, checked, its steps rendered) before any of
+        // them is changed.
+        preflight(ctx, &runs, batch, DEPLOYING);
+        if crate::interrupt::requested() {
+            stopped = Some((b, format!("interrupted by a signal during batch {}", b + 1)));
+            break;
+        }
+        let unready: Vec<&str> = batch
+            .iter()
+            .filter(|i| !runs[**i].lock().unwrap_or_else(|e| e.into_inner()).ready())
+            .map(|i| fleet.hosts[*i].name.as_str())
+            .collect();
+        if unready.len() > fleet.max_failures {
+            stopped = Some((
+                b,
+                format!(
+                    "batch {}/{batches}: {} of {} hosts failed their pre-flight ({}; max_failures {}), so none of the batch was changed",
+                    b + 1,
+                    unready.len(),
+                    batch.len(),
+                    unready.join(", "),
+                    fleet.max_failures
+                ),
+            ));
+            break;
+        }
+        let ready: Vec<usize> = batch
+            .iter()
+            .copied()
+            .filter(|i| runs[*i].lock().unwrap_or_else(|e| e.into_inner()).ready())
+            .collect();
+        each(ctx, &ready, &format!("batch {}/{batches}", b + 1), |i| {
             let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
-            deploy_host(ctx, &mut run);
+            deploy_host(&mut run);
         });
         let failed: Vec<&str> = batch
             .iter()
@@ -136,7 +167,7 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
         Some((last, why)) => take_back(ctx, fleet, &runs, *last, why),
         None => {}
     }
-    let runs = host::finished(runs);
+    let runs = host::finished(ctx, runs);
     let outcome = verdict(ctx, &runs, stopped.map(|(_, why)| why));
     (outcome, runs)
 }
@@ -187,25 +218,14 @@ fn take_back<'a>(
     });
 }
 
-fn deploy_host<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>) {
+/// A pre-flighted host through the step list, rolled back on itself when a step fails.
+fn deploy_host(run: &mut HostRun) {
     if crate::interrupt::requested() {
         return;
     }
-    let (d, ssh) = match open(ctx, run, true, true) {
-        Ok(opened) => opened,
-        Err(message) => return run.unreached(message),
-    };
-    let phases = match d.phases(&d.release, None) {
-        Ok(p) => p,
-        Err(diag) => {
-            run.state = HostState::Failed {
-                code: Exit::FAILED,
-                message: format!("{}; nothing changed", diag.message),
-                touched: false,
-            };
-            run.d = Some(d);
-            return;
-        }
+    let (Some(d), Some(phases), Some(ssh)) = (run.d.take(), run.phases.take(), run.ssh.clone())
+    else {
+        return;
     };
     let mut journal = std::mem::take(&mut run.journal);
     run.previous = journal

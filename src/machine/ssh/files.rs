@@ -115,8 +115,8 @@ impl Ssh {
     }
 
     /// Clear the holder at a clean end; the lock itself goes with the connection.
-    pub fn unlock(&self, path: &Path) {
-        let _ = self.op(&format!("true >{}", q(path)), None);
+    pub fn unlock(&self, path: &Path) -> io::Result<()> {
+        self.must(&format!("true >{}", q(path)), None).map(drop)
     }
 }
 

@@ -58,6 +58,9 @@ pub struct SshSpec {
     pub host_key_check: HostKeyCheck,
     /// How long connecting to one host may take (default 10s).
     pub connect_timeout: Option<crate::playbook::units::Duration>,
+    /// How long a host may take, once connected, to be ready to change: its lock taken, its
+    /// layout checked, its journal read (default 60s). A host past it fails alone, unchanged.
+    pub preflight_timeout: Option<crate::playbook::units::Duration>,
     /// `sudo`: every command on the hosts runs through sudo.
     #[serde(rename = "become")]
     pub become_: Option<Become>,
@@ -185,6 +188,17 @@ impl Ssh {
             shell: Mutex::new(shell),
             notice,
         })
+    }
+}
+
+impl Ssh {
+    /// Every request from now on ends by `at` (`why` names the limit in the error), or, with
+    /// None, by its own timeout again.
+    pub fn set_deadline(&self, deadline: Option<(std::time::Instant, String)>) {
+        self.shell
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .deadline = deadline;
     }
 }
 

@@ -24,6 +24,8 @@ pub(super) struct Shell {
     broken: Option<String>,
     /// The last step was stopped because tend was asked to stop (SIGINT, SIGTERM).
     pub(super) interrupted: bool,
+    /// When set, no request waits past it (a phase's limit, named for the error).
+    pub(super) deadline: Option<(Instant, String)>,
 }
 
 /// Where a request's output goes.
@@ -77,6 +79,7 @@ impl Shell {
             shown: shown.to_string(),
             broken: None,
             interrupted: false,
+            deadline: None,
         })
     }
 
@@ -154,8 +157,26 @@ impl Shell {
         let len = data.as_ref().map_or(0, |d| d.1);
         let secs = timeout.as_secs().max(1);
         // A host that stops answering is this request's failure, never a hang.
-        let wait = timeout + Duration::from_secs(15);
-        sess.set_timeout(wait.as_millis().min(u128::from(u32::MAX)) as u32);
+        let mut wait = timeout + Duration::from_secs(15);
+        let mut limit = None;
+        if let Some((at, why)) = &self.deadline {
+            let left = at.saturating_duration_since(Instant::now());
+            if left < wait {
+                wait = left.max(Duration::from_millis(1));
+                limit = Some(why.clone());
+            }
+        }
+        let no_answer = |shown: &str| {
+            let text = match &limit {
+                Some(why) => format!("{shown}: no answer within {why}"),
+                None => format!(
+                    "{shown}: no answer for {}",
+                    humantime::format_duration(wait)
+                ),
+            };
+            io::Error::new(io::ErrorKind::TimedOut, text)
+        };
+        sess.set_timeout(wait.as_millis().clamp(1, u128::from(u32::MAX)) as u32);
         let lost = |e: io::Error, shown: &str| {
             io::Error::new(e.kind(), format!("{shown}: connection lost: {e}"))
         };
@@ -215,14 +236,7 @@ impl Shell {
                         sess.set_timeout(200);
                     }
                     if Instant::now() > deadline {
-                        return Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!(
-                                "{}: no answer for {}",
-                                self.shown,
-                                humantime::format_duration(wait)
-                            ),
-                        ));
+                        return Err(no_answer(&self.shown));
                     }
                     continue;
                 }
@@ -261,10 +275,13 @@ impl Shell {
                 }
             }
             if Instant::now() > deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("{}: no end to the request", self.shown),
-                ));
+                return Err(match &limit {
+                    Some(_) => no_answer(&self.shown),
+                    None => io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("{}: no end to the request", self.shown),
+                    ),
+                });
             }
         }
     }
