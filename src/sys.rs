@@ -83,3 +83,25 @@ pub fn longest(d: std::time::Duration) -> Result<std::time::Duration, TooLong> {
     const CENTURY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 86_400);
     if d > CENTURY { Err(TooLong) } else { Ok(d) }
 }
+
+/// Room for `wanted` open files: the soft limit raised toward the hard one when it is lower
+/// (1,024 is the usual soft limit; a fleet run holds two descriptors per connected host). The
+/// most there is when even the hard limit is lower.
+pub fn allow_open_files(wanted: u64) -> Result<(), u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let soft = limit.current.unwrap_or(u64::MAX);
+    if soft >= wanted {
+        return Ok(());
+    }
+    let most = wanted.min(limit.maximum.unwrap_or(u64::MAX));
+    let raised = Rlimit {
+        current: Some(most),
+        maximum: limit.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) if most >= wanted => Ok(()),
+        Ok(()) => Err(most),
+        Err(_) => Err(soft),
+    }
+}

@@ -1141,3 +1141,55 @@ fn a_host_hanging_in_preflight_fails_at_its_deadline_and_the_others_deploy() {
     assert_eq!(f.current("web1"), "releases/v1");
     assert_eq!(f.current("web3"), "releases/v1");
 }
+
+#[test]
+fn a_fleet_bigger_than_the_open_files_soft_limit_still_reaches_every_host() {
+    let f = Fleet::new(24, 1, CANARY);
+    let mut cmd = f.shop.env.tend_spawnable();
+    cmd.args(["releases", "shop.yaml", "--forks", "24"]);
+    // The soft limit of a login shell's 1,024 scaled to this fleet: 24 connections need 48
+    // descriptors, and tend starts with 40.
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getrlimit(2) and setrlimit(2) are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            lim.rlim_cur = 40;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            Ok(())
+        });
+    }
+    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
+    // Nothing deployed yet: each host reached and read, none refused a descriptor.
+    let table = stdout(&out);
+    for i in 1..=24 {
+        assert!(
+            table.contains(&format!("cannot read web{i}: nothing was deployed under")),
+            "{table}"
+        );
+    }
+    Run::of(&out).code(1).stderr_lacks("open files");
+
+    // A hard limit that low too: said before any host is tried, with what to do.
+    let mut cmd = f.shop.env.tend_spawnable();
+    cmd.args(["releases", "shop.yaml", "--forks", "24"]);
+    // SAFETY: setrlimit(2) is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit {
+                rlim_cur: 40,
+                rlim_max: 40,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            Ok(())
+        });
+    }
+    let out = cmd.spawn().unwrap().wait_with_output().unwrap();
+    Run::of(&out).code(1).stderr_has(
+        "24 hosts connected at once need about 112 open files and this process may have 40 (ulimit -Hn): hosts past that fail to connect",
+    );
+}

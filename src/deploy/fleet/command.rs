@@ -39,6 +39,7 @@ pub fn deploy(
         args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
+    room_for(reporter, fleet.hosts.len());
     // Fetched and checksum-verified once, here; every host gets these bytes.
     let (early, artifact) = match fetch_once(&run, &d, fleet, &ssh, args.forks.get()) {
         Ok(fetched) => fetched,
@@ -145,6 +146,21 @@ pub(super) fn ssh_spec(
     }
 }
 
+/// Enough open files for every host's connection (two descriptors each, held to the end of
+/// the run), or a warning that hosts past the limit will fail to connect.
+pub(super) fn room_for(reporter: &crate::report::Reporter, hosts: usize) {
+    let wanted = 2 * hosts as u64 + 64;
+    if let Err(most) = crate::sys::allow_open_files(wanted) {
+        reporter.notice(
+            crate::report::Level::Warn,
+            format!(
+                "{} connected at once need about {wanted} open files and this process may have {most} (ulimit -Hn): hosts past that fail to connect; raise the hard limit (LimitNOFILE= in a unit) or take fewer hosts at a time (--limit)",
+                fleet::hosts(hosts)
+            ),
+        );
+    }
+}
+
 pub(super) fn fleet_ctx<'a, 'd>(
     d: &'d Deploy<'a>,
     ssh: crate::machine::ssh::SshSpec,
@@ -197,6 +213,7 @@ pub fn rollback(
         args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
+    room_for(reporter, fleet.hosts.len());
     let ctx = fleet_ctx(d, ssh, reporter, args.forks);
     let (code, runs) = fleet::rollback(&ctx, fleet, args.to.as_deref());
     summary(reporter, &runs, "");
@@ -275,6 +292,7 @@ pub fn read_hosts(
         ..cfg.report
     };
     let reporter = crate::report::Reporter::new(opts, crate::journal::new_run_id(), vec![]);
+    room_for(&reporter, fleet.hosts.len());
     let ctx = fleet_ctx(d, ssh, &reporter, forks);
     Ok(fleet::releases(&ctx, fleet))
 }
