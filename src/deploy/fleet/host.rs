@@ -293,6 +293,7 @@ pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Res
     )));
     let ready = ready(ctx, run, &ssh, how);
     ssh.set_deadline(None);
+    ssh.idle();
     match &ready {
         Ok(told) => step.end(Status::Ok, told.clone()),
         Err(e) => step.end(Status::Failed, e.to_string()),

@@ -249,6 +249,7 @@ fn deploy_host(run: &mut HostRun) {
     };
     run.journal = journal;
     run.d = Some(d);
+    ssh.idle();
     run.state = match outcome.code {
         Exit::OK => HostState::Deployed,
         code => HostState::Failed {

@@ -202,6 +202,15 @@ impl Ssh {
     }
 }
 
+impl Ssh {
+    /// Between phases, while the host waits: its request buffer (256 KiB, for uploads) handed
+    /// back, since a fleet keeps every host connected to the end and the next request makes it
+    /// again.
+    pub fn idle(&self) {
+        self.shell.lock().unwrap_or_else(|e| e.into_inner()).idle();
+    }
+}
+
 impl Drop for Ssh {
     fn drop(&mut self) {
         self.shell

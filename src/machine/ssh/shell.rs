@@ -115,6 +115,10 @@ impl Shell {
         }
     }
 
+    pub(super) fn idle(&mut self) {
+        self.buf = Vec::new();
+    }
+
     /// Send one request and wait for its marker; the exit status it reports.
     pub(super) fn request(
         &mut self,
