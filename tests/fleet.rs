@@ -1008,6 +1008,15 @@ fn spans(events: &str, step: &str) -> std::collections::BTreeMap<String, (usize,
     spans
 }
 
+/// The JSON event that ended `host`'s `step`.
+fn finished(events: &str, host: &str, step: &str) -> serde_json::Value {
+    events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["host"] == host && e["step"] == step && e["event"] == "step_finished")
+        .unwrap_or_else(|| panic!("no end of {step} on {host}"))
+}
+
 /// A login whose shell takes a second to start and half a second to end, as on a loaded host:
 /// a phase done one host after another would take that once per host.
 fn slow_shell(dir: &std::path::Path) -> String {
@@ -1041,39 +1050,29 @@ fn every_host_is_preflighted_and_closed_at_once_not_one_after_another() {
             "{step} ran one host at a time: {spans:?}"
         );
     }
-    // Nothing of any host changed before every host was ready: the first step that changes a
-    // host comes after the last pre-flight.
-    let preflights = spans(&events, "preflight");
-    let last_ready = preflights.values().map(|s| s.1).max().unwrap();
+    // Nothing of any host changed before every host was ready: its first step after the
+    // pre-flight began after the last pre-flight ended.
+    let last_ready = spans(&events, "preflight")
+        .values()
+        .map(|s| s.1)
+        .max()
+        .unwrap();
     let first_change = events
         .lines()
-        .position(|l| l.contains("\"event\":\"step_started\"") && l.contains("\"step\":\"stop"))
-        .or_else(|| {
-            events.lines().position(|l| {
-                l.contains("\"event\":\"step_started\"") && l.contains("\"step\":\"unpack")
-            })
-        });
-    if let Some(first) = first_change {
-        assert!(last_ready < first, "a host changed before all were ready");
-    }
-    let line = events
-        .lines()
-        .find(|l| {
-            l.contains("\"host\":\"web2\"")
-                && l.contains("\"step\":\"preflight\"")
-                && l.contains("step_finished")
+        .position(|l| {
+            let e: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            e["event"] == "step_started"
+                && e["host"].is_string()
+                && !["connect", "preflight", "close"].contains(&e["step"].as_str().unwrap_or(""))
         })
         .unwrap();
-    assert!(line.contains("locked, 0 releases in its journal"), "{line}");
-    let line = events
-        .lines()
-        .find(|l| {
-            l.contains("\"host\":\"web2\"")
-                && l.contains("\"step\":\"close\"")
-                && l.contains("step_finished")
-        })
-        .unwrap();
-    assert!(line.contains("lock released, disconnected"), "{line}");
+    assert!(
+        last_ready < first_change,
+        "a host changed before all were ready"
+    );
+    let said = |step: &str| finished(&events, "web2", step)["message"].clone();
+    assert_eq!(said("preflight"), "locked, 0 releases in its journal");
+    assert_eq!(said("close"), "lock released, disconnected");
     assert_eq!(
         f.picture(),
         "web1 releases/v1 v1 [v1=verified]\n\
@@ -1106,11 +1105,7 @@ fn a_host_hanging_in_preflight_fails_at_its_deadline_and_the_others_deploy() {
     let out = f.deploy("v1", false, &["--output", "json"]);
     Run::of(&out).code(1);
     let events = stderr(&out);
-    let failed: serde_json::Value = events
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|e| e["host"] == "web2" && e["step"] == "preflight" && e["event"] == "step_finished")
-        .expect("web2's pre-flight ended");
+    let failed = finished(&events, "web2", "preflight");
     assert_eq!(failed["status"], "failed");
     assert!(
         failed["message"]
