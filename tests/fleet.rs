@@ -802,7 +802,7 @@ fn a_host_root_is_judged_by_its_real_path_on_that_host() {
     ] {
         assert!(
             err.contains(&format!(
-                "[{host}] error   deploy root '{}/{host}/app/../app2' (it resolves to {real}) is a system directory; give the app one of its own, like /srv/app\n",
+                "[{host}] failed  preflight: deploy root '{}/{host}/app/../app2' (it resolves to {real}) is a system directory; give the app one of its own, like /srv/app (",
                 srv.display()
             )),
             "{host}: {err}"
@@ -1111,7 +1111,7 @@ fn a_host_hanging_in_preflight_fails_at_its_deadline_and_the_others_deploy() {
         failed["message"]
             .as_str()
             .unwrap()
-            .contains("no answer within the pre-flight's 2s (ssh.preflight_timeout)"),
+            .contains("no answer within the preflight's 2s (ssh.preflight_timeout)"),
         "{failed}"
     );
     // Its deadline, not a request's two-minute limit, ended it.
@@ -1132,7 +1132,7 @@ fn a_host_hanging_in_preflight_fails_at_its_deadline_and_the_others_deploy() {
     let out = f.deploy("v2", false, &[]);
     Run::of(&out)
         .code(1)
-        .stderr_has("batch 1/1: 1 of 3 hosts failed their pre-flight (web2; max_failures 0), so none of the batch was changed");
+        .stderr_has("batch 1/1: 1 of 3 hosts could not be reached or prepared (web2; max_failures 0), so none of the batch was changed");
     assert_eq!(f.current("web1"), "releases/v1");
     assert_eq!(f.current("web3"), "releases/v1");
 }
@@ -1185,6 +1185,113 @@ fn a_fleet_bigger_than_the_open_files_soft_limit_still_reaches_every_host() {
     }
     let out = cmd.spawn().unwrap().wait_with_output().unwrap();
     Run::of(&out).code(1).stderr_has(
-        "24 hosts connected at once need about 112 open files and this process may have 40 (ulimit -Hn): hosts past that fail to connect",
+        "24 hosts connected at once need about 80 open files and this process may have 40 (ulimit -Hn): hosts past that fail to connect",
     );
+}
+
+#[test]
+fn sigint_during_the_preflight_stops_it_at_once_and_changes_no_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("asked");
+    let hang = dir.path().join("hang-sh");
+    std::fs::write(
+        &hang,
+        format!("#!/bin/sh\ntouch {}\nexec sleep 600\n", mark.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hanging = format!("ForceCommand {}\n", hang.display());
+    let f = Fleet::with_sshd_config(2, &["", &hanging], r#"{ batches: ["100%"] }"#);
+    let child = f.deploy_spawn("v1", false, &["--output", "json"]);
+    crate::harness::wait_for(
+        "web2's shell to be asked for",
+        std::time::Duration::from_secs(30),
+        || mark.exists(),
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run::of(&out).code(1);
+    let events = stderr(&out);
+    let web2 = finished(&events, "web2", "preflight");
+    assert_eq!(web2["status"], "failed");
+    assert!(
+        web2["message"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted by a signal"),
+        "{web2}"
+    );
+    // The signal, not the minute of the preflight's deadline, ended it.
+    assert!(web2["elapsed_ms"].as_u64().unwrap() < 30_000, "{web2}");
+    assert_eq!(f.current("web1"), "(none)");
+    assert!(
+        !f.root("web1").join("releases").exists(),
+        "web1 was changed"
+    );
+}
+
+#[test]
+fn a_host_stuck_in_its_preflight_is_freed_so_the_next_run_gets_its_lock() {
+    let f = Fleet::new(2, 1, r#"{ batches: ["100%"], max_failures: 1 }"#);
+    Run::of(&f.deploy("v1", false, &[])).code(0);
+    // web2's journal read hangs: a FIFO no one writes, as on a hung disk.
+    let journal = f.root("web2").join(".tend/releases.json");
+    let kept = std::fs::read(&journal).unwrap();
+    std::fs::remove_file(&journal).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&journal)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    f.edit(|t| {
+        t.replace(
+            "ssh: { known_hosts:",
+            "ssh: { preflight_timeout: 2s, known_hosts:",
+        )
+    });
+    let out = f.deploy("v2", false, &["--output", "json"]);
+    Run::of(&out).code(1);
+    let events = stderr(&out);
+    assert_eq!(finished(&events, "web2", "preflight")["status"], "failed");
+    assert_eq!(f.current("web1"), "releases/v2");
+    // The disk is back: the next run takes web2's lock, no run of the past holds it. (The
+    // reader left waiting on the FIFO is let go first: a writer that opens and closes it.)
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&journal);
+    std::fs::remove_file(&journal).unwrap();
+    std::fs::write(&journal, kept).unwrap();
+    let out = f.deploy("v2", false, &[]);
+    Run::of(&out)
+        .code(0)
+        .stderr_lacks("another run holds the lock");
+    assert_eq!(f.current("web2"), "releases/v2");
+}
+
+#[test]
+fn a_zero_timeout_is_refused_before_any_host_is_tried() {
+    let f = Fleet::new(1, 1, CANARY);
+    f.edit(|t| {
+        t.replace(
+            "ssh: { known_hosts:",
+            "ssh: { preflight_timeout: 0s, known_hosts:",
+        )
+    });
+    let out = f
+        .shop
+        .env
+        .tend()
+        .args(["validate", "shop.yaml"])
+        .output()
+        .unwrap();
+    Run::of(&out)
+        .code(64)
+        .stderr_has(" --> shop.yaml:8:27")
+        .stderr_has("a timeout of 0 fails every host before it is tried");
 }

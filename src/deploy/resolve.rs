@@ -184,6 +184,9 @@ impl<'a> Deploy<'a> {
             }
             return Ok(None);
         }
+        if let Some(ssh) = &b.ssh {
+            ssh.check(&top.at("ssh"))?;
+        }
         let entries: Vec<Host> = b.hosts.iter().flatten().map(|h| h.0.clone()).collect();
         let mut inventory = None;
         if let Some(inv) = &b.inventory {

@@ -100,11 +100,14 @@ impl<'a> Plan<'a> {
                     .at("ssh")
                     .error(
                         "preflight_timeout",
-                        "a failover has no pre-flight: it connects to a host for each action",
+                        "a failover has no preflight: it connects to a host for each action",
                     )
                     .hint("connect_timeout bounds connecting; an action's own timeout, the rest"));
             }
-            Some(s) => s.render(&top.at("ssh"))?,
+            Some(s) => {
+                s.check(&top.at("ssh"))?;
+                s.render(&top.at("ssh"))?
+            }
             None => Default::default(),
         };
         let plan = Plan {

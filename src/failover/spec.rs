@@ -12,6 +12,16 @@ fn one_source(s: &mut schemars::Schema) {
     crate::playbook::schema::exactly_one_of(s, &["command", "resolv_conf", "state_file"]);
 }
 
+/// `ssh:` as a failover takes it: no `preflight_timeout` (a failover has no preflight), which
+/// the loader refuses too.
+fn ssh_without_preflight(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut ssh = <crate::machine::ssh::SshSpec as schemars::JsonSchema>::json_schema(g);
+    if let Some(keys) = ssh.get_mut("properties").and_then(|p| p.as_object_mut()) {
+        keys.remove("preflight_timeout");
+    }
+    schemars::json_schema!({ "anyOf": [ssh, { "type": "null" }] })
+}
+
 crate::playbook!(
     Failover,
     /// `tend failover`: probe the DNS servers, fence the failed active, promote the standby,
@@ -35,6 +45,8 @@ crate::playbook!(
         /// No second failover within this long of the last (default 10m).
         pub hold_down: Option<Duration>,
         /// How `host:` entries are reached: user, identity, known_hosts, host_key_check.
+        #[serde(default)]
+        #[schemars(schema_with = "ssh_without_preflight")]
         pub ssh: Option<crate::machine::ssh::SshSpec>,
         /// What `tend drill` may do with it.
         pub drill: Option<crate::drill::DrillSpec>,

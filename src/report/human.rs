@@ -123,7 +123,7 @@ impl Sink for Human {
             // Above the hosts' lines: where the eye looks first.
             let bar = self.multi.insert(0, ProgressBar::new(total as u64));
             bar.set_style(
-                ProgressStyle::with_template("{msg:.bold} {pos}/{len} {elapsed:.dim}")
+                ProgressStyle::with_template("{msg:.bold} {pos}/{len} hosts {elapsed:.dim}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_message(what.to_string());

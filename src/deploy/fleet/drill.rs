@@ -55,9 +55,34 @@ pub fn drill(
             Level::Info,
             format!("batch {}/{batches}: {}", b + 1, names.join(", ")),
         );
-        // Every host of the batch ready before any of them is drilled.
+        // Every host of the batch ready before any of them is drilled; a host that is not
+        // stops the drill there (any host that does not pass does), none of the batch touched.
         preflight(&ctx, &runs, batch, CHANGING);
-        each(&ctx, batch, &format!("batch {}/{batches}", b + 1), |i| {
+        let unready: Vec<&str> = batch
+            .iter()
+            .filter(|i| !runs[**i].lock().unwrap_or_else(|e| e.into_inner()).ready())
+            .map(|i| fleet.hosts[*i].name.as_str())
+            .collect();
+        if !unready.is_empty() {
+            for i in batch {
+                let run = runs[*i].lock().unwrap_or_else(|e| e.into_inner());
+                let why = match &run.state {
+                    super::HostState::Failed { message, .. } => format!("not drilled: {message}"),
+                    _ => "not drilled: another host of its batch failed its preflight".to_string(),
+                };
+                if !run.ready() {
+                    drill.finding(format!("{}: {why}", run.host.name));
+                }
+                *results[*i].lock().unwrap_or_else(|e| e.into_inner()) = Some((Exit::FAILED, why));
+            }
+            stopped = Some(format!(
+                "batch {}/{batches}: {} could not be reached or prepared, so none of the batch was drilled",
+                b + 1,
+                unready.join(", ")
+            ));
+            break;
+        }
+        each(&ctx, batch, &format!("batch {}/{batches}:", b + 1), |i| {
             let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
             let result = drill_host(&drill, &mut run);
             *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
@@ -142,18 +167,13 @@ pub fn drill(
     Ok(drill.finish(cfg, asked, exit, message))
 }
 
-/// A pre-flighted host through both legs.
+/// A preflighted host through both legs.
 fn drill_host(drill: &Drill, run: &mut HostRun) -> (Exit, String) {
     if crate::interrupt::requested() || crate::interrupt::late() {
         return (Exit::FAILED, "not drilled: interrupted by a signal".into());
     }
     let (Some(d), Some(ssh)) = (run.d.take(), run.ssh.clone()) else {
-        let why = match &run.state {
-            super::HostState::Failed { message, .. } => format!("not drilled: {message}"),
-            _ => "not drilled: it could not be prepared".to_string(),
-        };
-        drill.finding(format!("{}: {why}", run.host.name));
-        return (Exit::FAILED, why);
+        return (Exit::FAILED, "not drilled: it could not be prepared".into());
     };
     let mut journal = std::mem::take(&mut run.journal);
     let runner = Runner {

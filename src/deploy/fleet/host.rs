@@ -9,7 +9,7 @@ use super::super::releases::Releases;
 use super::super::resolve::{Deploy, Phases};
 use crate::error::{Error, Exit};
 use crate::inventory::Host;
-use crate::machine::ssh::{Ssh, SshSpec};
+use crate::machine::ssh::{LockRefused, Ssh, SshSpec};
 use crate::report::{Level, Reporter, Status};
 
 /// Where a host stands.
@@ -38,7 +38,7 @@ pub struct HostRun<'a> {
     pub reporter: Reporter,
     pub ssh: Option<Arc<Ssh>>,
     pub d: Option<Deploy<'a>>,
-    /// Its steps, rendered in its pre-flight (a deploy).
+    /// Its steps, rendered in its preflight (a deploy).
     pub phases: Option<Phases>,
     /// Its lock is this run's: cleared at the end.
     pub locked: bool,
@@ -65,8 +65,8 @@ impl<'a> HostRun<'a> {
 
     /// It could not be reached or prepared (`open` said why): reported, and nothing changed.
     pub fn unreached(&mut self, e: Error) {
+        // Its failed step said why already.
         let message = e.to_string();
-        self.reporter.notice(Level::Error, message.clone());
         self.state = HostState::Failed {
             code: Exit::FAILED,
             message: format!("{message}; nothing changed"),
@@ -74,7 +74,7 @@ impl<'a> HostRun<'a> {
         };
     }
 
-    /// Ready to be changed: its pre-flight passed.
+    /// Ready to be changed: its preflight passed.
     pub fn ready(&self) -> bool {
         self.d.is_some() && matches!(self.state, HostState::Untouched)
     }
@@ -108,12 +108,13 @@ impl<'a> HostRun<'a> {
     }
 }
 
-/// What a fleet command has a host do in its pre-flight, before anything on it changes.
+/// What a fleet command has a host do in its preflight, before anything on it changes.
 #[derive(Clone, Copy)]
 pub struct Preflight {
     /// Take the run's lock there.
     pub lock: bool,
-    /// Create the layout (a deploy), not only check it.
+    /// A deploy, which creates the layout with its first change; else the layout must hold a
+    /// journal.
     pub prepare: bool,
     /// Render the deploy's steps for it.
     pub render: bool,
@@ -251,7 +252,7 @@ pub fn parallel(forks: usize, items: &[usize], f: impl Fn(usize) + Sync) {
     });
 }
 
-/// Connect to the host, then its pre-flight as a step of its own, bounded by
+/// Connect to the host, then its preflight as a step of its own, bounded by
 /// `ssh.preflight_timeout`: its lock taken, its layout checked (created for a deploy), its
 /// journal read and its steps rendered, as `how` asks. What every fleet command does first on a
 /// host; on success `run` holds the connection, the deploy as it is there and the journal. The
@@ -287,7 +288,7 @@ pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Res
     ssh.set_deadline(Some((
         std::time::Instant::now() + limit,
         format!(
-            "the pre-flight's {} (ssh.preflight_timeout)",
+            "the preflight's {} (ssh.preflight_timeout)",
             humantime::format_duration(limit)
         ),
     )));
@@ -301,11 +302,11 @@ pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Res
     ready.map(drop)
 }
 
-/// How long a host's pre-flight may take unless `ssh.preflight_timeout` says: its few requests
+/// How long a host's preflight may take unless `ssh.preflight_timeout` says: its few requests
 /// take milliseconds, seconds on a host that is busy.
 const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The pre-flight itself, on a connected host: what it found, for the step's line.
+/// The preflight itself, on a connected host: what it found, for the step's line.
 fn ready<'a>(
     ctx: &Ctx<'a, '_>,
     run: &mut HostRun<'a>,
@@ -326,11 +327,18 @@ fn ready<'a>(
                 Level::Warn,
                 format!("took over the lock of a run that died without releasing it: {previous}"),
             ),
-            Err(holder) => {
+            Err(LockRefused::Held(holder)) => {
                 return Err(Error::Failed(format!(
                     "another run holds the lock of {}: {}",
                     d.layout.root.display(),
                     holder.unwrap_or_else(|| "holder unknown".into())
+                )));
+            }
+            Err(LockRefused::Unanswered(e)) => {
+                return Err(Error::Failed(format!(
+                    "cannot take the lock of {}: {}",
+                    d.layout.root.display(),
+                    crate::sys::describe_io(&e)
                 )));
             }
         }
@@ -339,7 +347,11 @@ fn ready<'a>(
     }
     // Held from here: the end of the run clears the lock's holder line even if this fails.
     let d: &Deploy<'a> = run.d.insert(d);
-    on_machine::check(d, how.prepare)?;
+    // A deploy creates its layout with its first change, not here: a batch stopped after its
+    // preflight leaves no new directory behind.
+    if !how.prepare {
+        on_machine::check(d, false)?;
+    }
     run.journal = on_machine::journal(d)?;
     told.push(match run.journal.releases.len() {
         1 => "1 release in its journal".to_string(),
@@ -357,6 +369,10 @@ fn ready<'a>(
 /// One line per host for the summary.
 pub fn describe(run: &HostRun, release: &str) -> (Level, String) {
     match &run.state {
+        HostState::Untouched if run.locked => (
+            Level::Info,
+            "untouched: its batch stopped after the preflight, before any change".into(),
+        ),
         HostState::Untouched => (Level::Info, "untouched: its batch never started".into()),
         HostState::Deployed => (Level::Info, format!("on {release}, verified")),
         HostState::Failed { code, message, .. } if *code == Exit::NOT_VERIFIED => {

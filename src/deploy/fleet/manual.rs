@@ -3,9 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::host::{
-    self, CHANGING, Ctx, HostRun, HostState, READING, each, open, parallel, preflight,
-};
+use super::host::{self, CHANGING, Ctx, HostRun, HostState, READING, each, open, parallel};
 use crate::deploy::on_machine;
 use crate::deploy::releases::Releases;
 use crate::deploy::resolve::Fleet;
@@ -26,16 +24,15 @@ pub fn rollback<'a>(
         .map(|h| Mutex::new(HostRun::new(h, ctx.reporter)))
         .collect();
     let all: Vec<usize> = (0..runs.len()).collect();
-    // Every host ready before any is changed; then those that are, each on its own.
-    preflight(ctx, &runs, &all, CHANGING);
-    let ready: Vec<usize> = all
-        .into_iter()
-        .filter(|i| runs[*i].lock().unwrap_or_else(|e| e.into_inner()).ready())
-        .collect();
-    each(ctx, &ready, "rollback", |i| {
+    // No barrier: a rollback is what is done in a hurry, and each host's own journal says
+    // where it goes back to; a host that cannot be reached holds up no other.
+    each(ctx, &all, "rollback", |i| {
         let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
         if crate::interrupt::requested() {
             return;
+        }
+        if let Err(e) = open(ctx, &mut run, CHANGING) {
+            return run.unreached(e);
         }
         let (Some(d), Some(ssh)) = (run.d.take(), run.ssh.clone()) else {
             return;

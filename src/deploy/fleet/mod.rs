@@ -67,7 +67,7 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
             stopped = Some((
                 b,
                 format!(
-                    "batch {}/{batches}: {} of {} hosts failed their pre-flight ({}; max_failures {}), so none of the batch was changed",
+                    "batch {}/{batches}: {} of {} hosts could not be reached or prepared ({}; max_failures {}), so none of the batch was changed",
                     b + 1,
                     unready.len(),
                     batch.len(),
@@ -77,12 +77,24 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
             ));
             break;
         }
+        if !unready.is_empty() {
+            ctx.reporter.notice(
+                Level::Warn,
+                format!(
+                    "batch {}/{batches}: {} could not be reached or prepared, within max_failures {}; going on with {}",
+                    b + 1,
+                    unready.join(", "),
+                    fleet.max_failures,
+                    hosts(batch.len() - unready.len())
+                ),
+            );
+        }
         let ready: Vec<usize> = batch
             .iter()
             .copied()
             .filter(|i| runs[*i].lock().unwrap_or_else(|e| e.into_inner()).ready())
             .collect();
-        each(ctx, &ready, &format!("batch {}/{batches}", b + 1), |i| {
+        each(ctx, &ready, &format!("batch {}/{batches}:", b + 1), |i| {
             let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
             deploy_host(&mut run);
         });
@@ -200,9 +212,18 @@ fn take_back<'a>(
         OnFailure::RollbackBatch => "on_failure: rollback_batch",
         OnFailure::RollbackAll => "on_failure: rollback_all",
     };
+    let any_deployed = runs.iter().any(|r| {
+        matches!(
+            r.lock().unwrap_or_else(|e| e.into_inner()).state,
+            HostState::Deployed
+        )
+    });
     ctx.reporter.notice(
         Level::Error,
-        if back.is_empty() {
+        if !any_deployed {
+            // Nothing on the new release: the policy has nothing to act on.
+            why.to_string()
+        } else if back.is_empty() {
             format!("{why}; {policy}")
         } else {
             format!(
@@ -218,7 +239,7 @@ fn take_back<'a>(
     });
 }
 
-/// A pre-flighted host through the step list, rolled back on itself when a step fails.
+/// A preflighted host through the step list, rolled back on itself when a step fails.
 fn deploy_host(run: &mut HostRun) {
     if crate::interrupt::requested() {
         return;
@@ -227,6 +248,11 @@ fn deploy_host(run: &mut HostRun) {
     else {
         return;
     };
+    if let Err(e) = on_machine::check(&d, true) {
+        run.reporter.notice(Level::Error, e.to_string());
+        run.d = Some(d);
+        return run.unreached(e);
+    }
     let mut journal = std::mem::take(&mut run.journal);
     run.previous = journal
         .last_verified(None)
@@ -346,9 +372,17 @@ fn verdict(ctx: &Ctx, runs: &[HostRun], stopped: Option<String>) -> Ending {
     let message = if rolled + touched_failed == 0 && deployed == 0 {
         format!("deploy of {release} FAILED ({why}); no host was changed")
     } else if deployed > 0 {
-        format!(
-            "deploy of {release} FAILED ({why}); {deployed} of {n} hosts stay on {release} (verified), the others are verified on their previous release"
-        )
+        let back = rolled + touched_failed;
+        let mut parts = vec![format!(
+            "{deployed} of {n} hosts stay on {release} (verified)"
+        )];
+        if back > 0 {
+            parts.push(format!("{back} back on their previous release (verified)"));
+        }
+        if n - deployed - back > 0 {
+            parts.push(format!("{} not changed", n - deployed - back));
+        }
+        format!("deploy of {release} FAILED ({why}); {}", parts.join(", "))
     } else {
         format!(
             "deploy of {release} FAILED ({why}); every host touched is back on its previous release, verified"

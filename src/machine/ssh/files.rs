@@ -39,6 +39,14 @@ fn partial(p: &Path) -> PathBuf {
     p.with_file_name(name)
 }
 
+/// Why the run's lock on a host was not taken.
+pub enum LockRefused {
+    /// Another run holds it: the line it wrote there, if any.
+    Held(Option<String>),
+    /// The host did not answer the request.
+    Unanswered(io::Error),
+}
+
 impl Ssh {
     /// Run one of tend's own commands; its output, or an error carrying it.
     fn op(&self, cmd: &str, data: Option<(&mut dyn Read, u64)>) -> io::Result<(i32, Vec<u8>)> {
@@ -93,8 +101,8 @@ impl Ssh {
     }
 
     /// Take the run's lock on this host: an flock the remote shell holds until the connection
-    /// ends. `Err(Some(holder))` when another run holds it (with what that run wrote there).
-    pub fn lock(&self, path: &Path, holder: &str) -> Result<Option<String>, Option<String>> {
+    /// ends. `Err(Held(holder))` when another run holds it (with what that run wrote there).
+    pub fn lock(&self, path: &Path, holder: &str) -> Result<Option<String>, LockRefused> {
         // One line, read off the shell by the `read` builtin (which stops at the newline).
         let holder = format!("{}\n", holder.replace(['\n', '\r'], " "));
         let mut data = holder.as_bytes();
@@ -104,12 +112,12 @@ impl Ssh {
                 &path.to_string_lossy(),
                 Some((&mut data, holder.len() as u64)),
             )
-            .map_err(|e| Some(e.to_string()))?;
+            .map_err(LockRefused::Unanswered)?;
         // Another run's holder when refused; the last holder's line (a run that died) when
         // taken.
         let text = String::from_utf8_lossy(&out).trim().to_string();
         if code != 0 {
-            return Err(if text.is_empty() { None } else { Some(text) });
+            return Err(LockRefused::Held((!text.is_empty()).then_some(text)));
         }
         Ok((!text.is_empty()).then_some(text))
     }

@@ -8,6 +8,8 @@ mod files;
 mod frame;
 mod shell;
 
+pub use files::LockRefused;
+
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -72,6 +74,21 @@ pub struct SshSpec {
 
 impl SshSpec {
     /// Templates rendered: `passphrase: "{{ key_passphrase }}"` becomes the passphrase.
+    /// Refused at load: a zero timeout, which no host could meet.
+    pub fn check(&self, scope: &crate::playbook::Scope) -> Result<(), crate::playbook::Diagnostic> {
+        for (key, t) in [
+            ("connect_timeout", self.connect_timeout),
+            ("preflight_timeout", self.preflight_timeout),
+        ] {
+            if t.is_some_and(|t| t.0.is_zero()) {
+                return Err(scope
+                    .error(key, "a timeout of 0 fails every host before it is tried")
+                    .hint("give it time to answer: 10s, 1m"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn render(
         &self,
         scope: &crate::playbook::Scope,

@@ -242,6 +242,14 @@ impl Shell {
                     if Instant::now() > deadline {
                         return Err(no_answer(&self.shown));
                     }
+                    // Under a phase's deadline (a preflight) a signal ends even one of tend's own
+                    // requests: nothing has changed yet, and nothing waits on the host's answer.
+                    if limit.is_some() && pid.is_none() && crate::interrupt::armed() {
+                        return Err(io::Error::new(
+                            io::ErrorKind::Interrupted,
+                            format!("{}: interrupted by a signal", self.shown),
+                        ));
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -313,9 +321,25 @@ impl Shell {
             sess.set_timeout(1000);
             let _ = self.ch.send_eof();
             let _ = self.ch.wait_close();
+        } else {
+            self.end_loop(sess);
         }
         sess.set_blocking(false);
         let _ = sess.disconnect(None, "tend is done", None);
+    }
+
+    /// A request given up on (its deadline, a signal) leaves the loop shell waiting on it, and
+    /// the loop holds the run's lock: sshd does not end a session's command when the
+    /// connection goes. Ended over a channel of its own, found by the nonce in its command
+    /// line (`exec`: the shell that runs pkill carries the nonce too, pkill never matches
+    /// itself). A connection that is gone opens no channel: nothing is tried.
+    fn end_loop(&self, sess: &Session) {
+        sess.set_timeout(2000);
+        if let Ok(mut ch) = sess.channel_session() {
+            let _ = ch.exec(&format!("exec pkill -KILL -f 'n={}'", self.nonce));
+            let _ = ch.send_eof();
+            let _ = ch.wait_close();
+        }
     }
 }
 
