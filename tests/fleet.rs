@@ -1061,32 +1061,31 @@ fn every_host_is_preflighted_at_once_not_one_after_another_and_closed() {
     let events = stderr(&out);
     // The close is shown per host below; its time here is milliseconds, too short to tell
     // one host after another from all at once on a loaded machine.
-    for (step, least) in [("preflight", 1000)] {
-        // Each host's phase, as its end and its own time (ms since the epoch).
-        let took: Vec<(u64, u64)> = events
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["step"] == step && e["event"] == "step_finished")
-            .map(|e| {
-                let ts = e["ts"].as_str().unwrap();
-                let end = chrono_ms(ts);
-                (end, e["elapsed_ms"].as_u64().unwrap())
-            })
-            .collect();
-        assert_eq!(took.len(), 4, "{step} on every host");
-        // Each host's really was slow...
-        assert!(took.iter().all(|(_, ms)| *ms >= least), "{step}: {took:?}");
-        // ...and the phase over all four took well under their sum: they overlapped (one host
-        // after another, it would take at least the sum).
-        let first = took.iter().map(|(end, ms)| end - ms).min().unwrap();
-        let last = took.iter().map(|(end, _)| *end).max().unwrap();
-        let sum: u64 = took.iter().map(|(_, ms)| ms).sum();
-        assert!(
-            (last - first) * 4 < sum * 3,
-            "{step} ran one host at a time: {} ms for {took:?}",
-            last - first
-        );
-    }
+    let (step, least) = ("preflight", 1000);
+    // Each host's phase, as its end and its own time (ms since the epoch).
+    let took: Vec<(u64, u64)> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["step"] == step && e["event"] == "step_finished")
+        .map(|e| {
+            let ts = e["ts"].as_str().unwrap();
+            let end = chrono_ms(ts);
+            (end, e["elapsed_ms"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(took.len(), 4, "{step} on every host");
+    // Each host's really was slow...
+    assert!(took.iter().all(|(_, ms)| *ms >= least), "{step}: {took:?}");
+    // ...and the phase over all four took well under their sum: they overlapped (one host
+    // after another, it would take at least the sum).
+    let first = took.iter().map(|(end, ms)| end - ms).min().unwrap();
+    let last = took.iter().map(|(end, _)| *end).max().unwrap();
+    let sum: u64 = took.iter().map(|(_, ms)| ms).sum();
+    assert!(
+        (last - first) * 4 < sum * 3,
+        "{step} ran one host at a time: {} ms for {took:?}",
+        last - first
+    );
     // Nothing of any host changed before every host was ready: its first step after the
     // pre-flight began after the last pre-flight ended.
     let last_ready = spans(&events, "preflight")
