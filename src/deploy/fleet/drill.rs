@@ -4,8 +4,8 @@
 use std::sync::Mutex;
 
 use super::command::{fleet_ctx, read_hosts, room_for, ssh_spec};
-use super::host::{self, CHANGING, HostRun, each, preflight};
-use super::hosts;
+use super::host::{self, CHANGING, HostRun, each, preflight, those};
+use super::{hosts, names};
 use crate::config::Config;
 use crate::deploy::drill::{legs, rehearse};
 use crate::deploy::resolve::{Deploy, Fleet};
@@ -47,22 +47,18 @@ pub fn drill(
     let batches = fleet.batches.len();
     let mut stopped = None;
     for (b, batch) in fleet.batches.iter().enumerate() {
-        let names: Vec<&str> = batch
-            .iter()
-            .map(|i| fleet.hosts[*i].name.as_str())
-            .collect();
         drill.reporter().notice(
             Level::Info,
-            format!("batch {}/{batches}: {}", b + 1, names.join(", ")),
+            format!(
+                "batch {}/{batches}: {}",
+                b + 1,
+                names(fleet, batch).join(", ")
+            ),
         );
         // Every host of the batch ready before any of them is drilled; a host that is not
         // stops the drill there (any host that does not pass does), none of the batch touched.
         preflight(&ctx, &runs, batch, CHANGING);
-        let unready: Vec<&str> = batch
-            .iter()
-            .filter(|i| !runs[**i].lock().unwrap_or_else(|e| e.into_inner()).ready())
-            .map(|i| fleet.hosts[*i].name.as_str())
-            .collect();
+        let unready = names(fleet, &those(&runs, batch, |r| !r.ready()));
         if !unready.is_empty() {
             for i in batch {
                 let run = runs[*i].lock().unwrap_or_else(|e| e.into_inner());

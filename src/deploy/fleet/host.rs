@@ -225,6 +225,19 @@ pub fn preflight<'a>(
     });
 }
 
+/// Those of `hosts` whose run `is`, in order.
+pub fn those(
+    runs: &[Mutex<HostRun>],
+    hosts: &[usize],
+    is: impl Fn(&HostRun) -> bool,
+) -> Vec<usize> {
+    hosts
+        .iter()
+        .copied()
+        .filter(|i| is(&runs[*i].lock().unwrap_or_else(|e| e.into_inner())))
+        .collect()
+}
+
 /// `f` for each of `hosts` on up to `--forks` threads, with a live tally of how many are done
 /// (`what 37/100`) on a terminal.
 pub fn each(ctx: &Ctx, hosts: &[usize], what: &str, f: impl Fn(usize) + Sync) {
@@ -292,7 +305,7 @@ pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Res
             humantime::format_duration(limit)
         ),
     )));
-    let ready = ready(ctx, run, &ssh, how);
+    let ready = make_ready(ctx, run, &ssh, how);
     ssh.set_deadline(None);
     ssh.idle();
     match &ready {
@@ -307,7 +320,7 @@ pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Res
 const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The preflight itself, on a connected host: what it found, for the step's line.
-fn ready<'a>(
+fn make_ready<'a>(
     ctx: &Ctx<'a, '_>,
     run: &mut HostRun<'a>,
     ssh: &Arc<Ssh>,

@@ -20,8 +20,16 @@ use super::spec::OnFailure;
 use crate::error::Exit;
 use crate::report::Level;
 pub use host::{Ctx, Early, HostRun, HostState, describe};
-use host::{DEPLOYING, each, parallel, preflight};
+use host::{DEPLOYING, each, parallel, preflight, those};
 pub use manual::{HostReleases, releases, rollback};
+
+/// The names of `hosts` (indices), in order.
+pub(super) fn names<'f>(fleet: &'f Fleet, hosts: &[usize]) -> Vec<&'f str> {
+    hosts
+        .iter()
+        .map(|i| fleet.hosts[*i].name.as_str())
+        .collect()
+}
 
 /// "1 host", "20 hosts".
 pub fn hosts(n: usize) -> String {
@@ -43,13 +51,13 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
     // An inconclusive analysis with `on_inconclusive: halt`: nothing is taken back.
     let mut halted = false;
     for (b, batch) in fleet.batches.iter().enumerate() {
-        let names: Vec<&str> = batch
-            .iter()
-            .map(|i| fleet.hosts[*i].name.as_str())
-            .collect();
         ctx.reporter.notice(
             Level::Info,
-            format!("batch {}/{batches}: {}", b + 1, names.join(", ")),
+            format!(
+                "batch {}/{batches}: {}",
+                b + 1,
+                names(fleet, batch).join(", ")
+            ),
         );
         // Every host of the batch ready (locked, checked, its steps rendered) before any of
         // them is changed.
@@ -58,11 +66,8 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
             stopped = Some((b, format!("interrupted by a signal during batch {}", b + 1)));
             break;
         }
-        let unready: Vec<&str> = batch
-            .iter()
-            .filter(|i| !runs[**i].lock().unwrap_or_else(|e| e.into_inner()).ready())
-            .map(|i| fleet.hosts[*i].name.as_str())
-            .collect();
+        let ready = those(&runs, batch, |r| r.ready());
+        let unready = names(fleet, &those(&runs, batch, |r| !r.ready()));
         if unready.len() > fleet.max_failures {
             stopped = Some((
                 b,
@@ -89,25 +94,16 @@ pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'
                 ),
             );
         }
-        let ready: Vec<usize> = batch
-            .iter()
-            .copied()
-            .filter(|i| runs[*i].lock().unwrap_or_else(|e| e.into_inner()).ready())
-            .collect();
         each(ctx, &ready, &format!("batch {}/{batches}:", b + 1), |i| {
             let mut run = runs[i].lock().unwrap_or_else(|e| e.into_inner());
             deploy_host(&mut run);
         });
-        let failed: Vec<&str> = batch
-            .iter()
-            .filter(|i| {
-                matches!(
-                    runs[**i].lock().unwrap_or_else(|e| e.into_inner()).state,
-                    HostState::Failed { .. }
-                )
-            })
-            .map(|i| fleet.hosts[*i].name.as_str())
-            .collect();
+        let failed = names(
+            fleet,
+            &those(&runs, batch, |r| {
+                matches!(r.state, HostState::Failed { .. })
+            }),
+        );
         if crate::interrupt::requested() {
             stopped = Some((b, format!("interrupted by a signal during batch {}", b + 1)));
             break;
@@ -194,30 +190,20 @@ fn take_back<'a>(
     why: &str,
 ) {
     // The hosts this policy takes back: on the new release, in the failed batch or before.
-    let back: Vec<usize> = match fleet.on_failure {
+    let deployed = |r: &HostRun| matches!(r.state, HostState::Deployed);
+    let back = match fleet.on_failure {
         OnFailure::Halt => vec![],
-        OnFailure::RollbackBatch => fleet.batches[last].clone(),
-        OnFailure::RollbackAll => fleet.batches[..=last].concat(),
-    }
-    .into_iter()
-    .filter(|i| {
-        matches!(
-            runs[*i].lock().unwrap_or_else(|e| e.into_inner()).state,
-            HostState::Deployed
-        )
-    })
-    .collect();
+        OnFailure::RollbackBatch => those(runs, &fleet.batches[last], deployed),
+        OnFailure::RollbackAll => those(runs, &fleet.batches[..=last].concat(), deployed),
+    };
     let policy = match fleet.on_failure {
         OnFailure::Halt => "on_failure: halt, so the hosts already deployed stay on it",
         OnFailure::RollbackBatch => "on_failure: rollback_batch",
         OnFailure::RollbackAll => "on_failure: rollback_all",
     };
-    let any_deployed = runs.iter().any(|r| {
-        matches!(
-            r.lock().unwrap_or_else(|e| e.into_inner()).state,
-            HostState::Deployed
-        )
-    });
+    let any_deployed = runs
+        .iter()
+        .any(|r| deployed(&r.lock().unwrap_or_else(|e| e.into_inner())));
     ctx.reporter.notice(
         Level::Error,
         if !any_deployed {

@@ -217,9 +217,7 @@ impl Ssh {
             .unwrap_or_else(|e| e.into_inner())
             .deadline = deadline;
     }
-}
 
-impl Ssh {
     /// Between phases, while the host waits: its request buffer (256 KiB, for uploads) handed
     /// back, since a fleet keeps every host connected to the end and the next request makes it
     /// again.

@@ -162,6 +162,8 @@ impl Shell {
         let secs = timeout.as_secs().max(1);
         // A host that stops answering is this request's failure, never a hang.
         let mut wait = timeout + Duration::from_secs(15);
+        // Under a phase's deadline (a preflight), however far off it is.
+        let in_phase = self.deadline.is_some();
         let mut limit = None;
         if let Some((at, why)) = &self.deadline {
             let left = at.saturating_duration_since(Instant::now());
@@ -244,7 +246,7 @@ impl Shell {
                     }
                     // Under a phase's deadline (a preflight) a signal ends even one of tend's own
                     // requests: nothing has changed yet, and nothing waits on the host's answer.
-                    if limit.is_some() && pid.is_none() && crate::interrupt::armed() {
+                    if in_phase && pid.is_none() && crate::interrupt::armed() {
                         return Err(io::Error::new(
                             io::ErrorKind::Interrupted,
                             format!("{}: interrupted by a signal", self.shown),
