@@ -1037,18 +1037,43 @@ fn finished(events: &str, host: &str, step: &str) -> serde_json::Value {
         .unwrap_or_else(|| panic!("no end of {step} on {host}"))
 }
 
-/// A login whose shell takes a second to start and half a second to end, as on a loaded host:
-/// a phase done one host after another would take that once per host.
-fn slow_shell(dir: &std::path::Path) -> String {
-    let wrapper = dir.join("slow-sh");
-    std::fs::write(
-        &wrapper,
-        "#!/bin/sh\nsleep 1\n/bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\nstatus=$?\nsleep 0.5\nexit $status\n",
-    )
-    .unwrap();
+/// An sshd_config line that has every session of that sshd run `script` (a `#!/bin/sh` body,
+/// the session's command in `$SSH_ORIGINAL_COMMAND`) instead, written into `dir`.
+fn force_command(dir: &std::path::Path, name: &str, script: &str) -> String {
+    let wrapper = dir.join(name);
+    std::fs::write(&wrapper, format!("#!/bin/sh\n{script}")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     format!("ForceCommand {}\n", wrapper.display())
+}
+
+/// A login whose shell takes a second to start and half a second to end, as on a loaded host:
+/// a phase done one host after another would take that once per host.
+fn slow_shell(dir: &std::path::Path) -> String {
+    force_command(
+        dir,
+        "slow-sh",
+        "sleep 1\n/bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\nstatus=$?\nsleep 0.5\nexit $status\n",
+    )
+}
+
+/// `cmd` started with at most `soft` open files, and `hard` as its hard limit when given.
+fn open_files(cmd: &mut std::process::Command, soft: u64, hard: Option<u64>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getrlimit(2) and setrlimit(2) are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            lim.rlim_cur = soft;
+            lim.rlim_max = hard.unwrap_or(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            Ok(())
+        });
+    }
 }
 
 #[test]
@@ -1126,23 +1151,14 @@ fn every_host_is_preflighted_at_once_not_one_after_another_and_closed() {
 #[test]
 fn a_host_hanging_in_preflight_fails_at_its_deadline_and_the_others_deploy() {
     let dir = tempfile::tempdir().unwrap();
-    let hang = dir.path().join("hang-sh");
-    std::fs::write(&hang, "#!/bin/sh\nexec sleep 600\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let hanging = format!("ForceCommand {}\n", hang.display());
+    let hanging = force_command(dir.path(), "hang-sh", "exec sleep 600\n");
     // web2 alone on the sshd whose sessions never answer.
     let f = Fleet::with_sshd_config(
         3,
         &["", &hanging, ""],
         r#"{ batches: ["100%"], max_failures: 1 }"#,
     );
-    f.edit(|t| {
-        t.replace(
-            "ssh: { known_hosts:",
-            "ssh: { preflight_timeout: 2s, known_hosts:",
-        )
-    });
+    f.ssh_setting("preflight_timeout: 2s");
     let out = f.deploy("v1", false, &["--output", "json"]);
     Run::of(&out).code(1);
     let events = stderr(&out);
@@ -1185,20 +1201,7 @@ fn a_fleet_bigger_than_the_open_files_soft_limit_still_reaches_every_host() {
     cmd.args(["releases", "shop.yaml", "--forks", "24"]);
     // The soft limit of a login shell's 1,024 scaled to this fleet: 24 connections need 48
     // descriptors, and tend starts with 40.
-    use std::os::unix::process::CommandExt;
-    // SAFETY: getrlimit(2) and setrlimit(2) are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-            lim.rlim_cur = 40;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            Ok(())
-        });
-    }
+    open_files(&mut cmd, 40, None);
     let out = cmd.spawn().unwrap().wait_with_output().unwrap();
     // Nothing deployed yet: each host reached and read, none refused a descriptor.
     let table = stdout(&out);
@@ -1213,17 +1216,7 @@ fn a_fleet_bigger_than_the_open_files_soft_limit_still_reaches_every_host() {
     // A hard limit that low too: said before any host is tried, with what to do.
     let mut cmd = f.shop.env.tend_spawnable();
     cmd.args(["releases", "shop.yaml", "--forks", "24"]);
-    // SAFETY: setrlimit(2) is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: 40,
-                rlim_max: 40,
-            };
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-            Ok(())
-        });
-    }
+    open_files(&mut cmd, 40, Some(40));
     let out = cmd.spawn().unwrap().wait_with_output().unwrap();
     Run::of(&out).code(1).stderr_has(
         "24 hosts connected at once need about 80 open files and this process may have 40 (ulimit -Hn): hosts past that fail to connect",
@@ -1234,15 +1227,11 @@ fn a_fleet_bigger_than_the_open_files_soft_limit_still_reaches_every_host() {
 fn sigint_during_the_preflight_stops_it_at_once_and_changes_no_host() {
     let dir = tempfile::tempdir().unwrap();
     let mark = dir.path().join("asked");
-    let hang = dir.path().join("hang-sh");
-    std::fs::write(
-        &hang,
-        format!("#!/bin/sh\ntouch {}\nexec sleep 600\n", mark.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let hanging = format!("ForceCommand {}\n", hang.display());
+    let hanging = force_command(
+        dir.path(),
+        "hang-sh",
+        &format!("touch {}\nexec sleep 600\n", mark.display()),
+    );
     let f = Fleet::with_sshd_config(2, &["", &hanging], r#"{ batches: ["100%"] }"#);
     let child = f.deploy_spawn("v1", false, &["--output", "json"]);
     crate::harness::wait_for(
@@ -1288,12 +1277,7 @@ fn a_host_stuck_in_its_preflight_is_freed_so_the_next_run_gets_its_lock() {
         .status()
         .unwrap();
     assert!(made.success());
-    f.edit(|t| {
-        t.replace(
-            "ssh: { known_hosts:",
-            "ssh: { preflight_timeout: 2s, known_hosts:",
-        )
-    });
+    f.ssh_setting("preflight_timeout: 2s");
     let out = f.deploy("v2", false, &["--output", "json"]);
     Run::of(&out).code(1);
     let events = stderr(&out);
@@ -1318,12 +1302,7 @@ fn a_host_stuck_in_its_preflight_is_freed_so_the_next_run_gets_its_lock() {
 #[test]
 fn a_zero_timeout_is_refused_before_any_host_is_tried() {
     let f = Fleet::new(1, 1, CANARY);
-    f.edit(|t| {
-        t.replace(
-            "ssh: { known_hosts:",
-            "ssh: { preflight_timeout: 0s, known_hosts:",
-        )
-    });
+    f.ssh_setting("preflight_timeout: 0s");
     let out = f
         .shop
         .env

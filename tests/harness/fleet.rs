@@ -171,6 +171,16 @@ impl Fleet {
         super::deploy::states(&self.root(host))
     }
 
+    /// One more `ssh:` setting in the playbook: `"preflight_timeout: 2s"`.
+    pub fn ssh_setting(&self, setting: &str) {
+        self.edit(|t| {
+            t.replace(
+                "ssh: { known_hosts:",
+                &format!("ssh: {{ {setting}, known_hosts:"),
+            )
+        });
+    }
+
     /// Rewrite the playbook (a test's variation).
     pub fn edit(&self, change: impl FnOnce(String) -> String) {
         let path = self.shop.env.path("shop.yaml");
