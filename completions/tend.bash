@@ -150,7 +150,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__check)
-            opts="-q -v -h --prom-file --no-notify --timeout --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            opts="-q -v -h --prom-file --no-notify --no-remedy --timeout --per-host --limit --forks --from-controller --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,6 +161,14 @@ _tend() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -192,7 +200,7 @@ _tend() {
             return 0
             ;;
         tend__subcmd__cleanup)
-            opts="-j -q -v -h --dry-run --jobs --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
+            opts="-j -q -v -h --dry-run --jobs --limit --forks --from-controller --var --vars-file --wait-lock --output --quiet --verbose --no-color --state-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -203,6 +211,14 @@ _tend() {
                     return 0
                     ;;
                 -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --forks)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -130,6 +130,8 @@ complete -c tend -n "__fish_tend_using_subcommand failover" -l no-color -d 'Neve
 complete -c tend -n "__fish_tend_using_subcommand failover" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c tend -n "__fish_tend_using_subcommand check" -l prom-file -d 'Also write the results as a node_exporter textfile, atomically' -r -F
 complete -c tend -n "__fish_tend_using_subcommand check" -l timeout -d 'Give up on checks still running after this long: they are UNKNOWN [default: the playbook\'s `timeout:`, else 60s]' -r
+complete -c tend -n "__fish_tend_using_subcommand check" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
+complete -c tend -n "__fish_tend_using_subcommand check" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand check" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand check" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
@@ -140,11 +142,16 @@ json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
 complete -c tend -n "__fish_tend_using_subcommand check" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand check" -l no-notify -d 'Evaluate and print, but send no alert and record no alert state'
+complete -c tend -n "__fish_tend_using_subcommand check" -l no-remedy -d 'Evaluate only: run no check\'s `remedy:`'
+complete -c tend -n "__fish_tend_using_subcommand check" -l per-host -d 'Across hosts, `--output nagios` prints a line per host, tab-separated for send_nsca/Icinga passive checks (HOST, SERVICE, CODE, OUTPUT), instead of one line for the fleet'
+complete -c tend -n "__fish_tend_using_subcommand check" -l from-controller -d 'Run as the controller\'s part on a host: the playbook comes on stdin, resolved'
 complete -c tend -n "__fish_tend_using_subcommand check" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand check" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand check" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'
 complete -c tend -n "__fish_tend_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c tend -n "__fish_tend_using_subcommand cleanup" -s j -l jobs -d 'Files compressed or archived at once [default: the number of CPUs]' -r
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -s j -l jobs -d 'Files compressed or archived at once [default: the number of CPUs (each host\'s own, across hosts)]' -r
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l limit -d 'Only these hosts or inventory groups (comma-separated)' -r
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l forks -d 'Hosts worked on at once [default: 20]' -r
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l var -d 'Set a variable, overriding the playbook\'s vars (repeatable)' -r
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l vars-file -d 'Read variables from a YAML file (a mapping), overriding the playbook\'s vars' -r -F
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l wait-lock -d 'Wait this long for another run\'s lock instead of exiting with 75 (e.g. 30s); for `check`, for another run to finish updating the alert state (default 30s)' -r
@@ -155,6 +162,7 @@ json\t''
 nagios\t'Monitoring Plugins format (tend check only)'"
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l state-dir -d 'Where run journals, locks and alert state live [env: TEND_STATE_DIR] [default: /var/lib/tend for root, else $XDG_STATE_HOME/tend]' -r -F
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l dry-run -d 'List every action with the bytes it would reclaim; touch nothing'
+complete -c tend -n "__fish_tend_using_subcommand cleanup" -l from-controller -d 'Run as the controller\'s part on a host: the playbook comes on stdin, resolved'
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -s q -l quiet -d 'Print only problems (cron mails nothing on success)'
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -s v -l verbose -d 'Show each step\'s output lines'
 complete -c tend -n "__fish_tend_using_subcommand cleanup" -l no-color -d 'Never use colour (NO_COLOR is honoured too)'

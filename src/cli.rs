@@ -151,10 +151,30 @@ pub struct CheckArgs {
     #[arg(long)]
     pub no_notify: bool,
 
+    /// Evaluate only: run no check's `remedy:`
+    #[arg(long)]
+    pub no_remedy: bool,
+
     /// Give up on checks still running after this long: they are UNKNOWN
     /// [default: the playbook's `timeout:`, else 60s]
     #[arg(long, value_name = "DURATION", value_parser = parse_deadline)]
     pub timeout: Option<std::time::Duration>,
+
+    /// Across hosts, `--output nagios` prints a line per host, tab-separated for
+    /// send_nsca/Icinga passive checks (HOST, SERVICE, CODE, OUTPUT), instead of one line for
+    /// the fleet
+    #[arg(long)]
+    pub per_host: bool,
+
+    #[command(flatten)]
+    pub hosts: HostArgs,
+
+    #[command(flatten)]
+    pub forks: ForkArgs,
+
+    /// Run as the controller's part on a host: the playbook comes on stdin, resolved
+    #[arg(long, hide = true)]
+    pub from_controller: bool,
 
     #[command(flatten)]
     pub vars: VarArgs,
@@ -166,15 +186,27 @@ pub struct CheckArgs {
 #[derive(Args, Debug)]
 pub struct CleanupArgs {
     /// Playbook of kind: cleanup
-    pub playbook: PathBuf,
+    #[arg(required_unless_present = "from_controller")]
+    pub playbook: Option<PathBuf>,
 
     /// List every action with the bytes it would reclaim; touch nothing
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Files compressed or archived at once [default: the number of CPUs]
+    /// Files compressed or archived at once [default: the number of CPUs (each host's own,
+    /// across hosts)]
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub jobs: Option<u16>,
+
+    #[command(flatten)]
+    pub hosts: HostArgs,
+
+    #[command(flatten)]
+    pub forks: ForkArgs,
+
+    /// Run as the controller's part on a host: the playbook comes on stdin, resolved
+    #[arg(long, hide = true)]
+    pub from_controller: bool,
 
     #[command(flatten)]
     pub vars: VarArgs,

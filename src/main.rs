@@ -31,6 +31,7 @@ mod drill;
 mod engine;
 mod error;
 mod failover;
+mod fleet;
 mod fsutil;
 mod history;
 mod http;

@@ -238,6 +238,18 @@ deploy:
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     c.assert_exact("check");
 
+    // check: a remedy's command, set off by a check that fails (and fails again after it).
+    c.env.write(
+        "remedy.yaml",
+        &format!(
+            "kind: check\nchecks:\n  - probe: {{ command: \"false\" }}\n    remedy:\n      run: {}\n",
+            block(&c.script("remedy"), 8)
+        ),
+    );
+    let out = c.run(&["check", "--output", "nagios", "--no-notify", "remedy.yaml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    c.assert_exact("remedy");
+
     // failover: the active command, the fence and the promotion; then, with a fence that
     // fails, the forced promotion.
     let mut dns1 = Dnsmasq::start(c.env.dir.path(), "dns1", Some(GOOD));

@@ -21,5 +21,7 @@ mod notify;
 mod package;
 mod playbook;
 mod probe;
+mod remedy;
+mod remote;
 mod schema;
 mod secrets;

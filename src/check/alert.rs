@@ -67,10 +67,19 @@ fn ago(secs: u64, now: u64) -> String {
     humantime::format_duration(Duration::from_secs(now.saturating_sub(secs))).to_string()
 }
 
-/// A check's name as the state file keys it: masked, since the file is written to disk and a
-/// check may be named after a URL with a token in it.
-fn key(name: &str) -> String {
-    crate::redact::redact(name)
+/// A check as the state file keys it (`host/name` across hosts): masked, since the file is
+/// written to disk and a check may be named after a URL with a token in it.
+fn key(o: &Verdict) -> String {
+    if o.host.is_empty() {
+        crate::redact::redact(&o.name)
+    } else {
+        crate::redact::redact(&format!("{}/{}", o.host, o.name))
+    }
+}
+
+/// Where a verdict was checked: its host, or this machine.
+fn host_of<'a>(o: &'a Verdict, here: &'a str) -> &'a str {
+    if o.host.is_empty() { here } else { &o.host }
 }
 
 /// What happened: each channel's delivery, for the report.
@@ -96,7 +105,7 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
     state.measured = ctx.measured;
     let mut changed: Vec<usize> = vec![];
     for (i, o) in outcomes.iter().enumerate() {
-        let e = state.checks.entry(key(&o.name)).or_insert_with(|| {
+        let e = state.checks.entry(key(o)).or_insert_with(|| {
             dirty = true;
             Entry {
                 status: o.status,
@@ -117,7 +126,7 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
     let before = state.checks.len();
     state
         .checks
-        .retain(|name, _| outcomes.iter().any(|o| &key(&o.name) == name));
+        .retain(|name, _| outcomes.iter().any(|o| &key(o) == name));
     dirty |= state.checks.len() != before;
 
     let bad: Vec<usize> = (0..outcomes.len())
@@ -127,15 +136,28 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
         && !bad.is_empty()
         && ctx.repeat.is_some_and(|r| {
             bad.iter().all(|&i| {
-                state.checks[&key(&outcomes[i].name)]
+                state.checks[&key(&outcomes[i])]
                     .notified_at
                     .is_none_or(|t| now >= t + r.as_secs())
             })
         });
+    // A remedy that made a check OK is told even where nothing changed state: people learn
+    // what ran on their hosts, in the same alert as any change.
+    let fixed: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i].remedied() && !changed.contains(&i))
+        .collect();
     let mut deliveries = vec![];
-    if !changed.is_empty() || reminder {
-        let about: &[usize] = if reminder { &bad } else { &changed };
-        let reason = reason_for(outcomes, about);
+    if !changed.is_empty() || reminder || !fixed.is_empty() {
+        let about: Vec<usize> = match (reminder, changed.is_empty()) {
+            (true, _) => bad.clone(),
+            (false, _) => changed.iter().chain(&fixed).copied().collect(),
+        };
+        let about: &[usize] = &about;
+        let reason = if !reminder && changed.is_empty() {
+            "remedy"
+        } else {
+            reason_for(outcomes, about)
+        };
         let mut delivered = true;
         if !ctx.notifier.is_empty() && ctx.notifier.wants(reason) {
             let alert = compose(ctx, outcomes, about, reason, reminder, &state, now);
@@ -146,7 +168,7 @@ pub fn process(ctx: &Context, outcomes: &[Verdict]) -> Result<Vec<Delivery>, cra
             for &i in about {
                 let e = state
                     .checks
-                    .get_mut(&key(&outcomes[i].name))
+                    .get_mut(&key(&outcomes[i]))
                     .expect("entry added above");
                 e.notified = outcomes[i].status;
                 e.notified_at = Some(now);
@@ -197,13 +219,16 @@ fn compose(
     state: &State,
     now: u64,
 ) -> Alert {
-    let host = crate::sys::hostname();
+    let here = crate::sys::hostname();
+    let fleet = outcomes.iter().any(|o| !o.host.is_empty());
     let mut about: Vec<usize> = about.to_vec();
     about.sort_by_key(|&i| std::cmp::Reverse(severity(outcomes[i].status)));
     let first = &outcomes[about[0]];
-    let word = |s: Status| {
-        if s.is_problem() {
-            nagios_word(s)
+    let word = |o: &Verdict| {
+        if o.status.is_problem() {
+            nagios_word(o.status)
+        } else if o.remedied() {
+            "REMEDIED"
         } else {
             "RECOVERED"
         }
@@ -214,21 +239,39 @@ fn compose(
         String::new()
     };
     let still = if reminder { "still " } else { "" };
-    let subject = format!(
-        "[tend] {host}: {still}{} {} {}{more}",
-        word(first.status),
-        first.name,
-        first.summary
-    );
+    let mut named: Vec<&str> = vec![];
+    for &i in &about {
+        if !named.contains(&host_of(&outcomes[i], &here)) {
+            named.push(host_of(&outcomes[i], &here));
+        }
+    }
+    // One alert a run, however many hosts changed: the subject says how many.
+    let subject = match named.len() {
+        1 => format!(
+            "[tend] {}: {still}{} {} {}{more}",
+            named[0],
+            word(first),
+            first.name,
+            first.summary
+        ),
+        n => format!(
+            "[tend] {n} hosts: {still}{} {} {} {}{more}",
+            word(first),
+            first.host,
+            first.name,
+            first.summary
+        ),
+    };
 
     let mut body = String::new();
     for &i in &about {
         let o = &outcomes[i];
-        let e = &state.checks[&key(&o.name)];
+        let e = &state.checks[&key(o)];
         body += &format!(
-            "{}{} on {host}: {} {}\n",
+            "{}{} on {}: {} {}\n",
             still.to_uppercase(),
-            word(o.status),
+            word(o),
+            host_of(o, &here),
             o.name,
             o.summary
         );
@@ -244,6 +287,9 @@ fn compose(
         if !reminder && e.notified != o.status {
             body += &format!("  was:        {}\n", nagios_word(e.notified));
         }
+        if let Some(r) = &o.remedy {
+            body += &format!("  remedy:     {}\n", r.story);
+        }
         if let Some(r) = &o.runbook {
             body += &format!("  runbook:    {r}\n");
         }
@@ -252,15 +298,19 @@ fn compose(
         }
         body += "\n";
     }
-    body += &format!("All checks on {host} ({}):\n", ctx.playbook);
-    let w = outcomes.iter().map(|o| o.name.len()).max().unwrap_or(0);
-    for o in outcomes {
-        body += &format!(
-            "  {:<8}  {:<w$}  {}\n",
-            nagios_word(o.status),
-            o.name,
-            o.summary
-        );
+    if fleet {
+        body += &everywhere(ctx, outcomes);
+    } else {
+        body += &format!("All checks on {here} ({}):\n", ctx.playbook);
+        let w = outcomes.iter().map(|o| o.name.len()).max().unwrap_or(0);
+        for o in outcomes {
+            body += &format!(
+                "  {:<8}  {:<w$}  {}\n",
+                nagios_word(o.status),
+                o.name,
+                o.summary
+            );
+        }
     }
     if let Some(r) = &ctx.runbook {
         body += &format!("\nRunbook: {r}\n");
@@ -286,8 +336,8 @@ fn compose(
     );
     let mut incidents = vec![];
     for &i in &about {
-        let (o, e) = (&outcomes[i], &state.checks[&key(&outcomes[i].name)]);
-        let now_bad = incident(ctx, o, e, &host);
+        let (o, e) = (&outcomes[i], &state.checks[&key(&outcomes[i])]);
+        let now_bad = incident(ctx, o, e, host_of(o, &here));
         // WARNING → CRITICAL is another alert where severity is a label: the one told before
         // is resolved, not left to expire.
         if o.status.is_problem() && e.notified.is_problem() && e.notified != o.status {
@@ -306,6 +356,35 @@ fn compose(
         playbook: ctx.name.clone(),
         incidents,
     }
+}
+
+/// Across hosts, what every host's checks say: each host not OK with its problems, the OK ones
+/// counted (a fleet of hundreds is not listed check by check).
+fn everywhere(ctx: &Context, outcomes: &[Verdict]) -> String {
+    let hosts = super::fleet::by_host(outcomes);
+    let mut body = format!("Every host ({}):\n", ctx.playbook);
+    let mut ok = 0;
+    for (host, vs) in &hosts {
+        let state = super::fleet::worst_status(vs);
+        if !state.is_problem() {
+            ok += 1;
+            continue;
+        }
+        let problems: Vec<String> = vs
+            .iter()
+            .filter(|v| v.status.is_problem())
+            .map(|v| format!("{} {} {}", nagios_word(v.status), v.name, v.summary))
+            .collect();
+        body += &format!(
+            "  {:<8}  {host}: {}\n",
+            nagios_word(state),
+            problems.join("; ")
+        );
+    }
+    if ok > 0 {
+        body += &format!("  OK        {} more\n", crate::fleet::hosts(ok));
+    }
+    body
 }
 
 /// A check as Alertmanager keeps it: resolved once it is OK again.
@@ -354,7 +433,7 @@ pub fn drilled(ctx: &Context, outcomes: &[Verdict], tripped: usize) -> Alert {
                     notified: Status::Ok,
                     notified_at: None,
                 };
-                (key(&o.name), e)
+                (key(o), e)
             })
             .collect(),
         measured: ctx.measured,

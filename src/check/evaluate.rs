@@ -20,6 +20,7 @@ use crate::report::{Reporter, Status};
 #[derive(Clone)]
 pub struct Resolved {
     pub spec: CheckSpec,
+    pub remedy: Option<super::remedy::Remedy>,
     pub name: Option<String>,
     pub probe: Option<Probe>,
     pub path: Option<String>,
@@ -128,7 +129,16 @@ pub fn run_all(checks: &[Resolved], reporter: &Reporter, deadline: Duration) -> 
         let outs = vec![Verdict::unknown(c.label(), c.spec.kind(), why)];
         results[i] = Some(finish(c, outs, started));
     }
-    results.into_iter().flatten().flatten().collect()
+    results
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, outs)| {
+            outs.into_iter().flatten().map(move |mut v| {
+                v.item = i;
+                v
+            })
+        })
+        .collect()
 }
 
 /// A check's outcomes with what its playbook entry adds, reported as its step's end.
@@ -216,8 +226,9 @@ fn percent(
     detail: String,
 ) -> Verdict {
     Verdict {
+        host: String::new(),
         name,
-        kind,
+        kind: kind.into(),
         status: levels.status(v),
         summary,
         detail,
@@ -232,6 +243,8 @@ fn percent(
         )],
         runbook: None,
         first_steps: vec![],
+        item: 0,
+        remedy: None,
     }
 }
 
@@ -388,8 +401,9 @@ fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Verdict 
         }
     }
     Verdict {
+        host: String::new(),
         name,
-        kind: "disk",
+        kind: "disk".into(),
         status,
         summary,
         detail,
@@ -397,6 +411,8 @@ fn disk_outcome(name: String, path: &str, u: &disk::Usage, d: &Disk) -> Verdict 
         perf: perfs,
         runbook: None,
         first_steps: vec![],
+        item: 0,
+        remedy: None,
     }
 }
 
@@ -467,8 +483,9 @@ fn load(name: String, l: &Load) -> Verdict {
         .collect::<Vec<_>>()
         .join("; ");
     Verdict {
+        host: String::new(),
         name,
-        kind: "load",
+        kind: "load".into(),
         status,
         summary,
         detail,
@@ -476,6 +493,8 @@ fn load(name: String, l: &Load) -> Verdict {
         perf: perfs,
         runbook: None,
         first_steps: vec![],
+        item: 0,
+        remedy: None,
     }
 }
 
@@ -485,8 +504,9 @@ fn procs(name: String, p: &Process) -> Verdict {
         Ok(n) => {
             let plural = if n == 1 { "" } else { "es" };
             Verdict {
+                host: String::new(),
                 name,
-                kind: "process",
+                kind: "process".into(),
                 status: p.levels.status(n as f64),
                 summary: format!("{n} process{plural}"),
                 detail: format!("{n} process{plural} named {}", p.name),
@@ -501,6 +521,8 @@ fn procs(name: String, p: &Process) -> Verdict {
                 )],
                 runbook: None,
                 first_steps: vec![],
+                item: 0,
+                remedy: None,
             }
         }
     }
@@ -556,7 +578,8 @@ fn prometheus(name: String, q: &PromCheck, query: Option<&(String, String)>) -> 
         format!("{}, the worst of {} series", shown(&worst), series.len())
     };
     Verdict {
-        kind: "prometheus",
+        host: String::new(),
+        kind: "prometheus".into(),
         status: q.levels.status(worst.1),
         summary: summary.clone(),
         detail: format!("{summary} from {query}"),
@@ -576,6 +599,8 @@ fn prometheus(name: String, q: &PromCheck, query: Option<&(String, String)>) -> 
             .collect(),
         runbook: None,
         first_steps: vec![],
+        item: 0,
+        remedy: None,
         name,
     }
 }
@@ -604,8 +629,9 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Verdict {
     let secs = age.as_secs() as f64;
     let shown = show_value(secs, Unit::Seconds);
     Verdict {
+        host: String::new(),
         name,
-        kind: "file_age",
+        kind: "file_age".into(),
         status: f.levels.status(secs),
         summary: format!("modified {shown} ago"),
         detail: format!(
@@ -623,6 +649,8 @@ fn file_age(name: String, f: &FileAge, path: &str) -> Verdict {
         )],
         runbook: None,
         first_steps: vec![],
+        item: 0,
+        remedy: None,
     }
 }
 
@@ -660,7 +688,8 @@ fn probe(name: String, p: Option<&Probe>) -> Verdict {
         max: None,
     });
     Verdict {
-        kind: "probe",
+        host: String::new(),
+        kind: "probe".into(),
         status,
         summary: v.detail.clone(),
         detail: format!(
@@ -677,5 +706,7 @@ fn probe(name: String, p: Option<&Probe>) -> Verdict {
         name,
         runbook: None,
         first_steps: vec![],
+        item: 0,
+        remedy: None,
     }
 }

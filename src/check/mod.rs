@@ -3,9 +3,11 @@
 mod alert;
 mod drill;
 mod evaluate;
+mod fleet;
 mod measure;
 mod output;
 mod plan;
+mod remedy;
 mod resolve;
 mod spec;
 mod threshold;
@@ -18,6 +20,7 @@ use crate::cli::{CheckArgs, Output};
 use crate::config::Config;
 use crate::engine::{Locking, Run, Spec};
 use crate::error::{Error, Exit};
+use crate::fleet::Reached;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::Level;
 pub use drill::drill;
@@ -33,7 +36,7 @@ pub fn statvfs(path: &str) -> Result<String, measure::Unmeasured> {
 /// How long a check waits for another run of the same playbook to finish sending its alerts.
 const ALERT_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub(crate) const ALERT_REASONS: &[&str] = &["critical", "warning", "unknown", "recovery"];
+pub(crate) const ALERT_REASONS: &[&str] = &["critical", "warning", "unknown", "recovery", "remedy"];
 
 /// The set `tend check` runs with no playbook.
 const DEFAULT_PLAYBOOK: &str = "\
@@ -121,8 +124,45 @@ pub fn unknown(cfg: &Config, message: &str) -> Exit {
 }
 
 pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
+    if args.from_controller {
+        return on_host(cfg, args);
+    }
     let loaded = load(args)?;
-    let plan = resolve(&loaded, &loaded.templater(true)?, !args.no_notify)?;
+    let secrets = loaded.secrets(true)?;
+    let templater = playbook::Templater::new(&loaded.vars, &secrets);
+    let targets = match &args.playbook {
+        Some(_) => crate::fleet::targets(
+            &loaded.scope(&templater),
+            loaded.source.path.parent(),
+            loaded.body.reach(),
+            args.hosts.limit.as_deref(),
+        )?,
+        None => None,
+    };
+    // Across hosts every host's templates render here first (`{{ host.vars.x }}` one host
+    // lacks is an error before any host is reached); the first host's plan stands for all.
+    let plan = match &targets {
+        Some(t) => {
+            // What this machine has (a path, a mount) says nothing of the hosts.
+            playbook::facts::lenient();
+            let mut first = None;
+            for h in &t.hosts {
+                let mut on = templater.clone();
+                on.set_host(h.template_value());
+                let p = resolve(&loaded, &on, !args.no_notify).map_err(|mut d| {
+                    d.message = format!("{} (on host {})", d.message, h.name);
+                    d
+                })?;
+                first.get_or_insert(p);
+            }
+            first.expect("a fleet has hosts")
+        }
+        None => resolve(&loaded, &templater, !args.no_notify)?,
+    };
+    let ssh = crate::fleet::ssh_spec(&loaded.scope(&templater), &loaded.body.reach())?;
+    if let Some(t) = &targets {
+        t.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+    }
     let playbook_shown = args
         .playbook
         .as_ref()
@@ -141,7 +181,9 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
             locking: Locking::None,
             wait: None,
             opts: crate::report::Options {
-                steps: false,
+                // A person reads the table; across hosts a log reader gets every host's steps
+                // (connect, tend, each check) as JSON.
+                steps: targets.is_some() && cfg.json(),
                 ..cfg.report
             },
             undoes: false,
@@ -155,7 +197,44 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
 
     let measured = alert::now_ms();
     let deadline = args.timeout.unwrap_or(plan.deadline);
-    let mut outcomes = evaluate::run_all(&plan.checks, reporter, deadline);
+    let lock = || run.lock(args.lock.wait_lock.unwrap_or(ALERT_LOCK_WAIT));
+    let remedies = remedy::Remedies::new(
+        plan.checks.iter().map(|c| c.remedy.as_ref()).collect(),
+        plan.checks.iter().map(evaluate::Resolved::label).collect(),
+        run.state
+            .join("check")
+            .join(format!("{}.remedies.json", run.key)),
+        &lock,
+        &args.vars,
+    );
+    let remedies = (!args.no_remedy && remedies.any()).then_some(&remedies);
+    let mut outcomes = match &targets {
+        None => {
+            let found = evaluate::run_all(&plan.checks, reporter, deadline);
+            match remedies {
+                Some(r) => {
+                    let here = remedy::Here {
+                        checks: &plan.checks,
+                        deadline,
+                    };
+                    r.apply(&here, reporter, "", found)
+                }
+                None => found,
+            }
+        }
+        Some(t) => fleet::check(
+            &fleet::Ctx {
+                loaded: &loaded,
+                secrets: &secrets,
+                ssh,
+                reporter,
+                forks: args.forks.get(),
+                deadline,
+                remedies,
+            },
+            t,
+        ),
+    };
     outcomes.iter_mut().for_each(verdict::Verdict::redact);
     let status = overall(&outcomes);
 
@@ -201,13 +280,16 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
         );
     }
 
-    let text = match cfg.output {
-        Output::Nagios => output::nagios(&outcomes, status),
-        Output::Json => output::json(&outcomes, status, &run_id),
-        Output::Plain => output::plain(&outcomes),
-        Output::Human => output::human(&outcomes, status, cfg.stdout_color),
-        Output::Auto if cfg.stdout_tty => output::human(&outcomes, status, cfg.stdout_color),
-        Output::Auto => output::plain(&outcomes),
+    let human = cfg.output == Output::Human || (cfg.output == Output::Auto && cfg.stdout_tty);
+    let text = match (&targets, cfg.output) {
+        (None, Output::Nagios) => output::nagios(&outcomes, status),
+        (None, Output::Json) => output::json(&outcomes, status, &run_id),
+        (None, _) if human => output::human(&outcomes, status, cfg.stdout_color),
+        (Some(_), Output::Nagios) if args.per_host => output::per_host(&outcomes, &loaded.name()),
+        (Some(_), Output::Nagios) => output::fleet_nagios(&outcomes, status),
+        (Some(_), Output::Json) => output::fleet_json(&outcomes, status, &run_id),
+        (Some(_), _) if human => output::fleet_human(&outcomes, status, cfg.stdout_color),
+        (_, _) => output::plain(&outcomes),
     };
     // `-q` quiets a person's table; a monitor reads its line (or document) whatever it says.
     if !cfg.quiet || status.is_problem() || matches!(cfg.output, Output::Nagios | Output::Json) {
@@ -215,10 +297,65 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
         let _ = std::io::stdout().lock().write_all(text.as_bytes());
     }
     let problems = outcomes.iter().filter(|o| o.status.is_problem()).count();
-    let message = format!(
-        "{} ({} checks, {problems} not OK)",
-        nagios_word(status),
-        outcomes.len()
-    );
+    let message = match &targets {
+        None => format!(
+            "{} ({} checks, {problems} not OK)",
+            nagios_word(status),
+            outcomes.len()
+        ),
+        Some(t) => {
+            let bad = fleet::by_host(&outcomes)
+                .iter()
+                .filter(|(_, vs)| fleet::worst_status(vs).is_problem())
+                .count();
+            format!(
+                "{} ({} checks on {}, {problems} not OK, on {})",
+                nagios_word(status),
+                outcomes.len(),
+                crate::fleet::hosts(t.hosts.len()),
+                crate::fleet::hosts(bad)
+            )
+        }
+    };
     Ok(run.finish_as(status, nagios_code(status), message))
+}
+
+/// The part of a fleet check a controller runs on this host: the checks of the playbook it
+/// sent on stdin, every event as JSON on stderr and the verdicts as one line on stdout; no
+/// alert, no alert state, no journal (the controller keeps those, and the secrets it sent
+/// must not be written here).
+fn on_host(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
+    let envelope = crate::fleet::envelope::Envelope::read()?;
+    let timeout = envelope.timeout_ms.map(std::time::Duration::from_millis);
+    let mut loaded: Loaded<CheckPlaybook> = playbook::load_given(envelope)?;
+    // The controller runs the remedies (their playbooks are there, and when each last ran).
+    loaded.body.checks.iter_mut().for_each(|c| c.remedy = None);
+    let plan = resolve(&loaded, &loaded.templater(true)?, false)?;
+    let run = Run::start(
+        cfg,
+        Spec {
+            kind: "check",
+            playbook: Some(&loaded.source),
+            name: loaded.name(),
+            locking: Locking::None,
+            wait: None,
+            opts: crate::report::Options {
+                steps: true,
+                ..cfg.report
+            },
+            undoes: false,
+            record: false,
+            listed: false,
+            timed: false,
+        },
+    )?;
+    let deadline = timeout.or(args.timeout).unwrap_or(plan.deadline);
+    let mut outcomes = evaluate::run_all(&plan.checks, run.reporter(), deadline);
+    outcomes.iter_mut().for_each(verdict::Verdict::redact);
+    let status = overall(&outcomes);
+    let line = crate::fleet::remote::result_line(&serde_json::json!({ "checks": outcomes }));
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(crate::redact::redact(&line).as_bytes());
+    Ok(run.finish_as(status, nagios_code(status), nagios_word(status).to_string()))
 }

@@ -24,6 +24,9 @@ pub struct Doc {
 struct Planned {
     step: String,
     judged: String,
+    /// What runs when the check goes bad, when, and how often at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remedy: Option<String>,
 }
 
 pub fn build(
@@ -41,6 +44,14 @@ pub fn build(
             .map(|c| Planned {
                 step: c.label(),
                 judged: judged(c),
+                remedy: c.remedy.as_ref().map(|r| {
+                    format!(
+                        "when {}: {}, then the check again; at most once per {} on a host (not with --no-remedy)",
+                        r.when(),
+                        r.shown(),
+                        humantime::format_duration(r.max_per)
+                    )
+                }),
             })
             .collect(),
         alerts: n.routes(),
@@ -56,6 +67,9 @@ pub fn text(doc: &Doc, deadline: std::time::Duration) -> String {
     );
     for (i, p) in doc.steps.iter().enumerate() {
         let _ = writeln!(s, "  {:>2}. {}: {}", i + 1, p.step, p.judged);
+        if let Some(r) = &p.remedy {
+            let _ = writeln!(s, "      remedy {r}");
+        }
     }
     s += "\nalerts: ";
     s += &if doc.alerts.is_empty() {

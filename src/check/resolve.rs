@@ -71,8 +71,14 @@ pub fn resolve(
             }
             _ => None,
         };
+        let remedy = item
+            .remedy
+            .as_ref()
+            .map(|r| r.resolve(&scope.at("remedy"), loaded.source.path.parent()))
+            .transpose()?;
         checks.push(Resolved {
             spec: item.spec.clone(),
+            remedy,
             name: item
                 .name
                 .as_ref()

@@ -12,6 +12,7 @@ use crate::probe::ProbeSpec;
 
 crate::playbook!(
     Check,
+    fleet,
     /// `tend check`: threshold checks (CPU, memory, disk, load, processes, probes, Prometheus)
     /// with alerts, as a Nagios plugin or from a timer.
     pub struct CheckPlaybook {
@@ -51,6 +52,7 @@ pub struct CheckItem {
     pub name: Option<String>,
     pub runbook: Option<String>,
     pub first_steps: Vec<String>,
+    pub remedy: Option<super::remedy::RemedySpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +95,7 @@ const ITEM_KEYS: &[&str] = &[
     "name",
     "runbook",
     "first_steps",
+    "remedy",
 ];
 
 impl CheckSpec {
@@ -145,12 +148,16 @@ impl schemars::JsonSchema for CheckItem {
             "first_steps".into(),
             serde_json::json!({ "type": "array", "items": { "type": "string" }, "description": "What to do first, listed in this check's alerts", "examples": [["du -xsh /var/log/* | sort -h | tail"]] }),
         );
+        properties.insert(
+            "remedy".into(),
+            g.subschema_for::<super::remedy::RemedySpec>().to_value(),
+        );
         let one_of: Vec<serde_json::Value> = CHECK_KINDS
             .iter()
             .map(|k| serde_json::json!({ "required": [k] }))
             .collect();
         schemars::json_schema!({
-            "description": "One check (`disk: { mount: /, warn: 80, crit: 90 }`), with the name, runbook and first steps its alerts carry.",
+            "description": "One check (`disk: { mount: /, warn: 80, crit: 90 }`), with the name, runbook and first steps its alerts carry, and a remedy tend runs when it goes bad.",
             "type": "object",
             "properties": properties,
             "additionalProperties": false,
@@ -168,7 +175,8 @@ impl<'de> Deserialize<'de> for CheckItem {
                 f.write_str("a check, like `disk: { mount: /, warn: 80, crit: 90 }`")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckItem, A::Error> {
-                let (mut spec, mut name, mut runbook, mut first_steps) = (None, None, None, vec![]);
+                let (mut spec, mut name, mut runbook, mut first_steps, mut remedy) =
+                    (None, None, None, vec![], None);
                 while let Some(key) = map.next_key::<String>()? {
                     let s = match key.as_str() {
                         "cpu" => CheckSpec::Cpu(map.next_value()?),
@@ -193,6 +201,10 @@ impl<'de> Deserialize<'de> for CheckItem {
                             first_steps = map.next_value()?;
                             continue;
                         }
+                        "remedy" => {
+                            remedy = Some(map.next_value()?);
+                            continue;
+                        }
                         other => return Err(de::Error::unknown_field(other, ITEM_KEYS)),
                     };
                     if let Some(prev) = &spec {
@@ -215,6 +227,7 @@ impl<'de> Deserialize<'de> for CheckItem {
                     name,
                     runbook,
                     first_steps,
+                    remedy,
                 })
             }
         }

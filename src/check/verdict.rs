@@ -1,12 +1,14 @@
 //! A check's verdict on what it read (OK, WARNING, CRITICAL, UNKNOWN, with perfdata), and the
 //! Nagios words and codes for them.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use crate::report::Status;
 
 /// One line of perfdata: `'label'=value[uom];warn;crit;min;max`.
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Perf {
     pub label: String,
     pub value: f64,
@@ -76,10 +78,13 @@ impl Perf {
 }
 
 /// The result of one check on one object (one mount, one process name...).
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Verdict {
+    /// The host it was checked on, across hosts; empty on this machine.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
     pub name: String,
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     pub status: Status,
     /// Short, for the Nagios status line: "93% used".
     pub summary: String,
@@ -88,10 +93,31 @@ pub struct Verdict {
     /// "critical above 90%, warning above 80%".
     pub thresholds: String,
     pub perf: Vec<Perf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runbook: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub first_steps: Vec<String>,
+    /// Which entry of `checks:` it came from (0 for the first).
+    #[serde(default)]
+    pub item: usize,
+    /// What its remedy did and what came of it, or why it was held back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<Told>,
+}
+
+/// A remedy's story, as a verdict carries it.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Told {
+    /// It ran (else it was held back, `max_per`).
+    pub ran: bool,
+    pub story: String,
+}
+
+impl Verdict {
+    /// Its remedy ran and it is OK now.
+    pub fn remedied(&self) -> bool {
+        self.remedy.as_ref().is_some_and(|r| r.ran) && !self.status.is_problem()
+    }
 }
 
 impl Verdict {
@@ -108,6 +134,7 @@ impl Verdict {
         }
         self.runbook.iter_mut().for_each(fix);
         self.first_steps.iter_mut().for_each(fix);
+        self.remedy.iter_mut().for_each(|r| fix(&mut r.story));
     }
 
     pub fn unknown(name: String, kind: &'static str, why: impl ToString) -> Verdict {
@@ -116,8 +143,9 @@ impl Verdict {
 
     pub fn failed(name: String, kind: &'static str, status: Status, why: String) -> Verdict {
         Verdict {
+            host: String::new(),
             name,
-            kind,
+            kind: kind.into(),
             status,
             summary: why.clone(),
             detail: why,
@@ -125,6 +153,8 @@ impl Verdict {
             perf: vec![],
             runbook: None,
             first_steps: vec![],
+            item: 0,
+            remedy: None,
         }
     }
 }

@@ -6,6 +6,7 @@ mod beneath;
 mod compress;
 mod delete;
 mod doing;
+mod fleet;
 mod gzip;
 mod hand;
 mod job;
@@ -23,7 +24,8 @@ use crate::error::{Error, Exit};
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 pub(crate) use resolve::ALERT_REASONS;
 use resolve::resolve;
-use run::{How, execute};
+pub use run::Outcome;
+use run::{For, How, execute};
 pub use spec::CleanupPlaybook;
 
 pub fn validate(source: std::sync::Arc<Source>, args: &VarArgs) -> Result<String, Diagnostic> {
@@ -34,7 +36,6 @@ pub fn validate(source: std::sync::Arc<Source>, args: &VarArgs) -> Result<String
 }
 
 pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
-    let loaded: Loaded<CleanupPlaybook> = playbook::load(&args.playbook, &args.vars)?;
     let how = if args.dry_run {
         // A dry run only reads: it waits for no run and is not recorded as one.
         How::DryRun
@@ -43,11 +44,28 @@ pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
             wait: args.lock.wait_lock,
         }
     };
-    execute(cfg, &loaded, how, args.jobs)
+    if args.from_controller {
+        // A controller's part on this host: the playbook on stdin.
+        let envelope = crate::fleet::envelope::Envelope::read()?;
+        let (how, jobs) = match envelope.dry_run {
+            true => (How::DryRun, envelope.jobs),
+            false => (how, envelope.jobs),
+        };
+        let loaded: Loaded<CleanupPlaybook> = playbook::load_given(envelope)?;
+        return execute(cfg, &loaded, how, jobs, For::Controller);
+    }
+    let Some(path) = &args.playbook else {
+        return Err(Error::Usage("a cleanup playbook is needed".into()));
+    };
+    let loaded: Loaded<CleanupPlaybook> = playbook::load(path, &args.vars)?;
+    if let Some(targets) = fleet::targets(&loaded, args.hosts.limit.as_deref())? {
+        return fleet::run(cfg, args, &loaded, &targets);
+    }
+    execute(cfg, &loaded, how, args.jobs, For::Here)
 }
 
 /// `tend plan` on a cleanup playbook: its dry run, listed on stdout as a plan.
 pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
     let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, vars)?;
-    execute(cfg, &loaded, How::Plan, None)
+    execute(cfg, &loaded, How::Plan, None, For::Here)
 }

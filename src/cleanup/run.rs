@@ -23,11 +23,59 @@ pub enum How {
     Plan,
 }
 
+/// Whom a cleanup runs for: a person or a timer here, or a controller that started it on this
+/// host (no journal and no alert here: the controller keeps those; the result as one line).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum For {
+    Here,
+    Controller,
+}
+
+/// What a cleanup on a host tells its controller.
+#[derive(serde::Serialize, serde::Deserialize, Default, Clone)]
+pub struct Outcome {
+    pub files: u64,
+    pub freed: u64,
+    pub failures: Vec<String>,
+    /// Where free space is measured: `free_space.mount`, else the first rule's path.
+    pub mount: String,
+    /// Bytes available there before the first rule and after the last step.
+    pub free_before: Option<u64>,
+    pub free_after: Option<u64>,
+    pub dry_run: bool,
+}
+
+impl Outcome {
+    /// What a tend started for a controller (`ran`, at `tend`) did, or why it gave no result.
+    pub fn of(ran: &crate::fleet::remote::Ran, tend: &str) -> Result<Outcome, String> {
+        ran.result
+            .as_ref()
+            .and_then(|r| serde_json::from_value::<Outcome>(r.clone()).ok())
+            .ok_or_else(|| ran.why(tend))
+    }
+
+    /// "3 files, 12.4 GiB reclaimed", with what failed.
+    pub fn told(&self) -> String {
+        let mut told = format!("{} files, {} reclaimed", self.files, Size(self.freed));
+        if !self.failures.is_empty() {
+            told += &format!("; FAILED: {}", self.failures.join("; "));
+        }
+        told
+    }
+}
+
+/// Bytes available to an unprivileged user on the filesystem of `path`.
+fn available(path: &str) -> Option<u64> {
+    let s = rustix::fs::statvfs(path).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
 pub fn execute(
     cfg: &Config,
     loaded: &Loaded<CleanupPlaybook>,
     how: How,
     jobs: Option<u16>,
+    whom: For,
 ) -> Result<Exit, Error> {
     let plan = resolve(loaded, loaded.templater(true)?, true)?;
     let dry_run = matches!(how, How::DryRun | How::Plan);
@@ -51,7 +99,7 @@ pub fn execute(
             wait,
             opts,
             undoes: false,
-            record: matches!(how, How::Run { .. }),
+            record: matches!(how, How::Run { .. }) && whom == For::Here,
             listed: how == How::Plan,
             timed: false,
         },
@@ -69,6 +117,14 @@ pub fn execute(
     };
     // A plan lists every action too.
     let job = Job::new(reporter, &*hand, jobs, opts.verbose || how == How::Plan);
+    let mount = match &plan.free_space {
+        Some((_, mount)) => mount.display().to_string(),
+        None => plan
+            .rules
+            .first()
+            .map_or_else(String::new, |r| r.root.display().to_string()),
+    };
+    let free_before = available(&mount);
     let done = steps(reporter, &job, &plan);
     let failed = !done.failures.is_empty();
     let total = if dry_run {
@@ -89,7 +145,22 @@ pub fn execute(
     } else {
         total
     };
-    if !dry_run {
+    if whom == For::Controller {
+        let outcome = Outcome {
+            files: done.files,
+            freed: done.freed,
+            failures: done.failures.clone(),
+            free_after: available(&mount),
+            mount,
+            free_before,
+            dry_run,
+        };
+        let line = crate::fleet::remote::result_line(&outcome);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stdout().lock(),
+            crate::redact::redact(&line).as_bytes(),
+        );
+    } else if !dry_run {
         let (reason, subject) = if failed {
             ("failure", "FAILED")
         } else {

@@ -10,6 +10,7 @@ use crate::playbook::units::{Duration, Size};
 
 crate::playbook!(
     Cleanup,
+    fleet,
     /// `tend cleanup`: compress, archive and expire files by rule; free a mount below a target.
     pub struct CleanupPlaybook {
         /// What to do with which files, rule by rule, in order.

@@ -13,6 +13,7 @@ use super::layout::{Layout, check_release_name};
 use super::releases;
 use super::spec::{DeployPlaybook, MigrationSpec, OnFailure};
 use crate::action::{Action, ActionSpec};
+use crate::fleet::Reached;
 use crate::inventory::Host;
 use crate::notify::Notifier;
 use crate::playbook::{Diagnostic, Loaded, Mode, Scope, Templater, Vars};
@@ -176,72 +177,24 @@ impl<'a> Deploy<'a> {
     pub fn fleet(&self, limit: Option<&str>) -> Result<Option<Fleet>, Diagnostic> {
         let b = &self.loaded.body;
         let top = self.loaded.scope(&self.templater);
-        if b.hosts.is_none() && b.inventory.is_none() {
-            if limit.is_some() {
-                return Err(Diagnostic::new(
-                    "--limit picks hosts, and this playbook has no `hosts:` or `inventory:`",
-                ));
-            }
+        let dir = self.loaded.source.path.parent();
+        if b.ssh.as_ref().is_some_and(|s| s.remote_tend.is_some()) {
+            return Err(top
+                .at("ssh")
+                .error(
+                    "remote_tend",
+                    "a deploy runs its steps over the connection, no tend on the hosts",
+                )
+                .hint("remote_tend is for check and cleanup playbooks across hosts"));
+        }
+        let Some(crate::fleet::Targets {
+            hosts,
+            mut warnings,
+        }) = crate::fleet::targets(&top, dir, b.reach(), limit)?
+        else {
             return Ok(None);
-        }
-        if let Some(ssh) = &b.ssh {
-            ssh.check(&top.at("ssh"))?;
-        }
-        let entries: Vec<Host> = b.hosts.iter().flatten().map(|h| h.0.clone()).collect();
-        let mut inventory = None;
-        if let Some(inv) = &b.inventory {
-            let dir = self.loaded.source.path.parent();
-            let mut paths = vec![];
-            for (i, p) in inv.0.iter().enumerate() {
-                let key = if inv.0.len() == 1 {
-                    "inventory".to_string()
-                } else {
-                    format!("inventory[{i}]")
-                };
-                let p = top.render(&key, p, Mode::Text)?;
-                paths.push(dir.map_or_else(|| PathBuf::from(&p), |d| d.join(&p)));
-            }
-            inventory =
-                Some(crate::inventory::load(&paths, dir).map_err(|e| top.error("inventory", e))?);
-        }
-        let (mut hosts, mut warnings) = crate::inventory::pick(entries, inventory.as_ref(), limit)
-            .map_err(|e| match inventory {
-                Some(_) => top.error("inventory", e),
-                None => Diagnostic::new(e),
-            })?;
-        // An inventory's become password: a template over the playbook's vars and secrets. A
-        // render error would quote the literal it came from, so it says only where.
-        for h in &mut hosts {
-            if let Some(pw) = &h.become_password {
-                let refused = || {
-                    top.error(
-                        "inventory",
-                        format!("host {}: ansible_become_password does not render", h.name),
-                    )
-                    .hint("take it from secrets: ansible_become_password=\"{{ sudo_password }}\"; a literal password with {%, {# or an unknown {{ name }} in it cannot be read")
-                };
-                if pw.contains("{%") || pw.contains("{#") {
-                    return Err(refused());
-                }
-                let shown = format!("inventory: {}: ansible_become_password", h.name);
-                h.become_password =
-                    Some(top.render(&shown, pw, Mode::Text).map_err(|_| refused())?);
-            }
-        }
+        };
         warnings.extend(self.hidden_host_vars(&hosts));
-        if hosts.is_empty() {
-            return Err(top.error("hosts", "no hosts: `hosts:` and `inventory:` list none"));
-        }
-        // `ssh:` gives every host without its own a user and a key.
-        if let Some(ssh) = &b.ssh {
-            for h in &mut hosts {
-                h.user = h.user.take().or_else(|| ssh.user.clone());
-                h.identity = h
-                    .identity
-                    .take()
-                    .or_else(|| ssh.identity.clone().map(PathBuf::from));
-            }
-        }
         let rollout = b.deploy.rollout.clone();
         if rollout
             .as_ref()
@@ -335,7 +288,7 @@ impl<'a> Deploy<'a> {
         host: &Host,
         target: std::sync::Arc<dyn crate::machine::Machine>,
     ) -> Result<Deploy<'a>, Diagnostic> {
-        let value = host_value(host);
+        let value = host.template_value();
         let mut templater = self.templater.clone();
         templater.set_host(value.clone());
         let scope = self.loaded.scope(&templater).at("deploy");
@@ -603,16 +556,6 @@ const TEND_NAMES: [&str; 6] = [
     "shared_dir",
     "previous_release",
 ];
-
-fn host_value(h: &Host) -> minijinja::Value {
-    minijinja::context! {
-        name => h.name.clone(),
-        address => h.address.clone(),
-        port => h.port,
-        user => h.user.clone(),
-        vars => minijinja::Value::from_object(h.vars.clone()),
-    }
-}
 
 fn migration(scope: &Scope, m: &MigrationSpec) -> Result<Migration, Diagnostic> {
     let action = |run: &str, name: Option<String>| ActionSpec {

@@ -9,19 +9,12 @@ use crate::probe::ProbeSpec;
 
 crate::playbook!(
     Deploy,
+    fleet,
     /// `tend deploy`: fetch, stop, migrate, configure, switch, start, verify; a failure after
     /// stop rolls back to the last verified release and verifies it.
     pub struct DeployPlaybook {
         /// What is deployed, where, and the steps.
         pub deploy: DeploySpec,
-        /// The machines, over SSH (none: this machine).
-        pub hosts: Option<Vec<crate::inventory::HostSpec>>,
-        /// Ansible inventories (INI or YAML files, or directories), relative to the playbook,
-        /// with their `group_vars/` and `host_vars/`.
-        pub inventory: Option<crate::inventory::Paths>,
-        /// How `hosts` are reached: user, identity, known_hosts, host_key_check, become.
-        #[allow(dead_code)]
-        pub ssh: Option<crate::machine::ssh::SshSpec>,
         /// What `tend drill` may do with it.
         pub drill: Option<crate::drill::DrillSpec>,
     }

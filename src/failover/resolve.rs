@@ -104,6 +104,12 @@ impl<'a> Plan<'a> {
                     )
                     .hint("connect_timeout bounds connecting; an action's own timeout, the rest"));
             }
+            Some(s) if s.remote_tend.is_some() => {
+                return Err(top
+                    .at("ssh")
+                    .error("remote_tend", "a failover runs no tend on a host")
+                    .hint("remote_tend is for check and cleanup playbooks across hosts"));
+            }
             Some(s) => {
                 s.check(&top.at("ssh"))?;
                 s.render(&top.at("ssh"))?

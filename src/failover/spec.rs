@@ -12,12 +12,13 @@ fn one_source(s: &mut schemars::Schema) {
     crate::playbook::schema::exactly_one_of(s, &["command", "resolv_conf", "state_file"]);
 }
 
-/// `ssh:` as a failover takes it: no `preflight_timeout` (a failover has no preflight), which
-/// the loader refuses too.
+/// `ssh:` as a failover takes it: no `preflight_timeout` (a failover has no preflight) and no
+/// `remote_tend` (it runs no tend on a host), which the loader refuses too.
 fn ssh_without_preflight(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
     let mut ssh = <crate::machine::ssh::SshSpec as schemars::JsonSchema>::json_schema(g);
     if let Some(keys) = ssh.get_mut("properties").and_then(|p| p.as_object_mut()) {
         keys.remove("preflight_timeout");
+        keys.remove("remote_tend");
     }
     schemars::json_schema!({ "anyOf": [ssh, { "type": "null" }] })
 }

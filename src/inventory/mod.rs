@@ -56,6 +56,28 @@ impl Host {
             .then(|| self.become_user.as_deref().unwrap_or("root"))
     }
 
+    /// `{{ host }}` in a template: its name, address, port, user and inventory vars.
+    pub fn template_value(&self) -> minijinja::Value {
+        minijinja::context! {
+            name => self.name.clone(),
+            address => self.address.clone(),
+            port => self.port,
+            user => self.user.clone(),
+            vars => minijinja::Value::from_object(self.vars.clone()),
+        }
+    }
+
+    /// `template_value` as data, for a tend that renders it on the host.
+    pub fn as_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "address": self.address,
+            "port": self.port,
+            "user": self.user,
+            "vars": self.vars,
+        })
+    }
+
     /// `deploy@web1:2222`, as a person writes it.
     pub fn shown(&self) -> String {
         let user = self

@@ -55,8 +55,30 @@ pub trait Playbook: DeserializeOwned {
 
 /// Declares a playbook struct with the keys every kind shares, plus its own.
 /// (`#[serde(flatten)]` would lose `deny_unknown_fields`, hence a macro.)
+/// With `fleet`, it also takes the keys that reach hosts over SSH (`hosts`, `inventory`, `ssh`).
 #[macro_export]
 macro_rules! playbook {
+    ($kind:ident, fleet, $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $crate::playbook!($kind, $(#[$m])* pub struct $name {
+            $($body)*
+            /// The machines, over SSH (none: this machine).
+            pub hosts: Option<Vec<$crate::inventory::HostSpec>>,
+            /// Ansible inventories (INI or YAML files, or directories), relative to the
+            /// playbook, with their `group_vars/` and `host_vars/`.
+            pub inventory: Option<$crate::inventory::Paths>,
+            /// How `hosts` are reached: user, identity, known_hosts, host_key_check, become.
+            pub ssh: Option<$crate::machine::ssh::SshSpec>,
+        });
+        impl $crate::fleet::Reached for $name {
+            fn reach(&self) -> $crate::fleet::Reach<'_> {
+                $crate::fleet::Reach {
+                    hosts: self.hosts.as_deref(),
+                    inventory: self.inventory.as_ref(),
+                    ssh: self.ssh.as_ref(),
+                }
+            }
+        }
+    };
     ($kind:ident, $(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
         $(#[$m])*
         #[derive(serde::Deserialize, schemars::JsonSchema, Debug)]
@@ -104,6 +126,15 @@ pub struct Loaded<T> {
     pub source: Arc<Source>,
     pub body: T,
     pub vars: Vars,
+    /// Resolved by the controller, for a tend it runs on a host (`fleet::envelope`).
+    pub given: Option<Given>,
+}
+
+/// What a controller resolved for the tend it runs on a host: the secrets (never read there
+/// again) and `{{ host }}` as the controller names it.
+pub struct Given {
+    pub secrets: BTreeMap<String, String>,
+    pub host: minijinja::Value,
 }
 
 impl<T: Playbook> Loaded<T> {
@@ -120,11 +151,22 @@ impl<T: Playbook> Loaded<T> {
 
     /// A templater with real secrets (for a run) or placeholders (for validate and plan).
     pub fn templater(&self, real_secrets: bool) -> Result<Templater, Diagnostic> {
-        Ok(Templater::new(&self.vars, &self.secrets(real_secrets)?))
+        let mut t = Templater::new(&self.vars, &self.secrets(real_secrets)?);
+        if let Some(given) = &self.given {
+            t.set_host(given.host.clone());
+        }
+        Ok(t)
     }
 
     /// Secret values (read from their sources, and registered for redaction) or placeholders.
     pub fn secrets(&self, real: bool) -> Result<BTreeMap<String, String>, Diagnostic> {
+        if let Some(given) = &self.given {
+            given
+                .secrets
+                .values()
+                .for_each(|v| crate::redact::register(v));
+            return Ok(given.secrets.clone());
+        }
         if real {
             secrets::resolve_all(self.body.secrets(), &self.source, &self.vars)
         } else {
@@ -437,7 +479,26 @@ pub fn load_source<T: Playbook>(
     let body: T =
         serde_yaml::from_str(&source.text).map_err(|e| diagnostic::from_yaml(&source, &e))?;
     let vars = merge_vars(body.vars(), args)?;
-    Ok(Loaded { source, body, vars })
+    Ok(Loaded {
+        source,
+        body,
+        vars,
+        given: None,
+    })
+}
+
+/// The playbook a controller sent in `envelope`, with the vars, host and secrets it resolved.
+pub fn load_given<T: Playbook>(
+    envelope: crate::fleet::envelope::Envelope,
+) -> Result<Loaded<T>, Diagnostic> {
+    let source = Source::new(Path::new(&envelope.path), envelope.text);
+    let mut loaded: Loaded<T> = load_source(source, &VarArgs::default())?;
+    loaded.vars = envelope.vars;
+    loaded.given = Some(Given {
+        secrets: envelope.secrets,
+        host: minijinja::Value::from(minijinja::value::Serde(&envelope.host)),
+    });
+    Ok(loaded)
 }
 
 /// Playbook vars, then each --vars-file in order, then each --var: later wins.

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod failover;
 pub mod fleet;
 pub mod hangfs;
+pub mod hosts;
 pub mod http;
 pub mod prometheus;
 pub mod run;

@@ -39,7 +39,7 @@ pub fn deploy(
         args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
-    room_for(reporter, fleet.hosts.len());
+    crate::fleet::room_for(reporter, fleet.hosts.len());
     // Fetched and checksum-verified once, here; every host gets these bytes.
     let (early, artifact) = match fetch_once(&run, &d, fleet, &ssh, args.forks.get()) {
         Ok(fetched) => fetched,
@@ -140,26 +140,8 @@ pub(super) fn ssh_spec(
     loaded: &Loaded<DeployPlaybook>,
     d: &Deploy,
 ) -> Result<crate::machine::ssh::SshSpec, Diagnostic> {
-    match &loaded.body.ssh {
-        Some(s) => s.render(&loaded.scope(&d.templater).at("ssh")),
-        None => Ok(Default::default()),
-    }
-}
-
-/// Enough open files for every host's connection (two descriptors each, held to the end of
-/// the run), or a warning that hosts past the limit will fail to connect.
-pub(super) fn room_for(reporter: &crate::report::Reporter, hosts: usize) {
-    // Measured: 56 in use with 24 hosts connected.
-    let wanted = 2 * hosts as u64 + 32;
-    if let Err(most) = crate::sys::allow_open_files(wanted) {
-        reporter.notice(
-            crate::report::Level::Warn,
-            format!(
-                "{} connected at once need about {wanted} open files and this process may have {most} (ulimit -Hn): hosts past that fail to connect; raise the hard limit (LimitNOFILE= in a unit) or take fewer hosts at a time (--limit)",
-                fleet::hosts(hosts)
-            ),
-        );
-    }
+    use crate::fleet::Reached;
+    crate::fleet::ssh_spec(&loaded.scope(&d.templater), &loaded.body.reach())
 }
 
 pub(super) fn fleet_ctx<'a, 'd>(
@@ -181,7 +163,7 @@ pub(super) fn fleet_ctx<'a, 'd>(
             std::process::id(),
             crate::report::now_rfc3339()
         ),
-        early: fleet::Early::default(),
+        early: crate::fleet::Early::default(),
     }
 }
 
@@ -214,7 +196,7 @@ pub fn rollback(
         args.lock.wait_lock,
     )?;
     let reporter = run.reporter();
-    room_for(reporter, fleet.hosts.len());
+    crate::fleet::room_for(reporter, fleet.hosts.len());
     let ctx = fleet_ctx(d, ssh, reporter, args.forks);
     let (code, runs) = fleet::rollback(&ctx, fleet, args.to.as_deref());
     summary(reporter, &runs, "");
@@ -293,7 +275,7 @@ pub fn read_hosts(
         ..cfg.report
     };
     let reporter = crate::report::Reporter::new(opts, crate::journal::new_run_id(), vec![]);
-    room_for(&reporter, fleet.hosts.len());
+    crate::fleet::room_for(&reporter, fleet.hosts.len());
     let ctx = fleet_ctx(d, ssh, &reporter, forks);
     Ok(fleet::releases(&ctx, fleet))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::command::{fleet_ctx, read_hosts, room_for, ssh_spec};
+use super::command::{fleet_ctx, read_hosts, ssh_spec};
 use super::host::{self, CHANGING, HostRun, each, preflight, those};
 use super::{hosts, names};
 use crate::config::Config;
@@ -35,7 +35,7 @@ pub fn drill(
         asked,
         Some(budget),
     )?;
-    room_for(drill.reporter(), fleet.hosts.len());
+    crate::fleet::room_for(drill.reporter(), fleet.hosts.len());
     let ctx = fleet_ctx(d, ssh, drill.reporter(), asked.forks);
     let runs: Vec<Mutex<HostRun>> = fleet
         .hosts

@@ -1,8 +1,6 @@
 //! One host of a fleet: its connection, its deploy and its journal, kept for the whole run.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 
 use super::super::on_machine;
 use super::super::releases::Releases;
@@ -143,46 +141,7 @@ pub struct Ctx<'a, 'd> {
     pub forks: usize,
     /// `name: [pid ...] on host` for the remote lock file.
     pub holder: String,
-    pub early: Early,
-}
-
-/// A connection and how long it took.
-type Connected = (
-    Result<Ssh, crate::machine::ssh::Unreachable>,
-    std::time::Duration,
-);
-
-/// Connections opened while the controller still reads the artifact (the first hosts a deploy
-/// will reach): connecting changes nothing on a host, and it takes longer than the read.
-#[derive(Default)]
-pub struct Early(Mutex<HashMap<String, mpsc::Receiver<Connected>>>);
-
-impl Early {
-    pub fn start(hosts: &[&Host], spec: &SshSpec) -> Early {
-        let mut waiting = HashMap::new();
-        for host in hosts {
-            let (tx, rx) = mpsc::channel();
-            waiting.insert(host.name.clone(), rx);
-            let (host, spec) = ((*host).clone(), spec.clone());
-            // Not joined: a host that takes its connect timeout holds up only its own deploy.
-            std::thread::spawn(move || {
-                let started = std::time::Instant::now();
-                let connected = Ssh::connect(&host, &spec);
-                let _ = tx.send((connected, started.elapsed()));
-            });
-        }
-        Early(Mutex::new(waiting))
-    }
-
-    /// The connection opened early for `host`, once it is open or has failed.
-    fn take(&self, host: &str) -> Option<Connected> {
-        let rx = self
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(host)?;
-        rx.recv().ok()
-    }
+    pub early: crate::fleet::Early,
 }
 
 /// The hosts' runs once every host is done: each closed (`close`), as many at once as the steps
@@ -238,31 +197,9 @@ pub fn those(
         .collect()
 }
 
-/// `f` for each of `hosts` on up to `--forks` threads, with a live tally of how many are done
-/// (`what 37/100`) on a terminal.
+/// `f` for each of `hosts` on up to `--forks` threads, with a live tally (`what 37/100`).
 pub fn each(ctx: &Ctx, hosts: &[usize], what: &str, f: impl Fn(usize) + Sync) {
-    let done = AtomicUsize::new(0);
-    let total = hosts.len();
-    ctx.reporter.tally(what, 0, total);
-    parallel(ctx.forks, hosts, |i| {
-        f(i);
-        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-        ctx.reporter.tally(what, n, total);
-    });
-}
-
-/// Run `f` for each of `items` on up to `forks` threads.
-pub fn parallel(forks: usize, items: &[usize], f: impl Fn(usize) + Sync) {
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..forks.min(items.len()) {
-            s.spawn(|| {
-                while let Some(i) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    f(*i);
-                }
-            });
-        }
-    });
+    crate::fleet::each(ctx.reporter, ctx.forks, hosts, what, f);
 }
 
 /// Connect to the host, then its preflight as a step of its own, bounded by
@@ -271,29 +208,7 @@ pub fn parallel(forks: usize, items: &[usize], f: impl Fn(usize) + Sync) {
 /// host; on success `run` holds the connection, the deploy as it is there and the journal. The
 /// error says why not.
 pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Result<(), Error> {
-    let step = crate::engine::Step::begin(&run.reporter, "connect");
-    // Connected early (while the artifact was read): the step took what the connection took.
-    let (connected, took) = match ctx.early.take(&run.host.name) {
-        Some((c, took)) => (c, Some(took)),
-        None => (Ssh::connect(run.host, &ctx.ssh), None),
-    };
-    let message = match &connected {
-        Ok(s) => s.shown.clone(),
-        Err(e) => e.to_string(),
-    };
-    let status = if connected.is_ok() {
-        Status::Ok
-    } else {
-        Status::Failed
-    };
-    match took {
-        Some(took) => step.end_after(took, status, message),
-        None => step.end(status, message),
-    }
-    let ssh = Arc::new(connected.map_err(|e| Error::Failed(format!("unreachable: {e}")))?);
-    if let Some(n) = &ssh.notice {
-        run.reporter.notice(Level::Warn, n.clone());
-    }
+    let ssh = crate::fleet::connect(&run.reporter, run.host, &ctx.ssh, &ctx.early)?;
     run.ssh = Some(ssh.clone());
     let reporter = run.reporter.clone();
     let step = crate::engine::Step::begin(&reporter, "preflight");
@@ -317,7 +232,7 @@ pub fn open<'a>(ctx: &Ctx<'a, '_>, run: &mut HostRun<'a>, how: Preflight) -> Res
 
 /// How long a host's preflight may take unless `ssh.preflight_timeout` says: its few requests
 /// take milliseconds, seconds on a host that is busy.
-const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+const PREFLIGHT_TIMEOUT: std::time::Duration = crate::fleet::remote::PREFLIGHT_TIMEOUT;
 
 /// The preflight itself, on a connected host: what it found, for the step's line.
 fn make_ready<'a>(

@@ -3,12 +3,13 @@
 
 use std::sync::Mutex;
 
-use super::host::{self, CHANGING, Ctx, HostRun, HostState, READING, each, open, parallel};
+use super::host::{self, CHANGING, Ctx, HostRun, HostState, READING, each, open};
 use crate::deploy::on_machine;
 use crate::deploy::releases::Releases;
 use crate::deploy::resolve::Fleet;
 use crate::deploy::runner::Runner;
 use crate::error::Exit;
+use crate::fleet::parallel;
 use crate::report::Level;
 
 /// Each host back to `to` (or its own previous verified release), verified. The exit code:

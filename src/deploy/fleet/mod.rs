@@ -18,9 +18,11 @@ use super::runner::Ending;
 use super::runner::Runner;
 use super::spec::OnFailure;
 use crate::error::Exit;
+use crate::fleet::parallel;
+pub use crate::fleet::{Early, hosts};
 use crate::report::Level;
-pub use host::{Ctx, Early, HostRun, HostState, describe};
-use host::{DEPLOYING, each, parallel, preflight, those};
+pub use host::{Ctx, HostRun, HostState, describe};
+use host::{DEPLOYING, each, preflight, those};
 pub use manual::{HostReleases, releases, rollback};
 
 /// The names of `hosts` (indices), in order.
@@ -29,15 +31,6 @@ pub(super) fn names<'f>(fleet: &'f Fleet, hosts: &[usize]) -> Vec<&'f str> {
         .iter()
         .map(|i| fleet.hosts[*i].name.as_str())
         .collect()
-}
-
-/// "1 host", "20 hosts".
-pub fn hosts(n: usize) -> String {
-    if n == 1 {
-        "1 host".into()
-    } else {
-        format!("{n} hosts")
-    }
 }
 
 pub fn deploy<'a>(ctx: &Ctx<'a, '_>, fleet: &'a Fleet) -> (Ending, Vec<HostRun<'a>>) {

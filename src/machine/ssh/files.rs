@@ -129,15 +129,35 @@ impl Ssh {
 }
 
 impl Ssh {
+    /// `run`, with `input` on the command's stdin (never in a file or an argument, where
+    /// another user of the host could read it).
+    pub fn run_fed(
+        &self,
+        cmd: &str,
+        input: &[u8],
+        timeout: Duration,
+        on_line: &mut dyn FnMut(&str),
+    ) -> io::Result<Exited> {
+        let mut data = input;
+        self.step(
+            Kind::Step,
+            cmd,
+            Some((&mut data, input.len() as u64)),
+            timeout,
+            on_line,
+        )
+    }
+
     fn step(
         &self,
         kind: Kind,
         cmd: &str,
+        data: Option<(&mut dyn Read, u64)>,
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Exited> {
         let mut shell = self.shell.lock().unwrap_or_else(|e| e.into_inner());
-        let code = shell.request(&self.session, kind, cmd, None, timeout, Out::Lines(on_line))?;
+        let code = shell.request(&self.session, kind, cmd, data, timeout, Out::Lines(on_line))?;
         // coreutils `timeout`: 124 when it fired, 137 when its KILL had to follow.
         let interrupted = shell.interrupted;
         let timed_out = !interrupted && (code == 124 || code == 137);
@@ -163,7 +183,7 @@ impl Machine for Ssh {
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Exited> {
-        self.step(Kind::Step, cmd, timeout, on_line)
+        self.step(Kind::Step, cmd, None, timeout, on_line)
     }
 
     fn run_as_root(
@@ -172,7 +192,7 @@ impl Machine for Ssh {
         timeout: Duration,
         on_line: &mut dyn FnMut(&str),
     ) -> io::Result<Exited> {
-        self.step(Kind::RootStep, cmd, timeout, on_line)
+        self.step(Kind::RootStep, cmd, None, timeout, on_line)
     }
 
     fn read_file(&self, path: &Path) -> io::Result<Option<(Vec<u8>, u32)>> {

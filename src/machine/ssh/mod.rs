@@ -63,6 +63,11 @@ pub struct SshSpec {
     /// How long a host may take, once connected, to be ready to change: its lock taken, its
     /// layout checked, its journal read (default 60s). A host past it fails alone, unchanged.
     pub preflight_timeout: Option<crate::playbook::units::Duration>,
+    /// An installed tend to run on the hosts (`tend check` and `tend cleanup` across hosts),
+    /// of the same version as this one; without it tend brings its own, cached on each host
+    /// in `~/.cache/tend/`.
+    #[schemars(example = &"/usr/bin/tend")]
+    pub remote_tend: Option<String>,
     /// `sudo`: every command on the hosts runs through sudo.
     #[serde(rename = "become")]
     pub become_: Option<Become>,
@@ -103,6 +108,7 @@ impl SshSpec {
         spec.become_password = text("become_password", &self.become_password)?;
         spec.identity = text("identity", &self.identity)?;
         spec.known_hosts = text("known_hosts", &self.known_hosts)?;
+        spec.remote_tend = text("remote_tend", &self.remote_tend)?;
         Ok(spec)
     }
 }

@@ -1,0 +1,201 @@
+//! `tend check` across hosts: tend runs the checks on each host itself (`fleet::remote`), up to
+//! `--forks` hosts at once, and brings each verdict back with its host on it. A host that cannot
+//! be reached or cannot run tend is one UNKNOWN verdict saying why; the others report as usual.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::CheckPlaybook;
+use super::remedy::{self, Place, Remedies};
+use super::verdict::Verdict;
+use crate::action::Action;
+use crate::fleet::envelope::Envelope;
+use crate::fleet::{self, Early, Targets, remote};
+use crate::inventory::Host;
+use crate::machine::ssh::SshSpec;
+use crate::playbook::Loaded;
+use crate::report::{Reporter, Status};
+
+/// The kind of the verdict that stands for a whole host that gave none.
+pub const HOST: &str = "host";
+
+pub struct Ctx<'a> {
+    pub loaded: &'a Loaded<CheckPlaybook>,
+    pub secrets: &'a std::collections::BTreeMap<String, String>,
+    pub ssh: SshSpec,
+    pub reporter: &'a Reporter,
+    pub forks: usize,
+    /// The checks' deadline on each host.
+    pub deadline: Duration,
+    /// Run where a host's check sets one off (not with `--no-remedy`).
+    pub remedies: Option<&'a Remedies<'a>>,
+}
+
+/// Every host's verdicts, host by host in the inventory's order.
+pub fn check(ctx: &Ctx, targets: &Targets) -> Vec<Verdict> {
+    fleet::room_for(ctx.reporter, targets.hosts.len());
+    let found: Vec<Mutex<Vec<Verdict>>> =
+        targets.hosts.iter().map(|_| Mutex::new(vec![])).collect();
+    let all: Vec<usize> = (0..targets.hosts.len()).collect();
+    fleet::each(ctx.reporter, ctx.forks, &all, "check", |i| {
+        let verdicts = on_host(ctx, &targets.hosts[i]);
+        *found[i].lock().unwrap_or_else(|e| e.into_inner()) = verdicts;
+    });
+    found
+        .into_iter()
+        .flat_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
+/// The host's verdicts, each with its name on it, or one UNKNOWN saying why there are none.
+fn on_host(ctx: &Ctx, host: &Host) -> Vec<Verdict> {
+    let reporter = ctx.reporter.for_host(&host.name);
+    let mut verdicts = match checked_on(ctx, host, &reporter) {
+        Ok(v) => v,
+        Err(why) => vec![Verdict::unknown("tend".into(), HOST, why)],
+    };
+    for v in &mut verdicts {
+        v.host.clone_from(&host.name);
+    }
+    verdicts
+}
+
+fn checked_on(ctx: &Ctx, host: &Host, reporter: &Reporter) -> Result<Vec<Verdict>, String> {
+    let ssh =
+        fleet::connect(reporter, host, &ctx.ssh, &Early::default()).map_err(|e| e.to_string())?;
+    let tend = remote::ensure(reporter, &ssh, &ctx.ssh).map_err(|e| e.to_string())?;
+    let envelope = Envelope {
+        path: ctx.loaded.source.path.display().to_string(),
+        text: ctx.loaded.source.text.clone(),
+        vars: ctx.loaded.vars.clone(),
+        host: host.as_json(),
+        secrets: ctx.secrets.clone(),
+        timeout_ms: Some(ctx.deadline.as_millis() as u64),
+        jobs: None,
+        dry_run: false,
+    };
+    let place = OnHost {
+        ctx,
+        host,
+        ssh: &ssh,
+        tend: &tend,
+        envelope,
+    };
+    let verdicts = place.check(reporter)?;
+    Ok(match ctx.remedies {
+        Some(r) => r.apply(&place, reporter, &host.name, verdicts),
+        None => verdicts,
+    })
+}
+
+/// A host, for its checks and their remedies: the connection, and the tend found there.
+struct OnHost<'a> {
+    ctx: &'a Ctx<'a>,
+    host: &'a Host,
+    ssh: &'a crate::machine::ssh::Ssh,
+    tend: &'a str,
+    envelope: Envelope,
+}
+
+impl OnHost<'_> {
+    /// The host's verdicts, measured by the tend there.
+    fn check(&self, reporter: &Reporter) -> Result<Vec<Verdict>, String> {
+        // The checks' own deadline, and time to start tend and bring the answer back.
+        let limit = self.ctx.deadline + Duration::from_secs(30);
+        let ran = remote::run(
+            reporter,
+            self.ssh,
+            self.tend,
+            "check",
+            &self.envelope,
+            limit,
+        )
+        .map_err(|e| e.to_string())?;
+        let checks = ran
+            .result
+            .as_ref()
+            .and_then(|r| r.get("checks"))
+            .and_then(|c| serde_json::from_value::<Vec<Verdict>>(c.clone()).ok());
+        match checks {
+            Some(mut v) => {
+                v.iter_mut().for_each(Verdict::redact);
+                Ok(v)
+            }
+            None => Err(ran.why(self.tend)),
+        }
+    }
+}
+
+impl Place for OnHost<'_> {
+    fn run(&self, action: &Action, reporter: &Reporter, step: &str) -> Result<String, String> {
+        remedy::done(action.execute(self.ssh, reporter, step, None))
+    }
+
+    fn cleanup(&self, reporter: &Reporter, envelope: &Envelope) -> Result<String, String> {
+        let ran = remote::run(
+            reporter,
+            self.ssh,
+            self.tend,
+            "cleanup",
+            envelope,
+            remedy::CLEANUP_LIMIT,
+        )
+        .map_err(|e| e.to_string())?;
+        crate::cleanup::Outcome::of(&ran, self.tend).map(|o| o.told())
+    }
+
+    fn recheck(&self, reporter: &Reporter, items: &[usize]) -> Vec<Verdict> {
+        match self.check(reporter) {
+            Ok(all) => all
+                .into_iter()
+                .filter(|v| items.contains(&v.item))
+                .collect(),
+            Err(why) => items
+                .iter()
+                .map(|&i| {
+                    let mut v = Verdict::unknown(
+                        "tend".into(),
+                        HOST,
+                        format!("not measured again after the remedy: {why}"),
+                    );
+                    v.item = i;
+                    v
+                })
+                .collect(),
+        }
+    }
+
+    fn host(&self) -> serde_json::Value {
+        self.host.as_json()
+    }
+}
+
+/// Hosts by their worst verdict, worst first (the inventory's order among equals): indices
+/// into `hosts`, each with its verdicts.
+pub fn by_host(outcomes: &[Verdict]) -> Vec<(&str, Vec<&Verdict>)> {
+    let mut hosts: Vec<(&str, Vec<&Verdict>)> = vec![];
+    for o in outcomes {
+        match hosts.iter_mut().find(|(h, _)| *h == o.host) {
+            Some((_, vs)) => vs.push(o),
+            None => hosts.push((&o.host, vec![o])),
+        }
+    }
+    hosts.sort_by_key(|(_, vs)| std::cmp::Reverse(worst(vs)));
+    hosts
+}
+
+/// A host's worst state, as Nagios ranks them.
+pub fn worst(vs: &[&Verdict]) -> u8 {
+    vs.iter()
+        .map(|v| super::verdict::severity(v.status))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The worst status among a host's verdicts.
+pub fn worst_status(vs: &[&Verdict]) -> Status {
+    vs.iter()
+        .map(|v| v.status)
+        .max_by_key(|s| super::verdict::severity(*s))
+        .unwrap_or(Status::Ok)
+}

@@ -1,0 +1,55 @@
+//! What the controller hands tend on a host, on its stdin: the playbook as written, with the
+//! vars, the host and the secrets already resolved on the controller. The secrets are never
+//! in a file or an argument there; the tend on the host masks them like its own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::playbook::Vars;
+
+#[derive(Serialize, Deserialize)]
+pub struct Envelope {
+    /// The playbook's path on the controller: its name, and what the lock on the host is keyed
+    /// by.
+    pub path: String,
+    pub text: String,
+    /// The playbook's vars with `--var` and `--vars-file` over them.
+    pub vars: Vars,
+    /// `{{ host }}`: the host as the controller names it, with its inventory vars.
+    pub host: serde_json::Value,
+    pub secrets: BTreeMap<String, String>,
+    /// Give up on checks still running after this long (a check).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Files compressed or archived at once (a cleanup).
+    #[serde(default)]
+    pub jobs: Option<u16>,
+    /// Only list what a cleanup would do.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The largest envelope read: a playbook is at most 16 MiB, its vars a fraction of that.
+const MAX: u64 = 64 * 1024 * 1024;
+
+impl Envelope {
+    /// The envelope on stdin (`tend check --from-controller`).
+    pub fn read() -> Result<Envelope, crate::playbook::Diagnostic> {
+        use std::io::Read;
+        let mut bytes = vec![];
+        std::io::stdin()
+            .take(MAX)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                crate::playbook::Diagnostic::new(format!(
+                    "cannot read the controller's request: {e}"
+                ))
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            crate::playbook::Diagnostic::new(format!(
+                "the controller's request is not one this tend reads ({e}): run the same tend version on both"
+            ))
+        })
+    }
+}
