@@ -183,7 +183,7 @@ pub struct CheckArgs {
     pub lock: LockArgs,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 pub struct CleanupArgs {
     /// Playbook of kind: cleanup
     #[arg(required_unless_present = "from_controller")]

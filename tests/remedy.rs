@@ -57,40 +57,30 @@ fn a_remedy_cleanup_brings_a_filling_disk_back_to_ok_and_the_alert_tells_the_sto
             data.0.display()
         ),
     );
-    let p = hosts.env.write(
+    hosts.env.write(
         "data-disk.yaml",
         &format!(
             "kind: check
 name: data-disk
-{}notify:
-  email:
-    to: [oncall@example.com]
-    from: tend@example.com
-    smtp: {{ host: 127.0.0.1, port: {}, tls: none }}
-checks:
+{}{}checks:
   - disk: {{ mount: {}, warn: 70, crit: 80 }}
     name: data
     remedy: {{ cleanup: expire-logs.yaml, max_per: 1h }}
 ",
             hosts.yaml(&[]),
-            smtp.port,
+            smtp.notify(),
             data.0.display()
         ),
     );
 
     // What will happen is in the plan.
-    let plan = hosts.env.tend().arg("plan").arg(&p).run();
+    let plan = hosts.tend(&["plan", "data-disk.yaml"]);
     plan.code(0).stdout_has(
         "remedy when critical: cleanup expire-logs.yaml, then the check again; at most once per 1h on a host",
     );
 
     // CRITICAL on the host, the cleanup runs there, and the check is OK again.
-    let run = hosts
-        .env
-        .tend()
-        .args(["check", "--output", "plain"])
-        .arg(&p)
-        .run();
+    let run = hosts.tend(&["check", "--output", "plain", "data-disk.yaml"]);
     run.code(0);
     let out = run.stdout();
     assert!(out.starts_with("OK       web1 data: 0% used"), "{out}");
@@ -115,12 +105,7 @@ checks:
 
     // It fills again at once: the remedy is held back (max_per) and the alert pages a human.
     data.fill(9);
-    let run = hosts
-        .env
-        .tend()
-        .args(["check", "--output", "plain"])
-        .arg(&p)
-        .run();
+    let run = hosts.tend(&["check", "--output", "plain", "data-disk.yaml"]);
     run.code(2);
     let out = run.stdout();
     assert!(out.contains("CRITICAL web1 data: 9"), "{out}");
@@ -154,17 +139,12 @@ fn a_command_remedy_that_does_not_help_says_a_human_is_needed() {
         &format!(
             "kind: check
 name: app
-notify:
-  email:
-    to: [oncall@example.com]
-    from: tend@example.com
-    smtp: {{ host: 127.0.0.1, port: {}, tls: none }}
-checks:
+{}checks:
   - probe: {{ command: \"test -e {flag}\" }}
     name: app up
     remedy: {{ run: \"echo try >> {tries}\", max_per: 1s }}
 ",
-            smtp.port,
+            smtp.notify(),
             flag = flag.display(),
             tries = tries.display(),
         ),

@@ -2,12 +2,12 @@
 //! over SSH (real sshd on loopback), runs there, and reports here.
 
 use crate::harness::hosts::Hosts;
-use crate::harness::run::{Run, Runs};
+use crate::harness::run::Run;
 use crate::harness::smtp::{SmtpServer, readable};
 
-/// A check playbook for `hosts`: a stamp file's age (each host's own, from its vars) and the
-/// sshd process, alerting by email through `smtp_port`.
-fn check_playbook(hosts: &Hosts, smtp_port: u16) -> std::path::PathBuf {
+/// `health.yaml` for `hosts`: a stamp file's age (each host's own, from its vars) and the sshd
+/// process, alerting by email through `notify`.
+fn check_playbook(hosts: &Hosts, notify: &str) {
     let vars: Vec<(usize, String)> = (0..hosts.names.len())
         .map(|i| {
             (
@@ -22,12 +22,7 @@ fn check_playbook(hosts: &Hosts, smtp_port: u16) -> std::path::PathBuf {
         &format!(
             "kind: check
 name: health
-{}notify:
-  email:
-    to: [oncall@example.com]
-    from: tend@example.com
-    smtp: {{ host: 127.0.0.1, port: {smtp_port}, tls: none }}
-runbook: https://wiki.example.internal/runbooks/backups
+{}{notify}runbook: https://wiki.example.internal/runbooks/backups
 checks:
   - file_age: {{ path: \"{{{{ host.vars.stamp }}}}\", max_age: 1h }}
     name: backup
@@ -35,7 +30,7 @@ checks:
 ",
             hosts.yaml(&vars)
         ),
-    )
+    );
 }
 
 /// Each host's stamp written now, `web2`'s two hours ago: web2 is CRITICAL.
@@ -69,16 +64,19 @@ fn tend_steps(run: &Run, what: &str) -> usize {
 fn a_check_across_three_hosts_reports_each_host_and_alerts_once() {
     let hosts = Hosts::new(3);
     let smtp = SmtpServer::start(hosts.env.dir.path());
-    let p = check_playbook(&hosts, smtp.port);
+    check_playbook(&hosts, &smtp.notify());
     stamps(&hosts, 1);
+    hosts
+        .tend(&["validate", "health.yaml"])
+        .code(0)
+        .stdout_has("check, 2 checks on 3 hosts");
+    hosts
+        .tend(&["plan", "health.yaml"])
+        .code(0)
+        .stdout_has("on 3 hosts: web1, web2, web3 (tend runs the checks on each, over SSH)");
 
     // The first run brings tend to each host; the table puts the worst host first.
-    let run = hosts
-        .env
-        .tend()
-        .args(["check", "--output", "human"])
-        .arg(&p)
-        .run();
+    let run = hosts.tend(&["check", "--output", "human", "health.yaml"]);
     run.code(2);
     let out = run.stdout();
     let lines: Vec<&str> = out.lines().collect();
@@ -106,14 +104,15 @@ fn a_check_across_three_hosts_reports_each_host_and_alerts_once() {
     assert!(m.contains("OK        2 hosts more"), "{m}");
 
     // Again, as a monitor reads it: tend is found cached on every host, nothing uploaded.
+    let run = hosts.tend(&[
+        "check",
+        "--output",
+        "nagios",
+        "--prom-file",
+        "fleet.prom",
+        "health.yaml",
+    ]);
     let prom = hosts.env.path("fleet.prom");
-    let run = hosts
-        .env
-        .tend()
-        .args(["check", "--output", "nagios", "--prom-file"])
-        .arg(&prom)
-        .arg(&p)
-        .run();
     run.code(2);
     let line = run.stdout();
     assert!(
@@ -136,12 +135,7 @@ fn a_check_across_three_hosts_reports_each_host_and_alerts_once() {
     assert_eq!(smtp.messages().len(), 1);
 
     // The events say where tend came from on each host.
-    let run = hosts
-        .env
-        .tend()
-        .args(["check", "--output", "json", "--no-notify"])
-        .arg(&p)
-        .run();
+    let run = hosts.tend(&["check", "--output", "json", "--no-notify", "health.yaml"]);
     run.code(2);
     assert_eq!(tend_steps(&run, "cached"), 3, "{}", run.stderr());
     assert_eq!(tend_steps(&run, "uploaded"), 0, "{}", run.stderr());
@@ -154,12 +148,14 @@ fn a_check_across_three_hosts_reports_each_host_and_alerts_once() {
     assert_eq!(hosts_doc[1]["checks"][0]["name"], "backup");
 
     // Icinga's passive checks: a line per host.
-    let run = hosts
-        .env
-        .tend()
-        .args(["check", "--output", "nagios", "--per-host", "--no-notify"])
-        .arg(&p)
-        .run();
+    let run = hosts.tend(&[
+        "check",
+        "--output",
+        "nagios",
+        "--per-host",
+        "--no-notify",
+        "health.yaml",
+    ]);
     let out = run.stdout();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
@@ -171,7 +167,7 @@ fn a_check_across_three_hosts_reports_each_host_and_alerts_once() {
 
     // web2 fixed: the recovery is one email too.
     stamps(&hosts, usize::MAX);
-    hosts.env.tend().args(["check"]).arg(&p).run().code(0);
+    hosts.tend(&["check", "health.yaml"]).code(0);
     let msgs = smtp.wait_for_messages(2);
     assert!(
         readable(&msgs[1]).contains("Subject: [tend] web2: RECOVERED backup"),
@@ -183,16 +179,9 @@ fn a_check_across_three_hosts_reports_each_host_and_alerts_once() {
 #[test]
 fn tend_is_uploaded_once_per_host_and_reused() {
     let hosts = Hosts::new(2);
-    let p = check_playbook(&hosts, crate::harness::free_port());
+    check_playbook(&hosts, "");
     stamps(&hosts, usize::MAX);
-    let check = || {
-        hosts
-            .env
-            .tend()
-            .args(["check", "--output", "json", "--no-notify"])
-            .arg(&p)
-            .run()
-    };
+    let check = || hosts.tend(&["check", "--output", "json", "--no-notify", "health.yaml"]);
     let first = check();
     first.code(0);
     assert_eq!(tend_steps(&first, "uploaded"), 2, "{}", first.stderr());
@@ -221,7 +210,7 @@ fn tend_is_uploaded_once_per_host_and_reused() {
 #[test]
 fn a_host_that_cannot_run_tend_says_why_and_the_others_still_report() {
     let hosts = Hosts::new(3);
-    let p = check_playbook(&hosts, crate::harness::free_port());
+    check_playbook(&hosts, "");
     stamps(&hosts, usize::MAX);
     // web1: a glibc far too old; web3: its cache on a noexec mount.
     hosts.shim(0, "getconf", "echo glibc 2.5\n");
@@ -244,12 +233,7 @@ fn a_host_that_cannot_run_tend_says_why_and_the_others_still_report() {
     }
     let _unmount = Unmount(cache);
 
-    let run = hosts
-        .env
-        .tend()
-        .args(["check", "--output", "plain", "--no-notify"])
-        .arg(&p)
-        .run();
+    let run = hosts.tend(&["check", "--output", "plain", "--no-notify", "health.yaml"]);
     run.code(3);
     let out = run.stdout();
     assert!(
@@ -303,7 +287,7 @@ fn a_cleanup_across_three_hosts_compresses_on_each_losslessly() {
         .enumerate()
         .map(|(i, v)| (i, v.as_str()))
         .collect();
-    let p = hosts.env.write(
+    hosts.env.write(
         "logs.yaml",
         &format!(
             "kind: cleanup\nname: app-logs\n{}rules:\n  - name: compress old logs\n    path: \"{{{{ host.vars.logs }}}}\"\n    match: [\"*.log\"]\n    older_than: 1d\n    action: compress\n",
@@ -320,23 +304,16 @@ fn a_cleanup_across_three_hosts_compresses_on_each_losslessly() {
         old_log(&logs.join("today.log"), 1000, 0);
     }
 
-    let dry = hosts
-        .env
-        .tend()
-        .args(["cleanup", "--dry-run"])
-        .arg(&p)
-        .run();
+    let dry = hosts.tend(&["cleanup", "--dry-run", "logs.yaml"]);
     dry.code(0);
+    // A plan across hosts is each host's dry run.
+    let plan = hosts.tend(&["plan", "logs.yaml"]);
+    plan.code(0).stdout_has("web2  ok          1 ");
     for (path, _) in &originals {
         assert!(path.exists(), "a dry run touches nothing");
     }
 
-    let run = hosts
-        .env
-        .tend()
-        .args(["cleanup", "--output", "plain"])
-        .arg(&p)
-        .run();
+    let run = hosts.tend(&["cleanup", "--output", "plain", "logs.yaml"]);
     run.code(0);
     for (path, bytes) in &originals {
         assert!(!path.exists(), "{} compressed", path.display());
@@ -410,4 +387,51 @@ fn a_host_lost_mid_run_is_reported_and_the_others_finish() {
     );
     assert!(text.contains("OK       web1 nap: "), "{text}");
     assert!(text.contains("OK       web3 nap: "), "{text}");
+}
+
+/// Processes whose command line holds `text`, other than pgrep itself.
+fn running(text: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", text])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_controller_killed_mid_run_leaves_nothing_working_on_the_host() {
+    let hosts = Hosts::new(1);
+    let marker = hosts.env.path("probe-started");
+    let p = hosts.env.write(
+        "slow.yaml",
+        &format!(
+            "kind: check\nname: slow\n{}checks:\n  - probe: {{ command: \"touch {m}; sleep 30\", timeout: 40s }}\n",
+            hosts.yaml(&[]),
+            m = marker.display()
+        ),
+    );
+    let mut child = hosts
+        .env
+        .tend_spawnable()
+        .args(["check", "--no-notify"])
+        .arg(&p)
+        .spawn()
+        .unwrap();
+    crate::harness::wait_for(
+        "the check to start on the host",
+        std::time::Duration::from_secs(60),
+        || marker.exists(),
+    );
+    let cache = hosts.dir(0).join("home/.cache/tend");
+    assert!(
+        running(&cache.display().to_string()),
+        "tend runs on the host"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The host's tend and its probe end with the controller, not 30 s later.
+    crate::harness::wait_for(
+        "the host's tend and its probe to end",
+        std::time::Duration::from_secs(10),
+        || !running(&cache.display().to_string()) && !running(&marker.display().to_string()),
+    );
 }

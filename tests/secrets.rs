@@ -254,6 +254,40 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
     let out = runs.run("cleanup", c);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
+    // The same check and cleanup across hosts, with a remedy that prints the secret: tend runs
+    // on the host with the secret on its stdin, and nothing on the host keeps it.
+    let hosts = crate::harness::hosts::Hosts::new(1);
+    let logs = hosts.dir(0).join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("app.log"), "a line\n".repeat(100)).unwrap();
+    hosts.env.write(
+        "fleet-check.yaml",
+        &format!(
+            "kind: check\n{SECRETS}{}{}checks:\n  - probe: {{ command: \"printf '%s\\\\n' {{{{ token }}}}; false\" }}\n    name: \"api {{{{ token }}}}\"\n    remedy: {{ run: \"printf '%s\\\\n' {{{{ token }}}}\" }}\n",
+            hosts.yaml(&[]),
+            email(smtp.port, "critical, remedy"),
+        ),
+    );
+    hosts.env.write(
+        "fleet-cleanup.yaml",
+        &format!(
+            "kind: cleanup\n{SECRETS}{}rules:\n  - {{ name: \"logs {{{{ token }}}}\", path: {}, match: [\"*.log\"], action: compress }}\n",
+            hosts.yaml(&[]),
+            logs.display()
+        ),
+    );
+    for output in ["json", "plain"] {
+        let mut c = hosts.env.tend();
+        c.args(["-v", "--output", output, "check", "fleet-check.yaml"]);
+        let out = runs.run("fleet check", c);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    }
+    let mut c = hosts.env.tend();
+    c.args(["-v", "cleanup", "fleet-cleanup.yaml"]);
+    let out = runs.run("fleet cleanup", c);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(logs.join("app.log.gz").exists());
+
     // The mail arrived (so it was searched, not missed), and nothing anywhere holds the secret.
     let mails = smtp.messages();
     assert!(mails.len() >= 6, "{} mails", mails.len());
@@ -272,6 +306,7 @@ fn a_secret_never_reaches_any_output_file_journal_or_mail() {
         &p.env.dir,
         &cleanup.dir,
         &mail.dir,
+        &hosts.env.dir,
     ] {
         clean_tree(dir.path());
     }

@@ -33,7 +33,8 @@ pub struct Ctx<'a> {
 
 /// Every host's verdicts, host by host in the inventory's order.
 pub fn check(ctx: &Ctx, targets: &Targets) -> Vec<Verdict> {
-    fleet::room_for(ctx.reporter, targets.hosts.len());
+    // A host's connection closes when its checks are done: `--forks` of them are open at once.
+    fleet::room_for(ctx.reporter, targets.hosts.len().min(ctx.forks));
     let found: Vec<Mutex<Vec<Verdict>>> =
         targets.hosts.iter().map(|_| Mutex::new(vec![])).collect();
     let all: Vec<usize> = (0..targets.hosts.len()).collect();

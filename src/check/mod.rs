@@ -58,9 +58,17 @@ pub fn plan(
     vars: &crate::cli::VarArgs,
 ) -> Result<Exit, Error> {
     let loaded: Loaded<CheckPlaybook> = playbook::load_source(source, vars)?;
-    let p = resolve(&loaded, &loaded.templater(false)?, false)?;
+    let templater = loaded.templater(false)?;
+    let p = resolve(&loaded, &templater, false)?;
     let notifier = p.notifier?;
-    let doc = plan::build(loaded.name(), &p.checks, p.deadline, &notifier);
+    let hosts = crate::fleet::targets(
+        &loaded.scope(&templater),
+        loaded.source.path.parent(),
+        loaded.body.reach(),
+        None,
+    )?
+    .map_or(vec![], |t| t.hosts.into_iter().map(|h| h.name).collect());
+    let doc = plan::build(loaded.name(), &p.checks, p.deadline, &notifier, hosts);
     if cfg.json() {
         outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
@@ -83,7 +91,12 @@ pub fn validate(
     drill::checked(&loaded, &templater)?;
     let plan = resolve(&loaded, &templater, false)?;
     plan.notifier?;
-    Ok(format!("check, {} checks", plan.checks.len()))
+    let on = crate::fleet::validated(
+        &loaded.scope(&templater),
+        loaded.source.path.parent(),
+        loaded.body.reach(),
+    )?;
+    Ok(format!("check, {} checks{on}", plan.checks.len()))
 }
 
 fn load(args: &CheckArgs) -> Result<Loaded<CheckPlaybook>, Diagnostic> {

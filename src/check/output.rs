@@ -28,12 +28,18 @@ fn perf_item(p: &Perf) -> String {
         })
         .collect();
     let opt = |v: Option<f64>| v.map(perf_num).unwrap_or_default();
+    // Across hosts these come from each host's tend: nothing in them may end the item.
+    let word = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control() && !matches!(c, ' ' | '\'' | '|' | ';' | '='))
+            .collect()
+    };
     let s = format!(
         "'{label}'={}{};{};{};{};{}",
         perf_num(p.value),
-        p.uom,
-        p.warn,
-        p.crit,
+        word(&p.uom),
+        word(&p.warn),
+        word(&p.crit),
         opt(p.min),
         opt(p.max)
     );
@@ -462,7 +468,8 @@ pub fn prometheus(outcomes: &[Verdict]) -> String {
             "tend_check_status{{{}check=\"{}\",kind=\"{}\"}} {}\n",
             host(o),
             esc(&o.name),
-            o.kind,
+            // A host's own words across hosts, so escaped like the rest.
+            esc(&o.kind),
             nagios_code(o.status).code()
         );
     }
@@ -474,7 +481,7 @@ pub fn prometheus(outcomes: &[Verdict]) -> String {
                 host(o),
                 esc(&o.name),
                 esc(&p.label),
-                p.uom,
+                esc(&p.uom),
                 perf_num(p.value)
             );
         }

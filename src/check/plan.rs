@@ -18,6 +18,9 @@ pub struct Doc {
     deadline: f64,
     steps: Vec<Planned>,
     alerts: Vec<String>,
+    /// Where the checks run, across hosts (none: this machine).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hosts: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -34,8 +37,10 @@ pub fn build(
     checks: &[Resolved],
     deadline: std::time::Duration,
     n: &Notifier,
+    hosts: Vec<String>,
 ) -> Doc {
     Doc {
+        hosts,
         kind: "check",
         name,
         deadline: deadline.as_secs_f64(),
@@ -65,6 +70,16 @@ pub fn text(doc: &Doc, deadline: std::time::Duration) -> String {
         doc.steps.len(),
         humantime::format_duration(deadline)
     );
+    if !doc.hosts.is_empty() {
+        let names: Vec<&str> = doc.hosts.iter().map(String::as_str).collect();
+        s = format!(
+            "{}\non {}: {} (tend runs the checks on each, over SSH)\n{}",
+            s.trim_end_matches("\n\nsteps:\n"),
+            crate::fleet::hosts(names.len()),
+            crate::inventory::few(&names),
+            "\nsteps:\n"
+        );
+    }
     for (i, p) in doc.steps.iter().enumerate() {
         let _ = writeln!(s, "  {:>2}. {}: {}", i + 1, p.step, p.judged);
         if let Some(r) = &p.remedy {

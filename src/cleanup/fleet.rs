@@ -91,7 +91,8 @@ pub fn run(
         },
     )?;
     let reporter = run.reporter();
-    fleet::room_for(reporter, targets.hosts.len());
+    // A host's connection closes when its cleanup is done: `--forks` of them are open at once.
+    fleet::room_for(reporter, targets.hosts.len().min(args.forks.get()));
     let results: Vec<Mutex<Result<Outcome, String>>> = targets
         .hosts
         .iter()

@@ -31,8 +31,14 @@ pub use spec::CleanupPlaybook;
 pub fn validate(source: std::sync::Arc<Source>, args: &VarArgs) -> Result<String, Diagnostic> {
     let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, args)?;
     loaded.print_secret_warnings();
-    let plan = resolve(&loaded, loaded.templater(false)?, false)?;
-    Ok(format!("cleanup, {} rules", plan.rules.len()))
+    let templater = loaded.templater(false)?;
+    let on = crate::fleet::validated(
+        &loaded.scope(&templater),
+        loaded.source.path.parent(),
+        crate::fleet::Reached::reach(&loaded.body),
+    )?;
+    let plan = resolve(&loaded, templater, false)?;
+    Ok(format!("cleanup, {} rules{on}", plan.rules.len()))
 }
 
 pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
@@ -67,5 +73,14 @@ pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
 /// `tend plan` on a cleanup playbook: its dry run, listed on stdout as a plan.
 pub fn plan(cfg: &Config, source: Arc<Source>, vars: &VarArgs) -> Result<Exit, Error> {
     let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, vars)?;
+    // Across hosts, what each would do is on each: a dry run there.
+    if let Some(targets) = fleet::targets(&loaded, None)? {
+        let args = CleanupArgs {
+            dry_run: true,
+            vars: vars.clone(),
+            ..Default::default()
+        };
+        return fleet::run(cfg, &args, &loaded, &targets);
+    }
     execute(cfg, &loaded, How::Plan, None, For::Here)
 }

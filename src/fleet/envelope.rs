@@ -37,6 +37,7 @@ impl Envelope {
     /// The envelope on stdin (`tend check --from-controller`).
     pub fn read() -> Result<Envelope, crate::playbook::Diagnostic> {
         use std::io::Read;
+        gone_with_the_controller();
         let mut bytes = vec![];
         std::io::stdin()
             .take(MAX)
@@ -52,4 +53,30 @@ impl Envelope {
             ))
         })
     }
+}
+
+/// A tend the controller started must not work on for nobody: its output goes to the
+/// controller over SSH, and when the controller is gone (killed, interrupted, its host lost)
+/// sshd closes that pipe. A thread waits for that (poll(2) reports an error on a pipe whose
+/// reader is gone) and ends this tend as a SIGTERM would, its own steps first.
+fn gone_with_the_controller() {
+    use std::os::fd::AsFd;
+    std::thread::spawn(|| {
+        let out = std::io::stdout();
+        let fd = out.as_fd();
+        let mut fds = [rustix::event::PollFd::new(
+            &fd,
+            rustix::event::PollFlags::empty(),
+        )];
+        loop {
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) if !fds[0].revents().is_empty() => break,
+                Err(rustix::io::Errno::INTR) | Ok(_) => continue,
+                // Not a pipe it can watch (a terminal, a file): nothing to wait for.
+                Err(_) => return,
+            }
+        }
+        crate::procs::signal_all(rustix::process::Signal::TERM);
+        std::process::exit(crate::error::Exit::FAILED.code());
+    });
 }

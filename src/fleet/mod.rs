@@ -115,6 +115,18 @@ pub fn targets(
     Ok(Some(Targets { hosts, warnings }))
 }
 
+/// `tend validate`'s word on a playbook's hosts: " on 3 hosts" (its inventory's warnings on
+/// stderr), or "" for a playbook run on this machine.
+pub fn validated(top: &Scope, dir: Option<&Path>, reach: Reach) -> Result<String, Diagnostic> {
+    Ok(match targets(top, dir, reach, None)? {
+        Some(t) => {
+            t.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
+            format!(" on {}", hosts(t.hosts.len()))
+        }
+        None => String::new(),
+    })
+}
+
 /// `ssh:` rendered (its passphrase and become password are secrets by now), or the defaults.
 pub fn ssh_spec(top: &Scope, reach: &Reach) -> Result<SshSpec, Diagnostic> {
     match reach.ssh {

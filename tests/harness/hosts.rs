@@ -46,6 +46,12 @@ impl Hosts {
         Hosts { env, sshd, names }
     }
 
+    /// `tend ARGS` here (playbooks by their name in this directory), run to its end.
+    pub fn tend(&self, args: &[&str]) -> super::run::Run {
+        use super::run::Runs;
+        self.env.tend().args(args).run()
+    }
+
     /// The host's own directory: `home/` (its tend cache) and `bin/` (first on its PATH).
     pub fn dir(&self, i: usize) -> PathBuf {
         self.env.path(&self.names[i])

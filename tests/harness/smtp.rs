@@ -64,6 +64,14 @@ impl SmtpServer {
         }
     }
 
+    /// A playbook's `notify:` mailing oncall@example.com through this server.
+    pub fn notify(&self) -> String {
+        format!(
+            "notify:\n  email:\n    to: [oncall@example.com]\n    from: tend@example.com\n    smtp: {{ host: 127.0.0.1, port: {}, tls: none }}\n",
+            self.port
+        )
+    }
+
     /// Messages delivered so far, as raw RFC 5322 text, oldest first.
     pub fn messages(&self) -> Vec<String> {
         let mut files: Vec<_> = std::fs::read_dir(self.maildir.join("new"))
