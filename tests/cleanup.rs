@@ -29,11 +29,7 @@ fn log(path: &Path, lines: usize, days: u64) -> Vec<u8> {
     text.into_bytes()
 }
 
-fn age(path: &Path, secs: u64) {
-    let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(secs))
-        .unwrap();
-}
+use crate::harness::aged as age;
 
 fn gunzip(path: &Path) -> Vec<u8> {
     let mut out = vec![];

@@ -27,13 +27,7 @@ impl Tmpfs {
         for i in 0..n {
             let p = self.0.join(format!("app{i}.log"));
             std::fs::write(&p, vec![b'x'; 1 << 20]).unwrap();
-            let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3 * 86_400);
-            std::fs::File::options()
-                .write(true)
-                .open(&p)
-                .unwrap()
-                .set_modified(old)
-                .unwrap();
+            crate::harness::aged(&p, 3 * 86_400);
         }
     }
 }

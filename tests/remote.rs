@@ -39,13 +39,7 @@ fn stamps(hosts: &Hosts, stale: usize) {
         let p = hosts.dir(i).join("stamp");
         std::fs::write(&p, "ok").unwrap();
         if i == stale {
-            let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-            std::fs::File::options()
-                .write(true)
-                .open(&p)
-                .unwrap()
-                .set_modified(old)
-                .unwrap();
+            crate::harness::aged(&p, 7200);
         }
     }
 }
@@ -252,13 +246,7 @@ fn old_log(path: &std::path::Path, n: usize, days: u64) -> Vec<u8> {
     let line = format!("{} GET /index.html 200\n", path.display());
     let bytes: Vec<u8> = line.bytes().cycle().take(n).collect();
     std::fs::write(path, &bytes).unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(old)
-        .unwrap();
+    crate::harness::aged(path, days * 86_400);
     bytes
 }
 
@@ -304,6 +292,10 @@ fn a_cleanup_across_three_hosts_compresses_on_each_losslessly() {
         old_log(&logs.join("today.log"), 1000, 0);
     }
 
+    hosts
+        .tend(&["validate", "logs.yaml"])
+        .code(0)
+        .stdout_has("cleanup, 1 rules on 3 hosts");
     let dry = hosts.tend(&["cleanup", "--dry-run", "logs.yaml"]);
     dry.code(0);
     // A plan across hosts is each host's dry run.

@@ -361,11 +361,11 @@ fn compose(
 /// Across hosts, what every host's checks say: each host not OK with its problems, the OK ones
 /// counted (a fleet of hundreds is not listed check by check).
 fn everywhere(ctx: &Context, outcomes: &[Verdict]) -> String {
-    let hosts = super::fleet::by_host(outcomes);
+    let hosts = super::verdict::by_host(outcomes);
     let mut body = format!("Every host ({}):\n", ctx.playbook);
     let mut ok = 0;
     for (host, vs) in &hosts {
-        let state = super::fleet::worst_status(vs);
+        let state = super::verdict::worst_status(vs);
         if !state.is_problem() {
             ok += 1;
             continue;

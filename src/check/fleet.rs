@@ -7,17 +7,14 @@ use std::time::Duration;
 
 use super::CheckPlaybook;
 use super::remedy::{self, Place, Remedies};
-use super::verdict::Verdict;
+use super::verdict::{HOST, Verdict};
 use crate::action::Action;
 use crate::fleet::envelope::Envelope;
 use crate::fleet::{self, Early, Targets, remote};
 use crate::inventory::Host;
 use crate::machine::ssh::SshSpec;
 use crate::playbook::Loaded;
-use crate::report::{Reporter, Status};
-
-/// The kind of the verdict that stands for a whole host that gave none.
-pub const HOST: &str = "host";
+use crate::report::Reporter;
 
 pub struct Ctx<'a> {
     pub loaded: &'a Loaded<CheckPlaybook>,
@@ -169,34 +166,4 @@ impl Place for OnHost<'_> {
     fn host(&self) -> serde_json::Value {
         self.host.as_json()
     }
-}
-
-/// Hosts by their worst verdict, worst first (the inventory's order among equals): indices
-/// into `hosts`, each with its verdicts.
-pub fn by_host(outcomes: &[Verdict]) -> Vec<(&str, Vec<&Verdict>)> {
-    let mut hosts: Vec<(&str, Vec<&Verdict>)> = vec![];
-    for o in outcomes {
-        match hosts.iter_mut().find(|(h, _)| *h == o.host) {
-            Some((_, vs)) => vs.push(o),
-            None => hosts.push((&o.host, vec![o])),
-        }
-    }
-    hosts.sort_by_key(|(_, vs)| std::cmp::Reverse(worst(vs)));
-    hosts
-}
-
-/// A host's worst state, as Nagios ranks them.
-pub fn worst(vs: &[&Verdict]) -> u8 {
-    vs.iter()
-        .map(|v| super::verdict::severity(v.status))
-        .max()
-        .unwrap_or(0)
-}
-
-/// The worst status among a host's verdicts.
-pub fn worst_status(vs: &[&Verdict]) -> Status {
-    vs.iter()
-        .map(|v| v.status)
-        .max_by_key(|s| super::verdict::severity(*s))
-        .unwrap_or(Status::Ok)
 }

@@ -4,6 +4,7 @@ mod alert;
 mod drill;
 mod evaluate;
 mod fleet;
+mod here;
 mod measure;
 mod output;
 mod plan;
@@ -24,7 +25,7 @@ use crate::fleet::Reached;
 use crate::playbook::{self, Diagnostic, Loaded, Source};
 use crate::report::Level;
 pub use drill::drill;
-use resolve::resolve;
+use resolve::{resolve, resolve_on};
 pub use spec::CheckPlaybook;
 use verdict::{nagios_code, nagios_word, overall};
 
@@ -59,15 +60,15 @@ pub fn plan(
 ) -> Result<Exit, Error> {
     let loaded: Loaded<CheckPlaybook> = playbook::load_source(source, vars)?;
     let templater = loaded.templater(false)?;
-    let p = resolve(&loaded, &templater, false)?;
+    let targets = targets(&loaded, &templater, None)?;
+    let p = resolve_on(
+        &loaded,
+        &templater,
+        false,
+        targets.as_ref().map(|t| &t.hosts[..]),
+    )?;
     let notifier = p.notifier?;
-    let hosts = crate::fleet::targets(
-        &loaded.scope(&templater),
-        loaded.source.path.parent(),
-        loaded.body.reach(),
-        None,
-    )?
-    .map_or(vec![], |t| t.hosts.into_iter().map(|h| h.name).collect());
+    let hosts = targets.map_or(vec![], |t| t.hosts.into_iter().map(|h| h.name).collect());
     let doc = plan::build(loaded.name(), &p.checks, p.deadline, &notifier, hosts);
     if cfg.json() {
         outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -89,14 +90,30 @@ pub fn validate(
     loaded.print_secret_warnings();
     let templater = loaded.templater(false)?;
     drill::checked(&loaded, &templater)?;
-    let plan = resolve(&loaded, &templater, false)?;
+    let targets = targets(&loaded, &templater, None)?;
+    let plan = resolve_on(
+        &loaded,
+        &templater,
+        false,
+        targets.as_ref().map(|t| &t.hosts[..]),
+    )?;
     plan.notifier?;
-    let on = crate::fleet::validated(
-        &loaded.scope(&templater),
+    let on = crate::fleet::noted(targets.as_ref());
+    Ok(format!("check, {} checks{on}", plan.checks.len()))
+}
+
+/// The hosts the playbook names, `--limit` applied; none for this machine.
+fn targets(
+    loaded: &Loaded<CheckPlaybook>,
+    templater: &playbook::Templater,
+    limit: Option<&str>,
+) -> Result<Option<crate::fleet::Targets>, Diagnostic> {
+    crate::fleet::targets(
+        &loaded.scope(templater),
         loaded.source.path.parent(),
         loaded.body.reach(),
-    )?;
-    Ok(format!("check, {} checks{on}", plan.checks.len()))
+        limit,
+    )
 }
 
 fn load(args: &CheckArgs) -> Result<Loaded<CheckPlaybook>, Diagnostic> {
@@ -143,35 +160,13 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
     let loaded = load(args)?;
     let secrets = loaded.secrets(true)?;
     let templater = playbook::Templater::new(&loaded.vars, &secrets);
-    let targets = match &args.playbook {
-        Some(_) => crate::fleet::targets(
-            &loaded.scope(&templater),
-            loaded.source.path.parent(),
-            loaded.body.reach(),
-            args.hosts.limit.as_deref(),
-        )?,
-        None => None,
-    };
-    // Across hosts every host's templates render here first (`{{ host.vars.x }}` one host
-    // lacks is an error before any host is reached); the first host's plan stands for all.
-    let plan = match &targets {
-        Some(t) => {
-            // What this machine has (a path, a mount) says nothing of the hosts.
-            playbook::facts::lenient();
-            let mut first = None;
-            for h in &t.hosts {
-                let mut on = templater.clone();
-                on.set_host(h.template_value());
-                let p = resolve(&loaded, &on, !args.no_notify).map_err(|mut d| {
-                    d.message = format!("{} (on host {})", d.message, h.name);
-                    d
-                })?;
-                first.get_or_insert(p);
-            }
-            first.expect("a fleet has hosts")
-        }
-        None => resolve(&loaded, &templater, !args.no_notify)?,
-    };
+    let targets = targets(&loaded, &templater, args.hosts.limit.as_deref())?;
+    let plan = resolve_on(
+        &loaded,
+        &templater,
+        !args.no_notify,
+        targets.as_ref().map(|t| &t.hosts[..]),
+    )?;
     let ssh = crate::fleet::ssh_spec(&loaded.scope(&templater), &loaded.body.reach())?;
     if let Some(t) = &targets {
         t.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
@@ -226,7 +221,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
             let found = evaluate::run_all(&plan.checks, reporter, deadline);
             match remedies {
                 Some(r) => {
-                    let here = remedy::Here {
+                    let here = here::Here {
                         checks: &plan.checks,
                         deadline,
                     };
@@ -317,9 +312,9 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
             outcomes.len()
         ),
         Some(t) => {
-            let bad = fleet::by_host(&outcomes)
+            let bad = verdict::by_host(&outcomes)
                 .iter()
-                .filter(|(_, vs)| fleet::worst_status(vs).is_problem())
+                .filter(|(_, vs)| verdict::worst_status(vs).is_problem())
                 .count();
             format!(
                 "{} ({} checks on {}, {problems} not OK, on {})",
@@ -340,7 +335,7 @@ pub fn run(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
 fn on_host(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
     let envelope = crate::fleet::envelope::Envelope::read()?;
     let timeout = envelope.timeout_ms.map(std::time::Duration::from_millis);
-    let mut loaded: Loaded<CheckPlaybook> = playbook::load_given(envelope)?;
+    let mut loaded: Loaded<CheckPlaybook> = envelope.load()?;
     // The controller runs the remedies (their playbooks are there, and when each last ran).
     loaded.body.checks.iter_mut().for_each(|c| c.remedy = None);
     let plan = resolve(&loaded, &loaded.templater(true)?, false)?;

@@ -259,11 +259,11 @@ pub fn json(outcomes: &[Verdict], status: Status, run: &str) -> String {
 /// host, and every host's perfdata with the host's name in front of the label:
 /// `TEND CRITICAL - 2 of 20 hosts CRITICAL: web3 disk / 93% used, ... | 'web3_disk_/'=93%;...`
 pub fn fleet_nagios(outcomes: &[Verdict], status: Status) -> String {
-    let hosts = super::fleet::by_host(outcomes);
+    let hosts = super::verdict::by_host(outcomes);
     let word = nagios_word(status);
     let at_worst = hosts
         .iter()
-        .filter(|(_, vs)| nagios_word(super::fleet::worst_status(vs)) == word)
+        .filter(|(_, vs)| nagios_word(super::verdict::worst_status(vs)) == word)
         .count();
     let mut problems: Vec<&Verdict> = outcomes.iter().filter(|o| o.status.is_problem()).collect();
     problems.sort_by_key(|o| std::cmp::Reverse(severity(o.status)));
@@ -310,7 +310,7 @@ pub fn fleet_nagios(outcomes: &[Verdict], status: Status) -> String {
 pub fn per_host(outcomes: &[Verdict], service: &str) -> String {
     let mut out = String::new();
     let service = clean(service).replace('\t', " ");
-    for (host, vs) in super::fleet::by_host(outcomes) {
+    for (host, vs) in super::verdict::by_host(outcomes) {
         let own: Vec<Verdict> = vs.into_iter().cloned().collect();
         let status = super::verdict::overall(&own);
         let line = nagios(&own, status);
@@ -327,9 +327,9 @@ pub fn per_host(outcomes: &[Verdict], service: &str) -> String {
 /// A host × check table, the worst hosts first: each check's summary under its name, its state
 /// word in front where it is not OK. A host that gave no verdicts says why across the row.
 pub fn fleet_human(outcomes: &[Verdict], status: Status, color: bool) -> String {
-    let hosts = super::fleet::by_host(outcomes);
+    let hosts = super::verdict::by_host(outcomes);
     let mut columns: Vec<&str> = vec![];
-    for o in outcomes.iter().filter(|o| o.kind != super::fleet::HOST) {
+    for o in outcomes.iter().filter(|o| o.kind != super::verdict::HOST) {
         if !columns.contains(&o.name.as_str()) {
             columns.push(&o.name);
         }
@@ -344,7 +344,7 @@ pub fn fleet_human(outcomes: &[Verdict], status: Status, color: bool) -> String 
     };
     // Widths from the plain text; colour codes are added after padding.
     let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
-    for o in outcomes.iter().filter(|o| o.kind != super::fleet::HOST) {
+    for o in outcomes.iter().filter(|o| o.kind != super::verdict::HOST) {
         if let Some(c) = columns.iter().position(|c| *c == o.name) {
             widths[c] = widths[c].max(cell(o).chars().count());
         }
@@ -362,13 +362,13 @@ pub fn fleet_human(outcomes: &[Verdict], status: Status, color: bool) -> String 
     }
     out = out.trim_end().to_string() + "\n";
     for (host, vs) in &hosts {
-        let state = super::fleet::worst_status(vs);
+        let state = super::verdict::worst_status(vs);
         let mut line = format!(
             "{}  {}",
             pad(&crate::report::printable(host), host_w),
             paint(color, state, &pad(nagios_word(state), 8))
         );
-        if let Some(gave_none) = vs.iter().find(|v| v.kind == super::fleet::HOST) {
+        if let Some(gave_none) = vs.iter().find(|v| v.kind == super::verdict::HOST) {
             line += &format!("  {}", crate::report::printable(&gave_none.summary));
         } else {
             for (c, w) in columns.iter().zip(&widths) {
@@ -388,7 +388,7 @@ pub fn fleet_human(outcomes: &[Verdict], status: Status, color: bool) -> String 
     }
     let states: Vec<Status> = hosts
         .iter()
-        .map(|(_, vs)| super::fleet::worst_status(vs))
+        .map(|(_, vs)| super::verdict::worst_status(vs))
         .collect();
     out += &format!(
         "\n{} ({} of {})\n",
@@ -431,7 +431,7 @@ pub fn fleet_json(outcomes: &[Verdict], status: Status, run: &str) -> String {
         }
     }
     for h in &mut hosts {
-        let s = super::fleet::worst_status(&h.checks);
+        let s = super::verdict::worst_status(&h.checks);
         h.status = s.label();
         h.exit_code = nagios_code(s);
     }

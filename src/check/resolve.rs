@@ -20,6 +20,33 @@ pub struct Plan {
     pub first_steps: Vec<String>,
 }
 
+/// `resolve` where the checks run: on this machine, or across `hosts`, for each host with its
+/// `{{ host }}` (an error names the host, before any host is reached), the first host's plan
+/// standing for all. What this machine has (a path, a mount) says nothing of the hosts.
+pub fn resolve_on(
+    loaded: &Loaded<CheckPlaybook>,
+    t: &Templater,
+    real_secrets: bool,
+    hosts: Option<&[crate::inventory::Host]>,
+) -> Result<Plan, Diagnostic> {
+    let Some(hosts) = hosts else {
+        return resolve(loaded, t, real_secrets);
+    };
+    playbook::facts::lenient();
+    let mut first = None;
+    for h in hosts {
+        let mut on = t.clone();
+        on.set_host(h.template_value());
+        let p = resolve(loaded, &on, real_secrets).map_err(|mut d| {
+            d.message = format!("{} (on host {})", d.message, h.name);
+            d
+        })?;
+        first.get_or_insert(p);
+    }
+    playbook::facts::take();
+    first.ok_or_else(|| Diagnostic::new("no hosts"))
+}
+
 pub fn resolve(
     loaded: &Loaded<CheckPlaybook>,
     t: &Templater,

@@ -196,6 +196,36 @@ pub fn overall(outcomes: &[Verdict]) -> Status {
         .unwrap_or(Status::Ok)
 }
 
+/// The kind of the verdict that stands for a whole host that gave none (across hosts).
+pub const HOST: &str = "host";
+
+/// Hosts by their worst verdict, worst first (the inventory's order among equals): indices
+/// into `hosts`, each with its verdicts.
+pub fn by_host(outcomes: &[Verdict]) -> Vec<(&str, Vec<&Verdict>)> {
+    let mut hosts: Vec<(&str, Vec<&Verdict>)> = vec![];
+    for o in outcomes {
+        match hosts.iter_mut().find(|(h, _)| *h == o.host) {
+            Some((_, vs)) => vs.push(o),
+            None => hosts.push((&o.host, vec![o])),
+        }
+    }
+    hosts.sort_by_key(|(_, vs)| std::cmp::Reverse(worst(vs)));
+    hosts
+}
+
+/// A host's worst state, as Nagios ranks them.
+pub fn worst(vs: &[&Verdict]) -> u8 {
+    vs.iter().map(|v| severity(v.status)).max().unwrap_or(0)
+}
+
+/// The worst status among a host's verdicts.
+pub fn worst_status(vs: &[&Verdict]) -> Status {
+    vs.iter()
+        .map(|v| v.status)
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(Status::Ok)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Perf;

@@ -38,6 +38,30 @@ pub fn targets(
     )
 }
 
+/// Every host's templates rendered (an error names the host) before any host is reached; the
+/// notifier, as the first host has it. What this machine has (a path, a mount) says nothing of
+/// the hosts, which check their own.
+pub fn resolved_on_each(
+    loaded: &Loaded<CleanupPlaybook>,
+    templater: &Templater,
+    targets: &Targets,
+    real_secrets: bool,
+) -> Result<Option<crate::notify::Notifier>, Diagnostic> {
+    crate::playbook::facts::lenient();
+    let mut notifier = None;
+    for h in &targets.hosts {
+        let mut on = templater.clone();
+        on.set_host(h.template_value());
+        let plan = resolve(loaded, on, real_secrets).map_err(|mut d| {
+            d.message = format!("{} (on host {})", d.message, h.name);
+            d
+        })?;
+        notifier.get_or_insert(plan.notifier);
+    }
+    crate::playbook::facts::take();
+    Ok(notifier)
+}
+
 /// How long a cleanup on a host may run: compressing a big log directory takes hours, not days.
 const LIMIT: Duration = Duration::from_secs(24 * 3600);
 
@@ -49,20 +73,7 @@ pub fn run(
 ) -> Result<Exit, Error> {
     let secrets = loaded.secrets(true)?;
     let templater = Templater::new(&loaded.vars, &secrets);
-    // Every host's templates render here first; what this machine has (a path, a mount) says
-    // nothing of the hosts, which check their own.
-    crate::playbook::facts::lenient();
-    let mut notifier = None;
-    for h in &targets.hosts {
-        let mut on = templater.clone();
-        on.set_host(h.template_value());
-        let plan = resolve(loaded, on, true).map_err(|mut d| {
-            d.message = format!("{} (on host {})", d.message, h.name);
-            d
-        })?;
-        notifier.get_or_insert(plan.notifier);
-    }
-    crate::playbook::facts::take();
+    let notifier = resolved_on_each(loaded, &templater, targets, true)?;
     targets
         .warnings
         .iter()

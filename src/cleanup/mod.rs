@@ -32,13 +32,25 @@ pub fn validate(source: std::sync::Arc<Source>, args: &VarArgs) -> Result<String
     let loaded: Loaded<CleanupPlaybook> = playbook::load_source(source, args)?;
     loaded.print_secret_warnings();
     let templater = loaded.templater(false)?;
-    let on = crate::fleet::validated(
+    let targets = crate::fleet::targets(
         &loaded.scope(&templater),
         loaded.source.path.parent(),
         crate::fleet::Reached::reach(&loaded.body),
+        None,
     )?;
-    let plan = resolve(&loaded, templater, false)?;
-    Ok(format!("cleanup, {} rules{on}", plan.rules.len()))
+    let rules = loaded.body.rules.len();
+    match &targets {
+        Some(t) => {
+            fleet::resolved_on_each(&loaded, &templater, t, false)?;
+        }
+        None => {
+            resolve(&loaded, templater, false)?;
+        }
+    }
+    Ok(format!(
+        "cleanup, {rules} rules{}",
+        crate::fleet::noted(targets.as_ref())
+    ))
 }
 
 pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
@@ -57,7 +69,7 @@ pub fn run(cfg: &Config, args: &CleanupArgs) -> Result<Exit, Error> {
             true => (How::DryRun, envelope.jobs),
             false => (how, envelope.jobs),
         };
-        let loaded: Loaded<CleanupPlaybook> = playbook::load_given(envelope)?;
+        let loaded: Loaded<CleanupPlaybook> = envelope.load()?;
         return execute(cfg, &loaded, how, jobs, For::Controller);
     }
     let Some(path) = &args.playbook else {

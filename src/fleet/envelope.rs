@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::playbook::Vars;
+use crate::playbook::{Diagnostic, Given, Loaded, Playbook, Source, Vars};
 
 #[derive(Serialize, Deserialize)]
 pub struct Envelope {
@@ -35,7 +35,7 @@ const MAX: u64 = 64 * 1024 * 1024;
 
 impl Envelope {
     /// The envelope on stdin (`tend check --from-controller`).
-    pub fn read() -> Result<Envelope, crate::playbook::Diagnostic> {
+    pub fn read() -> Result<Envelope, Diagnostic> {
         use std::io::Read;
         gone_with_the_controller();
         let mut bytes = vec![];
@@ -48,10 +48,25 @@ impl Envelope {
                 ))
             })?;
         serde_json::from_slice(&bytes).map_err(|e| {
-            crate::playbook::Diagnostic::new(format!(
+            Diagnostic::new(format!(
                 "the controller's request is not one this tend reads ({e}): run the same tend version on both"
             ))
         })
+    }
+}
+
+impl Envelope {
+    /// The playbook it holds, with the vars, host and secrets the controller resolved.
+    pub fn load<T: Playbook>(self) -> Result<Loaded<T>, Diagnostic> {
+        let source = Source::new(std::path::Path::new(&self.path), self.text);
+        let mut loaded: Loaded<T> =
+            crate::playbook::load_source(source, &crate::cli::VarArgs::default())?;
+        loaded.vars = self.vars;
+        loaded.given = Some(Given {
+            secrets: self.secrets,
+            host: minijinja::Value::from(minijinja::value::Serde(&self.host)),
+        });
+        Ok(loaded)
     }
 }
 
@@ -77,6 +92,7 @@ fn gone_with_the_controller() {
             }
         }
         crate::procs::signal_all(rustix::process::Signal::TERM);
-        std::process::exit(crate::error::Exit::FAILED.code());
+        // The exit status goes to no one: the controller is gone.
+        std::process::exit(1);
     });
 }

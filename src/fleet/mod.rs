@@ -117,14 +117,14 @@ pub fn targets(
 
 /// `tend validate`'s word on a playbook's hosts: " on 3 hosts" (its inventory's warnings on
 /// stderr), or "" for a playbook run on this machine.
-pub fn validated(top: &Scope, dir: Option<&Path>, reach: Reach) -> Result<String, Diagnostic> {
-    Ok(match targets(top, dir, reach, None)? {
+pub fn noted(targets: Option<&Targets>) -> String {
+    match targets {
         Some(t) => {
             t.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
             format!(" on {}", hosts(t.hosts.len()))
         }
         None => String::new(),
-    })
+    }
 }
 
 /// `ssh:` rendered (its passphrase and become password are secrets by now), or the defaults.

@@ -487,20 +487,6 @@ pub fn load_source<T: Playbook>(
     })
 }
 
-/// The playbook a controller sent in `envelope`, with the vars, host and secrets it resolved.
-pub fn load_given<T: Playbook>(
-    envelope: crate::fleet::envelope::Envelope,
-) -> Result<Loaded<T>, Diagnostic> {
-    let source = Source::new(Path::new(&envelope.path), envelope.text);
-    let mut loaded: Loaded<T> = load_source(source, &VarArgs::default())?;
-    loaded.vars = envelope.vars;
-    loaded.given = Some(Given {
-        secrets: envelope.secrets,
-        host: minijinja::Value::from(minijinja::value::Serde(&envelope.host)),
-    });
-    Ok(loaded)
-}
-
 /// Playbook vars, then each --vars-file in order, then each --var: later wins.
 fn merge_vars(base: &Vars, args: &VarArgs) -> Result<Vars, Diagnostic> {
     let mut vars = base.clone();

@@ -6,202 +6,29 @@
 //! remedy that does not help is not run every minute; what ran when is kept in a state file
 //! beside the alert state, updated under the playbook's lock before the remedy runs.
 
+mod spec;
+
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::verdict::{Told, Verdict, nagios_word};
 use crate::action::Action;
 use crate::fleet::envelope::Envelope;
-use crate::playbook::{Diagnostic, Mode, Scope};
-use crate::report::{Level, Reporter, Status};
-
-/// `remedy:` on a check: what tend does when the check reaches one of `on`'s states, before it
-/// alerts; exactly one of `cleanup` and `run`.
-#[derive(Deserialize, schemars::JsonSchema, Debug, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct RemedySpec {
-    /// A cleanup playbook, relative to this one, run on the host whose check it is.
-    #[schemars(example = &"cleanup-app-logs.yaml")]
-    pub cleanup: Option<String>,
-    /// A command, run with `sh -c` there; `{{ values }}` in it are shell-quoted.
-    #[schemars(example = &"systemctl restart app")]
-    pub run: Option<String>,
-    /// The states that set it off: `critical` (default), or a list: `[warning, critical]`.
-    #[serde(default)]
-    pub on: Triggers,
-    /// Never more often than this on a host (default 1h): a remedy that does not help is not
-    /// run again every minute, and the alert says so.
-    pub max_per: Option<crate::playbook::units::Duration>,
-    /// How long `run` may take (default 5m).
-    pub timeout: Option<crate::playbook::units::Duration>,
-}
-
-#[derive(Deserialize, schemars::JsonSchema, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    Warning,
-    Critical,
-    Unknown,
-}
-
-/// One state or a list of them.
-#[derive(Debug, Clone, schemars::JsonSchema)]
-pub struct Triggers(#[schemars(with = "TriggersSchema")] pub Vec<Trigger>);
-
-#[derive(schemars::JsonSchema)]
-#[serde(untagged)]
-#[allow(dead_code)]
-enum TriggersSchema {
-    One(Trigger),
-    Many(Vec<Trigger>),
-}
-
-impl Default for Triggers {
-    fn default() -> Self {
-        Triggers(vec![Trigger::Critical])
-    }
-}
-
-impl<'de> Deserialize<'de> for Triggers {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Triggers;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("critical, warning or unknown, or a list of them")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Triggers, E> {
-                Trigger::deserialize(de::value::StrDeserializer::<E>::new(s))
-                    .map(|t| Triggers(vec![t]))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Triggers, A::Error> {
-                let mut all = vec![];
-                while let Some(t) = seq.next_element()? {
-                    all.push(t);
-                }
-                if all.is_empty() {
-                    return Err(de::Error::custom(
-                        "an empty list sets the remedy off never: leave the remedy out instead",
-                    ));
-                }
-                Ok(Triggers(all))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// How often a remedy may run on a host unless `max_per` says.
-const MAX_PER: Duration = Duration::from_secs(3600);
-
-/// A remedy resolved: what it does, when, and how often at most.
-#[derive(Debug, Clone)]
-pub struct Remedy {
-    pub does: Does,
-    pub on: Vec<Status>,
-    pub max_per: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub enum Does {
-    /// A cleanup playbook: its path here, as written, and its text.
-    Cleanup {
-        path: PathBuf,
-        shown: String,
-    },
-    Run(Action),
-}
-
-impl Remedy {
-    /// What it does, for a line: "cleanup cleanup-app-logs.yaml", "run systemctl restart app".
-    pub fn shown(&self) -> String {
-        match &self.does {
-            Does::Cleanup { shown, .. } => format!("cleanup {shown}"),
-            Does::Run(a) => format!("run {}", a.label),
-        }
-    }
-
-    /// Its states, for a line: "critical", "warning or critical".
-    pub fn when(&self) -> String {
-        self.on
-            .iter()
-            .map(|s| s.label())
-            .collect::<Vec<_>>()
-            .join(" or ")
-    }
-}
-
-impl RemedySpec {
-    /// Rendered and checked at `scope` (the check's `remedy`): a cleanup playbook must be one,
-    /// relative to `dir`, the check playbook's directory.
-    pub fn resolve(
-        &self,
-        scope: &Scope,
-        dir: Option<&std::path::Path>,
-    ) -> Result<Remedy, Diagnostic> {
-        let does = match (&self.cleanup, &self.run) {
-            (Some(c), None) => {
-                let shown = scope.render("cleanup", c, Mode::Text)?;
-                let path = dir.map_or_else(|| PathBuf::from(&shown), |d| d.join(&shown));
-                let source = crate::playbook::read_source(&path)
-                    .map_err(|d| scope.error("cleanup", d.message))?;
-                let kind = crate::playbook::peek_kind(&source)
-                    .map_err(|d| scope.error("cleanup", format!("{}: {}", shown, d.message)))?;
-                if kind != crate::playbook::Kind::Cleanup {
-                    return Err(scope
-                        .error("cleanup", format!("{shown} is a {kind} playbook"))
-                        .hint("a remedy's cleanup is a playbook of kind: cleanup"));
-                }
-                Does::Cleanup { path, shown }
-            }
-            (None, Some(r)) => {
-                let mut spec = crate::action::ActionSpec::from_run(r.clone());
-                spec.timeout = self.timeout;
-                Does::Run(spec.resolve(scope)?)
-            }
-            _ => {
-                return Err(scope
-                    .error("", "a remedy does one thing: `cleanup: PLAYBOOK` or `run: COMMAND`")
-                    .hint("remedy: { cleanup: cleanup-app-logs.yaml } or remedy: { run: \"systemctl restart app\" }"));
-            }
-        };
-        if self.max_per.is_some_and(|d| d.0.is_zero()) {
-            return Err(scope
-                .error(
-                    "max_per",
-                    "a remedy with no pause between runs would run every check",
-                )
-                .hint("how long to wait before it may run again on a host: 30m, 1h"));
-        }
-        let on = self
-            .on
-            .0
-            .iter()
-            .map(|t| match t {
-                Trigger::Warning => Status::Warning,
-                Trigger::Critical => Status::Critical,
-                Trigger::Unknown => Status::Unknown,
-            })
-            .collect();
-        Ok(Remedy {
-            does,
-            on,
-            max_per: self.max_per.map_or(MAX_PER, |d| d.0),
-        })
-    }
-}
+use crate::report::{Level, Reporter};
+pub use spec::{Does, Remedy, RemedySpec};
 
 /// When each remedy last ran on each host: `host/check` (masked) to Unix seconds.
 #[derive(Serialize, Deserialize, Default)]
 struct Ran {
     ran: BTreeMap<String, u64>,
 }
+
+/// How long a cleanup remedy may run.
+pub const CLEANUP_LIMIT: Duration = Duration::from_secs(6 * 3600);
 
 /// Where a remedy runs and a check is measured again: this machine, or a host over SSH.
 pub trait Place {
@@ -335,7 +162,9 @@ impl<'a> Remedies<'a> {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         let key = crate::redact::redact(&format!("{host}/{}", self.labels[item]));
-        let now = super::alert::now_ms() / 1000;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         if let Some(&last) = state.ran.get(&key)
             && now < last + max_per.as_secs()
         {
@@ -421,44 +250,6 @@ fn story(was: Option<&Verdict>, ran: &str, now: &Verdict) -> String {
         )
     } else {
         format!("{was}{ran}; now OK ({})", now.summary)
-    }
-}
-
-/// This machine, for a check run here: a cleanup runs as a tend of its own, a command as a
-/// step, and the checks are measured again in this process.
-pub struct Here<'a> {
-    pub checks: &'a [super::evaluate::Resolved],
-    pub deadline: Duration,
-}
-
-/// How long a cleanup remedy may run.
-pub const CLEANUP_LIMIT: Duration = Duration::from_secs(6 * 3600);
-
-impl Place for Here<'_> {
-    fn run(&self, action: &Action, reporter: &Reporter, step: &str) -> Result<String, String> {
-        done(action.execute(&crate::machine::Local, reporter, step, None))
-    }
-
-    fn cleanup(&self, reporter: &Reporter, envelope: &Envelope) -> Result<String, String> {
-        let ran = crate::fleet::remote::run_here(reporter, "cleanup", envelope, CLEANUP_LIMIT)
-            .map_err(|e| e.to_string())?;
-        crate::cleanup::Outcome::of(&ran, "tend").map(|o| o.told())
-    }
-
-    fn recheck(&self, reporter: &Reporter, items: &[usize]) -> Vec<Verdict> {
-        let mut all = vec![];
-        for &i in items {
-            let again = super::evaluate::run_all(&self.checks[i..=i], reporter, self.deadline);
-            all.extend(again.into_iter().map(|mut v| {
-                v.item = i;
-                v
-            }));
-        }
-        all
-    }
-
-    fn host(&self) -> serde_json::Value {
-        serde_json::json!({ "name": crate::sys::hostname() })
     }
 }
 
