@@ -159,7 +159,7 @@ name: app
     run.code(2);
     let out = run.stdout();
     assert!(out.contains("[remedy: was CRITICAL ("), "{out}");
-    assert!(out.contains("ran run echo try >> "), "{out}");
+    assert!(out.contains("ran `echo try >> "), "{out}");
     assert!(
         out.contains("still CRITICAL (") && out.contains("after the remedy: a human is needed]"),
         "{out}"

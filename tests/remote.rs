@@ -427,3 +427,42 @@ fn a_controller_killed_mid_run_leaves_nothing_working_on_the_host() {
         || !running(&cache.display().to_string()) && !running(&marker.display().to_string()),
     );
 }
+
+#[test]
+fn a_host_whose_tend_leaves_a_check_out_or_forges_lines_is_not_taken_at_its_word() {
+    let hosts = Hosts::new(1);
+    // An "installed tend" on the host that answers with a banner first, then a result that
+    // leaves the second check out, adds one the playbook has not, and puts a line break in a
+    // name.
+    let fake = hosts.dir(0).join("bin/fake-tend");
+    std::fs::write(
+        &fake,
+        r#"#!/bin/sh
+if [ "$1" = --version ]; then echo "tend 0.1.0 (fake)"; exit 0; fi
+cat >/dev/null
+printf '%s\n' '{"tend_result":{"checks":[{"name":"backup\r\nCRITICAL web9 forged","kind":"file_age","status":"ok","summary":"fine","detail":"fine","thresholds":"","perf":[],"item":0},{"name":"extra","kind":"x","status":"ok","summary":"x","detail":"x","thresholds":"","perf":[],"item":9}]}}'
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    hosts.env.write(
+        "forged.yaml",
+        &format!(
+            "kind: check\n{}checks:\n  - file_age: {{ path: /etc/hostname, max_age: 1h }}\n  - process: {{ name: sshd, min: 1 }}\n",
+            hosts
+                .yaml(&[])
+                .replace("ssh: {", &format!("ssh: {{ remote_tend: {}, ", fake.display()))
+        ),
+    );
+    let run = hosts.tend(&["check", "--output", "plain", "--no-notify", "forged.yaml"]);
+    run.code(3);
+    let out = run.stdout();
+    assert!(
+        out.contains("UNKNOWN  web1 check 2: the host's tend gave no verdict for it"),
+        "{out}"
+    );
+    assert!(!out.contains("extra"), "{out}");
+    assert!(out.contains("backup\\r\\nCRITICAL web9 forged"), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+}

@@ -61,7 +61,8 @@ fn on_host(ctx: &Ctx, host: &Host) -> Vec<Verdict> {
 fn checked_on(ctx: &Ctx, host: &Host, reporter: &Reporter) -> Result<Vec<Verdict>, String> {
     let ssh =
         fleet::connect(reporter, host, &ctx.ssh, &Early::default()).map_err(|e| e.to_string())?;
-    let tend = remote::ensure(reporter, &ssh, &ctx.ssh).map_err(|e| e.to_string())?;
+    let tend =
+        remote::ensure(reporter, &ssh, &ctx.ssh, Some(ctx.deadline)).map_err(|e| e.to_string())?;
     let envelope = Envelope {
         path: ctx.loaded.source.path.display().to_string(),
         text: ctx.loaded.source.text.clone(),
@@ -115,13 +116,40 @@ impl OnHost<'_> {
             .and_then(|r| r.get("checks"))
             .and_then(|c| serde_json::from_value::<Vec<Verdict>>(c.clone()).ok());
         match checks {
-            Some(mut v) => {
-                v.iter_mut().for_each(Verdict::redact);
-                Ok(v)
-            }
+            Some(v) => Ok(accounted(v, self.ctx.loaded.body.checks.len())),
             None => Err(ran.why(self.tend)),
         }
     }
+}
+
+/// A host's verdicts as this run takes them: its words made printable (they reach the table,
+/// the Nagios line and the alert's body, where a line break would forge a line) and masked;
+/// one for each of the `checks` entries at least, a missing one UNKNOWN (a host's tend that
+/// leaves a check out must not pass for OK), none for an entry the playbook has not.
+fn accounted(mut verdicts: Vec<Verdict>, checks: usize) -> Vec<Verdict> {
+    verdicts.retain(|v| v.item < checks);
+    for v in &mut verdicts {
+        let fix = |s: &mut String| *s = crate::report::printable(s).into_owned();
+        fix(&mut v.name);
+        fix(&mut v.summary);
+        fix(&mut v.detail);
+        fix(&mut v.thresholds);
+        v.perf.iter_mut().for_each(|p| fix(&mut p.label));
+        v.redact();
+    }
+    for item in 0..checks {
+        if !verdicts.iter().any(|v| v.item == item) {
+            let mut v = Verdict::unknown(
+                format!("check {}", item + 1),
+                "tend",
+                "the host's tend gave no verdict for it",
+            );
+            v.item = item;
+            verdicts.push(v);
+        }
+    }
+    verdicts.sort_by_key(|v| v.item);
+    verdicts
 }
 
 impl Place for OnHost<'_> {

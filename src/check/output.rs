@@ -328,10 +328,26 @@ pub fn per_host(outcomes: &[Verdict], service: &str) -> String {
 /// word in front where it is not OK. A host that gave no verdicts says why across the row.
 pub fn fleet_human(outcomes: &[Verdict], status: Status, color: bool) -> String {
     let hosts = super::verdict::by_host(outcomes);
+    // A column per check and, for a check of several things (every mount), per thing: keyed by
+    // the entry of `checks:` and the place among its verdicts, so a name rendered per host
+    // (`file_age {{ host.vars.dir }}`) stays one column. Headed by the first host's name.
+    let key = |vs: &[&Verdict], o: &Verdict| -> (usize, usize) {
+        let nth = vs
+            .iter()
+            .filter(|v| v.item == o.item)
+            .position(|v| std::ptr::eq(*v, o))
+            .unwrap_or(0);
+        (o.item, nth)
+    };
+    let mut keys: Vec<(usize, usize)> = vec![];
     let mut columns: Vec<&str> = vec![];
-    for o in outcomes.iter().filter(|o| o.kind != super::verdict::HOST) {
-        if !columns.contains(&o.name.as_str()) {
-            columns.push(&o.name);
+    for (_, vs) in &hosts {
+        for o in vs.iter().filter(|o| o.kind != super::verdict::HOST) {
+            let k = key(vs, o);
+            if !keys.contains(&k) {
+                keys.push(k);
+                columns.push(&o.name);
+            }
         }
     }
     let cell = |o: &Verdict| {
@@ -344,9 +360,11 @@ pub fn fleet_human(outcomes: &[Verdict], status: Status, color: bool) -> String 
     };
     // Widths from the plain text; colour codes are added after padding.
     let mut widths: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
-    for o in outcomes.iter().filter(|o| o.kind != super::verdict::HOST) {
-        if let Some(c) = columns.iter().position(|c| *c == o.name) {
-            widths[c] = widths[c].max(cell(o).chars().count());
+    for (_, vs) in &hosts {
+        for o in vs.iter().filter(|o| o.kind != super::verdict::HOST) {
+            if let Some(c) = keys.iter().position(|k| *k == key(vs, o)) {
+                widths[c] = widths[c].max(cell(o).chars().count());
+            }
         }
     }
     let host_w = hosts
@@ -371,8 +389,8 @@ pub fn fleet_human(outcomes: &[Verdict], status: Status, color: bool) -> String 
         if let Some(gave_none) = vs.iter().find(|v| v.kind == super::verdict::HOST) {
             line += &format!("  {}", crate::report::printable(&gave_none.summary));
         } else {
-            for (c, w) in columns.iter().zip(&widths) {
-                let text = match vs.iter().find(|v| v.name == *c) {
+            for (k, w) in keys.iter().zip(&widths) {
+                let text = match vs.iter().find(|v| key(vs, v) == *k) {
                     Some(v) => paint(color, v.status, &pad(&cell(v), *w)),
                     None => pad("-", *w),
                 };

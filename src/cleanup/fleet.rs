@@ -211,7 +211,7 @@ fn on_host(
     args: &CleanupArgs,
 ) -> Result<Outcome, String> {
     let conn = fleet::connect(reporter, host, ssh, &Early::default()).map_err(|e| e.to_string())?;
-    let tend = remote::ensure(reporter, &conn, ssh).map_err(|e| e.to_string())?;
+    let tend = remote::ensure(reporter, &conn, ssh, None).map_err(|e| e.to_string())?;
     let envelope = Envelope {
         path: loaded.source.path.display().to_string(),
         text: loaded.source.text.clone(),

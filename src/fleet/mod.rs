@@ -102,6 +102,26 @@ pub fn targets(
     if hosts.is_empty() {
         return Err(top.error("hosts", "no hosts: `hosts:` and `inventory:` list none"));
     }
+    // A host's name keys its results, its lines and its alert state: one per host, printable.
+    let mut seen = std::collections::HashSet::new();
+    for h in &hosts {
+        if matches!(
+            crate::report::printable(&h.name),
+            std::borrow::Cow::Owned(_)
+        ) {
+            return Err(top
+                .error(
+                    "hosts",
+                    format!("host name {:?} holds a control character", h.name),
+                )
+                .hint("a name is what output, alerts and --limit show: letters, digits, . - _"));
+        }
+        if !seen.insert(h.name.as_str()) {
+            return Err(top
+                .error("hosts", format!("host {} is listed twice", h.name))
+                .hint("give each its own `name:` (the address and port may repeat)"));
+        }
+    }
     // `ssh:` gives every host without its own a user and a key.
     if let Some(ssh) = reach.ssh {
         for h in &mut hosts {

@@ -117,12 +117,20 @@ struct Found {
     tend: String,
 }
 
+/// The probe's answers, each on a line of its own tagged `tend-probe-KEY `: a banner or a
+/// login script's output before them is not taken for one.
 fn parse_probe(lines: &[String]) -> Found {
-    let line = |i: usize| lines.get(i).map_or(String::new(), |l| l.trim().to_string());
+    let line = |key: &str| {
+        let tag = format!("tend-probe-{key} ");
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&tag))
+            .map_or(String::new(), |l| l.trim().to_string())
+    };
     Found {
-        arch: line(0),
-        libc: line(1),
-        tend: line(2),
+        arch: line("arch"),
+        libc: line("libc"),
+        tend: line("tend"),
     }
 }
 
@@ -178,17 +186,25 @@ fn ask(ssh: &Ssh, cmd: &str) -> Result<Vec<String>, Error> {
 /// The host's `tend` step: the path of a tend it can run, of this version (and, unless
 /// installed, this very build), uploaded now where it has none. Why not, in words a person can
 /// act on.
-/// Bounded, as a deploy's preflight is, by `ssh.preflight_timeout`.
-pub fn ensure(reporter: &Reporter, ssh: &Ssh, spec: &SshSpec) -> Result<String, Error> {
+/// Bounded, as a deploy's preflight is, by `ssh.preflight_timeout`, or by the run's own
+/// deadline (`cap`, a check's `--timeout`) when that is sooner.
+pub fn ensure(
+    reporter: &Reporter,
+    ssh: &Ssh,
+    spec: &SshSpec,
+    cap: Option<Duration>,
+) -> Result<String, Error> {
     let step = crate::engine::Step::begin(reporter, "tend");
     let limit = spec.preflight_timeout.map_or(PREFLIGHT_TIMEOUT, |d| d.0);
-    ssh.set_deadline(Some((
-        std::time::Instant::now() + limit,
-        format!(
+    let why = match cap {
+        Some(c) if c < limit => format!("the run's {} (--timeout)", humantime::format_duration(c)),
+        _ => format!(
             "the preflight's {} (ssh.preflight_timeout)",
             humantime::format_duration(limit)
         ),
-    )));
+    };
+    let limit = cap.map_or(limit, |c| c.min(limit));
+    ssh.set_deadline(Some((std::time::Instant::now() + limit, why)));
     let done = find_or_bring(ssh, spec);
     ssh.set_deadline(None);
     ssh.idle();
@@ -201,14 +217,15 @@ pub fn ensure(reporter: &Reporter, ssh: &Ssh, spec: &SshSpec) -> Result<String, 
 
 fn find_or_bring(ssh: &Ssh, spec: &SshSpec) -> Result<(String, String), Error> {
     let own = own()?;
-    let libc = "{ getconf GNU_LIBC_VERSION || ldd --version | head -n 1; } 2>&1 | head -n 1";
+    let probe = "printf 'tend-probe-arch %s\\n' \"$(uname -m)\"; printf 'tend-probe-libc %s\\n' \"$({ getconf GNU_LIBC_VERSION || ldd --version | head -n 1; } 2>&1 | head -n 1)\"";
     let probe = match &spec.remote_tend {
         Some(path) => format!(
-            "uname -m; {libc}; printf 'installed %s\\n' \"$({} --version 2>&1 | head -n 1)\"",
+            "{probe}; printf 'tend-probe-tend installed %s\\n' \"$({} --version 2>&1 | head -n 1)\"",
             word(path)
         ),
+        // No HOME (an odd login): no cache at the filesystem's root.
         None => format!(
-            "uname -m; {libc}; t=\"$HOME\"/.cache/tend/{}/tend; if [ -x \"$t\" ]; then echo \"cached $t\"; else echo \"missing $t\"; fi",
+            "{probe}; t=\"${{HOME:?is not set on the host}}\"/.cache/tend/{}/tend || exit 1; if [ -x \"$t\" ]; then echo \"tend-probe-tend cached $t\"; else echo \"tend-probe-tend missing $t\"; fi",
             word(&cache_name(own))
         ),
     };
@@ -439,12 +456,19 @@ fn take_line(reporter: &Reporter, ran: &mut Ran, line: &str) {
     }
 }
 
-/// The last few lines a host said, for the reason a run gave no result.
+/// The lines a host said, for the reason a run gave no result: its `error:` line (what went
+/// wrong; the diagnostic's source lines follow it) and the last few others, each cut short.
 fn keep(said: &mut Vec<String>, line: &str) {
-    if said.len() == 4 {
-        said.remove(0);
+    let line: String = crate::report::printable(line).chars().take(300).collect();
+    let errors = said.iter().filter(|l| l.starts_with("error")).count();
+    if line.starts_with("error") && errors == 0 {
+        said.insert(0, line);
+        return;
     }
-    said.push(crate::report::printable(line).into_owned());
+    if said.len() - errors.min(1) == 3 {
+        said.remove(errors.min(1));
+    }
+    said.push(line);
 }
 
 /// The result line, printed last on stdout by a tend the controller started.

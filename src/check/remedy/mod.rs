@@ -211,9 +211,13 @@ impl<'a> Remedies<'a> {
                 Err(e) => Err(e),
             },
         };
+        let ran = match &remedy.does {
+            Does::Run(a) => format!("ran `{}`", a.label),
+            Does::Cleanup { shown, .. } => format!("ran cleanup {shown}"),
+        };
         match said {
-            Ok(done) => format!("ran {}: {done}", remedy.shown()),
-            Err(why) => format!("ran {}, which failed: {why}", remedy.shown()),
+            Ok(done) => format!("{ran}: {done}"),
+            Err(why) => format!("{ran}, which failed: {why}"),
         }
     }
 

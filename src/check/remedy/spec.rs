@@ -78,7 +78,7 @@ impl<'de> Deserialize<'de> for Triggers {
                 }
                 if all.is_empty() {
                     return Err(de::Error::custom(
-                        "an empty list sets the remedy off never: leave the remedy out instead",
+                        "an empty `on:` never sets the remedy off: leave the remedy out instead",
                     ));
                 }
                 Ok(Triggers(all))
@@ -149,6 +149,17 @@ impl RemedySpec {
                         .error("cleanup", format!("{shown} is a {kind} playbook"))
                         .hint("a remedy's cleanup is a playbook of kind: cleanup"));
                 }
+                let loaded: crate::playbook::Loaded<crate::cleanup::CleanupPlaybook> =
+                    crate::playbook::load_source(source, &crate::cli::VarArgs::default())
+                        .map_err(|d| scope.error("cleanup", format!("{shown}: {}", d.message)))?;
+                if loaded.body.hosts.is_some() || loaded.body.inventory.is_some() {
+                    return Err(scope
+                        .error(
+                            "cleanup",
+                            format!("{shown} names hosts of its own, and a remedy runs where its check went bad"),
+                        )
+                        .hint("leave `hosts:` and `inventory:` out of a remedy's cleanup playbook"));
+                }
                 Does::Cleanup { path, shown }
             }
             (None, Some(r)) => {
@@ -162,6 +173,14 @@ impl RemedySpec {
                     .hint("remedy: { cleanup: cleanup-app-logs.yaml } or remedy: { run: \"systemctl restart app\" }"));
             }
         };
+        if self.timeout.is_some_and(|d| d.0.is_zero()) {
+            return Err(scope
+                .error(
+                    "timeout",
+                    "a timeout of 0 fails the remedy before it starts",
+                )
+                .hint("how long the command may take: 30s, 5m"));
+        }
         if self.max_per.is_some_and(|d| d.0.is_zero()) {
             return Err(scope
                 .error(
