@@ -64,14 +64,13 @@ fn checked_on(ctx: &Ctx, host: &Host, reporter: &Reporter) -> Result<Vec<Verdict
     let tend =
         remote::ensure(reporter, &ssh, &ctx.ssh, Some(ctx.deadline)).map_err(|e| e.to_string())?;
     let envelope = Envelope {
-        path: ctx.loaded.source.path.display().to_string(),
-        text: ctx.loaded.source.text.clone(),
-        vars: ctx.loaded.vars.clone(),
-        host: host.as_json(),
-        secrets: ctx.secrets.clone(),
         timeout_ms: Some(ctx.deadline.as_millis() as u64),
-        jobs: None,
-        dry_run: false,
+        ..Envelope::of(
+            &ctx.loaded.source,
+            &ctx.loaded.vars,
+            host.as_json(),
+            ctx.secrets,
+        )
     };
     let place = OnHost {
         ctx,

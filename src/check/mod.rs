@@ -361,9 +361,6 @@ fn on_host(cfg: &Config, args: &CheckArgs) -> Result<Exit, Error> {
     let mut outcomes = evaluate::run_all(&plan.checks, run.reporter(), deadline);
     outcomes.iter_mut().for_each(verdict::Verdict::redact);
     let status = overall(&outcomes);
-    let line = crate::fleet::remote::result_line(&serde_json::json!({ "checks": outcomes }));
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(crate::redact::redact(&line).as_bytes());
+    crate::fleet::remote::send_result(&serde_json::json!({ "checks": outcomes }))?;
     Ok(run.finish_as(status, nagios_code(status), nagios_word(status).to_string()))
 }

@@ -213,14 +213,9 @@ fn on_host(
     let conn = fleet::connect(reporter, host, ssh, &Early::default()).map_err(|e| e.to_string())?;
     let tend = remote::ensure(reporter, &conn, ssh, None).map_err(|e| e.to_string())?;
     let envelope = Envelope {
-        path: loaded.source.path.display().to_string(),
-        text: loaded.source.text.clone(),
-        vars: loaded.vars.clone(),
-        host: host.as_json(),
-        secrets: secrets.clone(),
-        timeout_ms: None,
         jobs: args.jobs,
         dry_run: args.dry_run,
+        ..Envelope::of(&loaded.source, &loaded.vars, host.as_json(), secrets)
     };
     let ran = remote::run(reporter, &conn, &tend, "cleanup", &envelope, LIMIT)
         .map_err(|e| e.to_string())?;

@@ -155,11 +155,7 @@ pub fn execute(
             free_before,
             dry_run,
         };
-        let line = crate::fleet::remote::result_line(&outcome);
-        let _ = std::io::Write::write_all(
-            &mut std::io::stdout().lock(),
-            crate::redact::redact(&line).as_bytes(),
-        );
+        crate::fleet::remote::send_result(&outcome)?;
     } else if !dry_run {
         let (reason, subject) = if failed {
             ("failure", "FAILED")

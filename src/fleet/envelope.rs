@@ -56,6 +56,26 @@ impl Envelope {
 }
 
 impl Envelope {
+    /// `source` for a host (`{{ host }}`, as data), with the run's vars and secrets; no
+    /// deadline, the host's own jobs, for real.
+    pub fn of(
+        source: &Source,
+        vars: &Vars,
+        host: serde_json::Value,
+        secrets: &BTreeMap<String, String>,
+    ) -> Envelope {
+        Envelope {
+            path: source.path.display().to_string(),
+            text: source.text.clone(),
+            vars: vars.clone(),
+            host,
+            secrets: secrets.clone(),
+            timeout_ms: None,
+            jobs: None,
+            dry_run: false,
+        }
+    }
+
     /// The playbook it holds, with the vars, host and secrets the controller resolved.
     pub fn load<T: Playbook>(self) -> Result<Loaded<T>, Diagnostic> {
         let source = Source::new(std::path::Path::new(&self.path), self.text);

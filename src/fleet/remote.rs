@@ -471,10 +471,21 @@ fn keep(said: &mut Vec<String>, line: &str) {
     said.push(line);
 }
 
-/// The result line, printed last on stdout by a tend the controller started.
-pub fn result_line(result: &impl serde::Serialize) -> String {
-    let doc = serde_json::json!({ "tend_result": result });
-    format!("{doc}\n")
+/// The result line, printed last on stdout (masked) by a tend the controller started: without
+/// it the controller has no verdicts or outcome from this host, so a failed write is this
+/// run's failure.
+pub fn send_result(result: &impl serde::Serialize) -> Result<(), Error> {
+    use std::io::Write;
+    let line = format!("{}\n", serde_json::json!({ "tend_result": result }));
+    let mut out = std::io::stdout().lock();
+    out.write_all(crate::redact::redact(&line).as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            Error::Failed(format!(
+                "cannot send the result to the controller: {}",
+                crate::sys::describe_io(&e)
+            ))
+        })
 }
 
 #[cfg(test)]

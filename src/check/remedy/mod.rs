@@ -45,8 +45,7 @@ pub trait Place {
 /// A cleanup remedy's playbook as the run sends it: read, its vars merged and its secrets
 /// resolved once, when a remedy first needs it.
 struct Prepared {
-    path: String,
-    text: String,
+    source: Arc<crate::playbook::Source>,
     vars: crate::playbook::Vars,
     secrets: BTreeMap<String, String>,
 }
@@ -197,16 +196,7 @@ impl<'a> Remedies<'a> {
             Does::Cleanup { path, .. } => match self.prepare(path) {
                 Ok(p) => place.cleanup(
                     reporter,
-                    &Envelope {
-                        path: p.path.clone(),
-                        text: p.text.clone(),
-                        vars: p.vars.clone(),
-                        host: place.host(),
-                        secrets: p.secrets.clone(),
-                        timeout_ms: None,
-                        jobs: None,
-                        dry_run: false,
-                    },
+                    &Envelope::of(&p.source, &p.vars, place.host(), &p.secrets),
                 ),
                 Err(e) => Err(e),
             },
@@ -230,8 +220,7 @@ impl<'a> Remedies<'a> {
                     crate::playbook::load(path, self.vars).map_err(|d| d.to_string())?;
                 let secrets = loaded.secrets(true).map_err(|d| d.to_string())?;
                 Ok(Arc::new(Prepared {
-                    path: path.display().to_string(),
-                    text: loaded.source.text.clone(),
+                    source: loaded.source.clone(),
                     vars: loaded.vars.clone(),
                     secrets,
                 }))
